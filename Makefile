@@ -1,0 +1,95 @@
+# The transparency assistant: `make run` starts it, `make test` tests it. Both set up what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Rasa 3.6 needs Python 3.10; the back office runs on the machine's newer Python.
+PYTHON310 ?= $(shell for p in python3.10 $$(pyenv root 2>/dev/null)/versions/3.10*/bin/python3.10; do \
+	$$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo $$p; break; }; done)
+PYTHON_BO ?= $(shell for p in python3.12 python3.11 python3; do \
+	$$p -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null && { echo $$p; break; }; done)
+
+RASA_VENV := .venv/rasa
+BO_VENV := .venv/backoffice
+RASA := $(RASA_VENV)/bin/rasa
+MODEL := models/current.tar.gz
+MODEL_INPUTS := config.yml bot/domain.yml bot/language.py $(shell find data -name '*.yml')
+FILE ?= ../shared/eval/questions_en_dev.tsv
+
+.PHONY: help run test shell stop eval validate-knowledge publish-knowledge deps test-deps clean
+
+help:
+	@echo "make run    start the assistant and print the demo website's address"
+	@echo "make test   install what the tests need and run them all"
+	@echo "make shell  chat with the assistant in the terminal"
+	@echo "make eval FILE=<tsv>  measure topic accuracy on a question set"
+	@echo "make stop   stop what make run started"
+
+$(RASA_VENV)/.installed: requirements/rasa.txt
+	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found (Rasa 3.6 needs it); pyenv versions:"; pyenv versions 2>/dev/null; exit 1; }
+	@echo "==> Rasa environment ($(PYTHON310)); first time takes ~5 min"
+	$(PYTHON310) -m venv $(RASA_VENV)
+	$(RASA_VENV)/bin/pip install --quiet --upgrade pip==24.0
+	$(RASA_VENV)/bin/pip install --progress-bar on -r requirements/rasa.txt
+	touch $@
+
+$(BO_VENV)/.installed: requirements/backoffice.txt
+	@test -n "$(PYTHON_BO)" || { echo "Python >= 3.11 not found for the back office"; exit 1; }
+	@echo "==> back office environment ($(PYTHON_BO))"
+	$(PYTHON_BO) -m venv $(BO_VENV)
+	$(BO_VENV)/bin/pip install --quiet -r requirements/backoffice.txt
+	touch $@
+
+web/node_modules/.installed: web/package-lock.json
+	@echo "==> website dependencies (npm)"
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+.env: .env.example
+	@echo "==> .env with fresh secrets (from .env.example)"
+	@test -f .env || sed -e "s/^RASA_API_TOKEN=change-me/RASA_API_TOKEN=$$(openssl rand -hex 24)/" \
+		-e "s/^BACKOFFICE_SERVICE_TOKEN=change-me/BACKOFFICE_SERVICE_TOKEN=$$(openssl rand -hex 24)/" .env.example > .env
+	@touch .env
+
+/usr/bin/chromium:
+	@echo "==> Chromium for the browser tests (Debian package)"
+	apt-get update -q && apt-get install -y -q chromium
+
+deps: $(RASA_VENV)/.installed $(BO_VENV)/.installed web/node_modules/.installed .env
+
+validate-knowledge: $(BO_VENV)/.installed
+	@cd backend && ../$(BO_VENV)/bin/python -m backoffice validate
+
+publish-knowledge: $(BO_VENV)/.installed
+	cd backend && ../$(BO_VENV)/bin/python -m backoffice publish
+
+# Trained only when the data, domain, config or the language component changed.
+$(MODEL): $(MODEL_INPUTS) $(RASA_VENV)/.installed
+	@echo "==> training the model (about 3-5 min on 2 cores)"
+	$(RASA) train --config config.yml --domain bot/domain.yml --data data --out models --fixed-model-name current
+
+run: deps validate-knowledge $(MODEL)
+	@$(RASA_VENV)/bin/python scripts/stack.py run
+
+shell: deps validate-knowledge $(MODEL)
+	@$(RASA_VENV)/bin/python scripts/stack.py shell
+
+stop:
+	@$(RASA_VENV)/bin/python scripts/stack.py stop
+
+test-deps: deps /usr/bin/chromium $(MODEL)
+
+test: test-deps validate-knowledge
+	@echo "==> back office tests"
+	cd backend && ../$(BO_VENV)/bin/python -m pytest -q
+	@echo "==> rasa data validate"
+	$(RASA) data validate --config config.yml --domain bot/domain.yml --data data --fail-on-warnings
+	@echo "==> test stories"
+	$(RASA) test core --model $(MODEL) --stories tests/stories --endpoints bot/endpoints.yml --fail-on-prediction-errors --out var/results
+	@echo "==> assistant tests: actions, end to end through REST and socket.io, browser"
+	$(RASA_VENV)/bin/python -m pytest -q tests
+
+eval: deps validate-knowledge $(MODEL)
+	@$(RASA_VENV)/bin/python scripts/eval.py "$(FILE)"
+
+clean:
+	rm -rf models var

@@ -1,0 +1,132 @@
+"""The assistant's custom actions: thin, they read the conversation, ask the back office, word the answer."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from .answers import INTENT_TOPICS, Composer, phrase
+from .backoffice import BackOfficeClient, BackOfficeError
+
+logger = logging.getLogger(__name__)
+
+UNAVAILABLE = {
+    "nl": "Ik kan ons privacyregister nu even niet bereiken. Probeer het over een minuut opnieuw; je vraag is niet verloren.",
+    "en": "I can't reach our privacy register right now. Please try again in a minute; nothing you asked is lost.",
+}
+
+_client: Optional[BackOfficeClient] = None
+
+
+def backoffice() -> BackOfficeClient:
+    """One client per action server process, so its cache of published versions is shared."""
+    global _client
+    if _client is None:
+        _client = BackOfficeClient.from_env()
+    return _client
+
+
+def use_backoffice(client: BackOfficeClient) -> None:
+    """Point the actions at another back office (tests use this)."""
+    global _client
+    _client = client
+
+
+def conversation_language(tracker: Tracker) -> str:
+    language = tracker.get_slot("language")
+    return language if language in ("nl", "en") else "en"
+
+
+def notice_changes(tracker: Tracker, dispatcher: CollectingDispatcher, language: str) -> List[EventType]:
+    """Tell a returning customer, once, what changed since the version they were last answered from."""
+    client = backoffice()
+    current = client.current_version_id()
+    seen = tracker.get_slot("kb_version_seen")
+    if not seen or seen == current:
+        return []
+    listing = client.versions()
+    published = sorted(
+        (v for v in listing["versions"] if v["status"] == "published"), key=lambda v: v["effective_date"]
+    )
+    ids = [v["id"] for v in published]
+    if seen in ids and current in ids and ids.index(seen) < ids.index(current):
+        newer = [client.version(vid) for vid in ids[ids.index(seen) + 1 : ids.index(current) + 1]]
+        dispatcher.utter_message(text=Composer(client.version(current), language).changes_since(newer, seen))
+    return [SlotSet("kb_version_seen", current)]
+
+
+class ActionAnswerDataQuestion(Action):
+    """Answer a question about personal data from the current knowledge-base version."""
+
+    def name(self) -> Text:
+        return "action_answer_data_question"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        topic = INTENT_TOPICS.get(intent or "", "out_of_scope")
+        language = conversation_language(tracker)
+        category = next(tracker.get_latest_entity_values("data_category"), None)
+        client = backoffice()
+        try:
+            events = notice_changes(tracker, dispatcher, language)
+            version_id = client.current_version_id()
+            composer = Composer(client.version(version_id), language)
+        except BackOfficeError as exc:
+            logger.error("back office unavailable: %s", exc)
+            dispatcher.utter_message(text=UNAVAILABLE[language])
+            return [SlotSet("answer_topic", None)]
+
+        if tracker.get_slot("language") == "other":
+            dispatcher.utter_message(text=phrase("other_language", language))
+        answer = composer.answer(topic, category, intent)
+        dispatcher.utter_message(text=answer.text, buttons=answer.buttons or None)
+        client.record_answer(tracker.sender_id, answer.version, answer.topic, language)
+        return events + [
+            SlotSet("kb_version", answer.version),
+            SlotSet("kb_version_seen", answer.version),
+            SlotSet("answer_topic", answer.topic),
+        ]
+
+
+class ActionClarify(Action):
+    """Ask a short clarifying question with the likeliest topics as buttons, when NLU is unsure."""
+
+    def name(self) -> Text:
+        return "action_clarify"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        language = conversation_language(tracker)
+        ranking = [r.get("name") for r in tracker.latest_message.get("intent_ranking", [])]
+        client = backoffice()
+        try:
+            composer = Composer(client.version(client.current_version_id()), language)
+        except BackOfficeError as exc:
+            logger.error("back office unavailable: %s", exc)
+            dispatcher.utter_message(text=UNAVAILABLE[language])
+            return []
+        answer = composer.clarify(ranking)
+        dispatcher.utter_message(text=answer.text, buttons=answer.buttons)
+        return [SlotSet("answer_topic", answer.topic)]
+
+
+class ActionSessionStart(Action):
+    """Start a session as Rasa does, carrying slots over, and tell a returning customer what changed."""
+
+    def name(self) -> Text:
+        return "action_session_start"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        carried = [
+            SlotSet(key, value)
+            for key, value in tracker.current_slot_values().items()
+            if value is not None and key != "answer_topic"
+        ]
+        events: List[EventType] = [SessionStarted(), *carried]
+        try:
+            events += notice_changes(tracker, dispatcher, conversation_language(tracker))
+        except BackOfficeError as exc:
+            logger.warning("could not check for knowledge-base changes: %s", exc)
+        return events + [ActionExecuted("action_listen")]

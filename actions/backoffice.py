@@ -1,0 +1,86 @@
+"""HTTP client of the back office, used by the actions.
+
+Published knowledge-base versions never change, so each is fetched once and kept; only "which
+version is current" is asked again, at most every `current_ttl` seconds. Every call has a timeout
+well under Rasa's 60 s conversation lock, and idempotent GETs are retried with backoff.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Any, Dict, Optional
+
+import requests
+from requests.utils import quote
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+logger = logging.getLogger(__name__)
+
+
+class BackOfficeError(Exception):
+    """The back office could not be reached or refused the call."""
+
+
+class BackOfficeClient:
+    def __init__(self, base_url: str, service_token: str, timeout: float = 3.0, current_ttl: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.current_ttl = current_ttl
+        self.session = requests.Session()
+        retry = Retry(total=2, backoff_factor=0.2, status_forcelist=(502, 503, 504), allowed_methods=("GET",))
+        self.session.mount("http://", HTTPAdapter(max_retries=retry))
+        self.session.mount("https://", HTTPAdapter(max_retries=retry))
+        self.session.headers["Authorization"] = f"Bearer {service_token}"
+        self._versions: Dict[str, Dict[str, Any]] = {}
+        self._current: Optional[str] = None
+        self._current_at = 0.0
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_env(cls) -> "BackOfficeClient":
+        return cls(
+            os.getenv("BACKOFFICE_URL", "http://localhost:8000"),
+            os.getenv("BACKOFFICE_SERVICE_TOKEN", "change-me-service-token"),
+        )
+
+    def _get(self, path: str) -> Dict[str, Any]:
+        try:
+            response = self.session.get(self.base_url + path, timeout=self.timeout)
+            response.raise_for_status()
+            return response.json()
+        except requests.RequestException as exc:
+            raise BackOfficeError(f"GET {path} failed: {exc}") from exc
+
+    def current_version_id(self) -> str:
+        with self._lock:
+            fresh = self._current and time.monotonic() - self._current_at < self.current_ttl
+        if not fresh:
+            current = self._get("/api/knowledge/versions")["current"]
+            with self._lock:
+                self._current, self._current_at = current, time.monotonic()
+        return self._current  # type: ignore[return-value]
+
+    def version(self, version_id: str) -> Dict[str, Any]:
+        """The whole version in both languages; cached for good, since published versions are frozen."""
+        if version_id not in self._versions:
+            data = self._get(f"/api/knowledge/versions/{version_id}")
+            with self._lock:
+                self._versions[version_id] = data
+        return self._versions[version_id]
+
+    def versions(self) -> Dict[str, Any]:
+        return self._get("/api/knowledge/versions")
+
+    def record_answer(self, conversation_id: str, version_id: str, topic: str, language: str) -> None:
+        """Tell the back office which version answered this conversation (best effort, logged on failure)."""
+        try:
+            self.session.post(
+                f"{self.base_url}/api/conversations/{quote(conversation_id, safe='')}/answers",
+                json={"knowledge_version": version_id, "topic": topic, "language": language},
+                timeout=self.timeout,
+            ).raise_for_status()
+        except requests.RequestException as exc:
+            logger.warning("could not record the answer of conversation %s: %s", conversation_id, exc)

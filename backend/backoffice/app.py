@@ -1,0 +1,131 @@
+"""The back office's HTTP layer: the knowledge API, the answer record, and the demo website."""
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Literal, Optional
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from .config import Settings
+from .db import AnswerRecord, connect
+from .knowledge import KnowledgeBase, KnowledgeVersion, diff, pick_language
+
+Language = Optional[Literal["nl", "en"]]
+
+
+class AnswerIn(BaseModel):
+    knowledge_version: str = Field(max_length=50)
+    topic: str = Field(max_length=80)
+    language: Literal["nl", "en"]
+
+
+def create_app(settings: Optional[Settings] = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    kb = KnowledgeBase.load(settings.knowledge_dir)
+    _, Session = connect(settings.database_url)
+
+    app = FastAPI(title="Transparency assistant back office", version="1.0")
+    app.state.kb = kb
+
+    def version_or_404(version_id: str) -> KnowledgeVersion:
+        version = kb.current() if version_id == "current" else kb.get(version_id)
+        if version is None:
+            raise HTTPException(404, f"no knowledge version '{version_id}'")
+        return version
+
+    def render(data: dict, language: Language) -> dict:
+        return pick_language(data, language) if language else data
+
+    def require_service(authorization: str = Header(default="")) -> None:
+        expected = f"Bearer {settings.service_token}"
+        if not hmac.compare_digest(authorization.encode(), expected.encode()):
+            raise HTTPException(401, "a valid service token is required")
+
+    @app.get("/healthz")
+    def healthz() -> dict:
+        return {"status": "ok", "knowledge_version": kb.current().version.id}
+
+    @app.get("/api/knowledge/versions")
+    def list_versions() -> dict:
+        return {
+            "current": kb.current().version.id,
+            "versions": [v.version.model_dump(mode="json") for v in kb.versions.values()],
+        }
+
+    @app.get("/api/knowledge/versions/{version_id}")
+    def get_version(version_id: str, lang: Language = None) -> JSONResponse:
+        version = version_or_404(version_id)
+        body = version.localized(lang) if lang else version.model_dump(mode="json")
+        # A published version never changes, so clients may cache it for good.
+        cache = "public, max-age=31536000, immutable" if version.version.status == "published" and version_id != "current" else "no-cache"
+        return JSONResponse(body, headers={"Cache-Control": cache})
+
+    @app.get("/api/knowledge/versions/{version_id}/{section}/{entry_id}")
+    def get_entry(version_id: str, section: Literal["categories", "purposes", "not_collected"], entry_id: str, lang: Language = None) -> dict:
+        version = version_or_404(version_id)
+        entry = next((e for e in getattr(version, section) if e.id == entry_id), None)
+        if entry is None:
+            raise HTTPException(404, f"no entry '{entry_id}' in {section} of version {version.version.id}")
+        body = entry.model_dump(mode="json")
+        if section == "categories":
+            body["purposes"] = [p.id for p in version.purposes_for(entry_id)]
+        return {"version": version.version.id, section: render(body, lang)}
+
+    @app.get("/api/knowledge/versions/{version_id}/topics/{topic}")
+    def get_topic(version_id: str, topic: str, lang: Language = None) -> dict:
+        version = version_or_404(version_id)
+        texts = {**version.topics.topics, **{f"rights.{k}": v for k, v in version.topics.rights.items()}}
+        if topic not in texts:
+            raise HTTPException(404, f"no topic '{topic}' in version {version.version.id}")
+        return {"version": version.version.id, "topic": topic, "text": render(texts[topic].model_dump(), lang)}
+
+    @app.get("/api/knowledge/diff")
+    def get_diff(from_version: str, to_version: str = "current") -> dict:
+        return diff(version_or_404(from_version), version_or_404(to_version))
+
+    @app.api_route("/api/knowledge/versions/{version_id}", methods=["PUT", "PATCH", "DELETE", "POST"])
+    def refuse_write(version_id: str) -> None:
+        raise HTTPException(405, "knowledge versions are read-only here; publish a new version in knowledge/")
+
+    @app.post("/api/conversations/{conversation_id}/answers", status_code=201, dependencies=[Depends(require_service)])
+    def record_answer(conversation_id: str, answer: AnswerIn) -> dict:
+        if kb.get(answer.knowledge_version) is None:
+            raise HTTPException(422, f"unknown knowledge version '{answer.knowledge_version}'")
+        with Session.begin() as session:
+            session.add(AnswerRecord(conversation_id=conversation_id[:200], **answer.model_dump()))
+        return {"recorded": True}
+
+    @app.get("/api/conversations/{conversation_id}/answers", dependencies=[Depends(require_service)])
+    def list_answers(conversation_id: str) -> dict:
+        with Session() as session:
+            rows = session.scalars(
+                select(AnswerRecord).where(AnswerRecord.conversation_id == conversation_id).order_by(AnswerRecord.id)
+            ).all()
+        return {
+            "conversation_id": conversation_id,
+            "answers": [
+                {"knowledge_version": r.knowledge_version, "topic": r.topic, "language": r.language, "answered_at": r.answered_at.isoformat()}
+                for r in rows
+            ],
+        }
+
+    @app.get("/config.js")
+    def config_js() -> Response:
+        body = "window.ASSISTANT_CONFIG = " + json.dumps({"socketUrl": settings.socket_url, "socketPath": "/socket.io/"}) + ";\n"
+        return Response(body, media_type="application/javascript")
+
+    @app.get("/vendor/socket.io.min.js")
+    def socketio_client() -> FileResponse:
+        return FileResponse(settings.web_dir / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js", media_type="application/javascript")
+
+    @app.get("/")
+    def index(request: Request) -> FileResponse:
+        return FileResponse(settings.web_dir / "index.html")
+
+    app.mount("/static", StaticFiles(directory=settings.web_dir / "static"), name="static")
+    return app

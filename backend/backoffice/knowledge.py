@@ -1,0 +1,397 @@
+"""The knowledge base: the company's register of processing, in customer language, per version.
+
+This module is the domain core: it reads the YAML of `knowledge/<version>/`, checks it against the
+schema, and compares versions. It has no web or database imports, so the API, the CLI and the tests
+all share one definition of what a valid knowledge base is.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+LANGUAGES = ("nl", "en")
+FILES = ("version.yml", "company.yml", "categories.yml", "not_collected.yml", "purposes.yml", "topics.yml")
+PUBLISHED_LOCK = "published.lock"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(Strict):
+    """A customer-facing text in both languages the assistant speaks."""
+
+    nl: str
+    en: str
+
+    @field_validator("nl", "en")
+    @classmethod
+    def not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text must not be empty")
+        return value.strip()
+
+
+class ChangelogEntry(Strict):
+    id: str
+    text: Text
+
+
+class VersionInfo(Strict):
+    id: str
+    status: Literal["published", "draft"]
+    effective_date: dt.date
+    previous: Optional[str] = None
+    changelog: list[ChangelogEntry] = []
+
+
+class Contact(Strict):
+    name: str
+    email: str
+    phone: str
+    postal_address: Text
+
+
+class CustomerService(Strict):
+    email: str
+    phone: str
+    hours: Text
+    url: str
+
+
+class Authority(Strict):
+    name: Text
+    url: str
+
+
+class Company(Strict):
+    name: str
+    address: Text
+    kvk: str
+    dpo: Contact
+    customer_service: CustomerService
+    authority: Authority
+
+
+SYSTEMS = Literal["crm", "orders", "loyalty", "marketing", "wifi", "service"]
+
+
+class Retention(Strict):
+    months: Optional[int] = None
+    period: Text
+    reason: Text
+
+
+class Category(Strict):
+    id: str
+    name: Text
+    description: Text
+    source: Text
+    systems: list[SYSTEMS]
+    retention: Retention
+    kept_after_erasure: Optional[Text] = None
+
+
+class NotCollected(Strict):
+    id: str
+    name: Text
+    statement: Text
+
+
+class Recipient(Strict):
+    name: str
+    role: Text
+    country: str
+    outside_eu: bool
+    safeguard: Optional[Text] = None
+
+    @model_validator(mode="after")
+    def safeguard_when_outside_eu(self) -> "Recipient":
+        if self.outside_eu and self.safeguard is None:
+            raise ValueError("a recipient outside the EU needs a safeguard")
+        return self
+
+
+class AutomatedDecision(Strict):
+    applies: bool
+    logic: Optional[Text] = None
+
+    @model_validator(mode="after")
+    def logic_when_applies(self) -> "AutomatedDecision":
+        if self.applies and self.logic is None:
+            raise ValueError("an automated decision needs meaningful information about its logic")
+        return self
+
+
+class Purpose(Strict):
+    id: str
+    name: Text
+    description: Text
+    categories: list[str]
+    legal_basis: Literal["consent", "contract", "legal_obligation", "legitimate_interest"]
+    legal_basis_explained: Text
+    recipients: list[Recipient] = []
+    automated_decision: AutomatedDecision
+    benefit: Text
+    opt_out: Optional[Text] = None
+
+
+TOPIC_TEXTS = (
+    "security",
+    "children_and_specific_audiences",
+    "cookies_tracking",
+    "international_transfers",
+    "policy_changes",
+    "sharing_third_parties",
+    "out_of_scope",
+)
+RIGHTS = (
+    "access",
+    "correction",
+    "erasure",
+    "restriction",
+    "objection",
+    "portability",
+    "withdraw_consent",
+    "complaint",
+)
+
+
+class Topics(Strict):
+    topics: dict[str, Text]
+    rights: dict[str, Text]
+
+    @model_validator(mode="after")
+    def all_present(self) -> "Topics":
+        missing = [t for t in TOPIC_TEXTS if t not in self.topics] + [r for r in RIGHTS if r not in self.rights]
+        if missing:
+            raise ValueError(f"missing texts for: {', '.join(missing)}")
+        return self
+
+
+class KnowledgeVersion(Strict):
+    """One version of the register. Published versions never change (see `published.lock`)."""
+
+    version: VersionInfo
+    company: Company
+    categories: list[Category]
+    not_collected: list[NotCollected]
+    purposes: list[Purpose]
+    topics: Topics
+
+    def category(self, category_id: str) -> Optional[Category]:
+        return next((c for c in self.categories if c.id == category_id), None)
+
+    def purposes_for(self, category_id: str) -> list[Purpose]:
+        return [p for p in self.purposes if category_id in p.categories]
+
+    def localized(self, language: str) -> dict[str, Any]:
+        """The version as JSON with every `{nl, en}` text replaced by the text in one language."""
+        return pick_language(self.model_dump(mode="json"), language)
+
+
+class KnowledgeError(Exception):
+    """A knowledge base file is broken; the message names the file, the entry and the field."""
+
+
+def pick_language(value: Any, language: str) -> Any:
+    if isinstance(value, dict):
+        if set(value) == set(LANGUAGES):
+            return value[language]
+        return {k: pick_language(v, language) for k, v in value.items()}
+    if isinstance(value, list):
+        return [pick_language(v, language) for v in value]
+    return value
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise KnowledgeError(f"{path}: file is missing") from None
+    except yaml.YAMLError as exc:
+        raise KnowledgeError(f"{path}: not valid YAML: {exc}") from None
+
+
+def _describe(path: Path, data: Any, loc: tuple) -> str:
+    """Turn a pydantic error location into 'entry <id>, field <a.b>' for a person fixing the file."""
+    entry = None
+    fields = list(loc)
+    if len(fields) >= 2 and isinstance(fields[1], int):
+        items = data.get(fields[0]) if isinstance(data, dict) else None
+        item = items[fields[1]] if isinstance(items, list) and fields[1] < len(items) else None
+        entry = item.get("id") if isinstance(item, dict) else None
+        entry = f"'{entry}'" if entry else f"#{fields[1] + 1}"
+        fields = fields[2:]
+    field = ".".join(str(f) for f in fields) or "(whole file)"
+    return f"{path}: entry {entry}, field {field}" if entry else f"{path}: field {field}"
+
+
+def load_version(folder: Path) -> KnowledgeVersion:
+    """Read and check one version folder; raise KnowledgeError naming file, entry and field."""
+    raw: dict[str, Any] = {}
+    paths: dict[str, Path] = {}
+    for name in FILES:
+        path = folder / name
+        data = _read_yaml(path)
+        key = name.removesuffix(".yml")
+        if key in ("categories", "not_collected", "purposes"):
+            if not isinstance(data, dict) or key not in data:
+                raise KnowledgeError(f"{path}: field {key} is missing")
+            data = data[key]
+        raw[key] = data
+        paths[key] = path
+    try:
+        version = KnowledgeVersion.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key, *rest = err["loc"]
+        file_data = {key: raw[key]}
+        where = _describe(paths[key], file_data, (key, *rest))
+        raise KnowledgeError(f"{where}: {err['msg']}") from None
+    _check_references(version, paths)
+    if version.version.id != folder.name:
+        raise KnowledgeError(f"{paths['version']}: field id: '{version.version.id}' differs from folder name '{folder.name}'")
+    return version
+
+
+def _check_references(version: KnowledgeVersion, paths: dict[str, Path]) -> None:
+    known = {c.id for c in version.categories}
+    for kind, items in (("categories", version.categories), ("purposes", version.purposes), ("not_collected", version.not_collected)):
+        seen: set[str] = set()
+        for item in items:
+            if item.id in seen:
+                raise KnowledgeError(f"{paths[kind]}: entry '{item.id}', field id: duplicate id")
+            seen.add(item.id)
+    for purpose in version.purposes:
+        for category_id in purpose.categories:
+            if category_id not in known:
+                raise KnowledgeError(
+                    f"{paths['purposes']}: entry '{purpose.id}', field categories: unknown category '{category_id}'"
+                )
+    for category in version.categories:
+        if not version.purposes_for(category.id):
+            raise KnowledgeError(f"{paths['categories']}: entry '{category.id}', field id: no purpose uses this category")
+
+
+def content_hash(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for name in FILES:
+        digest.update(name.encode())
+        digest.update((folder / name).read_bytes())
+    return digest.hexdigest()
+
+
+class KnowledgeBase:
+    """All versions in `knowledge/`: the published ones (frozen by `published.lock`) and the draft."""
+
+    def __init__(self, versions: dict[str, KnowledgeVersion]):
+        self.versions = versions
+
+    @classmethod
+    def load(cls, root: Path) -> "KnowledgeBase":
+        root = Path(root)
+        if not root.is_dir():
+            raise KnowledgeError(f"{root}: knowledge folder is missing")
+        versions = {}
+        for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+            versions[folder.name] = load_version(folder)
+        published = {k: v for k, v in versions.items() if v.version.status == "published"}
+        if not published:
+            raise KnowledgeError(f"{root}: no published version")
+        for vid, version in versions.items():
+            prev = version.version.previous
+            if prev is not None and prev not in versions:
+                raise KnowledgeError(f"{root / vid / 'version.yml'}: field previous: unknown version '{prev}'")
+            if prev is not None and version.version.status == "published" and not version.version.changelog:
+                raise KnowledgeError(f"{root / vid / 'version.yml'}: field changelog: a new published version needs a changelog")
+        cls._check_frozen(root, published)
+        return cls(versions)
+
+    @staticmethod
+    def _check_frozen(root: Path, published: dict[str, KnowledgeVersion]) -> None:
+        """A published version never changes: its content must match the hash recorded at publication."""
+        lock_path = root / PUBLISHED_LOCK
+        lock = json.loads(lock_path.read_text()) if lock_path.exists() else {}
+        for vid in published:
+            if vid not in lock:
+                raise KnowledgeError(f"{lock_path}: entry '{vid}': published version not recorded; run `make publish-knowledge`")
+            if lock[vid] != content_hash(root / vid):
+                raise KnowledgeError(
+                    f"{root / vid}: entry '{vid}': a published version was edited; put changes in a new version"
+                )
+
+    @staticmethod
+    def publish_lock(root: Path) -> dict[str, str]:
+        """Record the hash of every published version (the lock never forgets or rewrites an entry)."""
+        root = Path(root)
+        lock_path = root / PUBLISHED_LOCK
+        lock = json.loads(lock_path.read_text()) if lock_path.exists() else {}
+        for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+            version = load_version(folder)
+            if version.version.status == "published" and folder.name not in lock:
+                lock[folder.name] = content_hash(folder)
+        lock_path.write_text(json.dumps(lock, indent=2, sort_keys=True) + "\n")
+        return lock
+
+    def published(self) -> list[KnowledgeVersion]:
+        items = [v for v in self.versions.values() if v.version.status == "published"]
+        return sorted(items, key=lambda v: v.version.effective_date)
+
+    def current(self, today: Optional[dt.date] = None) -> KnowledgeVersion:
+        """The newest published version in effect today."""
+        today = today or dt.date.today()
+        in_effect = [v for v in self.published() if v.version.effective_date <= today]
+        return (in_effect or self.published())[-1]
+
+    def get(self, version_id: str) -> Optional[KnowledgeVersion]:
+        return self.versions.get(version_id)
+
+    def changes_since(self, version_id: str) -> list[KnowledgeVersion]:
+        """The published versions after `version_id` up to the current one, oldest first."""
+        published = self.published()
+        ids = [v.version.id for v in published]
+        current = self.current()
+        if version_id not in ids:
+            return []
+        return [v for v in published[ids.index(version_id) + 1 :] if v.version.effective_date <= current.version.effective_date]
+
+
+def diff(old: KnowledgeVersion, new: KnowledgeVersion) -> dict[str, Any]:
+    """What changed between two versions: entries added, removed and changed (with the fields)."""
+    result: dict[str, Any] = {"from": old.version.id, "to": new.version.id, "changelog": [], "sections": {}}
+    result["changelog"] = [e.model_dump() for e in new.version.changelog] if new.version.previous == old.version.id else []
+    for section in ("categories", "purposes", "not_collected"):
+        before = {i.id: i.model_dump(mode="json") for i in getattr(old, section)}
+        after = {i.id: i.model_dump(mode="json") for i in getattr(new, section)}
+        changed = {}
+        for key in sorted(before.keys() & after.keys()):
+            fields = _changed_fields(before[key], after[key])
+            if fields:
+                changed[key] = fields
+        result["sections"][section] = {
+            "added": sorted(after.keys() - before.keys()),
+            "removed": sorted(before.keys() - after.keys()),
+            "changed": changed,
+        }
+    for section in ("company", "topics"):
+        fields = _changed_fields(getattr(old, section).model_dump(mode="json"), getattr(new, section).model_dump(mode="json"))
+        result["sections"][section] = {"changed": fields}
+    return result
+
+
+def _changed_fields(before: Any, after: Any, prefix: str = "") -> dict[str, dict[str, Any]]:
+    if isinstance(before, dict) and isinstance(after, dict) and set(before) != set(LANGUAGES):
+        out: dict[str, dict[str, Any]] = {}
+        for key in sorted(before.keys() | after.keys()):
+            out.update(_changed_fields(before.get(key), after.get(key), f"{prefix}{key}."))
+        return out
+    if before != after:
+        return {prefix.rstrip("."): {"old": before, "new": after}}
+    return {}

@@ -1,0 +1,167 @@
+"""Start, watch and stop the assistant's processes on one machine (the embedded default).
+
+`python scripts/stack.py run` starts the back office, the action server and the Rasa server, waits
+until each answers, prints the demo website's address and stays until Ctrl-C or `stop`.
+The end-to-end tests use the same `Stack` class, so they test the assistant as `make run` starts it.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from dotenv import dotenv_values
+
+ROOT = Path(__file__).resolve().parents[1]
+VAR = ROOT / "var"
+RASA_BIN = ROOT / ".venv" / "rasa" / "bin"
+BACKOFFICE_PY = ROOT / ".venv" / "backoffice" / "bin" / "python"
+
+
+def load_env(overrides: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """The environment of the processes: .env.example's defaults, then .env, then the real environment."""
+    env = {k: v or "" for k, v in dotenv_values(ROOT / ".env.example").items()}
+    if (ROOT / ".env").exists():
+        env.update({k: v or "" for k, v in dotenv_values(ROOT / ".env").items()})
+    env.update({k: v for k, v in os.environ.items() if k in env})
+    env.update(overrides or {})
+    return {**os.environ, **env}
+
+
+class Stack:
+    def __init__(self, env: Dict[str, str], log_dir: Path = VAR / "log") -> None:
+        self.env = env
+        self.log_dir = log_dir
+        self.procs: Dict[str, subprocess.Popen] = {}
+
+    def commands(self) -> Dict[str, List[str]]:
+        e = self.env
+        return {
+            "backoffice": [str(BACKOFFICE_PY), "-m", "backoffice", "serve", "--port", e["BACKOFFICE_PORT"]],
+            "actions": [str(RASA_BIN / "rasa"), "run", "actions", "--actions", "actions.actions", "--port", e["ACTIONS_PORT"]],
+            "rasa": [
+                str(RASA_BIN / "rasa"), "run", "--model", "models", "--endpoints", "bot/endpoints.yml",
+                "--credentials", "bot/credentials.yml", "--port", e["RASA_PORT"], "--enable-api",
+                "--auth-token", e["RASA_API_TOKEN"], "--cors", "*",
+            ],
+        }
+
+    def health_urls(self) -> Dict[str, str]:
+        e = self.env
+        return {
+            "backoffice": f"http://localhost:{e['BACKOFFICE_PORT']}/healthz",
+            "actions": f"http://localhost:{e['ACTIONS_PORT']}/health",
+            "rasa": f"http://localhost:{e['RASA_PORT']}/status?token={e['RASA_API_TOKEN']}",
+        }
+
+    def start(self, names: Optional[List[str]] = None) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        commands = self.commands()
+        for name in names or list(commands):
+            cwd = ROOT / "backend" if name == "backoffice" else ROOT
+            log = open(self.log_dir / f"{name}.log", "ab")
+            self.procs[name] = subprocess.Popen(
+                commands[name], cwd=cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            (VAR / f"{name}.pid").write_text(str(self.procs[name].pid))
+
+    def wait_ready(self, timeout: float = 300.0, progress: bool = False) -> None:
+        """Wait until every started process answers its health check; fail with its log if one dies."""
+        pending = {name: url for name, url in self.health_urls().items() if name in self.procs}
+        deadline = time.monotonic() + timeout
+        while pending:
+            for name, url in list(pending.items()):
+                if self.procs[name].poll() is not None:
+                    raise RuntimeError(f"{name} exited with {self.procs[name].returncode}:\n{self.tail(name)}")
+                try:
+                    with urllib.request.urlopen(url, timeout=2) as response:
+                        if response.status == 200:
+                            pending.pop(name)
+                            if progress:
+                                print(f"  {name} is up", flush=True)
+                except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                    pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not up after {timeout:.0f} s: {', '.join(pending)}")
+            time.sleep(1)
+
+    def tail(self, name: str, lines: int = 40) -> str:
+        path = self.log_dir / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def stop(self, names: Optional[List[str]] = None) -> None:
+        for name in names or list(self.procs):
+            proc = self.procs.pop(name, None)
+            if proc is None:
+                continue
+            terminate(proc.pid, proc)
+            (VAR / f"{name}.pid").unlink(missing_ok=True)
+
+
+def terminate(pid: int, proc: Optional[subprocess.Popen] = None, grace: float = 10.0) -> None:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def stop_recorded() -> None:
+    """`make stop`: end the processes a `make run` (in another terminal) started."""
+    for pid_file in VAR.glob("*.pid"):
+        terminate(int(pid_file.read_text()))
+        pid_file.unlink(missing_ok=True)
+        print(f"stopped {pid_file.stem}")
+
+
+def run() -> int:
+    env = load_env()
+    stack = Stack(env)
+    print("starting the back office, the action server and Rasa (Rasa takes about a minute to load)...", flush=True)
+    stack.start()
+    try:
+        stack.wait_ready(progress=True)
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"failed to start: {exc}", file=sys.stderr)
+        stack.stop()
+        return 1
+    print(f"\nThe assistant is running.\n  Demo website with the chat: http://localhost:{env['BACKOFFICE_PORT']}/\n"
+          f"  Rasa REST channel:          http://localhost:{env['RASA_PORT']}/webhooks/rest/webhook\n"
+          f"  Logs: {stack.log_dir}\nStop with Ctrl-C or `make stop`.", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        while all(p.poll() is None for p in stack.procs.values()):
+            time.sleep(1)
+        dead = [n for n, p in stack.procs.items() if p.poll() is not None]
+        print(f"{', '.join(dead)} stopped; see {stack.log_dir}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    command = sys.argv[1] if len(sys.argv) > 1 else "run"
+    if command == "stop":
+        stop_recorded()
+        sys.exit(0)
+    sys.exit(run())

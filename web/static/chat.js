@@ -1,0 +1,726 @@
+/*
+ * Voltera privacy-assistant chat widget.
+ *
+ * Vanilla JS, no build step. Talks to Rasa Open Source 3.6 through its
+ * socket.io channel (rasa.core.channels.socketio.SocketIOInput):
+ *
+ *   client -> server  "session_request"  {session_id: <stored id or null>}
+ *   server -> client  "session_confirm"  "<id>"  (or {session_id: "<id>"})
+ *   client -> server  "user_uttered"     {message, session_id, customData: {language}}
+ *   server -> client  "bot_uttered"      {text, quick_replies|buttons, attachment}
+ *
+ * Needs the socket.io client (global `io`, loaded from /vendor/socket.io.min.js)
+ * and reads window.ASSISTANT_CONFIG (from /config.js) with fallbacks.
+ *
+ * Privacy: the socket is only opened when the visitor opens the chat (or calls
+ * volteraChat.send), so just visiting the page does not start a conversation.
+ *
+ * Test hooks: data-testid="chat-launcher" | "chat-input" | "chat-send" |
+ * "bot-message" (class "bot") | "user-message" | "chat-button" |
+ * "chat-offline" | "typing-indicator" | "chat-panel"; window.volteraChat.
+ */
+(function () {
+  "use strict";
+
+  if (window.volteraChat) return; // loaded twice: keep the first instance
+
+  var SESSION_KEY = "voltera_chat_session";
+  var DEFAULTS = { socketUrl: "http://localhost:5005", socketPath: "/socket.io/" };
+  var SESSION_CONFIRM_TIMEOUT_MS = 5000;
+  var TYPING_TIMEOUT_MS = 30000;
+
+  var STRINGS = {
+    nl: {
+      title: "Privacy-assistent",
+      subtitle: "Vragen over je gegevens bij Voltera",
+      statusConnecting: "Verbinden…",
+      statusOnline: "Online",
+      statusOffline: "Offline",
+      launcherOpen: "Open de privacy-assistent",
+      launcherClose: "Sluit de privacy-assistent",
+      close: "Chat sluiten",
+      log: "Gesprek met de privacy-assistent",
+      inputLabel: "Je bericht",
+      placeholder: "Stel je vraag over privacy…",
+      send: "Verstuur",
+      offline: "De chat is offline, probeer het later opnieuw.",
+      intro: "Hoi! Ik beantwoord vragen over wat Voltera met je persoonsgegevens doet: in de webshop, in de winkels en bij Voltera Plus. Deel geen gevoelige gegevens zoals je BSN, wachtwoord of bankgegevens in deze chat.",
+      typing: "De assistent typt…",
+      you: "Jij:",
+      bot: "Assistent:",
+      image: "Afbeelding",
+      attachment: "Bijlage openen",
+      newMessage: "nieuw bericht"
+    },
+    en: {
+      title: "Privacy assistant",
+      subtitle: "Questions about your data at Voltera",
+      statusConnecting: "Connecting…",
+      statusOnline: "Online",
+      statusOffline: "Offline",
+      launcherOpen: "Open the privacy assistant",
+      launcherClose: "Close the privacy assistant",
+      close: "Close chat",
+      log: "Conversation with the privacy assistant",
+      inputLabel: "Your message",
+      placeholder: "Ask your privacy question…",
+      send: "Send",
+      offline: "Chat is offline, try again later.",
+      intro: "Hi! I answer questions about what Voltera does with your personal data: in the webshop, in our stores and with Voltera Plus. Please don't share sensitive data such as your citizen service number (BSN), passwords or bank details in this chat.",
+      typing: "The assistant is typing…",
+      you: "You:",
+      bot: "Assistant:",
+      image: "Image",
+      attachment: "Open attachment",
+      newMessage: "new message"
+    }
+  };
+
+  /* ------------------------------------------------------------------ */
+  /* Config, language, storage                                           */
+  /* ------------------------------------------------------------------ */
+
+  function readConfig() {
+    var c = window.ASSISTANT_CONFIG;
+    if (!c || typeof c !== "object") c = {};
+    return {
+      socketUrl: typeof c.socketUrl === "string" && c.socketUrl ? c.socketUrl : DEFAULTS.socketUrl,
+      socketPath: typeof c.socketPath === "string" && c.socketPath ? c.socketPath : DEFAULTS.socketPath,
+      token: typeof c.token === "string" && c.token ? c.token : null // optional JWT (Rasa jwt_key)
+    };
+  }
+
+  function pageLang() {
+    return document.documentElement.lang || "";
+  }
+
+  function uiLang() {
+    return pageLang().toLowerCase().indexOf("nl") === 0 ? "nl" : "en";
+  }
+
+  function t(key) {
+    var dict = STRINGS[uiLang()];
+    return Object.prototype.hasOwnProperty.call(dict, key) ? dict[key] : STRINGS.en[key];
+  }
+
+  function loadSessionId() {
+    try {
+      var v = window.localStorage.getItem(SESSION_KEY);
+      return v ? v : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function saveSessionId(id) {
+    try {
+      window.localStorage.setItem(SESSION_KEY, id);
+    } catch (e) { /* storage blocked: the session lasts for this page only */ }
+  }
+
+  /* ------------------------------------------------------------------ */
+  /* DOM helpers                                                          */
+  /* ------------------------------------------------------------------ */
+
+  var SVG_NS = "http://www.w3.org/2000/svg";
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    if (attrs) {
+      for (var k in attrs) {
+        if (Object.prototype.hasOwnProperty.call(attrs, k) && attrs[k] !== null && attrs[k] !== undefined) {
+          if (k === "className") node.className = attrs[k];
+          else node.setAttribute(k, attrs[k]);
+        }
+      }
+    }
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function icon(pathD, cls) {
+    var svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    if (cls) svg.setAttribute("class", cls);
+    var p = document.createElementNS(SVG_NS, "path");
+    p.setAttribute("d", pathD);
+    p.setAttribute("fill", "currentColor");
+    svg.appendChild(p);
+    return svg;
+  }
+
+  var ICON_CHAT = "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2zm3 6.5a1.5 1.5 0 1 0 0-3 1.5 1.5 0 0 0 0 3zm5 0a1.5 1.5 0 1 0 0-3 1.5 1.5 0 0 0 0 3zm5 0a1.5 1.5 0 1 0 0-3 1.5 1.5 0 0 0 0 3z";
+  var ICON_CLOSE = "M18.3 5.7a1 1 0 0 0-1.4 0L12 10.6 7.1 5.7a1 1 0 0 0-1.4 1.4l4.9 4.9-4.9 4.9a1 1 0 1 0 1.4 1.4l4.9-4.9 4.9 4.9a1 1 0 0 0 1.4-1.4L13.4 12l4.9-4.9a1 1 0 0 0 0-1.4z";
+  var ICON_SEND = "M3.4 20.4 21 12 3.4 3.6 3.4 10l12.6 2-12.6 2z";
+  var ICON_SHIELD = "M12 2 4 5v6c0 5 3.4 9.7 8 11 4.6-1.3 8-6 8-11V5l-8-3zm-1.2 14.2-3.5-3.5 1.4-1.4 2.1 2.1 4.9-4.9 1.4 1.4-6.3 6.3z";
+
+  /* Only http(s) and mailto links are ever created. */
+  function safeHref(raw) {
+    if (typeof raw !== "string") return null;
+    var s = raw.trim();
+    if (/^mailto:[^\s]+@[^\s]+$/i.test(s)) return s;
+    if (/^www\./i.test(s)) s = "https://" + s;
+    if (!/^https?:\/\//i.test(s)) return null;
+    try {
+      var u = new URL(s);
+      if (u.protocol !== "http:" && u.protocol !== "https:") return null;
+      return u.href;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function makeLink(href, label) {
+    var a = el("a", { href: href }, label);
+    if (!/^mailto:/i.test(href)) {
+      a.setAttribute("target", "_blank");
+      a.setAttribute("rel", "noopener noreferrer");
+    }
+    return a;
+  }
+
+  /* Split a trailing run of punctuation off a URL match ("see https://x.nl/a)." ). */
+  function trimUrl(url) {
+    var trail = "";
+    while (url.length) {
+      var ch = url.charAt(url.length - 1);
+      if (".,;:!?'\"".indexOf(ch) >= 0) {
+        trail = ch + trail;
+        url = url.slice(0, -1);
+      } else if (ch === ")" && (url.split("(").length - 1) < (url.split(")").length - 1)) {
+        trail = ch + trail;
+        url = url.slice(0, -1);
+      } else {
+        break;
+      }
+    }
+    return { url: url, trail: trail };
+  }
+
+  // [label](url) | **bold** | plain URL | e-mail address
+  var TOKEN_RE = new RegExp(
+    "\\[([^\\]\\n]{1,200})\\]\\(((?:https?:\\/\\/|mailto:)[^\\s)]+)\\)" +
+    "|\\*\\*([^*\\n]{1,500})\\*\\*" +
+    "|((?:https?:\\/\\/|www\\.)[^\\s<>\"]+)" +
+    "|([A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,})",
+    "g"
+  );
+
+  /*
+   * Append `text` to `parent` as DOM nodes: text nodes, <a> for URLs, e-mail
+   * addresses and markdown links, <strong> for **bold**. Never uses innerHTML.
+   */
+  function appendRichText(parent, text) {
+    var last = 0;
+    var m;
+    TOKEN_RE.lastIndex = 0;
+    while ((m = TOKEN_RE.exec(text)) !== null) {
+      if (m.index > last) parent.appendChild(document.createTextNode(text.slice(last, m.index)));
+      if (m[1] !== undefined) {
+        var mdHref = safeHref(m[2]);
+        parent.appendChild(mdHref ? makeLink(mdHref, m[1]) : document.createTextNode(m[0]));
+      } else if (m[3] !== undefined) {
+        var strong = el("strong");
+        appendRichText(strong, m[3]); // links inside **bold**
+        parent.appendChild(strong);
+      } else if (m[4] !== undefined) {
+        var parts = trimUrl(m[4]);
+        var href = safeHref(parts.url);
+        parent.appendChild(href && parts.url.length > 4 ? makeLink(href, parts.url) : document.createTextNode(parts.url));
+        if (parts.trail) parent.appendChild(document.createTextNode(parts.trail));
+      } else if (m[5] !== undefined) {
+        parent.appendChild(makeLink("mailto:" + m[5], m[5]));
+      }
+      last = m.index + m[0].length;
+      TOKEN_RE.lastIndex = last; // the recursive call for **bold** reuses the regex
+    }
+    if (last < text.length) parent.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  /* ------------------------------------------------------------------ */
+  /* Widget                                                              */
+  /* ------------------------------------------------------------------ */
+
+  var cfg = readConfig();
+  var ui = {};
+  var state = {
+    isOpen: false,
+    socket: null,
+    connected: false,
+    offline: false,
+    sessionId: loadSessionId(),
+    sessionReady: false,
+    queue: [],
+    confirmTimer: null,
+    typingTimer: null
+  };
+
+  function build() {
+    var root = el("div", { id: "voltera-chat", className: "vc-root" });
+
+    // Launcher
+    var launcher = el("button", {
+      type: "button",
+      className: "vc-launcher",
+      "data-testid": "chat-launcher",
+      "aria-controls": "vc-panel",
+      "aria-expanded": "false"
+    });
+    launcher.appendChild(icon(ICON_CHAT, "vc-icon vc-icon-open"));
+    launcher.appendChild(icon(ICON_CLOSE, "vc-icon vc-icon-close"));
+    var badge = el("span", { className: "vc-badge", "aria-hidden": "true", hidden: "" });
+    launcher.appendChild(badge);
+
+    // Panel
+    var panel = el("section", {
+      id: "vc-panel",
+      className: "vc-panel",
+      role: "dialog",
+      "aria-modal": "false",
+      "aria-labelledby": "vc-title",
+      "aria-describedby": "vc-subtitle",
+      "data-testid": "chat-panel",
+      hidden: ""
+    });
+
+    var header = el("header", { className: "vc-header" });
+    var avatar = el("span", { className: "vc-avatar" });
+    avatar.appendChild(icon(ICON_SHIELD));
+    var titles = el("div", { className: "vc-titles" });
+    var title = el("h2", { id: "vc-title", className: "vc-title" });
+    var subtitle = el("p", { id: "vc-subtitle", className: "vc-subtitle" });
+    var status = el("p", { className: "vc-status", "data-testid": "chat-status" });
+    var statusDot = el("span", { className: "vc-status-dot", "aria-hidden": "true" });
+    var statusText = el("span", { className: "vc-status-text" });
+    status.appendChild(statusDot);
+    status.appendChild(statusText);
+    titles.appendChild(title);
+    titles.appendChild(subtitle);
+    titles.appendChild(status);
+    var closeBtn = el("button", { type: "button", className: "vc-close", "data-testid": "chat-close" });
+    closeBtn.appendChild(icon(ICON_CLOSE));
+    header.appendChild(avatar);
+    header.appendChild(titles);
+    header.appendChild(closeBtn);
+
+    var log = el("div", {
+      className: "vc-log",
+      role: "log",
+      "aria-live": "polite",
+      "aria-relevant": "additions",
+      tabindex: "0",
+      "data-testid": "chat-log"
+    });
+    var intro = el("p", { className: "vc-intro" });
+    log.appendChild(intro);
+
+    var typing = el("div", { className: "vc-typing", "data-testid": "typing-indicator", "aria-hidden": "true", hidden: "" });
+    typing.appendChild(el("span", { className: "vc-dot" }));
+    typing.appendChild(el("span", { className: "vc-dot" }));
+    typing.appendChild(el("span", { className: "vc-dot" }));
+    var typingSr = el("span", { className: "vc-sr-only" });
+    typing.appendChild(typingSr);
+    log.appendChild(typing);
+
+    var offline = el("p", { className: "vc-offline", role: "alert", "data-testid": "chat-offline", hidden: "" });
+
+    var form = el("form", { className: "vc-form", novalidate: "" });
+    var inputLabel = el("label", { className: "vc-sr-only", "for": "vc-input" });
+    var input = el("input", {
+      id: "vc-input",
+      className: "vc-input",
+      type: "text",
+      autocomplete: "off",
+      maxlength: "2000",
+      enterkeyhint: "send",
+      "data-testid": "chat-input"
+    });
+    var sendBtn = el("button", { type: "submit", className: "vc-send", "data-testid": "chat-send" });
+    sendBtn.appendChild(icon(ICON_SEND));
+    form.appendChild(inputLabel);
+    form.appendChild(input);
+    form.appendChild(sendBtn);
+
+    panel.appendChild(header);
+    panel.appendChild(log);
+    panel.appendChild(offline);
+    panel.appendChild(form);
+
+    root.appendChild(panel);
+    root.appendChild(launcher);
+    document.body.appendChild(root);
+
+    ui = {
+      root: root, launcher: launcher, badge: badge, panel: panel, title: title, subtitle: subtitle,
+      statusText: statusText, status: status, closeBtn: closeBtn, log: log, intro: intro,
+      typing: typing, typingSr: typingSr, offline: offline, form: form, inputLabel: inputLabel,
+      input: input, sendBtn: sendBtn
+    };
+
+    launcher.addEventListener("click", function () {
+      if (state.isOpen) close(); else open();
+    });
+    closeBtn.addEventListener("click", function () { close(); });
+    panel.addEventListener("keydown", function (ev) {
+      if (ev.key === "Escape" || ev.key === "Esc") {
+        ev.preventDefault();
+        close();
+      }
+    });
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var text = input.value;
+      if (!text.trim()) {
+        input.focus();
+        return;
+      }
+      input.value = "";
+      sendMessage(text.trim(), text.trim());
+      input.focus();
+    });
+
+    applyTexts();
+    renderStatus();
+  }
+
+  function applyTexts() {
+    ui.title.textContent = t("title");
+    ui.subtitle.textContent = t("subtitle");
+    var launcherLabel = state.isOpen ? t("launcherClose") : t("launcherOpen");
+    ui.launcher.setAttribute("title", launcherLabel);
+    if (!state.isOpen && !ui.badge.hasAttribute("hidden")) launcherLabel += " (" + t("newMessage") + ")";
+    ui.launcher.setAttribute("aria-label", launcherLabel);
+    ui.closeBtn.setAttribute("aria-label", t("close"));
+    ui.closeBtn.setAttribute("title", t("close"));
+    ui.log.setAttribute("aria-label", t("log"));
+    ui.inputLabel.textContent = t("inputLabel");
+    ui.input.setAttribute("placeholder", t("placeholder"));
+    ui.sendBtn.setAttribute("aria-label", t("send"));
+    ui.sendBtn.setAttribute("title", t("send"));
+    ui.intro.textContent = t("intro");
+    ui.typingSr.textContent = t("typing");
+    ui.offline.textContent = t("offline");
+    var srs = ui.log.querySelectorAll("[data-vc-sr]");
+    for (var i = 0; i < srs.length; i++) srs[i].textContent = t(srs[i].getAttribute("data-vc-sr"));
+    ui.panel.setAttribute("lang", uiLang());
+    renderStatus();
+  }
+
+  function renderStatus() {
+    if (!ui.status) return;
+    var key, cls;
+    if (state.offline) { key = "statusOffline"; cls = "is-offline"; }
+    else if (state.connected && state.sessionReady) { key = "statusOnline"; cls = "is-online"; }
+    else { key = "statusConnecting"; cls = "is-connecting"; }
+    ui.status.className = "vc-status " + cls;
+    ui.statusText.textContent = state.socket || state.offline ? t(key) : "";
+    if (state.offline) ui.offline.removeAttribute("hidden"); else ui.offline.setAttribute("hidden", "");
+  }
+
+  function setOffline(isOffline) {
+    state.offline = !!isOffline;
+    if (state.offline) hideTyping();
+    renderStatus();
+  }
+
+  function scrollToBottom() {
+    ui.log.scrollTop = ui.log.scrollHeight;
+  }
+
+  function addRow(who) {
+    var row = el("div", { className: "vc-row vc-row-" + who });
+    row.appendChild(el("span", { className: "vc-sr-only", "data-vc-sr": who === "user" ? "you" : "bot" }, t(who === "user" ? "you" : "bot")));
+    ui.log.insertBefore(row, ui.typing);
+    return row;
+  }
+
+  function addUserMessage(text) {
+    var row = addRow("user");
+    var msg = el("div", { className: "vc-msg user", "data-testid": "user-message" }, text);
+    row.appendChild(msg);
+    scrollToBottom();
+    return msg;
+  }
+
+  function renderAttachment(container, attachment) {
+    if (!attachment) return false;
+    if (typeof attachment === "string") {
+      var h = safeHref(attachment);
+      if (!h) return false;
+      container.appendChild(makeLink(h, t("attachment")));
+      return true;
+    }
+    if (typeof attachment !== "object") return false;
+    var payload = attachment.payload || {};
+    var type = attachment.type;
+    if (type === "image") {
+      var src = safeHref(payload.src || payload.url || "");
+      if (!src) return false;
+      var img = el("img", { className: "vc-image", src: src, alt: payload.alt || payload.title || t("image"), loading: "lazy" });
+      var link = makeLink(src, "");
+      link.appendChild(img);
+      container.appendChild(link);
+      return true;
+    }
+    if (type === "template" && payload && Array.isArray(payload.elements)) {
+      var any = false;
+      payload.elements.forEach(function (item) {
+        if (!item || typeof item !== "object") return;
+        var card = el("div", { className: "vc-card" });
+        if (item.title) card.appendChild(el("strong", { className: "vc-card-title" }, item.title));
+        if (item.subtitle) {
+          var sub = el("div", { className: "vc-card-subtitle" });
+          appendRichText(sub, String(item.subtitle));
+          card.appendChild(sub);
+        }
+        if (Array.isArray(item.buttons) && item.buttons.length) card.appendChild(renderButtons(item.buttons));
+        container.appendChild(card);
+        any = true;
+      });
+      return any;
+    }
+    var generic = safeHref(payload.src || payload.url || "");
+    if (generic) {
+      container.appendChild(makeLink(generic, payload.title || t("attachment")));
+      return true;
+    }
+    return false;
+  }
+
+  function renderButtons(buttons) {
+    var group = el("div", { className: "vc-chips", role: "group" });
+    buttons.forEach(function (b) {
+      if (!b || typeof b !== "object") return;
+      var label = b.title !== undefined && b.title !== null ? String(b.title) : String(b.payload || "");
+      if (!label) return;
+      var url = b.url ? safeHref(String(b.url)) : null;
+      if (url) {
+        var a = makeLink(url, label);
+        a.className = "vc-chip vc-chip-link";
+        a.setAttribute("data-testid", "chat-button");
+        group.appendChild(a);
+        return;
+      }
+      var payload = b.payload !== undefined && b.payload !== null && String(b.payload) !== "" ? String(b.payload) : label;
+      var chip = el("button", { type: "button", className: "vc-chip", "data-testid": "chat-button", "data-payload": payload }, label);
+      chip.addEventListener("click", function () {
+        var siblings = group.querySelectorAll("button.vc-chip");
+        for (var i = 0; i < siblings.length; i++) siblings[i].disabled = true;
+        chip.classList.add("is-chosen");
+        sendMessage(payload, label);
+        if (ui.input) ui.input.focus();
+      });
+      group.appendChild(chip);
+    });
+    return group;
+  }
+
+  function addBotMessage(data) {
+    if (data === null || data === undefined) return;
+    if (typeof data === "string") data = { text: data };
+    if (typeof data !== "object") return;
+    hideTyping();
+
+    var text = data.text !== undefined && data.text !== null ? String(data.text) : "";
+    var buttons = Array.isArray(data.quick_replies) && data.quick_replies.length ? data.quick_replies
+      : (Array.isArray(data.buttons) && data.buttons.length ? data.buttons : null);
+
+    var row = addRow("bot");
+    var msg = el("div", { className: "vc-msg bot", "data-testid": "bot-message" });
+    if (text) appendRichText(msg, text);
+    var hasAttachment = renderAttachment(msg, data.attachment);
+    if (!text && !hasAttachment && !buttons) {
+      row.parentNode.removeChild(row); // nothing we can show (e.g. a custom payload)
+      return;
+    }
+    if (text || hasAttachment) row.appendChild(msg);
+    if (buttons) row.appendChild(renderButtons(buttons));
+    scrollToBottom();
+    if (!state.isOpen) {
+      ui.badge.removeAttribute("hidden");
+      applyTexts();
+    }
+  }
+
+  function showTyping() {
+    ui.typing.removeAttribute("hidden");
+    ui.log.appendChild(ui.typing); // keep it last
+    scrollToBottom();
+    clearTimeout(state.typingTimer);
+    state.typingTimer = setTimeout(hideTyping, TYPING_TIMEOUT_MS);
+  }
+
+  function hideTyping() {
+    clearTimeout(state.typingTimer);
+    if (ui.typing) ui.typing.setAttribute("hidden", "");
+  }
+
+  /* ------------------------------------------------------------------ */
+  /* Socket                                                               */
+  /* ------------------------------------------------------------------ */
+
+  function connect() {
+    if (state.socket || state.offline && typeof window.io !== "function") return;
+    if (typeof window.io !== "function") {
+      // socket.io client script missing or failed to load
+      setOffline(true);
+      return;
+    }
+    var opts = { path: cfg.socketPath, transports: ["websocket", "polling"] };
+    if (cfg.token) opts.auth = { token: cfg.token };
+    var socket;
+    try {
+      socket = window.io(cfg.socketUrl, opts);
+    } catch (e) {
+      setOffline(true);
+      return;
+    }
+    state.socket = socket;
+    renderStatus();
+
+    socket.on("connect", function () {
+      state.connected = true;
+      state.sessionReady = false;
+      setOffline(false);
+      socket.emit("session_request", { session_id: state.sessionId || null });
+      clearTimeout(state.confirmTimer);
+      // Servers that never confirm: carry on with the stored id or the socket id.
+      state.confirmTimer = setTimeout(function () {
+        if (!state.sessionReady && socket.connected) {
+          if (!state.sessionId) state.sessionId = socket.id;
+          markSessionReady();
+        }
+      }, SESSION_CONFIRM_TIMEOUT_MS);
+    });
+
+    socket.on("session_confirm", function (data) {
+      var id = null;
+      if (typeof data === "string") id = data;
+      else if (data && typeof data === "object") id = data.session_id || data.sessionId || null;
+      if (id !== null && id !== undefined && String(id) !== "") {
+        state.sessionId = String(id);
+        saveSessionId(state.sessionId);
+      } else if (!state.sessionId) {
+        state.sessionId = socket.id;
+      }
+      clearTimeout(state.confirmTimer);
+      markSessionReady();
+    });
+
+    socket.on("bot_uttered", function (data) {
+      addBotMessage(data);
+    });
+
+    socket.on("connect_error", function () {
+      state.connected = false;
+      state.sessionReady = false;
+      setOffline(true);
+    });
+
+    socket.on("disconnect", function (reason) {
+      state.connected = false;
+      state.sessionReady = false;
+      clearTimeout(state.confirmTimer);
+      setOffline(true);
+      // socket.io does not reconnect by itself after a server-side disconnect
+      if (reason === "io server disconnect") {
+        setTimeout(function () { if (!socket.connected) socket.connect(); }, 3000);
+      }
+    });
+  }
+
+  function markSessionReady() {
+    state.sessionReady = true;
+    renderStatus();
+    flushQueue();
+  }
+
+  function flushQueue() {
+    if (!state.socket || !state.connected || !state.sessionReady) return;
+    while (state.queue.length) {
+      var text = state.queue.shift();
+      state.socket.emit("user_uttered", {
+        message: text,
+        session_id: state.sessionId,
+        customData: { language: pageLang() }
+      });
+      showTyping();
+    }
+  }
+
+  /* Show `label` as the user's bubble and send `message` (a button payload or the typed text). */
+  function sendMessage(message, label) {
+    addUserMessage(label);
+    state.queue.push(message);
+    connect();
+    if (state.offline) {
+      // Stays queued; it is sent once the connection is back.
+      ui.offline.removeAttribute("hidden");
+      scrollToBottom();
+      return;
+    }
+    flushQueue();
+  }
+
+  /* ------------------------------------------------------------------ */
+  /* Open / close, public API                                             */
+  /* ------------------------------------------------------------------ */
+
+  function open() {
+    init();
+    if (!ui.root) return;
+    if (!state.isOpen) {
+      state.isOpen = true;
+      ui.panel.removeAttribute("hidden");
+      ui.root.classList.add("is-open");
+      ui.launcher.setAttribute("aria-expanded", "true");
+      ui.badge.setAttribute("hidden", "");
+      applyTexts();
+      scrollToBottom();
+    }
+    connect();
+    try { ui.input.focus({ preventScroll: true }); } catch (e) { ui.input.focus(); }
+  }
+
+  function close() {
+    if (!ui.root || !state.isOpen) return;
+    state.isOpen = false;
+    ui.panel.setAttribute("hidden", "");
+    ui.root.classList.remove("is-open");
+    ui.launcher.setAttribute("aria-expanded", "false");
+    applyTexts();
+    ui.launcher.focus();
+  }
+
+  function init() {
+    if (ui.root || !document.body) return;
+    build();
+    if (window.MutationObserver) {
+      new MutationObserver(applyTexts).observe(document.documentElement, { attributes: true, attributeFilter: ["lang"] });
+    }
+  }
+
+  window.volteraChat = {
+    open: open,
+    close: close,
+    /* Send `text` as if typed (opens the panel). Returns false for empty input. */
+    send: function (text) {
+      var s = text === undefined || text === null ? "" : String(text).trim();
+      if (!s) return false;
+      open();
+      if (!ui.root) return false;
+      sendMessage(s, s);
+      return true;
+    },
+    getSessionId: function () { return state.sessionId; },
+    isConnected: function () { return state.connected && state.sessionReady; }
+  };
+
+  if (document.body) {
+    init(); // normal case: this script is loaded at the end of <body>
+  } else {
+    document.addEventListener("DOMContentLoaded", init);
+  }
+})();
