@@ -65,6 +65,14 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         cache = "public, max-age=31536000, immutable" if version.version.status == "published" and version_id != "current" else "no-cache"
         return JSONResponse(body, headers={"Cache-Control": cache})
 
+    @app.get("/api/knowledge/versions/{version_id}/topics/{topic}")
+    def get_topic(version_id: str, topic: str, lang: Language = None) -> dict:
+        version = version_or_404(version_id)
+        texts = {**version.topics.topics, **{f"rights.{k}": v for k, v in version.topics.rights.items()}}
+        if topic not in texts:
+            raise HTTPException(404, f"no topic '{topic}' in version {version.version.id}")
+        return {"version": version.version.id, "topic": topic, "text": render(texts[topic].model_dump(), lang)}
+
     @app.get("/api/knowledge/versions/{version_id}/{section}/{entry_id}")
     def get_entry(version_id: str, section: Literal["categories", "purposes", "not_collected"], entry_id: str, lang: Language = None) -> dict:
         version = version_or_404(version_id)
@@ -75,14 +83,6 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         if section == "categories":
             body["purposes"] = [p.id for p in version.purposes_for(entry_id)]
         return {"version": version.version.id, section: render(body, lang)}
-
-    @app.get("/api/knowledge/versions/{version_id}/topics/{topic}")
-    def get_topic(version_id: str, topic: str, lang: Language = None) -> dict:
-        version = version_or_404(version_id)
-        texts = {**version.topics.topics, **{f"rights.{k}": v for k, v in version.topics.rights.items()}}
-        if topic not in texts:
-            raise HTTPException(404, f"no topic '{topic}' in version {version.version.id}")
-        return {"version": version.version.id, "topic": topic, "text": render(texts[topic].model_dump(), lang)}
 
     @app.get("/api/knowledge/diff")
     def get_diff(from_version: str, to_version: str = "current") -> dict:

@@ -1,0 +1,118 @@
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import yaml
+
+from backoffice.knowledge import KnowledgeBase, KnowledgeError, diff, pick_language
+
+from .conftest import KNOWLEDGE
+
+
+def edit(path: Path, change) -> None:
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+
+
+def test_real_knowledge_base_loads_with_two_published_versions():
+    kb = KnowledgeBase.load(KNOWLEDGE)
+    published = [v.version.id for v in kb.published()]
+    assert len(published) >= 2
+    assert kb.current(dt.date(2026, 11, 28)).version.id == published[-1]
+    assert kb.versions["draft"].version.status == "draft"
+
+
+def test_current_version_depends_on_effective_date():
+    kb = KnowledgeBase.load(KNOWLEDGE)
+    first, second = kb.published()[:2]
+    assert kb.current(second.version.effective_date - dt.timedelta(days=1)).version.id == first.version.id
+    assert kb.current(second.version.effective_date).version.id == second.version.id
+
+
+def test_newer_version_adds_wifi_counting_and_changes_a_retention_period():
+    kb = KnowledgeBase.load(KNOWLEDGE)
+    old, new = kb.published()[:2]
+    result = diff(old, new)
+    assert "store_visits" in result["sections"]["categories"]["added"]
+    assert "store_visitor_counting" in result["sections"]["purposes"]["added"]
+    changed = result["sections"]["categories"]["changed"]["customer_service"]
+    assert changed["retention.months"] == {"old": 24, "new": 12}
+    assert [e["id"] for e in result["changelog"]] == [e.id for e in new.version.changelog]
+
+
+def test_every_text_is_in_dutch_and_english():
+    kb = KnowledgeBase.load(KNOWLEDGE)
+    version = kb.current()
+    nl, en = version.localized("nl"), version.localized("en")
+    assert nl["categories"][0]["name"] != en["categories"][0]["name"]
+    assert isinstance(nl["topics"]["topics"]["security"], str)
+
+
+def test_pick_language_keeps_non_text_values():
+    assert pick_language({"a": {"nl": "x", "en": "y"}, "b": 3, "c": [{"nl": "p", "en": "q"}]}, "en") == {"a": "y", "b": 3, "c": ["q"]}
+
+
+def test_broken_field_names_file_entry_and_field(knowledge_copy: Path):
+    path = knowledge_copy / "draft" / "categories.yml"
+    edit(path, lambda d: d["categories"][2]["retention"].pop("period"))
+    entry = yaml.safe_load(path.read_text())["categories"][2]["id"]
+    with pytest.raises(KnowledgeError) as err:
+        KnowledgeBase.load(knowledge_copy)
+    message = str(err.value)
+    assert str(path) in message and f"entry '{entry}'" in message and "field retention.period" in message
+
+
+def test_missing_translation_is_named(knowledge_copy: Path):
+    path = knowledge_copy / "draft" / "purposes.yml"
+    edit(path, lambda d: d["purposes"][0]["benefit"].pop("nl"))
+    with pytest.raises(KnowledgeError, match=r"purposes.yml: entry '\w+', field benefit.nl: Field required"):
+        KnowledgeBase.load(knowledge_copy)
+
+
+def test_unknown_legal_basis_is_refused(knowledge_copy: Path):
+    edit(knowledge_copy / "draft" / "purposes.yml", lambda d: d["purposes"][0].update(legal_basis="because"))
+    with pytest.raises(KnowledgeError, match="field legal_basis"):
+        KnowledgeBase.load(knowledge_copy)
+
+
+def test_unknown_category_reference_is_refused(knowledge_copy: Path):
+    edit(knowledge_copy / "draft" / "purposes.yml", lambda d: d["purposes"][0]["categories"].append("horoscope"))
+    with pytest.raises(KnowledgeError, match="field categories: unknown category 'horoscope'"):
+        KnowledgeBase.load(knowledge_copy)
+
+
+def test_recipient_outside_eu_needs_a_safeguard(knowledge_copy: Path):
+    def drop_safeguard(d):
+        for purpose in d["purposes"]:
+            for recipient in purpose["recipients"]:
+                if recipient["outside_eu"]:
+                    recipient["safeguard"] = None
+
+    edit(knowledge_copy / "draft" / "purposes.yml", drop_safeguard)
+    with pytest.raises(KnowledgeError, match="needs a safeguard"):
+        KnowledgeBase.load(knowledge_copy)
+
+
+def test_invalid_yaml_names_the_file(knowledge_copy: Path):
+    path = knowledge_copy / "draft" / "topics.yml"
+    path.write_text("topics: [unclosed\n")
+    with pytest.raises(KnowledgeError, match="topics.yml: not valid YAML"):
+        KnowledgeBase.load(knowledge_copy)
+
+
+def test_editing_a_published_version_is_detected(knowledge_copy: Path):
+    published = KnowledgeBase.load(knowledge_copy).published()[0].version.id
+    path = knowledge_copy / published / "topics.yml"
+    edit(path, lambda d: d["topics"].update(security={"nl": "Anders.", "en": "Different."}))
+    with pytest.raises(KnowledgeError, match="a published version was edited"):
+        KnowledgeBase.load(knowledge_copy)
+
+
+def test_publishing_records_a_new_version(knowledge_copy: Path):
+    edit(knowledge_copy / "draft" / "version.yml", lambda d: d.update(status="published"))
+    with pytest.raises(KnowledgeError, match="published version not recorded"):
+        KnowledgeBase.load(knowledge_copy)
+    lock = KnowledgeBase.publish_lock(knowledge_copy)
+    assert "draft" in lock
+    assert KnowledgeBase.load(knowledge_copy).versions["draft"].version.status == "published"
