@@ -8,6 +8,10 @@ PYTHON310 ?= $(shell for p in python3.10 $$(pyenv root 2>/dev/null)/versions/3.1
 PYTHON_BO ?= $(shell for p in python3.12 python3.11 python3; do \
 	$$p -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null && { echo $$p; break; }; done)
 
+export RASA_TELEMETRY_ENABLED := false
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+
 RASA_VENV := .venv/rasa
 BO_VENV := .venv/backoffice
 RASA := $(RASA_VENV)/bin/rasa

@@ -5,7 +5,7 @@ import logging
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
 from .answers import INTENT_TOPICS, Composer, phrase
@@ -13,6 +13,12 @@ from .backoffice import BackOfficeClient, BackOfficeError
 
 logger = logging.getLogger(__name__)
 
+NOT_UNDERSTOOD = {
+    "nl": "Sorry, dat begreep ik niet. Ik help je met vragen over je persoonsgegevens: welke gegevens we hebben, "
+    "waarvoor, hoe lang, met wie we ze delen, en hoe je ze inziet, wijzigt of laat verwijderen.",
+    "en": "Sorry, I didn't understand that. I can help with questions about your personal data: what we hold, why, "
+    "for how long, who we share it with, and how to see, correct or delete it.",
+}
 UNAVAILABLE = {
     "nl": "Ik kan ons privacyregister nu even niet bereiken. Probeer het over een minuut opnieuw; je vraag is niet verloren.",
     "en": "I can't reach our privacy register right now. Please try again in a minute; nothing you asked is lost.",
@@ -130,3 +136,14 @@ class ActionSessionStart(Action):
         except BackOfficeError as exc:
             logger.warning("could not check for knowledge-base changes: %s", exc)
         return events + [ActionExecuted("action_listen")]
+
+
+class ActionDefaultFallback(Action):
+    """Say plainly what the assistant can help with when no rule fits (e.g. a hand-typed `/intent`)."""
+
+    def name(self) -> Text:
+        return "action_default_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        dispatcher.utter_message(text=NOT_UNDERSTOOD[conversation_language(tracker)])
+        return [UserUtteranceReverted()]

@@ -1,0 +1,108 @@
+"""Measure how well the whole assistant routes questions to the right topic.
+
+usage: python scripts/eval.py QUESTIONS.tsv   (columns `question` and `topic`, tab-separated, unquoted)
+
+Each question is the first message of a fresh conversation sent through the REST channel of a
+freshly started assistant (NLU, dialogue policy, custom action); the topic of the answer is read
+from the conversation (slot `answer_topic`). Prints per-topic accuracy, the worst confusions, and
+as its last line: topic-accuracy overall=<0.xxx> macro=<0.xxx> n=<N>
+"""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import sys
+import uuid
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack import ROOT, Stack, load_env  # noqa: E402
+
+EVAL_VAR = ROOT / "var" / "eval"
+EVAL_ENV = {
+    "BACKOFFICE_PORT": "28000",
+    "ACTIONS_PORT": "25055",
+    "RASA_PORT": "25005",
+    "BACKOFFICE_URL": "http://localhost:28000",
+    "ACTION_ENDPOINT_URL": "http://localhost:25055/webhook",
+    "RASA_API_TOKEN": "eval-token",
+    "BACKOFFICE_SERVICE_TOKEN": "eval-service-token",
+    "TRACKER_DB_DIALECT": "sqlite",
+    "TRACKER_DB": str(EVAL_VAR / "rasa-tracker.db"),
+    "BACKOFFICE_DATABASE_URL": f"sqlite:///{EVAL_VAR / 'backoffice.db'}",
+}
+MIN_FOR_MACRO = 5
+
+
+def read_questions(path: Path) -> list[tuple[str, str]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        return [(r["question"], r["topic"]) for r in rows if r.get("question")]
+
+
+def ask(env: dict, question: str) -> str:
+    """Send one question as a new conversation; return the topic the answer was given under."""
+    sender = f"eval-{uuid.uuid4().hex}"
+    base = f"http://localhost:{env['RASA_PORT']}"
+    session = requests.Session()
+    session.post(f"{base}/webhooks/rest/webhook", json={"sender": sender, "message": question}, timeout=60).raise_for_status()
+    tracker = session.get(f"{base}/conversations/{sender}/tracker", params={"token": env["RASA_API_TOKEN"]}, timeout=60).json()
+    return tracker["slots"].get("answer_topic") or "(no topic)"
+
+
+def report(results: list[tuple[str, str, str]]) -> str:
+    per_topic: dict[str, list[bool]] = defaultdict(list)
+    confusions: Counter = Counter()
+    for _, gold, predicted in results:
+        per_topic[gold].append(gold == predicted)
+        if gold != predicted:
+            confusions[(gold, predicted)] += 1
+    lines = [f"{'topic':34} {'n':>5} {'accuracy':>9}"]
+    for topic, hits in sorted(per_topic.items(), key=lambda kv: -len(kv[1])):
+        lines.append(f"{topic:34} {len(hits):5d} {sum(hits) / len(hits):9.3f}")
+    lines.append("\nworst confusions (expected -> answered: count)")
+    for (gold, predicted), count in confusions.most_common(10):
+        lines.append(f"  {gold} -> {predicted}: {count}")
+    n = len(results)
+    overall = sum(g == p for _, g, p in results) / n
+    macro_topics = [hits for hits in per_topic.values() if len(hits) >= MIN_FOR_MACRO]
+    macro = sum(sum(h) / len(h) for h in macro_topics) / len(macro_topics)
+    lines.append(f"\ntopic-accuracy overall={overall:.3f} macro={macro:.3f} n={n}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    if len(sys.argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    path = Path(sys.argv[1])
+    questions = read_questions(path)
+    print(f"{len(questions)} questions from {path}", flush=True)
+    shutil.rmtree(EVAL_VAR, ignore_errors=True)
+    EVAL_VAR.mkdir(parents=True)
+    stack = Stack(load_env(EVAL_ENV), log_dir=EVAL_VAR / "log")
+    print("starting the assistant (about a minute)...", flush=True)
+    stack.start()
+    try:
+        stack.wait_ready(timeout=400)
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            predicted = []
+            for i, topic in enumerate(pool.map(lambda q: ask(stack.env, q[0]), questions), 1):
+                predicted.append(topic)
+                if i % 100 == 0:
+                    print(f"  {i}/{len(questions)}", flush=True)
+    finally:
+        stack.stop()
+    results = [(q, gold, p) for (q, gold), p in zip(questions, predicted)]
+    (EVAL_VAR / f"{path.stem}.json").write_text(json.dumps(results, indent=1, ensure_ascii=False))
+    print(report(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

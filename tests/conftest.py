@@ -1,0 +1,88 @@
+"""Fixtures shared by the assistant's tests: the knowledge base as served, and the running processes."""
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sys
+from pathlib import Path
+from typing import Any, Dict, Iterator
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from stack import Stack, load_env  # noqa: E402
+
+TEST_VAR = ROOT / "var" / "test"
+TEST_ENV = {
+    "BACKOFFICE_PORT": "18000",
+    "ACTIONS_PORT": "15055",
+    "RASA_PORT": "15005",
+    "BACKOFFICE_URL": "http://localhost:18000",
+    "ACTION_ENDPOINT_URL": "http://localhost:15055/webhook",
+    "PUBLIC_SOCKET_URL": "http://localhost:15005",
+    "RASA_API_TOKEN": "test-rasa-token",
+    "BACKOFFICE_SERVICE_TOKEN": "test-service-token",
+    "TRACKER_DB_DIALECT": "sqlite",
+    "TRACKER_DB": str(TEST_VAR / "rasa-tracker.db"),
+    "BACKOFFICE_DATABASE_URL": f"sqlite:///{TEST_VAR / 'backoffice.db'}",
+}
+
+
+def _json_dates(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json_dates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_dates(v) for v in value]
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def load_version_json(folder: Path) -> Dict[str, Any]:
+    """A version in the shape the back office serves it (both languages), read straight from YAML."""
+    data: Dict[str, Any] = {}
+    for name in ("version", "company", "categories", "not_collected", "purposes", "topics"):
+        content = yaml.safe_load((folder / f"{name}.yml").read_text())
+        data[name] = content[name] if name in ("categories", "not_collected", "purposes") else content
+    return _json_dates(data)
+
+
+@pytest.fixture(scope="session")
+def kb() -> Dict[str, Dict[str, Any]]:
+    """Every version in knowledge/, by id, oldest published first."""
+    versions = {p.name: load_version_json(p) for p in sorted((ROOT / "knowledge").iterdir()) if p.is_dir()}
+    return dict(sorted(versions.items(), key=lambda kv: kv[1]["version"]["effective_date"]))
+
+
+@pytest.fixture(scope="session")
+def published(kb) -> list:
+    return [v for v in kb.values() if v["version"]["status"] == "published"]
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    """One set of real processes for the whole test run, on test ports, with fresh databases."""
+    shutil.rmtree(TEST_VAR, ignore_errors=True)
+    TEST_VAR.mkdir(parents=True)
+    running = Stack(load_env(TEST_ENV), log_dir=TEST_VAR / "log")
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def backoffice_url(stack: Stack) -> str:
+    if "backoffice" not in stack.procs:
+        stack.start(["backoffice"])
+        stack.wait_ready(timeout=60)
+    return stack.env["BACKOFFICE_URL"]
+
+
+@pytest.fixture(scope="session")
+def assistant(stack: Stack, backoffice_url: str) -> Stack:
+    """The back office, the action server and the Rasa server, all answering."""
+    missing = [n for n in ("actions", "rasa") if n not in stack.procs]
+    if missing:
+        stack.start(missing)
+        stack.wait_ready(timeout=400)
+    return stack
