@@ -174,7 +174,7 @@ class Composer:
     def answer(self, topic: str, category_id: Optional[str] = None, intent: Optional[str] = None) -> Answer:
         compose = getattr(self, f"_{topic}")
         body = compose(category_id, intent)
-        text = f"{body}\n\n{phrase('source', self.lang, v=self.version_id)}"
+        text = f"{body}\n{phrase('source', self.lang, v=self.version_id)}"
         return Answer(topic=topic, text=text, version=self.version_id)
 
     # -- one method per topic -------------------------------------------------------------------
@@ -193,7 +193,7 @@ class Composer:
                     phrase("used_for", self.lang, purposes=purposes),
                 ]
             )
-        lines = [f"{self.t(c['name'])}: {self.t(c['description'])}" for c in self.kb["categories"]]
+        lines = [self.t(c["name"]) for c in self.kb["categories"]]
         return f"{phrase('overview', self.lang)}\n{bullets(lines)}\n{phrase('overview_more', self.lang)}"
 
     def _why_data_used(self, category_id: Optional[str], intent: Optional[str]) -> str:
@@ -299,7 +299,7 @@ class Composer:
     def changes_since(self, newer_versions: List[Version], old_version_id: str) -> str:
         """The notice for a returning customer: every changelog entry published since their last visit."""
         lines = [self.t(e["text"]) for v in newer_versions for e in v["version"]["changelog"]]
-        return f"{phrase('since_last_visit', self.lang, old=old_version_id)}\n{bullets(lines)}\n\n{phrase('source', self.lang, v=self.version_id)}"
+        return f"{phrase('since_last_visit', self.lang, old=old_version_id)}\n{bullets(lines)}\n{phrase('source', self.lang, v=self.version_id)}"
 
     def clarify(self, intents: List[str]) -> Answer:
         topics: List[str] = []

@@ -159,9 +159,22 @@ def run() -> int:
         stack.stop()
 
 
+def shell() -> int:
+    """Chat in the terminal: the back office and action server in the background, Rasa's shell in front."""
+    env = load_env()
+    stack = Stack(env)
+    stack.start(["backoffice", "actions"])
+    try:
+        stack.wait_ready(timeout=120)
+        command = [str(RASA_BIN / "rasa"), "shell", "--model", "models", "--endpoints", "bot/endpoints.yml"]
+        return subprocess.call(command, cwd=ROOT, env=env)
+    finally:
+        stack.stop()
+
+
 if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else "run"
     if command == "stop":
         stop_recorded()
         sys.exit(0)
-    sys.exit(run())
+    sys.exit(shell() if command == "shell" else run())

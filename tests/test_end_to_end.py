@@ -68,7 +68,8 @@ def test_returning_customer_hears_what_changed_since_last_visit(assistant, publi
     old, current = published[0]["version"]["id"], published[-1]["version"]["id"]
     sender = f"returning-{uuid.uuid4().hex[:8]}"
     base = f"http://localhost:{assistant.env['RASA_PORT']}/conversations/{sender}/tracker/events"
-    # Their last visit was answered from the old version (as if the conversation is from before).
+    rest(assistant, "hello", sender)
+    # Their last answer came from the old version (as if this conversation dates from before).
     requests.post(base, params={"token": assistant.env["RASA_API_TOKEN"]}, timeout=30,
                   json=[{"event": "slot", "name": "kb_version_seen", "value": old}]).raise_for_status()
     _, messages = rest(assistant, "which data do you collect about me?", sender)
