@@ -35,7 +35,12 @@ def main() -> int:
 
     from .app import create_app
 
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    try:
+        app = create_app(settings)
+    except KnowledgeError as exc:
+        print(f"knowledge base invalid: {exc}", file=sys.stderr)
+        return 1
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 

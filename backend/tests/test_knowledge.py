@@ -116,3 +116,23 @@ def test_publishing_records_a_new_version(knowledge_copy: Path):
     lock = KnowledgeBase.publish_lock(knowledge_copy)
     assert "draft" in lock
     assert KnowledgeBase.load(knowledge_copy).versions["draft"].version.status == "published"
+
+
+@pytest.mark.parametrize("command", ["validate", "serve"])
+def test_command_line_stops_on_a_broken_file_with_the_message_not_a_traceback(knowledge_copy: Path, command):
+    import os
+    import subprocess
+    import sys
+
+    edit(knowledge_copy / "draft" / "categories.yml", lambda d: d["categories"][0].pop("source"))
+    result = subprocess.run(
+        [sys.executable, "-m", "backoffice", command] + (["--port", "18999"] if command == "serve" else []),
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "KNOWLEDGE_DIR": str(knowledge_copy)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "categories.yml: entry 'contact_details', field source: Field required" in result.stderr
+    assert "Traceback" not in result.stderr
