@@ -85,6 +85,8 @@ test-deps: deps /usr/bin/chromium $(MODEL)
 test: test-deps validate-knowledge
 	@echo "==> back office tests"
 	cd backend && ../$(BO_VENV)/bin/python -m pytest -q
+	@echo "==> demo company systems tests (SQLite and PostgreSQL)"
+	cd companysystems && ../$(BO_VENV)/bin/python -m pytest -q
 	@echo "==> rasa data validate"
 	$(RASA) data validate --config config.yml --domain bot/domain.yml --data data --fail-on-warnings
 	@echo "==> test stories"
