@@ -51,7 +51,9 @@ web/node_modules/.installed: web/package-lock.json
 .env: .env.example
 	@echo "==> .env with fresh secrets (from .env.example)"
 	@test -f .env || sed -e "s/^RASA_API_TOKEN=change-me/RASA_API_TOKEN=$$(openssl rand -hex 24)/" \
-		-e "s/^BACKOFFICE_SERVICE_TOKEN=change-me/BACKOFFICE_SERVICE_TOKEN=$$(openssl rand -hex 24)/" .env.example > .env
+		-e "s/^BACKOFFICE_SERVICE_TOKEN=change-me/BACKOFFICE_SERVICE_TOKEN=$$(openssl rand -hex 24)/" \
+		-e "s/^COMPANY_SYSTEMS_TOKEN=change-me/COMPANY_SYSTEMS_TOKEN=$$(openssl rand -hex 24)/" \
+		-e "s/^PRIVACY_TEAM_PASSWORD=change-me/PRIVACY_TEAM_PASSWORD=$$(openssl rand -hex 12)/" .env.example > .env
 	@touch .env
 
 /usr/bin/chromium:
@@ -90,7 +92,7 @@ test: test-deps validate-knowledge
 	@echo "==> rasa data validate"
 	$(RASA) data validate --config config.yml --domain bot/domain.yml --data data --fail-on-warnings
 	@echo "==> test stories"
-	$(RASA) test core --model $(MODEL) --stories tests/stories --endpoints bot/endpoints.yml --fail-on-prediction-errors --out var/results
+	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out var/results
 	@echo "==> assistant tests: actions, end to end through REST and socket.io, browser"
 	$(RASA_VENV)/bin/python -m pytest -q tests
 

@@ -21,21 +21,10 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack import ROOT, Stack, load_env  # noqa: E402
+from stack import ROOT, Stack, isolated_env, load_env  # noqa: E402
 
 EVAL_VAR = ROOT / "var" / "eval"
-EVAL_ENV = {
-    "BACKOFFICE_PORT": "28000",
-    "ACTIONS_PORT": "25055",
-    "RASA_PORT": "25005",
-    "BACKOFFICE_URL": "http://localhost:28000",
-    "ACTION_ENDPOINT_URL": "http://localhost:25055/webhook",
-    "RASA_API_TOKEN": "eval-token",
-    "BACKOFFICE_SERVICE_TOKEN": "eval-service-token",
-    "TRACKER_DB_DIALECT": "sqlite",
-    "TRACKER_DB": str(EVAL_VAR / "rasa-tracker.db"),
-    "BACKOFFICE_DATABASE_URL": f"sqlite:///{EVAL_VAR / 'backoffice.db'}",
-}
+EVAL_ENV = isolated_env(EVAL_VAR, backoffice_port=28000, actions_port=25055, rasa_port=25005, secret="eval")
 MIN_FOR_MACRO = 5
 
 

@@ -34,6 +34,29 @@ def load_env(overrides: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     return {**os.environ, **env}
 
 
+def isolated_env(var_dir: Path, backoffice_port: int, actions_port: int, rasa_port: int, secret: str) -> Dict[str, str]:
+    """Settings for a stack of its own (tests, evaluation): own ports, own databases, known tokens."""
+    company_port = backoffice_port + 100
+    return {
+        "COMPANY_SYSTEMS_PORT": str(company_port),
+        "COMPANY_SYSTEMS_URL": f"http://localhost:{company_port}",
+        "COMPANY_SYSTEMS_TOKEN": f"{secret}-systems-token",
+        "COMPANY_DATABASE_URL": f"sqlite:///{var_dir / 'companysystems.db'}",
+        "PRIVACY_TEAM_PASSWORD": f"{secret}-privacy-password",
+        "BACKOFFICE_PORT": str(backoffice_port),
+        "ACTIONS_PORT": str(actions_port),
+        "RASA_PORT": str(rasa_port),
+        "BACKOFFICE_URL": f"http://localhost:{backoffice_port}",
+        "ACTION_ENDPOINT_URL": f"http://localhost:{actions_port}/webhook",
+        "PUBLIC_SOCKET_URL": f"http://localhost:{rasa_port}",
+        "RASA_API_TOKEN": f"{secret}-rasa-token",
+        "BACKOFFICE_SERVICE_TOKEN": f"{secret}-service-token",
+        "TRACKER_DB_DIALECT": "sqlite",
+        "TRACKER_DB": str(var_dir / "rasa-tracker.db"),
+        "BACKOFFICE_DATABASE_URL": f"sqlite:///{var_dir / 'backoffice.db'}",
+    }
+
+
 class Stack:
     def __init__(self, env: Dict[str, str], log_dir: Path = VAR / "log") -> None:
         self.env = env
@@ -43,7 +66,9 @@ class Stack:
     def commands(self) -> Dict[str, List[str]]:
         e = self.env
         return {
+            "companysystems": [str(BACKOFFICE_PY), "-m", "companysystems", "serve", "--port", e["COMPANY_SYSTEMS_PORT"]],
             "backoffice": [str(BACKOFFICE_PY), "-m", "backoffice", "serve", "--port", e["BACKOFFICE_PORT"]],
+            "worker": [str(BACKOFFICE_PY), "-m", "backoffice", "worker"],
             "actions": [str(RASA_BIN / "rasa"), "run", "actions", "--actions", "actions.actions", "--port", e["ACTIONS_PORT"]],
             "rasa": [
                 str(RASA_BIN / "rasa"), "run", "--model", "models", "--endpoints", "bot/endpoints.yml",
@@ -55,6 +80,7 @@ class Stack:
     def health_urls(self) -> Dict[str, str]:
         e = self.env
         return {
+            "companysystems": f"http://localhost:{e['COMPANY_SYSTEMS_PORT']}/healthz",
             "backoffice": f"http://localhost:{e['BACKOFFICE_PORT']}/healthz",
             "actions": f"http://localhost:{e['ACTIONS_PORT']}/health",
             "rasa": f"http://localhost:{e['RASA_PORT']}/status?token={e['RASA_API_TOKEN']}",
@@ -64,7 +90,7 @@ class Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         commands = self.commands()
         for name in names or list(commands):
-            cwd = ROOT / "backend" if name == "backoffice" else ROOT
+            cwd = {"backoffice": ROOT / "backend", "worker": ROOT / "backend", "companysystems": ROOT / "companysystems"}.get(name, ROOT)
             log = open(self.log_dir / f"{name}.log", "ab")
             self.procs[name] = subprocess.Popen(
                 commands[name], cwd=cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -76,6 +102,9 @@ class Stack:
         pending = {name: url for name, url in self.health_urls().items() if name in self.procs}
         deadline = time.monotonic() + timeout
         while pending:
+            for name, proc in self.procs.items():
+                if name not in pending and proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {proc.returncode}:\n{self.tail(name)}")
             for name, url in list(pending.items()):
                 if self.procs[name].poll() is not None:
                     raise RuntimeError(f"{name} exited with {self.procs[name].returncode}:\n{self.tail(name)}")
@@ -135,7 +164,8 @@ def stop_recorded() -> None:
 def run() -> int:
     env = load_env()
     stack = Stack(env)
-    print("starting the back office, the action server and Rasa (Rasa takes about a minute to load)...", flush=True)
+    print("starting the company systems, the back office and its worker, the action server and Rasa\n"
+          "(Rasa takes about a minute to load)...", flush=True)
     stack.start()
     try:
         stack.wait_ready(progress=True)
@@ -144,6 +174,8 @@ def run() -> int:
         stack.stop()
         return 1
     print(f"\nThe assistant is running.\n  Demo website with the chat: http://localhost:{env['BACKOFFICE_PORT']}/\n"
+          f"  Privacy team overview:      http://localhost:{env['BACKOFFICE_PORT']}/privacy/requests"
+          f" (user {env['PRIVACY_TEAM_USER']}, password PRIVACY_TEAM_PASSWORD in .env)\n"
           f"  Rasa REST channel:          http://localhost:{env['RASA_PORT']}/webhooks/rest/webhook\n"
           f"  Logs: {stack.log_dir}\nStop with Ctrl-C or `make stop`.", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -163,7 +195,7 @@ def shell() -> int:
     """Chat in the terminal: the back office and action server in the background, Rasa's shell in front."""
     env = load_env()
     stack = Stack(env)
-    stack.start(["backoffice", "actions"])
+    stack.start(["companysystems", "backoffice", "worker", "actions"])
     try:
         stack.wait_ready(timeout=120)
         command = [str(RASA_BIN / "rasa"), "shell", "--model", "models", "--endpoints", "bot/endpoints.yml"]

@@ -13,22 +13,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from stack import Stack, load_env  # noqa: E402
+from stack import Stack, isolated_env, load_env  # noqa: E402
 
 TEST_VAR = ROOT / "var" / "test"
-TEST_ENV = {
-    "BACKOFFICE_PORT": "18000",
-    "ACTIONS_PORT": "15055",
-    "RASA_PORT": "15005",
-    "BACKOFFICE_URL": "http://localhost:18000",
-    "ACTION_ENDPOINT_URL": "http://localhost:15055/webhook",
-    "PUBLIC_SOCKET_URL": "http://localhost:15005",
-    "RASA_API_TOKEN": "test-rasa-token",
-    "BACKOFFICE_SERVICE_TOKEN": "test-service-token",
-    "TRACKER_DB_DIALECT": "sqlite",
-    "TRACKER_DB": str(TEST_VAR / "rasa-tracker.db"),
-    "BACKOFFICE_DATABASE_URL": f"sqlite:///{TEST_VAR / 'backoffice.db'}",
-}
+TEST_ENV = isolated_env(TEST_VAR, backoffice_port=18000, actions_port=15055, rasa_port=15005, secret="test")
 
 
 def _json_dates(value: Any) -> Any:

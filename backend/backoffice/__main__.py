@@ -1,4 +1,4 @@
-"""Command line of the back office: `validate` the knowledge base, `publish` it, or `serve` the API."""
+"""Command line of the back office: `validate` the knowledge base, `publish` it, `serve` the API, or run the outbox `worker`."""
 from __future__ import annotations
 
 import argparse
@@ -16,8 +16,23 @@ def main() -> int:
     serve = sub.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    worker = sub.add_parser("worker", help="deliver the privacy requests' system tasks to the company systems")
+    worker.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
+    worker.add_argument("--id", dest="worker_id", help="name of this worker in leases and the audit log")
+    worker.add_argument("--poll", dest="poll_interval", type=float, help="seconds between polls (WORKER_POLL_SECONDS)")
+    worker.add_argument("--timeout", type=float, help="seconds per call to a system (WORKER_TIMEOUT_SECONDS)")
+    worker.add_argument("--lease", type=float, help="seconds a claimed task stays with this worker (WORKER_LEASE_SECONDS)")
+    worker.add_argument("--max-attempts", dest="max_attempts", type=int, help="attempts before a task fails (WORKER_MAX_ATTEMPTS)")
+    worker.add_argument("--backoff-base", dest="backoff_base", type=float, help="seconds before the first retry (WORKER_BACKOFF_BASE_SECONDS)")
+    worker.add_argument("--backoff-cap", dest="backoff_cap", type=float, help="longest wait between retries (WORKER_BACKOFF_CAP_SECONDS)")
     args = parser.parse_args()
     settings = Settings.from_env()
+
+    if args.command == "worker":
+        from .worker import main as run_worker
+
+        options = {k: v for k, v in vars(args).items() if k not in ("command", "once", "worker_id")}
+        return run_worker(settings, once=args.once, worker_id=args.worker_id, **options)
 
     try:
         if args.command == "publish":

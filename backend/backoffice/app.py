@@ -14,6 +14,7 @@ from sqlalchemy import select
 from .config import Settings
 from .db import AnswerRecord, connect
 from .knowledge import KnowledgeBase, KnowledgeVersion, diff, pick_language
+from .ledger_api import ledger_router
 
 Language = Optional[Literal["nl", "en"]]
 
@@ -127,5 +128,6 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     def index(request: Request) -> FileResponse:
         return FileResponse(settings.web_dir / "index.html")
 
+    app.include_router(ledger_router(settings, kb))
     app.mount("/static", StaticFiles(directory=settings.web_dir / "static"), name="static")
     return app

@@ -1,0 +1,210 @@
+"""Tables of the privacy request ledger: requests, their system tasks (the outbox), the audit log, consents.
+
+The rules live in `rights_requests` (pure, no database); this module only stores their results.
+`to_domain()` turns a row into the domain value the rules work on.
+
+- `Request`: one customer request to use one right, with its deadline.
+- `SystemTask`: the part of a request one company system must carry out. The rows *are* the outbox:
+  they are written in the same transaction as the request, and the worker delivers them.
+- `AuditEntry`: append-only. There is no code path that changes or deletes one, and the database
+  refuses it too (triggers created by migration 0002).
+- `ConsentState`: the customer's current choice per purpose (newsletter, personalised_offers,
+  wifi_counting), changed at once by an objection to direct marketing or a withdrawal.
+
+Times are stored in UTC and always come back timezone-aware, on SQLite as on PostgreSQL.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Optional
+
+from sqlalchemy import (
+    JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, create_engine, event,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Mapped, mapped_column, relationship, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from . import rights_requests as rr
+from .db import Base, migrate
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware datetime stored as UTC (naive on SQLite, which has no time zones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Optional[dt.datetime], dialect: Any) -> Optional[dt.datetime]:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("the ledger stores timezone-aware datetimes only")
+        value = value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Optional[dt.datetime], dialect: Any) -> Optional[dt.datetime]:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+REGIMES = {rr.GDPR.name: rr.GDPR, rr.CCPA.name: rr.CCPA}
+
+
+class Request(Base):
+    """A privacy request. `id` reads like REQ-2026-7K3D9QX2MB; `client_request_id` de-duplicates repeated filings."""
+
+    __tablename__ = "privacy_requests"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    type: Mapped[str] = mapped_column(String(40))
+    regime: Mapped[str] = mapped_column(String(10), default=rr.GDPR.name)
+    status: Mapped[str] = mapped_column(String(30), index=True)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    due_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    original_due_on: Mapped[dt.date] = mapped_column(Date)
+    extended: Mapped[bool] = mapped_column(Boolean, default=False)
+    extension_reason: Mapped[Optional[str]] = mapped_column(Text)
+    denial_reason: Mapped[Optional[str]] = mapped_column(Text)
+    categories: Mapped[list] = mapped_column(JSON)
+    details: Mapped[dict] = mapped_column(JSON)
+    channel: Mapped[Optional[str]] = mapped_column(String(40))
+    conversation_id: Mapped[Optional[str]] = mapped_column(String(200), index=True)
+    client_request_id: Mapped[str] = mapped_column(String(200), unique=True)
+    knowledge_version: Mapped[Optional[str]] = mapped_column(String(50))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())
+
+    tasks: Mapped[list["SystemTask"]] = relationship(back_populates="request", order_by="SystemTask.id")
+    audit: Mapped[list["AuditEntry"]] = relationship(order_by="AuditEntry.id", viewonly=True)
+
+    def to_domain(self) -> rr.RightsRequest:
+        return rr.RightsRequest(
+            id=self.id, customer_id=self.customer_id, type=rr.RequestType(self.type),
+            received_on=self.received_at.date(), regime=REGIMES[self.regime], status=rr.Status(self.status),
+            due_on=self.due_on, original_due_on=self.original_due_on, extended=self.extended,
+            extension_reason=self.extension_reason, denial_reason=self.denial_reason,
+        )
+
+
+class SystemTask(Base):
+    """One company system's part of a request; also the outbox message the worker delivers."""
+
+    __tablename__ = "system_tasks"
+    __table_args__ = (
+        UniqueConstraint("request_id", "system", name="uq_system_tasks_request_system"),
+        Index("ix_system_tasks_due", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(40), ForeignKey("privacy_requests.id"), index=True)
+    system: Mapped[str] = mapped_column(String(20))
+    categories: Mapped[list] = mapped_column(JSON)
+    operation: Mapped[str] = mapped_column(String(20))  # export | erase | restrict | rectify | preferences
+    payload: Mapped[Optional[dict]] = mapped_column(JSON)  # the JSON body sent to the system (None for export)
+    state: Mapped[str] = mapped_column(String(20), default=rr.TaskState.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    locked_by: Mapped[Optional[str]] = mapped_column(String(100))
+    locked_until: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())
+    completed_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())
+    result: Mapped[Optional[dict]] = mapped_column(JSON)  # the system's answer (an export, what was erased and kept)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    request: Mapped[Request] = relationship(back_populates="tasks")
+
+    def to_domain(self) -> rr.SystemTask:
+        return rr.SystemTask(
+            request_id=self.request_id, system=self.system, categories=tuple(self.categories),
+            idempotency_key=self.idempotency_key, state=rr.TaskState(self.state), attempts=self.attempts,
+            next_attempt_at=self.next_attempt_at, last_error=self.last_error,
+        )
+
+
+class AuditEntry(Base):
+    """One line of the append-only audit log. Only ever inserted (see `append_audit`)."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(40), ForeignKey("privacy_requests.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    from_status: Mapped[Optional[str]] = mapped_column(String(30))
+    to_status: Mapped[Optional[str]] = mapped_column(String(30))
+    reason: Mapped[Optional[str]] = mapped_column(Text)
+    detail: Mapped[Optional[dict]] = mapped_column(JSON)
+
+
+class ConsentState(Base):
+    """The customer's current choice for one purpose, and what changed it last."""
+
+    __tablename__ = "consent_states"
+
+    customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(40), primary_key=True)
+    granted: Mapped[bool] = mapped_column(Boolean)
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    source: Mapped[str] = mapped_column(String(100))
+
+
+def append_audit(session: Any, entry: rr.AuditEntry, detail: Optional[dict] = None) -> AuditEntry:
+    """Add the domain's audit entry to the session (committed with the change it records)."""
+    row = AuditEntry(
+        request_id=entry.request_id, at=entry.at, actor=entry.actor, action=entry.action,
+        from_status=entry.from_status.value if entry.from_status is not None else None,
+        to_status=entry.to_status.value if entry.to_status is not None else None,
+        reason=entry.reason, detail=detail,
+    )
+    session.add(row)
+    return row
+
+
+def _refuse_audit_change(*_args: Any) -> None:
+    raise RuntimeError("audit entries are append-only: they are never changed or deleted")
+
+
+event.listen(AuditEntry, "before_update", _refuse_audit_change)
+event.listen(AuditEntry, "before_delete", _refuse_audit_change)
+
+
+def ledger_engine(database_url: str) -> Engine:
+    """An engine for the ledger. On SQLite every transaction takes the write lock at BEGIN (BEGIN
+    IMMEDIATE) and waits up to 30 s for it, so concurrent filings and workers queue up instead of
+    failing with 'database is locked'; WAL lets the service read while the worker writes."""
+    if not database_url.startswith("sqlite"):
+        return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(database_url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def open_ledger(database_url: str, run_migrations: bool = True) -> tuple[Engine, sessionmaker]:
+    """Migrate (unless told not to) and return an engine and a session factory for the ledger."""
+    if database_url.startswith("sqlite:///"):
+        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    if run_migrations:
+        migrate(database_url)
+    engine = ledger_engine(database_url)
+    return engine, sessionmaker(engine, expire_on_commit=False)
