@@ -16,7 +16,7 @@ RASA_VENV := .venv/rasa
 BO_VENV := .venv/backoffice
 RASA := $(RASA_VENV)/bin/rasa
 MODEL := models/current.tar.gz
-MODEL_INPUTS := config.yml bot/domain.yml bot/language.py $(shell find data -name '*.yml')
+MODEL_INPUTS := config.yml bot/domain.yml bot/language.py bot/blank_message.py $(shell find data -name '*.yml')
 FILE ?= ../shared/eval/questions_en_dev.tsv
 
 .PHONY: help run test shell stop eval validate-knowledge publish-knowledge deps test-deps clean
@@ -53,7 +53,9 @@ web/node_modules/.installed: web/package-lock.json
 	@test -f .env || sed -e "s/^RASA_API_TOKEN=change-me/RASA_API_TOKEN=$$(openssl rand -hex 24)/" \
 		-e "s/^BACKOFFICE_SERVICE_TOKEN=change-me/BACKOFFICE_SERVICE_TOKEN=$$(openssl rand -hex 24)/" \
 		-e "s/^COMPANY_SYSTEMS_TOKEN=change-me/COMPANY_SYSTEMS_TOKEN=$$(openssl rand -hex 24)/" \
-		-e "s/^PRIVACY_TEAM_PASSWORD=change-me/PRIVACY_TEAM_PASSWORD=$$(openssl rand -hex 12)/" .env.example > .env
+		-e "s/^PRIVACY_TEAM_PASSWORD=change-me/PRIVACY_TEAM_PASSWORD=$$(openssl rand -hex 12)/" \
+		-e "s/^SESSION_TOKEN_SECRET=change-me/SESSION_TOKEN_SECRET=$$(openssl rand -hex 24)/" \
+		-e "s/^OTP_SECRET=change-me/OTP_SECRET=$$(openssl rand -hex 24)/" .env.example > .env
 	@touch .env
 
 /usr/bin/chromium:

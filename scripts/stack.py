@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 VAR = ROOT / "var"
 RASA_BIN = ROOT / ".venv" / "rasa" / "bin"
 BACKOFFICE_PY = ROOT / ".venv" / "backoffice" / "bin" / "python"
+# Python packages run from their own folder; the Rasa processes from the project root.
+WORKDIRS = {"companysystems": "companysystems", "backoffice": "backend", "worker": "backend", "mailsink": "backend"}
 
 
 def load_env(overrides: Optional[Dict[str, str]] = None) -> Dict[str, str]:
@@ -43,6 +45,11 @@ def isolated_env(var_dir: Path, backoffice_port: int, actions_port: int, rasa_po
         "COMPANY_SYSTEMS_TOKEN": f"{secret}-systems-token",
         "COMPANY_DATABASE_URL": f"sqlite:///{var_dir / 'companysystems.db'}",
         "PRIVACY_TEAM_PASSWORD": f"{secret}-privacy-password",
+        "SESSION_TOKEN_SECRET": f"{secret}-session-token-secret-of-32-characters",
+        "OTP_SECRET": f"{secret}-otp-secret-of-at-least-32-characters",
+        "SMTP_PORT": str(backoffice_port + 25),
+        "MAIL_SINK_DIR": str(var_dir / "mail"),
+        "DEMO_MODE": "1",
         "BACKOFFICE_PORT": str(backoffice_port),
         "ACTIONS_PORT": str(actions_port),
         "RASA_PORT": str(rasa_port),
@@ -69,6 +76,7 @@ class Stack:
             "companysystems": [str(BACKOFFICE_PY), "-m", "companysystems", "serve", "--port", e["COMPANY_SYSTEMS_PORT"]],
             "backoffice": [str(BACKOFFICE_PY), "-m", "backoffice", "serve", "--port", e["BACKOFFICE_PORT"]],
             "worker": [str(BACKOFFICE_PY), "-m", "backoffice", "worker"],
+            "mailsink": [str(BACKOFFICE_PY), "-m", "backoffice", "mailsink", "--port", e["SMTP_PORT"]],
             "actions": [str(RASA_BIN / "rasa"), "run", "actions", "--actions", "actions.actions", "--port", e["ACTIONS_PORT"]],
             "rasa": [
                 str(RASA_BIN / "rasa"), "run", "--model", "models", "--endpoints", "bot/endpoints.yml",
@@ -90,7 +98,7 @@ class Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         commands = self.commands()
         for name in names or list(commands):
-            cwd = {"backoffice": ROOT / "backend", "worker": ROOT / "backend", "companysystems": ROOT / "companysystems"}.get(name, ROOT)
+            cwd = ROOT / WORKDIRS.get(name, ".")
             log = open(self.log_dir / f"{name}.log", "ab")
             self.procs[name] = subprocess.Popen(
                 commands[name], cwd=cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -164,7 +172,7 @@ def stop_recorded() -> None:
 def run() -> int:
     env = load_env()
     stack = Stack(env)
-    print("starting the company systems, the back office and its worker, the action server and Rasa\n"
+    print("starting the company systems, the mail sink, the back office and its worker, the action server and Rasa\n"
           "(Rasa takes about a minute to load)...", flush=True)
     stack.start()
     try:
@@ -195,7 +203,7 @@ def shell() -> int:
     """Chat in the terminal: the back office and action server in the background, Rasa's shell in front."""
     env = load_env()
     stack = Stack(env)
-    stack.start(["companysystems", "backoffice", "worker", "actions"])
+    stack.start(["companysystems", "mailsink", "backoffice", "worker", "actions"])
     try:
         stack.wait_ready(timeout=120)
         command = [str(RASA_BIN / "rasa"), "shell", "--model", "models", "--endpoints", "bot/endpoints.yml"]

@@ -90,6 +90,11 @@ def test_clarify_offers_buttons(client):
     assert slots["answer_topic"] == "clarify"
 
 
+def test_clarify_on_an_empty_message_says_what_the_assistant_can_do(client):
+    messages, slots, _ = run(ActionClarify(), tracker("  ", "nlu_fallback", {"language": "nl"}))
+    assert "persoonsgegevens" in messages[0]["text"] and not messages[0].get("buttons")
+
+
 def test_fallback_says_what_the_assistant_can_do(client):
     messages, _, events = run(ActionDefaultFallback(), tracker('/intent{"x":"y"}', "intent", {"language": "nl"}))
     assert "persoonsgegevens" in messages[0]["text"]

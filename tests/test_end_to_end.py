@@ -59,7 +59,7 @@ def test_what_changed_is_answered_from_the_changelog(assistant, published):
 
 
 def test_question_outside_personal_data_gets_an_honest_pointer(assistant):
-    sender, messages = rest(assistant, "when will my new television be delivered?")
+    sender, messages = rest(assistant, "what are the opening hours of your store in Utrecht?")
     assert "only help with questions about your personal data" in joined(messages)
     assert tracker(assistant, sender)["slots"]["answer_topic"] == "out_of_scope"
 
@@ -108,6 +108,12 @@ def test_bad_input_gets_a_clear_answer(assistant, text):
     # the assistant keeps working for this customer afterwards
     _, after = rest(assistant, "how long do you keep my invoices?", sender)
     assert "invoices" in joined(after).lower()
+
+
+@pytest.mark.parametrize("text", ["", "   "], ids=["empty", "spaces"])
+def test_empty_message_is_told_what_the_assistant_can_do(assistant, text):
+    _, messages = rest(assistant, text)
+    assert "I can help with questions about your personal data" in joined(messages)
 
 
 def test_french_message_is_told_which_languages_we_speak(assistant):

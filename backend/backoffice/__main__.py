@@ -1,4 +1,5 @@
-"""Command line of the back office: `validate` the knowledge base, `publish` it, `serve` the API, or run the outbox `worker`."""
+"""Command line of the back office: `validate` the knowledge base, `publish` it, `serve` the API, run the outbox `worker`,
+or the demo's local `mailsink`."""
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,19 @@ def main() -> int:
     worker.add_argument("--max-attempts", dest="max_attempts", type=int, help="attempts before a task fails (WORKER_MAX_ATTEMPTS)")
     worker.add_argument("--backoff-base", dest="backoff_base", type=float, help="seconds before the first retry (WORKER_BACKOFF_BASE_SECONDS)")
     worker.add_argument("--backoff-cap", dest="backoff_cap", type=float, help="longest wait between retries (WORKER_BACKOFF_CAP_SECONDS)")
+    sink = sub.add_parser("mailsink", help="the demo's local SMTP server: keeps every message in var/mail/ for the demo inbox")
+    sink.add_argument("--host", default="127.0.0.1")
+    sink.add_argument("--port", type=int, default=8025)
+    sink.add_argument("--dir", dest="folder", help="where messages are kept (MAIL_SINK_DIR, default var/mail)")
     args = parser.parse_args()
     settings = Settings.from_env()
+
+    if args.command == "mailsink":
+        from pathlib import Path
+
+        from .mailsink import serve as run_sink
+
+        return run_sink(Path(args.folder) if args.folder else settings.mail_dir, host=args.host, port=args.port)
 
     if args.command == "worker":
         from .worker import main as run_worker

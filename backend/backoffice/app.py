@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from .config import Settings
 from .db import AnswerRecord, connect
+from .identity_api import identity_router
 from .knowledge import KnowledgeBase, KnowledgeVersion, diff, pick_language
 from .ledger_api import ledger_router
 
@@ -129,5 +130,6 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         return FileResponse(settings.web_dir / "index.html")
 
     app.include_router(ledger_router(settings, kb))
+    app.include_router(identity_router(settings))
     app.mount("/static", StaticFiles(directory=settings.web_dir / "static"), name="static")
     return app

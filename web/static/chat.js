@@ -6,7 +6,7 @@
  *
  *   client -> server  "session_request"  {session_id: <stored id or null>}
  *   server -> client  "session_confirm"  "<id>"  (or {session_id: "<id>"})
- *   client -> server  "user_uttered"     {message, session_id, customData: {language}}
+ *   client -> server  "user_uttered"     {message, session_id, customData: {language, session_token?}}
  *   server -> client  "bot_uttered"      {text, quick_replies|buttons, attachment}
  *
  * Needs the socket.io client (global `io`, loaded from /vendor/socket.io.min.js)
@@ -14,6 +14,12 @@
  *
  * Privacy: the socket is only opened when the visitor opens the chat (or calls
  * volteraChat.send), so just visiting the page does not start a conversation.
+ *
+ * Identity: when the website's visitor is logged in (the demo login in site.js keeps a signed,
+ * expiring session token in sessionStorage "voltera_session"), the widget connects with
+ * io(url, {auth: {token}}) and sends the same token in every user_uttered's customData as
+ * `session_token`; the Rasa channel checks it and ties the conversation to that customer.
+ * Logging in or out calls volteraChat.resetSession(): a new conversation starts.
  *
  * Test hooks: data-testid="chat-launcher" | "chat-input" | "chat-send" |
  * "bot-message" (class "bot") | "user-message" | "chat-button" |
@@ -25,6 +31,7 @@
   if (window.volteraChat) return; // loaded twice: keep the first instance
 
   var SESSION_KEY = "voltera_chat_session";
+  var LOGIN_KEY = "voltera_session"; // the website's login (site.js): {token, customer_id, name, expires_at}
   var DEFAULTS = { socketUrl: "http://localhost:5005", socketPath: "/socket.io/" };
   var SESSION_CONFIRM_TIMEOUT_MS = 5000;
   var TYPING_TIMEOUT_MS = 30000;
@@ -116,6 +123,21 @@
     try {
       window.localStorage.setItem(SESSION_KEY, id);
     } catch (e) { /* storage blocked: the session lasts for this page only */ }
+  }
+
+  function forgetSessionId() {
+    try {
+      window.localStorage.removeItem(SESSION_KEY);
+    } catch (e) { /* ignore */ }
+  }
+
+  /* The website's signed session token while the visitor is logged in (and it has not expired). */
+  function loginToken() {
+    try {
+      var s = JSON.parse(window.sessionStorage.getItem(LOGIN_KEY) || "null");
+      if (s && typeof s.token === "string" && s.token && Date.parse(s.expires_at) > Date.now()) return s.token;
+    } catch (e) { /* storage blocked or garbage */ }
+    return null;
   }
 
   /* ------------------------------------------------------------------ */
@@ -252,6 +274,7 @@
     offline: false,
     sessionId: loadSessionId(),
     sessionReady: false,
+    authToken: null, // the session token this connection was opened with
     queue: [],
     confirmTimer: null,
     typingTimer: null
@@ -569,7 +592,8 @@
       return;
     }
     var opts = { path: cfg.socketPath, transports: ["websocket", "polling"] };
-    if (cfg.token) opts.auth = { token: cfg.token };
+    state.authToken = loginToken() || cfg.token;
+    if (state.authToken) opts.auth = { token: state.authToken };
     var socket;
     try {
       socket = window.io(cfg.socketUrl, opts);
@@ -641,10 +665,12 @@
     if (!state.socket || !state.connected || !state.sessionReady) return;
     while (state.queue.length) {
       var text = state.queue.shift();
+      var customData = { language: pageLang() };
+      if (state.authToken) customData.session_token = state.authToken;
       state.socket.emit("user_uttered", {
         message: text,
         session_id: state.sessionId,
-        customData: { language: pageLang() }
+        customData: customData
       });
       showTyping();
     }
@@ -684,6 +710,35 @@
     try { ui.input.focus({ preventScroll: true }); } catch (e) { ui.input.focus(); }
   }
 
+  /*
+   * The visitor logged in or out: drop the connection and the conversation, and start a new one
+   * (connected with the new token, or none) if the chat is open. Messages shown so far are cleared:
+   * they belonged to the other conversation.
+   */
+  function resetSession() {
+    if (state.socket) {
+      var old = state.socket;
+      state.socket = null;
+      old.off();
+      old.disconnect();
+    }
+    clearTimeout(state.confirmTimer);
+    state.connected = false;
+    state.sessionReady = false;
+    state.sessionId = null;
+    state.authToken = null;
+    state.queue = [];
+    forgetSessionId();
+    if (ui.log) {
+      var rows = ui.log.querySelectorAll(".vc-row");
+      for (var i = 0; i < rows.length; i++) rows[i].parentNode.removeChild(rows[i]);
+      hideTyping();
+    }
+    state.offline = false;
+    if (ui.root) renderStatus();
+    if (state.isOpen) connect();
+  }
+
   function close() {
     if (!ui.root || !state.isOpen) return;
     state.isOpen = false;
@@ -715,6 +770,8 @@
       return true;
     },
     getSessionId: function () { return state.sessionId; },
+    /* Start a new conversation (after the website's login changed). */
+    resetSession: resetSession,
     isConnected: function () { return state.connected && state.sessionReady; }
   };
 

@@ -46,7 +46,13 @@
       fictional: "(fictief bedrijf, demo)",
       footerNavLabel: "Voettekst",
       privacy: "Privacy",
-      contact: "Contact"
+      contact: "Contact",
+      demoLogin: "Inloggen (demo)",
+      demoLogout: "Uitloggen",
+      demoLoggedIn: "Ingelogd als",
+      demoChoose: "Kies een demoklant",
+      demoInbox: "Demo-inbox",
+      demoLoginFailed: "Inloggen lukte niet, probeer het opnieuw."
     },
     en: {
       title: "Voltera – electronics for home and on the go",
@@ -82,7 +88,13 @@
       fictional: "(fictional company, demo)",
       footerNavLabel: "Footer",
       privacy: "Privacy",
-      contact: "Contact"
+      contact: "Contact",
+      demoLogin: "Log in (demo)",
+      demoLogout: "Log out",
+      demoLoggedIn: "Logged in as",
+      demoChoose: "Choose a demo customer",
+      demoInbox: "Demo inbox",
+      demoLoginFailed: "Logging in failed, please try again."
     }
   };
 
@@ -138,8 +150,173 @@
   // Set the language as early as possible (this script runs in <head>).
   document.documentElement.lang = initialLang();
 
+  /* ------------------------------------------------------------------ */
+  /* Demo login (only when the back office runs with DEMO_MODE=1)         */
+  /* ------------------------------------------------------------------ */
+
+  /*
+   * The demo website's "logged-in session": the back office signs a token for the chosen seed
+   * customer (POST /demo/login). It lives in sessionStorage (this tab only) under SESSION_KEY as
+   * {token, customer_id, name, expires_at}; the chat widget sends the token when it connects and
+   * with every message. Logging in or out starts a new chat conversation.
+   */
+  var SESSION_KEY = "voltera_session";
+
+  function readSession() {
+    try {
+      var s = JSON.parse(window.sessionStorage.getItem(SESSION_KEY) || "null");
+      if (s && typeof s.token === "string" && s.token && Date.parse(s.expires_at) > Date.now()) return s;
+      if (s) window.sessionStorage.removeItem(SESSION_KEY); // expired: logged out
+    } catch (e) { /* storage blocked or garbage */ }
+    return null;
+  }
+
+  function writeSession(session) {
+    try {
+      if (session) window.sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+      else window.sessionStorage.removeItem(SESSION_KEY);
+    } catch (e) { /* storage blocked: the login lasts until the page is left */ }
+  }
+
+  function t(key) {
+    var dict = TEXTS[document.documentElement.lang] || TEXTS.en;
+    return dict[key] || TEXTS.en[key] || "";
+  }
+
+  var demo = { root: null, expiryTimer: null };
+
+  function demoEl(selector) {
+    return demo.root ? demo.root.querySelector(selector) : null;
+  }
+
+  function showDemoError(message) {
+    var box = demoEl("[data-demo-error]");
+    if (!box) return;
+    box.textContent = message || "";
+    if (message) box.removeAttribute("hidden"); else box.setAttribute("hidden", "");
+  }
+
+  function toggleCustomers(open) {
+    var list = demoEl("#demo-customers");
+    var btn = demoEl("#demo-login");
+    if (!list || !btn) return;
+    if (open) list.removeAttribute("hidden"); else list.setAttribute("hidden", "");
+    btn.setAttribute("aria-expanded", open ? "true" : "false");
+    var header = demo.root.closest(".site-header");
+    if (header) header.classList.toggle("demo-open", !!open); // the list goes over an open chat panel
+  }
+
+  function renderSession() {
+    if (!demo.root) return;
+    var session = readSession();
+    var out = demoEl("[data-demo-out]");
+    var inn = demoEl("[data-demo-in]");
+    clearTimeout(demo.expiryTimer);
+    if (session) {
+      demoEl("[data-demo-name]").textContent = session.name || session.customer_id;
+      out.setAttribute("hidden", "");
+      inn.removeAttribute("hidden");
+      // Log out by itself when the token expires.
+      demo.expiryTimer = setTimeout(function () { logout(); }, Math.max(0, Date.parse(session.expires_at) - Date.now()));
+    } else {
+      inn.setAttribute("hidden", "");
+      out.removeAttribute("hidden");
+    }
+    toggleCustomers(false);
+  }
+
+  function chatChanged() {
+    if (window.volteraChat && typeof window.volteraChat.resetSession === "function") window.volteraChat.resetSession();
+  }
+
+  function login(customerId) {
+    showDemoError("");
+    fetch("/demo/login", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ customer_id: customerId })
+    }).then(function (response) {
+      if (!response.ok) throw new Error("login " + response.status);
+      return response.json();
+    }).then(function (body) {
+      writeSession({ token: body.token, customer_id: body.customer_id, name: body.name, expires_at: body.expires_at });
+      renderSession();
+      chatChanged();
+    }).catch(function () {
+      showDemoError(t("demoLoginFailed"));
+    });
+  }
+
+  function logout() {
+    var had = !!readSession();
+    writeSession(null);
+    renderSession();
+    if (had) chatChanged();
+  }
+
+  function renderCustomers(customers) {
+    var list = demoEl("[data-demo-list]");
+    list.textContent = "";
+    customers.forEach(function (c) {
+      var li = document.createElement("li");
+      var btn = document.createElement("button");
+      btn.type = "button";
+      btn.className = "demo-customer";
+      btn.setAttribute("data-testid", "demo-customer-" + c.customer_id);
+      btn.setAttribute("data-customer", c.customer_id);
+      var name = document.createElement("span");
+      name.textContent = c.name + " (" + c.customer_id + ")";
+      var email = document.createElement("small");
+      email.textContent = c.email || "";
+      btn.appendChild(name);
+      btn.appendChild(email);
+      li.appendChild(btn);
+      list.appendChild(li);
+    });
+  }
+
+  function initDemo() {
+    demo.root = document.getElementById("demo-account");
+    if (!demo.root || typeof window.fetch !== "function") return;
+    fetch("/api/demo/customers", { headers: { Accept: "application/json" } }).then(function (response) {
+      if (!response.ok) throw new Error("no demo"); // 404: the back office is not in demo mode
+      return response.json();
+    }).then(function (body) {
+      renderCustomers(body.customers || []);
+      demo.root.removeAttribute("hidden");
+      renderSession();
+    }).catch(function () {
+      demo.root.setAttribute("hidden", "");
+    });
+
+    demo.root.addEventListener("click", function (ev) {
+      var target = ev.target && ev.target.closest ? ev.target : null;
+      if (!target) return;
+      if (target.closest("#demo-login")) {
+        toggleCustomers(demoEl("#demo-customers").hasAttribute("hidden"));
+        return;
+      }
+      var choice = target.closest("[data-customer]");
+      if (choice) {
+        login(choice.getAttribute("data-customer"));
+        return;
+      }
+      if (target.closest("[data-testid='demo-logout']")) logout();
+    });
+    document.addEventListener("click", function (ev) {
+      if (demo.root && !demo.root.contains(ev.target)) toggleCustomers(false);
+    });
+    document.addEventListener("keydown", function (ev) {
+      if ((ev.key === "Escape" || ev.key === "Esc") && demoEl("#demo-customers") && !demoEl("#demo-customers").hasAttribute("hidden")) {
+        toggleCustomers(false);
+        demoEl("#demo-login").focus();
+      }
+    });
+  }
+
   function init() {
     applyTexts(document.documentElement.lang);
+    initDemo();
 
     document.addEventListener("click", function (ev) {
       var target = ev.target && ev.target.closest ? ev.target : null;
@@ -163,5 +340,11 @@
     init();
   }
 
-  window.volteraSite = { setLang: function (lang) { setLang(lang, true); } };
+  window.volteraSite = {
+    setLang: function (lang) { setLang(lang, true); },
+    /* The demo login's signed session token, or null (not logged in, or expired). */
+    getSessionToken: function () { var s = readSession(); return s ? s.token : null; },
+    getSession: readSession,
+    logout: logout
+  };
 })();

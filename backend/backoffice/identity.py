@@ -1,0 +1,277 @@
+"""Who is this customer? The rules of identity verification, with no web or database code.
+
+The design (DESIGN.md section 3): verify with reasonable means, proportionate to the risk, and never
+ask for a copy of an ID document. Two means, both the norm under the GDPR:
+
+1. **The website's logged-in session.** The website signs a short-lived token (JWT, HS256, a secret
+   shared with the chat channel) naming the customer; the chat channel checks it when the chat
+   connects and the back office checks it again before it binds the conversation to that customer.
+   `SessionTokens.issue()` / `SessionTokens.verify()`; `verify` returns the customer id or raises a
+   `TokenError` saying what is wrong (expired, bad signature, wrong audience, malformed).
+2. **A one-time code sent to the e-mail address on file.** Six digits from `secrets`, valid 10
+   minutes, stored only as an HMAC-SHA256 of a server secret, a per-code salt and the code. Five
+   wrong tries lock the code, and the conversation, for 15 minutes; a locked code never verifies,
+   not even with the right digits. `check_code()` takes a code's state and a guess and returns the
+   outcome and the state to store.
+
+A customer id never comes from what the customer typed: it comes from a verified token, or from the
+company's own records for the address a code was sent to.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass, replace
+from typing import Optional
+
+import jwt
+
+CODE_DIGITS = 6
+CODE_TTL = dt.timedelta(minutes=10)
+MAX_WRONG_ATTEMPTS = 5
+LOCKOUT = dt.timedelta(minutes=15)
+
+# How many codes may go out: per customer (however many conversations ask) and per conversation
+# (whatever addresses it types), in one window. Beyond that no mail is sent (the answer stays the same).
+CODE_RATE_WINDOW = dt.timedelta(hours=1)
+MAX_CODES_PER_CUSTOMER = 3
+MAX_CODE_REQUESTS_PER_CONVERSATION = 5
+
+SESSION_TOKEN_TTL = dt.timedelta(minutes=30)
+TOKEN_AUDIENCE = "chat"
+TOKEN_ISSUER = "voltera-website"
+TOKEN_ALGORITHM = "HS256"
+MIN_SECRET_BYTES = 32
+CLOCK_SKEW_SECONDS = 10
+CUSTOMER_ID_MAX = 64
+
+_CODE_RE = re.compile(r"[0-9]{%d}" % CODE_DIGITS)
+_EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}")
+_CODE_NOISE = re.compile(r"[\s\-.]")
+
+
+# --- one-time codes ------------------------------------------------------------------------------
+
+
+def plausible_email(typed: str) -> bool:
+    """Looks like an e-mail address (the company's records decide whether it is one of theirs)."""
+    return len(typed) <= 254 and _EMAIL_RE.fullmatch(typed) is not None
+
+
+def new_code() -> str:
+    """Six random digits (leading zeros included), from the operating system's CSPRNG."""
+    return f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
+
+
+def new_salt() -> str:
+    return secrets.token_hex(16)
+
+
+def hash_code(code: str, salt: str, secret: str) -> str:
+    """HMAC-SHA256 of salt and code under the server secret, hex. Without the secret, a stolen table
+    gives nothing: a bare hash of a 6-digit code would fall to a million guesses."""
+    if not secret:
+        raise ValueError("a server secret is required to hash one-time codes")
+    return hmac.new(secret.encode(), f"{salt}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def normalise_code(typed: str) -> Optional[str]:
+    """The code as typed, without spaces or dashes ("123 456", "123-456"); None unless six digits."""
+    code = _CODE_NOISE.sub("", typed or "")
+    return code if _CODE_RE.fullmatch(code) else None
+
+
+def code_matches(typed: str, salt: str, code_hash: str, secret: str) -> bool:
+    """Constant-time comparison of a typed code with a stored hash."""
+    code = normalise_code(typed)
+    # Hash something even for malformed input, so the answer takes the same time either way.
+    candidate = hash_code(code if code is not None else "-", salt, secret)
+    return hmac.compare_digest(candidate, code_hash) and code is not None
+
+
+class Outcome(str, enum.Enum):
+    VERIFIED = "verified"
+    WRONG = "wrong_code"
+    LOCKED = "locked"
+    EXPIRED = "expired"
+    USED = "already_used"
+
+
+@dataclass(frozen=True)
+class CodeState:
+    """What is stored about one code: its hash and salt, and how far its use has come."""
+
+    code_hash: str
+    salt: str
+    expires_at: dt.datetime
+    attempts: int = 0  # every try, right or wrong, locked or not
+    wrong_attempts: int = 0
+    locked_until: Optional[dt.datetime] = None
+    verified_at: Optional[dt.datetime] = None
+    usable: bool = True  # False for a code that may never verify (see `decoy_code`)
+
+    def locked(self, now: dt.datetime) -> bool:
+        return self.locked_until is not None and now < self.locked_until
+
+    def expired(self, now: dt.datetime) -> bool:
+        return now >= self.expires_at
+
+    def attempts_left(self) -> int:
+        return max(0, MAX_WRONG_ATTEMPTS - self.wrong_attempts)
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    code: str  # the plain code: goes into the e-mail and nowhere else
+    state: CodeState
+
+
+def issue_code(now: dt.datetime, secret: str, ttl: dt.timedelta = CODE_TTL) -> IssuedCode:
+    code, salt = new_code(), new_salt()
+    return IssuedCode(code, CodeState(code_hash=hash_code(code, salt, secret), salt=salt, expires_at=now + ttl))
+
+
+def decoy_code(now: dt.datetime, secret: str, ttl: dt.timedelta = CODE_TTL) -> CodeState:
+    """A code that is never sent and can never verify (the hash of something that is not six
+    digits). Stored when no code may be sent (unknown address, too many codes, a locked customer),
+    so that the conversation then behaves exactly as if one had been: wrong tries count, five lock.
+    Nobody can tell from the answers whether an address belongs to a customer."""
+    salt = new_salt()
+    return CodeState(code_hash=hash_code(secrets.token_hex(16), salt, secret), salt=salt, expires_at=now + ttl, usable=False)
+
+
+@dataclass(frozen=True)
+class CodeCheck:
+    outcome: Outcome
+    state: CodeState
+    attempts_left: int
+    locked_until: Optional[dt.datetime] = None
+
+    @property
+    def verified(self) -> bool:
+        return self.outcome is Outcome.VERIFIED
+
+
+def check_code(state: CodeState, typed: str, now: dt.datetime, secret: str) -> CodeCheck:
+    """Check one try. Every try counts in `attempts` (store the returned state, whatever the outcome).
+
+    Order matters: a used code stays used; a locked code is refused even with the right digits until
+    the lock ends (and after that it has expired: the lock outlasts the code); an expired code is
+    refused; only then is the guess compared. The fifth wrong guess locks."""
+    tried = replace(state, attempts=state.attempts + 1)
+    if state.verified_at is not None:
+        return CodeCheck(Outcome.USED, tried, 0)
+    if state.locked_until is not None:
+        if state.locked(now):
+            return CodeCheck(Outcome.LOCKED, tried, 0, state.locked_until)
+        return CodeCheck(Outcome.EXPIRED, tried, 0)  # a locked code stays dead after the lock: ask for a new one
+    if state.expired(now):
+        return CodeCheck(Outcome.EXPIRED, tried, state.attempts_left())
+    if state.usable and code_matches(typed, state.salt, state.code_hash, secret):
+        return CodeCheck(Outcome.VERIFIED, replace(tried, verified_at=now), state.attempts_left())
+    wrong = replace(tried, wrong_attempts=state.wrong_attempts + 1)
+    if wrong.wrong_attempts >= MAX_WRONG_ATTEMPTS:
+        locked = replace(wrong, locked_until=now + LOCKOUT)
+        return CodeCheck(Outcome.LOCKED, locked, 0, locked.locked_until)
+    return CodeCheck(Outcome.WRONG, wrong, wrong.attempts_left())
+
+
+# --- website session tokens ----------------------------------------------------------------------
+
+
+class TokenError(ValueError):
+    """The token is refused; `reason` is a short machine word, str(error) a clear sentence."""
+
+    reason = "invalid"
+
+
+class TokenExpired(TokenError):
+    reason = "expired"
+
+
+class TokenBadSignature(TokenError):
+    reason = "bad_signature"
+
+
+class TokenWrongAudience(TokenError):
+    reason = "wrong_audience"
+
+
+class TokenMalformed(TokenError):
+    reason = "malformed"
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    customer_id: str
+    issued_at: dt.datetime
+    expires_at: dt.datetime
+
+
+def secret_is_set(secret: str) -> bool:
+    """False for an empty secret or one of .env.example's `change-me` placeholders."""
+    return bool(secret) and not secret.startswith("change-me")
+
+
+class SessionTokens:
+    """Sign and check the website's session tokens: HS256, `sub` = customer id, `iat`, `exp`,
+    `aud` = "chat", `iss` = "voltera-website". Only HS256 is accepted (no `none`, no key confusion)."""
+
+    def __init__(self, secret: str, ttl: dt.timedelta = SESSION_TOKEN_TTL, audience: str = TOKEN_AUDIENCE, issuer: str = TOKEN_ISSUER) -> None:
+        if len(secret.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"the session token secret must be at least {MIN_SECRET_BYTES} bytes (e.g. `openssl rand -hex 24`)")
+        self._secret = secret
+        self.ttl = ttl
+        self.audience = audience
+        self.issuer = issuer
+
+    def issue(self, customer_id: str, now: dt.datetime) -> tuple[str, dt.datetime]:
+        if not customer_id or len(customer_id) > CUSTOMER_ID_MAX:
+            raise ValueError("a customer id is required")
+        issued = now.replace(microsecond=0)
+        expires = issued + self.ttl
+        claims = {"sub": customer_id, "iat": int(issued.timestamp()), "exp": int(expires.timestamp()), "aud": self.audience, "iss": self.issuer}
+        return jwt.encode(claims, self._secret, algorithm=TOKEN_ALGORITHM), expires
+
+    def verify(self, token: str, now: Optional[dt.datetime] = None) -> VerifiedToken:
+        """The verified token, or a `TokenError` saying why not. `now` is for tests (default: the clock)."""
+        if not isinstance(token, str) or not token or len(token) > 4096:
+            raise TokenMalformed("no session token was given, or it is not a token")
+        options = {"require": ["exp", "iat", "sub", "aud", "iss"]}
+        try:
+            if now is None:
+                claims = jwt.decode(token, self._secret, algorithms=[TOKEN_ALGORITHM], audience=self.audience,
+                                    issuer=self.issuer, leeway=CLOCK_SKEW_SECONDS, options=options)
+            else:
+                # PyJWT checks times against the system clock; with an explicit `now`, check them here.
+                claims = jwt.decode(token, self._secret, algorithms=[TOKEN_ALGORITHM], audience=self.audience,
+                                    issuer=self.issuer, options={**options, "verify_exp": False, "verify_iat": False, "verify_nbf": False})
+                if not isinstance(claims.get("exp"), (int, float)) or now.timestamp() >= claims["exp"] + CLOCK_SKEW_SECONDS:
+                    raise jwt.ExpiredSignatureError("Signature has expired")
+                if not isinstance(claims.get("iat"), (int, float)) or claims["iat"] > now.timestamp() + CLOCK_SKEW_SECONDS:
+                    raise jwt.ImmatureSignatureError("The token is not yet valid (iat)")
+        except jwt.ExpiredSignatureError:
+            raise TokenExpired("the session token has expired: log in on the website again") from None
+        except jwt.InvalidSignatureError:
+            raise TokenBadSignature("the session token's signature is not valid (forged, or signed with another secret)") from None
+        except jwt.InvalidAudienceError:
+            raise TokenWrongAudience(f"the session token is not meant for the {self.audience}") from None
+        except jwt.InvalidIssuerError:
+            raise TokenMalformed("the session token was not issued by the website") from None
+        except jwt.ImmatureSignatureError:
+            raise TokenMalformed("the session token is not valid yet (issued in the future)") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise TokenMalformed(f"the session token lacks the '{exc.claim}' claim") from None
+        except jwt.InvalidAlgorithmError:
+            raise TokenBadSignature(f"the session token is not signed with {TOKEN_ALGORITHM}") from None
+        except jwt.InvalidTokenError as exc:
+            raise TokenMalformed(f"the session token cannot be read ({type(exc).__name__})") from None
+        customer_id = claims["sub"]
+        if not isinstance(customer_id, str) or not customer_id or len(customer_id) > CUSTOMER_ID_MAX:
+            raise TokenMalformed("the session token names no valid customer")
+        utc = dt.timezone.utc
+        return VerifiedToken(customer_id, dt.datetime.fromtimestamp(claims["iat"], utc), dt.datetime.fromtimestamp(claims["exp"], utc))

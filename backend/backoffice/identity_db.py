@@ -1,0 +1,92 @@
+"""Tables of identity verification: every verification attempt, and which customer a conversation is.
+
+The rules live in `identity` (pure, no database); this module only stores their results.
+
+- `VerificationAttempt`: one try to verify a conversation. For a one-time code (`channel` "email")
+  the row holds the code's HMAC and salt, never the code, and counts every try at it; a row whose
+  `usable` is false is a decoy (see `identity.decoy_code`) and never verifies. For a website session
+  (`channel` "session") the row records the token check and its outcome. Nothing here holds the
+  e-mail address that was typed.
+- `ConversationIdentity`: the verified customer of a conversation (one row per conversation at
+  most), how it was verified and until when. Deleted on log-out.
+
+Times are stored in UTC and always come back timezone-aware, on SQLite as on PostgreSQL.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Optional
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
+
+from . import identity
+from .db import Base, migrate
+from .ledger_db import UTCDateTime, ledger_engine
+
+EMAIL = "email"
+SESSION = "session"
+
+
+class VerificationAttempt(Base):
+    __tablename__ = "verification_attempts"
+    __table_args__ = (
+        Index("ix_verification_attempts_conversation", "conversation_id", "created_at"),
+        Index("ix_verification_attempts_customer", "customer_id", "created_at"),
+        CheckConstraint("channel IN ('email', 'session')", name="ck_verification_attempts_channel"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(200))
+    customer_id: Mapped[Optional[str]] = mapped_column(String(64))  # None: unknown address, or a refused token
+    channel: Mapped[str] = mapped_column(String(10))  # email | session
+    code_hash: Mapped[Optional[str]] = mapped_column(String(64))
+    salt: Mapped[Optional[str]] = mapped_column(String(64))
+    usable: Mapped[bool] = mapped_column(Boolean, default=True)
+    expires_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    wrong_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())
+    verified_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())
+    sent_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())  # the code's e-mail was accepted by the SMTP server
+    last_attempt_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())
+    outcome: Mapped[Optional[str]] = mapped_column(String(40))  # the last outcome: issued, suppressed, wrong_code, locked, verified, ...
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    def code_state(self) -> identity.CodeState:
+        return identity.CodeState(
+            code_hash=self.code_hash or "", salt=self.salt or "", expires_at=self.expires_at or self.created_at,
+            attempts=self.attempts, wrong_attempts=self.wrong_attempts, locked_until=self.locked_until,
+            verified_at=self.verified_at, usable=self.usable and self.customer_id is not None and bool(self.code_hash),
+        )
+
+    def store(self, state: identity.CodeState) -> None:
+        self.attempts, self.wrong_attempts = state.attempts, state.wrong_attempts
+        self.locked_until, self.verified_at = state.locked_until, state.verified_at
+
+
+class ConversationIdentity(Base):
+    __tablename__ = "conversation_identities"
+    __table_args__ = (CheckConstraint("method IN ('email', 'session')", name="ck_conversation_identities_method"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(200), unique=True)
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    method: Mapped[str] = mapped_column(String(10))  # email | session
+    verified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    attempt_id: Mapped[Optional[int]] = mapped_column(Integer, ForeignKey("verification_attempts.id"))
+
+
+def open_identity(database_url: str, run_migrations: bool = True) -> tuple[Engine, sessionmaker]:
+    """Migrate (unless told not to) and return an engine and a session factory. The engine is the
+    ledger's: on SQLite every transaction takes the write lock at BEGIN, so two tries at one code
+    queue up instead of both reading the same count; on PostgreSQL the rows are locked FOR UPDATE."""
+    if database_url.startswith("sqlite:///"):
+        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    if run_migrations:
+        migrate(database_url)
+    engine = ledger_engine(database_url)
+    return engine, sessionmaker(engine, expire_on_commit=False)

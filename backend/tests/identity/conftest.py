@@ -1,0 +1,258 @@
+"""Fixtures of the identity tests: real databases, the real company systems and the real mail sink.
+
+- `db_url` runs a test twice: on a migrated SQLite file and on a throwaway PostgreSQL database
+  (localhost:5432, user postgres), cloned from a template migrated once per session; every database
+  made here is dropped at the end. No skip: identity must work on PostgreSQL, a missing server fails.
+- `company`: the demo company systems as a real process on a free port (own SQLite, seeded, faults on).
+- `sink`: the mail sink as a real process (`python -m backoffice mailsink`) on a free port, storing in
+  a temporary folder; `sink.clear()` empties it, `sink.wait_for(to)` reads what arrived.
+- `clock`: a clock the tests can move forward (the app's routers take it).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Iterator, Optional
+
+import httpx2
+import pytest
+from sqlalchemy import create_engine, text
+
+from backoffice.config import Settings
+from backoffice.db import migrate
+from backoffice.mailsink import read_inbox
+
+ROOT = Path(__file__).resolve().parents[3]
+BACKEND = ROOT / "backend"
+COMPANY_DIR = ROOT / "companysystems"
+KNOWLEDGE = ROOT / "knowledge"
+PG_ADMIN = "postgresql+psycopg://postgres@localhost:5432/postgres"
+SYSTEMS_TOKEN = "identity-test-systems-token"
+SERVICE_TOKEN = "identity-test-service-token"
+SERVICE = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+SESSION_SECRET = "identity-test-session-secret-0123456789abcdef"
+OTP_SECRET = "identity-test-otp-secret-fedcba9876543210"
+SYSTEMS = ("crm", "orders", "loyalty", "marketing", "wifi", "service")
+CODE_RE = re.compile(r"^\s+(\d{6})\s*$", re.M)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(proc: subprocess.Popen, check, log_path: Path, what: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if check():
+                return
+        except (OSError, httpx2.HTTPError, smtplib.SMTPException):
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"{what} did not start:\n" + log_path.read_text())
+        time.sleep(0.2)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+# --- databases -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("identity-template") / "backoffice.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    name = f"backoffice_identity_tmpl_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    migrate(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}")
+    yield name
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A freshly migrated, empty back-office database of this test's own."""
+    if request.param == "sqlite":
+        target = tmp_path / "backoffice.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
+        yield f"sqlite:///{target}"
+        return
+    template = request.getfixturevalue("pg_template")
+    name = f"backoffice_identity_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+# --- the company systems, as a real process ------------------------------------------------------
+
+
+class Company:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.http = httpx2.Client(base_url=url, timeout=10, headers={"Authorization": f"Bearer {SYSTEMS_TOKEN}"})
+
+    def fault(self, system: str, mode: str, **options: object) -> None:
+        response = self.http.post(f"/_faults/{system}", json={"mode": mode, **options})
+        assert response.status_code == 200, response.text
+
+    def reset_faults(self) -> None:
+        for system in SYSTEMS:
+            self.fault(system, "ok")
+
+    def contact(self, customer_id: str) -> dict:
+        response = self.http.get(f"/systems/crm/customers/{customer_id}/export")
+        assert response.status_code == 200, response.text
+        return response.json()["categories"]["contact_details"][0]
+
+    def email_of(self, customer_id: str) -> str:
+        return self.contact(customer_id)["email"]
+
+
+@pytest.fixture(scope="session")
+def company_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Company]:
+    folder = tmp_path_factory.mktemp("identity-company")
+    port = free_port()
+    env = {**os.environ, "COMPANY_DATABASE_URL": f"sqlite:///{folder / 'company.db'}", "COMPANY_SYSTEMS_TOKEN": SYSTEMS_TOKEN,
+           "COMPANY_SYSTEMS_FAULTS": "1", "COMPANY_SEED_ON_START": "1"}
+    log_path = folder / "serve.log"
+    log = open(log_path, "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "companysystems", "serve", "--port", str(port)],
+                            cwd=COMPANY_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    wait_until_up(proc, lambda: httpx2.get(f"{url}/healthz", timeout=1).status_code == 200, log_path, "company systems")
+    company = Company(url)
+    yield company
+    company.http.close()
+    stop(proc)
+    log.close()
+
+
+@pytest.fixture
+def company(company_process: Company) -> Iterator[Company]:
+    company_process.reset_faults()
+    yield company_process
+    company_process.reset_faults()
+
+
+# --- the mail sink, as a real process ------------------------------------------------------------
+
+
+class Sink:
+    def __init__(self, port: int, folder: Path) -> None:
+        self.port = port
+        self.folder = folder
+
+    def clear(self) -> None:
+        for path in self.folder.glob("*.json"):
+            path.unlink()
+
+    def messages(self, to: Optional[str] = None) -> list[dict]:
+        return read_inbox(self.folder, to, limit=500)
+
+    def wait_for(self, to: str, count: int = 1, timeout: float = 10.0) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.messages(to)
+            if len(found) >= count or time.monotonic() > deadline:
+                assert len(found) >= count, f"{count} message(s) to {to} expected, {len(found)} arrived: {self.messages()}"
+                return found
+            time.sleep(0.05)
+
+    def code_for(self, to: str, count: int = 1) -> str:
+        """The code in the newest message to `to` (after `count` messages arrived)."""
+        text_ = self.wait_for(to, count)[0]["text"]
+        codes = set(CODE_RE.findall(text_))
+        assert len(codes) == 1, text_
+        return codes.pop()
+
+
+@pytest.fixture(scope="session")
+def sink_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sink]:
+    folder = tmp_path_factory.mktemp("identity-mail")
+    port = free_port()
+    log_path = folder.parent / "mailsink.log"
+    log = open(log_path, "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "backoffice", "mailsink", "--port", str(port), "--dir", str(folder)],
+                            cwd=BACKEND, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
+
+    def answers() -> bool:
+        with smtplib.SMTP("127.0.0.1", port, timeout=2) as smtp:
+            return smtp.noop()[0] == 250
+
+    wait_until_up(proc, answers, log_path, "mail sink", timeout=30)
+    yield Sink(port, folder)
+    stop(proc)
+    log.close()
+
+
+@pytest.fixture
+def sink(sink_process: Sink) -> Sink:
+    sink_process.clear()
+    return sink_process
+
+
+# --- the app -------------------------------------------------------------------------------------
+
+
+class Clock:
+    """The real time, moved forward by the test."""
+
+    def __init__(self) -> None:
+        self.offset = dt.timedelta()
+
+    def __call__(self) -> dt.datetime:
+        return dt.datetime.now(dt.timezone.utc) + self.offset
+
+    def advance(self, **delta: float) -> None:
+        self.offset += dt.timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def make_settings(db_url: str, company: Company, sink: Sink, **changes: object) -> Settings:
+    values: dict = dict(
+        knowledge_dir=KNOWLEDGE, web_dir=ROOT / "web", database_url=db_url, socket_url="http://localhost:5005",
+        service_token=SERVICE_TOKEN, company_systems_url=company.url, company_systems_token=SYSTEMS_TOKEN,
+        session_token_secret=SESSION_SECRET, otp_secret=OTP_SECRET, smtp_host="127.0.0.1", smtp_port=sink.port,
+        smtp_from="Voltera privacy <privacy@voltera.example>", demo_mode=False, mail_dir=sink.folder,
+    )
+    values.update(changes)
+    return Settings(**values)
