@@ -105,6 +105,9 @@ class ActionClarify(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
         language = conversation_language(tracker)
+        if tracker.get_slot("language") == "other":
+            dispatcher.utter_message(text=f'{phrase("other_language", language)}\n{NOT_UNDERSTOOD[language]}')
+            return [SlotSet("answer_topic", None)]
         if not (tracker.latest_message.get("text") or "").strip():
             dispatcher.utter_message(text=NOT_UNDERSTOOD[language])
             return [SlotSet("answer_topic", None)]

@@ -95,6 +95,11 @@ def test_clarify_on_an_empty_message_says_what_the_assistant_can_do(client):
     assert "persoonsgegevens" in messages[0]["text"] and not messages[0].get("buttons")
 
 
+def test_clarify_in_another_language_says_which_languages_we_speak(client):
+    messages, _, _ = run(ActionClarify(), tracker("Bonjour, quelles données?", "nlu_fallback", {"language": "other"}))
+    assert "I speak English and Dutch" in messages[0]["text"] and not messages[0].get("buttons")
+
+
 def test_fallback_says_what_the_assistant_can_do(client):
     messages, _, events = run(ActionDefaultFallback(), tracker('/intent{"x":"y"}', "intent", {"language": "nl"}))
     assert "persoonsgegevens" in messages[0]["text"]

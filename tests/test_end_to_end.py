@@ -58,6 +58,12 @@ def test_what_changed_is_answered_from_the_changelog(assistant, published):
     assert current["version"]["changelog"][0]["text"]["en"] in joined(messages)
 
 
+def test_dutch_what_changed_is_answered_in_dutch_from_the_changelog(assistant, published):
+    current = published[-1]
+    _, messages = rest(assistant, "wat is er veranderd?")
+    assert current["version"]["changelog"][0]["text"]["nl"] in joined(messages)
+
+
 def test_question_outside_personal_data_gets_an_honest_pointer(assistant):
     sender, messages = rest(assistant, "what are the opening hours of your store in Utrecht?")
     assert "only help with questions about your personal data" in joined(messages)
