@@ -44,16 +44,16 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[tuple[str, str]]:
-    """(admin URL, template database name); skips when no driver or no server."""
+    """(admin URL, template database name); fails when there is no driver or no server."""
     driver = pg_driver()
     if driver is None:
-        pytest.skip("no PostgreSQL driver (psycopg or psycopg2) in this environment")
+        pytest.fail("no PostgreSQL driver (psycopg or psycopg2): install requirements/backoffice.txt")
     admin_url = PG_ADMIN.format(driver=driver)
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         admin.connect().close()
     except Exception as exc:
-        pytest.skip(f"PostgreSQL not reachable at localhost:5432: {exc}")
+        pytest.fail(f"PostgreSQL not reachable at localhost:5432: {exc}")
     name = f"companysystems_tmpl_{uuid.uuid4().hex[:10]}"
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
