@@ -58,46 +58,10 @@ def knowledge(kb: KnowledgeBase) -> KnowledgeVersion:
 # --- databases -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("ledger-template") / "ledger.db"
-    migrate(f"sqlite:///{path}")
-    return path
-
-
-@pytest.fixture(scope="session")
-def pg_template() -> Iterator[str]:
-    """A migrated template database; no skip: the ledger must work on PostgreSQL, so a missing server fails."""
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    name = f"backoffice_ledger_tmpl_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    migrate(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}")
-    yield name
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A freshly migrated, empty ledger database of this test's own."""
-    if request.param == "sqlite":
-        target = tmp_path / "ledger.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
-        yield f"sqlite:///{target}"
-        return
-    template = request.getfixturevalue("pg_template")
-    name = f"backoffice_ledger_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+@pytest.fixture
+def ledger_url(db_url: str) -> str:
+    """The shared back-office database fixture (tests/conftest.py), on SQLite and PostgreSQL."""
+    return db_url
 
 
 @pytest.fixture
