@@ -41,6 +41,8 @@ INTENT_TOPICS = {
     "request_correction": "correct_my_data",
     "request_deletion": "delete_my_data",
     "request_opt_out": "opt_out",
+    "request_restriction": "opt_out",
+    "request_status": "access_my_data",
     "ask_policy_changes": "policy_changes",
     "ask_children_specific_audiences": "children_and_specific_audiences",
     "ask_international_transfers": "international_transfers",

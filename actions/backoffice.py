@@ -24,6 +24,19 @@ class BackOfficeError(Exception):
     """The back office could not be reached or refused the call."""
 
 
+class Refused(Exception):
+    """The back office answered, but said no: `status` and its JSON (`reason`, `detail`, ...) say why."""
+
+    def __init__(self, status: int, body: Dict[str, Any]) -> None:
+        super().__init__(f"{status}: {body.get('reason') or body.get('detail')}")
+        self.status = status
+        self.body = body
+
+    @property
+    def reason(self) -> str:
+        return str(self.body.get("reason") or "")
+
+
 class BackOfficeClient:
     def __init__(self, base_url: str, service_token: str, timeout: float = 3.0, current_ttl: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")
@@ -45,6 +58,24 @@ class BackOfficeClient:
             os.getenv("BACKOFFICE_URL", "http://localhost:8000"),
             os.getenv("BACKOFFICE_SERVICE_TOKEN", "change-me-service-token"),
         )
+
+    def _call(self, method: str, path: str, json: Optional[Dict[str, Any]] = None, params: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+        """One call; `Refused` for a 4xx answer (with its reason), `BackOfficeError` when there is no answer."""
+        try:
+            response = self.session.request(method, self.base_url + path, json=json, params=params, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise BackOfficeError(f"{method} {path} failed: {exc}") from exc
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {"detail": body}
+        if 400 <= response.status_code < 500:
+            raise Refused(response.status_code, body)
+        if response.status_code >= 500:
+            raise BackOfficeError(f"{method} {path} answered {response.status_code}: {body.get('detail')}")
+        return body
 
     def _get(self, path: str) -> Dict[str, Any]:
         try:
@@ -84,3 +115,41 @@ class BackOfficeClient:
             ).raise_for_status()
         except requests.RequestException as exc:
             logger.warning("could not record the answer of conversation %s: %s", conversation_id, exc)
+
+    # --- identity: who this conversation is (never taken from what the customer typed) ---
+
+    def identity(self, conversation_id: str) -> Dict[str, Any]:
+        """`{verified, customer_id, method, expires_at}` for this conversation."""
+        return self._call("GET", f"/api/identity/conversations/{quote(conversation_id, safe='')}")
+
+    def verified_customer(self, conversation_id: str) -> Optional[str]:
+        found = self.identity(conversation_id)
+        return found.get("customer_id") if found.get("verified") else None
+
+    def send_email_code(self, conversation_id: str, email: str, language: str) -> Dict[str, Any]:
+        return self._call("POST", "/api/identity/email-code",
+                          json={"conversation_id": conversation_id, "email": email, "language": language})
+
+    def check_email_code(self, conversation_id: str, code: str) -> Dict[str, Any]:
+        return self._call("POST", "/api/identity/email-code/verify", json={"conversation_id": conversation_id, "code": code})
+
+    # --- the customer's own data ---
+
+    def my_data(self, conversation_id: str, language: str) -> Dict[str, Any]:
+        return self._call("GET", f"/api/conversations/{quote(conversation_id, safe='')}/my-data", params={"language": language})
+
+    def export_links(self, conversation_id: str) -> Dict[str, Any]:
+        return self._call("POST", f"/api/conversations/{quote(conversation_id, safe='')}/exports")
+
+    # --- the request ledger ---
+
+    def file_request(self, customer_id: str, draft: Dict[str, Any], conversation_id: str) -> Dict[str, Any]:
+        """File (idempotent: the draft's `client_request_id` makes a retry return the first filing)."""
+        return self._call("POST", "/api/requests", json={
+            "customer_id": customer_id, "type": draft["type"], "categories": draft.get("categories"),
+            "details": draft.get("details") or {}, "client_request_id": draft["client_request_id"],
+            "channel": "assistant", "conversation_id": conversation_id,
+        })
+
+    def customer_requests(self, customer_id: str) -> Dict[str, Any]:
+        return self._call("GET", f"/api/customers/{quote(customer_id, safe='')}/requests")

@@ -77,7 +77,7 @@ class Stack:
             "backoffice": [str(BACKOFFICE_PY), "-m", "backoffice", "serve", "--port", e["BACKOFFICE_PORT"]],
             "worker": [str(BACKOFFICE_PY), "-m", "backoffice", "worker"],
             "mailsink": [str(BACKOFFICE_PY), "-m", "backoffice", "mailsink", "--port", e["SMTP_PORT"]],
-            "actions": [str(RASA_BIN / "rasa"), "run", "actions", "--actions", "actions.actions", "--port", e["ACTIONS_PORT"]],
+            "actions": [str(RASA_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", e["ACTIONS_PORT"]],
             "rasa": [
                 str(RASA_BIN / "rasa"), "run", "--model", "models", "--endpoints", "bot/endpoints.yml",
                 "--credentials", "bot/credentials.yml", "--port", e["RASA_PORT"], "--enable-api",

@@ -1,0 +1,116 @@
+"""Drafting, summarising and reporting privacy requests, and recognising typed values (no processes)."""
+import pytest
+
+from actions import rights
+from actions.answers import Composer
+from bot.typed_values import recognise, recognise_correction
+
+
+@pytest.fixture(scope="module")
+def current(published):
+    return published[-1]
+
+
+def held(version):
+    return [c["id"] for c in version["categories"] if c.get("systems")]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("jan.jansen@example.com", ("inform_email", "jan.jansen@example.com")),
+    ("mijn e-mailadres is jan@example.nl", ("inform_email", "jan@example.nl")),
+    ("482913", ("inform_code", "482913")),
+    ("de code is 482 913", ("inform_code", "482913")),
+    ("my code is 482-913.", ("inform_code", "482913")),
+])
+def test_typed_values_are_recognised_by_their_shape(text, expected):
+    assert recognise(text)[:2] == expected
+
+
+@pytest.mark.parametrize("text", [
+    "show me all the data you hold on piet@example.nl and his orders please",  # a sentence, not an address
+    "write to a@b.nl and c@d.nl", "I ordered 482913 things", "R-2026-0042", "0612345678", "",
+])
+def test_sentences_are_not_typed_values(text):
+    assert recognise(text) is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("new address: Kerkstraat 5, 1234 AB Utrecht", ("address", "Kerkstraat 5, 1234 AB Utrecht")),
+    ("mijn nieuwe telefoonnummer is 06 12345678", ("phone", "06 12345678")),
+    ("nieuw e-mailadres: jan@example.nl", ("email", "jan@example.nl")),
+    ("I want to change my address", None),
+])
+def test_corrections_are_recognised(text, expected):
+    assert recognise_correction(text) == expected
+
+
+def test_erasure_draft_covers_named_categories_only_if_a_system_holds_them(current):
+    draft = rights.draft_request("request_deletion", "verwijder mijn winkelbezoeken",
+                                 {"data_category": ["store_visits", "id_document"]}, "nl", held(current))
+    assert draft["type"] == "erasure" and draft["categories"] == ["store_visits"] and "missing" not in draft
+    everything = rights.draft_request("request_deletion", "verwijder mijn gegevens", {}, "nl", held(current))
+    assert everything["categories"] is None and everything["client_request_id"] != draft["client_request_id"]
+
+
+@pytest.mark.parametrize("text, entities, right, purposes", [
+    ("stop the newsletter", {}, "objection_direct_marketing", ["newsletter"]),
+    ("no more personalised offers or marketing mails", {}, "objection_direct_marketing", ["newsletter", "personalised_offers"]),
+    ("stop counting my phone on the wifi", {}, "opt_out", ["wifi_counting"]),
+    ("ik trek mijn toestemming voor de nieuwsbrief in", {}, "withdraw_consent", ["newsletter"]),
+    ("", {"purpose": ["all_marketing"]}, "objection_direct_marketing", ["newsletter", "personalised_offers"]),
+])
+def test_opt_out_right_follows_what_is_stopped(current, text, entities, right, purposes):
+    draft = rights.draft_request("request_opt_out", text, entities, "en", held(current))
+    assert draft["type"] == right and draft["details"]["purposes"] == purposes and "missing" not in draft
+
+
+def test_opt_out_without_a_purpose_asks_which(current):
+    draft = rights.draft_request("request_opt_out", "I want to opt out", {}, "en", held(current))
+    assert draft["missing"] == "purpose"
+    assert {b["payload"] for b in rights.purpose_buttons("en")} >= {'/request_opt_out{"purpose": "wifi_counting"}'}
+
+
+def test_correction_asks_for_field_then_value(current):
+    assert rights.draft_request("request_correction", "I want to correct my data", {}, "en", held(current))["missing"] == "field"
+    draft = rights.draft_request("request_correction", "my address is wrong", {}, "en", held(current))
+    assert draft["missing"] == "value" and draft["details"]["field"] == "address"
+    done = rights.draft_request("request_correction", "new address: Dorpsstraat 1",
+                                {"correction_field": ["address"], "correction_value": ["Dorpsstraat 1"]}, "en", held(current))
+    assert "missing" not in done and done["details"] == {"language": "en", "field": "address", "value": "Dorpsstraat 1"}
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_erasure_summary_names_what_is_kept_and_why(current, language):
+    draft = rights.draft_request("request_deletion", "", {}, language, held(current))
+    text = rights.summary(draft, Composer(current, language), held(current))
+    invoices = next(c for c in current["categories"] if c["id"] == "invoices")
+    assert invoices["kept_after_erasure"][language] in text
+    assert ("art. 17" if language == "nl" else "Art. 17") in text
+    assert text.endswith(rights.p("summary_question", language))
+
+
+def test_receipt_has_the_id_due_date_and_what_took_effect():
+    filed = {"id": "R-20261129-ABCD", "type": "objection_direct_marketing", "due_on": "2026-12-29", "created": True,
+             "kept_after_erasure": []}
+    draft = {"details": {"purposes": ["newsletter"]}}
+    text = rights.receipt(filed, draft, "en")
+    assert "R-20261129-ABCD" in text and "29 December 2026" in text and "taken effect already" in text
+    again = rights.receipt({**filed, "created": False}, draft, "nl")
+    assert "niet nog eens" in again
+
+
+def test_status_report_says_fulfilled_and_progress():
+    requests = [
+        {"id": "R-2", "type": "erasure", "status": "in_progress", "open": True, "due_on": "2027-02-28",
+         "extended": False, "needs_attention": True, "tasks": [{"state": "done"}, {"state": "failed"}]},
+        {"id": "R-1", "type": "erasure", "status": "fulfilled", "open": False, "due_on": "2026-12-29",
+         "tasks": [{"state": "done", "completed_at": "2026-11-30T10:00:00+00:00"}]},
+    ]
+    text = rights.status_report(requests, "en")
+    assert "R-2, erasure" in text and "1 of 2 systems done; due by 28 February 2027" in text
+    assert "R-1" in text and "fulfilled on 30 November 2026" in text and "privacy team" in text
+    assert rights.status_report([], "nl") == rights.p("no_requests", "nl")
+
+
+def test_long_date_handles_leap_years():
+    assert rights.long_date("2028-02-29", "nl") == "29 februari 2028"
