@@ -1,4 +1,5 @@
-"""The back office's HTTP layer: the knowledge API, the answer record, and the demo website."""
+"""The back office's HTTP layer: the knowledge API, the answer record, and the demo website; with the
+request ledger (ledger_api), identity verification (identity_api) and a customer's own data (my_data_api)."""
 from __future__ import annotations
 
 import hmac
@@ -16,6 +17,7 @@ from .db import AnswerRecord, connect
 from .identity_api import identity_router
 from .knowledge import KnowledgeBase, KnowledgeVersion, diff, pick_language
 from .ledger_api import ledger_router
+from .my_data_api import my_data_router
 
 Language = Optional[Literal["nl", "en"]]
 
@@ -131,5 +133,6 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
 
     app.include_router(ledger_router(settings, kb))
     app.include_router(identity_router(settings))
+    app.include_router(my_data_router(settings, kb))
     app.mount("/static", StaticFiles(directory=settings.web_dir / "static"), name="static")
     return app

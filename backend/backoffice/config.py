@@ -4,8 +4,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
+from sqlalchemy.engine import URL, make_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,6 +51,16 @@ class Settings:
     # Never on in production (anyone could log in as a demo customer and read every code).
     demo_mode: bool = False
     mail_dir: Path = PROJECT_ROOT / "var" / "mail"
+    # The customer's own data (my_data_api): Rasa's tracker store, read for the transcripts and
+    # emptied by an erasure (see `tracker_url`); how long a company system may take to answer;
+    # download links: EXPORT_LINK_SECRET signs them (at least 32 bytes; unset, a random key of this
+    # process is used and links die with it), they live EXPORT_LINK_MINUTES, and start with
+    # BACKOFFICE_PUBLIC_URL, the address the customer's browser reaches the back office at.
+    tracker_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'rasa-tracker.db'}"
+    my_data_timeout_seconds: float = 5.0
+    export_link_secret: str = ""
+    export_link_minutes: int = 15
+    public_url: str = "http://localhost:8000"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -81,7 +94,48 @@ class Settings:
             smtp_starttls=_flag(os.getenv("SMTP_STARTTLS", "0")),
             demo_mode=_flag(os.getenv("DEMO_MODE", "0")),
             mail_dir=Path(os.getenv("MAIL_SINK_DIR", PROJECT_ROOT / "var" / "mail")),
+            tracker_url=tracker_url(os.environ),
+            my_data_timeout_seconds=float(os.getenv("MY_DATA_TIMEOUT_SECONDS", "5")),
+            export_link_secret=os.getenv("EXPORT_LINK_SECRET", ""),
+            export_link_minutes=int(os.getenv("EXPORT_LINK_MINUTES", "15")),
+            public_url=(os.getenv("BACKOFFICE_PUBLIC_URL") or os.getenv("BACKOFFICE_URL")
+                        or f"http://localhost:{os.getenv('BACKOFFICE_PORT') or 8000}").rstrip("/"),
         )
+
+
+def tracker_url(env: Mapping[str, str]) -> str:
+    """The SQLAlchemy URL of Rasa's tracker store, from the variables the Rasa server reads too
+    (bot/endpoints.yml): TRACKER_DB_DIALECT, TRACKER_DB_HOST, TRACKER_DB, and the optional
+    TRACKER_DB_USERNAME, TRACKER_DB_PASSWORD, TRACKER_DB_PORT; or TRACKER_DB_URL for all of them.
+
+    Built the way Rasa builds it, so both read the same database: a host with "://" is a whole URL,
+    and a SQLite file is relative to the project root (where Rasa runs; the back office runs in
+    backend/). PostgreSQL is reached with psycopg 3, the back office's driver.
+    """
+    if env.get("TRACKER_DB_URL"):
+        return _with_our_driver(make_url(env["TRACKER_DB_URL"])).render_as_string(hide_password=False)
+    dialect = env.get("TRACKER_DB_DIALECT") or "sqlite"
+    host = env.get("TRACKER_DB_HOST") or None
+    db = env.get("TRACKER_DB") or "var/rasa-tracker.db"
+    if host and "://" in host:
+        return _with_our_driver(make_url(host)).render_as_string(hide_password=False)
+    if dialect.startswith("sqlite"):
+        path = Path(db)
+        return f"sqlite:///{path if path.is_absolute() else PROJECT_ROOT / path}"
+    port = int(env["TRACKER_DB_PORT"]) if env.get("TRACKER_DB_PORT") else None
+    if host:  # "db.internal:5433" carries its port, as Rasa reads it
+        parsed = urlsplit(f"scheme://{host}")
+        host, port = parsed.hostname or host, parsed.port or port
+    url = URL.create(dialect, username=env.get("TRACKER_DB_USERNAME") or None, password=env.get("TRACKER_DB_PASSWORD") or None,
+                     host=host, port=port, database=db)
+    return _with_our_driver(url).render_as_string(hide_password=False)
+
+
+def _with_our_driver(url: URL) -> URL:
+    """postgresql:// (Rasa's psycopg2) becomes postgresql+psycopg://, the driver installed here."""
+    if url.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        return url.set(drivername="postgresql+psycopg")
+    return url
 
 
 def _flag(value: str) -> bool:

@@ -9,9 +9,9 @@
 3. The deadline comes from `rights_requests.due_date` (GDPR: one calendar month from receipt).
 4. An erasure says which categories must be kept, and why, in the knowledge base's own words
    (`kept_after_erasure`, e.g. invoices for 7 years under Dutch tax law).
-5. The request is written with one task per company system that holds affected data (the tasks
-   are the outbox the worker delivers), the request's moves received -> verified -> in_progress,
-   and an audit entry for each step.
+5. The request is written with one task per system that holds affected data (the tasks are the
+   outbox the worker delivers; the assistant's own chat transcripts count as a system), the
+   request's moves received -> verified -> in_progress, and an audit entry for each step.
 6. An objection to direct marketing, an opt-out or a withdrawal of consent changes the customer's
    consent state right here, in the same transaction: it takes effect at once, with no approval
    step; the marketing system gets its task in the same breath.
@@ -39,9 +39,13 @@ from . import rights_requests as rr
 from .knowledge import KnowledgeBase, KnowledgeVersion
 from .ledger_db import ConsentState, Request, SystemTask, append_audit
 
-# Which company system holds which data categories. This is the company systems' own catalogue
+# Which system holds which data categories. The company systems' entries are their own catalogue
 # (GET /systems); the knowledge base's `systems` lists differ in places, so routing follows the
 # systems that actually answer. Kept as one constant so it can later be derived from the knowledge base.
+# "assistant" is the back office itself: this assistant's own chat transcripts (Rasa's tracker store)
+# are customer service contacts too, so a category can live in several systems. The worker carries
+# out the assistant's tasks in-process (worker.py, transcripts.py); the others over HTTP.
+ASSISTANT = "assistant"
 SYSTEM_CATEGORIES: dict[str, tuple[str, ...]] = {
     "crm": ("contact_details", "account"),
     "orders": ("purchase_history", "invoices", "payment_details"),
@@ -49,9 +53,13 @@ SYSTEM_CATEGORIES: dict[str, tuple[str, ...]] = {
     "marketing": ("marketing_preferences",),
     "wifi": ("store_visits",),
     "service": ("customer_service",),
+    ASSISTANT: ("customer_service",),
 }
-CATEGORY_SYSTEM: dict[str, str] = {c: s for s, held in SYSTEM_CATEGORIES.items() for c in held}
-ALL_CATEGORIES: tuple[str, ...] = tuple(CATEGORY_SYSTEM)
+COMPANY_SYSTEMS: tuple[str, ...] = tuple(s for s in SYSTEM_CATEGORIES if s != ASSISTANT)
+CATEGORY_SYSTEMS: dict[str, tuple[str, ...]] = {
+    c: tuple(s for s, held in SYSTEM_CATEGORIES.items() if c in held) for held in SYSTEM_CATEGORIES.values() for c in held
+}
+ALL_CATEGORIES: tuple[str, ...] = tuple(CATEGORY_SYSTEMS)
 
 # What each right asks of a system (the calls are in worker.py).
 OPERATIONS: dict[rr.RequestType, str] = {
@@ -200,7 +208,8 @@ def route(categories: Iterable[str]) -> dict[str, list[str]]:
     """The systems that hold these categories, each with its share, in the catalogue's order."""
     by_system: dict[str, list[str]] = {}
     for category in categories:
-        by_system.setdefault(CATEGORY_SYSTEM[category], []).append(category)
+        for system in CATEGORY_SYSTEMS[category]:
+            by_system.setdefault(system, []).append(category)
     return {s: by_system[s] for s in SYSTEM_CATEGORIES if s in by_system}
 
 
@@ -272,7 +281,7 @@ def _categories(request_type: rr.RequestType, categories: Optional[Iterable[str]
     if isinstance(categories, str):
         categories = [categories]
     given = list(dict.fromkeys(categories or ()))
-    unknown = [c for c in given if not isinstance(c, str) or c not in CATEGORY_SYSTEM]
+    unknown = [c for c in given if not isinstance(c, str) or c not in CATEGORY_SYSTEMS]
     if unknown:
         raise FilingError(
             f"no connected system holds {', '.join(map(str, unknown))}; the categories are: {', '.join(ALL_CATEGORIES)}"

@@ -9,6 +9,9 @@ One pass (`Worker.run_once`) does, for each task that is due:
 2. **deliver** it, outside any database transaction, with `Idempotency-Key: <task.idempotency_key>`
    and a timeout. The company system stores the key with the action, so delivering a task again
    (after a crash, a lost answer, an expired lease) replays the first answer and does nothing twice.
+   The "assistant" system is the back office itself: its tasks (the chat transcripts in Rasa's
+   tracker store) are carried out here, in-process (`transcripts.carry_out`), and are idempotent
+   by nature: erasing again finds nothing left to delete.
 3. **record** the outcome in one transaction: done (with the system's answer and an audit entry), or
    a retry at `rights_requests.next_backoff` (never before the system's `Retry-After`), or failed
    for good after the last attempt (`rights_requests.record_failure`): failed tasks stay visible,
@@ -37,7 +40,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from . import rights_requests as rr
 from .config import Settings
+from .filing import ASSISTANT
 from .ledger_db import Request, SystemTask, append_audit
+from .transcripts import TrackerStore, TranscriptsUnavailable, carry_out
 
 log = logging.getLogger("backoffice.worker")
 
@@ -62,6 +67,7 @@ class WorkerConfig:
     backoff_base: float = rr.BACKOFF_BASE.total_seconds()
     backoff_cap: float = rr.BACKOFF_CAP.total_seconds()
     poll_interval: float = 1.0
+    tracker_url: Optional[str] = None  # Rasa's tracker store, for the assistant's own tasks
 
     def __post_init__(self) -> None:
         if self.timeout <= 0 or self.lease <= 0 or self.backoff_base <= 0 or self.backoff_cap < self.backoff_base:
@@ -78,6 +84,7 @@ class WorkerConfig:
             timeout=settings.worker_timeout_seconds, lease=settings.worker_lease_seconds,
             max_attempts=settings.worker_max_attempts, backoff_base=settings.worker_backoff_base_seconds,
             backoff_cap=settings.worker_backoff_cap_seconds, poll_interval=settings.worker_poll_seconds,
+            tracker_url=settings.tracker_url,
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -157,9 +164,12 @@ class Worker:
             timeout=httpx2.Timeout(config.timeout),
             headers={"Authorization": f"Bearer {config.token}"},
         )
+        self.transcripts = TrackerStore(config.tracker_url) if config.tracker_url else None
 
     def close(self) -> None:
         self.client.close()
+        if self.transcripts is not None:
+            self.transcripts.close()
 
     # --- 1. claim ---------------------------------------------------------------------------
 
@@ -200,6 +210,8 @@ class Worker:
 
     def deliver(self, claim: Claim) -> Delivery:
         """Call the company system once. Never raises for network or HTTP trouble: it reports it."""
+        if claim.system == ASSISTANT:
+            return self.deliver_here(claim)
         path = f"/systems/{quote(claim.system, safe='')}/customers/{quote(claim.customer_id, safe='')}/{claim.operation}"
         method = METHODS[claim.operation]
         try:
@@ -229,6 +241,15 @@ class Worker:
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
             permanent=status not in TRANSIENT and status < 500,
         )
+
+    def deliver_here(self, claim: Claim) -> Delivery:
+        """The assistant's task, carried out in this process; trouble with the tracker store is retried."""
+        if self.transcripts is None:
+            return Delivery(ok=False, permanent=True, error="the assistant's conversation store is not configured (TRACKER_DB_*)")
+        try:
+            return Delivery(ok=True, body=carry_out(claim.operation, claim.customer_id, self.Session, self.transcripts, self.clock()))
+        except TranscriptsUnavailable as exc:
+            return Delivery(ok=False, error=str(exc))
 
     # --- 3. record --------------------------------------------------------------------------
 

@@ -150,14 +150,16 @@ def systems(company: Company) -> Iterator[Company]:
 
 
 @pytest.fixture
-def make_worker(Session, systems: Company):
-    """Workers delivering to the real company systems, with a fast retry schedule."""
+def make_worker(Session, systems: Company, tmp_path: Path):
+    """Workers delivering to the real company systems, with a fast retry schedule. The assistant's
+    own transcripts live in a tracker store of this test's own, empty until a test writes to it."""
     made: list[Worker] = []
 
     def make(worker_id: Optional[str] = None, base_url: Optional[str] = None, **options: object) -> Worker:
         config = WorkerConfig(**{
             "base_url": base_url or systems.url, "token": SYSTEMS_TOKEN, "timeout": 5.0, "lease": 30.0,
-            "max_attempts": 5, "backoff_base": 1.0, "backoff_cap": 60.0, **options,
+            "max_attempts": 5, "backoff_base": 1.0, "backoff_cap": 60.0,
+            "tracker_url": f"sqlite:///{tmp_path / 'rasa-tracker.db'}", **options,
         })
         worker = Worker(Session, config, worker_id=worker_id)
         made.append(worker)

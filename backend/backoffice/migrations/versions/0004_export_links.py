@@ -1,0 +1,38 @@
+"""download links for a customer's own data: every link issued and every download
+
+Revision ID: 0004
+Revises: 0003
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+TZ = sa.DateTime(timezone=True)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "export_links",
+        sa.Column("jti", sa.String(64), primary_key=True),
+        sa.Column("customer_id", sa.String(64), nullable=False, index=True),
+        sa.Column("conversation_id", sa.String(200), nullable=False),
+        sa.Column("language", sa.String(2), nullable=False),
+        sa.Column("issued_at", TZ, nullable=False),
+        sa.Column("expires_at", TZ, nullable=False),
+    )
+    op.create_table(
+        "export_downloads",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("jti", sa.String(64), sa.ForeignKey("export_links.jti"), nullable=False, index=True),
+        sa.Column("format", sa.String(4), nullable=False),
+        sa.Column("downloaded_at", TZ, nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("export_downloads")
+    op.drop_table("export_links")

@@ -1,0 +1,297 @@
+"""What the company holds about one customer, and why: the answer to Art. 15, and the copy to take away.
+
+- `collect` asks every company system for its export (`GET /systems/{system}/customers/{id}/export`,
+  all at once, each call with a short timeout) and reads the assistant's own transcripts of the
+  customer's conversations (transcripts.py). A system that cannot answer raises `SystemUnavailable`
+  naming it: an answer with one system missing would look complete and not be. A system that
+  answers 404 holds nothing about the customer.
+- `overview` is what the assistant shows in the chat: per category the customer has records in, in
+  the knowledge base's order, how many records, a short preview, and what Art. 15(1) asks for it
+  (purposes with their legal basis, retention, recipients, source, what an erasure keeps), all in the
+  knowledge base's own words; then the categories with nothing, the conversations with the assistant,
+  and Art. 15's general facts (automated decisions, transfers outside the EU, the rights, the right
+  to complain to the Autoriteit Persoonsgegevens, the data protection officer).
+- `export_document` is the same with every record in full (the JSON download); `export_rows` is
+  every field of every record as a flat row category, system, record, field, value (the CSV).
+
+Nothing here decides who the customer is: the callers pass the id a verified binding gave them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Iterator, Optional
+from urllib.parse import quote
+
+import httpx2
+from sqlalchemy.orm import sessionmaker
+
+from .filing import ALL_CATEGORIES, ASSISTANT, COMPANY_SYSTEMS
+from .knowledge import Category, KnowledgeVersion, Purpose, Recipient
+from .transcripts import CATEGORY as TRANSCRIPT_CATEGORY
+from .transcripts import Transcript, TrackerStore, TranscriptsUnavailable, customer_conversations
+
+PREVIEW_RECORDS = 3
+PREVIEW_CHARS = 120
+CSV_COLUMNS = ("category", "system", "record", "field", "value")
+LEGAL_BASES = {
+    "consent": {"nl": "toestemming", "en": "consent"},
+    "contract": {"nl": "uitvoering van een overeenkomst", "en": "performance of a contract"},
+    "legal_obligation": {"nl": "wettelijke verplichting", "en": "legal obligation"},
+    "legitimate_interest": {"nl": "gerechtvaardigd belang", "en": "legitimate interest"},
+}
+YES_NO = {"nl": ("ja", "nee"), "en": ("yes", "no")}
+CONVERSATION_PREVIEW = {
+    "nl": "Gesprek met de chatassistent op {date}, {count} {messages}",
+    "en": "Conversation with the chat assistant on {date}, {count} {messages}",
+}
+MESSAGES_WORD = {"nl": ("bericht", "berichten"), "en": ("message", "messages")}
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T")
+
+
+class SystemUnavailable(Exception):
+    """A system did not give its part, so no answer may be given as if complete. The message says
+    what went wrong in words fit for the customer ("the loyalty system did not answer in time")."""
+
+    def __init__(self, system: str, problem: str) -> None:
+        super().__init__(problem)
+        self.system = system
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """Everything found about one customer. `records`: category -> [(system, record)], in system order."""
+
+    customer_id: str
+    records: dict[str, list[tuple[str, dict]]]
+    restricted: dict[str, str]  # category -> since when its processing is restricted
+    transcripts: list[Transcript]
+    shared_conversations: int  # also verified another customer: left out (transcripts.py)
+    collected_at: dt.datetime
+
+
+def collect(client: httpx2.Client, store: TrackerStore, Session: sessionmaker, customer_id: str, now: dt.datetime) -> Holdings:
+    """Every system's export and the assistant's transcripts; `SystemUnavailable` if any is missing."""
+    with ThreadPoolExecutor(max_workers=len(COMPANY_SYSTEMS)) as pool:
+        exports = list(pool.map(lambda system: _export(client, system, customer_id), COMPANY_SYSTEMS))
+    with Session() as session:
+        conversations = customer_conversations(session, customer_id)
+    try:
+        transcripts = store.transcripts(conversations.own)
+    except TranscriptsUnavailable:
+        raise SystemUnavailable(ASSISTANT, "the assistant's own conversation store cannot be read") from None
+
+    records: dict[str, list[tuple[str, dict]]] = {}
+    restricted: dict[str, str] = {}
+    for system, export in zip(COMPANY_SYSTEMS, exports):
+        if export is None:
+            continue
+        for category, found in export["categories"].items():
+            records.setdefault(category, []).extend((system, record) for record in found)
+        for restriction in export.get("restricted") or []:
+            if isinstance(restriction, dict) and isinstance(restriction.get("category"), str):
+                restricted[restriction["category"]] = restriction.get("since")
+    if transcripts:
+        records.setdefault(TRANSCRIPT_CATEGORY, []).extend((ASSISTANT, t.as_record()) for t in transcripts)
+    return Holdings(customer_id, records, restricted, transcripts, len(conversations.shared), now)
+
+
+def _export(client: httpx2.Client, system: str, customer_id: str) -> Optional[dict]:
+    """One system's export; None when it holds nothing about the customer (404)."""
+    try:
+        response = client.get(f"/systems/{system}/customers/{quote(customer_id, safe='')}/export")
+    except httpx2.TimeoutException:
+        raise SystemUnavailable(system, f"the {system} system did not answer in time") from None
+    except httpx2.HTTPError:
+        raise SystemUnavailable(system, f"the {system} system cannot be reached") from None
+    if response.status_code == 404:
+        return None
+    if response.status_code != 200:
+        raise SystemUnavailable(system, f"the {system} system answered with an error ({response.status_code})")
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    categories = body.get("categories") if isinstance(body, dict) else None
+    if not isinstance(categories, dict) or not all(
+            isinstance(found, list) and all(isinstance(r, dict) for r in found) for found in categories.values()):
+        raise SystemUnavailable(system, f"the {system} system gave an answer that is not an export")
+    if body.get("customer_id") != customer_id:
+        raise SystemUnavailable(system, f"the {system} system answered about someone else")
+    return body
+
+
+# --- the answer in the chat, and the download ---------------------------------------------------
+
+
+def overview(holdings: Holdings, version: KnowledgeVersion, language: str) -> dict:
+    """What the customer sees in the chat: counts and previews, with Art. 15's information."""
+    return _document(holdings, version, language, full=False)
+
+
+def export_document(holdings: Holdings, version: KnowledgeVersion, language: str) -> dict:
+    """The JSON download: the overview with every record in full instead of previews."""
+    return _document(holdings, version, language, full=True)
+
+
+def export_rows(holdings: Holdings, version: KnowledgeVersion) -> Iterator[tuple[str, str, int, str, str]]:
+    """The CSV download: one row per field of every record (category, system, record, field, value);
+    `record` numbers the records of one category in one system, from 1."""
+    for category_id in _ordered_categories(holdings, version):
+        numbers: dict[str, int] = {}
+        for system, record in holdings.records[category_id]:
+            numbers[system] = numbers.get(system, 0) + 1
+            for field, value in _flatten(record):
+                yield category_id, system, numbers[system], field, _csv_value(value)
+
+
+def _document(holdings: Holdings, version: KnowledgeVersion, language: str, full: bool) -> dict:
+    held = _ordered_categories(holdings, version)
+    categories = []
+    for category_id in held:
+        found = holdings.records[category_id]
+        entry = _about(version.category(category_id), category_id, version, language)
+        entry["records"] = len(found)
+        entry["records_by_system"] = {s: sum(1 for system, _ in found if system == s) for s in dict.fromkeys(s for s, _ in found)}
+        entry["restricted_since"] = holdings.restricted.get(category_id)
+        if full:
+            entry["data"] = [{"system": system, "record": record} for system, record in found]
+        else:
+            entry["preview"] = [_preview(system, record, language) for system, record in found[:PREVIEW_RECORDS]]
+        categories.append(entry)
+    purposes = [p for p in version.purposes if any(c in held for c in p.categories)]
+    document: dict[str, Any] = {
+        "customer_id": holdings.customer_id,
+        "knowledge_version": version.version.id,
+        "language": language,
+        "exported_at" if full else "collected_at": holdings.collected_at.isoformat(),
+        "categories": categories,
+        "empty_categories": [c.id for c in version.categories if c.id not in held and c.id in ALL_CATEGORIES],
+        # Described in the knowledge base, but no connected system can say what it holds.
+        "not_in_connected_systems": [c.id for c in version.categories if c.id not in held and c.id not in ALL_CATEGORIES],
+        "conversations": {
+            "count": len(holdings.transcripts),
+            "messages": sum(len(t.messages) for t in holdings.transcripts),
+            "shared_left_out": holdings.shared_conversations,
+        },
+        "automated_decisions": [
+            {"purpose": p.id, "label": _t(p.name, language), "logic": _t(p.automated_decision.logic, language)}
+            for p in purposes if p.automated_decision.applies
+        ],
+        "transfers_outside_eu": [
+            {"recipient": r.name, "country": r.country, "safeguard": _t(r.safeguard, language)}
+            for r in _unique_recipients(purposes) if r.outside_eu
+        ],
+        "rights": {right: _t(text, language) for right, text in version.topics.rights.items()},
+        "complaint": {
+            "authority": _t(version.company.authority.name, language),
+            "url": version.company.authority.url,
+            "text": _t(version.topics.rights.get("complaint"), language),
+        },
+        "dpo": {
+            "name": version.company.dpo.name, "email": version.company.dpo.email, "phone": version.company.dpo.phone,
+            "postal_address": _t(version.company.dpo.postal_address, language),
+        },
+    }
+    return document
+
+
+def _ordered_categories(holdings: Holdings, version: KnowledgeVersion) -> list[str]:
+    """The categories with records: the knowledge base's order, then any it does not describe."""
+    known = [c.id for c in version.categories if holdings.records.get(c.id)]
+    return known + [c for c, found in holdings.records.items() if found and c not in known]
+
+
+def _about(category: Optional[Category], category_id: str, version: KnowledgeVersion, language: str) -> dict:
+    """Art. 15(1) for one category, in the knowledge base's words."""
+    if category is None:
+        return {"id": category_id, "label": category_id, "purposes": [], "retention": None, "retention_reason": None,
+                "recipients": [], "source": None, "kept_after_erasure": None}
+    purposes = version.purposes_for(category.id)
+    return {
+        "id": category.id,
+        "label": _t(category.name, language),
+        "purposes": [_purpose(p, language) for p in purposes],
+        "retention": _t(category.retention.period, language),
+        "retention_reason": _t(category.retention.reason, language),
+        "recipients": [r.name for r in _unique_recipients(purposes)],
+        "source": _t(category.source, language),
+        "kept_after_erasure": _t(category.kept_after_erasure, language),
+    }
+
+
+def _purpose(purpose: Purpose, language: str) -> dict:
+    return {
+        "id": purpose.id,
+        "label": _t(purpose.name, language),
+        "legal_basis": LEGAL_BASES[purpose.legal_basis][language],
+        "legal_basis_explained": _t(purpose.legal_basis_explained, language),
+    }
+
+
+def _unique_recipients(purposes: list[Purpose]) -> list[Recipient]:
+    return list({r.name: r for p in purposes for r in p.recipients}.values())
+
+
+def _t(text: Any, language: str) -> Optional[str]:
+    return getattr(text, language) if text is not None else None
+
+
+# --- previews and flat rows ----------------------------------------------------------------------
+
+
+def _preview(system: str, record: dict, language: str) -> str:
+    """A record as a short line a person can read: its values, without ids, at most 120 characters."""
+    if system == ASSISTANT:
+        count = len(record.get("messages") or [])
+        return CONVERSATION_PREVIEW[language].format(
+            date=(record.get("started_at") or "")[:10], count=count, messages=MESSAGES_WORD[language][count != 1])
+    parts = []
+    for key, value in _leaves(record):
+        if value is None or value == "" or key == "id" or key.endswith(("_id", "_hash")) or key == "currency":
+            continue
+        parts.append(_shown(key, value, language))
+    line = ", ".join(parts)
+    return line if len(line) <= PREVIEW_CHARS else line[: PREVIEW_CHARS - 1].rstrip(", ") + "…"
+
+
+def _leaves(record: dict) -> Iterator[tuple[str, Any]]:
+    """The record's own values and those of its nested objects; lists (order lines, notes) are left out."""
+    for key, value in record.items():
+        if isinstance(value, dict):
+            yield from _leaves(value)
+        elif not isinstance(value, list):
+            yield key, value
+
+
+def _shown(key: str, value: Any, language: str) -> str:
+    if isinstance(value, bool):
+        return YES_NO[language][not value]
+    if key.endswith("_cents") and isinstance(value, int):
+        amount = f"{value / 100:.2f}"
+        return f"€ {amount.replace('.', ',')}" if language == "nl" else f"€{amount}"
+    if isinstance(value, str) and _TIMESTAMP.match(value):
+        return value[:10]
+    return str(value)
+
+
+def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Nested objects and lists as dotted field names: address.city, lines[0].sku."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _flatten(item, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _flatten(item, f"{prefix}[{index}]")
+    else:
+        yield prefix, value
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

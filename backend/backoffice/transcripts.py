@@ -1,0 +1,199 @@
+"""The assistant's own chat transcripts: personal data too, so they fall under access and erasure.
+
+Rasa keeps every conversation in its SQL tracker store (SQLTrackerStore): one row per event in the
+table `events` (id, sender_id = the conversation id, type_name, timestamp in Unix seconds,
+intent_name, action_name, data = the event as JSON). Rasa 3.6 has no endpoint to delete a
+conversation, so an erasure deletes the rows here (DESIGN.md section 4). The back office reads the
+database Rasa writes (`Settings.tracker_url`, from the same TRACKER_DB_* variables). A table that
+does not exist yet (Rasa never ran) reads as no conversations, and nothing is created.
+
+Which conversations are a customer's (`customer_conversations`) comes from the back office's own
+records, never from what anyone typed: the conversations bound to the customer
+(ConversationIdentity), those in which a verification verified them (VerificationAttempt), and those
+in which they filed a request (Request.conversation_id). A conversation in which two different
+customers were verified (a shared device, one after the other) is no one customer's: it is left out
+of both customers' exports and erasures, and an erasure reports it as kept, for the privacy team.
+
+`carry_out` is the "assistant" system's part of a privacy request, run by the outbox worker:
+export (count the conversations), erase (delete their tracker rows and the back office's answer
+records of them, which is idempotent: a second run deletes nothing and is done too); restriction
+does not apply (the transcripts are only kept, never used for anything else). The request, its
+audit trail and the verification attempts are kept: they are the company's proof it answered.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine, delete, inspect, select
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from .db import AnswerRecord
+from .identity_db import ConversationIdentity, VerificationAttempt
+from .ledger_db import Request
+
+CATEGORY = "customer_service"  # the knowledge base: "this includes conversations with this chat assistant"
+SYSTEM = "assistant"
+SPEAKERS = {"user": "customer", "bot": "assistant"}  # an agent's reply in a handed-over chat is a bot event too
+CONNECT_TIMEOUT_SECONDS = 5
+
+# Rasa's SQLTrackerStore.SQLEvent, just the columns read here.
+EVENTS = Table(
+    "events", MetaData(),
+    Column("id", Integer, primary_key=True),
+    Column("sender_id", String(255), nullable=False, index=True),
+    Column("type_name", String(255), nullable=False),
+    Column("timestamp", Float),
+    Column("data", Text),
+)
+
+
+class TranscriptsUnavailable(Exception):
+    """The tracker store cannot be read or changed right now; the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class Conversations:
+    """A customer's conversations: `own` are theirs alone; `shared` also verified someone else."""
+
+    own: list[str]
+    shared: list[str]
+
+
+@dataclass(frozen=True)
+class Transcript:
+    conversation_id: str
+    messages: list[dict]  # {"at": ISO 8601 UTC, "from": "customer" | "assistant", "text": ...}
+
+    @property
+    def started_at(self) -> Optional[str]:
+        return self.messages[0]["at"] if self.messages else None
+
+    def as_record(self) -> dict:
+        return {"conversation_id": self.conversation_id, "started_at": self.started_at, "messages": self.messages}
+
+
+def customer_conversations(session: Session, customer_id: str) -> Conversations:
+    """The conversations the back office's records tie to this customer, split into own and shared."""
+    sources = (
+        (ConversationIdentity.conversation_id, ConversationIdentity.customer_id, None),
+        (VerificationAttempt.conversation_id, VerificationAttempt.customer_id, VerificationAttempt.verified_at.is_not(None)),
+        (Request.conversation_id, Request.customer_id, Request.conversation_id.is_not(None)),
+    )
+    theirs: set[str] = set()
+    for conversation, customer, condition in sources:
+        query = select(conversation).where(customer == customer_id)
+        theirs.update(session.scalars(query if condition is None else query.where(condition)))
+    shared: set[str] = set()
+    for conversation, customer, condition in sources:
+        query = select(conversation).where(conversation.in_(theirs), customer != customer_id, customer.is_not(None))
+        shared.update(session.scalars(query if condition is None else query.where(condition)))
+    return Conversations(own=sorted(theirs - shared), shared=sorted(shared))
+
+
+class TrackerStore:
+    """Rasa's tracker store, read for transcripts and emptied by erasures. Connects on first use."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: Optional[Engine] = None
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
+    def engine(self) -> Engine:
+        if self._engine is None:
+            sqlite = self.url.startswith("sqlite")
+            connect_args = {"timeout": 30} if sqlite else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+            self._engine = create_engine(self.url, pool_pre_ping=True, connect_args=connect_args)
+        return self._engine
+
+    def _missing_file(self) -> bool:
+        """A SQLite file Rasa has not made yet holds nothing (and connecting would create it)."""
+        url = make_url(self.url)
+        return url.get_backend_name() == "sqlite" and bool(url.database) and url.database != ":memory:" and not Path(url.database).exists()
+
+    def transcripts(self, conversation_ids: Iterable[str]) -> list[Transcript]:
+        """The customer's and the assistant's messages of these conversations, oldest conversation first."""
+        ids = sorted(set(conversation_ids))
+        if not ids or self._missing_file():
+            return []
+        found: dict[str, list[dict]] = {}
+        try:
+            with self.engine().connect() as connection:
+                if not inspect(connection).has_table(EVENTS.name):
+                    return []
+                rows = connection.execute(
+                    select(EVENTS.c.sender_id, EVENTS.c.type_name, EVENTS.c.timestamp, EVENTS.c.data)
+                    .where(EVENTS.c.sender_id.in_(ids), EVENTS.c.type_name.in_(tuple(SPEAKERS)))
+                    .order_by(EVENTS.c.timestamp, EVENTS.c.id)
+                )
+                for sender_id, type_name, timestamp, data in rows:
+                    message = _message(type_name, timestamp, data)
+                    if message is not None:
+                        found.setdefault(sender_id, []).append(message)
+        except SQLAlchemyError as exc:
+            raise TranscriptsUnavailable(f"the assistant's conversation store cannot be read ({type(exc).__name__})") from None
+        transcripts = [Transcript(cid, messages) for cid, messages in found.items()]
+        return sorted(transcripts, key=lambda t: (t.started_at or "", t.conversation_id))
+
+    def erase(self, conversation_ids: Iterable[str]) -> tuple[int, int]:
+        """Delete every event of these conversations: (conversations that had rows, rows deleted)."""
+        ids = sorted(set(conversation_ids))
+        if not ids or self._missing_file():
+            return 0, 0
+        conversations = events = 0
+        try:
+            with self.engine().begin() as connection:
+                if not inspect(connection).has_table(EVENTS.name):
+                    return 0, 0
+                for conversation_id in ids:
+                    deleted = connection.execute(delete(EVENTS).where(EVENTS.c.sender_id == conversation_id)).rowcount
+                    conversations += deleted > 0
+                    events += deleted
+        except SQLAlchemyError as exc:
+            raise TranscriptsUnavailable(f"the assistant's conversation store cannot be changed ({type(exc).__name__})") from None
+        return conversations, events
+
+
+def _message(type_name: str, timestamp: Optional[float], data: Optional[str]) -> Optional[dict]:
+    """One message as the customer would read it; None for an event without text (buttons only)."""
+    try:
+        event = json.loads(data) if data else {}
+    except ValueError:
+        event = {}
+    text = event.get("text") if isinstance(event, dict) else None
+    if not isinstance(text, str) or not text.strip():
+        return None
+    moment = timestamp if timestamp is not None else event.get("timestamp")
+    at = dt.datetime.fromtimestamp(moment, dt.timezone.utc).isoformat() if isinstance(moment, (int, float)) else None
+    return {"at": at, "from": SPEAKERS[type_name], "text": text}
+
+
+def carry_out(operation: str, customer_id: str, Session: sessionmaker, store: TrackerStore, now: dt.datetime) -> dict:
+    """The assistant's part of a request, as the answer a company system would give (see worker.py).
+    Raises TranscriptsUnavailable when the tracker store cannot be reached (the worker retries)."""
+    with Session() as session:
+        conversations = customer_conversations(session, customer_id)
+    answer: dict[str, Any] = {"status": "done", "system": SYSTEM, "customer_id": customer_id}
+    if operation == "export":
+        transcripts = store.transcripts(conversations.own)
+        return {**answer, "exported_at": now.isoformat(), "restricted": [], "categories": {
+            CATEGORY: [{"conversation_id": t.conversation_id, "messages": len(t.messages)} for t in transcripts]}}
+    if operation == "erase":
+        erased, events = store.erase(conversations.own)
+        with Session.begin() as session:
+            records = session.execute(delete(AnswerRecord).where(AnswerRecord.conversation_id.in_(conversations.own))).rowcount
+        kept = [{
+            "category": CATEGORY, "count": len(conversations.shared), "retained_until": None,
+            "reason": "conversations in which another customer was verified too; the privacy team decides what to erase",
+        }] if conversations.shared else []
+        return {**answer, "erased": {CATEGORY: erased}, "tracker_events_erased": events, "answer_records_erased": records, "kept": kept}
+    return {**answer, "not_applicable": f"{operation} does not apply to the assistant's transcripts: they are kept to "
+                                        "answer the customer and used for nothing else", "restricted": []}

@@ -1,0 +1,186 @@
+"""Download links: the customer's own data as JSON and CSV, for minutes, for that customer only;
+an expired link is gone (410), a changed or foreign one refused (403), and every link and download is on record."""
+from __future__ import annotations
+
+import base64
+import csv
+import datetime as dt
+import io
+import json
+
+import jwt
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session as OrmSession
+
+from backoffice.app import create_app
+from backoffice.export_links import ExportDownload, ExportLink
+
+from .conftest import (
+    EXPORT_SECRET, PUBLIC_URL, SERVICE, SESSION_SECRET, TOKENS, bind, local, make_settings, new_conversation, routes,
+)
+
+CSV_HEADER = ["category", "system", "record", "field", "value"]
+
+
+def issue(client, conversation_id, **params) -> dict:
+    response = client.post(f"/api/conversations/{conversation_id}/exports", params=params, headers=SERVICE)
+    assert response.status_code == 201, response.text
+    assert response.headers["cache-control"] == "no-store"
+    return response.json()
+
+
+def token_of(link: dict) -> str:
+    return local(link["json_url"]).removeprefix("/exports/").removesuffix(".json")
+
+
+def rows_of(db_url: str, model) -> list:
+    engine = create_engine(db_url)
+    with OrmSession(engine) as s:
+        found = list(s.scalars(select(model)))
+    engine.dispose()
+    return found
+
+
+def test_the_link_gives_that_customers_data_and_transcripts_as_json_and_csv(db_url, company, tracker):
+    """Through the whole app, as it runs: the routes are mounted and the links carry the public address."""
+    settings = make_settings(db_url, company, tracker.url)
+    with TestClient(create_app(settings)) as client:
+        conversation, other = new_conversation(), new_conversation()
+        token, _ = TOKENS.issue("C0001", dt.datetime.now(dt.timezone.utc))
+        assert client.post("/api/identity/session", json={"conversation_id": conversation, "token": token}, headers=SERVICE).status_code == 200
+        token, _ = TOKENS.issue("C0002", dt.datetime.now(dt.timezone.utc))
+        assert client.post("/api/identity/session", json={"conversation_id": other, "token": token}, headers=SERVICE).status_code == 200
+        tracker.say(conversation, ("user", "Mag ik al mijn gegevens?"), ("bot", "Hier is een downloadlink."))
+        tracker.say(other, ("user", "zebra-secret of the other customer"), ("bot", "reply zebra"))
+
+        before = dt.datetime.now(dt.timezone.utc)
+        link = issue(client, conversation, language="en")
+        assert set(link) == {"json_url", "csv_url", "expires_at"}
+        assert link["json_url"].startswith(f"{PUBLIC_URL}/exports/") and link["json_url"].endswith(".json")
+        assert link["csv_url"] == link["json_url"].removesuffix(".json") + ".csv"
+        expires = dt.datetime.fromisoformat(link["expires_at"])
+        assert dt.timedelta(minutes=14) < expires - before <= dt.timedelta(minutes=15)
+        claims = jwt.decode(token_of(link), EXPORT_SECRET, algorithms=["HS256"], audience="export")
+        assert claims["sub"] == "C0001" and claims["jti"] and claims["exp"] == int(expires.timestamp())
+
+        response = client.get(local(link["json_url"]))
+        assert response.status_code == 200
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["content-disposition"].startswith("attachment;") and ".json" in response.headers["content-disposition"]
+        assert response.headers["content-type"].startswith("application/json")
+        document = response.json()
+        assert document["customer_id"] == "C0001" and document["language"] == "en"
+        assert document["complaint"]["url"] and document["dpo"]["email"]
+        by_id = {c["id"]: c for c in document["categories"]}
+        # Every record of every system, in full, exactly as the systems hold it.
+        for system in ("crm", "orders", "loyalty", "marketing", "wifi", "service"):
+            export = company.http.get(f"/systems/{system}/customers/C0001/export").json()["categories"]
+            for category, records in export.items():
+                mine = [d["record"] for d in by_id.get(category, {"data": []})["data"] if d["system"] == system]
+                assert mine == records, (system, category)
+        assert by_id["invoices"]["purposes"] and by_id["invoices"]["retention"] == "7 years after purchase"
+        [chat] = [d["record"] for d in by_id["customer_service"]["data"] if d["system"] == "assistant"]
+        assert chat["conversation_id"] == conversation
+        assert [(m["from"], m["text"]) for m in chat["messages"]] == [
+            ("customer", "Mag ik al mijn gegevens?"), ("assistant", "Hier is een downloadlink.")]
+        assert all(dt.datetime.fromisoformat(m["at"]).tzinfo is not None for m in chat["messages"])
+        other_email = company.contact("C0002")["email"]
+        assert "zebra" not in response.text and other_email not in response.text and "C0002" not in response.text
+
+        response = client.get(local(link["csv_url"]))
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+        assert response.headers["cache-control"] == "no-store" and response.headers["content-disposition"].startswith("attachment;")
+        rows = list(csv.reader(io.StringIO(response.text)))
+        assert rows[0] == CSV_HEADER and all(len(r) == 5 for r in rows)
+        values = {(r[0], r[1], r[2], r[3]): r[4] for r in rows[1:]}
+        contact = company.contact("C0001")
+        assert values[("contact_details", "crm", "1", "email")] == contact["email"]
+        assert values[("contact_details", "crm", "1", "address.city")] == contact["address"]["city"]
+        assert values[("purchase_history", "orders", "1", "lines[0].sku")]
+        assert values[("customer_service", "assistant", "1", "messages[0].text")] == "Mag ik al mijn gegevens?"
+        assert values[("customer_service", "assistant", "1", "messages[1].from")] == "assistant"
+        assert {r[0] for r in rows[1:]} == set(by_id)
+        assert "zebra" not in response.text and other_email not in response.text
+
+    # On record: the link (for whom, from which conversation, until when) and both downloads.
+    [issued] = rows_of(db_url, ExportLink)
+    assert (issued.customer_id, issued.conversation_id, issued.jti, issued.expires_at) == ("C0001", conversation, claims["jti"], expires)
+    downloads = rows_of(db_url, ExportDownload)
+    assert sorted(d.format for d in downloads) == ["csv", "json"] and {d.jti for d in downloads} == {issued.jti}
+
+
+def test_an_expired_link_is_gone_with_a_clear_sentence(client, clock, tracker, db_url, company):
+    conversation = new_conversation()
+    bind(client, clock, conversation, "C0001")
+    link = issue(client, conversation)
+    clock.advance(minutes=14, seconds=59)
+    assert client.get(local(link["csv_url"])).status_code == 200
+    clock.advance(seconds=1)
+    for url in (link["json_url"], link["csv_url"]):
+        response = client.get(local(url))
+        assert response.status_code == 410
+        assert response.json()["reason"] == "expired" and "expired" in response.json()["detail"]
+        assert "new link" in response.json()["detail"]
+        assert "C0001" not in response.text and response.headers["cache-control"] == "no-store"
+    assert [d.format for d in rows_of(db_url, ExportDownload)] == ["csv"]  # only the download that worked
+
+
+def test_the_link_lifetime_is_configurable(db_url, company, tracker, kb, clock):
+    with TestClient(routes(make_settings(db_url, company, tracker.url, export_link_minutes=2), kb, clock)) as client:
+        conversation = new_conversation()
+        bind(client, clock, conversation, "C0001")
+        link = issue(client, conversation)
+        assert dt.datetime.fromisoformat(link["expires_at"]) - clock().replace(microsecond=0) == dt.timedelta(minutes=2)
+        clock.advance(minutes=2)
+        assert client.get(local(link["json_url"])).status_code == 410
+
+
+def _segments(token: str) -> tuple[dict, dict, str]:
+    header, payload, signature = token.split(".")
+    decode = lambda part: json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))  # noqa: E731
+    return decode(header), decode(payload), signature
+
+
+def _encode(part: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+
+
+@pytest.fixture
+def good_link(client, clock, tracker):
+    conversation = new_conversation()
+    bind(client, clock, conversation, "C0001")
+    return issue(client, conversation)
+
+
+def test_a_changed_or_foreign_link_is_refused_and_says_nothing_about_anyone(client, clock, good_link, db_url):
+    token = token_of(good_link)
+    header, claims, signature = _segments(token)
+    now = int(clock().timestamp())
+    forged = {
+        # The customer swapped in the payload, the signature kept.
+        "sub changed": f"{_encode(header)}.{_encode({**claims, 'sub': 'C0002'})}.{signature}",
+        # The expiry pushed out the same way.
+        "payload edited": f"{_encode(header)}.{_encode({**claims, 'exp': claims['exp'] + 86400})}.{signature}",
+        # Re-signed, for another customer, with a key that is not ours.
+        "another key": jwt.encode({**claims, "sub": "C0002"}, "someone-elses-secret-of-at-least-32-bytes!", algorithm="HS256"),
+        # Our key, but meant for something else (a website session token's audience).
+        "wrong audience": jwt.encode({**claims, "aud": "chat"}, EXPORT_SECRET, algorithm="HS256"),
+        # A real website session token: signed by another secret, for the chat.
+        "session token": TOKENS.issue("C0001", clock())[0],
+        "no signature": f"{_encode({'alg': 'none', 'typ': 'JWT'})}.{_encode({**claims, 'sub': 'C0002'})}.",
+        "not a token": "definitely-not-a-token",
+        # Signed with our key, but never issued (not on record): refused too.
+        "never issued": jwt.encode({**claims, "jti": "never-issued", "iat": now, "exp": now + 600}, EXPORT_SECRET, algorithm="HS256"),
+    }
+    assert SESSION_SECRET != EXPORT_SECRET
+    for name, bad in forged.items():
+        for kind in ("json", "csv"):
+            response = client.get(f"/exports/{bad}.{kind}")
+            assert response.status_code == 403, (name, response.text)
+            body = response.json()
+            assert body["reason"] == "invalid_link" and "not valid" in body["detail"], name
+            assert "C000" not in response.text and "@" not in response.text, name
+    assert client.get(local(good_link["json_url"])).status_code == 200  # the real one still works
+    assert len(rows_of(db_url, ExportDownload)) == 1
