@@ -9,6 +9,7 @@ idempotency key, so saying "yes" again after a timeout never files it twice.
 from __future__ import annotations
 
 import logging
+from abc import ABCMeta, abstractmethod
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -110,7 +111,7 @@ def held_categories(composer: Composer) -> List[str]:
     return [c["id"] for c in composer.kb["categories"] if c.get("systems")]
 
 
-class CustomerAction(Action):
+class CustomerAction(Action, metaclass=ABCMeta):
     """Shared steps: the verified customer of this conversation, and carrying on with what was asked."""
 
     def customer(self, tracker: Tracker) -> Optional[str]:
@@ -125,8 +126,9 @@ class CustomerAction(Action):
             dispatcher.utter_message(text=UNAVAILABLE[language])
             return []
 
+    @abstractmethod
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> List[EventType]:
-        raise NotImplementedError
+        """The action's own job, with the conversation's language."""
 
     def carry_on(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str, customer_id: str,
                  pending: Optional[Dict[str, Any]]) -> List[EventType]:

@@ -82,7 +82,7 @@ T = {
 P = {
     "summary_intro": {"nl": "Dit ga ik voor je indienen:", "en": "This is what I will file for you:"},
     "summary_right": {"nl": "Verzoek: {right}", "en": "Request: {right}"},
-    "summary_all": {"nl": "Wat: alles wat we over je hebben ({names})", "en": "What: everything we hold about you ({names})"},
+    "summary_all": {"nl": "Wat: alles wat we over je hebben", "en": "What: everything we hold about you"},
     "summary_some": {"nl": "Wat: {names}", "en": "What: {names}"},
     "summary_kept": {"nl": "Wat we moeten bewaren, en waarom:", "en": "What we must keep, and why:"},
     "summary_chats": {"nl": "Ook je gesprekken met deze assistent worden gewist.", "en": "Your conversations with this assistant are erased too."},
@@ -105,7 +105,7 @@ P = {
         "nl": "Dit is meteen ingegaan: vanaf nu stoppen we met {purposes}.",
         "en": "This has taken effect already: from now on we stop {purposes}.",
     },
-    "receipt_kept": {"nl": "Bewaard blijft: {kept}.", "en": "We keep: {kept}."},
+    "receipt_kept": {"nl": "Wat we wettelijk moeten bewaren, blijft bewaard: {kept}.", "en": "What the law makes us keep stays: {kept}."},
     "receipt_track": {
         "nl": "Vraag me gerust 'wat is de status van mijn verzoek?'.",
         "en": "Ask me 'what is the status of my request?' any time.",
@@ -277,9 +277,9 @@ def receipt(filed: Dict[str, Any], draft: Draft, language: str) -> str:
     purposes = draft.get("details", {}).get("purposes")
     if purposes:
         lines.append(p("receipt_now", language, purposes=", ".join(t("purpose", x, language) for x in purposes)))
-    kept = [f"{k['name'][language]} ({k['reason'][language]})" for k in filed.get("kept_after_erasure") or []]
+    kept = [k["name"][language] for k in filed.get("kept_after_erasure") or []]
     if kept:
-        lines.append(p("receipt_kept", language, kept="; ".join(kept)))
+        lines.append(p("receipt_kept", language, kept=", ".join(kept)))
     lines.append(p("receipt_track", language))
     return "\n".join(lines)
 

@@ -47,6 +47,7 @@ def isolated_env(var_dir: Path, backoffice_port: int, actions_port: int, rasa_po
         "PRIVACY_TEAM_PASSWORD": f"{secret}-privacy-password",
         "SESSION_TOKEN_SECRET": f"{secret}-session-token-secret-of-32-characters",
         "OTP_SECRET": f"{secret}-otp-secret-of-at-least-32-characters",
+        "EXPORT_LINK_SECRET": f"{secret}-export-link-secret-of-32-characters",
         "SMTP_PORT": str(backoffice_port + 25),
         "MAIL_SINK_DIR": str(var_dir / "mail"),
         "DEMO_MODE": "1",

@@ -60,16 +60,18 @@ def stack() -> Iterator[Stack]:
 
 @pytest.fixture(scope="session")
 def backoffice_url(stack: Stack) -> str:
-    if "backoffice" not in stack.procs:
-        stack.start(["backoffice"])
+    """The back office with what it talks to: the demo company systems and the mail sink."""
+    missing = [n for n in ("companysystems", "mailsink", "backoffice") if n not in stack.procs]
+    if missing:
+        stack.start(missing)
         stack.wait_ready(timeout=60)
     return stack.env["BACKOFFICE_URL"]
 
 
 @pytest.fixture(scope="session")
 def assistant(stack: Stack, backoffice_url: str) -> Stack:
-    """The back office, the action server and the Rasa server, all answering."""
-    missing = [n for n in ("actions", "rasa") if n not in stack.procs]
+    """Everything `make run` starts: also the outbox worker, the action server and the Rasa server."""
+    missing = [n for n in ("worker", "actions", "rasa") if n not in stack.procs]
     if missing:
         stack.start(missing)
         stack.wait_ready(timeout=400)

@@ -90,11 +90,11 @@ def test_erasure_summary_names_what_is_kept_and_why(current, language):
 
 
 def test_receipt_has_the_id_due_date_and_what_took_effect():
-    filed = {"id": "R-20261129-ABCD", "type": "objection_direct_marketing", "due_on": "2026-12-29", "created": True,
+    filed = {"id": "REQ-2026-ABCD", "type": "objection_direct_marketing", "due_on": "2026-12-29", "created": True,
              "kept_after_erasure": []}
     draft = {"details": {"purposes": ["newsletter"]}}
     text = rights.receipt(filed, draft, "en")
-    assert "R-20261129-ABCD" in text and "29 December 2026" in text and "taken effect already" in text
+    assert "REQ-2026-ABCD" in text and "29 December 2026" in text and "taken effect already" in text
     again = rights.receipt({**filed, "created": False}, draft, "nl")
     assert "niet nog eens" in again
 
