@@ -55,7 +55,9 @@ web/node_modules/.installed: web/package-lock.json
 		-e "s/^COMPANY_SYSTEMS_TOKEN=change-me/COMPANY_SYSTEMS_TOKEN=$$(openssl rand -hex 24)/" \
 		-e "s/^PRIVACY_TEAM_PASSWORD=change-me/PRIVACY_TEAM_PASSWORD=$$(openssl rand -hex 12)/" \
 		-e "s/^SESSION_TOKEN_SECRET=change-me/SESSION_TOKEN_SECRET=$$(openssl rand -hex 24)/" \
-		-e "s/^OTP_SECRET=change-me/OTP_SECRET=$$(openssl rand -hex 24)/" .env.example > .env
+		-e "s/^OTP_SECRET=change-me/OTP_SECRET=$$(openssl rand -hex 24)/" \
+		-e "s/^CHAT_SESSION_ID_SECRET=change-me/CHAT_SESSION_ID_SECRET=$$(openssl rand -hex 24)/" \
+		-e "s/^EXPORT_LINK_SECRET=change-me/EXPORT_LINK_SECRET=$$(openssl rand -hex 24)/" .env.example > .env
 	@touch .env
 
 /usr/bin/chromium:

@@ -1,0 +1,412 @@
+"""The website's chat channel: Rasa's socket.io channel, with sessions the server owns and the
+website login checked by the back office.
+
+The widget (web/static/chat.js) speaks Rasa's socket.io protocol unchanged: `session_request`
+`{session_id}` -> `session_confirm` "<id>", `user_uttered` `{message, session_id, customData}`,
+`bot_uttered` `{text, ...}`, at the socket path /socket.io/. What this channel adds to
+`rasa.core.channels.socketio.SocketIOInput`:
+
+1. **The server chooses the session id** (the Rasa sender id). An id is `<nonce>.<tag>`: 32 hex
+   digits from `secrets`, a dot, and the first 32 hex digits of an HMAC-SHA256 of the nonce under a
+   key derived from `CHAT_SESSION_ID_SECRET`. A proposed id is taken back only with a valid tag
+   (a returning visitor keeps their conversation); anything else gets a fresh id. The session id a
+   client puts in `user_uttered` is ignored: a connection speaks only in the session the server
+   confirmed to it. (Rasa's own channel lets any client name any session id, another customer's
+   included, and then receives that conversation's replies.)
+2. **The website login.** The widget connects with `io(url, {auth: {token}})` and repeats the token
+   as `customData.session_token`. When the session is confirmed (and whenever a new token arrives
+   in a message), the channel asks the back office to bind the conversation to the token's
+   customer: `POST {BACKOFFICE_URL}/api/identity/session` with the service token. The back office
+   alone checks the token (so this process does not need SESSION_TOKEN_SECRET, the key that can
+   sign logins) and the actions read the binding from it. Refused (forged, expired, wrong audience),
+   unreachable, or the conversation is already another customer's (then the connection gets a
+   fresh session id and that one is bound): the customer is told so in their language
+   (`customData.language`, nl or en, default en) on `bot_uttered`, before the answer to their
+   message, and the conversation stays unverified. A connection without a token is anonymous, as
+   before; a conversation verified earlier (by login or by e-mail code) keeps its binding in the
+   back office, whoever holds its server-issued id.
+3. **No token reaches Rasa.** `session_token`, and any metadata key that looks like a credential
+   (token, secret, password, authorization, cookie, jwt, api key), is removed from the metadata
+   before the message goes to Rasa, so it is never stored in the tracker store.
+4. `enter_room` / `leave_room` are awaited when python-socketio makes them coroutines (>= 5.10),
+   so replies keep arriving beyond the 5.9.0 pin.
+
+Configuration, all in bot/credentials.yml (secrets as `${VARIABLES}` from the environment):
+`user_message_evt`, `bot_message_evt`, `session_persistence`, `metadata_key`, `socketio_path`
+and `namespace` as for Rasa's channel, plus `backoffice_url`, `backoffice_service_token` and
+`session_id_secret`. Rasa's `jwt_key` is not supported: the back office checks the login.
+One Rasa process keeps its connections in memory; several replicas need sticky sessions
+(DESIGN.md section 4), and the same `CHAT_SESSION_ID_SECRET`.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import inspect
+import json
+import logging
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Dict, Optional, Set, Text, Tuple
+
+import aiohttp
+from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from socketio import AsyncServer
+
+logger = logging.getLogger(__name__)
+
+# Per back-office call: under the widget's 5 s wait for `session_confirm`, far under Rasa's 60 s lock.
+IDENTITY_TIMEOUT_SECONDS = 4.0
+MIN_SECRET_BYTES = 32
+MAX_TOKEN_CHARS = 4096  # the longest token the back office accepts
+SESSION_ID_LABEL = b"voltera website chat session id v1"
+SESSION_ID_PATTERN = re.compile(r"[0-9a-f]{32}\.[0-9a-f]{32}")
+CREDENTIAL_KEY = re.compile(r"token|secret|passw|authori[sz]ation|cookie|jwt|api[_-]?key", re.IGNORECASE)
+MAX_METADATA_DEPTH = 8
+
+VERIFIED, REFUSED, OTHER_CUSTOMER, UNAVAILABLE = "verified", "refused", "other_customer", "unavailable"
+
+# What the customer is told when their login could not be used (key -> language -> text).
+NOTICES: Dict[str, Dict[str, str]] = {
+    "expired": {
+        "en": "I could not confirm your login: it has expired. Log in again on the website, "
+              "or I can verify you with a code by e-mail.",
+        "nl": "Ik kon je inlog niet bevestigen: die is verlopen. Log opnieuw in op de website, "
+              "of ik kan je verifiëren met een code per e-mail.",
+    },
+    "invalid": {
+        "en": "I could not confirm your login: the website's login is not valid. Log in again on the "
+              "website, or I can verify you with a code by e-mail.",
+        "nl": "Ik kon je inlog niet bevestigen: de inlog van de website is niet geldig. Log opnieuw in "
+              "op de website, of ik kan je verifiëren met een code per e-mail.",
+    },
+    "unavailable": {
+        "en": "I could not confirm your login right now: our verification service cannot be reached. "
+              "You can keep chatting, but I cannot show your own data until you are verified. Try "
+              "again in a few minutes, or I can verify you with a code by e-mail.",
+        "nl": "Ik kon je inlog nu niet bevestigen: onze verificatiedienst is niet bereikbaar. Je kunt "
+              "gewoon verder chatten, maar je eigen gegevens kan ik pas laten zien als je geverifieerd "
+              "bent. Probeer het over een paar minuten opnieuw, of ik kan je verifiëren met een code per e-mail.",
+    },
+    "new_conversation": {
+        "en": "You are logged in as a different customer than the one this conversation belongs to, "
+              "so I have started a new conversation for you.",
+        "nl": "Je bent ingelogd als een andere klant dan bij wie dit gesprek hoort, dus ik ben een "
+              "nieuw gesprek voor je begonnen.",
+    },
+}
+
+
+def notice(key: str, language: Any) -> str:
+    """The notice in the page's language (nl or en; anything else: en)."""
+    lang = "nl" if isinstance(language, str) and language.strip().lower().startswith("nl") else "en"
+    return NOTICES[key][lang]
+
+
+def _placeholder(secret: Optional[str]) -> bool:
+    return not secret or secret.startswith("change-me")
+
+
+class SessionIds:
+    """Session ids only this server can make: `<32 hex nonce>.<32 hex HMAC-SHA256 tag>`."""
+
+    def __init__(self, secret: Optional[str]) -> None:
+        if _placeholder(secret):
+            logger.warning("CHAT_SESSION_ID_SECRET is not set: website chat session ids are signed with a random key "
+                           "of this process, so visitors start a new conversation whenever Rasa restarts")
+            key = secrets.token_bytes(32)
+        elif len(str(secret).encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"CHAT_SESSION_ID_SECRET must be at least {MIN_SECRET_BYTES} bytes (e.g. `openssl rand -hex 24`)")
+        else:
+            key = str(secret).encode()
+        self._key = hmac.new(key, SESSION_ID_LABEL, hashlib.sha256).digest()
+
+    def issue(self) -> str:
+        nonce = secrets.token_hex(16)
+        return f"{nonce}.{self._tag(nonce)}"
+
+    def issued_here(self, candidate: Any) -> bool:
+        if not isinstance(candidate, str) or not SESSION_ID_PATTERN.fullmatch(candidate):
+            return False
+        nonce, tag = candidate.split(".")
+        return hmac.compare_digest(tag, self._tag(nonce))
+
+    def _tag(self, nonce: str) -> str:
+        return hmac.new(self._key, nonce.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: str  # VERIFIED | REFUSED | OTHER_CUSTOMER | UNAVAILABLE
+    reason: str = ""  # the back office's word: expired, bad_signature, wrong_audience, malformed, ...
+    customer_id: Optional[str] = None
+
+    @property
+    def notice_key(self) -> Optional[str]:
+        if self.outcome == REFUSED:
+            return "expired" if self.reason == "expired" else "invalid"
+        return "unavailable" if self.outcome == UNAVAILABLE else None
+
+
+class IdentityClient:
+    """The back office's `POST /api/identity/session`: bind a conversation to a login token's customer."""
+
+    def __init__(self, base_url: Optional[str], service_token: Optional[str], timeout: float = IDENTITY_TIMEOUT_SECONDS) -> None:
+        self.url = f"{(base_url or '').rstrip('/')}/api/identity/session"
+        self.service_token = service_token or ""
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.configured = bool(base_url) and not _placeholder(self.service_token)
+        if not self.configured:
+            logger.error("website logins cannot be checked: set BACKOFFICE_URL and BACKOFFICE_SERVICE_TOKEN "
+                         "(backoffice_url / backoffice_service_token in bot/credentials.yml)")
+
+    async def bind(self, conversation_id: str, token: str) -> Verdict:
+        if not token or len(token) > MAX_TOKEN_CHARS:
+            return Verdict(REFUSED, "malformed")
+        if not self.configured:
+            return Verdict(UNAVAILABLE, "not_configured")
+        try:
+            async with aiohttp.ClientSession(timeout=self.timeout) as http:
+                async with http.post(self.url, json={"conversation_id": conversation_id, "token": token},
+                                     headers={"Authorization": f"Bearer {self.service_token}"}) as answer:
+                    status = answer.status
+                    body = await answer.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            logger.warning("the back office could not be asked about a website login: %s", type(exc).__name__)
+            return Verdict(UNAVAILABLE, "unreachable")
+        body = body if isinstance(body, dict) else {}
+        reason = body.get("reason") if isinstance(body.get("reason"), str) else ""
+        if status == 200 and body.get("verified") is True and isinstance(body.get("customer_id"), str):
+            return Verdict(VERIFIED, customer_id=body["customer_id"])
+        if status == 409 and reason == "other_customer":
+            return Verdict(OTHER_CUSTOMER, reason)
+        if status == 401 and reason:  # the token's fault (without a reason: our service token's)
+            return Verdict(REFUSED, reason)
+        logger.error("the back office answered %s (%s) to a website login check: check BACKOFFICE_URL and "
+                     "BACKOFFICE_SERVICE_TOKEN", status, reason or body.get("detail"))
+        return Verdict(UNAVAILABLE, reason or f"status {status}")
+
+
+def without_credentials(value: Any, depth: int = 0) -> Any:
+    """The metadata without any key that looks like a credential (at any depth)."""
+    if depth > MAX_METADATA_DEPTH:
+        return None
+    if isinstance(value, dict):
+        return {k: without_credentials(v, depth + 1) for k, v in value.items()
+                if not (isinstance(k, str) and CREDENTIAL_KEY.search(k))}
+    if isinstance(value, list):
+        return [without_credentials(v, depth + 1) for v in value]
+    return value
+
+
+async def _maybe_await(result: Any) -> None:
+    if inspect.isawaitable(result):
+        await result
+
+
+@dataclass
+class _Connection:
+    """What the server knows about one socket connection."""
+
+    token: Optional[str] = None  # the login token it presents (auth.token, or the newest customData.session_token)
+    session_id: Optional[str] = None  # the session confirmed to it
+    checked: Optional[Tuple[str, str]] = None  # (session id, token) of the last login check
+    verdict: Optional[Verdict] = None
+    notice: Optional[str] = None  # to tell with the next message (when its language is known)
+    told: Set[Tuple[str, str]] = field(default_factory=set)  # (token, notice) told already
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+def _token(value: Any) -> Optional[str]:
+    return value if isinstance(value, str) and value else None
+
+
+class WebsiteInput(SocketIOInput):
+    """The website chat widget's channel (socket.io): server-issued sessions, verified logins."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "website"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        credentials = credentials or {}
+        if credentials.get("jwt_key"):
+            raise ValueError("connectors.website.WebsiteInput does not take a jwt_key: the back office checks the login token")
+        return cls(
+            user_message_evt=credentials.get("user_message_evt", "user_uttered"),
+            bot_message_evt=credentials.get("bot_message_evt", "bot_uttered"),
+            namespace=credentials.get("namespace"),
+            session_persistence=credentials.get("session_persistence", True),
+            socketio_path=credentials.get("socketio_path", "/socket.io"),
+            metadata_key=credentials.get("metadata_key", "customData"),
+            backoffice_url=credentials.get("backoffice_url"),
+            backoffice_service_token=credentials.get("backoffice_service_token"),
+            session_id_secret=credentials.get("session_id_secret"),
+        )
+
+    def __init__(
+        self,
+        user_message_evt: Text = "user_uttered",
+        bot_message_evt: Text = "bot_uttered",
+        namespace: Optional[Text] = None,
+        session_persistence: bool = True,
+        socketio_path: Optional[Text] = "/socket.io",
+        metadata_key: Optional[Text] = "customData",
+        backoffice_url: Optional[Text] = None,
+        backoffice_service_token: Optional[Text] = None,
+        session_id_secret: Optional[Text] = None,
+    ) -> None:
+        super().__init__(user_message_evt, bot_message_evt, namespace, session_persistence, socketio_path,
+                         jwt_key=None, metadata_key=metadata_key)
+        self.session_ids = SessionIds(session_id_secret)
+        self.identity = IdentityClient(backoffice_url, backoffice_service_token)
+        self.connections: Dict[Text, _Connection] = {}
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        # cors_allowed_origins=[]: Sanic's CORS settings (`rasa run --cors`) apply, as in Rasa's channel.
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
+        website = SocketBlueprint(sio, self.socketio_path, "website_webhook", __name__)
+        self.sio = sio
+        output = SocketIOOutput(sio, self.bot_message_evt)
+
+        @website.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @sio.on("connect", namespace=self.namespace)
+        async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
+            self.connections[sid] = _Connection(token=_token(auth.get("token")) if isinstance(auth, dict) else None)
+            logger.debug("website chat %s connected (%s)", sid, "with a login" if self.connections[sid].token else "anonymous")
+            return True
+
+        @sio.on("disconnect", namespace=self.namespace)
+        async def disconnect(sid: Text) -> None:
+            self.connections.pop(sid, None)
+            logger.debug("website chat %s disconnected", sid)
+
+        @sio.on("session_request", namespace=self.namespace)
+        async def session_request(sid: Text, data: Any) -> None:
+            try:
+                conn = self.connections.setdefault(sid, _Connection())
+                proposed = data.get("session_id") if isinstance(data, dict) and self.session_persistence else None
+                async with conn.lock:
+                    await self._open_session(sid, conn, proposed)
+            except Exception:  # never let one connection's trouble take the channel down
+                logger.exception("website chat %s: the session request failed", sid)
+
+        @sio.on(self.user_message_evt, namespace=self.namespace)
+        async def handle_message(sid: Text, data: Any) -> None:
+            try:
+                message = await self._prepare(sid, data, output)
+            except Exception:
+                logger.exception("website chat %s: a message could not be taken in; it is dropped", sid)
+                return
+            if message is None:
+                return
+            try:
+                await on_new_message(message)
+            except Exception:
+                logger.exception("website chat %s: Rasa could not handle a message", sid)
+
+        return website
+
+    # --- sessions and logins (called with the connection's lock held) ---
+
+    async def _open_session(self, sid: Text, conn: _Connection, proposed: Any) -> None:
+        """Confirm a session to the connection: the proposed one if this server issued it, else a fresh one."""
+        if self.session_ids.issued_here(proposed):
+            session_id = proposed
+        else:
+            session_id = self.session_ids.issue()
+            if proposed:
+                logger.info("website chat %s proposed a session id this server did not issue: a fresh one is issued", sid)
+        session_id = await self._check_login(conn, session_id)
+        await self._join(sid, conn, session_id)
+
+    async def _check_login(self, conn: _Connection, session_id: str) -> str:
+        """Bind `session_id` to the connection's login, if it has one; the session id to use (a fresh one
+        if the conversation is someone else's)."""
+        token = conn.token
+        if token is None:
+            return session_id
+        verdict = await self.identity.bind(session_id, token)
+        if verdict.outcome == OTHER_CUSTOMER:
+            logger.info("website chat: conversation %s belongs to another customer; a new one is started", session_id[:8])
+            session_id = self.session_ids.issue()
+            verdict = await self.identity.bind(session_id, token)
+            if verdict.outcome == VERIFIED:
+                self._remember_notice(conn, token, "new_conversation")
+            elif verdict.outcome == OTHER_CUSTOMER:  # a fresh id cannot be bound already; treat as a fault
+                verdict = Verdict(UNAVAILABLE, "other_customer_again")
+        conn.checked, conn.verdict = (session_id, token), verdict
+        if verdict.outcome == VERIFIED:
+            logger.info("website chat: conversation %s verified by the website login", session_id[:8])
+        else:
+            logger.info("website chat: the login of conversation %s was not confirmed (%s)", session_id[:8], verdict.reason)
+        if verdict.notice_key:
+            self._remember_notice(conn, token, verdict.notice_key)
+        return session_id
+
+    @staticmethod
+    def _remember_notice(conn: _Connection, token: str, key: str) -> None:
+        if (token, key) not in conn.told:
+            conn.told.add((token, key))
+            conn.notice = key
+
+    async def _join(self, sid: Text, conn: _Connection, session_id: str) -> None:
+        """Put the connection in the session's room (Rasa's replies go to the room named by the sender
+        id) and confirm the session to it."""
+        assert self.sio is not None
+        if conn.session_id and conn.session_id != session_id:
+            await _maybe_await(self.sio.leave_room(sid, conn.session_id))
+        await _maybe_await(self.sio.enter_room(sid, session_id))
+        conn.session_id = session_id
+        await self.sio.emit("session_confirm", session_id, room=sid)
+
+    async def _prepare(self, sid: Text, data: Any, output: SocketIOOutput) -> Optional[UserMessage]:
+        """The message for Rasa, in the connection's own session, with no credentials in its metadata."""
+        if not isinstance(data, dict):
+            logger.warning("website chat %s sent a message that is not an object; ignored", sid)
+            return None
+        metadata = data.get(self.metadata_key) or {}
+        if isinstance(metadata, str):
+            try:
+                metadata = json.loads(metadata)
+            except ValueError:
+                metadata = {}
+        if not isinstance(metadata, dict):
+            metadata = {}
+        language = metadata.get("language")
+        conn = self.connections.setdefault(sid, _Connection())
+        async with conn.lock:
+            newer = _token(metadata.get("session_token"))
+            if newer is not None and newer != conn.token:
+                conn.token = newer
+            if conn.session_id is None:  # no session_request first: start one
+                await self._open_session(sid, conn, None)
+            elif conn.token is not None and (conn.checked != (conn.session_id, conn.token)
+                                             or (conn.verdict is not None and conn.verdict.outcome == UNAVAILABLE)):
+                session_id = await self._check_login(conn, conn.session_id)
+                if session_id != conn.session_id:
+                    await self._join(sid, conn, session_id)
+            session_id, pending, conn.notice = conn.session_id, conn.notice, None
+        claimed = data.get("session_id")
+        if claimed and claimed != session_id:
+            logger.info("website chat %s named a session other than its own; its message goes to its own", sid)
+        if pending:
+            await output.send_text_message(sid, notice(pending, language))
+        text = data.get("message")
+        return UserMessage(
+            text if isinstance(text, str) else "",
+            output,
+            session_id,
+            input_channel=self.name(),
+            metadata=without_credentials(metadata),
+        )

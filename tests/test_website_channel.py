@@ -1,0 +1,403 @@
+"""The website chat channel (connectors/website.py) against real processes: the company systems, the
+back office, the action server and the Rasa server with a trained model, driven through socket.io the
+way the widget (web/static/chat.js) drives it.
+
+Its own stack on its own ports (back office 19000, company systems 19100, actions 16055, Rasa 16005)
+and databases (var/test-channel), so it runs beside the other end-to-end tests.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import re
+import shutil
+import sys
+import uuid
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional
+
+import jwt
+import pytest
+import requests
+import socketio
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from stack import Stack, isolated_env, load_env  # noqa: E402
+
+CHANNEL_VAR = ROOT / "var" / "test-channel"
+CHANNEL_ENV = {
+    **isolated_env(CHANNEL_VAR, backoffice_port=19000, actions_port=16055, rasa_port=16005, secret="chan"),
+    "CHAT_SESSION_ID_SECRET": "chan-chat-session-id-secret-of-32-characters",
+}
+SERVER_ISSUED = re.compile(r"[0-9a-f]{32}\.[0-9a-f]{32}")
+REFUSED_EN = "I could not confirm your login"
+REFUSED_NL = "Ik kon je inlog niet bevestigen"
+
+
+@pytest.fixture(scope="session")
+def website() -> Iterator[Stack]:
+    """Company systems, back office, action server and Rasa (with the website channel), all answering."""
+    shutil.rmtree(CHANNEL_VAR, ignore_errors=True)
+    CHANNEL_VAR.mkdir(parents=True)
+    stack = Stack(load_env(CHANNEL_ENV), log_dir=CHANNEL_VAR / "log")
+    try:
+        stack.start(["companysystems", "backoffice", "actions", "rasa"])
+        stack.wait_ready(timeout=600)
+        yield stack
+    finally:
+        stack.stop()
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def service_headers(stack: Stack) -> Dict[str, str]:
+    return {"Authorization": f"Bearer {stack.env['BACKOFFICE_SERVICE_TOKEN']}"}
+
+
+def identity(stack: Stack, conversation_id: str) -> Dict[str, Any]:
+    url = f"{stack.env['BACKOFFICE_URL']}/api/identity/conversations/{conversation_id}"
+    response = requests.get(url, headers=service_headers(stack), timeout=10)
+    response.raise_for_status()
+    return response.json()
+
+
+def tracker(stack: Stack, conversation_id: str) -> Dict[str, Any]:
+    url = f"http://localhost:{stack.env['RASA_PORT']}/conversations/{conversation_id}/tracker"
+    response = requests.get(url, params={"token": stack.env["RASA_API_TOKEN"]}, timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
+def user_texts(conversation: Dict[str, Any]) -> List[str]:
+    return [e.get("text") for e in conversation["events"] if e["event"] == "user"]
+
+
+def demo_login(stack: Stack, customer_id: str) -> str:
+    """The token the demo website's login gives (what the widget sends when logged in)."""
+    response = requests.post(f"{stack.env['BACKOFFICE_URL']}/demo/login", json={"customer_id": customer_id}, timeout=30)
+    response.raise_for_status()
+    return response.json()["token"]
+
+
+def mint(stack: Stack, customer_id: str = "C0003", *, key: Optional[str] = None, audience: str = "chat",
+         issuer: str = "voltera-website", age: dt.timedelta = dt.timedelta(0), ttl: dt.timedelta = dt.timedelta(minutes=30)) -> str:
+    """A session token as the website signs it (identity.py), with one thing changed if asked."""
+    issued = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - age
+    claims = {"sub": customer_id, "iat": int(issued.timestamp()), "exp": int((issued + ttl).timestamp()), "aud": audience, "iss": issuer}
+    return jwt.encode(claims, key or stack.env["SESSION_TOKEN_SECRET"], algorithm="HS256")
+
+
+class Visitor:
+    """One browser tab with the chat widget: a socket.io connection, logged in or not."""
+
+    def __init__(self, stack: Stack, token: Optional[str] = None, auth_at_connect: bool = True) -> None:
+        self.url = f"http://localhost:{stack.env['RASA_PORT']}"
+        self.token = token
+        self.auth_at_connect = auth_at_connect
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.inbox: asyncio.Queue = asyncio.Queue()
+        self.confirms: asyncio.Queue = asyncio.Queue()
+        self.client.on("bot_uttered", lambda data: self.inbox.put_nowait(data))
+        self.client.on("session_confirm", lambda data: self.confirms.put_nowait(data))
+        self.session_id: Optional[str] = None
+
+    async def open(self, proposed: Any = None) -> str:
+        auth = {"token": self.token} if self.token and self.auth_at_connect else None
+        await self.client.connect(self.url, socketio_path="/socket.io/", transports=["websocket"], auth=auth)
+        await self.client.emit("session_request", {"session_id": proposed})
+        self.session_id = await self.confirmed()
+        return self.session_id
+
+    async def confirmed(self, timeout: float = 30) -> str:
+        data = await asyncio.wait_for(self.confirms.get(), timeout)
+        return data if isinstance(data, str) else data["session_id"]
+
+    async def say(self, text: str, language: str = "en", session_id: Optional[str] = None, **extra: Any) -> List[Dict[str, Any]]:
+        """Send like the widget does and collect the replies (until 3 s of silence)."""
+        custom: Dict[str, Any] = {"language": language, **extra}
+        if self.token:
+            custom["session_token"] = self.token
+        await self.client.emit("user_uttered", {"message": text, "session_id": session_id or self.session_id, "customData": custom})
+        replies = [await asyncio.wait_for(self.inbox.get(), 120)]
+        while True:
+            try:
+                replies.append(await asyncio.wait_for(self.inbox.get(), 3))
+            except asyncio.TimeoutError:
+                return replies
+
+    async def close(self) -> None:
+        await self.client.disconnect()
+
+
+def joined(replies: List[Dict[str, Any]]) -> str:
+    return "\n".join(r.get("text") or "" for r in replies)
+
+
+# --- tests -----------------------------------------------------------------------------------------
+
+
+def test_login_binds_the_conversation_and_no_token_reaches_the_tracker(website, published):
+    token = demo_login(website, "C0001")
+
+    async def chat():
+        visitor = Visitor(website, token)
+        try:
+            session_id = await visitor.open()
+            replies = await visitor.say("Which data do you collect about me?",
+                                        access_token="other-secret-value", extra={"password": "hunter2", "page": "home"})
+            return session_id, replies
+        finally:
+            await visitor.close()
+
+    session_id, replies = asyncio.run(chat())
+    assert SERVER_ISSUED.fullmatch(session_id)
+    assert REFUSED_EN not in joined(replies)
+    assert f"version {published[-1]['version']['id']}" in joined(replies)
+    bound = identity(website, session_id)
+    assert bound["verified"] is True and bound["customer_id"] == "C0001" and bound["method"] == "session"
+
+    conversation = tracker(website, session_id)
+    stored = json.dumps(conversation)
+    for secret in (token, "session_token", "other-secret-value", "access_token", "hunter2", "password"):
+        assert secret not in stored
+    metadata = next(e["metadata"] for e in conversation["events"] if e["event"] == "user")
+    assert metadata["language"] == "en" and metadata["extra"] == {"page": "home"}  # the rest of customData arrives
+    assert conversation["latest_input_channel"] == "website"
+
+
+REFUSALS = [
+    # (how the token is wrong, page language, what the customer must read)
+    ("forged", "en", [REFUSED_EN, "is not valid", "Log in again on the website", "code by e-mail"]),
+    ("expired", "nl", [REFUSED_NL, "verlopen", "Log opnieuw in op de website", "code per e-mail"]),
+    ("expired", "en", ["I could not confirm your login: it has expired. Log in again on the website, "
+                       "or I can verify you with a code by e-mail."]),
+    ("wrong_audience", "en", [REFUSED_EN, "is not valid"]),
+    ("garbage", "en", [REFUSED_EN, "is not valid"]),
+]
+
+
+def bad_token(stack: Stack, kind: str) -> str:
+    if kind == "forged":
+        return mint(stack, "C0004", key="an-attacker-key-that-is-32-characters-long")
+    if kind == "expired":
+        return mint(stack, "C0004", age=dt.timedelta(hours=2))
+    if kind == "wrong_audience":
+        return mint(stack, "C0004", audience="backoffice")
+    return "not.a.token"
+
+
+@pytest.mark.parametrize("kind, language, expected", REFUSALS, ids=[f"{k}-{lang}" for k, lang, _ in REFUSALS])
+def test_refused_login_is_told_and_the_conversation_stays_unverified(website, kind, language, expected):
+    token = bad_token(website, kind)
+
+    async def chat():
+        visitor = Visitor(website, token)
+        try:
+            session_id = await visitor.open()
+            first = await visitor.say("hello" if language == "en" else "hoi", language)
+            second = await visitor.say("how long do you keep my invoices?" if language == "en" else "hoe lang bewaren jullie mijn facturen?", language)
+            return session_id, first, second
+        finally:
+            await visitor.close()
+
+    session_id, first, second = asyncio.run(chat())
+    notice = first[0]["text"]
+    for part in expected:
+        assert part in notice
+    assert len(first) > 1, "the message itself got no answer after the notice"
+    assert REFUSED_EN not in joined(second) and REFUSED_NL not in joined(second), "told twice"
+    assert identity(website, session_id)["verified"] is False
+    assert token not in json.dumps(tracker(website, session_id))
+
+
+def test_login_of_another_customer_gets_a_new_conversation_and_leaves_the_first_alone(website):
+    token_a, token_b = demo_login(website, "C0001"), demo_login(website, "C0002")
+
+    async def first_customer():
+        a = Visitor(website, token_a)
+        try:
+            session_id = await a.open()
+            await a.say("which data do you collect about me?")
+            return session_id
+        finally:
+            await a.close()
+
+    session_a = asyncio.run(first_customer())
+    before = tracker(website, session_a)["events"]
+    assert identity(website, session_a)["customer_id"] == "C0001"
+
+    async def second_customer(auth_at_connect: bool):
+        b = Visitor(website, token_b, auth_at_connect=auth_at_connect)
+        try:
+            offered = await b.open(proposed=session_a)
+            replies = await b.say("how long do you keep my purchase history?")
+            if not auth_at_connect:  # the login arrives with the message: the session changes then
+                offered = await b.confirmed(timeout=1)
+            return offered, replies
+        finally:
+            await b.close()
+
+    for auth_at_connect in (True, False):
+        session_b, replies = asyncio.run(second_customer(auth_at_connect))
+        assert session_b != session_a and SERVER_ISSUED.fullmatch(session_b)
+        assert replies[0]["text"].startswith("You are logged in as a different customer")
+        assert "purchase history" in joined(replies[1:]).lower()
+        assert identity(website, session_b)["customer_id"] == "C0002"
+        assert identity(website, session_a)["customer_id"] == "C0001"
+        assert tracker(website, session_a)["events"] == before
+        assert "how long do you keep my purchase history?" in user_texts(tracker(website, session_b))
+
+
+@pytest.mark.parametrize("proposed", [
+    uuid.uuid4().hex,
+    "C0001",
+    "0" * 32 + "." + "0" * 32,
+    "x" * 10_000,
+    12345,
+    {"session_id": "nested"},
+], ids=["uuid", "customer-id", "unsigned-shape", "10k", "number", "object"])
+def test_a_session_id_the_server_did_not_issue_is_replaced(website, proposed):
+    async def chat():
+        visitor = Visitor(website)
+        try:
+            return await visitor.open(proposed=proposed)
+        finally:
+            await visitor.close()
+
+    session_id = asyncio.run(chat())
+    assert session_id != proposed and SERVER_ISSUED.fullmatch(session_id)
+
+
+def test_only_the_server_issued_session_can_be_resumed_and_spoken_in(website):
+    async def chat():
+        owner = Visitor(website)
+        intruder = Visitor(website)
+        try:
+            own = await owner.open()
+            await owner.say("hello")
+            tampered = own[:-1] + ("0" if own[-1] != "0" else "1")
+            other = await intruder.open(proposed=tampered)
+            # The intruder names the owner's session in its message: it still speaks in its own.
+            await intruder.say("what is my loyalty data used for?", session_id=own)
+            assert owner.inbox.empty(), "the intruder's replies reached the owner"
+            await owner.close()
+            returning = Visitor(website)
+            resumed = await returning.open(proposed=own)
+            await returning.say("how long do you keep my invoices?")
+            await returning.close()
+            return own, tampered, other, resumed
+        finally:
+            for v in (owner, intruder):
+                if v.client.connected:
+                    await v.close()
+
+    own, tampered, other, resumed = asyncio.run(chat())
+    assert other not in (own, tampered) and SERVER_ISSUED.fullmatch(other)
+    assert resumed == own, "a server-issued session id is taken back (the widget's stored id)"
+    assert user_texts(tracker(website, own)) == ["hello", "how long do you keep my invoices?"]
+    assert user_texts(tracker(website, other)) == ["what is my loyalty data used for?"]
+
+
+def test_anonymous_visitor_is_answered_as_before(website, published):
+    async def chat():
+        visitor = Visitor(website)
+        try:
+            session_id = await visitor.open()
+            return session_id, await visitor.say("Welke gegevens hebben jullie van mij?", "nl")
+        finally:
+            await visitor.close()
+
+    session_id, replies = asyncio.run(chat())
+    text = joined(replies)
+    assert f"versie {published[-1]['version']['id']}" in text
+    assert REFUSED_NL not in text and REFUSED_EN not in text
+    assert identity(website, session_id)["verified"] is False
+    assert tracker(website, session_id)["slots"]["language"] == "nl"
+
+
+def test_unreachable_back_office_is_told_and_the_login_is_checked_again_later(website):
+    token = demo_login(website, "C0005")
+
+    async def chat():
+        visitor = Visitor(website, token)
+        await asyncio.to_thread(website.stop, ["backoffice"])
+        try:
+            session_id = await visitor.open()
+            down = await visitor.say("hoi", "nl")
+        finally:
+            await asyncio.to_thread(website.start, ["backoffice"])
+            await asyncio.to_thread(website.wait_ready, 120)
+        try:
+            # The same connection: the next message checks the login again, and now it binds.
+            up = await visitor.say("hoe lang bewaren jullie mijn facturen?", "nl")
+        finally:
+            await visitor.close()
+        return session_id, down, up
+
+    session_id, down, up = asyncio.run(chat())
+    assert down[0]["text"].startswith("Ik kon je inlog nu niet bevestigen: onze verificatiedienst is niet bereikbaar.")
+    assert len(down) > 1, "the chat goes on while the back office is down"
+    assert "niet bevestigen" not in joined(up)
+    bound = identity(website, session_id)
+    assert bound["verified"] is True and bound["customer_id"] == "C0005"
+
+
+# --- the channel's parts on their own (no processes) -----------------------------------------------
+
+
+def test_session_ids_verify_only_their_own_tag():
+    from connectors.website import SessionIds
+
+    ours, theirs = SessionIds("a" * 32), SessionIds("b" * 32)
+    issued = ours.issue()
+    assert SERVER_ISSUED.fullmatch(issued) and ours.issued_here(issued)
+    assert not theirs.issued_here(issued), "an id signed with another key is refused"
+    nonce, tag = issued.split(".")
+    assert not ours.issued_here(f"{nonce}.{tag[::-1]}") and not ours.issued_here(nonce) and not ours.issued_here(issued.upper())
+    with pytest.raises(ValueError):
+        SessionIds("too-short")
+
+
+def test_credentials_are_stripped_from_metadata_at_any_depth():
+    from connectors.website import without_credentials
+
+    metadata = {"language": "nl", "session_token": "t", "Token": "t", "nested": {"Authorization": "Bearer x", "apiKey": "k",
+                "items": [{"refresh_token": "r", "keep": 1}]}, "jwt": "j", "client_secret": "s", "note": "a token-free value"}
+    assert without_credentials(metadata) == {"language": "nl", "nested": {"items": [{"keep": 1}]}, "note": "a token-free value"}
+
+
+class AwaitingServer:
+    """python-socketio >= 5.10's AsyncServer, where enter_room and leave_room are coroutines."""
+
+    def __init__(self) -> None:
+        self.rooms: set = set()
+        self.emitted: list = []
+
+    async def enter_room(self, sid, room, namespace=None):
+        self.rooms.add((sid, room))
+
+    async def leave_room(self, sid, room, namespace=None):
+        self.rooms.discard((sid, room))
+
+    async def emit(self, event, data=None, room=None, **kwargs):
+        self.emitted.append((event, data, room))
+
+
+def test_rooms_are_entered_with_a_python_socketio_that_awaits():
+    from connectors.website import WebsiteInput, _Connection
+
+    channel = WebsiteInput(session_id_secret="c" * 32, backoffice_url="http://localhost:9", backoffice_service_token="s" * 32)
+    channel.sio = AwaitingServer()
+    conn = _Connection()
+
+    async def join_twice():
+        await channel._join("sid1", conn, "first")
+        await channel._join("sid1", conn, "second")
+
+    asyncio.run(join_twice())
+    assert channel.sio.rooms == {("sid1", "second")}
+    assert channel.sio.emitted == [("session_confirm", "first", "sid1"), ("session_confirm", "second", "sid1")]
