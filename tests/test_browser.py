@@ -1,4 +1,7 @@
 """The demo website's chat, in Debian's Chromium driven by Playwright."""
+import re
+import time
+
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
@@ -6,13 +9,20 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 @pytest.fixture(scope="module")
-def page(assistant):
+def browser(assistant):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(locale="nl-NL")
-        page.goto(f"http://localhost:{assistant.env['BACKOFFICE_PORT']}/")
-        yield page
+        yield browser
         browser.close()
+
+
+@pytest.fixture
+def page(browser, assistant):
+    context = browser.new_context(locale="nl-NL")
+    page = context.new_page()
+    page.goto(f"http://localhost:{assistant.env['BACKOFFICE_PORT']}/")
+    yield page
+    context.close()
 
 
 def ask(page, text, expected):
@@ -20,6 +30,7 @@ def ask(page, text, expected):
     before = page.get_by_test_id("bot-message").count()
     page.get_by_test_id("chat-input").fill(text)
     page.get_by_test_id("chat-send").click()
+    expect(page.get_by_test_id("bot-message").nth(before)).to_be_visible(timeout=60_000)  # a new reply, not an old one
     expect(page.get_by_test_id("bot-message").last).to_contain_text(expected, timeout=60_000)
     return "\n".join(page.get_by_test_id("bot-message").all_inner_texts()[before:])
 
@@ -36,3 +47,44 @@ def test_chat_answers_dutch_and_english_questions(page, published):
     assert purchase["retention"]["period"]["en"] in english
     page.screenshot(path="var/test/chat.png")
     print(dutch, english, sep="\n----\n")
+
+
+def test_logged_in_customer_sees_data_erases_it_and_tracks_it(assistant, browser, page):
+    """Done-when of issue 3, the logged-in path: show my data, erase, fulfilled, the overview's audit trail."""
+    env = assistant.env
+    base = f"http://localhost:{env['BACKOFFICE_PORT']}"
+    page.get_by_test_id("demo-login").click()
+    page.get_by_test_id("demo-customer-C0010").click()
+    expect(page.get_by_test_id("demo-user")).to_be_visible()
+    name = page.get_by_test_id("demo-user").inner_text().split("\n")[-1].replace("Ingelogd als", "").strip()
+
+    page.get_by_test_id("chat-launcher").click()
+    shown = ask(page, "laat mijn gegevens zien", "Alles downloaden")
+    assert name.split()[0] in shown and "Waarvoor" in shown and "Bewaard" in shown
+    assert "code van 6 cijfers" not in shown  # the website's login verified the customer: no e-mail code
+
+    summary = ask(page, "verwijder mijn gegevens", "Zal ik het indienen?")
+    assert "7 jaar" in summary
+    page.get_by_test_id("chat-button").filter(has_text="Ja, dien in").click()
+    expect(page.get_by_test_id("bot-message").last).to_contain_text("Ingediend", timeout=60_000)
+    receipt = page.get_by_test_id("bot-message").last.inner_text()
+    request_id = re.search(r"REQ-[0-9A-Z-]+", receipt).group(0)
+    assert "uiterlijk" in receipt
+
+    deadline = time.monotonic() + 90
+    while True:
+        status = ask(page, "wat is de status van mijn verzoek?", "Je privacyverzoeken")
+        if "afgerond" in status or time.monotonic() > deadline:
+            break
+        time.sleep(3)
+    assert f"{request_id}" in status and "afgerond" in status
+    page.screenshot(path="var/test/chat-logged-in.png")
+
+    team = browser.new_context(http_credentials={"username": env["PRIVACY_TEAM_USER"], "password": env["PRIVACY_TEAM_PASSWORD"]})
+    overview = team.new_page()
+    overview.goto(f"{base}/privacy/requests/{request_id}")
+    expect(overview.locator("body")).to_contain_text("fulfilled")
+    trail = overview.locator("body").inner_text()
+    assert "filed" in trail and "C0010" in trail
+    overview.screenshot(path="var/test/privacy-request.png", full_page=True)
+    team.close()
