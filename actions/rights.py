@@ -41,6 +41,20 @@ FIELD_WORDS = {
     "name": ("name", "naam"),
 }
 FIELDS = ("name", "address", "email", "phone")
+# "Kerkstraat 5, 1234 AB Utrecht" (a Dutch address; the CRM stores its parts).
+ADDRESS = re.compile(r"^\s*(?P<street>.+?)\s+(?P<house_number>\d+(?:\s?[-/]?\s?[A-Za-z0-9]{1,4})?)\s*,?\s*"
+                     r"(?P<postcode>\d{4}\s?[A-Za-z]{2})\s*,?\s*(?P<city>[^\d,][^,]*?)\s*$")
+
+
+def parse_address(text: str) -> Optional[Dict[str, str]]:
+    """The parts of a typed address, or None when it is not street, number, postcode and city."""
+    found = ADDRESS.match(text or "")
+    if not found:
+        return None
+    parts = found.groupdict()
+    parts["postcode"] = parts["postcode"].replace(" ", "").upper()
+    parts["postcode"] = f"{parts['postcode'][:4]} {parts['postcode'][4:]}"
+    return {k: v.strip() for k, v in parts.items()}
 
 T = {
     "right": {
@@ -207,8 +221,11 @@ def draft_request(intent: str, text: str, entities: Dict[str, List[str]], langua
     elif draft["type"] == "rectification":
         field = next((f for f in entities.get("correction_field", []) if f in FIELDS), None)
         field = field or next(iter(_found(FIELD_WORDS, text)), None)
-        draft["details"].update(field=field, value=next(iter(entities.get("correction_value", [])), None))
-        draft["missing"] = "field" if not field else ("value" if not draft["details"]["value"] else None)
+        value: Any = next(iter(entities.get("correction_value", [])), None)
+        if field == "address" and value is not None:
+            value = parse_address(value)  # None: ask again, with the form the address must take
+        draft["details"].update(field=field, value=value)
+        draft["missing"] = "field" if not field else ("value" if not value else None)
     else:
         chosen = entities.get("purpose", [])
         purposes = list(DIRECT_MARKETING) if "all_marketing" in chosen else [x for x in chosen if x in PURPOSE_WORDS]
@@ -247,7 +264,10 @@ def summary(draft: Draft, composer: Composer, held_categories: Iterable[str]) ->
         lines.append(p("summary_restriction", lang))
     elif kind == "rectification":
         details = draft["details"]
-        lines.append(p("summary_field", lang, field=t("field", details["field"], lang), value=details["value"]))
+        value = details["value"]
+        if isinstance(value, dict):
+            value = f"{value['street']} {value['house_number']}, {value['postcode']} {value['city']}"
+        lines.append(p("summary_field", lang, field=t("field", details["field"], lang), value=value))
     else:
         purposes = ", ".join(t("purpose", x, lang) for x in draft["details"].get("purposes", []))
         lines.append(p("summary_stop", lang, purposes=purposes))

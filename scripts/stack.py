@@ -66,9 +66,11 @@ def isolated_env(var_dir: Path, backoffice_port: int, actions_port: int, rasa_po
 
 
 class Stack:
-    def __init__(self, env: Dict[str, str], log_dir: Path = VAR / "log") -> None:
+    def __init__(self, env: Dict[str, str], log_dir: Path = VAR / "log", pid_dir: Optional[Path] = None) -> None:
+        """`pid_dir`: where to record the process ids for `make stop` (only `make run` does)."""
         self.env = env
         self.log_dir = log_dir
+        self.pid_dir = pid_dir
         self.procs: Dict[str, subprocess.Popen] = {}
 
     def commands(self) -> Dict[str, List[str]]:
@@ -104,7 +106,8 @@ class Stack:
             self.procs[name] = subprocess.Popen(
                 commands[name], cwd=cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
-            (VAR / f"{name}.pid").write_text(str(self.procs[name].pid))
+            if self.pid_dir is not None:
+                (self.pid_dir / f"{name}.pid").write_text(str(self.procs[name].pid))
 
     def wait_ready(self, timeout: float = 300.0, progress: bool = False) -> None:
         """Wait until every started process answers its health check; fail with its log if one dies."""
@@ -139,7 +142,8 @@ class Stack:
             if proc is None:
                 continue
             terminate(proc.pid, proc)
-            (VAR / f"{name}.pid").unlink(missing_ok=True)
+            if self.pid_dir is not None:
+                (self.pid_dir / f"{name}.pid").unlink(missing_ok=True)
 
 
 def terminate(pid: int, proc: Optional[subprocess.Popen] = None, grace: float = 10.0) -> None:
@@ -172,7 +176,7 @@ def stop_recorded() -> None:
 
 def run() -> int:
     env = load_env()
-    stack = Stack(env)
+    stack = Stack(env, pid_dir=VAR)
     print("starting the company systems, the mail sink, the back office and its worker, the action server and Rasa\n"
           "(Rasa takes about a minute to load)...", flush=True)
     stack.start()

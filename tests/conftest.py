@@ -4,11 +4,13 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import sys
+import uuid
 from pathlib import Path
 from typing import Any, Dict, Iterator
 
 import pytest
 import yaml
+from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -16,6 +18,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from stack import Stack, isolated_env, load_env  # noqa: E402
 
 TEST_VAR = ROOT / "var" / "test"
+PG_ADMIN = "postgresql://postgres@localhost:5432/postgres"
 TEST_ENV = isolated_env(TEST_VAR, backoffice_port=18000, actions_port=15055, rasa_port=15005, secret="test")
 
 
@@ -69,10 +72,48 @@ def backoffice_url(stack: Stack) -> str:
 
 
 @pytest.fixture(scope="session")
-def assistant(stack: Stack, backoffice_url: str) -> Stack:
+def sqlite_assistant(stack: Stack, backoffice_url: str) -> Stack:
     """Everything `make run` starts: also the outbox worker, the action server and the Rasa server."""
     missing = [n for n in ("worker", "actions", "rasa") if n not in stack.procs]
     if missing:
         stack.start(missing)
         stack.wait_ready(timeout=400)
     return stack
+
+
+@pytest.fixture(scope="session")
+def assistant(sqlite_assistant: Stack) -> Stack:
+    """The embedded default, as `make run` starts it (SQLite databases)."""
+    return sqlite_assistant
+
+
+@pytest.fixture(scope="session")
+def postgresql_assistant() -> Iterator[Stack]:
+    """The same processes on PostgreSQL (localhost:5432): the ledger, the company systems and Rasa's
+    tracker store each in a throwaway database, dropped afterwards."""
+    var = ROOT / "var" / "test-pg"
+    shutil.rmtree(var, ignore_errors=True)
+    var.mkdir(parents=True)
+    suffix = uuid.uuid4().hex[:8]
+    names = {part: f"ta_{part}_{suffix}" for part in ("backoffice", "company", "tracker")}
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as db:
+        for name in names.values():
+            db.execute(text(f'CREATE DATABASE "{name}"'))
+    env = isolated_env(var, backoffice_port=21000, actions_port=21055, rasa_port=21005, secret="pg")
+    env.update({
+        "BACKOFFICE_DATABASE_URL": f"postgresql+psycopg://postgres@localhost:5432/{names['backoffice']}",
+        "COMPANY_DATABASE_URL": f"postgresql+psycopg://postgres@localhost:5432/{names['company']}",
+        "TRACKER_DB_DIALECT": "postgresql", "TRACKER_DB_HOST": "localhost", "TRACKER_DB": names["tracker"],
+    })
+    running = Stack(load_env(env), log_dir=var / "log")
+    try:
+        running.start()
+        running.wait_ready(timeout=400)
+        yield running
+    finally:
+        running.stop()
+        with admin.connect() as db:
+            for name in names.values():
+                db.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

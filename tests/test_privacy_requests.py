@@ -1,6 +1,7 @@
 """Privacy requests in the chat, end to end: the trained model through Rasa's REST channel, the action
 server, the back office, the outbox worker, the mail sink and the demo company systems, all real
-processes. The logged-in website path is in test_browser.py; the website channel's token checks in
+processes. Each test runs on SQLite and on PostgreSQL
+(ledger, company systems and Rasa's tracker store). The logged-in website path is in test_browser.py; the website channel's token checks in
 test_website_channel.py.
 """
 import re
@@ -34,6 +35,12 @@ def backoffice(assistant, path, **kwargs):
     response = requests.get(assistant.env["BACKOFFICE_URL"] + path, headers=service(assistant), timeout=10, **kwargs)
     response.raise_for_status()
     return response.json()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def assistant(request):
+    """Every test here runs twice: on the SQLite stack and on the PostgreSQL one (conftest.py)."""
+    return request.getfixturevalue(f"{request.param}_assistant")
 
 
 @pytest.fixture(scope="module")

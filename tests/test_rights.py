@@ -74,9 +74,25 @@ def test_correction_asks_for_field_then_value(current):
     assert rights.draft_request("request_correction", "I want to correct my data", {}, "en", held(current))["missing"] == "field"
     draft = rights.draft_request("request_correction", "my address is wrong", {}, "en", held(current))
     assert draft["missing"] == "value" and draft["details"]["field"] == "address"
-    done = rights.draft_request("request_correction", "new address: Dorpsstraat 1",
-                                {"correction_field": ["address"], "correction_value": ["Dorpsstraat 1"]}, "en", held(current))
-    assert "missing" not in done and done["details"] == {"language": "en", "field": "address", "value": "Dorpsstraat 1"}
+    incomplete = rights.draft_request("request_correction", "new address: Dorpsstraat 1",
+                                      {"correction_field": ["address"], "correction_value": ["Dorpsstraat 1"]}, "en", held(current))
+    assert incomplete["missing"] == "value"  # the CRM needs street, number, postcode and city
+    done = rights.draft_request("request_correction", "new address: Dorpsstraat 1a, 1234ab Utrecht",
+                                {"correction_field": ["address"], "correction_value": ["Dorpsstraat 1a, 1234ab Utrecht"]},
+                                "en", held(current))
+    assert "missing" not in done and done["details"]["value"] == {
+        "street": "Dorpsstraat", "house_number": "1a", "postcode": "1234 AB", "city": "Utrecht"}
+    assert "Dorpsstraat 1a, 1234 AB Utrecht" in rights.summary(done, Composer(current, "en"), held(current))
+
+
+@pytest.mark.parametrize("text, parts", [
+    ("Kerkstraat 5, 1234 AB Utrecht", ("Kerkstraat", "5", "1234 AB", "Utrecht")),
+    ("Laan van Meerdervoort 120-3 2517AK Den Haag", ("Laan van Meerdervoort", "120-3", "2517 AK", "Den Haag")),
+    ("Kerkstraat, Utrecht", None),
+])
+def test_addresses_are_split_into_the_parts_the_crm_stores(text, parts):
+    found = rights.parse_address(text)
+    assert (found and (found["street"], found["house_number"], found["postcode"], found["city"])) == parts
 
 
 @pytest.mark.parametrize("language", ["nl", "en"])

@@ -2,16 +2,16 @@
 request ledger (ledger_api), identity verification (identity_api) and a customer's own data (my_data_api)."""
 from __future__ import annotations
 
-import hmac
 import json
 from typing import Literal, Optional
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from .auth import service_token_required
 from .config import Settings
 from .db import AnswerRecord, connect
 from .identity_api import identity_router
@@ -45,10 +45,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     def render(data: dict, language: Language) -> dict:
         return pick_language(data, language) if language else data
 
-    def require_service(authorization: str = Header(default="")) -> None:
-        expected = f"Bearer {settings.service_token}"
-        if not hmac.compare_digest(authorization.encode(), expected.encode()):
-            raise HTTPException(401, "a valid service token is required")
+    require_service = service_token_required(settings)
 
     @app.get("/healthz")
     def healthz() -> dict:

@@ -78,6 +78,7 @@ CONSENT_TYPES = frozenset({rr.RequestType.OBJECTION_DIRECT_MARKETING, rr.Request
 CONSENT_PURPOSES = ("newsletter", "personalised_offers", "wifi_counting")
 DIRECT_MARKETING = ("newsletter", "personalised_offers")
 RECTIFIABLE_FIELDS = ("name", "address", "email", "phone")
+ADDRESS_PARTS = ("street", "house_number", "postcode", "city")  # what the system contract stores
 DETAIL_KEYS = frozenset({"field", "value", "purposes", "note", "language"})
 
 CUSTOMER_ID_MAX = 32
@@ -326,6 +327,8 @@ def _details(request_type: rr.RequestType, details: Any) -> dict:
             ok = False
         if not ok:
             raise FilingError(f"give the correct {field_name} (text, or for a name or address its parts)")
+        if field_name == "address" and not (isinstance(value, dict) and set(ADDRESS_PARTS) <= set(value)):
+            raise FilingError(f"give the address in its parts: {', '.join(ADDRESS_PARTS)} (country optional)")
         clean.update(field=field_name, value=value)
     elif "field" in details or "value" in details:
         raise FilingError("a field and new value belong to a correction (rectification) request")

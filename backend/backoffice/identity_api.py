@@ -20,7 +20,6 @@ Only with DEMO_MODE=1 (otherwise these do not exist: 404): the demo website's lo
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import logging
 import secrets
 import smtplib
@@ -31,7 +30,7 @@ from html import escape
 from typing import Any, AsyncIterator, Callable, Literal, Optional
 
 import httpx2
-from fastapi import APIRouter, BackgroundTasks, Depends, Header, HTTPException, Query
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, func, select, update
@@ -39,6 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import identity, mail
+from .auth import service_token_required
 from .config import Settings
 from .identity_db import EMAIL, SESSION, ConversationIdentity, VerificationAttempt, open_identity
 from .mailsink import read_inbox
@@ -144,10 +144,7 @@ def identity_router(settings: Settings, clock: Callable[[], dt.datetime] = utcno
 
     router = APIRouter(lifespan=lifespan)
 
-    def require_service(authorization: str = Header(default="")) -> None:
-        expected = f"Bearer {settings.service_token}"
-        if not hmac.compare_digest(authorization.encode(), expected.encode()):
-            raise HTTPException(401, "a valid service token is required")
+    require_service = service_token_required(settings)
 
     # --- storage helpers ---
 

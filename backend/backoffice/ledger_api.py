@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from html import escape
 from typing import Any, AsyncIterator, Callable, Iterable, Literal, Optional
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import rights_requests as rr
+from .auth import service_token_required
 from .config import Settings
 from .filing import FilingConflict, FilingError, file_request
 from .knowledge import KnowledgeBase
@@ -152,10 +153,7 @@ def ledger_router(settings: Settings, kb: KnowledgeBase, clock: Callable[[], dt.
     router = APIRouter(lifespan=lifespan)
     basic = HTTPBasic(auto_error=False, realm="privacy team")
 
-    def require_service(authorization: str = Header(default="")) -> None:
-        expected = f"Bearer {settings.service_token}"
-        if not hmac.compare_digest(authorization.encode(), expected.encode()):
-            raise HTTPException(401, "a valid service token is required")
+    require_service = service_token_required(settings)
 
     def require_privacy_team(credentials: Optional[HTTPBasicCredentials] = Depends(basic)) -> str:
         refused = HTTPException(401, "privacy team login required", headers={"WWW-Authenticate": 'Basic realm="privacy team", charset="UTF-8"'})

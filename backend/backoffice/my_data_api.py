@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hmac
 import io
 import json
 import logging
@@ -46,10 +45,11 @@ from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Callable, Literal, Optional
 
 import httpx2
-from fastapi import APIRouter, Depends, Header, HTTPException
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
+from .auth import service_token_required
 from .config import Settings
 from .export_links import ExportDownload, ExportLink, ExportLinks, LinkError, usable_secret
 from .identity_db import ConversationIdentity
@@ -95,10 +95,7 @@ def my_data_router(settings: Settings, kb: KnowledgeBase, clock: Callable[[], dt
 
     router = APIRouter(lifespan=lifespan)
 
-    def require_service(authorization: str = Header(default="")) -> None:
-        expected = f"Bearer {settings.service_token}"
-        if not hmac.compare_digest(authorization.encode(), expected.encode()):
-            raise HTTPException(401, "a valid service token is required")
+    require_service = service_token_required(settings)
 
     def verified_customer(conversation_id: str) -> Optional[str]:
         """The customer this conversation is verified as right now, or None."""

@@ -220,6 +220,8 @@ def test_correction_needs_a_field_and_a_value_and_goes_to_crm(Session, knowledge
             file_request(s, "C0010", "rectification", None, {"field": "email", "value": "  "}, cid(), NOW, knowledge=knowledge)
         with pytest.raises(FilingError, match="not invoices"):
             file_request(s, "C0010", "rectification", ["invoices"], {"field": "email", "value": "a@b.nl"}, cid(), NOW, knowledge=knowledge)
+        with pytest.raises(FilingError, match="address in its parts"):
+            file_request(s, "C0010", "rectification", None, {"field": "address", "value": "Kerkstraat 5 Utrecht"}, cid(), NOW, knowledge=knowledge)
         filed = file_request(s, "C0010", "rectification", None, {"field": "email", "value": " new@example.nl "}, cid(), NOW, knowledge=knowledge)
         assert [(t.system, t.operation, t.payload) for t in filed.tasks] == [
             ("crm", "rectify", {"field": "email", "value": "new@example.nl"})]
