@@ -72,29 +72,33 @@ class ActionAnswerDataQuestion(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        topic = INTENT_TOPICS.get(intent or "", "out_of_scope")
-        language = conversation_language(tracker)
-        category = next(tracker.get_latest_entity_values("data_category"), None)
-        client = backoffice()
-        try:
-            events = notice_changes(tracker, dispatcher, language)
-            version_id = client.current_version_id()
-            composer = Composer(client.version(version_id), language)
-        except BackOfficeError as exc:
-            logger.error("back office unavailable: %s", exc)
-            dispatcher.utter_message(text=UNAVAILABLE[language])
-            return [SlotSet("answer_topic", None)]
+        return answer_from_knowledge(dispatcher, tracker, INTENT_TOPICS.get(intent or "", "out_of_scope"), intent)
 
-        if tracker.get_slot("language") == "other":
-            dispatcher.utter_message(text=phrase("other_language", language))
-        answer = composer.answer(topic, category, intent)
-        dispatcher.utter_message(text=answer.text, buttons=answer.buttons or None)
-        client.record_answer(tracker.sender_id, answer.version, answer.topic, language)
-        return events + [
-            SlotSet("kb_version", answer.version),
-            SlotSet("kb_version_seen", answer.version),
-            SlotSet("answer_topic", answer.topic),
-        ]
+
+def answer_from_knowledge(dispatcher: CollectingDispatcher, tracker: Tracker, topic: str, intent: Optional[str]) -> List[EventType]:
+    """Answer a topic from the current version, tell a returning customer what changed, record the version."""
+    language = conversation_language(tracker)
+    category = next(tracker.get_latest_entity_values("data_category"), None)
+    client = backoffice()
+    try:
+        events = notice_changes(tracker, dispatcher, language)
+        version_id = client.current_version_id()
+        composer = Composer(client.version(version_id), language)
+    except BackOfficeError as exc:
+        logger.error("back office unavailable: %s", exc)
+        dispatcher.utter_message(text=UNAVAILABLE[language])
+        return [SlotSet("answer_topic", None)]
+
+    if tracker.get_slot("language") == "other":
+        dispatcher.utter_message(text=phrase("other_language", language))
+    answer = composer.answer(topic, category, intent)
+    dispatcher.utter_message(text=answer.text, buttons=answer.buttons or None)
+    client.record_answer(tracker.sender_id, answer.version, answer.topic, language)
+    return events + [
+        SlotSet("kb_version", answer.version),
+        SlotSet("kb_version_seen", answer.version),
+        SlotSet("answer_topic", answer.topic),
+    ]
 
 
 class ActionClarify(Action):

@@ -17,7 +17,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from . import rights
-from .actions import UNAVAILABLE, backoffice, conversation_language
+from .actions import UNAVAILABLE, answer_from_knowledge, backoffice, conversation_language
 from .answers import INTENT_TOPICS, Composer
 from .backoffice import BackOfficeError, Refused
 
@@ -195,11 +195,11 @@ class ActionShowMyData(CustomerAction):
         return "action_show_my_data"
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> List[EventType]:
-        topic = [SlotSet("answer_topic", INTENT_TOPICS["request_access"])]
         if self.customer(tracker) is None:
+            events = answer_from_knowledge(dispatcher, tracker, INTENT_TOPICS["request_access"], "request_access")
             dispatcher.utter_message(text=say("verify_first", language))
-            return topic + [SlotSet("pending_request", {"type": "show_data"})]
-        return topic + show_my_data(dispatcher, tracker, language)
+            return events + [SlotSet("pending_request", {"type": "show_data"})]
+        return [SlotSet("answer_topic", INTENT_TOPICS["request_access"])] + show_my_data(dispatcher, tracker, language)
 
 
 class ActionRequestStatus(CustomerAction):
@@ -229,11 +229,11 @@ class ActionStartRequest(CustomerAction):
         composer = composer_for(language)
         draft = rights.draft_request(intent, tracker.latest_message.get("text") or "", entity_values(tracker),
                                      language, held_categories(composer))
-        if draft.get("missing"):
-            return topic + ask_to_confirm(dispatcher, draft, language)
         if self.customer(tracker) is None:
+            # What the right is and how it works, for everyone; filing waits for verification.
+            events = answer_from_knowledge(dispatcher, tracker, INTENT_TOPICS.get(intent, "out_of_scope"), intent)
             dispatcher.utter_message(text=say("verify_first", language))
-            return topic + [SlotSet("pending_request", draft)]
+            return events + [SlotSet("pending_request", draft)]
         return topic + ask_to_confirm(dispatcher, draft, language)
 
 

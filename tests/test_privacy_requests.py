@@ -96,6 +96,7 @@ def test_erasure_by_email_code_is_filed_fulfilled_and_tracked(assistant, custome
 
     asked = say(assistant, sender, "verwijder mijn gegevens")
     assert "e-mailadres" in asked and "ID" in asked  # verify first, and never with an ID document
+    assert "7 jaar" in asked  # but first what erasure means and what must be kept, for anyone who asks
 
     verified = verify_by_email(assistant, sender, customer["email"])
     assert "gecontroleerd" in verified and "Zal ik het indienen?" in verified  # carries on with the erasure
