@@ -50,6 +50,7 @@ class BackOfficeClient:
         self._versions: Dict[str, Dict[str, Any]] = {}
         self._current: Optional[str] = None
         self._current_at = 0.0
+        self._categories: Optional[Dict[str, Any]] = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -150,6 +151,12 @@ class BackOfficeClient:
             "details": draft.get("details") or {}, "client_request_id": draft["client_request_id"],
             "channel": "assistant", "conversation_id": conversation_id,
         })
+
+    def request_categories(self) -> Dict[str, Any]:
+        """Category -> the systems holding it: what a request can cover (changes only with a deployment)."""
+        if self._categories is None:
+            self._categories = self._call("GET", "/api/request-categories")["categories"]
+        return self._categories
 
     def customer_requests(self, customer_id: str) -> Dict[str, Any]:
         return self._call("GET", f"/api/customers/{quote(customer_id, safe='')}/requests")

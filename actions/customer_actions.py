@@ -107,8 +107,9 @@ def composer_for(language: str) -> Composer:
 
 
 def held_categories(composer: Composer) -> List[str]:
-    """The knowledge base's categories that some system holds (so a request names only real ones)."""
-    return [c["id"] for c in composer.kb["categories"] if c.get("systems")]
+    """The knowledge base's categories that a connected system holds: what a request really covers."""
+    routed = backoffice().request_categories()
+    return [c["id"] for c in composer.kb["categories"] if c["id"] in routed]
 
 
 class CustomerAction(Action, metaclass=ABCMeta):

@@ -96,7 +96,7 @@ T = {
 P = {
     "summary_intro": {"nl": "Dit ga ik voor je indienen:", "en": "This is what I will file for you:"},
     "summary_right": {"nl": "Verzoek: {right}", "en": "Request: {right}"},
-    "summary_all": {"nl": "Wat: alles wat we over je hebben", "en": "What: everything we hold about you"},
+    "summary_all": {"nl": "Wat: alles wat we over je hebben ({names})", "en": "What: everything we hold about you ({names})"},
     "summary_some": {"nl": "Wat: {names}", "en": "What: {names}"},
     "summary_kept": {"nl": "Wat we moeten bewaren, en waarom:", "en": "What we must keep, and why:"},
     "summary_chats": {"nl": "Ook je gesprekken met deze assistent worden gewist.", "en": "Your conversations with this assistant are erased too."},

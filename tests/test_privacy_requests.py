@@ -101,6 +101,7 @@ def test_erasure_by_email_code_is_filed_fulfilled_and_tracked(assistant, custome
     verified = verify_by_email(assistant, sender, customer["email"])
     assert "gecontroleerd" in verified and "Zal ik het indienen?" in verified  # carries on with the erasure
     assert "facturen" in verified.lower() and "7 jaar" in verified  # what is kept, and why
+    assert "winkelbezoeken" in verified and "website- en appgebruik" not in verified  # only what a system holds
 
     receipt = say(assistant, sender, "ja")
     request_id = REQUEST_ID.search(receipt).group(0)

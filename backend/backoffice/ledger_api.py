@@ -2,7 +2,8 @@
 
 For the assistant (service token, `Authorization: Bearer <BACKOFFICE_SERVICE_TOKEN>`):
 - `POST /api/requests` files a request (201; 200 with `created: false` for a repeated filing),
-- `GET /api/requests/{id}` and `GET /api/customers/{customer_id}/requests`: "where is my request".
+- `GET /api/requests/{id}` and `GET /api/customers/{customer_id}/requests`: "where is my request";
+- `GET /api/request-categories`: the data categories a request can cover, each with the systems holding it.
 
 For the privacy team (HTTP Basic, PRIVACY_TEAM_USER / PRIVACY_TEAM_PASSWORD; an empty password keeps
 everything closed; without a valid login: 401 and nothing else):
@@ -30,7 +31,7 @@ from sqlalchemy.orm import Session
 from . import rights_requests as rr
 from .auth import service_token_required
 from .config import Settings
-from .filing import FilingConflict, FilingError, file_request
+from .filing import CATEGORY_SYSTEMS, FilingConflict, FilingError, file_request
 from .knowledge import KnowledgeBase
 from .ledger_db import AuditEntry, Request as LedgerRequest, SystemTask, append_audit, open_ledger
 
@@ -234,6 +235,11 @@ def ledger_router(settings: Settings, kb: KnowledgeBase, clock: Callable[[], dt.
             request = load(session, request_id)
             view = request_view(request, tasks_of(session, [request.id])[request.id], today())
         return JSONResponse(view, headers=PRIVATE)
+
+    @router.get("/api/request-categories", dependencies=[Depends(require_service)], tags=["requests"])
+    def request_categories() -> JSONResponse:
+        """The categories a request can cover (a connected system holds them), so the assistant names only those."""
+        return JSONResponse({"categories": {c: list(systems) for c, systems in CATEGORY_SYSTEMS.items()}})
 
     @router.get("/api/customers/{customer_id}/requests", dependencies=[Depends(require_service)], tags=["requests"])
     def customer_requests(customer_id: str) -> JSONResponse:

@@ -43,11 +43,18 @@ def body(**changes) -> dict:
 
 def test_the_assistants_calls_need_the_service_token(client):
     filed = client.post("/api/requests", json=body(), headers=SERVICE).json()
-    for method, path in [("post", "/api/requests"), ("get", f"/api/requests/{filed['id']}"), ("get", "/api/customers/C0040/requests")]:
+    for method, path in [("post", "/api/requests"), ("get", f"/api/requests/{filed['id']}"), ("get", "/api/customers/C0040/requests"),
+                         ("get", "/api/request-categories")]:
         for headers in ({}, {"Authorization": "Bearer forged"}, {"Authorization": f"Basic {TEAM[0]}"}):
             response = client.request(method.upper(), path, json=body() if method == "post" else None, headers=headers)
             assert response.status_code == 401
             assert filed["id"] not in response.text
+
+
+def test_the_categories_a_request_can_cover_are_those_a_system_holds(client):
+    categories = client.get("/api/request-categories", headers=SERVICE).json()["categories"]
+    assert categories["customer_service"] == ["service", "assistant"] and categories["invoices"] == ["orders"]
+    assert "website_usage" not in categories  # in the knowledge base, but no connected system holds it
 
 
 def test_file_repeat_and_ask_where_a_request_is(client):
