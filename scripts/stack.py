@@ -169,7 +169,11 @@ def terminate(pid: int, proc: Optional[subprocess.Popen] = None, grace: float = 
 def stop_recorded() -> None:
     """`make stop`: end the processes a `make run` (in another terminal) started."""
     for pid_file in VAR.glob("*.pid"):
-        terminate(int(pid_file.read_text()))
+        try:
+            pid = int(pid_file.read_text())
+        except (FileNotFoundError, ValueError):
+            continue  # `make run` is stopping that one itself
+        terminate(pid)
         pid_file.unlink(missing_ok=True)
         print(f"stopped {pid_file.stem}")
 
