@@ -118,6 +118,13 @@ class CustomerAction(Action, metaclass=ABCMeta):
     def customer(self, tracker: Tracker) -> Optional[str]:
         return backoffice().verified_customer(tracker.sender_id)
 
+    def already_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> bool:
+        """A verified conversation sends and checks no codes: it stays the customer it was verified as."""
+        if self.customer(tracker) is None:
+            return False
+        dispatcher.utter_message(text=say("already_verified", language))
+        return True
+
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
         language = conversation_language(tracker)
         try:
@@ -288,8 +295,7 @@ class ActionSendCode(CustomerAction):
         return "action_send_code"
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> List[EventType]:
-        if self.customer(tracker) is not None:
-            dispatcher.utter_message(text=say("already_verified", language))
+        if self.already_verified(dispatcher, tracker, language):
             return []
         email = next(iter(entity_values(tracker).get("email", [])), None)
         if not email:
@@ -312,8 +318,7 @@ class ActionCheckCode(CustomerAction):
         return "action_check_code"
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> List[EventType]:
-        if self.customer(tracker) is not None:
-            dispatcher.utter_message(text=say("already_verified", language))
+        if self.already_verified(dispatcher, tracker, language):
             return []
         code = next(iter(entity_values(tracker).get("code", [])), "")
         try:

@@ -13,7 +13,7 @@ import re
 import uuid
 from typing import Any, Dict, Iterable, List, Optional
 
-from .answers import Composer, bullets
+from .answers import Composer, bullets, phrase
 
 Draft = Dict[str, Any]
 
@@ -358,7 +358,7 @@ def my_data_report(data: Dict[str, Any], links: Optional[Dict[str, Any]], langua
         parts.append(p("data_download", language, time=f"{until:%H:%M} UTC", json=links["json_url"], csv=links["csv_url"]))
     parts.append(p("data_rights", language))
     if data.get("knowledge_version"):
-        parts.append({"nl": "Bron: privacyregister versie {v}.", "en": "Source: privacy register version {v}."}[language].format(v=data["knowledge_version"]))
+        parts.append(phrase("source", language, v=data["knowledge_version"]))
     return "\n".join(parts)
 
 

@@ -1,14 +1,119 @@
+import os
 import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
+import httpx2
 import pytest
 from sqlalchemy import create_engine, text
 
 from backoffice.db import migrate
 
-KNOWLEDGE = Path(__file__).resolve().parents[2] / "knowledge"
+ROOT = Path(__file__).resolve().parents[2]
+KNOWLEDGE = ROOT / "knowledge"
+COMPANY_DIR = ROOT / "companysystems"
+SYSTEMS = ("crm", "orders", "loyalty", "marketing", "wifi", "service")
+
+
+# --- processes -----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(proc: subprocess.Popen, check: Callable[[], bool], log_path: Path, what: str, timeout: float = 90) -> None:
+    """Wait until `check()` is true; fail with the process's log if it dies or takes too long."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if check():
+                return
+        except (OSError, httpx2.HTTPError):
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"{what} did not start:\n" + log_path.read_text())
+        time.sleep(0.2)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+class Company:
+    """The demo company systems running as a real process: address, fault injection, data, and its own
+    record of actions (how often each idempotency key was carried out)."""
+
+    def __init__(self, url: str, db_path: Path, token: str) -> None:
+        self.url = url
+        self.db_path = db_path
+        self.http = httpx2.Client(base_url=url, timeout=10, headers={"Authorization": f"Bearer {token}"})
+
+    def fault(self, system: str, mode: str, **options: object) -> None:
+        response = self.http.post(f"/_faults/{system}", json={"mode": mode, **options})
+        assert response.status_code == 200, response.text
+
+    def reset_faults(self) -> None:
+        for system in SYSTEMS:
+            self.fault(system, "ok")
+
+    def export(self, system: str, customer_id: str) -> dict:
+        response = self.http.get(f"/systems/{system}/customers/{customer_id}/export")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def contact(self, customer_id: str) -> dict:
+        return self.export("crm", customer_id)["categories"]["contact_details"][0]
+
+    def email_of(self, customer_id: str) -> str:
+        return self.contact(customer_id)["email"]
+
+    def actions(self, keys: list[str]) -> dict[str, int]:
+        with sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True) as db:
+            marks = ",".join("?" * len(keys))
+            rows = db.execute(
+                f"SELECT idempotency_key, COUNT(*) FROM actions_log WHERE idempotency_key IN ({marks}) GROUP BY idempotency_key",
+                keys,
+            ).fetchall()
+        counts = {key: 0 for key in keys}
+        counts.update(dict(rows))
+        return counts
+
+
+@contextmanager
+def company_systems(folder: Path, token: str) -> Iterator[Company]:
+    """`python -m companysystems serve` on a free port, with its own seeded SQLite database and faults on."""
+    db_path = folder / "company.db"
+    env = {**os.environ, "COMPANY_DATABASE_URL": f"sqlite:///{db_path}", "COMPANY_SYSTEMS_TOKEN": token,
+           "COMPANY_SYSTEMS_FAULTS": "1", "COMPANY_SEED_ON_START": "1"}
+    log_path = folder / "serve.log"
+    port = free_port()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "companysystems", "serve", "--port", str(port)],
+                                cwd=COMPANY_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        wait_until_up(proc, lambda: httpx2.get(f"{url}/healthz", timeout=1).status_code == 200, log_path, "company systems")
+        company = Company(url, db_path, token)
+        try:
+            yield company
+        finally:
+            company.http.close()
+            stop(proc)
 
 
 @pytest.fixture

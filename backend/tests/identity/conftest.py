@@ -13,65 +13,27 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import shutil
 import smtplib
-import socket
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Iterator, Optional
 
-import httpx2
 import pytest
-from sqlalchemy import create_engine, text
 
 from backoffice.config import Settings
-from backoffice.db import migrate
 from backoffice.mailsink import read_inbox
 
-ROOT = Path(__file__).resolve().parents[3]
+from ..conftest import KNOWLEDGE, ROOT, Company, company_systems, free_port, stop, wait_until_up  # noqa: F401 (re-exported)
+
 BACKEND = ROOT / "backend"
-COMPANY_DIR = ROOT / "companysystems"
-KNOWLEDGE = ROOT / "knowledge"
-PG_ADMIN = "postgresql+psycopg://postgres@localhost:5432/postgres"
 SYSTEMS_TOKEN = "identity-test-systems-token"
 SERVICE_TOKEN = "identity-test-service-token"
 SERVICE = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
 SESSION_SECRET = "identity-test-session-secret-0123456789abcdef"
 OTP_SECRET = "identity-test-otp-secret-fedcba9876543210"
-SYSTEMS = ("crm", "orders", "loyalty", "marketing", "wifi", "service")
 CODE_RE = re.compile(r"^\s+(\d{6})\s*$", re.M)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_up(proc: subprocess.Popen, check, log_path: Path, what: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if check():
-                return
-        except (OSError, httpx2.HTTPError, smtplib.SMTPException):
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"{what} did not start:\n" + log_path.read_text())
-        time.sleep(0.2)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 # --- databases -----------------------------------------------------------------------------------
@@ -80,45 +42,10 @@ def stop(proc: subprocess.Popen) -> None:
 # --- the company systems, as a real process ------------------------------------------------------
 
 
-class Company:
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.http = httpx2.Client(base_url=url, timeout=10, headers={"Authorization": f"Bearer {SYSTEMS_TOKEN}"})
-
-    def fault(self, system: str, mode: str, **options: object) -> None:
-        response = self.http.post(f"/_faults/{system}", json={"mode": mode, **options})
-        assert response.status_code == 200, response.text
-
-    def reset_faults(self) -> None:
-        for system in SYSTEMS:
-            self.fault(system, "ok")
-
-    def contact(self, customer_id: str) -> dict:
-        response = self.http.get(f"/systems/crm/customers/{customer_id}/export")
-        assert response.status_code == 200, response.text
-        return response.json()["categories"]["contact_details"][0]
-
-    def email_of(self, customer_id: str) -> str:
-        return self.contact(customer_id)["email"]
-
-
 @pytest.fixture(scope="session")
 def company_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Company]:
-    folder = tmp_path_factory.mktemp("identity-company")
-    port = free_port()
-    env = {**os.environ, "COMPANY_DATABASE_URL": f"sqlite:///{folder / 'company.db'}", "COMPANY_SYSTEMS_TOKEN": SYSTEMS_TOKEN,
-           "COMPANY_SYSTEMS_FAULTS": "1", "COMPANY_SEED_ON_START": "1"}
-    log_path = folder / "serve.log"
-    log = open(log_path, "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "companysystems", "serve", "--port", str(port)],
-                            cwd=COMPANY_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    wait_until_up(proc, lambda: httpx2.get(f"{url}/healthz", timeout=1).status_code == 200, log_path, "company systems")
-    company = Company(url)
-    yield company
-    company.http.close()
-    stop(proc)
-    log.close()
+    with company_systems(tmp_path_factory.mktemp("identity-company"), SYSTEMS_TOKEN) as company:
+        yield company
 
 
 @pytest.fixture
