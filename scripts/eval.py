@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import sys
 import uuid
@@ -23,8 +24,8 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stack import ROOT, Stack, isolated_env, load_env  # noqa: E402
 
-EVAL_VAR = ROOT / "var" / "eval"
-EVAL_ENV = isolated_env(EVAL_VAR, backoffice_port=28000, actions_port=25055, rasa_port=25005, secret="eval")
+EVAL_VAR = ROOT / "var" / f"eval-{os.getpid()}"
+EVAL_ENV = isolated_env(EVAL_VAR)
 MIN_FOR_MACRO = 5
 
 

@@ -7,7 +7,9 @@ The end-to-end tests use the same `Stack` class, so they test the assistant as `
 from __future__ import annotations
 
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -36,29 +38,43 @@ def load_env(overrides: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     return {**os.environ, **env}
 
 
-def isolated_env(var_dir: Path, backoffice_port: int, actions_port: int, rasa_port: int, secret: str) -> Dict[str, str]:
-    """Settings for a stack of its own (tests, evaluation): own ports, own databases, known tokens."""
-    company_port = backoffice_port + 100
+def free_port() -> int:
+    """A port nothing listens on now (the kernel's pick), so a stray process from an earlier run can
+    never answer in place of the one a stack starts."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def isolated_env(var_dir: Path) -> Dict[str, str]:
+    """Settings for a stack of its own (tests, evaluation): free ports, own databases, and secrets
+    made fresh for this run."""
+    ports = {name: free_port() for name in ("backoffice", "actions", "rasa", "company", "smtp")}
+
+    def secret(name: str) -> str:
+        return f"{name}-{secrets.token_hex(20)}"
+
     return {
-        "COMPANY_SYSTEMS_PORT": str(company_port),
-        "COMPANY_SYSTEMS_URL": f"http://localhost:{company_port}",
-        "COMPANY_SYSTEMS_TOKEN": f"{secret}-systems-token",
+        "COMPANY_SYSTEMS_PORT": str(ports["company"]),
+        "COMPANY_SYSTEMS_URL": f"http://localhost:{ports['company']}",
+        "COMPANY_SYSTEMS_TOKEN": secret("systems"),
         "COMPANY_DATABASE_URL": f"sqlite:///{var_dir / 'companysystems.db'}",
-        "PRIVACY_TEAM_PASSWORD": f"{secret}-privacy-password",
-        "SESSION_TOKEN_SECRET": f"{secret}-session-token-secret-of-32-characters",
-        "OTP_SECRET": f"{secret}-otp-secret-of-at-least-32-characters",
-        "EXPORT_LINK_SECRET": f"{secret}-export-link-secret-of-32-characters",
-        "SMTP_PORT": str(backoffice_port + 25),
+        "PRIVACY_TEAM_PASSWORD": secret("privacy"),
+        "SESSION_TOKEN_SECRET": secret("session"),
+        "OTP_SECRET": secret("otp"),
+        "EXPORT_LINK_SECRET": secret("export"),
+        "CHAT_SESSION_ID_SECRET": secret("chat-session"),
+        "SMTP_PORT": str(ports["smtp"]),
         "MAIL_SINK_DIR": str(var_dir / "mail"),
         "DEMO_MODE": "1",
-        "BACKOFFICE_PORT": str(backoffice_port),
-        "ACTIONS_PORT": str(actions_port),
-        "RASA_PORT": str(rasa_port),
-        "BACKOFFICE_URL": f"http://localhost:{backoffice_port}",
-        "ACTION_ENDPOINT_URL": f"http://localhost:{actions_port}/webhook",
-        "PUBLIC_SOCKET_URL": f"http://localhost:{rasa_port}",
-        "RASA_API_TOKEN": f"{secret}-rasa-token",
-        "BACKOFFICE_SERVICE_TOKEN": f"{secret}-service-token",
+        "BACKOFFICE_PORT": str(ports["backoffice"]),
+        "ACTIONS_PORT": str(ports["actions"]),
+        "RASA_PORT": str(ports["rasa"]),
+        "BACKOFFICE_URL": f"http://localhost:{ports['backoffice']}",
+        "ACTION_ENDPOINT_URL": f"http://localhost:{ports['actions']}/webhook",
+        "PUBLIC_SOCKET_URL": f"http://localhost:{ports['rasa']}",
+        "RASA_API_TOKEN": secret("rasa"),
+        "BACKOFFICE_SERVICE_TOKEN": secret("service"),
         "TRACKER_DB_DIALECT": "sqlite",
         "TRACKER_DB": str(var_dir / "rasa-tracker.db"),
         "BACKOFFICE_DATABASE_URL": f"sqlite:///{var_dir / 'backoffice.db'}",
@@ -97,10 +113,20 @@ class Stack:
             "rasa": f"http://localhost:{e['RASA_PORT']}/status?token={e['RASA_API_TOKEN']}",
         }
 
+    def ports(self) -> Dict[str, int]:
+        e = self.env
+        return {"companysystems": int(e["COMPANY_SYSTEMS_PORT"]), "backoffice": int(e["BACKOFFICE_PORT"]),
+                "mailsink": int(e["SMTP_PORT"]), "actions": int(e["ACTIONS_PORT"]), "rasa": int(e["RASA_PORT"])}
+
     def start(self, names: Optional[List[str]] = None) -> None:
+        """Start the processes; refuse when one's port is taken (another process would answer its health check)."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         commands = self.commands()
-        for name in names or list(commands):
+        names = names or list(commands)
+        taken = [f"{name} ({port})" for name, port in self.ports().items() if name in names and not port_free(port)]
+        if taken:
+            raise RuntimeError(f"port in use by another process: {', '.join(taken)} (an earlier run? `make stop`)")
+        for name in names:
             cwd = ROOT / WORKDIRS.get(name, ".")
             log = open(self.log_dir / f"{name}.log", "ab")
             self.procs[name] = subprocess.Popen(
@@ -144,6 +170,16 @@ class Stack:
             terminate(proc.pid, proc)
             if self.pid_dir is not None:
                 (self.pid_dir / f"{name}.pid").unlink(missing_ok=True)
+
+
+def port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def terminate(pid: int, proc: Optional[subprocess.Popen] = None, grace: float = 10.0) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import sys
 import uuid
@@ -17,9 +18,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from stack import Stack, isolated_env, load_env  # noqa: E402
 
-TEST_VAR = ROOT / "var" / "test"
+TEST_VAR = ROOT / "var" / f"test-{os.getpid()}"
 PG_ADMIN = "postgresql://postgres@localhost:5432/postgres"
-TEST_ENV = isolated_env(TEST_VAR, backoffice_port=18000, actions_port=15055, rasa_port=15005, secret="test")
+TEST_ENV = isolated_env(TEST_VAR)
 
 
 def _json_dates(value: Any) -> Any:
@@ -91,7 +92,7 @@ def assistant(sqlite_assistant: Stack) -> Stack:
 def postgresql_assistant() -> Iterator[Stack]:
     """The same processes on PostgreSQL (localhost:5432): the ledger, the company systems and Rasa's
     tracker store each in a throwaway database, dropped afterwards."""
-    var = ROOT / "var" / "test-pg"
+    var = ROOT / "var" / f"test-pg-{os.getpid()}"
     shutil.rmtree(var, ignore_errors=True)
     var.mkdir(parents=True)
     suffix = uuid.uuid4().hex[:8]
@@ -100,7 +101,7 @@ def postgresql_assistant() -> Iterator[Stack]:
     with admin.connect() as db:
         for name in names.values():
             db.execute(text(f'CREATE DATABASE "{name}"'))
-    env = isolated_env(var, backoffice_port=21000, actions_port=21055, rasa_port=21005, secret="pg")
+    env = isolated_env(var)
     env.update({
         "BACKOFFICE_DATABASE_URL": f"postgresql+psycopg://postgres@localhost:5432/{names['backoffice']}",
         "COMPANY_DATABASE_URL": f"postgresql+psycopg://postgres@localhost:5432/{names['company']}",

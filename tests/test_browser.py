@@ -5,6 +5,8 @@ import time
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from conftest import TEST_VAR
+
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
@@ -45,7 +47,7 @@ def test_chat_answers_dutch_and_english_questions(page, published):
     purchase = next(c for c in current["categories"] if c["id"] == "purchase_history")
     english = ask(page, "How long do you keep my purchase history?", f"version {current['version']['id']}")
     assert purchase["retention"]["period"]["en"] in english
-    page.screenshot(path="var/test/chat.png")
+    page.screenshot(path=str(TEST_VAR / "chat.png"))
     print(dutch, english, sep="\n----\n")
 
 
@@ -78,7 +80,7 @@ def test_logged_in_customer_sees_data_erases_it_and_tracks_it(assistant, browser
             break
         time.sleep(3)
     assert f"{request_id}" in status and "afgerond" in status
-    page.screenshot(path="var/test/chat-logged-in.png")
+    page.screenshot(path=str(TEST_VAR / "chat-logged-in.png"))
 
     team = browser.new_context(http_credentials={"username": env["PRIVACY_TEAM_USER"], "password": env["PRIVACY_TEAM_PASSWORD"]})
     overview = team.new_page()
@@ -86,5 +88,5 @@ def test_logged_in_customer_sees_data_erases_it_and_tracks_it(assistant, browser
     expect(overview.locator("body")).to_contain_text("fulfilled")
     trail = overview.locator("body").inner_text()
     assert "filed" in trail and "C0010" in trail
-    overview.screenshot(path="var/test/privacy-request.png", full_page=True)
+    overview.screenshot(path=str(TEST_VAR / "privacy-request.png"), full_page=True)
     team.close()

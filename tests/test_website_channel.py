@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
 import re
 import shutil
 import sys
@@ -27,11 +28,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from stack import Stack, isolated_env, load_env  # noqa: E402
 
-CHANNEL_VAR = ROOT / "var" / "test-channel"
-CHANNEL_ENV = {
-    **isolated_env(CHANNEL_VAR, backoffice_port=19000, actions_port=16055, rasa_port=16005, secret="chan"),
-    "CHAT_SESSION_ID_SECRET": "chan-chat-session-id-secret-of-32-characters",
-}
+CHANNEL_VAR = ROOT / "var" / f"test-channel-{os.getpid()}"
+CHANNEL_ENV = isolated_env(CHANNEL_VAR)
 SERVER_ISSUED = re.compile(r"[0-9a-f]{32}\.[0-9a-f]{32}")
 REFUSED_EN = "I could not confirm your login"
 REFUSED_NL = "Ik kon je inlog niet bevestigen"
