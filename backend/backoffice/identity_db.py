@@ -8,7 +8,8 @@ The rules live in `identity` (pure, no database); this module only stores their 
   (`channel` "session") the row records the token check and its outcome. Nothing here holds the
   e-mail address that was typed.
 - `ConversationIdentity`: the verified customer of a conversation (one row per conversation at
-  most), how it was verified and until when. Deleted on log-out.
+  most), how it was verified and until when, and where: the chat channel and (for the website) the
+  SHA-256 of each connection reference that verified it (`presence.py`). Deleted on log-out.
 
 Times are stored in UTC and always come back timezone-aware, on SQLite as on PostgreSQL.
 """
@@ -18,7 +19,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Optional
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
@@ -78,6 +79,8 @@ class ConversationIdentity(Base):
     verified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     attempt_id: Mapped[Optional[int]] = mapped_column(Integer, ForeignKey("verification_attempts.id"))
+    channel: Mapped[str] = mapped_column(String(40), default="")  # the chat channel that verified it
+    connections: Mapped[list] = mapped_column(JSON, default=list)  # SHA-256 of its connection references ("" for none)
 
 
 def open_identity(database_url: str, run_migrations: bool = True) -> tuple[Engine, sessionmaker]:

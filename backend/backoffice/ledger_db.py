@@ -10,6 +10,8 @@ The rules live in `rights_requests` (pure, no database); this module only stores
   refuses it too (triggers created by migration 0002).
 - `ConsentState`: the customer's current choice per purpose (newsletter, personalised_offers,
   wifi_counting), changed at once by an objection to direct marketing or a withdrawal.
+- `RequestDraft`: a request as the customer was shown it to confirm, kept here from the moment the
+  summary is shown until it is filed (or expires); "yes" files exactly this row (drafts.py).
 
 Times are stored in UTC and always come back timezone-aware, on SQLite as on PostgreSQL.
 """
@@ -154,6 +156,24 @@ class ConsentState(Base):
     granted: Mapped[bool] = mapped_column(Boolean)
     changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     source: Mapped[str] = mapped_column(String(100))
+
+
+class RequestDraft(Base):
+    """A request waiting for the customer's "yes": what the summary showed, for whom, in which conversation."""
+
+    __tablename__ = "request_drafts"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(200), index=True)
+    customer_id: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(40))
+    categories: Mapped[Optional[list]] = mapped_column(JSON)  # None: all that apply
+    details: Mapped[dict] = mapped_column(JSON)
+    knowledge_version: Mapped[Optional[str]] = mapped_column(String(50))  # the version the summary came from
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    request_id: Mapped[Optional[str]] = mapped_column(String(40), ForeignKey("privacy_requests.id"))  # once filed
+    filed_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())
 
 
 def append_audit(session: Any, entry: rr.AuditEntry, detail: Optional[dict] = None) -> AuditEntry:
