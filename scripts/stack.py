@@ -214,8 +214,22 @@ def stop_recorded() -> None:
         print(f"stopped {pid_file.stem}")
 
 
+def demo_env() -> Dict[str, str]:
+    """The local demo's environment: demo mode on (the demo login and the demo inbox) unless the
+    caller's own environment says DEMO_MODE (.env.example keeps it off for a deployment)."""
+    return load_env({"DEMO_MODE": os.environ.get("DEMO_MODE", "1")})
+
+
+def demo_notice(env: Dict[str, str]) -> str:
+    if env.get("DEMO_MODE") == "1":
+        return ("Demo mode is on (DEMO_MODE=1): log in as a demo customer on the website, one-time codes at "
+                f"http://localhost:{env['BACKOFFICE_PORT']}/demo/inbox. For this machine only (DEMO_MODE=0 make run: off).")
+    return "Demo mode is off (DEMO_MODE=0): no demo login, no demo inbox."
+
+
 def run() -> int:
-    env = load_env()
+    env = demo_env()
+    print(demo_notice(env), flush=True)
     stack = Stack(env, pid_dir=VAR)
     print("starting the company systems, the mail sink, the back office and its worker, the action server and Rasa\n"
           "(Rasa takes about a minute to load)...", flush=True)
@@ -246,7 +260,8 @@ def run() -> int:
 
 def shell() -> int:
     """Chat in the terminal: the back office and action server in the background, Rasa's shell in front."""
-    env = load_env()
+    env = demo_env()
+    print(demo_notice(env), flush=True)
     stack = Stack(env)
     stack.start(["companysystems", "mailsink", "backoffice", "worker", "actions"])
     try:

@@ -106,6 +106,8 @@ def postgresql_assistant() -> Iterator[Stack]:
         "BACKOFFICE_DATABASE_URL": f"postgresql+psycopg://postgres@localhost:5432/{names['backoffice']}",
         "COMPANY_DATABASE_URL": f"postgresql+psycopg://postgres@localhost:5432/{names['company']}",
         "TRACKER_DB_DIALECT": "postgresql", "TRACKER_DB_HOST": "localhost", "TRACKER_DB": names["tracker"],
+        # The tests read codes from the demo inbox; on PostgreSQL the back office wants that said explicitly.
+        "DEMO_MODE_ALLOW_PUBLIC": "1",
     })
     running = Stack(load_env(env), log_dir=var / "log")
     try:

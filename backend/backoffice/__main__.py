@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .config import Settings
+from .config import Settings, demo_mode_refusal
 from .knowledge import KnowledgeBase, KnowledgeError
 
 
@@ -57,6 +57,11 @@ def main() -> int:
     if args.command in ("validate", "publish"):
         print(f"knowledge base valid: {len(kb.versions)} versions, current {kb.current().version.id}")
         return 0
+
+    refusal = demo_mode_refusal(settings, args.host)
+    if refusal:
+        print(refusal, file=sys.stderr)
+        return 1
 
     import uvicorn
 

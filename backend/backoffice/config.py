@@ -1,10 +1,11 @@
 """Settings of the back office, read from the environment (and `.env` at the project root)."""
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Optional
 from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
@@ -50,6 +51,9 @@ class Settings:
     # The embedded demo: log in as a seed customer on the website, read the mail sink's inbox.
     # Never on in production (anyone could log in as a demo customer and read every code).
     demo_mode: bool = False
+    # Demo mode is refused when the back office is reachable beyond this machine or runs on
+    # PostgreSQL (both look like a real deployment), unless DEMO_MODE_ALLOW_PUBLIC says so too.
+    demo_mode_allow_public: bool = False
     mail_dir: Path = PROJECT_ROOT / "var" / "mail"
     # The customer's own data (my_data_api): Rasa's tracker store, read for the transcripts and
     # emptied by an erasure (see `tracker_url`); how long a company system may take to answer;
@@ -93,6 +97,7 @@ class Settings:
             smtp_password=os.getenv("SMTP_PASSWORD", ""),
             smtp_starttls=_flag(os.getenv("SMTP_STARTTLS", "0")),
             demo_mode=_flag(os.getenv("DEMO_MODE", "0")),
+            demo_mode_allow_public=_flag(os.getenv("DEMO_MODE_ALLOW_PUBLIC", "0")),
             mail_dir=Path(os.getenv("MAIL_SINK_DIR", PROJECT_ROOT / "var" / "mail")),
             tracker_url=tracker_url(os.environ),
             my_data_timeout_seconds=float(os.getenv("MY_DATA_TIMEOUT_SECONDS", "5")),
@@ -101,6 +106,33 @@ class Settings:
             public_url=(os.getenv("BACKOFFICE_PUBLIC_URL") or os.getenv("BACKOFFICE_URL")
                         or f"http://localhost:{os.getenv('BACKOFFICE_PORT') or 8000}").rstrip("/"),
         )
+
+
+def demo_mode_refusal(settings: Settings, host: str) -> Optional[str]:
+    """Why the back office must not serve demo mode here, or None. Demo mode publishes every one-time
+    code and lets anyone log in as a customer, so it is for one machine and a throwaway database:
+    a bind host that is not a loopback address, or a PostgreSQL database, needs DEMO_MODE_ALLOW_PUBLIC=1."""
+    if not settings.demo_mode or settings.demo_mode_allow_public:
+        return None
+    problems = []
+    if not _is_loopback(host):
+        problems.append(f"it listens on {host}, which is reachable beyond this machine")
+    if make_url(settings.database_url).get_backend_name() == "postgresql":
+        problems.append("its database is PostgreSQL, as in a real deployment")
+    if not problems:
+        return None
+    return (f"demo mode (DEMO_MODE=1) is refused: {' and '.join(problems)}. Demo mode shows every one-time code at "
+            "/demo/inbox and lets anyone log in as a customer. Set DEMO_MODE=0, or DEMO_MODE_ALLOW_PUBLIC=1 if this "
+            "really is a demo")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def tracker_url(env: Mapping[str, str]) -> str:

@@ -52,7 +52,8 @@
       demoLoggedIn: "Ingelogd als",
       demoChoose: "Kies een demoklant",
       demoInbox: "Demo-inbox",
-      demoLoginFailed: "Inloggen lukte niet, probeer het opnieuw."
+      demoLoginFailed: "Inloggen lukte niet, probeer het opnieuw.",
+      demoBanner: "Demo: fictieve klanten; iedereen kan inloggen als demoklant en de inlogcodes lezen in de demo-inbox."
     },
     en: {
       title: "Voltera – electronics for home and on the go",
@@ -94,7 +95,8 @@
       demoLoggedIn: "Logged in as",
       demoChoose: "Choose a demo customer",
       demoInbox: "Demo inbox",
-      demoLoginFailed: "Logging in failed, please try again."
+      demoLoginFailed: "Logging in failed, please try again.",
+      demoBanner: "Demo: fictional customers; anyone can log in as a demo customer and read the one-time codes in the demo inbox."
     }
   };
 
@@ -277,6 +279,7 @@
 
   function initDemo() {
     demo.root = document.getElementById("demo-account");
+    var banner = document.getElementById("demo-banner");
     if (!demo.root || typeof window.fetch !== "function") return;
     fetch("/api/demo/customers", { headers: { Accept: "application/json" } }).then(function (response) {
       if (!response.ok) throw new Error("no demo"); // 404: the back office is not in demo mode
@@ -284,9 +287,11 @@
     }).then(function (body) {
       renderCustomers(body.customers || []);
       demo.root.removeAttribute("hidden");
+      if (banner) banner.removeAttribute("hidden");
       renderSession();
     }).catch(function () {
       demo.root.setAttribute("hidden", "");
+      if (banner) banner.setAttribute("hidden", "");
     });
 
     demo.root.addEventListener("click", function (ev) {

@@ -128,7 +128,7 @@ def test_make_env_fills_every_change_me_secret(tmp_path):
         idn.SessionTokens(env[key])  # long enough to sign with
     assert env["SESSION_TOKEN_SECRET"] != env["OTP_SECRET"]
     assert not [k for k, v in env.items() if v.startswith("change-me")]
-    assert env["DEMO_MODE"] == "1" and env["SMTP_PORT"] == "8025"
+    assert env["DEMO_MODE"] == "0" and env["SMTP_PORT"] == "8025"  # on only where make run turns it on
 
 
 # --- the back office as a real process -----------------------------------------------------------
@@ -140,7 +140,9 @@ def backoffice(db_url, company, sink, tmp_path):
     env = {**os.environ, "BACKOFFICE_DATABASE_URL": db_url, "BACKOFFICE_SERVICE_TOKEN": SERVICE_TOKEN,
            "COMPANY_SYSTEMS_URL": company.url, "COMPANY_SYSTEMS_TOKEN": SYSTEMS_TOKEN, "SESSION_TOKEN_SECRET": SESSION_SECRET,
            "OTP_SECRET": OTP_SECRET, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(sink.port), "DEMO_MODE": "1",
-           "MAIL_SINK_DIR": str(sink.folder)}
+           "MAIL_SINK_DIR": str(sink.folder),
+           # The demo on a PostgreSQL database is refused unless said explicitly (test_demo_mode_guard.py).
+           "DEMO_MODE_ALLOW_PUBLIC": "1" if db_url.startswith("postgresql") else "0"}
     log_path = tmp_path / "backoffice.log"
     log = open(log_path, "wb")
     proc = subprocess.Popen([sys.executable, "-m", "backoffice", "serve", "--port", str(port)], cwd=BACKEND, env=env,
