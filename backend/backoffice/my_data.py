@@ -31,11 +31,12 @@ from sqlalchemy.orm import sessionmaker
 from .filing import ALL_CATEGORIES, ASSISTANT, COMPANY_SYSTEMS
 from .knowledge import Category, KnowledgeVersion, Purpose, Recipient
 from .transcripts import CATEGORY as TRANSCRIPT_CATEGORY
-from .transcripts import Transcript, TrackerStore, TranscriptsUnavailable, customer_conversations
+from .transcripts import Transcript, TrackerStore, TranscriptsUnavailable, customer_conversations, references
 
 PREVIEW_RECORDS = 3
 PREVIEW_CHARS = 120
 CSV_COLUMNS = ("category", "system", "record", "field", "value")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 LEGAL_BASES = {
     "consent": {"nl": "toestemming", "en": "consent"},
     "contract": {"nl": "uitvoering van een overeenkomst", "en": "performance of a contract"},
@@ -94,7 +95,8 @@ def collect(client: httpx2.Client, store: TrackerStore, Session: sessionmaker, c
             if isinstance(restriction, dict) and isinstance(restriction.get("category"), str):
                 restricted[restriction["category"]] = restriction.get("since")
     if transcripts:
-        records.setdefault(TRANSCRIPT_CATEGORY, []).extend((ASSISTANT, t.as_record()) for t in transcripts)
+        records.setdefault(TRANSCRIPT_CATEGORY, []).extend(
+            (ASSISTANT, t.as_record(name)) for t, name in zip(transcripts, references(transcripts)))
     return Holdings(customer_id, records, restricted, transcripts, len(conversations.shared), now)
 
 
@@ -138,13 +140,15 @@ def export_document(holdings: Holdings, version: KnowledgeVersion, language: str
 
 def export_rows(holdings: Holdings, version: KnowledgeVersion) -> Iterator[tuple[str, str, int, str, str]]:
     """The CSV download: one row per field of every record (category, system, record, field, value);
-    `record` numbers the records of one category in one system, from 1."""
+    `record` numbers the records of one category in one system, from 1. Every text cell is
+    spreadsheet-safe (`spreadsheet_safe`): the values come from the company systems and the chat."""
     for category_id in _ordered_categories(holdings, version):
         numbers: dict[str, int] = {}
         for system, record in holdings.records[category_id]:
             numbers[system] = numbers.get(system, 0) + 1
             for field, value in _flatten(record):
-                yield category_id, system, numbers[system], field, _csv_value(value)
+                yield (spreadsheet_safe(category_id), spreadsheet_safe(system), numbers[system], spreadsheet_safe(field),
+                       _csv_value(value))
 
 
 def _document(holdings: Holdings, version: KnowledgeVersion, language: str, full: bool) -> dict:
@@ -294,4 +298,12 @@ def _csv_value(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    if isinstance(value, (int, float)):
+        return str(value)  # a number, also a negative one, is no formula
+    return spreadsheet_safe(str(value))
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A CSV cell a spreadsheet shows as text instead of running it (OWASP "CSV injection"): a cell
+    that starts with = + - @, a tab or a carriage return gets a leading apostrophe."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text

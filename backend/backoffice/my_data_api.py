@@ -1,8 +1,10 @@
 """HTTP layer of a customer's own data: see it in the chat (Art. 15), take it away (Art. 20).
 
 For the assistant (service token, `Authorization: Bearer <BACKOFFICE_SERVICE_TOKEN>`). The customer is
-always the one the conversation is verified as (identity_api's binding, while it lasts), never an id
-the caller passes; an unverified conversation gets `403 {"reason": "not_verified", "detail"}`.
+always the one the conversation is verified as (identity_api's binding, while it lasts, and only for a
+message from the channel and connection that verified it: presence.py), never an id the caller
+passes; an unverified conversation, or another channel or connection naming it, gets
+`403 {"reason": "not_verified", "detail"}`.
 - `GET /api/conversations/{conversation_id}/my-data?language=nl|en`: what the company holds about
   the customer and why (my_data.overview: per category counts, previews, purposes and legal basis,
   retention, recipients, source, what an erasure keeps; the chats with the assistant; Art. 15's
@@ -30,8 +32,9 @@ The my-data answer (texts in the language asked for):
      automated_decisions: [{purpose, label, logic}], transfers_outside_eu: [{recipient, country, safeguard}],
      rights: {right: text}, complaint: {authority, url, text}, dpo: {name, email, phone, postal_address}}
 The JSON download is the same with `exported_at` for `collected_at`, and per category `data`:
-[{system, record}] (every record in full; the assistant's are {conversation_id, started_at,
-messages: [{at, from: customer | assistant, text}]}) instead of `preview`.
+[{system, record}] (every record in full; the assistant's are {conversation, started_at,
+messages: [{at, from: customer | assistant, text}]}, `conversation` a name like "2026-01-31 #2", never
+the chat session id: transcripts.references) instead of `preview`.
 """
 from __future__ import annotations
 
@@ -47,15 +50,14 @@ from typing import Any, AsyncIterator, Callable, Literal, Optional
 import httpx2
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import select
 
 from .auth import service_token_required
 from .config import Settings
 from .export_links import ExportDownload, ExportLink, ExportLinks, LinkError, usable_secret
-from .identity_db import ConversationIdentity
 from .knowledge import KnowledgeBase
 from .ledger_db import open_ledger
 from .my_data import CSV_COLUMNS, Holdings, SystemUnavailable, collect, export_document, export_rows, overview
+from .presence import Presence, presence, verified_binding
 from .transcripts import TrackerStore
 
 log = logging.getLogger("backoffice.my_data")
@@ -97,11 +99,11 @@ def my_data_router(settings: Settings, kb: KnowledgeBase, clock: Callable[[], dt
 
     require_service = service_token_required(settings)
 
-    def verified_customer(conversation_id: str) -> Optional[str]:
-        """The customer this conversation is verified as right now, or None."""
+    def verified_customer(conversation_id: str, seen: Presence) -> Optional[str]:
+        """The customer this conversation is verified as right now, where this message is; or None."""
         with Session() as session:
-            row = session.scalar(select(ConversationIdentity).where(ConversationIdentity.conversation_id == conversation_id))
-        return row.customer_id if row is not None and row.expires_at > clock() else None
+            row = verified_binding(session, conversation_id, seen, clock())
+        return row.customer_id if row is not None else None
 
     def not_verified() -> JSONResponse:
         return JSONResponse({"reason": "not_verified", "detail": "this conversation is not verified as a customer: verify "
@@ -116,8 +118,8 @@ def my_data_router(settings: Settings, kb: KnowledgeBase, clock: Callable[[], dt
         return collect(systems, store, Session, customer_id, clock())
 
     @router.get("/api/conversations/{conversation_id}/my-data", dependencies=[Depends(require_service)], tags=["my data"])
-    def my_data(conversation_id: str, language: Language = "nl") -> JSONResponse:
-        customer_id = verified_customer(conversation_id)
+    def my_data(conversation_id: str, language: Language = "nl", seen: Presence = Depends(presence)) -> JSONResponse:
+        customer_id = verified_customer(conversation_id, seen)
         if customer_id is None:
             return not_verified()
         try:
@@ -128,8 +130,8 @@ def my_data_router(settings: Settings, kb: KnowledgeBase, clock: Callable[[], dt
 
     @router.post("/api/conversations/{conversation_id}/exports", dependencies=[Depends(require_service)], tags=["my data"],
                  status_code=201)
-    def issue_link(conversation_id: str, language: Language = "nl") -> JSONResponse:
-        customer_id = verified_customer(conversation_id)
+    def issue_link(conversation_id: str, language: Language = "nl", seen: Presence = Depends(presence)) -> JSONResponse:
+        customer_id = verified_customer(conversation_id, seen)
         if customer_id is None:
             return not_verified()
         now = clock()

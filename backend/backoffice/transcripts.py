@@ -74,8 +74,24 @@ class Transcript:
     def started_at(self) -> Optional[str]:
         return self.messages[0]["at"] if self.messages else None
 
-    def as_record(self) -> dict:
-        return {"conversation_id": self.conversation_id, "started_at": self.started_at, "messages": self.messages}
+    def as_record(self, reference: str) -> dict:
+        """The transcript as the customer gets it: under `reference`, never the conversation id (the
+        chat session id, which is the key to a verified website conversation)."""
+        return {"conversation": reference, "started_at": self.started_at, "messages": self.messages}
+
+
+def references(transcripts: Iterable[Transcript]) -> list[str]:
+    """A name for each transcript that says which conversation it is without being its session id:
+    the day it started and its number that day, in the order given (`TrackerStore.transcripts`:
+    oldest first), e.g. "2026-01-31 #2". Made of what the export shows anyway, so nothing in it
+    leads back to the id."""
+    counted: dict[str, int] = {}
+    names = []
+    for transcript in transcripts:
+        day = (transcript.started_at or "")[:10] or "undated"
+        counted[day] = counted.get(day, 0) + 1
+        names.append(f"{day} #{counted[day]}")
+    return names
 
 
 def customer_conversations(session: Session, customer_id: str) -> Conversations:

@@ -82,7 +82,7 @@ def test_the_link_gives_that_customers_data_and_transcripts_as_json_and_csv(db_u
                 assert mine == records, (system, category)
         assert by_id["invoices"]["purposes"] and by_id["invoices"]["retention"] == "7 years after purchase"
         [chat] = [d["record"] for d in by_id["customer_service"]["data"] if d["system"] == "assistant"]
-        assert chat["conversation_id"] == conversation
+        assert chat["conversation"] == f"{chat['started_at'][:10]} #1" and conversation not in response.text  # no session id
         assert [(m["from"], m["text"]) for m in chat["messages"]] == [
             ("customer", "Mag ik al mijn gegevens?"), ("assistant", "Hier is een downloadlink.")]
         assert all(dt.datetime.fromisoformat(m["at"]).tzinfo is not None for m in chat["messages"])
