@@ -53,6 +53,7 @@ web/node_modules/.installed: web/package-lock.json
 	@test -f .env || sed -e "s/^RASA_API_TOKEN=change-me/RASA_API_TOKEN=$$(openssl rand -hex 24)/" \
 		-e "s/^BACKOFFICE_SERVICE_TOKEN=change-me/BACKOFFICE_SERVICE_TOKEN=$$(openssl rand -hex 24)/" \
 		-e "s/^COMPANY_SYSTEMS_TOKEN=change-me/COMPANY_SYSTEMS_TOKEN=$$(openssl rand -hex 24)/" \
+		-e "s/^ACTION_SERVER_TOKEN=change-me/ACTION_SERVER_TOKEN=$$(openssl rand -hex 24)/" \
 		-e "s/^PRIVACY_TEAM_PASSWORD=change-me/PRIVACY_TEAM_PASSWORD=$$(openssl rand -hex 12)/" \
 		-e "s/^SESSION_TOKEN_SECRET=change-me/SESSION_TOKEN_SECRET=$$(openssl rand -hex 24)/" \
 		-e "s/^OTP_SECRET=change-me/OTP_SECRET=$$(openssl rand -hex 24)/" \

@@ -69,6 +69,7 @@ def isolated_env(var_dir: Path) -> Dict[str, str]:
         "DEMO_MODE": "1",
         "BACKOFFICE_PORT": str(ports["backoffice"]),
         "ACTIONS_PORT": str(ports["actions"]),
+        "ACTION_SERVER_TOKEN": secret("actions"),
         "RASA_PORT": str(ports["rasa"]),
         "BACKOFFICE_URL": f"http://localhost:{ports['backoffice']}",
         "ACTION_ENDPOINT_URL": f"http://localhost:{ports['actions']}/webhook",
@@ -96,7 +97,7 @@ class Stack:
             "backoffice": [str(BACKOFFICE_PY), "-m", "backoffice", "serve", "--port", e["BACKOFFICE_PORT"]],
             "worker": [str(BACKOFFICE_PY), "-m", "backoffice", "worker"],
             "mailsink": [str(BACKOFFICE_PY), "-m", "backoffice", "mailsink", "--port", e["SMTP_PORT"]],
-            "actions": [str(RASA_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", e["ACTIONS_PORT"]],
+            "actions": [str(RASA_BIN / "python"), "-m", "actions.server"],
             "rasa": [
                 str(RASA_BIN / "rasa"), "run", "--model", "models", "--endpoints", "bot/endpoints.yml",
                 "--credentials", "bot/credentials.yml", "--port", e["RASA_PORT"], "--enable-api",

@@ -1,0 +1,148 @@
+"""The action server as the assistant runs it: rasa_sdk's own app, private and distrustful.
+
+The action server receives whole conversations and answers with a customer's data, so it only takes
+requests from the Rasa server (DESIGN.md section 4):
+
+- it listens on ACTIONS_HOST, 127.0.0.1 unless told otherwise (a private address in a deployment
+  of several machines, never a public one);
+- every request but `GET /health` must carry `X-Action-Token: <ACTION_SERVER_TOKEN>`, the secret
+  Rasa sends through `bot/endpoints.yml` (`action_endpoint.headers`); it is compared in constant
+  time; missing: 401, wrong: 403, and no action runs;
+- a body over ACTION_SERVER_MAX_BODY_BYTES is refused with 413, also once inflated when Rasa
+  compresses it (COMPRESS_ACTION_SERVER_REQUEST); a body that is not an action call gets 400;
+- a wrong method or path gets its HTTP answer (405, 404), not rasa_sdk's 500.
+
+Run it with `python -m actions.server` from the project root (`scripts/stack.py` does). Without a
+real secret (unset, a `change-me` placeholder, shorter than 32 characters) it refuses to start.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import sys
+import zlib
+from dataclasses import dataclass
+from typing import Mapping, Optional
+
+from rasa_sdk import utils
+from rasa_sdk.endpoint import create_app
+from sanic import Sanic, response
+from sanic.exceptions import SanicException
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+log = logging.getLogger("actions.server")
+
+TOKEN_HEADER = "X-Action-Token"
+MIN_TOKEN_LENGTH = 32
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5055
+# A whole conversation's events travel in every call; 16 MB holds thousands of turns.
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+OPEN_PATHS = frozenset({"/health"})
+
+
+class SettingError(ValueError):
+    """A setting that keeps the action server from starting, said in one sentence."""
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    token: str
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "ServerSettings":
+        token = env.get("ACTION_SERVER_TOKEN", "")
+        if not token or token.startswith("change-me"):
+            raise SettingError("ACTION_SERVER_TOKEN is not set (or still the change-me placeholder): "
+                               "set it to a random secret, e.g. `openssl rand -hex 24`, the same for Rasa and the action server")
+        if len(token) < MIN_TOKEN_LENGTH:
+            raise SettingError(f"ACTION_SERVER_TOKEN must be at least {MIN_TOKEN_LENGTH} characters (e.g. `openssl rand -hex 24`)")
+        try:
+            port = int(env.get("ACTIONS_PORT") or DEFAULT_PORT)
+            max_body = int(env.get("ACTION_SERVER_MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES)
+        except ValueError:
+            raise SettingError("ACTIONS_PORT and ACTION_SERVER_MAX_BODY_BYTES must be whole numbers") from None
+        if max_body < 1024:
+            raise SettingError("ACTION_SERVER_MAX_BODY_BYTES must be at least 1024")
+        return cls(token=token, host=env.get("ACTIONS_HOST") or DEFAULT_HOST, port=port, max_body_bytes=max_body)
+
+
+def error(status: int, message: str, headers: Optional[Mapping[str, str]] = None) -> HTTPResponse:
+    return response.json({"error": message}, status=status, headers=dict(headers or {}))
+
+
+def read_action_call(request: Request, max_body_bytes: int) -> object:
+    """The request's JSON, inflated first when Rasa compressed it, never beyond `max_body_bytes`."""
+    if request.headers.get("Content-Encoding") == "deflate":
+        inflater = zlib.decompressobj()
+        try:
+            body = inflater.decompress(request.body, max_body_bytes)
+        except zlib.error:
+            raise SanicException("the body is not valid deflate data", status_code=400) from None
+        if inflater.unconsumed_tail:
+            raise SanicException(f"the inflated body is over the limit of {max_body_bytes} bytes", status_code=413)
+    else:
+        body = request.body
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise SanicException("the body is not JSON", status_code=400) from None
+
+
+def is_action_call(call: object) -> bool:
+    return isinstance(call, dict) and isinstance(call.get("next_action"), str) and isinstance(call.get("tracker"), dict)
+
+
+def build_app(settings: ServerSettings, actions_package: str = "actions") -> Sanic:
+    """rasa_sdk's app for `actions_package`, with the token check, the body limit and honest errors."""
+    app = create_app(actions_package, cors_origins=None)  # no browser has any business here
+    app.config.REQUEST_MAX_SIZE = settings.max_body_bytes
+    expected = settings.token.encode()
+
+    @app.middleware("request")
+    async def only_from_rasa(request: Request) -> Optional[HTTPResponse]:
+        if request.path in OPEN_PATHS:
+            return None
+        given = request.headers.get(TOKEN_HEADER)
+        if not given:
+            return error(401, f"the {TOKEN_HEADER} header is required")
+        if not hmac.compare_digest(given.encode(), expected):
+            return error(403, f"the {TOKEN_HEADER} header is not the action server's token")
+        # Sanic also runs this middleware for a request it refused while reading the body: say why.
+        if (getattr(request.stream, "request_bytes", 0) or 0) > settings.max_body_bytes:
+            return error(413, f"the body is over the limit of {settings.max_body_bytes} bytes")
+        if request.method == "POST" and request.path == "/webhook":
+            if not is_action_call(read_action_call(request, settings.max_body_bytes)):
+                return error(400, "the body is not an action call (an object with next_action and tracker)")
+        return None
+
+    @app.exception(SanicException)
+    async def http_error(_request: Request, exception: SanicException) -> HTTPResponse:
+        """Sanic's own refusals (405, 404, 413, 400) keep their status; rasa_sdk's handler would say 500."""
+        return error(exception.status_code, str(exception), getattr(exception, "headers", None))
+
+    return app
+
+
+def main() -> int:
+    utils.configure_colored_logging("INFO")
+    utils.update_sanic_log_level()
+    try:
+        settings = ServerSettings.from_env(os.environ)
+    except SettingError as exc:
+        print(f"the action server does not start: {exc}", file=sys.stderr)
+        return 2
+    app = build_app(settings)
+    log.info("action server on http://%s:%s (requests need %s)", settings.host, settings.port, TOKEN_HEADER)
+    app.run(host=settings.host, port=settings.port, workers=1, access_log=False, motd=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
