@@ -1,8 +1,14 @@
 """HTTP layer of identity verification: which customer a conversation is, and how we know.
 
-For the assistant (service token, `Authorization: Bearer <BACKOFFICE_SERVICE_TOKEN>`):
+For the assistant (service token, `Authorization: Bearer <BACKOFFICE_SERVICE_TOKEN>`), every call
+with the presence of the chat message it serves (`X-Chat-Channel`, `X-Chat-Connection`,
+`X-Chat-Source`: presence.py). A binding holds only where it was made: the reads below answer "not
+verified" to a message from another channel or connection, and a call that would bind needs a
+presence (`400 no_presence` without one).
 - `POST /api/identity/session` `{conversation_id, token}`: check a website session token and bind the
-  conversation to its customer; `401` with the reason for a forged, expired or misaddressed token.
+  conversation to its customer, on this connection (the website channel calls it again for each new
+  connection, so a page reload stays verified); `401` with the reason for a forged, expired or
+  misaddressed token.
 - `POST /api/identity/email-code` `{conversation_id, email, language?}`: if the company's CRM knows
   the address, send a one-time code to it. Always the same `202` answer, whether the address is
   known or not (no account enumeration); binds nothing.
@@ -10,8 +16,10 @@ For the assistant (service token, `Authorization: Bearer <BACKOFFICE_SERVICE_TOK
   code. `200` binds; `400` wrong (with `attempts_left`); `429` locked (with `locked_until` and
   `Retry-After`); `410` expired; `404` no code asked for; `409` used already, or the conversation
   is already someone else's.
+  A code verifies the connection the code was typed on: a reconnect (page reload) is a new
+  presence and verifies again.
 - `GET /api/identity/conversations/{conversation_id}`: `{verified, customer_id, method, expires_at}`.
-- `DELETE /api/identity/conversations/{conversation_id}`: forget the binding (log out).
+- `DELETE /api/identity/conversations/{conversation_id}`: forget the binding (log out), from where it was made.
 
 Only with DEMO_MODE=1 (otherwise these do not exist: 404): the demo website's login
 (`GET /api/demo/customers`, `POST /demo/login`) and the local mail sink's inbox (`GET /demo/inbox`,
@@ -42,6 +50,7 @@ from .auth import service_token_required
 from .config import Settings
 from .identity_db import EMAIL, SESSION, ConversationIdentity, VerificationAttempt, open_identity
 from .mailsink import read_inbox
+from .presence import Presence, presence, present_in, record_presence, verified_binding
 
 log = logging.getLogger("backoffice.identity")
 
@@ -152,8 +161,9 @@ def identity_router(settings: Settings, clock: Callable[[], dt.datetime] = utcno
         query = select(ConversationIdentity).where(ConversationIdentity.conversation_id == conversation_id)
         return session.scalar(query.with_for_update() if lock else query)
 
-    def bind(session: Session, conversation_id: str, customer_id: str, method: str, attempt: VerificationAttempt, now: dt.datetime) -> ConversationIdentity:
-        """Bind (or refresh) in the caller's transaction; `Conflict` if someone else holds the conversation."""
+    def bind(session: Session, conversation_id: str, customer_id: str, method: str, attempt: VerificationAttempt, now: dt.datetime,
+             seen: Presence) -> ConversationIdentity:
+        """Bind (or refresh) in the caller's transaction, where `seen` is; `Conflict` if someone else holds the conversation."""
         row = binding_of(session, conversation_id, lock=True)
         if row is not None and row.expires_at > now and row.customer_id != customer_id:
             raise Conflict()
@@ -161,6 +171,7 @@ def identity_router(settings: Settings, clock: Callable[[], dt.datetime] = utcno
             row = ConversationIdentity(conversation_id=conversation_id)
             session.add(row)
         row.customer_id, row.method, row.verified_at, row.expires_at = customer_id, method, now, now + binding_ttl
+        record_presence(row, seen)
         session.flush()
         row.attempt_id = attempt.id
         return row
@@ -185,14 +196,20 @@ def identity_router(settings: Settings, clock: Callable[[], dt.datetime] = utcno
                         raise
         raise AssertionError("unreachable")
 
+    def no_presence() -> JSONResponse:
+        return refusal(400, "no_presence", "a verification needs the chat message's presence: X-Chat-Channel (and, for "
+                                           "the website, X-Chat-Connection)")
+
     conflict_detail = ("this conversation is already verified as another customer: forget that first "
                        "(DELETE /api/identity/conversations/{id}), or start a new conversation")
 
     # --- website session ---
 
     @router.post("/api/identity/session", dependencies=[Depends(require_service)], tags=["identity"])
-    def verify_session(body: SessionIn) -> JSONResponse:
+    def verify_session(body: SessionIn, seen: Presence = Depends(presence)) -> JSONResponse:
         now = clock()
+        if not seen.known:
+            return no_presence()
         if tokens is None:
             return refusal(503, "not_configured", "website sessions cannot be checked: SESSION_TOKEN_SECRET is not set on the back office")
         try:
@@ -210,7 +227,7 @@ def identity_router(settings: Settings, clock: Callable[[], dt.datetime] = utcno
             session.add(attempt)
             session.flush()
             try:
-                row = bind(session, body.conversation_id, verified.customer_id, SESSION, attempt, now)
+                row = bind(session, body.conversation_id, verified.customer_id, SESSION, attempt, now, seen)
             except Conflict:
                 attempt.outcome = "refused:other_customer"
                 return None
@@ -333,8 +350,10 @@ def identity_router(settings: Settings, clock: Callable[[], dt.datetime] = utcno
         return JSONResponse({**neutral, "conversation_id": body.conversation_id}, status_code=202, headers=PRIVATE)
 
     @router.post("/api/identity/email-code/verify", dependencies=[Depends(require_service)], tags=["identity"])
-    def verify_email_code(body: VerifyIn) -> JSONResponse:
+    def verify_email_code(body: VerifyIn, seen: Presence = Depends(presence)) -> JSONResponse:
         now = clock()
+        if not seen.known:
+            return no_presence()
 
         def work(session: Session) -> tuple[Optional[identity.CodeCheck], Optional[dict]]:
             row = newest_code(session, body.conversation_id, lock=True)
@@ -346,7 +365,7 @@ def identity_router(settings: Settings, clock: Callable[[], dt.datetime] = utcno
             if not check.verified:
                 return check, None
             try:
-                binding = bind(session, body.conversation_id, row.customer_id, EMAIL, row, now)
+                binding = bind(session, body.conversation_id, row.customer_id, EMAIL, row, now, seen)
             except Conflict:
                 row.verified_at, row.outcome = None, "refused:other_customer"  # the code stays usable after a log-out
                 return check, {"conflict": True}
@@ -376,16 +395,20 @@ def identity_router(settings: Settings, clock: Callable[[], dt.datetime] = utcno
     # --- the binding ---
 
     @router.get("/api/identity/conversations/{conversation_id}", dependencies=[Depends(require_service)], tags=["identity"])
-    def get_identity(conversation_id: str) -> JSONResponse:
+    def get_identity(conversation_id: str, seen: Presence = Depends(presence)) -> JSONResponse:
+        now = clock()
         with Session() as session:
-            row = binding_of(session, conversation_id)
-            return JSONResponse(identity_view(conversation_id, row, clock()), headers=PRIVATE)
+            row = verified_binding(session, conversation_id, seen, now)
+            return JSONResponse(identity_view(conversation_id, row, now), headers=PRIVATE)
 
     @router.delete("/api/identity/conversations/{conversation_id}", dependencies=[Depends(require_service)], tags=["identity"])
-    def forget_identity(conversation_id: str) -> JSONResponse:
+    def forget_identity(conversation_id: str, seen: Presence = Depends(presence)) -> JSONResponse:
         now = clock()
 
         def work(session: Session) -> int:
+            row = binding_of(session, conversation_id)
+            if row is not None and row.expires_at > now and not present_in(row, seen):
+                return 0  # only from where it was verified: a stranger naming the id cannot log the customer out
             removed = session.execute(delete(ConversationIdentity).where(ConversationIdentity.conversation_id == conversation_id)).rowcount
             # Codes still open in this conversation die with the log-out (locks stay).
             session.execute(update(VerificationAttempt).where(

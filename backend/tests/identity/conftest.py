@@ -30,7 +30,9 @@ from ..conftest import KNOWLEDGE, ROOT, Company, company_systems, free_port, sto
 BACKEND = ROOT / "backend"
 SYSTEMS_TOKEN = "identity-test-systems-token"
 SERVICE_TOKEN = "identity-test-service-token"
-SERVICE = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+# The presence of the chat message a call serves (presence.py): here one website connection throughout.
+PRESENCE = {"X-Chat-Channel": "website", "X-Chat-Connection": "5e" * 16, "X-Chat-Source": "a1" * 8}
+SERVICE = {"Authorization": f"Bearer {SERVICE_TOKEN}", **PRESENCE}
 SESSION_SECRET = "identity-test-session-secret-0123456789abcdef"
 OTP_SECRET = "identity-test-otp-secret-fedcba9876543210"
 CODE_RE = re.compile(r"^\s+(\d{6})\s*$", re.M)
