@@ -6,7 +6,8 @@ For the assistant (service token, `Authorization: Bearer <BACKOFFICE_SERVICE_TOK
 - `GET /api/request-categories`: the data categories a request can cover, each with the systems holding it.
 
 For the privacy team (HTTP Basic, PRIVACY_TEAM_USER / PRIVACY_TEAM_PASSWORD; an empty password keeps
-everything closed; without a valid login: 401 and nothing else):
+everything closed; without a valid login: 401 and nothing else; after too many wrong ones: 429 with
+Retry-After, see login_throttle.py):
 - `GET /privacy/requests` (HTML) and `GET /api/privacy/requests` (JSON): every request with its
   status and due date, overdue and due-within-7-days highlighted;
 - `GET /privacy/requests/{id}` (HTML) and `GET /api/privacy/requests/{id}` (JSON): its tasks and audit trail;
@@ -16,12 +17,13 @@ everything closed; without a valid login: 401 and nothing else):
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
 from contextlib import asynccontextmanager
 from html import escape
 from typing import Any, AsyncIterator, Callable, Iterable, Literal, Optional
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -34,6 +36,7 @@ from .config import Settings
 from .filing import CATEGORY_SYSTEMS, FilingConflict, FilingError, file_request
 from .knowledge import KnowledgeBase
 from .ledger_db import AuditEntry, Request as LedgerRequest, SystemTask, append_audit, open_ledger
+from .login_throttle import LoginThrottle
 
 RequestTypeName = Literal[tuple(t.value for t in rr.RequestType)]  # type: ignore[valid-type]
 DUE_SOON_DAYS = 7
@@ -74,6 +77,11 @@ class ExtendIn(BaseModel):
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+def _digest(text: str) -> bytes:
+    """Equal-length values for compare_digest, so not even the length of the secret shows in the timing."""
+    return hashlib.sha256(text.encode()).digest()
 
 
 # --- views ---------------------------------------------------------------------------------------
@@ -153,17 +161,26 @@ def ledger_router(settings: Settings, kb: KnowledgeBase, clock: Callable[[], dt.
 
     router = APIRouter(lifespan=lifespan)
     basic = HTTPBasic(auto_error=False, realm="privacy team")
+    throttle = LoginThrottle(lambda: clock().timestamp())
 
     require_service = service_token_required(settings)
 
-    def require_privacy_team(credentials: Optional[HTTPBasicCredentials] = Depends(basic)) -> str:
+    def require_privacy_team(request: Request, credentials: Optional[HTTPBasicCredentials] = Depends(basic)) -> str:
+        """The privacy team's login (HTTP Basic), compared in constant time, throttled per address and
+        user name (login_throttle.py): 429 with Retry-After once too many were wrong."""
         refused = HTTPException(401, "privacy team login required", headers={"WWW-Authenticate": 'Basic realm="privacy team", charset="UTF-8"'})
         if credentials is None or not settings.privacy_team_password:
             raise refused
-        user_ok = hmac.compare_digest(credentials.username.encode(), settings.privacy_team_user.encode())
-        password_ok = hmac.compare_digest(credentials.password.encode(), settings.privacy_team_password.encode())
+        address = request.client.host if request.client else "unknown"
+        wait = throttle.retry_after(address, credentials.username)
+        if wait is not None:
+            raise HTTPException(429, f"too many wrong logins: try again in {wait} seconds", headers={"Retry-After": str(wait)})
+        user_ok = hmac.compare_digest(_digest(credentials.username), _digest(settings.privacy_team_user))
+        password_ok = hmac.compare_digest(_digest(credentials.password), _digest(settings.privacy_team_password))
         if not (user_ok and password_ok):
+            throttle.failed(address, credentials.username)
             raise refused
+        throttle.succeeded(address, credentials.username)
         return credentials.username
 
     def today() -> dt.date:
