@@ -25,7 +25,7 @@ help:
 	@echo "make run    start the assistant and print the demo website's address"
 	@echo "make test   install what the tests need and run them all"
 	@echo "make shell  chat with the assistant in the terminal"
-	@echo "make eval FILE=<tsv>  measure topic accuracy on a question set"
+	@echo "make eval FILE=\"<tsv> ...\"  measure topic accuracy on one or more question sets"
 	@echo "make stop   stop what make run started"
 
 $(RASA_VENV)/.installed: requirements/rasa.txt
@@ -102,7 +102,7 @@ test: test-deps validate-knowledge
 	$(RASA_VENV)/bin/python -m pytest -q tests
 
 eval: deps validate-knowledge $(MODEL)
-	@$(RASA_VENV)/bin/python scripts/eval.py "$(FILE)"
+	@$(RASA_VENV)/bin/python scripts/eval.py $(FILE)
 
 clean:
 	rm -rf models var

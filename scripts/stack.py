@@ -91,6 +91,7 @@ class Stack:
         self.procs: Dict[str, subprocess.Popen] = {}
 
     def commands(self) -> Dict[str, List[str]]:
+        """RASA_MODEL names the model file or folder to load (default: the newest in `models/`)."""
         e = self.env
         return {
             "companysystems": [str(BACKOFFICE_PY), "-m", "companysystems", "serve", "--port", e["COMPANY_SYSTEMS_PORT"]],
@@ -99,7 +100,7 @@ class Stack:
             "mailsink": [str(BACKOFFICE_PY), "-m", "backoffice", "mailsink", "--port", e["SMTP_PORT"]],
             "actions": [str(RASA_BIN / "python"), "-m", "actions.server"],
             "rasa": [
-                str(RASA_BIN / "rasa"), "run", "--model", "models", "--endpoints", "bot/endpoints.yml",
+                str(RASA_BIN / "rasa"), "run", "--model", e.get("RASA_MODEL") or "models", "--endpoints", "bot/endpoints.yml",
                 "--credentials", "bot/credentials.yml", "--port", e["RASA_PORT"], "--enable-api",
                 "--auth-token", e["RASA_API_TOKEN"], "--cors", "*",
             ],
