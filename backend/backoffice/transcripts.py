@@ -23,12 +23,13 @@ audit trail and the verification attempts are kept: they are the company's proof
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine, delete, inspect, select
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine, delete, insert, inspect, select, text, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -51,6 +52,20 @@ EVENTS = Table(
     Column("timestamp", Float),
     Column("data", Text),
 )
+
+
+# bot/tracker_store.py's tombstones: an erased conversation and when; Rasa stores no older event of it.
+TOMBSTONES = Table(
+    "erased_conversations", MetaData(),
+    Column("sender_id", String(255), primary_key=True),
+    Column("erased_at", Float, nullable=False),
+)
+
+
+def erasure_lock_key(sender_id: str) -> int:
+    """The PostgreSQL advisory lock that serialises an erasure with Rasa's saves of the conversation
+    (the same key as bot/tracker_store.py's)."""
+    return int.from_bytes(hashlib.sha256(sender_id.encode()).digest()[:8], "big", signed=True)
 
 
 class TranscriptsUnavailable(Exception):
@@ -159,18 +174,33 @@ class TrackerStore:
         transcripts = [Transcript(cid, messages) for cid, messages in found.items()]
         return sorted(transcripts, key=lambda t: (t.started_at or "", t.conversation_id))
 
-    def erase(self, conversation_ids: Iterable[str]) -> tuple[int, int]:
-        """Delete every event of these conversations: (conversations that had rows, rows deleted)."""
+    def erase(self, conversation_ids: Iterable[str], now: dt.datetime) -> tuple[int, int]:
+        """Delete every event of these conversations and leave a tombstone, so that a turn still
+        running cannot write them back (bot/tracker_store.py): (conversations that had rows, rows
+        deleted). A store that does not exist, or is not the erasure-aware one, fails: an erasure
+        must never be reported done where nothing could be erased."""
         ids = sorted(set(conversation_ids))
-        if not ids or self._missing_file():
-            return 0, 0
+        if self._missing_file():
+            raise TranscriptsUnavailable(f"the assistant's conversation store {make_url(self.url).database} does not exist: "
+                                         "check TRACKER_DB_* (Rasa and the back office must use the same store)")
         conversations = events = 0
         try:
             with self.engine().begin() as connection:
-                if not inspect(connection).has_table(EVENTS.name):
-                    return 0, 0
+                tables = inspect(connection)
+                if not tables.has_table(EVENTS.name):
+                    raise TranscriptsUnavailable("the assistant's conversation store has no events table: "
+                                                 "check TRACKER_DB_* (Rasa and the back office must use the same store)")
+                if not tables.has_table(TOMBSTONES.name):
+                    raise TranscriptsUnavailable("Rasa's tracker store is not bot.tracker_store.ErasureAwareTrackerStore "
+                                                 "(bot/endpoints.yml): an erased conversation could be written back")
                 for conversation_id in ids:
+                    if connection.dialect.name == "postgresql":
+                        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": erasure_lock_key(conversation_id)})
                     deleted = connection.execute(delete(EVENTS).where(EVENTS.c.sender_id == conversation_id)).rowcount
+                    marked = connection.execute(update(TOMBSTONES).where(TOMBSTONES.c.sender_id == conversation_id)
+                                                .values(erased_at=now.timestamp())).rowcount
+                    if not marked:
+                        connection.execute(insert(TOMBSTONES).values(sender_id=conversation_id, erased_at=now.timestamp()))
                     conversations += deleted > 0
                     events += deleted
         except SQLAlchemyError as exc:
@@ -203,7 +233,7 @@ def carry_out(operation: str, customer_id: str, Session: sessionmaker, store: Tr
         return {**answer, "exported_at": now.isoformat(), "restricted": [], "categories": {
             CATEGORY: [{"conversation_id": t.conversation_id, "messages": len(t.messages)} for t in transcripts]}}
     if operation == "erase":
-        erased, events = store.erase(conversations.own)
+        erased, events = store.erase(conversations.own, now)
         with Session.begin() as session:
             records = session.execute(delete(AnswerRecord).where(AnswerRecord.conversation_id.in_(conversations.own))).rowcount
         kept = [{

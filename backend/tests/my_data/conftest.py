@@ -27,6 +27,7 @@ from backoffice.config import Settings
 from backoffice.knowledge import KnowledgeBase
 from backoffice.identity_api import identity_router
 from backoffice.my_data_api import my_data_router
+from backoffice.transcripts import TOMBSTONES
 
 from ..identity.conftest import (  # noqa: F401  (company_process, company, clock are fixtures)
     KNOWLEDGE, ROOT, SERVICE, SERVICE_TOKEN, SESSION_SECRET, SYSTEMS_TOKEN, Clock, Company, clock, company, company_process,
@@ -58,7 +59,9 @@ class Tracker:
         self.clock = dt.datetime(2026, 1, 31, 9, 0, tzinfo=dt.timezone.utc).timestamp()
 
     def create(self) -> None:
+        """Rasa's events table, and the tombstones its erasure-aware store adds (bot/tracker_store.py)."""
         RASA_EVENTS.metadata.create_all(self.engine)
+        TOMBSTONES.metadata.create_all(self.engine)
 
     def say(self, conversation_id: str, *turns: tuple[str, str]) -> None:
         """A conversation's session start, then per turn a user or bot event (and the action around it)."""

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import create_engine, func, select, text
 
 from backoffice.db import AnswerRecord
 from backoffice.filing import file_request
 from backoffice.identity_db import VerificationAttempt
 from backoffice.ledger_db import AuditEntry, Request, SystemTask, open_ledger
+from backoffice.transcripts import TOMBSTONES, TrackerStore, TranscriptsUnavailable
 from backoffice.worker import Claim, Worker, WorkerConfig
 
-from .conftest import SERVICE, SYSTEMS_TOKEN, bind, new_conversation
+from .conftest import RASA_EVENTS, SERVICE, SYSTEMS_TOKEN, bind, new_conversation
 
 
 def count(session, model, *where) -> int:
@@ -114,3 +116,66 @@ def test_without_a_tracker_store_the_assistants_task_fails_visibly(db_url, compa
     finally:
         worker.close()
         engine.dispose()
+
+
+def test_an_erasure_leaves_a_tombstone_that_a_later_erasure_moves_on(tracker, clock):
+    """Rasa's erasure-aware store (bot/tracker_store.py) writes no event older than the tombstone."""
+    store = TrackerStore(tracker.url)
+    conversation = new_conversation()
+    tracker.say(conversation, ("user", "erase me"), ("bot", "done"))
+    try:
+        first = clock()
+        assert store.erase([conversation], first) == (1, 4)
+        assert tombstone(tracker, conversation) == first.timestamp() and tracker.count(conversation) == 0
+        clock.advance(minutes=5)
+        again = clock()
+        assert store.erase([conversation], again) == (0, 0)
+        assert tombstone(tracker, conversation) == again.timestamp()
+    finally:
+        store.close()
+
+
+def test_a_missing_tracker_store_fails_the_erasure_instead_of_counting_as_done(tmp_path, clock):
+    missing = TrackerStore(f"sqlite:///{tmp_path / 'not-there' / 'rasa-tracker.db'}")
+    with pytest.raises(TranscriptsUnavailable, match="does not exist"):
+        missing.erase([new_conversation()], clock())
+    assert not (tmp_path / "not-there" / "rasa-tracker.db").exists()  # nothing was created either
+
+
+def test_a_tracker_store_without_events_or_tombstones_fails_the_erasure(tmp_path, clock):
+    """An empty database (Rasa pointed elsewhere), or Rasa's plain SQLTrackerStore (no tombstones)."""
+    url = f"sqlite:///{tmp_path / 'rasa-tracker.db'}"
+    engine = create_engine(url)
+    try:
+        with engine.begin() as c:
+            c.execute(text("CREATE TABLE unrelated (id INTEGER)"))
+        with pytest.raises(TranscriptsUnavailable, match="no events table"):
+            TrackerStore(url).erase([new_conversation()], clock())
+        RASA_EVENTS.metadata.create_all(engine)
+        with pytest.raises(TranscriptsUnavailable, match="ErasureAwareTrackerStore"):
+            TrackerStore(url).erase([new_conversation()], clock())
+    finally:
+        engine.dispose()
+
+
+def test_the_worker_fails_the_assistants_task_visibly_when_the_tracker_store_is_missing(db_url, company, kb, clock, tmp_path):
+    engine, Session = open_ledger(db_url, run_migrations=False)
+    missing = f"sqlite:///{tmp_path / 'rasa-tracker.db'}"
+    worker = Worker(Session, WorkerConfig(base_url=company.url, token=SYSTEMS_TOKEN, tracker_url=missing))
+    try:
+        with Session() as s:
+            request = file_request(s, "C0010", "erasure", ["customer_service"], {}, f"t-{uuid.uuid4().hex}", clock(),
+                                   knowledge=kb.current()).request
+        worker.run_once(clock())
+        task = assistant_task(Session, request.id)
+        assert task.state != "done" and "does not exist" in task.last_error
+        with Session() as s:
+            assert s.get(Request, request.id).status == "in_progress"
+    finally:
+        worker.close()
+        engine.dispose()
+
+
+def tombstone(tracker, conversation_id: str) -> float:
+    with tracker.engine.connect() as c:
+        return c.scalar(select(TOMBSTONES.c.erased_at).where(TOMBSTONES.c.sender_id == conversation_id))

@@ -1,0 +1,104 @@
+"""An erased conversation stays erased in Rasa's tracker store, also when a turn of it was running.
+
+The race, step by step, with Rasa's own save and the back office's own erasure (run in its own
+environment, as the worker runs it): a turn loads the conversation, the back office erases it, the
+turn adds its events and saves. Rasa's plain SQLTrackerStore then writes the whole session back;
+bot.tracker_store.ErasureAwareTrackerStore writes only what happened after the erasure. On SQLite
+and on PostgreSQL.
+"""
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy import create_engine, text
+
+from bot.tracker_store import ErasureAwareTrackerStore
+from conftest import PG_ADMIN, ROOT
+
+BACKOFFICE_PY = ROOT / ".venv" / "backoffice" / "bin" / "python"
+ERASE = """
+import datetime as dt, sys
+from backoffice.transcripts import TrackerStore
+store = TrackerStore(sys.argv[1])
+print(store.erase([sys.argv[2]], dt.datetime.now(dt.timezone.utc)))
+store.close()
+"""
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path: Path) -> Iterator[dict]:
+    """Where the tracker store lives: its settings for Rasa and its URL for the back office."""
+    if request.param == "sqlite":
+        path = tmp_path / "rasa-tracker.db"
+        yield {"settings": {"dialect": "sqlite", "db": str(path)}, "url": f"sqlite:///{path}"}
+        return
+    name = f"ta_tracker_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as db:
+        db.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield {"settings": {"dialect": "postgresql", "host": "localhost", "username": "postgres", "db": name},
+               "url": f"postgresql+psycopg://postgres@localhost:5432/{name}"}
+    finally:
+        with admin.connect() as db:
+            db.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def back_office_erases(url: str, conversation_id: str) -> None:
+    subprocess.run([str(BACKOFFICE_PY), "-c", ERASE, url, conversation_id], cwd=ROOT / "backend", check=True,
+                   capture_output=True, timeout=60)
+
+
+def stored_texts(store: SQLTrackerStore, conversation_id: str) -> list:
+    tracker = asyncio.run(store.retrieve_full_tracker(conversation_id))
+    return [event.text for event in (tracker.events if tracker else []) if isinstance(event, (UserUttered, BotUttered))]
+
+
+def turn_running_across_an_erasure(store: SQLTrackerStore, url: str) -> str:
+    """A conversation saved once; then a turn that loads it, sees it erased mid-way, and saves."""
+    conversation_id = f"race-{uuid.uuid4().hex[:12]}"
+    before = DialogueStateTracker.from_events(conversation_id, [
+        ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen"),
+        UserUttered("my e-mail is jan@example.nl"), BotUttered("a code is on its way"),
+    ])
+    asyncio.run(store.save(before))
+    turn = asyncio.run(store.retrieve(conversation_id))
+    turn.update(UserUttered("yes, erase my data"))
+    back_office_erases(url, conversation_id)
+    turn.update(BotUttered("your erasure is filed"))
+    asyncio.run(store.save(turn))
+    return conversation_id
+
+
+def test_a_turn_that_ran_across_the_erasure_writes_nothing_from_before_it_back(database):
+    store = ErasureAwareTrackerStore(domain=Domain.empty(), **database["settings"])
+    try:
+        conversation_id = turn_running_across_an_erasure(store, database["url"])
+        assert stored_texts(store, conversation_id) == ["your erasure is filed"]
+        again = asyncio.run(store.retrieve(conversation_id))
+        again.update(UserUttered("hello again"))
+        asyncio.run(store.save(again))
+        assert stored_texts(store, conversation_id) == ["your erasure is filed", "hello again"]
+    finally:
+        store.engine.dispose()
+
+
+def test_rasas_plain_sql_tracker_store_writes_the_erased_conversation_back(database):
+    """Why the store above exists: the same race with Rasa's own store brings every event back."""
+    ErasureAwareTrackerStore(domain=Domain.empty(), **database["settings"]).engine.dispose()  # the tables
+    plain = SQLTrackerStore(domain=Domain.empty(), **database["settings"])
+    try:
+        conversation_id = turn_running_across_an_erasure(plain, database["url"])
+        assert "my e-mail is jan@example.nl" in stored_texts(plain, conversation_id)
+    finally:
+        plain.engine.dispose()
