@@ -205,6 +205,13 @@ def _write(
     return request, tasks
 
 
+def checked_request(type: str, categories: Optional[Iterable[str]], details: Optional[dict]) -> tuple[str, list[str], dict]:  # noqa: A002
+    """Step 1 on its own: the right, categories and details as filing would take them; `FilingError` if not.
+    A draft is checked when it is made, so the customer confirms only what can be filed."""
+    request_type = _request_type(type)
+    return request_type.value, _categories(request_type, categories), _details(request_type, details or {})
+
+
 def route(categories: Iterable[str]) -> dict[str, list[str]]:
     """The systems that hold these categories, each with its share, in the catalogue's order."""
     by_system: dict[str, list[str]] = {}

@@ -5,6 +5,15 @@ For the assistant (service token, `Authorization: Bearer <BACKOFFICE_SERVICE_TOK
 - `GET /api/requests/{id}` and `GET /api/customers/{customer_id}/requests`: "where is my request";
 - `GET /api/request-categories`: the data categories a request can cover, each with the systems holding it.
 
+For the assistant in a conversation (service token and the chat message's presence, presence.py: the
+conversation must be verified where the message comes from, else `403 not_verified`):
+- `POST /api/conversations/{id}/drafts` `{type, categories?, details, knowledge_version}`: the request as
+  the summary shows it, checked like a filing, for the conversation's customer: `201 {draft_id, ...}`;
+- `POST /api/conversations/{id}/drafts/{draft_id}/file`: the customer said "yes": file exactly that
+  draft, once (201; 200 with `created: false` again); `404 no_draft` for an unknown or another
+  conversation's draft, `409 other_customer`, `410 draft_expired` (drafts.py);
+- `GET /api/conversations/{id}/requests`: "where is my request", for the conversation's customer.
+
 For the privacy team (HTTP Basic, PRIVACY_TEAM_USER / PRIVACY_TEAM_PASSWORD; an empty password keeps
 everything closed; without a valid login: 401 and nothing else; after too many wrong ones: 429 with
 Retry-After, see login_throttle.py):
@@ -34,9 +43,11 @@ from . import rights_requests as rr
 from .auth import service_token_required
 from .config import Settings
 from .filing import CATEGORY_SYSTEMS, FilingConflict, FilingError, file_request
+from .drafts import DraftRefused, draft_view, file_draft, make_draft
 from .knowledge import KnowledgeBase
 from .ledger_db import AuditEntry, Request as LedgerRequest, SystemTask, append_audit, open_ledger
 from .login_throttle import LoginThrottle
+from .presence import Presence, not_verified, presence, verified_binding
 
 RequestTypeName = Literal[tuple(t.value for t in rr.RequestType)]  # type: ignore[valid-type]
 DUE_SOON_DAYS = 7
@@ -60,6 +71,15 @@ class FileIn(BaseModel):
     client_request_id: str = Field(min_length=1, max_length=200, description="the same id for a retry of the same filing")
     channel: Optional[str] = Field(None, max_length=40)
     conversation_id: Optional[str] = Field(None, max_length=200)
+
+
+class DraftIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: RequestTypeName  # type: ignore[valid-type]
+    categories: Optional[list[str]] = Field(None, max_length=30, description="data categories; none for all that apply")
+    details: dict[str, Any] = Field(default_factory=dict, max_length=10, description="as for a filing")
+    knowledge_version: Optional[str] = Field(None, max_length=50, description="the knowledge version the summary came from")
 
 
 class ExtendIn(BaseModel):
@@ -258,16 +278,71 @@ def ledger_router(settings: Settings, kb: KnowledgeBase, clock: Callable[[], dt.
         """The categories a request can cover (a connected system holds them), so the assistant names only those."""
         return JSONResponse({"categories": {c: list(systems) for c, systems in CATEGORY_SYSTEMS.items()}})
 
+    def requests_of(session: Session, customer_id: str) -> dict:
+        rows = list(session.scalars(
+            select(LedgerRequest).where(LedgerRequest.customer_id == customer_id)
+            .order_by(LedgerRequest.received_at.desc()).limit(100)
+        ))
+        tasks = tasks_of(session, [r.id for r in rows])
+        return {"customer_id": customer_id, "requests": [request_view(r, tasks[r.id], today()) for r in rows]}
+
     @router.get("/api/customers/{customer_id}/requests", dependencies=[Depends(require_service)], tags=["requests"])
     def customer_requests(customer_id: str) -> JSONResponse:
         with Session() as session:
-            rows = list(session.scalars(
-                select(LedgerRequest).where(LedgerRequest.customer_id == customer_id)
-                .order_by(LedgerRequest.received_at.desc()).limit(100)
-            ))
-            tasks = tasks_of(session, [r.id for r in rows])
-            views = [request_view(r, tasks[r.id], today()) for r in rows]
-        return JSONResponse({"customer_id": customer_id, "requests": views}, headers=PRIVATE)
+            listing = requests_of(session, customer_id)
+        return JSONResponse(listing, headers=PRIVATE)
+
+    # --- the assistant's calls in a conversation, where it is verified ---
+
+    def refused(exc: DraftRefused) -> JSONResponse:
+        return JSONResponse({"reason": exc.reason, "detail": exc.detail}, status_code=exc.status, headers=PRIVATE)
+
+    @router.get("/api/conversations/{conversation_id}/requests", dependencies=[Depends(require_service)], tags=["requests"])
+    def conversation_requests(conversation_id: str, seen: Presence = Depends(presence)) -> JSONResponse:
+        with Session() as session:
+            binding = verified_binding(session, conversation_id, seen, clock())
+            if binding is None:
+                return not_verified()
+            listing = requests_of(session, binding.customer_id)
+        return JSONResponse(listing, headers=PRIVATE)
+
+    @router.post("/api/conversations/{conversation_id}/drafts", dependencies=[Depends(require_service)], tags=["requests"],
+                 status_code=201)
+    def post_draft(conversation_id: str, body: DraftIn, seen: Presence = Depends(presence)) -> JSONResponse:
+        now = clock()
+        if body.knowledge_version is not None and kb.get(body.knowledge_version) is None:
+            raise HTTPException(422, f"unknown knowledge version '{body.knowledge_version}'")
+        with Session() as session:
+            binding = verified_binding(session, conversation_id, seen, now)
+            if binding is None:
+                return not_verified()
+            try:
+                draft = make_draft(session, conversation_id, binding.customer_id, body.type, body.categories, body.details,
+                                   body.knowledge_version, now)
+            except DraftRefused as exc:
+                return refused(exc)
+            except FilingError as exc:
+                raise HTTPException(422, str(exc)) from None
+        return JSONResponse(draft_view(draft), status_code=201, headers=PRIVATE)
+
+    @router.post("/api/conversations/{conversation_id}/drafts/{draft_id}/file", dependencies=[Depends(require_service)],
+                 tags=["requests"], status_code=201)
+    def file_confirmed_draft(conversation_id: str, draft_id: str, seen: Presence = Depends(presence)) -> JSONResponse:
+        now = clock()
+        with Session() as session:
+            binding = verified_binding(session, conversation_id, seen, now)
+            if binding is None:
+                return not_verified()
+            try:
+                filed, draft = file_draft(session, draft_id, conversation_id, binding.customer_id, now, kb,
+                                          channel=f"assistant:{seen.channel}")
+            except DraftRefused as exc:
+                return refused(exc)
+            except FilingError as exc:
+                raise HTTPException(422, str(exc)) from None
+            view = request_view(filed.request, filed.tasks, today())
+        return JSONResponse({**view, "created": filed.created, "draft": draft_view(draft)},
+                            status_code=201 if filed.created else 200, headers=PRIVATE)
 
     # --- the privacy team's calls ---
 

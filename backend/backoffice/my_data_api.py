@@ -57,7 +57,7 @@ from .export_links import ExportDownload, ExportLink, ExportLinks, LinkError, us
 from .knowledge import KnowledgeBase
 from .ledger_db import open_ledger
 from .my_data import CSV_COLUMNS, Holdings, SystemUnavailable, collect, export_document, export_rows, overview
-from .presence import Presence, presence, verified_binding
+from .presence import Presence, not_verified, presence, verified_binding
 from .transcripts import TrackerStore
 
 log = logging.getLogger("backoffice.my_data")
@@ -104,10 +104,6 @@ def my_data_router(settings: Settings, kb: KnowledgeBase, clock: Callable[[], dt
         with Session() as session:
             row = verified_binding(session, conversation_id, seen, clock())
         return row.customer_id if row is not None else None
-
-    def not_verified() -> JSONResponse:
-        return JSONResponse({"reason": "not_verified", "detail": "this conversation is not verified as a customer: verify "
-                             "first (website login or a code by e-mail), then ask again"}, status_code=403, headers=PRIVATE)
 
     def unavailable(exc: SystemUnavailable) -> JSONResponse:
         return JSONResponse({"reason": "system_unavailable", "system": exc.system, "detail": (

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from fastapi import Header, HTTPException
+from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -68,6 +69,13 @@ def presence(
         if value and not shape.fullmatch(value):
             raise HTTPException(400, {"reason": "bad_presence", "detail": f"{name} is not in the expected form"})
     return Presence(x_chat_channel, x_chat_connection, x_chat_source)
+
+
+def not_verified() -> JSONResponse:
+    """The answer to a call for personal data or a filing in a conversation not verified here (403)."""
+    return JSONResponse({"reason": "not_verified", "detail": "this conversation is not verified as a customer here: verify "
+                         "first (website login or a code by e-mail), then ask again"}, status_code=403,
+                        headers={"Cache-Control": "no-store"})
 
 
 def present_in(row: ConversationIdentity, seen: Presence) -> bool:
