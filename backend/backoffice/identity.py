@@ -9,10 +9,36 @@ ask for a copy of an ID document. Two means, both the norm under the GDPR:
    `SessionTokens.issue()` / `SessionTokens.verify()`; `verify` returns the customer id or raises a
    `TokenError` saying what is wrong (expired, bad signature, wrong audience, malformed).
 2. **A one-time code sent to the e-mail address on file.** Six digits from `secrets`, valid 10
-   minutes, stored only as an HMAC-SHA256 of a server secret, a per-code salt and the code. Five
-   wrong tries lock the code, and the conversation, for 15 minutes; a locked code never verifies,
-   not even with the right digits. `check_code()` takes a code's state and a guess and returns the
-   outcome and the state to store.
+   minutes, stored only as an HMAC-SHA256 of a server secret, a per-code salt and the code.
+   `check_code()` takes a code's state and a guess and returns the outcome and the state to store.
+
+**Limits of the codes: a stranger cannot keep a customer from verifying.** Anyone can type a
+customer's address, so the limits fall on who asks, not on the customer:
+
+- *The code*: the 5th wrong try locks it for good (it never verifies, not even with the right
+  digits).
+- *The conversation that asked* (and so typed the wrong tries): after a locked code it gets no new
+  code for `LOCKOUT` (15 min); it may ask `MAX_CODE_REQUESTS_PER_CONVERSATION` (5) codes an hour.
+- *The source that asked* (the website channel's keyed hash of the client's address, `X-Chat-Source`;
+  without one, only the conversation's limits apply): after a locked code it gets no new code for
+  `LOCKOUT`; it may ask `MAX_CODE_REQUESTS_PER_SOURCE` (10) codes an hour, whatever the addresses.
+  Both answer 429 with a reason: they do not depend on the address, so they tell nothing about it.
+- *The address* (the customer it belongs to): at most `MAX_CODES_PER_ADDRESS` (3) codes go out per
+  `ADDRESS_WINDOW` (30 min), whoever asks. Beyond that the answer stays the same and no mail is
+  sent. This bounds the mail a customer gets, and the guessing.
+- *The customer is told*: a code that was sent and not used (locked by wrong tries, or expired)
+  brings one notice e-mail to the customer's addresses on file (`code_notices`).
+
+The trade-off, written out. A stranger's wrong codes never lock the customer: another conversation
+from another source gets a code at once. The one thing a stranger can take away is the address's
+quota: 3 codes asked for in 30 minutes keep new codes from the customer until the oldest of them
+is 30 minutes old. Holding the quota longer means spending it again and again, and every code
+spent is an e-mail, and later a notice, in the customer's inbox; logging in on the website still
+works meanwhile. In return, the guessing budget per address is bounded: 5 tries x 3 codes per 30 min = 30 guesses an
+hour, 720 a day, against 1,000,000 codes: at most 1 chance in about 1,400 per day of a sustained
+attack from many sources (one source alone: 1 locked code per 15 min, 480 guesses a day), and every
+try of it shows in the customer's inbox. A longer window would cut the budget and lengthen the
+worst wait alike (1 hour: 360 a day, 1 hour's wait); we chose the shorter wait.
 
 A customer id never comes from what the customer typed: it comes from a verified token, or from the
 company's own records for the address a code was sent to.
@@ -33,13 +59,17 @@ import jwt
 CODE_DIGITS = 6
 CODE_TTL = dt.timedelta(minutes=10)
 MAX_WRONG_ATTEMPTS = 5
+# How long the conversation and the source whose wrong tries locked a code get no new code.
 LOCKOUT = dt.timedelta(minutes=15)
 
-# How many codes may go out: per customer (however many conversations ask) and per conversation
-# (whatever addresses it types), in one window. Beyond that no mail is sent (the answer stays the same).
+# How many codes may be asked for per conversation and per source (whatever addresses they type) in
+# CODE_RATE_WINDOW (429 beyond), and how many go out per address in ADDRESS_WINDOW, whoever asks
+# (beyond that the answer stays the same and no mail is sent). The module docstring says why.
 CODE_RATE_WINDOW = dt.timedelta(hours=1)
-MAX_CODES_PER_CUSTOMER = 3
 MAX_CODE_REQUESTS_PER_CONVERSATION = 5
+MAX_CODE_REQUESTS_PER_SOURCE = 10
+ADDRESS_WINDOW = dt.timedelta(minutes=30)
+MAX_CODES_PER_ADDRESS = 3
 
 SESSION_TOKEN_TTL = dt.timedelta(minutes=30)
 TOKEN_AUDIENCE = "chat"
@@ -137,7 +167,7 @@ def issue_code(now: dt.datetime, secret: str, ttl: dt.timedelta = CODE_TTL) -> I
 
 def decoy_code(now: dt.datetime, secret: str, ttl: dt.timedelta = CODE_TTL) -> CodeState:
     """A code that is never sent and can never verify (the hash of something that is not six
-    digits). Stored when no code may be sent (unknown address, too many codes, a locked customer),
+    digits). Stored when no code may be sent (unknown address, the address's quota used up),
     so that the conversation then behaves exactly as if one had been: wrong tries count, five lock.
     Nobody can tell from the answers whether an address belongs to a customer."""
     salt = new_salt()
@@ -161,7 +191,8 @@ def check_code(state: CodeState, typed: str, now: dt.datetime, secret: str) -> C
 
     Order matters: a used code stays used; a locked code is refused even with the right digits until
     the lock ends (and after that it has expired: the lock outlasts the code); an expired code is
-    refused; only then is the guess compared. The fifth wrong guess locks."""
+    refused; only then is the guess compared. The fifth wrong guess locks the code for good, and the
+    asking conversation and source for `LOCKOUT` (the `locked_until` of the code)."""
     tried = replace(state, attempts=state.attempts + 1)
     if state.verified_at is not None:
         return CodeCheck(Outcome.USED, tried, 0)

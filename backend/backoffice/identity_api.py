@@ -11,11 +11,13 @@ presence (`400 no_presence` without one).
   misaddressed token.
 - `POST /api/identity/email-code` `{conversation_id, email, language?}`: if the company's CRM knows
   the address, send a one-time code to it. Always the same `202` answer, whether the address is
-  known or not (no account enumeration); binds nothing.
+  known or not (no account enumeration); binds nothing. `429` (with `Retry-After`) when the
+  conversation or its source (`X-Chat-Source`) asked too often or locked a code lately: the
+  limits fall on who asks, never on the customer (identity.py, "Limits of the codes").
 - `POST /api/identity/email-code/verify` `{conversation_id, code}`: check the conversation's newest
   code. `200` binds; `400` wrong (with `attempts_left`); `429` locked (with `locked_until` and
-  `Retry-After`); `410` expired; `404` no code asked for; `409` used already, or the conversation
-  is already someone else's.
+  `Retry-After`; the customer gets a notice, code_notices.py); `410` expired; `404` no code asked
+  for; `409` used already, or the conversation is already someone else's.
   A code verifies the connection the code was typed on: a reconnect (page reload) is a new
   presence and verifies again.
 - `GET /api/identity/conversations/{conversation_id}`: `{verified, customer_id, method, expires_at}`.
@@ -47,6 +49,7 @@ from sqlalchemy.orm import Session
 
 from . import identity, mail
 from .auth import service_token_required
+from .code_notices import CodeNotices
 from .config import Settings
 from .identity_db import EMAIL, SESSION, ConversationIdentity, VerificationAttempt, open_identity
 from .mailsink import read_inbox
@@ -128,8 +131,7 @@ def identity_router(settings: Settings, clock: Callable[[], dt.datetime] = utcno
         timeout=httpx2.Timeout(settings.identity_lookup_timeout_seconds),
         headers={"Authorization": f"Bearer {settings.company_systems_token}"},
     )
-    smtp = mail.SmtpConfig(host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_from,
-                           username=settings.smtp_username, password=settings.smtp_password, starttls=settings.smtp_starttls)
+    smtp = mail.SmtpConfig.from_settings(settings)
 
     tokens: Optional[identity.SessionTokens] = None
     if identity.secret_is_set(settings.session_token_secret):
@@ -144,6 +146,7 @@ def identity_router(settings: Settings, clock: Callable[[], dt.datetime] = utcno
         log.warning("OTP_SECRET is not set: one-time codes use a random secret of this process (lost on restart)")
         otp_secret = secrets.token_hex(32)
     binding_ttl = dt.timedelta(minutes=settings.identity_minutes)
+    notices = CodeNotices(Session, systems, smtp, clock)
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
@@ -291,45 +294,53 @@ def identity_router(settings: Settings, clock: Callable[[], dt.datetime] = utcno
         "code_valid_minutes": int(identity.CODE_TTL.total_seconds() // 60),
     }
 
+    def asker_limit(session: Session, who: Any, name: str, limit: int, now: dt.datetime) -> Optional[JSONResponse]:
+        """The 429 for a conversation or source (`who`: the condition on its codes) that locked a code
+        lately or asked `limit` codes within the window; None when it may ask. These limits do not
+        depend on the address, so saying so tells nothing about it."""
+        lock_ends = session.scalar(select(func.max(VerificationAttempt.locked_until)).where(
+            who, VerificationAttempt.channel == EMAIL, VerificationAttempt.locked_until > now))
+        if lock_ends is not None:
+            seconds, when = _until(lock_ends, now)
+            return refusal(429, "locked", f"too many wrong codes {name}: a new code can be asked for after {when}",
+                           headers={"Retry-After": str(seconds)}, locked_until=_iso(lock_ends), retry_after_seconds=seconds)
+        recent = list(session.scalars(
+            select(VerificationAttempt.created_at)
+            .where(who, VerificationAttempt.channel == EMAIL, VerificationAttempt.created_at > now - identity.CODE_RATE_WINDOW)
+            .order_by(VerificationAttempt.created_at.desc()).limit(limit)
+        ))
+        if len(recent) >= limit:
+            seconds, when = _until(recent[-1] + identity.CODE_RATE_WINDOW, now)
+            return refusal(429, "too_many_codes", f"too many codes were asked for {name}: try again after {when}",
+                           headers={"Retry-After": str(seconds)}, retry_after_seconds=seconds)
+        return None
+
     @router.post("/api/identity/email-code", dependencies=[Depends(require_service)], tags=["identity"], status_code=202)
-    def request_email_code(body: EmailCodeIn, background: BackgroundTasks) -> JSONResponse:
+    def request_email_code(body: EmailCodeIn, background: BackgroundTasks, seen: Presence = Depends(presence)) -> JSONResponse:
         now = clock()
         email = body.email.strip()
         if not identity.plausible_email(email):
             raise HTTPException(422, "that does not look like an e-mail address")
-        window_start = now - identity.CODE_RATE_WINDOW
+        source = seen.source or None
 
-        # Limits of the conversation itself: they do not depend on the address, so saying so tells nothing.
         with Session() as session:
-            latest = newest_code(session, body.conversation_id)
-            if latest is not None and latest.locked_until is not None and latest.locked_until > now:
-                seconds, when = _until(latest.locked_until, now)
-                return refusal(429, "locked", f"too many wrong codes in this conversation: a new code can be asked for after {when}",
-                               headers={"Retry-After": str(seconds)}, locked_until=_iso(latest.locked_until), retry_after_seconds=seconds)
-            recent = list(session.scalars(
-                select(VerificationAttempt.created_at)
-                .where(VerificationAttempt.conversation_id == body.conversation_id, VerificationAttempt.channel == EMAIL,
-                       VerificationAttempt.created_at > window_start)
-                .order_by(VerificationAttempt.created_at)
-            ))
-        if len(recent) >= identity.MAX_CODE_REQUESTS_PER_CONVERSATION:
-            seconds, when = _until(recent[0] + identity.CODE_RATE_WINDOW, now)
-            return refusal(429, "too_many_codes", f"too many codes were asked for in this conversation: try again after {when}",
-                           headers={"Retry-After": str(seconds)}, retry_after_seconds=seconds)
+            refused = asker_limit(session, VerificationAttempt.conversation_id == body.conversation_id, "in this conversation",
+                                  identity.MAX_CODE_REQUESTS_PER_CONVERSATION, now)
+            if refused is None and source is not None:
+                refused = asker_limit(session, VerificationAttempt.source == source, "from where this conversation comes",
+                                      identity.MAX_CODE_REQUESTS_PER_SOURCE, now)
+        if refused is not None:
+            return refused
 
         customer_id = lookup(email)  # outside any transaction: no lock is held while the CRM answers
 
         def work(session: Session) -> Optional[tuple[int, str, dt.datetime]]:
             send, outcome = customer_id is not None, "issued" if customer_id else "unknown_address"
             if customer_id is not None:
-                locked = session.scalar(select(func.count()).select_from(VerificationAttempt).where(
-                    VerificationAttempt.customer_id == customer_id, VerificationAttempt.locked_until > now))
                 sent = session.scalar(select(func.count()).select_from(VerificationAttempt).where(
                     VerificationAttempt.customer_id == customer_id, VerificationAttempt.channel == EMAIL,
-                    VerificationAttempt.usable.is_(True), VerificationAttempt.created_at > window_start))
-                if locked:
-                    send, outcome = False, "suppressed:customer_locked"
-                elif sent >= identity.MAX_CODES_PER_CUSTOMER:
+                    VerificationAttempt.usable.is_(True), VerificationAttempt.created_at > now - identity.ADDRESS_WINDOW))
+                if sent >= identity.MAX_CODES_PER_ADDRESS:
                     send, outcome = False, "suppressed:too_many_codes"
             if send:
                 issued = identity.issue_code(now, otp_secret)
@@ -338,7 +349,7 @@ def identity_router(settings: Settings, clock: Callable[[], dt.datetime] = utcno
                 state, code = identity.decoy_code(now, otp_secret), None
             row = VerificationAttempt(conversation_id=body.conversation_id, customer_id=customer_id, channel=EMAIL,
                                       code_hash=state.code_hash, salt=state.salt, usable=state.usable, expires_at=state.expires_at,
-                                      outcome=outcome, created_at=now)
+                                      source=source, outcome=outcome, created_at=now)
             session.add(row)
             session.flush()
             return (row.id, code, state.expires_at) if code is not None else None
@@ -350,28 +361,30 @@ def identity_router(settings: Settings, clock: Callable[[], dt.datetime] = utcno
         return JSONResponse({**neutral, "conversation_id": body.conversation_id}, status_code=202, headers=PRIVATE)
 
     @router.post("/api/identity/email-code/verify", dependencies=[Depends(require_service)], tags=["identity"])
-    def verify_email_code(body: VerifyIn, seen: Presence = Depends(presence)) -> JSONResponse:
+    def verify_email_code(body: VerifyIn, background: BackgroundTasks, seen: Presence = Depends(presence)) -> JSONResponse:
         now = clock()
         if not seen.known:
             return no_presence()
 
-        def work(session: Session) -> tuple[Optional[identity.CodeCheck], Optional[dict]]:
+        def work(session: Session) -> tuple[Optional[identity.CodeCheck], Optional[dict], Optional[int]]:
             row = newest_code(session, body.conversation_id, lock=True)
             if row is None:
-                return None, None
+                return None, None, None
             check = identity.check_code(row.code_state(), body.code, now, otp_secret)
             row.store(check.state)
             row.last_attempt_at, row.outcome = now, check.outcome.value
             if not check.verified:
-                return check, None
+                return check, None, row.id
             try:
                 binding = bind(session, body.conversation_id, row.customer_id, EMAIL, row, now, seen)
             except Conflict:
                 row.verified_at, row.outcome = None, "refused:other_customer"  # the code stays usable after a log-out
-                return check, {"conflict": True}
-            return check, identity_view(body.conversation_id, binding, now)
+                return check, {"conflict": True}, row.id
+            return check, identity_view(body.conversation_id, binding, now), row.id
 
-        check, view = in_transaction(work)
+        check, view, attempt_id = in_transaction(work)
+        if check is not None and check.outcome is identity.Outcome.LOCKED:
+            background.add_task(notices.tell, attempt_id)  # the customer hears of it once, however often the lock is met
         if check is None:
             return refusal(404, "no_code", "no code was asked for in this conversation: ask for one first")
         if view and view.get("conflict"):

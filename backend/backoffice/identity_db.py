@@ -4,7 +4,9 @@ The rules live in `identity` (pure, no database); this module only stores their 
 
 - `VerificationAttempt`: one try to verify a conversation. For a one-time code (`channel` "email")
   the row holds the code's HMAC and salt, never the code, and counts every try at it; a row whose
-  `usable` is false is a decoy (see `identity.decoy_code`) and never verifies. For a website session
+  `usable` is false is a decoy (see `identity.decoy_code`) and never verifies. `source` is the keyed
+  hash of the asking client's address (the limits per source), `notified_at` when the customer was
+  told that a code sent to them went unused (once per code). For a website session
   (`channel` "session") the row records the token check and its outcome. Nothing here holds the
   e-mail address that was typed.
 - `ConversationIdentity`: the verified customer of a conversation (one row per conversation at
@@ -36,6 +38,8 @@ class VerificationAttempt(Base):
     __table_args__ = (
         Index("ix_verification_attempts_conversation", "conversation_id", "created_at"),
         Index("ix_verification_attempts_customer", "customer_id", "created_at"),
+        Index("ix_verification_attempts_source", "source", "created_at"),
+        Index("ix_verification_attempts_unnotified", "notified_at", "expires_at"),
         CheckConstraint("channel IN ('email', 'session')", name="ck_verification_attempts_channel"),
     )
 
@@ -53,6 +57,8 @@ class VerificationAttempt(Base):
     verified_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())
     sent_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())  # the code's e-mail was accepted by the SMTP server
     last_attempt_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())
+    source: Mapped[Optional[str]] = mapped_column(String(16))  # the asking client's keyed address hash; None: unknown
+    notified_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())  # the customer was told the code went unused
     outcome: Mapped[Optional[str]] = mapped_column(String(40))  # the last outcome: issued, suppressed, wrong_code, locked, verified, ...
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 

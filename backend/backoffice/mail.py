@@ -1,4 +1,5 @@
-"""E-mail of identity verification: the one-time code message (Dutch and English) and sending it by SMTP.
+"""E-mail of identity verification: the one-time code message, the notice of a code that went unused
+(both in Dutch and English) and sending them by SMTP.
 
 In the embedded demo the SMTP server is the local mail sink (`python -m backoffice mailsink`), whose
 inbox the demo page shows; a real deployment points SMTP_HOST / SMTP_PORT at the company's relay.
@@ -11,7 +12,7 @@ import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
-from typing import Literal
+from typing import Any, Literal, Sequence
 
 try:
     from zoneinfo import ZoneInfo
@@ -46,6 +47,38 @@ TEXT = {
 }
 
 
+NOTICE_SUBJECT = "Er is een verificatiecode voor je aangevraagd / A verification code was asked for you"
+
+# Why the code went unused, in words.
+NOTICE_REASONS = {
+    "locked": {"nl": "na 5 verkeerde pogingen is de code geblokkeerd", "en": "it was blocked after 5 wrong tries"},
+    "expired": {"nl": "de code is verlopen zonder dat hij gebruikt is", "en": "it expired without being used"},
+}
+
+NOTICE_TEXT = {
+    "nl": (
+        "Hallo,\n\n"
+        "Op {asked} heeft iemand in de privacy-assistent van Voltera een verificatiecode voor dit e-mailadres "
+        "aangevraagd. De code is niet gebruikt: {reason}.\n\n"
+        "Was jij dat? Dan hoef je niets te doen; vraag gerust een nieuwe code aan.\n"
+        "Was jij het niet? Dan heeft niemand toegang gekregen tot je gegevens: zonder de code kan dat niet. "
+        "Deel een code nooit met iemand. Blijft dit gebeuren, laat het ons dan weten via {contact}.\n\n"
+        "Wij vragen nooit om een kopie van je identiteitsbewijs (paspoort, ID-kaart of rijbewijs).\n\n"
+        "Groet,\nVoltera, team privacy"
+    ),
+    "en": (
+        "Hello,\n\n"
+        "On {asked}, someone asked the Voltera privacy assistant for a verification code for this e-mail address. "
+        "The code was not used: {reason}.\n\n"
+        "Was that you? Then there is nothing to do; feel free to ask for a new code.\n"
+        "Was it not you? Then nobody got access to your data: without the code that is not possible. "
+        "Never share a code with anyone. If this keeps happening, let us know at {contact}.\n\n"
+        "We never ask for a copy of your identity document (passport, ID card or driving licence).\n\n"
+        "Kind regards,\nVoltera, privacy team"
+    ),
+}
+
+
 @dataclass(frozen=True)
 class SmtpConfig:
     host: str = "localhost"
@@ -55,6 +88,12 @@ class SmtpConfig:
     password: str = ""
     starttls: bool = False
     timeout: float = 10.0
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "SmtpConfig":
+        """From the back office's `config.Settings`."""
+        return cls(host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_from, username=settings.smtp_username,
+                   password=settings.smtp_password, starttls=settings.smtp_starttls)
 
 
 def code_email(to: str, code: str, expires_at: dt.datetime, validity: dt.timedelta, sender: str,
@@ -68,14 +107,35 @@ def code_email(to: str, code: str, expires_at: dt.datetime, validity: dt.timedel
     }
     order = ("nl", "en") if language == "nl" else ("en", "nl")
     message = EmailMessage()
-    message["Subject"] = SUBJECT
+    _headers(message, SUBJECT, sender, to)
+    message.set_content(f"{parts[order[0]]}\n\n----------------------------------------\n\n{parts[order[1]]}\n")
+    return message
+
+
+def _headers(message: EmailMessage, subject: str, sender: str, to: str) -> None:
+    message["Subject"] = subject
     message["From"] = sender
     message["To"] = to
     message["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
     address = parseaddr(sender)[1]
     message["Message-ID"] = make_msgid(domain=address.rsplit("@", 1)[-1] if "@" in address else None)
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(f"{parts[order[0]]}\n\n----------------------------------------\n\n{parts[order[1]]}\n")
+
+
+def _local_time(moment: dt.datetime, language: Literal["nl", "en"]) -> str:
+    zone = {"nl": " Nederlandse tijd", "en": " Dutch time"}[language] if LOCAL is not dt.timezone.utc else " UTC"
+    return moment.astimezone(LOCAL).strftime("%d-%m-%Y %H:%M") + zone
+
+
+def unused_code_notice(to: Sequence[str], asked_at: dt.datetime, reason: Literal["locked", "expired"], sender: str) -> EmailMessage:
+    """The notice that a code sent to the customer went unused, to every address on file (Dutch first:
+    the language of the conversation that asked is not kept)."""
+    contact = parseaddr(sender)[1] or sender
+    parts = [NOTICE_TEXT[lang].format(asked=_local_time(asked_at, lang), reason=NOTICE_REASONS[reason][lang], contact=contact)
+             for lang in ("nl", "en")]
+    message = EmailMessage()
+    _headers(message, NOTICE_SUBJECT, sender, ", ".join(to))
+    message.set_content(f"{parts[0]}\n\n----------------------------------------\n\n{parts[1]}\n")
     return message
 
 

@@ -19,7 +19,8 @@ One pass (`Worker.run_once`) does, for each task that is due:
    `fulfilled` (`rights_requests.transition`, with its audit entry) in that same transaction.
 
 Run it with `python -m backoffice worker` (loops, polling every WORKER_POLL_SECONDS) or
-`python -m backoffice worker --once` (delivers what is due, then exits).
+`python -m backoffice worker --once` (delivers what is due, then exits). Between passes it also
+tells customers of verification codes that went unused (`code_notices`, every NOTICE_SWEEP_SECONDS).
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 from urllib.parse import quote
@@ -38,7 +40,9 @@ import httpx2
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import mail
 from . import rights_requests as rr
+from .code_notices import NOTICE_SWEEP_SECONDS, CodeNotices
 from .config import Settings
 from .filing import ASSISTANT
 from .ledger_db import Request, SystemTask, append_audit
@@ -339,10 +343,18 @@ class Worker:
             setattr(report, result, getattr(report, result) + 1)
         return report
 
-    def run_forever(self, stop: threading.Event) -> None:
-        """Poll until `stop` is set; a database or network hiccup is logged and retried, never fatal."""
+    def run_forever(self, stop: threading.Event, notices: Optional[CodeNotices] = None) -> None:
+        """Poll until `stop` is set; a database or network hiccup is logged and retried, never fatal.
+        With `notices`, sweep the unused verification codes every NOTICE_SWEEP_SECONDS as well."""
         log.info("worker %s delivering to %s", self.id, self.config.base_url)
+        next_sweep = time.monotonic()
         while not stop.is_set():
+            if notices is not None and time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + NOTICE_SWEEP_SECONDS
+                try:
+                    notices.sweep()
+                except Exception:  # the database may be restarting: the next sweep tries again
+                    log.exception("sweep of unused codes failed; trying again later")
             try:
                 report = self.run_once(max_tasks=100)
             except Exception:  # the database may be restarting: wait and try again
@@ -363,15 +375,18 @@ def main(settings: Settings, once: bool = False, worker_id: Optional[str] = None
     logging.getLogger("alembic").setLevel(logging.WARNING)
     engine, Session = open_ledger(settings.database_url)
     worker = Worker(Session, WorkerConfig.from_settings(settings, **overrides), worker_id=worker_id)
+    notices = CodeNotices(Session, worker.client, mail.SmtpConfig.from_settings(settings))
     try:
         if once:
             report = worker.run_once()
-            print(f"done {report.done}, retried {report.retried}, failed {report.failed}, skipped {report.skipped}")
+            told = notices.sweep()
+            print(f"done {report.done}, retried {report.retried}, failed {report.failed}, skipped {report.skipped}; "
+                  f"{told} customer(s) told of unused codes")
             return 0
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-        worker.run_forever(stop)
+        worker.run_forever(stop, notices)
         return 0
     finally:
         worker.close()

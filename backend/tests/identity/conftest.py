@@ -5,7 +5,8 @@
   made here is dropped at the end. No skip: identity must work on PostgreSQL, a missing server fails.
 - `company`: the demo company systems as a real process on a free port (own SQLite, seeded, faults on).
 - `sink`: the mail sink as a real process (`python -m backoffice mailsink`) on a free port, storing in
-  a temporary folder; `sink.clear()` empties it, `sink.wait_for(to)` reads what arrived.
+  a temporary folder; `sink.clear()` empties it, `sink.wait_for(to)` reads what arrived (with
+  `subject=`, only those messages: `mail.SUBJECT` the codes, `mail.NOTICE_SUBJECT` the notices).
 - `clock`: a clock the tests can move forward (the app's routers take it).
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Iterator, Optional
 import pytest
 
 from backoffice.config import Settings
+from backoffice.mail import SUBJECT
 from backoffice.mailsink import read_inbox
 
 from ..conftest import KNOWLEDGE, ROOT, Company, company_systems, free_port, stop, wait_until_up  # noqa: F401 (re-exported)
@@ -69,21 +71,22 @@ class Sink:
         for path in self.folder.glob("*.json"):
             path.unlink()
 
-    def messages(self, to: Optional[str] = None) -> list[dict]:
-        return read_inbox(self.folder, to, limit=500)
+    def messages(self, to: Optional[str] = None, subject: Optional[str] = None) -> list[dict]:
+        """Every message (to `to`), newest first; with `subject`, only those (SUBJECT: the codes)."""
+        return [m for m in read_inbox(self.folder, to, limit=500) if subject is None or m.get("subject") == subject]
 
-    def wait_for(self, to: str, count: int = 1, timeout: float = 10.0) -> list[dict]:
+    def wait_for(self, to: str, count: int = 1, timeout: float = 10.0, subject: Optional[str] = None) -> list[dict]:
         deadline = time.monotonic() + timeout
         while True:
-            found = self.messages(to)
+            found = self.messages(to, subject)
             if len(found) >= count or time.monotonic() > deadline:
                 assert len(found) >= count, f"{count} message(s) to {to} expected, {len(found)} arrived: {self.messages()}"
                 return found
             time.sleep(0.05)
 
     def code_for(self, to: str, count: int = 1) -> str:
-        """The code in the newest message to `to` (after `count` messages arrived)."""
-        text_ = self.wait_for(to, count)[0]["text"]
+        """The code in the newest code e-mail to `to` (after `count` code e-mails arrived)."""
+        text_ = self.wait_for(to, count, subject=SUBJECT)[0]["text"]
         codes = set(CODE_RE.findall(text_))
         assert len(codes) == 1, text_
         return codes.pop()

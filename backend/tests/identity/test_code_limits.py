@@ -1,0 +1,175 @@
+"""The limits of e-mail codes fall on who asks, not on the customer (identity.py, "Limits of the codes"):
+a stranger's wrong codes lock the stranger's code, conversation and source; the customer, from another
+conversation and source, gets a code and verifies at once; each address gets at most 3 codes per half
+hour; and the customer hears once of every code sent to them that went unused. On SQLite and
+PostgreSQL, with the real company systems and the real mail sink."""
+from __future__ import annotations
+
+import httpx2
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from backoffice import identity as idn
+from backoffice import mail, worker
+from backoffice.code_notices import CodeNotices
+from backoffice.identity_api import identity_router
+from backoffice.identity_db import open_identity
+
+from .conftest import SERVICE, make_settings
+
+STRANGER = {**SERVICE, "X-Chat-Connection": "51" * 16, "X-Chat-Source": "5" * 16}
+VICTIM = {**SERVICE, "X-Chat-Connection": "71" * 16, "X-Chat-Source": "7" * 16}
+
+
+def source(n: int) -> dict:
+    return {**SERVICE, "X-Chat-Connection": f"{n:032x}", "X-Chat-Source": f"{n:016x}"}
+
+
+@pytest.fixture
+def settings(db_url, company, sink):
+    return make_settings(db_url, company, sink)
+
+
+@pytest.fixture
+def client(settings, clock):
+    app = FastAPI()
+    app.include_router(identity_router(settings, clock=clock))
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def notices(settings, company, clock):
+    """The sweep the worker runs, on the test's clock."""
+    engine, Session = open_identity(settings.database_url, run_migrations=False)
+    with httpx2.Client(base_url=company.url, headers={"Authorization": f"Bearer {settings.company_systems_token}"}, timeout=5) as systems:
+        yield CodeNotices(Session, systems, mail.SmtpConfig.from_settings(settings), clock)
+    engine.dispose()
+
+
+def ask(client, conversation_id, email, headers):
+    return client.post("/api/identity/email-code", json={"conversation_id": conversation_id, "email": email}, headers=headers)
+
+
+def verify(client, conversation_id, code, headers):
+    return client.post("/api/identity/email-code/verify", json={"conversation_id": conversation_id, "code": code}, headers=headers)
+
+
+def wrong(code: str, n: int = 1) -> str:
+    return f"{(int(code) + n) % 10 ** 6:06d}"
+
+
+def notices_to(sink, email) -> list[dict]:
+    return sink.messages(email, subject=mail.NOTICE_SUBJECT)
+
+
+def test_a_strangers_five_wrong_codes_do_not_keep_the_victim_from_verifying(client, company, sink):
+    email = company.email_of("C0014")
+    assert ask(client, "c-stranger", email, STRANGER).status_code == 202
+    stranger_code = sink.code_for(email)  # mailed to the victim: the stranger can only guess
+    answers = [verify(client, "c-stranger", wrong(stranger_code, n), STRANGER) for n in range(1, 6)]
+    assert [a.status_code for a in answers] == [400, 400, 400, 400, 429]  # the 5th wrong code is the one that locks
+    assert [a.json()["reason"] for a in answers] == ["wrong_code"] * 4 + ["locked"]
+    # The stranger's conversation and source are locked out...
+    assert ask(client, "c-stranger", email, STRANGER).status_code == 429
+    again = ask(client, "c-stranger-2", email, STRANGER)
+    assert again.status_code == 429 and again.json()["reason"] == "locked" and int(again.headers["retry-after"]) <= 900
+    # ...the victim, in their own conversation from their own source, is not.
+    asked = ask(client, "c-victim", email, VICTIM)
+    assert asked.status_code == 202
+    code = sink.code_for(email, count=2)
+    ok = verify(client, "c-victim", code, VICTIM)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["customer_id"] == "C0014"
+
+
+def test_without_a_source_only_the_conversation_is_limited(client, company, sink):
+    email = company.email_of("C0015")
+    no_source = {**SERVICE, "X-Chat-Source": ""}
+    ask(client, "c-nosrc", email, no_source)
+    code = sink.code_for(email)
+    assert [verify(client, "c-nosrc", wrong(code, n), no_source).status_code for n in range(1, 6)][-1] == 429
+    assert ask(client, "c-nosrc", email, no_source).status_code == 429
+    assert ask(client, "c-nosrc-2", email, no_source).status_code == 202  # another conversation may ask
+    assert verify(client, "c-nosrc-2", sink.code_for(email, count=2), no_source).status_code == 200
+
+
+def test_an_address_gets_at_most_three_codes_per_half_hour_whoever_asks(client, company, sink, clock):
+    email = company.email_of("C0016")
+    answers = [ask(client, f"c-flood-{n}", email, source(n)) for n in range(1, 6)]
+    assert [a.status_code for a in answers] == [202] * 5  # the same neutral answer: nothing tells the limit
+    assert len({a.json()["detail"] for a in answers}) == 1
+    sink.wait_for(email, count=3, subject=mail.SUBJECT)
+    assert len(sink.messages(email, subject=mail.SUBJECT)) == 3
+    # The fourth and fifth got a decoy: their guesses count and lock like any code, and never verify.
+    assert verify(client, "c-flood-4", sink.code_for(email), source(4)).status_code == 400
+    clock.advance(minutes=30, seconds=1)  # the oldest codes leave the window: the address gets codes again
+    assert ask(client, "c-flood-6", email, source(6)).status_code == 202
+    assert verify(client, "c-flood-6", sink.code_for(email, count=4), source(6)).status_code == 200
+
+
+def test_a_source_may_ask_ten_codes_an_hour_whatever_the_addresses(client, clock):
+    spray = source(99)
+    assert [ask(client, f"c-spray-{n}", f"someone{n}@example.nl", spray).status_code for n in range(10)] == [202] * 10
+    refused = ask(client, "c-spray-10", "someone10@example.nl", spray)
+    assert refused.status_code == 429 and refused.json()["reason"] == "too_many_codes"
+    assert "from where this conversation comes" in refused.json()["detail"] and int(refused.headers["retry-after"]) > 3500
+    assert ask(client, "c-spray-other", "someone10@example.nl", source(98)).status_code == 202  # another source may
+    clock.advance(hours=1, seconds=1)
+    assert ask(client, "c-spray-11", "someone11@example.nl", spray).status_code == 202
+
+
+def test_the_customer_is_told_once_when_a_code_is_locked(client, company, sink, notices):
+    email = company.email_of("C0017")
+    ask(client, "c-told", email, STRANGER)
+    code = sink.code_for(email)
+    for n in range(1, 6):
+        verify(client, "c-told", wrong(code, n), STRANGER)
+    [notice] = sink.wait_for(email, subject=mail.NOTICE_SUBJECT)
+    assert notice["rcpt_tos"] == [email]
+    assert "5 wrong tries" in notice["text"] and "5 verkeerde pogingen" in notice["text"]
+    assert "nobody got access to your data" in notice["text"] and code not in notice["text"]
+    for _ in range(3):  # the lock met again, and the worker's sweep: still one notice
+        assert verify(client, "c-told", code, STRANGER).status_code == 429
+    assert notices.sweep() == 0
+    assert len(notices_to(sink, email)) == 1
+
+
+def test_the_customer_is_told_once_when_a_code_expires_unused(client, company, sink, notices, clock):
+    email = company.email_of("C0018")
+    ask(client, "c-unused", email, STRANGER)
+    sink.code_for(email)
+    assert notices.sweep() == 0  # still valid: nothing to tell
+    clock.advance(minutes=10, seconds=1)
+    assert notices.sweep() == 1
+    assert notices.sweep() == 0
+    [notice] = notices_to(sink, email)
+    assert "expired without being used" in notice["text"] and "verlopen" in notice["text"]
+
+
+def test_no_notice_for_a_used_code_a_decoy_or_a_code_the_customer_replaced(client, company, sink, notices, clock):
+    email = company.email_of("C0019")
+    ask(client, "c-twice", email, VICTIM)
+    sink.code_for(email)
+    ask(client, "c-twice", email, VICTIM)  # asked again, and used the newer code
+    assert verify(client, "c-twice", sink.code_for(email, count=2), VICTIM).status_code == 200
+    ask(client, "c-decoy", "nobody.here@example.nl", STRANGER)
+    for n in range(1, 6):
+        verify(client, "c-decoy", f"{n:06d}", STRANGER)  # a decoy locks, but nothing was sent
+    clock.advance(minutes=11)
+    assert notices.sweep() == 0
+    assert notices_to(sink, email) == [] and sink.messages("nobody.here@example.nl") == []
+
+
+def test_the_worker_tells_the_customer_of_an_expired_code(client, settings, company, sink, clock):
+    """`python -m backoffice worker --once` sweeps too (the loop does so every NOTICE_SWEEP_SECONDS)."""
+    email = company.email_of("C0020")
+    clock.advance(minutes=-(idn.CODE_TTL.total_seconds() / 60) - 1)  # asked 11 minutes ago
+    ask(client, "c-worker", email, STRANGER)
+    sink.code_for(email)
+    assert worker.main(settings, once=True) == 0
+    [notice] = sink.wait_for(email, subject=mail.NOTICE_SUBJECT)
+    assert "expired without being used" in notice["text"]
+    assert worker.main(settings, once=True) == 0
+    assert len(notices_to(sink, email)) == 1
