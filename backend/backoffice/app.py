@@ -6,6 +6,7 @@ import json
 from typing import Literal, Optional
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
@@ -28,13 +29,33 @@ class AnswerIn(BaseModel):
     language: Literal["nl", "en"]
 
 
+def validation_problems(exc: RequestValidationError) -> list[dict]:
+    """What was wrong with a request. FastAPI's default answer repeats every input, which fails to
+    serialise for a number like 1e999 (infinity: a 500) and mirrors a big body back; here only a
+    short text, a whole number or a truth value is repeated."""
+    problems = []
+    for error in exc.errors()[:20]:
+        problem = {"loc": [str(part) for part in error.get("loc", ())], "msg": str(error.get("msg", "")), "type": str(error.get("type", ""))}
+        given = error.get("input")
+        if isinstance(given, bool) or (isinstance(given, int) and abs(given) < 10 ** 15) or (isinstance(given, str) and len(given) <= 100):
+            problem["input"] = given
+        problems.append(problem)
+    return problems
+
+
 def create_app(settings: Optional[Settings] = None) -> FastAPI:
     settings = settings or Settings.from_env()
     kb = KnowledgeBase.load(settings.knowledge_dir)
     _, Session = connect(settings.database_url)
 
-    app = FastAPI(title="Transparency assistant back office", version="1.0")
+    # Every body is capped (MAX_REQUEST_BODY_BYTES): a bigger one gets 413 before it is read whole or parsed.
+    app = FastAPI(title="Transparency assistant back office", version="1.0", max_body_size=settings.max_body_bytes)
     app.state.kb = kb
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # ASCII-escaped: a lone surrogate ("\ud800") in the input is valid JSON but no UTF-8.
+        return Response(json.dumps({"detail": validation_problems(exc)}), status_code=422, media_type="application/json")
 
     def version_or_404(version_id: str) -> KnowledgeVersion:
         version = kb.current() if version_id == "current" else kb.get(version_id)

@@ -65,6 +65,8 @@ class Settings:
     export_link_secret: str = ""
     export_link_minutes: int = 15
     public_url: str = "http://localhost:8000"
+    # The largest request body accepted (bytes); a bigger one gets 413 before anything parses it.
+    max_body_bytes: int = 64 * 1024
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -105,6 +107,7 @@ class Settings:
             export_link_minutes=int(os.getenv("EXPORT_LINK_MINUTES", "15")),
             public_url=(os.getenv("BACKOFFICE_PUBLIC_URL") or os.getenv("BACKOFFICE_URL")
                         or f"http://localhost:{os.getenv('BACKOFFICE_PORT') or 8000}").rstrip("/"),
+            max_body_bytes=int(os.getenv("MAX_REQUEST_BODY_BYTES", str(64 * 1024))),
         )
 
 

@@ -6,12 +6,14 @@ OpenAPI document can be generated without one.
 """
 
 import asyncio
+import json
 import hmac
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, AsyncIterator, Literal, Optional, Union
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response, Security
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -82,7 +84,9 @@ class RestrictOut(BaseModel):
     restricted: list[RestrictionOut]
 
 
-RectifyValue = Union[str, dict[str, str]]
+# Bounded before the domain looks at it: a name, an address's parts, an e-mail address or a phone number.
+RectifyText = Annotated[str, Field(max_length=500)]
+RectifyValue = Union[RectifyText, Annotated[dict[Annotated[str, Field(max_length=40)], RectifyText], Field(max_length=10)]]
 
 
 class RectifyIn(Strict):
@@ -257,7 +261,9 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         yield
         engine.dispose()
 
-    app = FastAPI(title="Voltera company systems", version="1.0", description=DESCRIPTION, lifespan=lifespan)
+    # Every body is capped (MAX_REQUEST_BODY_BYTES): a bigger one gets 413 before it is read whole or parsed.
+    app = FastAPI(title="Voltera company systems", version="1.0", description=DESCRIPTION, lifespan=lifespan,
+                  max_body_size=settings.max_body_bytes)
     bearer = HTTPBearer(auto_error=False, scheme_name="systemsToken", description="COMPANY_SYSTEMS_TOKEN")
 
     def require_token(credentials: Annotated[Optional[HTTPAuthorizationCredentials], Security(bearer)]) -> None:
@@ -266,6 +272,20 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
             raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
 
     auth = Depends(require_token)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        """What was wrong. FastAPI's default repeats every input and fails on a number like 1e999 (a 500);
+        here only a short text, a whole number or a truth value is repeated."""
+        problems = []
+        for error in exc.errors()[:20]:
+            problem = {"loc": [str(p) for p in error.get("loc", ())], "msg": str(error.get("msg", "")), "type": str(error.get("type", ""))}
+            given = error.get("input")
+            if isinstance(given, bool) or (isinstance(given, int) and abs(given) < 10 ** 15) or (isinstance(given, str) and len(given) <= 100):
+                problem["input"] = given
+            problems.append(problem)
+        # ASCII-escaped: a lone surrogate ("\ud800") in the input is valid JSON but no UTF-8.
+        return Response(json.dumps({"detail": problems}), status_code=422, media_type="application/json")
 
     @app.exception_handler(DomainError)
     async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:

@@ -18,6 +18,8 @@ class Settings:
     # Fault injection is for the product's reliability tests only: never on unless asked for.
     faults: bool = False
     seed_on_start: bool = True
+    # The largest request body accepted (bytes); a bigger one gets 413 before anything parses it.
+    max_body_bytes: int = 64 * 1024
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -27,4 +29,5 @@ class Settings:
             token=os.getenv("COMPANY_SYSTEMS_TOKEN", DEFAULT_TOKEN),
             faults=os.getenv("COMPANY_SYSTEMS_FAULTS", "0") == "1",
             seed_on_start=os.getenv("COMPANY_SEED_ON_START", "1") != "0",
+            max_body_bytes=int(os.getenv("MAX_REQUEST_BODY_BYTES", str(64 * 1024))),
         )
