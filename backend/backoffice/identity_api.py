@@ -43,7 +43,7 @@ import httpx2
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -337,6 +337,10 @@ def identity_router(settings: Settings, clock: Callable[[], dt.datetime] = utcno
         def work(session: Session) -> Optional[tuple[int, str, dt.datetime]]:
             send, outcome = customer_id is not None, "issued" if customer_id else "unknown_address"
             if customer_id is not None:
+                # Count and issue as one step per address: SQLite's write lock is taken at BEGIN already,
+                # PostgreSQL takes this transaction-scoped lock, so parallel asks cannot pass the limit together.
+                if session.get_bind().dialect.name == "postgresql":
+                    session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"email-code:{customer_id}"})
                 sent = session.scalar(select(func.count()).select_from(VerificationAttempt).where(
                     VerificationAttempt.customer_id == customer_id, VerificationAttempt.channel == EMAIL,
                     VerificationAttempt.usable.is_(True), VerificationAttempt.created_at > now - identity.ADDRESS_WINDOW))

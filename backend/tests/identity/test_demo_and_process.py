@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session as OrmSession
 
 from backoffice import identity as idn
+from backoffice import mail
 from backoffice.app import create_app
 from backoffice.config import Settings
 from backoffice.identity_db import VerificationAttempt
@@ -197,10 +198,43 @@ def test_twenty_guesses_at_once_still_get_five_tries(backoffice, company, sink, 
     assert sorted(answers) == [400] * 4 + [429] * 16
     right = backoffice.post("/api/identity/email-code/verify", json={"conversation_id": "p-race", "code": code}, headers=SERVICE)
     assert right.status_code == 429
+    sink.wait_for(email, subject=mail.NOTICE_SUBJECT)  # 17 answers met the lock: the customer is told once
     engine = create_engine(db_url)
     try:
         with OrmSession(engine) as s:
             attempt = s.scalar(select(VerificationAttempt).where(VerificationAttempt.conversation_id == "p-race"))
             assert (attempt.attempts, attempt.wrong_attempts, attempt.verified_at) == (21, 5, None)
+            assert attempt.notified_at is not None
     finally:
         engine.dispose()
+    assert len(sink.messages(email, subject=mail.NOTICE_SUBJECT)) == 1
+
+
+def test_ten_asks_at_once_for_one_address_send_three_codes(backoffice, company, sink, db_url):
+    """The per-address limit holds under parallel asks from ten conversations and sources."""
+    email = company.email_of("C0021")
+    start = threading.Barrier(10)
+    answers: list[int] = []
+
+    def ask(n: int) -> None:
+        headers = {**SERVICE, "X-Chat-Connection": f"{n:032x}", "X-Chat-Source": f"{n + 1:016x}"}
+        with httpx2.Client(base_url=str(backoffice.base_url), timeout=30) as own:
+            start.wait()
+            answers.append(own.post("/api/identity/email-code", json={"conversation_id": f"p-flood-{n}", "email": email},
+                                    headers=headers).status_code)
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert answers == [202] * 10
+    engine = create_engine(db_url)
+    try:
+        with OrmSession(engine) as s:
+            codes = list(s.scalars(select(VerificationAttempt.usable).where(VerificationAttempt.conversation_id.like("p-flood-%"))))
+    finally:
+        engine.dispose()
+    assert sorted(codes) == [False] * 7 + [True] * 3  # three codes, seven decoys
+    sink.wait_for(email, count=3, subject=mail.SUBJECT)
+    assert len(sink.messages(email, subject=mail.SUBJECT)) == 3
