@@ -4,17 +4,19 @@ systems), on SQLite and on PostgreSQL.
 
 The customer files an erasure and goes on asking questions in the same conversation while the worker
 deletes the transcript. Afterwards neither Rasa's tracker (its HTTP API) nor the tracker store's rows
-hold an event from before the erasure, also after one more turn.
+hold an event from before the erasure, also after one more turn, and every company system holds only
+what the summary said is kept.
 """
 from __future__ import annotations
 
 import threading
 
 import pytest
+import requests
 from sqlalchemy import create_engine, text
 
 from test_end_to_end import tracker
-from test_privacy_requests import REQUEST_ID, company_export, new_conversation, say, verify_by_email, wait_for_status
+from test_privacy_requests import REQUEST_ID, backoffice, company_export, new_conversation, say, verify_by_email, wait_for_status
 
 CUSTOMER = "C0031"  # this module's own customer: no other test uses it
 
@@ -44,6 +46,20 @@ def stored(assistant, conversation_id: str) -> tuple[list, float]:
     return rows, erased_at
 
 
+def assert_only_what_the_summary_named_is_kept(assistant, summary: str, fulfilled: dict) -> None:
+    """Every company system's export of the customer holds only categories the summary said are kept."""
+    promised = {kept["category"] for kept in fulfilled["kept_after_erasure"]}
+    names = {c["id"]: c["name"] for c in backoffice(assistant, "/api/knowledge/versions/current?lang=en")["categories"]}
+    for category in promised:
+        assert names[category].lower() in summary.lower(), f"the summary does not say that {category} is kept"
+    headers = {"Authorization": f"Bearer {assistant.env['COMPANY_SYSTEMS_TOKEN']}"}
+    systems = requests.get(f"{assistant.env['COMPANY_SYSTEMS_URL']}/systems", headers=headers, timeout=10).json()["systems"]
+    assert len(systems) >= 5
+    for system in systems:
+        left = {c for c, records in company_export(assistant, system["system"], CUSTOMER)["categories"].items() if records}
+        assert left <= promised, f"{system['system']} still holds {sorted(left - promised)} after the erasure"
+
+
 def test_the_conversation_that_filed_an_erasure_holds_nothing_from_before_it(assistant):
     email = company_export(assistant, "crm", CUSTOMER)["categories"]["contact_details"][0]["email"]
     sender = new_conversation(assistant, "en")
@@ -65,7 +81,7 @@ def test_the_conversation_that_filed_an_erasure_holds_nothing_from_before_it(ass
     talker = threading.Thread(target=keep_talking, daemon=True)
     talker.start()
     try:
-        wait_for_status(assistant, request_id, "fulfilled")
+        fulfilled = wait_for_status(assistant, request_id, "fulfilled")
     finally:
         done.set()
         talker.join(timeout=120)
@@ -80,6 +96,8 @@ def test_the_conversation_that_filed_an_erasure_holds_nothing_from_before_it(ass
     events = tracker(assistant, sender)["events"]
     assert all(event["timestamp"] > erased_at for event in events)
     assert not [e for e in events if e.get("event") == "user" and e.get("text") in ("please delete all my data", email)]
+
+    assert_only_what_the_summary_named_is_kept(assistant, summary, fulfilled)
 
     say(assistant, sender, "hello")  # one more turn: still nothing from before
     rows, _ = stored(assistant, sender)
