@@ -9,6 +9,11 @@ A classifier trained on sentences guesses badly at these, and the language detec
 their language, so they are recognised by their shape, with full confidence. This decides nothing
 about identity: the back office checks the address and the code, and files only for the customer
 the conversation was verified as.
+
+Every pattern here runs over what a customer typed, so each stays linear in the text's length: an
+address match starts only where a run of address characters starts (a pattern free to start
+anywhere in a 100,000-character word tried every position of it, about 20 s per message), and a
+message longer than any typed value can be is not matched at all.
 """
 from __future__ import annotations
 
@@ -22,10 +27,13 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+EMAIL = re.compile(r"(?<![A-Za-z0-9._%+'-])[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 # "123456", "123 456", "123-456", optionally after a few words ("my code is", "de code is: ").
 CODE = re.compile(r"^(?:[^\d@]{0,25}?[:\s])?(\d{3})[\s-]?(\d{3})[.!]?$")
 MAX_WORDS_AROUND_EMAIL = 4
+# The longest message that can be a typed value: an address (at most 254 characters) with a few words,
+# or a correction (a value of at most 300 characters after "my new address is").
+MAX_TYPED_VALUE_CHARS = 400
 FIELD_NAMES = {
     "address": "address", "adres": "address", "e-mail": "email", "email": "email", "e-mail address": "email",
     "email address": "email", "e-mailadres": "email", "emailadres": "email", "phone": "phone", "phone number": "phone",
@@ -40,6 +48,8 @@ CORRECTION = re.compile(
 
 def recognise_correction(text: str) -> tuple[str, str] | None:
     """(field, new value) for "new address: ..." and the like, else None."""
+    if len(text) > MAX_TYPED_VALUE_CHARS:
+        return None
     found = CORRECTION.match(text)
     return (FIELD_NAMES[found.group(1).lower()], found.group(2)) if found else None
 
@@ -47,7 +57,7 @@ def recognise_correction(text: str) -> tuple[str, str] | None:
 def recognise(text: str) -> tuple[str, str, int, int] | None:
     """(intent, value, start, end) when the message is an e-mail address or a code, else None."""
     text = text.strip()
-    if recognise_correction(text):
+    if len(text) > MAX_TYPED_VALUE_CHARS or recognise_correction(text):
         return None
     code = CODE.match(text)
     if code:
