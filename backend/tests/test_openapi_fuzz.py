@@ -1,0 +1,102 @@
+"""OpenAPI fuzz (schemathesis): every operation of the back office and of the company systems, with
+generated valid and invalid input, never answers with a server error.
+
+Against the real processes (`python -m backoffice serve` on a migrated SQLite database, demo mode on,
+the company systems and the mail sink running), with the service token, the privacy team's login and
+the company systems' token, so the authenticated operations are exercised past their login. Bounded:
+a few examples per operation and a time limit per call.
+"""
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import httpx2
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import Failure, FailureGroup
+
+from .conftest import company_systems
+from .identity.conftest import (  # noqa: F401  (sink_process is a fixture)
+    BACKEND, OTP_SECRET, SERVICE, SERVICE_TOKEN, SESSION_SECRET, SYSTEMS_TOKEN, free_port, sink_process, stop, wait_until_up,
+)
+
+TEAM = ("privacy", "fuzz-privacy-team-password")
+TEAM_HEADER = {"Authorization": "Basic " + base64.b64encode(f"{TEAM[0]}:{TEAM[1]}".encode()).decode()}
+SYSTEMS = {"Authorization": f"Bearer {SYSTEMS_TOKEN}"}
+EXAMPLES_PER_OPERATION = 12
+CALL_TIMEOUT_SECONDS = 20
+FUZZ = settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
+                phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+
+
+@pytest.fixture(scope="module")
+def company_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Company systems of this module's own: the fuzz erases and changes their customers."""
+    with company_systems(tmp_path_factory.mktemp("fuzz-company"), SYSTEMS_TOKEN) as company:
+        yield company.url
+
+
+@pytest.fixture(scope="module")
+def backoffice_url(company_url: str, sink_process, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder: Path = tmp_path_factory.mktemp("fuzz-backoffice")
+    port = free_port()
+    env = {**os.environ, "BACKOFFICE_DATABASE_URL": f"sqlite:///{folder / 'backoffice.db'}", "BACKOFFICE_SERVICE_TOKEN": SERVICE_TOKEN,
+           "COMPANY_SYSTEMS_URL": company_url, "COMPANY_SYSTEMS_TOKEN": SYSTEMS_TOKEN, "SESSION_TOKEN_SECRET": SESSION_SECRET,
+           "OTP_SECRET": OTP_SECRET, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(sink_process.port),
+           "MAIL_SINK_DIR": str(sink_process.folder), "DEMO_MODE": "1", "DEMO_MODE_ALLOW_PUBLIC": "0",
+           "PRIVACY_TEAM_USER": TEAM[0], "PRIVACY_TEAM_PASSWORD": TEAM[1],
+           "EXPORT_LINK_SECRET": "fuzz-export-link-secret-0123456789abcdef",
+           "TRACKER_DB_DIALECT": "sqlite", "TRACKER_DB": str(folder / "rasa-tracker.db")}
+    log_path = folder / "backoffice.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "backoffice", "serve", "--port", str(port)], cwd=BACKEND, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    wait_until_up(proc, lambda: httpx2.get(f"{url}/healthz", timeout=1).status_code == 200, log_path, "back office")
+    yield url
+    stop(proc)
+
+
+def server_errors(schema_url: str, headers_for) -> list[str]:
+    """Every operation of the schema, with positive (valid) and negative (invalid) generated input:
+    the calls that got a server error, each with a line to reproduce it (curl)."""
+    schema = schemathesis.openapi.from_url(schema_url)
+    found: list[str] = []
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 10, [o.label for o in operations]
+    for operation in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            @FUZZ
+            @given(case=operation.as_strategy(generation_mode=mode))
+            def call(case) -> None:
+                try:
+                    case.call_and_validate(headers=headers_for(operation), checks=[not_a_server_error],
+                                           timeout=CALL_TIMEOUT_SECONDS)
+                except (Failure, FailureGroup) as failure:  # a failed check, with the call to reproduce it
+                    found.append(f"{operation.label} ({mode}): {str(failure)[:800]}")
+
+            try:
+                call()
+            except Unsatisfiable:
+                assert mode is GenerationMode.NEGATIVE, operation.label  # nothing in it can be invalid (no input)
+    return found
+
+
+def test_no_back_office_operation_answers_with_a_server_error(backoffice_url):
+    def login(operation) -> dict:
+        return TEAM_HEADER if "privacy team" in (operation.tags or []) else SERVICE
+
+    assert server_errors(f"{backoffice_url}/openapi.json", login) == []
+
+
+def test_no_company_systems_operation_answers_with_a_server_error(company_url):
+    assert server_errors(f"{company_url}/openapi.json", lambda _operation: SYSTEMS) == []
