@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
-from .answers import INTENT_TOPICS, Composer, phrase
+from .answers import DETAIL_ENTITY, INTENT_TOPICS, Composer, phrase
 from .backoffice import BackOfficeClient, BackOfficeError
 
 logger = logging.getLogger(__name__)
@@ -76,9 +76,11 @@ class ActionAnswerDataQuestion(Action):
 
 
 def answer_from_knowledge(dispatcher: CollectingDispatcher, tracker: Tracker, topic: str, intent: Optional[str]) -> List[EventType]:
-    """Answer a topic from the current version, tell a returning customer what changed, record the version."""
+    """Answer a topic from the current version, tell a returning customer what changed, record the version.
+    The first answer is short; the customer's "all details" button sends the rest."""
     language = conversation_language(tracker)
     category = next(tracker.get_latest_entity_values("data_category"), None)
+    all_details = next(tracker.get_latest_entity_values(DETAIL_ENTITY), None) == "all"
     client = backoffice()
     try:
         events = notice_changes(tracker, dispatcher, language)
@@ -91,8 +93,10 @@ def answer_from_knowledge(dispatcher: CollectingDispatcher, tracker: Tracker, to
 
     if tracker.get_slot("language") == "other":
         dispatcher.utter_message(text=phrase("other_language", language))
-    answer = composer.answer(topic, category, intent)
+    answer = composer.answer(topic, category, intent, all_details=all_details)
     dispatcher.utter_message(text=answer.text, buttons=answer.buttons or None)
+    for more in answer.more:
+        dispatcher.utter_message(text=more)
     client.record_answer(tracker.sender_id, answer.version, answer.topic, language)
     return events + [
         SlotSet("kb_version", answer.version),

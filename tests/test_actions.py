@@ -1,6 +1,10 @@
 """The custom actions on real Tracker objects, against the real back office process."""
 import asyncio
+import datetime as dt
+import re
+import uuid
 
+import jwt
 import pytest
 import requests
 from rasa_sdk import Tracker
@@ -65,7 +69,7 @@ def test_returning_customer_is_told_once_what_changed(client, published):
     messages, slots, _ = run(ActionAnswerDataQuestion(), t)
     assert len(messages) == 2
     assert f"Since your last visit (version {old['version']['id']})" in messages[0]["text"]
-    assert current["version"]["changelog"][0]["text"]["en"] in messages[0]["text"]
+    assert current["version"]["changelog"][0]["text"]["en"].split(". ")[0] in messages[0]["text"]
     assert slots["kb_version_seen"] == current["version"]["id"]
     again, _, _ = run(ActionAnswerDataQuestion(), tracker("and why?", "ask_why_data_used", {"language": "en", **slots}))
     assert len(again) == 1
@@ -117,3 +121,69 @@ def test_published_versions_are_fetched_once(client, published):
     current = published[-1]["version"]["id"]
     first = client.version(current)
     assert client.version(current) is first
+
+
+# --- drafts and presence: the customer actions against the real back office -----------------------
+
+TAB = "c1" * 16  # the website connection that logged in
+OTHER_TAB = "c2" * 16
+
+
+def presence_tracker(text, intent, slots, sender, channel="website", connection=TAB):
+    """A tracker whose latest user message came through `channel` (and, for the website, `connection`)."""
+    t = tracker(text, intent, {"language": "en", **slots}, sender=sender)
+    metadata = {"_connection": connection, "_source": "0f" * 8} if connection else {}
+    t.events = [{"event": "user", "text": text, "input_channel": channel, "metadata": metadata}]
+    return t
+
+
+def website_login(stack, sender, customer_id):
+    """Bind the conversation to the customer as the website channel does for a logged-in connection."""
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    token = jwt.encode({"sub": customer_id, "iat": int(now.timestamp()), "exp": int(now.timestamp()) + 1800, "aud": "chat",
+                        "iss": "voltera-website"}, stack.env["SESSION_TOKEN_SECRET"], algorithm="HS256")
+    response = requests.post(f"{stack.env['BACKOFFICE_URL']}/api/identity/session", json={"conversation_id": sender, "token": token},
+                             headers={"Authorization": f"Bearer {stack.env['BACKOFFICE_SERVICE_TOKEN']}",
+                                      "X-Chat-Channel": "website", "X-Chat-Connection": TAB}, timeout=10)
+    assert response.status_code == 200, response.text
+
+
+def ledger_of(stack, customer_id):
+    response = requests.get(f"{stack.env['BACKOFFICE_URL']}/api/customers/{customer_id}/requests",
+                            headers={"Authorization": f"Bearer {stack.env['BACKOFFICE_SERVICE_TOKEN']}"}, timeout=10)
+    return response.json()["requests"]
+
+
+def test_yes_files_the_shown_draft_once_only_where_verified_and_a_crafted_slot_files_nothing(client, stack):
+    from actions.customer_actions import ActionConfirmRequest, ActionStartRequest
+
+    sender = f"drafts-{uuid.uuid4().hex[:10]}"
+    website_login(stack, sender, "C0010")
+    messages, slots, _ = run(ActionStartRequest(), presence_tracker("delete my data", "request_deletion", {}, sender))
+    assert "Shall I file it?" in messages[-1]["text"]
+    pending = slots["pending_request"]
+    assert list(pending) == ["draft_id"]  # the slot holds only the draft's id
+
+    def yes(slot, **where):
+        return run(ActionConfirmRequest(), presence_tracker("yes", "affirm", {"pending_request": slot}, sender, **where))
+
+    for where in ({"channel": "rest", "connection": ""}, {"channel": "rest"}, {"connection": OTHER_TAB}, {"connection": ""}):
+        answered, _, _ = yes(pending, **where)
+        assert "first need to know it's you" in answered[0]["text"], where
+    crafted = {"type": "erasure", "categories": None, "details": {}, "confirm": True, "client_request_id": "chat-crafted"}
+    for slot in (crafted, {"draft_id": "DRAFT-" + "0" * 24}, {"draft_id": ["not", "text"]}, {"draft_id": "x" * 500}):
+        answered, _, _ = yes(slot)
+        assert "nothing was filed" in answered[0]["text"], slot
+    assert ledger_of(stack, "C0010") == []
+
+    use_backoffice(BackOfficeClient("http://localhost:9", "x", timeout=0.5))  # the back office does not answer
+    unsure, _, events = yes(pending)
+    assert "never be filed twice" in unsure[0]["text"] and events == []  # the draft id stays for "yes" again
+    use_backoffice(client)
+    receipt, slots, _ = yes(pending)
+    request_id = re.search(r"REQ-[0-9A-Z-]+", receipt[0]["text"]).group(0)
+    assert "Filed" in receipt[0]["text"] and slots == {"pending_request": None}
+    repeat, _, _ = yes(pending)
+    assert f"filed already ({request_id})" in repeat[0]["text"]
+    [filed] = ledger_of(stack, "C0010")
+    assert (filed["id"], filed["type"], filed["conversation_id"], filed["channel"]) == (request_id, "erasure", sender, "assistant:website")

@@ -1,7 +1,7 @@
 """Composing answers from the knowledge base, in both languages."""
 import pytest
 
-from actions.answers import INTENT_TOPICS, TOPICS, Composer
+from actions.answers import FIRST_ANSWER_LIMIT, INTENT_TOPICS, TOPICS, Composer
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +37,12 @@ def test_retention_of_one_category_gives_period_and_reason(current):
     assert "purchase history" in text
 
 
-def test_retention_overview_lists_every_period(current):
-    text = Composer(current, "nl").answer("retention").text
+def test_retention_overview_names_every_category_and_the_details_every_period(current):
+    first = Composer(current, "nl").answer("retention")
+    details = all_text(Composer(current, "nl").answer("retention", all_details=True))
     for category in current["categories"]:
-        assert category["retention"]["period"]["nl"] in text
+        assert category["name"]["nl"] in first.text
+        assert category["retention"]["period"]["nl"] in details
 
 
 def test_something_not_collected_is_said_plainly(current):
@@ -50,45 +52,96 @@ def test_something_not_collected_is_said_plainly(current):
 
 def test_purposes_name_legal_basis_and_automated_decisions(current):
     text = Composer(current, "en").answer("why_data_used").text
-    assert "legal basis: your consent" in text and "legal basis: contract" in text
+    assert "legal basis" in text and "(your consent" in text and "(contract)" in text
+    assert "automated decision" in text
     profiling = next(p for p in current["purposes"] if p["automated_decision"]["applies"])
-    assert profiling["automated_decision"]["logic"]["en"] in text
+    assert profiling["automated_decision"]["logic"]["en"] in all_text(Composer(current, "en").answer("why_data_used", all_details=True))
 
 
 def test_benefit_question_answers_what_the_customer_gets(current):
     text = Composer(current, "nl").answer("why_data_used", intent="ask_benefit").text
     assert "Wat je ervoor terugkrijgt" in text
-    assert current["purposes"][0]["benefit"]["nl"] in text
+    details = all_text(Composer(current, "nl").answer("why_data_used", intent="ask_benefit", all_details=True))
+    assert current["purposes"][0]["benefit"]["nl"] in details
 
 
-def test_sharing_names_recipients_and_safeguards_outside_the_eu(current):
-    text = Composer(current, "en").answer("sharing_third_parties").text
+def test_sharing_names_recipients_and_offers_the_ones_outside_the_eu(current):
+    answer = Composer(current, "en").answer("sharing_third_parties")
     abroad = [r for p in current["purposes"] for r in p["recipients"] if r["outside_eu"]]
     assert abroad
+    assert "/ask_international_transfers" in [b["payload"] for b in answer.buttons]
+    transfers = Composer(current, "en").answer("international_transfers").text
+    details = all_text(Composer(current, "en").answer("international_transfers", all_details=True))
     for recipient in abroad:
-        assert recipient["name"] in text and recipient["safeguard"]["en"] in text
+        assert recipient["name"] in answer.text and first_sentence(recipient["safeguard"]["en"]) in transfers
+        assert recipient["safeguard"]["en"] in details
+
+
+def test_sharing_of_one_category_names_only_its_recipients(current):
+    text = Composer(current, "en").answer("sharing_third_parties", "website_usage").text
+    analytics = {r["name"] for p in current["purposes"] if "website_usage" in p["categories"] for r in p["recipients"]}
+    others = {r["name"] for p in current["purposes"] for r in p["recipients"]} - analytics
+    assert analytics and others
+    assert all(name in text for name in analytics)
+    assert not any(name in text for name in others)
 
 
 def test_erasure_names_what_must_be_kept_and_why(current):
-    text = Composer(current, "en").answer("delete_my_data").text
+    first = Composer(current, "en").answer("delete_my_data")
+    details = all_text(Composer(current, "en").answer("delete_my_data", all_details=True))
     kept = [c for c in current["categories"] if c.get("kept_after_erasure")]
     assert kept
     for category in kept:
-        assert category["kept_after_erasure"]["en"] in text
+        assert category["name"]["en"] in first.text
+        assert category["kept_after_erasure"]["en"] in details
+    assert any(b["payload"].startswith("/ask_retention") for b in first.buttons)
 
 
 def test_what_changed_comes_from_the_changelog(current):
-    text = Composer(current, "nl").answer("policy_changes").text
+    first = Composer(current, "nl").answer("policy_changes").text
+    details = all_text(Composer(current, "nl").answer("policy_changes", all_details=True))
     for entry in current["version"]["changelog"]:
-        assert entry["text"]["nl"] in text
+        assert first_sentence(entry["text"]["nl"]) in first
+        assert entry["text"]["nl"] in details
+
+
+def all_text(answer):
+    """Every message of an answer as one text (a long paragraph may go over two messages)."""
+    return " ".join(" ".join([answer.text, *answer.more]).split())
+
+
+def first_sentence(text):
+    return text.split(". ")[0]
+
+
+def categories_asked(kb):
+    return [None] + [c["id"] for c in kb["categories"]] + [c["id"] for c in kb["not_collected"]]
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+@pytest.mark.parametrize("topic", TOPICS)
+def test_every_first_answer_fits_a_chat_and_every_detail_stays_reachable(published, topic, language):
+    """Issue 10: no first answer over 600 characters, in every version, for every category and intent;
+    what was left out is behind a button, and the "all details" answer says everything in short messages."""
+    for kb in published:
+        for category in categories_asked(kb):
+            for intent in [i for i, t in INTENT_TOPICS.items() if t == topic]:
+                answer = Composer(kb, language).answer(topic, category, intent)
+                assert len(answer.text) <= FIRST_ANSWER_LIMIT, (kb["version"]["id"], category, intent, answer.text)
+                assert kb["version"]["id"] in answer.text.splitlines()[-1]
+                full = Composer(kb, language).answer(topic, category, intent, all_details=True)
+                assert all(len(message) <= FIRST_ANSWER_LIMIT for message in [full.text, *full.more])
+                assert kb["version"]["id"] in [full.text, *full.more][-1].splitlines()[-1]
+                if len(all_text(full)) > len(answer.text) and intent.startswith("ask_"):
+                    assert any("answer_detail" in b["payload"] for b in answer.buttons), (category, intent)
 
 
 def test_returning_customer_notice_lists_changes_since_their_version(published):
     old, new = published[0], published[-1]
     text = Composer(new, "en").changes_since([new], old["version"]["id"])
-    assert old["version"]["id"] in text
+    assert old["version"]["id"] in text and len(text) <= FIRST_ANSWER_LIMIT
     for entry in new["version"]["changelog"]:
-        assert entry["text"]["en"] in text
+        assert first_sentence(entry["text"]["en"]) in text
 
 
 def test_clarifying_question_offers_likely_topics_as_buttons(current):
