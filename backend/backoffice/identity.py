@@ -34,11 +34,11 @@ from another source gets a code at once. The one thing a stranger can take away 
 quota: 3 codes asked for in 30 minutes keep new codes from the customer until the oldest of them
 is 30 minutes old. Holding the quota longer means spending it again and again, and every code
 spent is an e-mail, and later a notice, in the customer's inbox; logging in on the website still
-works meanwhile. In return, the guessing budget per address is bounded: 5 tries x 3 codes per 30 min = 30 guesses an
-hour, 720 a day, against 1,000,000 codes: at most 1 chance in about 1,400 per day of a sustained
-attack from many sources (one source alone: 1 locked code per 15 min, 480 guesses a day), and every
-try of it shows in the customer's inbox. A longer window would cut the budget and lengthen the
-worst wait alike (1 hour: 360 a day, 1 hour's wait); we chose the shorter wait.
+works meanwhile. In return, the guessing budget per address is bounded whatever the number of
+sources: 5 tries x 3 codes per 30 min = 30 guesses an hour, 720 a day, against 1,000,000 codes: at
+most 1 chance in about 1,400 per day of a sustained attack, every try of it visible in the
+customer's inbox. A longer window would cut the budget and lengthen the worst wait alike (1 hour:
+360 guesses a day, an hour's wait); we chose the shorter wait.
 
 A customer id never comes from what the customer typed: it comes from a verified token, or from the
 company's own records for the address a code was sent to.
