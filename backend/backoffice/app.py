@@ -3,9 +3,9 @@ request ledger (ledger_api), identity verification (identity_api) and a customer
 from __future__ import annotations
 
 import json
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -21,6 +21,10 @@ from .ledger_api import ledger_router
 from .my_data_api import my_data_router
 
 Language = Optional[Literal["nl", "en"]]
+# Ids in the address are bounded like the ids they name (a knowledge version, a topic, a conversation).
+VersionId = Annotated[str, Path(max_length=50)]
+EntryId = Annotated[str, Path(max_length=80)]
+ConversationId = Annotated[str, Path(max_length=200)]
 
 
 class AnswerIn(BaseModel):
@@ -80,7 +84,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         }
 
     @app.get("/api/knowledge/versions/{version_id}")
-    def get_version(version_id: str, lang: Language = None) -> JSONResponse:
+    def get_version(version_id: VersionId, lang: Language = None) -> JSONResponse:
         version = version_or_404(version_id)
         body = version.localized(lang) if lang else version.model_dump(mode="json")
         # A published version never changes, so clients may cache it for good.
@@ -88,7 +92,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         return JSONResponse(body, headers={"Cache-Control": cache})
 
     @app.get("/api/knowledge/versions/{version_id}/topics/{topic}")
-    def get_topic(version_id: str, topic: str, lang: Language = None) -> dict:
+    def get_topic(version_id: VersionId, topic: EntryId, lang: Language = None) -> dict:
         version = version_or_404(version_id)
         texts = {**version.topics.topics, **{f"rights.{k}": v for k, v in version.topics.rights.items()}}
         if topic not in texts:
@@ -96,7 +100,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         return {"version": version.version.id, "topic": topic, "text": render(texts[topic].model_dump(), lang)}
 
     @app.get("/api/knowledge/versions/{version_id}/{section}/{entry_id}")
-    def get_entry(version_id: str, section: Literal["categories", "purposes", "not_collected"], entry_id: str, lang: Language = None) -> dict:
+    def get_entry(version_id: VersionId, section: Literal["categories", "purposes", "not_collected"], entry_id: EntryId, lang: Language = None) -> dict:
         version = version_or_404(version_id)
         entry = next((e for e in getattr(version, section) if e.id == entry_id), None)
         if entry is None:
@@ -107,23 +111,23 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         return {"version": version.version.id, section: render(body, lang)}
 
     @app.get("/api/knowledge/diff")
-    def get_diff(from_version: str, to_version: str = "current") -> dict:
+    def get_diff(from_version: Annotated[str, Query(max_length=50)], to_version: Annotated[str, Query(max_length=50)] = "current") -> dict:
         return diff(version_or_404(from_version), version_or_404(to_version))
 
     @app.api_route("/api/knowledge/versions/{version_id}", methods=["PUT", "PATCH", "DELETE", "POST"])
-    def refuse_write(version_id: str) -> None:
+    def refuse_write(version_id: VersionId) -> None:
         raise HTTPException(405, "knowledge versions are read-only here; publish a new version in knowledge/")
 
     @app.post("/api/conversations/{conversation_id}/answers", status_code=201, dependencies=[Depends(require_service)])
-    def record_answer(conversation_id: str, answer: AnswerIn) -> dict:
+    def record_answer(conversation_id: ConversationId, answer: AnswerIn) -> dict:
         if kb.get(answer.knowledge_version) is None:
             raise HTTPException(422, f"unknown knowledge version '{answer.knowledge_version}'")
         with Session.begin() as session:
-            session.add(AnswerRecord(conversation_id=conversation_id[:200], **answer.model_dump()))
+            session.add(AnswerRecord(conversation_id=conversation_id, **answer.model_dump()))
         return {"recorded": True}
 
     @app.get("/api/conversations/{conversation_id}/answers", dependencies=[Depends(require_service)])
-    def list_answers(conversation_id: str) -> dict:
+    def list_answers(conversation_id: ConversationId) -> dict:
         with Session() as session:
             rows = session.scalars(
                 select(AnswerRecord).where(AnswerRecord.conversation_id == conversation_id).order_by(AnswerRecord.id)
@@ -143,7 +147,10 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
 
     @app.get("/vendor/socket.io.min.js")
     def socketio_client() -> FileResponse:
-        return FileResponse(settings.web_dir / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js", media_type="application/javascript")
+        client = settings.web_dir / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
+        if not client.is_file():  # not installed (make deps runs npm ci in web/): a clear 404, not a 500
+            raise HTTPException(404, "the chat client (socket.io-client) is not installed: run `make deps`")
+        return FileResponse(client, media_type="application/javascript")
 
     @app.get("/")
     def index(request: Request) -> FileResponse:

@@ -89,3 +89,16 @@ def test_records_which_version_answered_a_conversation(client):
 def test_serves_the_demo_website(client):
     assert "Voltera" in client.get("/").text
     assert "socketUrl" in client.get("/config.js").text
+
+
+def test_a_missing_chat_client_is_a_clear_404_not_a_500(tmp_path):
+    """A checkout without `make deps` (no web/node_modules) serves the page, and says what is missing."""
+    web = tmp_path / "web"
+    (web / "static").mkdir(parents=True)
+    (web / "index.html").write_text("<!DOCTYPE html><title>t</title>")
+    settings = Settings(knowledge_dir=KNOWLEDGE, web_dir=web, database_url=f"sqlite:///{tmp_path / 'bo.db'}",
+                        socket_url="http://localhost:5005", service_token=TOKEN)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        answer = c.get("/vendor/socket.io.min.js")
+        assert answer.status_code == 404 and "make deps" in answer.json()["detail"]
+        assert c.get("/").status_code == 200

@@ -140,3 +140,12 @@ def test_a_malformed_body_gets_a_4xx_never_a_500(backoffice_url, company, body):
                                (company.url, "/systems/crm/customers/C0001/rectify", {**SYSTEMS, "Idempotency-Key": "malformed"})]:
         answer = httpx2.post(f"{url}{path}", content=body, headers={**headers, "Content-Type": "application/json"}, timeout=10)
         assert 400 <= answer.status_code < 500, (path, answer.status_code, answer.text[:200])
+
+
+def test_ids_in_the_address_are_bounded_and_not_echoed(backoffice_url):
+    long_id = "v" * 5000
+    for path, headers in [(f"/api/knowledge/versions/{long_id}", {}), (f"/api/knowledge/versions/current/topics/{long_id}", {}),
+                          (f"/api/knowledge/diff?from_version={long_id}", {}), (f"/api/conversations/{long_id}/answers", SERVICE)]:
+        answer = httpx2.get(f"{backoffice_url}{path}", headers=headers, timeout=10)
+        assert answer.status_code == 422, path
+        assert long_id not in answer.text
