@@ -24,12 +24,20 @@ The widget (web/static/chat.js) speaks Rasa's socket.io protocol unchanged: `ses
    (`customData.language`, nl or en, default en) on `bot_uttered`, before the answer to their
    message, and the conversation stays unverified. A connection without a token is anonymous, as
    before; a conversation verified earlier (by login or by e-mail code) keeps its binding in the
-   back office, whoever holds its server-issued id.
+   back office, but it holds only on the connections that verified it (5.), not for whoever holds
+   its server-issued id.
 3. **No token reaches Rasa.** `session_token`, and any metadata key that looks like a credential
    (token, secret, password, authorization, cookie, jwt, api key), is removed from the metadata
    before the message goes to Rasa, so it is never stored in the tracker store.
 4. `enter_room` / `leave_room` are awaited when python-socketio makes them coroutines (>= 5.10),
    so replies keep arriving beyond the 5.9.0 pin.
+5. **The presence of every message.** Each socket connection gets a random reference (32 hex);
+   every message carries it as the reserved metadata key `_connection`, with `_source`, the client's
+   address as an HMAC-SHA256 under a key derived from `CHAT_SESSION_ID_SECRET` (16 hex: no raw
+   address in the tracker). Keys a client sends that start with `_` are dropped first. The login is
+   bound with the connection's presence (`X-Chat-Channel: website`, `X-Chat-Connection`,
+   `X-Chat-Source`), again on every new connection, and the back office answers with personal data
+   only to messages of a connection so bound (or the one an e-mail code was typed on).
 
 Configuration, all in bot/credentials.yml (secrets as `${VARIABLES}` from the environment):
 `user_message_evt`, `bot_message_evt`, `session_persistence`, `metadata_key`, `socketio_path`
@@ -66,6 +74,7 @@ IDENTITY_TIMEOUT_SECONDS = 4.0
 MIN_SECRET_BYTES = 32
 MAX_TOKEN_CHARS = 4096  # the longest token the back office accepts
 SESSION_ID_LABEL = b"voltera website chat session id v1"
+SOURCE_LABEL = b"voltera website chat source v1"
 SESSION_ID_PATTERN = re.compile(r"[0-9a-f]{32}\.[0-9a-f]{32}")
 CREDENTIAL_KEY = re.compile(r"token|secret|passw|authori[sz]ation|cookie|jwt|api[_-]?key", re.IGNORECASE)
 MAX_METADATA_DEPTH = 8
@@ -126,6 +135,11 @@ class SessionIds:
         else:
             key = str(secret).encode()
         self._key = hmac.new(key, SESSION_ID_LABEL, hashlib.sha256).digest()
+        self._source_key = hmac.new(key, SOURCE_LABEL, hashlib.sha256).digest()
+
+    def source_of(self, address: str) -> str:
+        """The client's address as 16 hex digits of a keyed hash: limits per source without the address."""
+        return hmac.new(self._source_key, address.encode(), hashlib.sha256).hexdigest()[:16]
 
     def issue(self) -> str:
         nonce = secrets.token_hex(16)
@@ -166,15 +180,18 @@ class IdentityClient:
             logger.error("website logins cannot be checked: set BACKOFFICE_URL and BACKOFFICE_SERVICE_TOKEN "
                          "(backoffice_url / backoffice_service_token in bot/credentials.yml)")
 
-    async def bind(self, conversation_id: str, token: str) -> Verdict:
+    async def bind(self, conversation_id: str, token: str, connection: str, source: str) -> Verdict:
+        """Bind the conversation to the token's customer, on this connection (its presence)."""
         if not token or len(token) > MAX_TOKEN_CHARS:
             return Verdict(REFUSED, "malformed")
         if not self.configured:
             return Verdict(UNAVAILABLE, "not_configured")
+        headers = {"Authorization": f"Bearer {self.service_token}", "X-Chat-Channel": WebsiteInput.name(),
+                   "X-Chat-Connection": connection, "X-Chat-Source": source}
         try:
             async with aiohttp.ClientSession(timeout=self.timeout) as http:
                 async with http.post(self.url, json={"conversation_id": conversation_id, "token": token},
-                                     headers={"Authorization": f"Bearer {self.service_token}"}) as answer:
+                                     headers=headers) as answer:
                     status = answer.status
                     body = await answer.json(content_type=None)
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
@@ -210,10 +227,18 @@ async def _maybe_await(result: Any) -> None:
         await result
 
 
+def presence_metadata(metadata: Dict[str, Any], conn: "_Connection") -> Dict[str, Any]:
+    """The message's metadata with the server's presence keys, after dropping any a client sent (`_...`)."""
+    own = {k: v for k, v in metadata.items() if not (isinstance(k, str) and k.startswith("_"))}
+    return {**own, "_connection": conn.reference, "_source": conn.source}
+
+
 @dataclass
 class _Connection:
     """What the server knows about one socket connection."""
 
+    reference: str = field(default_factory=lambda: secrets.token_hex(16))  # this connection's presence (`_connection`)
+    source: str = ""  # the client's keyed address hash (`_source`)
     token: Optional[str] = None  # the login token it presents (auth.token, or the newest customData.session_token)
     session_id: Optional[str] = None  # the session confirmed to it
     checked: Optional[Tuple[str, str]] = None  # (session id, token) of the last login check
@@ -282,7 +307,10 @@ class WebsiteInput(SocketIOInput):
 
         @sio.on("connect", namespace=self.namespace)
         async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
-            self.connections[sid] = _Connection(token=_token(auth.get("token")) if isinstance(auth, dict) else None)
+            request = environ.get("sanic.request")
+            address = str(getattr(request, "remote_addr", "") or getattr(request, "ip", "") or environ.get("REMOTE_ADDR", ""))
+            self.connections[sid] = _Connection(source=self.session_ids.source_of(address),
+                                                token=_token(auth.get("token")) if isinstance(auth, dict) else None)
             logger.debug("website chat %s connected (%s)", sid, "with a login" if self.connections[sid].token else "anonymous")
             return True
 
@@ -336,11 +364,11 @@ class WebsiteInput(SocketIOInput):
         token = conn.token
         if token is None:
             return session_id
-        verdict = await self.identity.bind(session_id, token)
+        verdict = await self.identity.bind(session_id, token, conn.reference, conn.source)
         if verdict.outcome == OTHER_CUSTOMER:
             logger.info("website chat: conversation %s belongs to another customer; a new one is started", session_id[:8])
             session_id = self.session_ids.issue()
-            verdict = await self.identity.bind(session_id, token)
+            verdict = await self.identity.bind(session_id, token, conn.reference, conn.source)
             if verdict.outcome == VERIFIED:
                 self._remember_notice(conn, token, "new_conversation")
             elif verdict.outcome == OTHER_CUSTOMER:  # a fresh id cannot be bound already; treat as a fault
@@ -408,5 +436,5 @@ class WebsiteInput(SocketIOInput):
             output,
             session_id,
             input_channel=self.name(),
-            metadata=without_credentials(metadata),
+            metadata=presence_metadata(without_credentials(metadata), conn),
         )

@@ -132,7 +132,7 @@ def file_request(
         return _repeat(session, existing, customer_id, request_type)
 
     # 3. the deadline
-    received_on = now.astimezone(dt.timezone.utc).date()
+    received_on = rr.local_date(now)
     due_on = rr.due_date(received_on, regime, request_type)
 
     knowledge = knowledge or _current_knowledge(received_on)

@@ -204,7 +204,7 @@ def ledger_router(settings: Settings, kb: KnowledgeBase, clock: Callable[[], dt.
         return credentials.username
 
     def today() -> dt.date:
-        return clock().astimezone(dt.timezone.utc).date()
+        return rr.local_date(clock())
 
     def load(session: Session, request_id: str, lock: bool = False) -> LedgerRequest:
         query = select(LedgerRequest).where(LedgerRequest.id == request_id)

@@ -88,7 +88,7 @@ class Request(Base):
     def to_domain(self) -> rr.RightsRequest:
         return rr.RightsRequest(
             id=self.id, customer_id=self.customer_id, type=rr.RequestType(self.type),
-            received_on=self.received_at.date(), regime=REGIMES[self.regime], status=rr.Status(self.status),
+            received_on=rr.local_date(self.received_at), regime=REGIMES[self.regime], status=rr.Status(self.status),
             due_on=self.due_on, original_due_on=self.original_due_on, extended=self.extended,
             extension_reason=self.extension_reason, denial_reason=self.denial_reason,
         )

@@ -13,6 +13,19 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Iterable, Optional, Sequence, Union
+from zoneinfo import ZoneInfo
+
+# The day a request is received, and so its deadline, is the day in the Netherlands, where the
+# company is and the Autoriteit Persoonsgegevens supervises it: a message at 00:30 on 1 February in
+# Amsterdam (23:30 UTC on 31 January) is received on 1 February and due on 1 March.
+COMPANY_TIME_ZONE = ZoneInfo("Europe/Amsterdam")
+
+
+def local_date(moment: dt.datetime) -> dt.date:
+    """The calendar day of `moment` (timezone-aware) in the company's time zone."""
+    if moment.tzinfo is None:
+        raise ValueError("a moment must be timezone-aware to say which day it is")
+    return moment.astimezone(COMPANY_TIME_ZONE).date()
 
 
 # --- rights -------------------------------------------------------------------------------------
@@ -273,7 +286,7 @@ class AuditEntry:
 
 
 def _as_date(value: Union[dt.date, dt.datetime]) -> dt.date:
-    return value.date() if isinstance(value, dt.datetime) else value
+    return local_date(value) if isinstance(value, dt.datetime) else value
 
 
 def _check_actor_and_time(actor: str, now: dt.datetime) -> None:
@@ -378,7 +391,7 @@ def extend(
     """
     _check_actor_and_time(actor, now)
     reason = _clean(reason)
-    today = now.date()
+    today = local_date(now)
     if not request.is_open:
         raise ExtensionRefused(f"request {request.id} is already {request.status.value}; only an open request can be extended")
     if request.extended:

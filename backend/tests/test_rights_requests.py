@@ -19,6 +19,7 @@ from backoffice.rights_requests import (
     SystemTask,
     TaskState,
     add_months,
+    local_date,
     confirmation_due,
     due_date,
     due_within,
@@ -414,3 +415,21 @@ def test_failed_task_and_overdue_request_need_attention():
         "marketing failed after 1 attempts: HTTP 503",
     ]
     assert not request_fulfilled([crm, failed])
+
+
+@pytest.mark.parametrize(
+    "moment, day",
+    [
+        (dt.datetime(2026, 1, 31, 22, 59, tzinfo=dt.timezone.utc), dt.date(2026, 1, 31)),  # 23:59 in Amsterdam
+        (dt.datetime(2026, 1, 31, 23, 30, tzinfo=dt.timezone.utc), dt.date(2026, 2, 1)),  # 00:30 in Amsterdam
+        (dt.datetime(2026, 6, 30, 21, 59, tzinfo=dt.timezone.utc), dt.date(2026, 6, 30)),  # summer time: 23:59
+        (dt.datetime(2026, 6, 30, 22, 0, tzinfo=dt.timezone.utc), dt.date(2026, 7, 1)),  # summer time: 00:00
+    ],
+)
+def test_the_day_a_request_is_received_is_the_day_in_amsterdam(moment, day):
+    assert local_date(moment) == day
+
+
+def test_a_moment_without_a_time_zone_names_no_day():
+    with pytest.raises(ValueError):
+        local_date(dt.datetime(2026, 1, 31, 23, 30))

@@ -13,10 +13,14 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 import pytest
+from sqlalchemy import create_engine
 
 from backoffice.knowledge import KnowledgeBase, KnowledgeVersion
 from backoffice.ledger_db import open_ledger
+from backoffice.transcripts import TOMBSTONES
 from backoffice.worker import Worker, WorkerConfig
+
+from ..my_data.conftest import RASA_EVENTS
 
 from ..conftest import KNOWLEDGE, ROOT, Company, company_systems, free_port  # noqa: F401 (re-exported)
 
@@ -71,14 +75,19 @@ def systems(company: Company) -> Iterator[Company]:
 @pytest.fixture
 def make_worker(Session, systems: Company, tmp_path: Path):
     """Workers delivering to the real company systems, with a fast retry schedule. The assistant's
-    own transcripts live in a tracker store of this test's own, empty until a test writes to it."""
+    own transcripts live in a tracker store of this test's own, with Rasa's tables and no rows."""
     made: list[Worker] = []
+    tracker_url = f"sqlite:///{tmp_path / 'rasa-tracker.db'}"
+    tracker = create_engine(tracker_url)
+    RASA_EVENTS.metadata.create_all(tracker)
+    TOMBSTONES.metadata.create_all(tracker)
+    tracker.dispose()
 
     def make(worker_id: Optional[str] = None, base_url: Optional[str] = None, **options: object) -> Worker:
         config = WorkerConfig(**{
             "base_url": base_url or systems.url, "token": SYSTEMS_TOKEN, "timeout": 5.0, "lease": 30.0,
             "max_attempts": 5, "backoff_base": 1.0, "backoff_cap": 60.0,
-            "tracker_url": f"sqlite:///{tmp_path / 'rasa-tracker.db'}", **options,
+            "tracker_url": tracker_url, **options,
         })
         worker = Worker(Session, config, worker_id=worker_id)
         made.append(worker)

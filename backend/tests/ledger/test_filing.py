@@ -260,3 +260,15 @@ def test_the_database_refuses_to_change_or_delete_audit_entries(Session, ledger_
         entries[0].reason = "rewritten"
         with pytest.raises(RuntimeError, match="append-only"):
             s.flush()
+
+
+@pytest.mark.parametrize("moment, received, due", [
+    (dt.datetime(2026, 1, 31, 22, 30, tzinfo=dt.timezone.utc), dt.date(2026, 1, 31), dt.date(2026, 2, 28)),  # 23:30 Amsterdam
+    (dt.datetime(2026, 1, 31, 23, 30, tzinfo=dt.timezone.utc), dt.date(2026, 2, 1), dt.date(2026, 3, 1)),  # 00:30 Amsterdam
+])
+def test_a_request_filed_around_midnight_is_due_by_the_day_in_amsterdam(Session, knowledge, moment, received, due):
+    with Session() as s:
+        filed = file_request(s, "C0001", "access", None, {}, cid(), moment, channel="assistant", knowledge=knowledge)
+    with Session() as s:
+        request = s.get(Request, filed.request.id)
+        assert request.due_on == due and request.to_domain().received_on == received
