@@ -3,13 +3,18 @@
 Published knowledge-base versions never change, so each is fetched once and kept; only "which
 version is current" is asked again, at most every `current_ttl` seconds. Every call has a timeout
 well under Rasa's 60 s conversation lock, and idempotent GETs are retried with backoff.
+
+Every call about a conversation's customer carries the `Presence` of the message being answered: the
+back office answers (and binds) only where the conversation was verified (backend presence.py).
 """
 from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
 import requests
@@ -18,6 +23,36 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 logger = logging.getLogger(__name__)
+
+CHANNEL = re.compile(r"[a-z][a-z0-9_-]{0,39}")
+CONNECTION = re.compile(r"[0-9a-f]{32}")
+SOURCE = re.compile(r"[0-9a-f]{16}")
+
+
+def _shaped(value: Any, shape: "re.Pattern[str]") -> str:
+    return value if isinstance(value, str) and shape.fullmatch(value) else ""
+
+
+@dataclass(frozen=True)
+class Presence:
+    """Where the message being answered came from: Rasa's input channel, and the website channel's
+    reserved metadata `_connection` (the socket connection's reference) and `_source` (the client's
+    keyed address hash), set server-side on the latest user event. Anything not in its shape is left empty."""
+
+    channel: str = ""
+    connection: str = ""
+    source: str = ""
+
+    @classmethod
+    def of(cls, tracker: Any) -> "Presence":
+        """The presence of the tracker's latest user message (rasa_sdk's `latest_message` has no metadata)."""
+        latest = next((e for e in reversed(tracker.events or []) if isinstance(e, dict) and e.get("event") == "user"), {})
+        metadata = latest.get("metadata") if isinstance(latest.get("metadata"), dict) else {}
+        return cls(_shaped(latest.get("input_channel"), CHANNEL), _shaped(metadata.get("_connection"), CONNECTION),
+                   _shaped(metadata.get("_source"), SOURCE))
+
+    def headers(self) -> Dict[str, str]:
+        return {"X-Chat-Channel": self.channel, "X-Chat-Connection": self.connection, "X-Chat-Source": self.source}
 
 
 class BackOfficeError(Exception):
@@ -60,10 +95,13 @@ class BackOfficeClient:
             os.getenv("BACKOFFICE_SERVICE_TOKEN", "change-me-service-token"),
         )
 
-    def _call(self, method: str, path: str, json: Optional[Dict[str, Any]] = None, params: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    def _call(self, method: str, path: str, json: Optional[Dict[str, Any]] = None, params: Optional[Dict[str, str]] = None,
+              presence: Optional[Presence] = None) -> Dict[str, Any]:
         """One call; `Refused` for a 4xx answer (with its reason), `BackOfficeError` when there is no answer."""
+        headers = presence.headers() if presence is not None else None
         try:
-            response = self.session.request(method, self.base_url + path, json=json, params=params, timeout=self.timeout)
+            response = self.session.request(method, self.base_url + path, json=json, params=params, headers=headers,
+                                            timeout=self.timeout)
         except requests.RequestException as exc:
             raise BackOfficeError(f"{method} {path} failed: {exc}") from exc
         try:
@@ -119,44 +157,51 @@ class BackOfficeClient:
 
     # --- identity: who this conversation is (never taken from what the customer typed) ---
 
-    def identity(self, conversation_id: str) -> Dict[str, Any]:
-        """`{verified, customer_id, method, expires_at}` for this conversation."""
-        return self._call("GET", f"/api/identity/conversations/{quote(conversation_id, safe='')}")
+    def identity(self, conversation_id: str, presence: Presence) -> Dict[str, Any]:
+        """`{verified, customer_id, method, expires_at}` for this conversation, as seen from where the message is."""
+        return self._call("GET", f"/api/identity/conversations/{quote(conversation_id, safe='')}", presence=presence)
 
-    def verified_customer(self, conversation_id: str) -> Optional[str]:
-        found = self.identity(conversation_id)
+    def verified_customer(self, conversation_id: str, presence: Presence) -> Optional[str]:
+        found = self.identity(conversation_id, presence)
         return found.get("customer_id") if found.get("verified") else None
 
-    def send_email_code(self, conversation_id: str, email: str, language: str) -> Dict[str, Any]:
+    def send_email_code(self, conversation_id: str, email: str, language: str, presence: Presence) -> Dict[str, Any]:
         return self._call("POST", "/api/identity/email-code",
-                          json={"conversation_id": conversation_id, "email": email, "language": language})
+                          json={"conversation_id": conversation_id, "email": email, "language": language}, presence=presence)
 
-    def check_email_code(self, conversation_id: str, code: str) -> Dict[str, Any]:
-        return self._call("POST", "/api/identity/email-code/verify", json={"conversation_id": conversation_id, "code": code})
+    def check_email_code(self, conversation_id: str, code: str, presence: Presence) -> Dict[str, Any]:
+        return self._call("POST", "/api/identity/email-code/verify", json={"conversation_id": conversation_id, "code": code},
+                          presence=presence)
 
     # --- the customer's own data ---
 
-    def my_data(self, conversation_id: str, language: str) -> Dict[str, Any]:
-        return self._call("GET", f"/api/conversations/{quote(conversation_id, safe='')}/my-data", params={"language": language})
+    def my_data(self, conversation_id: str, language: str, presence: Presence) -> Dict[str, Any]:
+        return self._call("GET", f"/api/conversations/{quote(conversation_id, safe='')}/my-data", params={"language": language},
+                          presence=presence)
 
-    def export_links(self, conversation_id: str) -> Dict[str, Any]:
-        return self._call("POST", f"/api/conversations/{quote(conversation_id, safe='')}/exports")
+    def export_links(self, conversation_id: str, presence: Presence) -> Dict[str, Any]:
+        return self._call("POST", f"/api/conversations/{quote(conversation_id, safe='')}/exports", presence=presence)
 
-    # --- the request ledger ---
+    # --- the request ledger: drafts the customer confirms, and their requests ---
 
-    def file_request(self, customer_id: str, draft: Dict[str, Any], conversation_id: str) -> Dict[str, Any]:
-        """File (idempotent: the draft's `client_request_id` makes a retry return the first filing)."""
-        return self._call("POST", "/api/requests", json={
-            "customer_id": customer_id, "type": draft["type"], "categories": draft.get("categories"),
-            "details": draft.get("details") or {}, "client_request_id": draft["client_request_id"],
-            "channel": "assistant", "conversation_id": conversation_id,
-        })
+    def make_draft(self, conversation_id: str, draft: Dict[str, Any], knowledge_version: str, presence: Presence) -> Dict[str, Any]:
+        """Store the request the summary shows (`{draft_id, ...}`); "yes" files exactly that."""
+        return self._call("POST", f"/api/conversations/{quote(conversation_id, safe='')}/drafts", json={
+            "type": draft["type"], "categories": draft.get("categories"), "details": draft.get("details") or {},
+            "knowledge_version": knowledge_version,
+        }, presence=presence)
+
+    def file_draft(self, conversation_id: str, draft_id: str, presence: Presence) -> Dict[str, Any]:
+        """File the confirmed draft (idempotent on the draft: a retry returns the first filing)."""
+        return self._call("POST", f"/api/conversations/{quote(conversation_id, safe='')}/drafts/{quote(draft_id, safe='')}/file",
+                          presence=presence)
+
+    def conversation_requests(self, conversation_id: str, presence: Presence) -> Dict[str, Any]:
+        """The requests of the customer this conversation is verified as (where the message is)."""
+        return self._call("GET", f"/api/conversations/{quote(conversation_id, safe='')}/requests", presence=presence)
 
     def request_categories(self) -> Dict[str, Any]:
         """Category -> the systems holding it: what a request can cover (changes only with a deployment)."""
         if self._categories is None:
             self._categories = self._call("GET", "/api/request-categories")["categories"]
         return self._categories
-
-    def customer_requests(self, customer_id: str) -> Dict[str, Any]:
-        return self._call("GET", f"/api/customers/{quote(customer_id, safe='')}/requests")

@@ -1,10 +1,13 @@
 """Actions for a verified customer: verify, see their own data, file privacy requests, track them.
 
 Who the customer is comes only from the back office's binding of this conversation (made by the
-website channel from a signed login, or by a one-time e-mail code), never from slots or entities
-the customer could type (`/affirm{"customer_id": ...}` gets nowhere). A request the customer asked
-for waits in the `pending_request` slot until it is verified and confirmed; it is filed with an
-idempotency key, so saying "yes" again after a timeout never files it twice.
+website channel from a signed login, or by a one-time e-mail code), and only for a message from the
+channel and connection that verified it (`Presence`), never from the sender id alone, slots or
+entities the customer could type (`/affirm{"customer_id": ...}` gets nowhere). What the customer
+asked for waits in the `pending_request` slot until they are verified; from the moment the summary
+is shown, the request is a draft in the back office and the slot holds only its id, so "yes" files
+exactly what was shown, once (a crafted slot files nothing; "yes" again after a timeout never files
+twice).
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from . import rights
 from .actions import UNAVAILABLE, answer_from_knowledge, backoffice, conversation_language
 from .answers import INTENT_TOPICS, Composer
-from .backoffice import BackOfficeError, Refused
+from .backoffice import BackOfficeError, Presence, Refused
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +83,20 @@ SAY = {
         "en": "Great. What would you like to know about your data? For example: what we hold, how long we keep it, or who we share it with.",
     },
     "nothing_to_cancel": {"nl": "Geen probleem. Stel gerust een andere vraag over je gegevens.", "en": "No problem. Feel free to ask anything else about your data."},
+    "no_draft": {
+        "nl": "Er staat in dit gesprek geen verzoek klaar om te bevestigen, dus er is niets ingediend. Zeg wat je wilt "
+              "(bijvoorbeeld 'verwijder mijn gegevens'), dan laat ik je eerst zien wat ik zou indienen.",
+        "en": "There is no request waiting for your confirmation in this conversation, so nothing was filed. Tell me what "
+              "you would like (for example 'delete my data') and I'll first show you what I would file.",
+    },
+    "draft_expired": {
+        "nl": "Dit verzoek heeft te lang op je bevestiging gewacht, dus er is niets ingediend. Vraag het opnieuw, dan "
+              "laat ik je een nieuwe samenvatting zien.",
+        "en": "This request waited too long for your confirmation, so nothing was filed. Ask again and I'll show you a "
+              "fresh summary.",
+    },
 }
+MAX_DRAFT_ID = 40
 FIELD_EXAMPLES = {
     "address": {"nl": ("adres", "Kerkstraat 5, 1234 AB Utrecht"), "en": ("address", "Kerkstraat 5, 1234 AB Utrecht")},
     "email": {"nl": ("e-mailadres", "naam@voorbeeld.nl"), "en": ("e-mail", "name@example.com")},
@@ -116,7 +132,7 @@ class CustomerAction(Action, metaclass=ABCMeta):
     """Shared steps: the verified customer of this conversation, and carrying on with what was asked."""
 
     def customer(self, tracker: Tracker) -> Optional[str]:
-        return backoffice().verified_customer(tracker.sender_id)
+        return backoffice().verified_customer(tracker.sender_id, Presence.of(tracker))
 
     def already_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> bool:
         """A verified conversation sends and checks no codes: it stays the customer it was verified as."""
@@ -138,25 +154,26 @@ class CustomerAction(Action, metaclass=ABCMeta):
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> List[EventType]:
         """The action's own job, with the conversation's language."""
 
-    def carry_on(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str, customer_id: str,
+    def carry_on(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str,
                  pending: Optional[Dict[str, Any]]) -> List[EventType]:
         """Do what the customer asked for before they were verified (or now, if they already are)."""
-        kind = (pending or {}).get("type")
+        kind = pending.get("type") if isinstance(pending, dict) else None
         if kind == "show_data":
             return show_my_data(dispatcher, tracker, language)
         if kind == "status":
-            return request_status(dispatcher, customer_id, language)
-        if kind:
-            return ask_to_confirm(dispatcher, pending, language)  # type: ignore[arg-type]
+            return request_status(dispatcher, tracker, language)
+        if isinstance(kind, str):
+            return ask_to_confirm(dispatcher, tracker, pending, language)  # type: ignore[arg-type]
         dispatcher.utter_message(text=say("verified_next", language))
         return []
 
 
 def show_my_data(dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> List[EventType]:
     client = backoffice()
+    presence = Presence.of(tracker)
     try:
-        data = client.my_data(tracker.sender_id, language)
-        links = client.export_links(tracker.sender_id)
+        data = client.my_data(tracker.sender_id, language, presence)
+        links = client.export_links(tracker.sender_id, presence)
     except Refused as exc:
         logger.warning("my data refused: %s", exc)
         dispatcher.utter_message(text=say("verify_first", language))
@@ -168,14 +185,19 @@ def show_my_data(dispatcher: CollectingDispatcher, tracker: Tracker, language: s
     return [SlotSet("pending_request", None)]
 
 
-def request_status(dispatcher: CollectingDispatcher, customer_id: str, language: str) -> List[EventType]:
-    listing = backoffice().customer_requests(customer_id)
+def request_status(dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> List[EventType]:
+    try:
+        listing = backoffice().conversation_requests(tracker.sender_id, Presence.of(tracker))
+    except Refused as exc:
+        logger.warning("request status refused: %s", exc)
+        dispatcher.utter_message(text=say("verify_first", language))
+        return [SlotSet("pending_request", {"type": "status"})]
     dispatcher.utter_message(text=rights.status_report(listing.get("requests", []), language))
     return [SlotSet("pending_request", None)]
 
 
-def ask_to_confirm(dispatcher: CollectingDispatcher, draft: Dict[str, Any], language: str) -> List[EventType]:
-    """Ask for what is still missing, or show the summary and ask to confirm."""
+def ask_to_confirm(dispatcher: CollectingDispatcher, tracker: Tracker, draft: Dict[str, Any], language: str) -> List[EventType]:
+    """Ask for what is still missing, or store the draft in the back office, show its summary and ask to confirm."""
     missing = draft.get("missing")
     if missing == "purpose":
         dispatcher.utter_message(text=rights.p("which_purpose", language), buttons=rights.purpose_buttons(language))
@@ -191,9 +213,18 @@ def ask_to_confirm(dispatcher: CollectingDispatcher, draft: Dict[str, Any], lang
         dispatcher.utter_message(text=say("type_value", language, field=rights.t("field", field, language), word=word, example=example))
         return [SlotSet("pending_request", None)]
     composer = composer_for(language)
-    dispatcher.utter_message(text=rights.summary(draft, composer, held_categories(composer)),
+    try:
+        stored = backoffice().make_draft(tracker.sender_id, draft, composer.version_id, Presence.of(tracker))
+    except Refused as exc:
+        logger.warning("the draft was refused: %s", exc)
+        if exc.reason == "not_verified":
+            dispatcher.utter_message(text=say("verify_first", language))
+            return [SlotSet("pending_request", {k: draft[k] for k in ("type", "categories", "details") if k in draft})]
+        dispatcher.utter_message(text=say("not_filed", language, detail=exc.body.get("detail") or exc.reason))
+        return [SlotSet("pending_request", None)]
+    dispatcher.utter_message(text=rights.summary(stored, composer, held_categories(composer)),
                              buttons=rights.confirm_buttons(language))
-    return [SlotSet("pending_request", {**draft, "confirm": True})]
+    return [SlotSet("pending_request", {"draft_id": stored["draft_id"]})]
 
 
 class ActionShowMyData(CustomerAction):
@@ -218,11 +249,10 @@ class ActionRequestStatus(CustomerAction):
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> List[EventType]:
         topic = [SlotSet("answer_topic", INTENT_TOPICS["request_status"])]
-        customer_id = self.customer(tracker)
-        if customer_id is None:
+        if self.customer(tracker) is None:
             dispatcher.utter_message(text=say("verify_first", language))
             return topic + [SlotSet("pending_request", {"type": "status"})]
-        return topic + request_status(dispatcher, customer_id, language)
+        return topic + request_status(dispatcher, tracker, language)
 
 
 class ActionStartRequest(CustomerAction):
@@ -242,7 +272,7 @@ class ActionStartRequest(CustomerAction):
             events = answer_from_knowledge(dispatcher, tracker, INTENT_TOPICS.get(intent, "out_of_scope"), intent)
             dispatcher.utter_message(text=say("verify_first", language))
             return events + [SlotSet("pending_request", draft)]
-        return topic + ask_to_confirm(dispatcher, draft, language)
+        return topic + ask_to_confirm(dispatcher, tracker, draft, language)
 
 
 class ActionConfirmRequest(CustomerAction):
@@ -252,24 +282,29 @@ class ActionConfirmRequest(CustomerAction):
         return "action_confirm_request"
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> List[EventType]:
-        draft = tracker.get_slot("pending_request")
-        if not isinstance(draft, dict) or not draft.get("confirm"):
-            dispatcher.utter_message(text=say("nothing_pending", language))
-            return []
-        customer_id = self.customer(tracker)
-        if customer_id is None:
-            dispatcher.utter_message(text=say("verify_first", language))
+        pending = tracker.get_slot("pending_request")
+        draft_id = pending.get("draft_id") if isinstance(pending, dict) else None
+        if not isinstance(draft_id, str) or not 0 < len(draft_id) <= MAX_DRAFT_ID:
+            # Nothing was shown to confirm: whatever else the slot holds (a crafted dict, a request still
+            # waiting for verification) is never filed.
+            dispatcher.utter_message(text=say("nothing_pending" if not pending else "no_draft", language))
             return []
         try:
-            filed = backoffice().file_request(customer_id, draft, tracker.sender_id)
+            filed = backoffice().file_draft(tracker.sender_id, draft_id, Presence.of(tracker))
         except Refused as exc:
-            dispatcher.utter_message(text=say("not_filed", language, detail=exc.body.get("detail") or exc.reason))
+            logger.warning("filing draft %s refused: %s", draft_id[:14], exc)
+            if exc.reason == "not_verified":
+                dispatcher.utter_message(text=say("verify_first", language))
+                return []
+            key = {"no_draft": "no_draft", "draft_expired": "draft_expired"}.get(exc.reason)
+            text = say(key, language) if key else say("not_filed", language, detail=exc.body.get("detail") or exc.reason)
+            dispatcher.utter_message(text=text)
             return [SlotSet("pending_request", None)]
         except BackOfficeError as exc:
-            logger.error("filing %s: %s", draft.get("client_request_id"), exc)
+            logger.error("filing draft %s: %s", draft_id[:14], exc)
             dispatcher.utter_message(text=say("filing_unsure", language))
-            return []  # the draft stays, with its idempotency key: "yes" again retries safely
-        dispatcher.utter_message(text=rights.receipt(filed, draft, language))
+            return []  # the draft id stays: "yes" again files it once
+        dispatcher.utter_message(text=rights.receipt(filed, filed.get("draft") or {}, language))
         return [SlotSet("pending_request", None)]
 
 
@@ -302,7 +337,7 @@ class ActionSendCode(CustomerAction):
             dispatcher.utter_message(text=say("not_an_email", language))
             return []
         try:
-            sent = backoffice().send_email_code(tracker.sender_id, email, language)
+            sent = backoffice().send_email_code(tracker.sender_id, email, language, Presence.of(tracker))
         except Refused as exc:
             key = "not_an_email" if exc.status == 422 else "too_many_codes"
             dispatcher.utter_message(text=say(key, language, detail=exc.body.get("detail", "")))
@@ -322,7 +357,7 @@ class ActionCheckCode(CustomerAction):
             return []
         code = next(iter(entity_values(tracker).get("code", [])), "")
         try:
-            verified = backoffice().check_email_code(tracker.sender_id, code)
+            verified = backoffice().check_email_code(tracker.sender_id, code, Presence.of(tracker))
         except Refused as exc:
             body = exc.body
             messages = {
@@ -335,7 +370,7 @@ class ActionCheckCode(CustomerAction):
             dispatcher.utter_message(text=messages.get(exc.reason, lambda: say("code_used", language))())
             return []
         dispatcher.utter_message(text=say("verified", language))
-        return self.carry_on(dispatcher, tracker, language, verified["customer_id"], tracker.get_slot("pending_request"))
+        return self.carry_on(dispatcher, tracker, language, tracker.get_slot("pending_request"))
 
 
 def _clock(moment: Optional[str]) -> str:

@@ -57,8 +57,13 @@ def service_headers(stack: Stack) -> Dict[str, str]:
 
 
 def identity(stack: Stack, conversation_id: str) -> Dict[str, Any]:
+    """The conversation's identity as the back office tells it to the conversation's own website
+    connection (the `_connection` of its latest website message): a binding holds only there."""
+    events = tracker(stack, conversation_id)["events"]
+    latest = next((e for e in reversed(events) if e["event"] == "user" and e.get("input_channel") == "website"), {})
+    presence = {"X-Chat-Channel": "website", "X-Chat-Connection": (latest.get("metadata") or {}).get("_connection", "")}
     url = f"{stack.env['BACKOFFICE_URL']}/api/identity/conversations/{conversation_id}"
-    response = requests.get(url, headers=service_headers(stack), timeout=10)
+    response = requests.get(url, headers={**service_headers(stack), **presence}, timeout=10)
     response.raise_for_status()
     return response.json()
 
@@ -344,6 +349,80 @@ def test_unreachable_back_office_is_told_and_the_login_is_checked_again_later(we
     assert bound["verified"] is True and bound["customer_id"] == "C0005"
 
 
+# --- the binding holds only on the connection that verified it ----------------------------------------
+
+
+def demo_customer(stack: Stack, customer_id: str) -> Dict[str, Any]:
+    url = f"{stack.env['BACKOFFICE_URL']}/api/demo/customers"
+    found = requests.get(url, headers=service_headers(stack), timeout=30).json()["customers"]
+    return next(c for c in found if c["customer_id"] == customer_id)
+
+
+def requests_of(stack: Stack, customer_id: str) -> List[Dict[str, Any]]:
+    url = f"{stack.env['BACKOFFICE_URL']}/api/customers/{customer_id}/requests"
+    return requests.get(url, headers=service_headers(stack), timeout=10).json()["requests"]
+
+
+def test_rest_naming_a_logged_in_website_session_gets_nothing_personal_and_files_nothing(website):
+    from test_end_to_end import rest
+
+    customer = demo_customer(website, "C0002")
+    token = demo_login(website, "C0002")
+    visitor = Visitor(website, token)
+
+    def through_rest(*texts: str) -> None:
+        """Someone who knows the session id, through the REST channel: nothing personal, nothing filed."""
+        for text in texts:
+            words = joined(rest(website, text, session_id)[1])
+            assert customer["email"] not in words and customer["name"] not in words and "C0002" not in words, text
+            assert "Filed" not in words and "REQ-" not in words, text
+
+    loop = asyncio.new_event_loop()
+    try:
+        session_id = loop.run_until_complete(visitor.open())
+        shown = joined(loop.run_until_complete(visitor.say("show me my data", _connection="f" * 32, _source="0" * 16)))
+        assert customer["email"] in shown  # the logged-in customer sees their own data
+        assert "Shall I file it?" in joined(loop.run_until_complete(visitor.say("delete my data")))
+        assert list(tracker(website, session_id)["slots"]["pending_request"]) == ["draft_id"]
+
+        through_rest("yes", "/affirm")  # the draft the customer was shown waits in the slot: not filed from here
+        assert requests_of(website, "C0002") == []
+        receipt = joined(loop.run_until_complete(visitor.say("yes")))  # the customer, on their own connection
+        through_rest("show me my data", "what is the status of my request?", "delete my data", "yes")
+        loop.run_until_complete(visitor.close())
+    finally:
+        loop.close()
+    assert "Filed" in receipt
+    [filed] = requests_of(website, "C0002")
+    assert filed["type"] == "erasure" and filed["channel"] == "assistant:website"
+
+    metadata = [e["metadata"] for e in tracker(website, session_id)["events"] if e["event"] == "user" and e.get("input_channel") == "website"]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", m["_connection"]) and re.fullmatch(r"[0-9a-f]{16}", m["_source"]) for m in metadata)
+    assert all(m["_connection"] != "f" * 32 and m["_source"] != "0" * 16 for m in metadata)  # the client's keys are dropped
+    assert len({m["_connection"] for m in metadata}) == 1
+
+
+def test_a_page_reload_with_the_login_stays_verified_and_without_it_does_not(website):
+    customer = demo_customer(website, "C0006")
+    token = demo_login(website, "C0006")
+
+    async def visit(login: Optional[str], proposed: Optional[str] = None):
+        visitor = Visitor(website, login)
+        try:
+            session_id = await visitor.open(proposed=proposed)
+            return session_id, joined(await visitor.say("show me my data"))
+        finally:
+            await visitor.close()
+
+    first, shown = asyncio.run(visit(token))
+    assert customer["email"] in shown
+    reloaded, again = asyncio.run(visit(token, proposed=first))  # a page reload: a new connection, the same login
+    assert reloaded == first and customer["email"] in again
+    anonymous, refused = asyncio.run(visit(None, proposed=first))  # the session id without the login
+    assert anonymous == first
+    assert customer["email"] not in refused and customer["name"] not in refused and "e-mail address" in refused
+
+
 # --- the channel's parts on their own (no processes) -----------------------------------------------
 
 
@@ -358,6 +437,15 @@ def test_session_ids_verify_only_their_own_tag():
     assert not ours.issued_here(f"{nonce}.{tag[::-1]}") and not ours.issued_here(nonce) and not ours.issued_here(issued.upper())
     with pytest.raises(ValueError):
         SessionIds("too-short")
+
+
+def test_the_presence_keys_are_the_servers_own():
+    from connectors.website import _Connection, presence_metadata
+
+    conn = _Connection(source="ab" * 8)
+    sent = {"language": "nl", "_connection": "f" * 32, "_source": "0" * 16, "_anything": 1, "page": "home"}
+    assert presence_metadata(sent, conn) == {"language": "nl", "page": "home", "_connection": conn.reference, "_source": "ab" * 8}
+    assert SERVER_ISSUED.fullmatch(f"{conn.reference}.{_Connection().reference}") and conn.reference != _Connection().reference
 
 
 def test_credentials_are_stripped_from_metadata_at_any_depth():

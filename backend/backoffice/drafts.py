@@ -58,7 +58,7 @@ def make_draft(session: Session, conversation_id: str, customer_id: str, type: s
     if open_drafts >= MAX_OPEN_DRAFTS:
         raise DraftRefused(429, "too_many_drafts", f"this conversation has {open_drafts} requests waiting for a yes or no already")
     draft = RequestDraft(id=f"DRAFT-{secrets.token_hex(12)}", conversation_id=conversation_id, customer_id=customer_id,
-                         type=kind, categories=wanted, details=clean, knowledge_version=knowledge_version,
+                         type=kind, categories=wanted if categories else None, details=clean, knowledge_version=knowledge_version,
                          created_at=now, expires_at=now + DRAFT_TTL)
     session.add(draft)
     session.commit()
