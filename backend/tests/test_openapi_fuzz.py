@@ -9,11 +9,12 @@ a few examples per operation and a time limit per call.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, Optional
 
 import httpx2
 import pytest
@@ -24,11 +25,14 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure, FailureGroup
 
+from backoffice.identity import SessionTokens
+
 from .conftest import company_systems
 from .identity.conftest import (  # noqa: F401  (sink_process is a fixture)
-    BACKEND, OTP_SECRET, SERVICE, SERVICE_TOKEN, SESSION_SECRET, SYSTEMS_TOKEN, free_port, sink_process, stop, wait_until_up,
+    BACKEND, OTP_SECRET, PRESENCE, SERVICE, SERVICE_TOKEN, SESSION_SECRET, SYSTEMS_TOKEN, free_port, sink_process, stop, wait_until_up,
 )
 
+VERIFIED = "fuzz-verified-conversation"
 TEAM = ("privacy", "fuzz-privacy-team-password")
 TEAM_HEADER = {"Authorization": "Basic " + base64.b64encode(f"{TEAM[0]}:{TEAM[1]}".encode()).decode()}
 SYSTEMS = {"Authorization": f"Bearer {SYSTEMS_TOKEN}"}
@@ -66,17 +70,25 @@ def backoffice_url(company_url: str, sink_process, tmp_path_factory: pytest.Temp
     stop(proc)
 
 
-def server_errors(schema_url: str, headers_for) -> list[str]:
-    """Every operation of the schema, with positive (valid) and negative (invalid) generated input:
-    the calls that got a server error, each with a line to reproduce it (curl)."""
+def server_errors(schema_url: str, headers_for, known: Optional[Callable[[], dict[str, str]]] = None,
+                  known_headers: Optional[dict[str, str]] = None) -> list[str]:
+    """Every operation of the schema, with positive (valid) and negative (invalid) generated input,
+    and once more with path parameters and headers that lead past "not found" (`known()`, made
+    afresh for each such operation: a verified conversation where it was verified, a real download
+    link; an earlier operation may have logged it out): the calls that got a server error, each
+    with a curl line."""
     schema = schemathesis.openapi.from_url(schema_url)
     found: list[str] = []
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 10, [o.label for o in operations]
     for operation in operations:
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+        fixed = {name: value for name, value in known().items() if f"{{{name}}}" in operation.path} if known else {}
+        rounds = [(GenerationMode.POSITIVE, {}, {}), (GenerationMode.NEGATIVE, {}, {})]
+        if fixed:
+            rounds.append((GenerationMode.POSITIVE, fixed, known_headers or {}))
+        for mode, path_parameters, headers in rounds:
             @FUZZ
-            @given(case=operation.as_strategy(generation_mode=mode))
+            @given(case=operation.as_strategy(generation_mode=mode, path_parameters=path_parameters, headers=headers))
             def call(case) -> None:
                 try:
                     case.call_and_validate(headers=headers_for(operation), checks=[not_a_server_error],
@@ -91,11 +103,23 @@ def server_errors(schema_url: str, headers_for) -> list[str]:
     return found
 
 
+def verified_conversation(backoffice_url: str) -> dict[str, str]:
+    """A conversation verified as a seed customer, as the website does it, and a download link of its data."""
+    token, _ = SessionTokens(SESSION_SECRET).issue("C0001", dt.datetime.now(dt.timezone.utc))
+    bound = httpx2.post(f"{backoffice_url}/api/identity/session", json={"conversation_id": VERIFIED, "token": token},
+                        headers=SERVICE, timeout=10)
+    assert bound.status_code == 200, bound.text
+    link = httpx2.post(f"{backoffice_url}/api/conversations/{VERIFIED}/exports", headers=SERVICE, timeout=10)
+    assert link.status_code == 201, link.text
+    download = link.json()["json_url"].rsplit("/exports/", 1)[1].removesuffix(".json")
+    return {"conversation_id": VERIFIED, "token": download}
+
+
 def test_no_back_office_operation_answers_with_a_server_error(backoffice_url):
     def login(operation) -> dict:
         return TEAM_HEADER if "privacy team" in (operation.tags or []) else SERVICE
 
-    assert server_errors(f"{backoffice_url}/openapi.json", login) == []
+    assert server_errors(f"{backoffice_url}/openapi.json", login, lambda: verified_conversation(backoffice_url), PRESENCE) == []
 
 
 def test_no_company_systems_operation_answers_with_a_server_error(company_url):
