@@ -1,0 +1,110 @@
+"""Every kind of request a verified customer files in the chat, checked where it takes effect: in the
+company system that holds the data, not in the wording. Real processes, the SQLite stack.
+
+Each test has a customer of its own (C0032-C0038), used by no other module.
+"""
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+import pytest
+
+from test_privacy_requests import (
+    REQUEST_ID, backoffice, company_export, email_of, new_conversation, say, verify_by_email, wait_for_status,
+)
+
+
+def verified(assistant, customer_id: str, language: str = "en") -> str:
+    sender = new_conversation(assistant, language)
+    assert "verified" in verify_by_email(assistant, sender, email_of(assistant, customer_id))
+    return sender
+
+
+def filed_request(assistant, receipt: str) -> dict:
+    found = REQUEST_ID.search(receipt)
+    assert found, receipt
+    return backoffice(assistant, f"/api/requests/{found.group(0)}")
+
+
+def preference(assistant, customer_id: str, purpose: str) -> Optional[bool]:
+    """The marketing system's newest choice of the customer for a purpose (None: never asked)."""
+    records = company_export(assistant, "marketing", customer_id)["categories"]["marketing_preferences"]
+    chosen = sorted((r for r in records if r["purpose"] == purpose), key=lambda r: r["changed_at"])
+    return chosen[-1]["granted"] if chosen else None
+
+
+def marketing_task_done(assistant, request_id: str, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        task = next(t for t in backoffice(assistant, f"/api/requests/{request_id}")["tasks"] if t["system"] == "marketing")
+        if task["state"] == "done":
+            return task
+        time.sleep(0.5)
+    raise AssertionError(f"the marketing system never carried out {request_id}: {task}")
+
+
+def test_a_corrected_address_reaches_the_crm_in_its_parts(assistant):
+    sender = verified(assistant, "C0032")
+    assert "new address:" in say(assistant, sender, "my address is wrong")
+    summary = say(assistant, sender, "new address: Kerkstraat 5, 1234 AB Utrecht")
+    assert "Kerkstraat 5, 1234 AB Utrecht" in summary and "Shall I file it?" in summary
+    request = filed_request(assistant, say(assistant, sender, "yes"))
+    assert request["type"] == "rectification"
+    wait_for_status(assistant, request["id"], "fulfilled")
+    [contact] = company_export(assistant, "crm", "C0032")["categories"]["contact_details"]
+    address = contact["address"]
+    assert (address["street"], address["house_number"], address["postcode"], address["city"]) == \
+        ("Kerkstraat", "5", "1234 AB", "Utrecht")
+
+
+def test_a_restriction_marks_every_system_that_holds_the_customers_data(assistant):
+    sender = verified(assistant, "C0033")
+    assert "restriction of processing" in say(assistant, sender, "restrict the processing of my data")
+    request = filed_request(assistant, say(assistant, sender, "yes"))
+    assert request["type"] == "restriction"
+    fulfilled = wait_for_status(assistant, request["id"], "fulfilled")
+    for task in fulfilled["tasks"]:
+        if task["system"] == "assistant":
+            continue
+        restricted = {r["category"] for r in company_export(assistant, task["system"], "C0033")["restricted"]}
+        assert set(task["categories"]) <= restricted, task["system"]
+
+
+@pytest.mark.parametrize("customer_id, message, purpose, kind", [
+    ("C0034", "I want to opt out of wifi counting", "wifi_counting", "opt_out"),
+    ("C0035", "I withdraw my consent for personalised offers", "personalised_offers", "withdraw_consent"),
+    ("C0036", "I don't want your newsletter anymore", "newsletter", "objection_direct_marketing"),
+])
+def test_an_opt_out_a_withdrawal_and_an_objection_reach_the_marketing_system_without_an_approval_step(
+        assistant, customer_id, message, purpose, kind):
+    sender = verified(assistant, customer_id)
+    assert "at once" in say(assistant, sender, message)
+    request = filed_request(assistant, say(assistant, sender, "yes"))
+    assert request["type"] == kind and request["status"] in ("in_progress", "fulfilled")  # no one has to approve it
+    marketing_task_done(assistant, request["id"])
+    assert preference(assistant, customer_id, purpose) is False
+
+
+def test_no_at_the_summary_files_nothing(assistant):
+    sender = verified(assistant, "C0037")
+    assert "Shall I file it?" in say(assistant, sender, "delete my data")
+    assert "not filed anything" in say(assistant, sender, "no")
+    assert "Filed" not in say(assistant, sender, "yes")  # nothing is waiting for a yes any more
+    assert backoffice(assistant, "/api/customers/C0037/requests")["requests"] == []
+
+
+def test_yes_again_after_an_unsure_filing_files_once(assistant):
+    """The back office stops between the summary and "yes": the customer hears it is not confirmed,
+    says "yes" again once it is back, and exactly one request is filed."""
+    sender = verified(assistant, "C0038")
+    assert "Shall I file it?" in say(assistant, sender, "delete my data")
+    assistant.stop(["backoffice"])
+    try:
+        assert "could not confirm the filing" in say(assistant, sender, "yes")
+    finally:
+        assistant.start(["backoffice"])
+        assistant.wait_ready(timeout=120)
+    receipt = say(assistant, sender, "yes")
+    assert filed_request(assistant, receipt)["customer_id"] == "C0038"
+    assert len(backoffice(assistant, "/api/customers/C0038/requests")["requests"]) == 1
