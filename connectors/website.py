@@ -38,11 +38,18 @@ The widget (web/static/chat.js) speaks Rasa's socket.io protocol unchanged: `ses
    bound with the connection's presence (`X-Chat-Channel: website`, `X-Chat-Connection`,
    `X-Chat-Source`), again on every new connection, and the back office answers with personal data
    only to messages of a connection so bound (or the one an e-mail code was typed on).
+6. **Bounded input** (connectors/limits.py, shared with every channel): a message over
+   `MAX_MESSAGE_CHARS` gets the "too long" answer in the page's language and never reaches Rasa;
+   metadata that is not an object of at most 8 KiB is dropped; a socket.io packet over
+   `MAX_REQUEST_BYTES` closes the connection. A page of an origin not in `allowed_origins`
+   (CORS_ORIGINS) cannot connect: browsers do not apply CORS to websockets, so the channel checks
+   the `Origin` itself (clients that send none, such as the tests, are not browsers on a page).
 
 Configuration, all in bot/credentials.yml (secrets as `${VARIABLES}` from the environment):
 `user_message_evt`, `bot_message_evt`, `session_persistence`, `metadata_key`, `socketio_path`
-and `namespace` as for Rasa's channel, plus `backoffice_url`, `backoffice_service_token` and
-`session_id_secret`. Rasa's `jwt_key` is not supported: the back office checks the login.
+and `namespace` as for Rasa's channel, plus `backoffice_url`, `backoffice_service_token`,
+`session_id_secret` and `allowed_origins` (space-separated). Rasa's `jwt_key` is not supported: the
+back office checks the login.
 One Rasa process keeps its connections in memory; several replicas need sticky sessions
 (DESIGN.md section 4), and the same `CHAT_SESSION_ID_SECRET`.
 """
@@ -66,6 +73,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
+from socketio.exceptions import ConnectionRefusedError as ConnectionRefused
+
+from connectors.limits import MAX_REQUEST_BYTES, Refused, client_metadata, is_too_long, too_long_answer, well_formed_text
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +86,6 @@ MAX_TOKEN_CHARS = 4096  # the longest token the back office accepts
 SESSION_ID_LABEL = b"voltera website chat session id v1"
 SOURCE_LABEL = b"voltera website chat source v1"
 SESSION_ID_PATTERN = re.compile(r"[0-9a-f]{32}\.[0-9a-f]{32}")
-CREDENTIAL_KEY = re.compile(r"token|secret|passw|authori[sz]ation|cookie|jwt|api[_-]?key", re.IGNORECASE)
-MAX_METADATA_DEPTH = 8
 
 VERIFIED, REFUSED, OTHER_CUSTOMER, UNAVAILABLE = "verified", "refused", "other_customer", "unavailable"
 
@@ -210,18 +218,6 @@ class IdentityClient:
         return Verdict(UNAVAILABLE, reason or f"status {status}")
 
 
-def without_credentials(value: Any, depth: int = 0) -> Any:
-    """The metadata without any key that looks like a credential (at any depth)."""
-    if depth > MAX_METADATA_DEPTH:
-        return None
-    if isinstance(value, dict):
-        return {k: without_credentials(v, depth + 1) for k, v in value.items()
-                if not (isinstance(k, str) and CREDENTIAL_KEY.search(k))}
-    if isinstance(value, list):
-        return [without_credentials(v, depth + 1) for v in value]
-    return value
-
-
 async def _maybe_await(result: Any) -> None:
     if inspect.isawaitable(result):
         await result
@@ -274,6 +270,7 @@ class WebsiteInput(SocketIOInput):
             backoffice_url=credentials.get("backoffice_url"),
             backoffice_service_token=credentials.get("backoffice_service_token"),
             session_id_secret=credentials.get("session_id_secret"),
+            allowed_origins=credentials.get("allowed_origins"),
         )
 
     def __init__(
@@ -287,16 +284,22 @@ class WebsiteInput(SocketIOInput):
         backoffice_url: Optional[Text] = None,
         backoffice_service_token: Optional[Text] = None,
         session_id_secret: Optional[Text] = None,
+        allowed_origins: Optional[Text] = None,
     ) -> None:
         super().__init__(user_message_evt, bot_message_evt, namespace, session_persistence, socketio_path,
                          jwt_key=None, metadata_key=metadata_key)
         self.session_ids = SessionIds(session_id_secret)
         self.identity = IdentityClient(backoffice_url, backoffice_service_token)
         self.connections: Dict[Text, _Connection] = {}
+        self.allowed_origins = frozenset((allowed_origins or "").replace(",", " ").split())
+        if not self.allowed_origins:
+            logger.error("no website origin may use the chat from a browser: set CORS_ORIGINS (allowed_origins in bot/credentials.yml)")
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        # cors_allowed_origins=[]: Sanic's CORS settings (`rasa run --cors`) apply, as in Rasa's channel.
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
+        # cors_allowed_origins=[]: Sanic's CORS headers (`rasa run --cors`) apply, as in Rasa's channel (with
+        # python-socketio's own list, both would send the header, and browsers refuse it twice); the origin
+        # is checked at `connect`.
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[], max_http_buffer_size=MAX_REQUEST_BYTES)
         website = SocketBlueprint(sio, self.socketio_path, "website_webhook", __name__)
         self.sio = sio
         output = SocketIOOutput(sio, self.bot_message_evt)
@@ -307,6 +310,10 @@ class WebsiteInput(SocketIOInput):
 
         @sio.on("connect", namespace=self.namespace)
         async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
+            origin = environ.get("HTTP_ORIGIN")
+            if origin is not None and origin not in self.allowed_origins:
+                logger.info("website chat %s refused: a page of %r is not one of CORS_ORIGINS", sid, origin[:100])
+                raise ConnectionRefused("this website may not use the chat")
             request = environ.get("sanic.request")
             address = str(getattr(request, "remote_addr", "") or getattr(request, "ip", "") or environ.get("REMOTE_ADDR", ""))
             self.connections[sid] = _Connection(source=self.session_ids.source_of(address),
@@ -407,11 +414,21 @@ class WebsiteInput(SocketIOInput):
         if isinstance(metadata, str):
             try:
                 metadata = json.loads(metadata)
-            except ValueError:
+            except (ValueError, RecursionError):
                 metadata = {}
         if not isinstance(metadata, dict):
             metadata = {}
+        try:
+            kept = client_metadata(metadata)
+        except Refused as refused:
+            logger.warning("website chat %s sent metadata that is refused (%s); the message goes without it", sid, refused.reason)
+            metadata, kept = {}, {}
         language = metadata.get("language")
+        text = well_formed_text(data.get("message"))
+        if is_too_long(text):
+            logger.info("website chat %s: a message of %d characters is answered as too long", sid, len(text))
+            await output.send_text_message(sid, too_long_answer(text, language))
+            return None
         conn = self.connections.setdefault(sid, _Connection())
         async with conn.lock:
             newer = _token(metadata.get("session_token"))
@@ -430,11 +447,10 @@ class WebsiteInput(SocketIOInput):
             logger.info("website chat %s named a session other than its own; its message goes to its own", sid)
         if pending:
             await output.send_text_message(sid, notice(pending, language))
-        text = data.get("message")
         return UserMessage(
-            text if isinstance(text, str) else "",
+            text,
             output,
             session_id,
             input_channel=self.name(),
-            metadata=presence_metadata(without_credentials(metadata), conn),
+            metadata=presence_metadata(kept, conn),
         )

@@ -43,7 +43,8 @@ def ask(env: dict, question: str) -> str:
     sender = f"eval-{uuid.uuid4().hex}"
     base = f"http://localhost:{env['RASA_PORT']}"
     session = requests.Session()
-    session.post(f"{base}/webhooks/rest/webhook", json={"sender": sender, "message": question}, timeout=60).raise_for_status()
+    session.post(f"{base}/webhooks/rest/webhook", json={"sender": sender, "message": question},
+                 headers={"Authorization": f"Bearer {env['REST_CHANNEL_TOKEN']}"}, timeout=60).raise_for_status()
     tracker = session.get(f"{base}/conversations/{sender}/tracker", params={"token": env["RASA_API_TOKEN"]}, timeout=60).json()
     return tracker["slots"].get("answer_topic") or "(no topic)"
 

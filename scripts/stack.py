@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Dict, List, Optional
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -35,7 +36,17 @@ def load_env(overrides: Optional[Dict[str, str]] = None) -> Dict[str, str]:
         env.update({k: v or "" for k, v in dotenv_values(ROOT / ".env").items()})
     env.update({k: v for k, v in os.environ.items() if k in env})
     env.update(overrides or {})
+    env["CORS_ORIGINS"] = " ".join(website_origins(env))
     return {**os.environ, **env}
+
+
+def website_origins(env: Dict[str, str]) -> List[str]:
+    """The origins whose pages may use the chat (Rasa's CORS, the socket.io channel's origin check):
+    CORS_ORIGINS, else the back office's public address, where the demo website is served."""
+    if env.get("CORS_ORIGINS", "").strip():
+        return env["CORS_ORIGINS"].replace(",", " ").split()
+    public = urlsplit(env.get("BACKOFFICE_PUBLIC_URL") or env.get("BACKOFFICE_URL") or "http://localhost:8000")
+    return [f"{public.scheme}://{public.netloc}"]
 
 
 def free_port() -> int:
@@ -75,6 +86,8 @@ def isolated_env(var_dir: Path) -> Dict[str, str]:
         "ACTION_ENDPOINT_URL": f"http://localhost:{ports['actions']}/webhook",
         "PUBLIC_SOCKET_URL": f"http://localhost:{ports['rasa']}",
         "RASA_API_TOKEN": secret("rasa"),
+        "REST_CHANNEL_TOKEN": secret("rest"),
+        "CORS_ORIGINS": f"http://localhost:{ports['backoffice']}",
         "BACKOFFICE_SERVICE_TOKEN": secret("service"),
         "TRACKER_DB_DIALECT": "sqlite",
         "TRACKER_DB": str(var_dir / "rasa-tracker.db"),
@@ -102,7 +115,7 @@ class Stack:
             "rasa": [
                 str(RASA_BIN / "rasa"), "run", "--model", e.get("RASA_MODEL") or "models", "--endpoints", "bot/endpoints.yml",
                 "--credentials", "bot/credentials.yml", "--port", e["RASA_PORT"], "--enable-api",
-                "--auth-token", e["RASA_API_TOKEN"], "--cors", "*",
+                "--auth-token", e["RASA_API_TOKEN"], "--cors", *website_origins(e),
             ],
         }
 
@@ -242,10 +255,12 @@ def run() -> int:
         print(f"failed to start: {exc}", file=sys.stderr)
         stack.stop()
         return 1
+    rest_channel = (f"http://localhost:{env['RASA_PORT']}/webhooks/rest/webhook (Bearer REST_CHANNEL_TOKEN)"
+                    if env.get("REST_CHANNEL_TOKEN") else "off (set REST_CHANNEL_TOKEN in .env to turn it on)")
     print(f"\nThe assistant is running.\n  Demo website with the chat: http://localhost:{env['BACKOFFICE_PORT']}/\n"
           f"  Privacy team overview:      http://localhost:{env['BACKOFFICE_PORT']}/privacy/requests"
           f" (user {env['PRIVACY_TEAM_USER']}, password PRIVACY_TEAM_PASSWORD in .env)\n"
-          f"  Rasa REST channel:          http://localhost:{env['RASA_PORT']}/webhooks/rest/webhook\n"
+          f"  REST channel:               {rest_channel}\n"
           f"  Logs: {stack.log_dir}\nStop with Ctrl-C or `make stop`.", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:

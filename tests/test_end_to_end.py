@@ -1,6 +1,8 @@
 """The whole assistant (trained model, action server, back office) through its real channels."""
 import asyncio
+import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -138,6 +140,106 @@ def test_api_without_token_is_refused(assistant):
     assert requests.get(url, params={"token": "forged"}, timeout=10).status_code == 401
 
 
+# --- bounded input at the REST channel (connectors/rest.py, connectors/limits.py) -------------------
+
+TOO_LONG_EN = "Your message is too long for me: at most 2,000 characters."
+TOO_LONG_NL = "Je bericht is te lang voor mij: maximaal 2.000 tekens."
+
+
+def rest_webhook(assistant):
+    return f"http://localhost:{assistant.env['RASA_PORT']}/webhooks/rest/webhook"
+
+
+def test_a_100000_character_message_is_told_too_long_and_freezes_no_one(assistant):
+    long_senders = [f"long-{uuid.uuid4().hex[:10]}" for _ in range(3)]
+    hello_sender = f"hello-{uuid.uuid4().hex[:10]}"
+
+    def send_long(sender):
+        return requests.post(rest_webhook(assistant), headers=rest_auth(assistant), timeout=120,
+                             json={"sender": sender, "message": "x" * 100_000, "metadata": {"language": "en"}})
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        longs = [pool.submit(send_long, sender) for sender in long_senders]
+        # Before the fix each long message held the server for about 20 s, every conversation waiting.
+        _, hello = rest(assistant, "hello", hello_sender)
+        answers = [future.result() for future in longs]
+    assert hello and hello[0]["text"].startswith("Hi!")
+    for sender, answer in zip(long_senders, answers):
+        assert answer.status_code == 200
+        assert answer.json() == [{"recipient_id": sender, "text": answer.json()[0]["text"]}]
+        assert TOO_LONG_EN in answer.json()[0]["text"] and TOO_LONG_NL not in answer.json()[0]["text"]
+        assert not [e for e in tracker(assistant, sender)["events"] if e["event"] == "user"], "it reached the NLU"
+
+
+def test_a_too_long_message_without_a_page_language_is_told_in_the_language_it_starts_in(assistant):
+    _, dutch = rest(assistant, "Welke gegevens hebben jullie van mij en waarom bewaren jullie die zo lang? " * 40)
+    assert TOO_LONG_NL in joined(dutch) and TOO_LONG_EN not in joined(dutch)
+    _, unknown = rest(assistant, "x" * 2_001)
+    assert TOO_LONG_NL in joined(unknown) and TOO_LONG_EN in joined(unknown)
+
+
+def test_a_30_mb_body_is_refused_before_it_is_read(assistant):
+    answer = requests.post(rest_webhook(assistant), data=b"x" * 30_000_000, headers=rest_auth(assistant), timeout=60)
+    assert answer.status_code == 413
+    for body in ({"sender": "big", "message": "x" * 1_100_000}, {"sender": "big", "message": "hi", "metadata": {"blob": "x" * 5_000_000}}):
+        answer = requests.post(rest_webhook(assistant), json=body, headers=rest_auth(assistant), timeout=60)
+        assert answer.status_code == 413
+    _, after = rest(assistant, "hello")
+    assert after[0]["text"].startswith("Hi!")
+
+
+@pytest.mark.parametrize("body, status, reason", [
+    (b"", 400, "the body is empty"),
+    (b"{", 400, "not JSON"),
+    (b'"hello"', 400, "JSON object"),
+    (b'{"sender": "a/b", "message": "hello"}', 400, "'sender' must be"),
+    (b'{"sender": "../../model", "message": "hello"}', 400, "'sender' must be"),
+    (b'{"sender": "ok-id", "message": {"text": "hello"}}', 400, "'message' must be a string"),
+    (b'{"sender": "ok-id", "message": "hello", "metadata": "nl"}', 400, "metadata must be a JSON object"),
+    (b'{"sender": "ok-id", "message": "hello", "metadata": [1, 2]}', 400, "metadata must be a JSON object"),
+    (json.dumps({"sender": "ok-id", "message": "hello", "metadata": {"blob": "x" * 9_000}}).encode(), 413, "metadata must be at most"),
+], ids=["empty", "not-json", "not-object", "slash-in-sender", "path-in-sender", "message-object", "metadata-string",
+        "metadata-list", "metadata-9kb"])
+def test_malformed_rest_requests_get_a_clean_answer_with_the_reason(assistant, body, status, reason):
+    answer = requests.post(rest_webhook(assistant), data=body, headers=rest_auth(assistant), timeout=30)
+    assert answer.status_code == status
+    assert reason in answer.json()["reason"]
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer forged-token-of-the-same-shape"},
+                                     {"Authorization": "Basic cmVzdDpyZXN0"}], ids=["none", "forged", "basic"])
+def test_the_rest_channel_refuses_a_caller_without_its_token(assistant, headers):
+    sender = f"no-token-{uuid.uuid4().hex[:8]}"
+    answer = requests.post(rest_webhook(assistant), json={"sender": sender, "message": "hello"}, headers=headers, timeout=30)
+    assert answer.status_code == 401 and "Bearer" in answer.json()["reason"]
+    assert not [e for e in tracker(assistant, sender)["events"] if e["event"] == "user"]
+
+
+def test_rest_metadata_keeps_no_credential_or_reserved_key_and_the_channel_is_rest(assistant):
+    sender = f"meta-{uuid.uuid4().hex[:8]}"
+    answer = requests.post(rest_webhook(assistant), headers=rest_auth(assistant), timeout=60, json={
+        "sender": sender, "message": "hello", "input_channel": "website",
+        "metadata": {"language": "en", "_connection": "f" * 32, "_source": "0" * 16, "session_token": "secret-jwt", "page": "/"}})
+    assert answer.status_code == 200
+    conversation = tracker(assistant, sender)
+    user = next(e for e in conversation["events"] if e["event"] == "user")
+    sent = {k: v for k, v in user["metadata"].items() if k not in ("model_id", "assistant_id")}  # Rasa's own
+    assert sent == {"language": "en", "page": "/"} and user["input_channel"] == "rest"
+    assert conversation["latest_input_channel"] == "rest"
+
+
+@pytest.mark.parametrize("path, method", [("/webhooks/rest/webhook", "POST"), ("/conversations/x/tracker", "GET"),
+                                          ("/socket.io/", "GET")])
+def test_cors_answers_only_the_website_origin(assistant, path, method):
+    url = f"http://localhost:{assistant.env['RASA_PORT']}{path}"
+    website = assistant.env["CORS_ORIGINS"]
+    assert website == assistant.env["BACKOFFICE_URL"]
+    for origin, allowed in [(website, True), ("http://evil.example", False), ("null", False)]:
+        preflight = requests.options(url, timeout=10, headers={"Origin": origin, "Access-Control-Request-Method": method,
+                                                               "Access-Control-Request-Headers": "authorization,content-type"})
+        assert preflight.headers.get("Access-Control-Allow-Origin") == (origin if allowed else None), origin
+
+
 def test_socketio_channel_answers_in_the_page_language(assistant, published):
     async def conversation():
         client = socketio.AsyncClient()
@@ -161,3 +263,41 @@ def test_socketio_channel_answers_in_the_page_language(assistant, published):
     assert greeting["text"].startswith("Hoi!")
     assert f"versie {published[-1]['version']['id']}" in answer["text"]
     assert tracker(assistant, session_id)["slots"]["language"] == "nl"
+
+
+ONE_QUESTION_PER_TOPIC = {
+    "what_data_collected": ("Welke gegevens hebben jullie van mij?", "What data do you have about me?"),
+    "why_data_used": ("Waarvoor gebruiken jullie mijn gegevens?", "What do you use my data for?"),
+    "sharing_third_parties": ("Met wie delen jullie mijn gegevens?", "Who do you share my data with?"),
+    "retention": ("Hoe lang bewaren jullie mijn gegevens?", "How long do you keep my data?"),
+    "security": ("Hoe beveiligen jullie mijn gegevens?", "How do you protect my data?"),
+    "access_my_data": ("Ik wil een inzageverzoek doen", "Can I get a copy of my data?"),
+    "correct_my_data": ("Mijn gegevens kloppen niet, hoe pas ik ze aan?", "How do I correct my data?"),
+    "delete_my_data": ("Verwijder mijn gegevens", "Delete my data"),
+    "opt_out": ("Ik trek mijn toestemming in", "I withdraw my consent"),
+    "policy_changes": ("Wat is er veranderd in jullie privacybeleid?", "What changed in your privacy policy?"),
+    "children_and_specific_audiences": ("Mag mijn kind van 12 een account maken?", "Can my 12 year old make an account?"),
+    "international_transfers": ("Gaan mijn gegevens naar landen buiten de EU?", "Does my data leave the EU?"),
+    "cookies_tracking": ("Welke cookies gebruiken jullie?", "What cookies do you use?"),
+    "contact_dpo": ("Wie is jullie functionaris gegevensbescherming?", "Who is your data protection officer?"),
+    "out_of_scope": ("Wanneer wordt mijn pakket bezorgd?", "When will my parcel arrive?"),
+}
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+@pytest.mark.parametrize("topic", list(ONE_QUESTION_PER_TOPIC))
+def test_every_first_answer_fits_a_chat_screen(assistant, topic, language):
+    """Issue 10: no message of the first answer to a question is longer than 600 characters."""
+    question = ONE_QUESTION_PER_TOPIC[topic][0 if language == "nl" else 1]
+    _, messages = rest(assistant, question)
+    assert messages and all(len(m.get("text", "")) <= 600 for m in messages), messages
+
+
+def test_all_details_button_gives_everything_in_short_messages(assistant, published):
+    profiling = next(p for p in published[-1]["purposes"] if p["automated_decision"]["applies"])
+    sender, first = rest(assistant, "What do you use my data for?")
+    [details_button] = [b for m in first for b in m.get("buttons", []) if "answer_detail" in b["payload"]]
+    _, details = rest(assistant, details_button["payload"], sender)
+    assert len(details) > 1 and all(len(m["text"]) <= 600 for m in details)
+    assert " ".join(profiling["automated_decision"]["logic"]["en"].split()) in " ".join(joined(details).split())
+    assert tracker(assistant, sender)["slots"]["answer_topic"] == "why_data_used"

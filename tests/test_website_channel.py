@@ -423,6 +423,94 @@ def test_a_page_reload_with_the_login_stays_verified_and_without_it_does_not(web
     assert customer["email"] not in refused and customer["name"] not in refused and "e-mail address" in refused
 
 
+# --- bounded input (connectors/limits.py) ----------------------------------------------------------
+
+TOO_LONG_NL = "Je bericht is te lang voor mij: maximaal 2.000 tekens."
+TOO_LONG_EN = "Your message is too long for me: at most 2,000 characters."
+
+
+def test_a_100000_character_message_is_told_too_long_in_the_page_language_and_freezes_no_one(website):
+    async def chat():
+        long_visitors, other = [Visitor(website) for _ in range(3)], Visitor(website)
+        try:
+            for visitor in (*long_visitors, other):
+                await visitor.open()
+            # Before the fix each such message held the Rasa server for every conversation (60,000
+            # characters: about 9 s); now the channel answers it without the NLU.
+            longs = [asyncio.ensure_future(v.say("x" * 100_000, "nl")) for v in long_visitors]
+            hello = await other.say("hello")
+            return [v.session_id for v in long_visitors], await asyncio.gather(*longs), hello
+        finally:
+            for visitor in (*long_visitors, other):
+                await visitor.close()
+
+    sessions, too_long, hello = asyncio.run(chat())
+    assert hello[0]["text"].startswith("Hi!")
+    for session_id, replies in zip(sessions, too_long):
+        assert [r["text"] for r in replies] == [replies[0]["text"]] and TOO_LONG_NL in replies[0]["text"]
+        assert TOO_LONG_EN not in replies[0]["text"]
+        assert user_texts(tracker(website, session_id)) == [], "it reached the NLU"
+
+
+def test_a_packet_over_the_request_limit_closes_only_its_connection(website):
+    async def chat():
+        flooding, other = Visitor(website), Visitor(website)
+        try:
+            await flooding.open()
+            await other.open()
+            await flooding.client.emit("user_uttered", {"message": "x" * 2_000_000, "customData": {"language": "en"}})
+            for _ in range(60):
+                if not flooding.client.connected:
+                    break
+                await asyncio.sleep(0.5)
+            return flooding.client.connected, await other.say("hello")
+        finally:
+            for visitor in (flooding, other):
+                if visitor.client.connected:
+                    await visitor.close()
+
+    still_connected, hello = asyncio.run(chat())
+    assert not still_connected
+    assert hello[0]["text"].startswith("Hi!")
+
+
+def test_oversized_or_reserved_metadata_does_not_reach_the_tracker(website):
+    async def chat():
+        visitor = Visitor(website)
+        try:
+            session_id = await visitor.open()
+            first = await visitor.say("hello", blob="x" * 9_000)
+            second = await visitor.say("hello", _connection="f" * 32, _source="0" * 16)
+            return session_id, first, second
+        finally:
+            await visitor.close()
+
+    session_id, first, second = asyncio.run(chat())
+    assert first[0]["text"].startswith("Hi!") and second[0]["text"].startswith("Hi!")
+    metadata = [e["metadata"] for e in tracker(website, session_id)["events"] if e["event"] == "user"]
+    assert "blob" not in metadata[0] and "language" not in metadata[0]  # dropped whole: it was over 8 KiB
+    assert metadata[1]["language"] == "en"
+    assert metadata[1].get("_connection") != "f" * 32 and metadata[1].get("_source") != "0" * 16
+
+
+def test_a_page_of_another_origin_cannot_connect(website):
+    url = f"http://localhost:{website.env['RASA_PORT']}"
+
+    async def connect(origin: str) -> bool:
+        client = socketio.AsyncClient(reconnection=False)
+        try:
+            await client.connect(url, socketio_path="/socket.io/", transports=["websocket"], headers={"Origin": origin})
+        except socketio.exceptions.ConnectionError:
+            return False
+        await client.disconnect()
+        return True
+
+    assert website.env["CORS_ORIGINS"] == website.env["BACKOFFICE_URL"]
+    assert asyncio.run(connect(website.env["CORS_ORIGINS"])) is True
+    assert asyncio.run(connect("http://evil.example")) is False
+    assert asyncio.run(connect("null")) is False
+
+
 # --- the channel's parts on their own (no processes) -----------------------------------------------
 
 
@@ -446,14 +534,6 @@ def test_the_presence_keys_are_the_servers_own():
     sent = {"language": "nl", "_connection": "f" * 32, "_source": "0" * 16, "_anything": 1, "page": "home"}
     assert presence_metadata(sent, conn) == {"language": "nl", "page": "home", "_connection": conn.reference, "_source": "ab" * 8}
     assert SERVER_ISSUED.fullmatch(f"{conn.reference}.{_Connection().reference}") and conn.reference != _Connection().reference
-
-
-def test_credentials_are_stripped_from_metadata_at_any_depth():
-    from connectors.website import without_credentials
-
-    metadata = {"language": "nl", "session_token": "t", "Token": "t", "nested": {"Authorization": "Bearer x", "apiKey": "k",
-                "items": [{"refresh_token": "r", "keep": 1}]}, "jwt": "j", "client_secret": "s", "note": "a token-free value"}
-    assert without_credentials(metadata) == {"language": "nl", "nested": {"items": [{"keep": 1}]}, "note": "a token-free value"}
 
 
 class AwaitingServer:
