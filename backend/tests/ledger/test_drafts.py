@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi import FastAPI
@@ -162,3 +163,13 @@ def test_drafts_per_conversation_are_bounded(client):
         assert draft(client, conversation).status_code == 201
     refused = draft(client, conversation)
     assert refused.status_code == 429 and refused.json()["reason"] == "too_many_drafts"
+
+
+def test_two_yeses_at_once_file_one_request(client, Session):
+    conversation = verified_conversation(client, "C0059")
+    draft_id = draft(client, conversation).json()["draft_id"]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(lambda _: file(client, conversation, draft_id), range(2)))
+    assert sorted(a.status_code for a in answers) == [200, 201]
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert filed_count(Session) == 1
