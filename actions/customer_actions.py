@@ -11,8 +11,10 @@ twice).
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from abc import ABCMeta, abstractmethod
+from zoneinfo import ZoneInfo
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -25,6 +27,7 @@ from .answers import INTENT_TOPICS, Composer
 from .backoffice import BackOfficeError, Presence, Refused
 
 logger = logging.getLogger(__name__)
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")  # the customers' clock: "ask again after 14:05"
 
 SAY = {
     "verify_first": {
@@ -62,7 +65,10 @@ SAY = {
         "nl": "Dit gesprek hoort al bij een andere klant. Begin een nieuw gesprek om jezelf te laten controleren.",
         "en": "This conversation already belongs to another customer. Start a new conversation to verify yourself.",
     },
-    "too_many_codes": {"nl": "Er zijn te veel codes aangevraagd: {detail}", "en": "Too many codes were asked for: {detail}"},
+    "too_many_codes": {
+        "nl": "Er zijn te veel codes aangevraagd. Probeer het na {when} opnieuw, of log in op de website.",
+        "en": "Too many codes were asked for. Try again after {when}, or log in on the website.",
+    },
     "which_field": {"nl": "Welk gegeven wil je laten corrigeren?", "en": "Which detail should we correct?"},
     "type_value": {
         "nl": "Typ je juiste {field} zo: 'nieuw {word}: ...'. Bijvoorbeeld: 'nieuw {word}: {example}'.",
@@ -339,8 +345,11 @@ class ActionSendCode(CustomerAction):
         try:
             sent = backoffice().send_email_code(tracker.sender_id, email, language, Presence.of(tracker))
         except Refused as exc:
-            key = "not_an_email" if exc.status == 422 else "too_many_codes"
-            dispatcher.utter_message(text=say(key, language, detail=exc.body.get("detail", "")))
+            if exc.status == 422:
+                dispatcher.utter_message(text=say("not_an_email", language))
+            else:
+                key = "code_locked" if exc.reason == "locked" else "too_many_codes"
+                dispatcher.utter_message(text=say(key, language, when=_clock(exc.body.get("locked_until"), exc.body.get("retry_after_seconds"))))
             return []
         dispatcher.utter_message(text=say("code_sent", language, minutes=sent.get("code_valid_minutes", 10)))
         return []
@@ -373,5 +382,14 @@ class ActionCheckCode(CustomerAction):
         return self.carry_on(dispatcher, tracker, language, tracker.get_slot("pending_request"))
 
 
-def _clock(moment: Optional[str]) -> str:
-    return moment[11:16] + " UTC" if moment and len(moment) >= 16 else "10 min"
+def _clock(moment: Optional[str], seconds: Any = None) -> str:
+    """When the customer may try again, as the clock in the Netherlands shows it ("14:05")."""
+    try:
+        at = dt.datetime.fromisoformat(moment.replace("Z", "+00:00")) if moment else None
+    except ValueError:
+        at = None
+    if at is None and isinstance(seconds, (int, float)) and 0 < seconds < 86400:
+        at = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=seconds)
+    if at is None or at.tzinfo is None:
+        return "15 min"
+    return at.astimezone(AMSTERDAM).strftime("%H:%M")

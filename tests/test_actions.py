@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions import ActionAnswerDataQuestion, ActionClarify, ActionDefaultFallback, ActionSessionStart, use_backoffice
 from actions.backoffice import BackOfficeClient
+from actions.customer_actions import _clock, say
 
 
 @pytest.fixture
@@ -187,3 +188,11 @@ def test_yes_files_the_shown_draft_once_only_where_verified_and_a_crafted_slot_f
     assert f"filed already ({request_id})" in repeat[0]["text"]
     [filed] = ledger_of(stack, "C0010")
     assert (filed["id"], filed["type"], filed["conversation_id"], filed["channel"]) == (request_id, "erasure", sender, "assistant:website")
+
+
+def test_the_time_to_try_again_is_the_clock_in_the_netherlands():
+    assert _clock("2026-01-31T13:05:00Z") == "14:05"  # winter time, UTC+1
+    assert _clock("2026-07-01T12:00:00+00:00") == "14:00"  # summer time, UTC+2
+    assert _clock(None) == "15 min" and _clock("garbage") == "15 min"
+    dutch = say("too_many_codes", "nl", when=_clock("2026-01-31T13:05:00Z"))
+    assert dutch == "Er zijn te veel codes aangevraagd. Probeer het na 14:05 opnieuw, of log in op de website."
