@@ -21,7 +21,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, Iterator, List, Tuple
 
-import pytest
 import requests
 import socketio
 
