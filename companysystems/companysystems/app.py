@@ -135,9 +135,10 @@ class CatalogueOut(BaseModel):
 
 
 class FaultIn(Strict):
-    mode: Literal["down", "429", "slow", "ok"]
+    mode: Literal["down", "429", "slow", "slow_answer", "ok"]
     retry_after: int = Field(1, ge=0, le=3600, description="seconds, sent as Retry-After with 503 and 429")
-    delay: float = Field(2.0, ge=0, le=120, description="seconds a 'slow' call waits before it is carried out")
+    delay: float = Field(2.0, ge=0, le=120, description="seconds a 'slow' call waits before it is carried out, "
+                                                         "a 'slow_answer' one after it was carried out")
     count: Optional[int] = Field(1, ge=1, description="how many calls the fault affects; null until mode 'ok'")
 
 
@@ -328,8 +329,12 @@ def mount_faults(app: FastAPI, auth: Any) -> None:
             if fault is not None and fault.mode in ("down", "429"):
                 status, detail = (503, "system unavailable (injected)") if fault.mode == "down" else (429, "too many requests (injected)")
                 return JSONResponse({"detail": detail}, status_code=status, headers={"Retry-After": str(fault.retry_after)})
-            if fault is not None:
+            if fault is not None and fault.mode == "slow":
                 await asyncio.sleep(fault.delay)
+            if fault is not None and fault.mode == "slow_answer":
+                answer = await call_next(request)
+                await asyncio.sleep(fault.delay)
+                return answer
         return await call_next(request)
 
     SystemName = Literal[tuple(SYSTEMS)]  # type: ignore[valid-type]

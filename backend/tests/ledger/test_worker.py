@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 
+import pytest
 from sqlalchemy import select
 
 from backoffice.filing import file_request
@@ -251,6 +252,34 @@ def test_a_crash_between_delivery_and_record_is_replayed_not_done_twice(Session,
     assert systems.actions([task.idempotency_key]) == {task.idempotency_key: 1}  # replayed, not erased again
     done = next(a for a in audit_of(Session, filed.request.id) if a.action == "task_done")
     assert done.detail == {"system": "wifi", "attempts": 1, "worker": "w-next", "replayed": True}
+    assert request_of(Session, filed.request.id).status == "fulfilled"
+
+
+@pytest.mark.parametrize("mode, carried_out", [("slow", False), ("slow_answer", True)])
+def test_a_system_slower_than_the_workers_timeout_is_asked_again_and_acts_once(
+        Session, knowledge, make_worker, systems, mode, carried_out):
+    """The worker gives up waiting. A system that was slow to start never acted ("slow"): the retry is
+    its first time. One that acted and was slow to answer ("slow_answer"): the retry, with the same
+    Idempotency-Key, gets the stored answer back (replayed). Either way it acted exactly once."""
+    systems.fault("wifi", mode, delay=2.5, count=1)
+    filed = file(Session, knowledge, "C0033" if carried_out else "C0034", "erasure", ["store_visits"])
+    worker = make_worker("w-slow", timeout=1.0, backoff_base=1.0)
+
+    assert worker.run_once(NOW).retried == 1
+    [task] = tasks_of(Session, filed.request.id)
+    assert (task.state, task.attempts) == ("pending", 1) and task.last_error.startswith("no answer within 1 s")
+    if carried_out:
+        deadline = time.monotonic() + 30
+        while systems.actions([task.idempotency_key]) != {task.idempotency_key: 1}:  # it acted, then answered late
+            assert time.monotonic() < deadline, "the slow system never carried out the timed-out call"
+            time.sleep(0.1)
+
+    assert worker.run_once(task.next_attempt_at).done == 1
+    [task] = tasks_of(Session, filed.request.id)
+    assert (task.state, task.attempts) == ("done", 2)
+    assert systems.actions([task.idempotency_key]) == {task.idempotency_key: 1}
+    done = next(a for a in audit_of(Session, filed.request.id) if a.action == "task_done")
+    assert done.detail == {"system": "wifi", "attempts": 2, "worker": "w-slow", "replayed": carried_out}
     assert request_of(Session, filed.request.id).status == "fulfilled"
 
 
