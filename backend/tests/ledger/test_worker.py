@@ -226,6 +226,7 @@ def test_a_worker_killed_mid_task_is_replaced_and_every_task_runs_exactly_once(S
     done = next(a for a in audit_of(Session, in_flight.request_id)
                 if a.action == "task_done" and a.detail["system"] == "crm")
     assert done.detail["worker"] == "w2"  # delivered again by the new worker after the lease ran out
+    assert done.detail["replayed"] is False  # the killed call was still waiting: the system never acted on it
 
 
 def test_a_crash_between_delivery_and_record_is_replayed_not_done_twice(Session, knowledge, make_worker, systems):
