@@ -78,6 +78,10 @@ def isolated_env(var_dir: Path) -> Dict[str, str]:
         "SMTP_PORT": str(ports["smtp"]),
         "MAIL_SINK_DIR": str(var_dir / "mail"),
         "DEMO_MODE": "1",
+        # Tests make company systems fail on purpose, and a failing task give up after a few quick tries.
+        "COMPANY_SYSTEMS_FAULTS": "1",
+        "WORKER_MAX_ATTEMPTS": "3",
+        "WORKER_BACKOFF_BASE_SECONDS": "0.5",
         "BACKOFFICE_PORT": str(ports["backoffice"]),
         "ACTIONS_PORT": str(ports["actions"]),
         "ACTION_SERVER_TOKEN": secret("actions"),

@@ -1,7 +1,7 @@
 """Every kind of request a verified customer files in the chat, checked where it takes effect: in the
 company system that holds the data, not in the wording. Real processes, the SQLite stack.
 
-Each test has a customer of its own (C0032-C0038), used by no other module.
+Each test has a customer of its own (C0032-C0039), used by no other module.
 """
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import time
 from typing import Optional
 
 import pytest
+import requests
 
 from test_privacy_requests import (
     REQUEST_ID, backoffice, company_export, email_of, new_conversation, say, verify_by_email, wait_for_status,
@@ -108,3 +109,25 @@ def test_yes_again_after_an_unsure_filing_files_once(assistant):
     receipt = say(assistant, sender, "yes")
     assert filed_request(assistant, receipt)["customer_id"] == "C0038"
     assert len(backoffice(assistant, "/api/customers/C0038/requests")["requests"]) == 1
+
+
+def test_a_system_that_fails_for_good_is_told_to_the_customer_as_being_looked_into(assistant):
+    """The service desk's system is down for good: the task fails after its tries, the request stays
+    open, and the customer asking "where is it?" hears that the privacy team is on it."""
+    faults = f"{assistant.env['COMPANY_SYSTEMS_URL']}/_faults/service"
+    headers = {"Authorization": f"Bearer {assistant.env['COMPANY_SYSTEMS_TOKEN']}"}
+    sender = verified(assistant, "C0039")
+    assert "Shall I file it?" in say(assistant, sender, "delete my data")
+    requests.post(faults, json={"mode": "down", "count": None, "retry_after": 0}, headers=headers, timeout=10).raise_for_status()
+    try:
+        request = filed_request(assistant, say(assistant, sender, "yes"))
+        deadline = time.monotonic() + 60
+        while next(t for t in backoffice(assistant, f"/api/requests/{request['id']}")["tasks"]
+                   if t["system"] == "service")["state"] != "failed":
+            assert time.monotonic() < deadline, "the service task never failed for good"
+            time.sleep(0.5)
+    finally:
+        requests.post(faults, json={"mode": "ok"}, headers=headers, timeout=10).raise_for_status()
+    status = say(assistant, sender, "what is the status of my request?")
+    assert request["id"] in status and "our privacy team is looking into it" in status
+    assert backoffice(assistant, f"/api/requests/{request['id']}")["status"] == "in_progress"
