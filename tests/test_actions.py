@@ -159,7 +159,7 @@ def test_yes_files_the_shown_draft_once_only_where_verified_and_a_crafted_slot_f
     from actions.customer_actions import ActionConfirmRequest, ActionStartRequest
 
     sender = f"drafts-{uuid.uuid4().hex[:10]}"
-    website_login(stack, sender, "C0010")
+    website_login(stack, sender, "C0041")
     messages, slots, _ = run(ActionStartRequest(), presence_tracker("delete my data", "request_deletion", {}, sender))
     assert "Shall I file it?" in messages[-1]["text"]
     pending = slots["pending_request"]
@@ -175,7 +175,7 @@ def test_yes_files_the_shown_draft_once_only_where_verified_and_a_crafted_slot_f
     for slot in (crafted, {"draft_id": "DRAFT-" + "0" * 24}, {"draft_id": ["not", "text"]}, {"draft_id": "x" * 500}):
         answered, _, _ = yes(slot)
         assert "nothing was filed" in answered[0]["text"], slot
-    assert ledger_of(stack, "C0010") == []
+    assert ledger_of(stack, "C0041") == []
 
     use_backoffice(BackOfficeClient("http://localhost:9", "x", timeout=0.5))  # the back office does not answer
     unsure, _, events = yes(pending)
@@ -186,7 +186,7 @@ def test_yes_files_the_shown_draft_once_only_where_verified_and_a_crafted_slot_f
     assert "Filed" in receipt[0]["text"] and slots == {"pending_request": None}
     repeat, _, _ = yes(pending)
     assert f"filed already ({request_id})" in repeat[0]["text"]
-    [filed] = ledger_of(stack, "C0010")
+    [filed] = ledger_of(stack, "C0041")
     assert (filed["id"], filed["type"], filed["conversation_id"], filed["channel"]) == (request_id, "erasure", sender, "assistant:website")
 
 

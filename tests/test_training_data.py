@@ -1,0 +1,42 @@
+"""The training data holds none of the evaluation's questions: they measure understanding, so a model
+that was trained on them would be measured on what it memorised (../shared/eval/README.md)."""
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import yaml
+
+from conftest import ROOT
+
+EVAL_FILES = [ROOT.parent / "shared" / "eval" / name for name in ("questions_en_dev.tsv", "questions_nl_dev.tsv")]
+HELD_OUT = ROOT / "tests" / "eval" / "questions_nl_heldout.tsv"
+ANNOTATION = re.compile(r"\[([^\]]+)\](?:\{[^}]*\}|\([^)]*\))")
+
+
+def normalised(text: str) -> str:
+    return re.sub(r"\W+", " ", text.lower()).strip()
+
+
+def questions(path: Path) -> set[str]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return {normalised(r["question"]) for r in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE) if r.get("question")}
+
+
+def training_examples() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for path in sorted((ROOT / "data").rglob("*.yml")):
+        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu", []) or []:
+            for line in str(block.get("examples", "")).splitlines():
+                example = ANNOTATION.sub(r"\1", line.strip().removeprefix("- "))
+                found[normalised(example)] = str(path.relative_to(ROOT))
+    return found
+
+
+def test_no_evaluation_question_is_in_the_training_data():
+    examples = training_examples()
+    assert len(examples) > 1000
+    for path in [*EVAL_FILES, HELD_OUT]:
+        leaked = sorted((q, examples[q]) for q in questions(path) & set(examples))
+        assert not leaked, f"{path.name} questions in the training data: {leaked}"
