@@ -55,6 +55,23 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
 
 
+@contextmanager
+def back_office_process(folder: Path, settings: dict) -> Iterator[str]:
+    """`python -m backoffice serve` on a free port with these settings (over this environment's);
+    yields its address once it answers, and stops it afterwards. Its log is `folder/backoffice.log`."""
+    port = free_port()
+    log_path = folder / "backoffice.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "backoffice", "serve", "--port", str(port)],
+                                cwd=ROOT / "backend", env={**os.environ, **settings}, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(proc, lambda: httpx2.get(f"{url}/healthz", timeout=1).status_code == 200, log_path, "back office")
+        yield url
+    finally:
+        stop(proc)
+
+
 class Company:
     """The demo company systems running as a real process: address, fault injection, data, and its own
     record of actions (how often each idempotency key was carried out)."""

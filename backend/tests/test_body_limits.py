@@ -4,18 +4,15 @@ malformed body gets a 4xx, never a 500. Through the real processes, over raw soc
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 from typing import Iterator
 
 import httpx2
 import pytest
 
+from .conftest import back_office_process
 from .identity.conftest import (  # noqa: F401  (company_process, company, sink_process, sink are fixtures)
-    BACKEND, OTP_SECRET, SERVICE, SERVICE_TOKEN, SESSION_SECRET, SYSTEMS_TOKEN, Company, company, company_process, free_port,
-    sink, sink_process, stop, wait_until_up,
+    OTP_SECRET, SERVICE, SERVICE_TOKEN, SESSION_SECRET, SYSTEMS_TOKEN, Company, company, company_process, sink, sink_process,
 )
 
 THIRTY_MB = 30 * 1024 * 1024
@@ -26,21 +23,14 @@ SYSTEMS = {"Authorization": f"Bearer {SYSTEMS_TOKEN}"}
 @pytest.fixture(scope="module")
 def backoffice_url(company_process: Company, sink_process, tmp_path_factory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("body-limits")
-    port = free_port()
-    env = {**os.environ, "BACKOFFICE_DATABASE_URL": f"sqlite:///{folder / 'backoffice.db'}", "BACKOFFICE_SERVICE_TOKEN": SERVICE_TOKEN,
-           "COMPANY_SYSTEMS_URL": company_process.url, "COMPANY_SYSTEMS_TOKEN": SYSTEMS_TOKEN,
-           "SESSION_TOKEN_SECRET": SESSION_SECRET, "OTP_SECRET": OTP_SECRET, "SMTP_HOST": "127.0.0.1",
-           "SMTP_PORT": str(sink_process.port), "MAIL_SINK_DIR": str(sink_process.folder), "DEMO_MODE": "1",
-           "PRIVACY_TEAM_PASSWORD": "body-limit-privacy-password", "MAX_REQUEST_BODY_BYTES": str(LIMIT)}
-    env.pop("DEMO_MODE_ALLOW_PUBLIC", None)
-    log_path = folder / "backoffice.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "backoffice", "serve", "--port", str(port)], cwd=BACKEND, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    wait_until_up(proc, lambda: httpx2.get(f"{url}/healthz", timeout=1).status_code == 200, log_path, "back office")
-    yield url
-    stop(proc)
+    values = {"BACKOFFICE_DATABASE_URL": f"sqlite:///{folder / 'backoffice.db'}", "BACKOFFICE_SERVICE_TOKEN": SERVICE_TOKEN,
+                "COMPANY_SYSTEMS_URL": company_process.url, "COMPANY_SYSTEMS_TOKEN": SYSTEMS_TOKEN,
+                "SESSION_TOKEN_SECRET": SESSION_SECRET, "OTP_SECRET": OTP_SECRET, "SMTP_HOST": "127.0.0.1",
+                "SMTP_PORT": str(sink_process.port), "MAIL_SINK_DIR": str(sink_process.folder), "DEMO_MODE": "1",
+                "DEMO_MODE_ALLOW_PUBLIC": "0", "PRIVACY_TEAM_PASSWORD": "body-limit-privacy-password",
+                "MAX_REQUEST_BODY_BYTES": str(LIMIT)}
+    with back_office_process(folder, values) as url:
+        yield url
 
 
 def _address(url: str) -> tuple[str, int]:

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
@@ -27,9 +24,9 @@ from schemathesis.core.failures import Failure, FailureGroup
 
 from backoffice.identity import SessionTokens
 
-from .conftest import company_systems
+from .conftest import back_office_process, company_systems
 from .identity.conftest import (  # noqa: F401  (sink_process is a fixture)
-    BACKEND, OTP_SECRET, PRESENCE, SERVICE, SERVICE_TOKEN, SESSION_SECRET, SYSTEMS_TOKEN, free_port, sink_process, stop, wait_until_up,
+    OTP_SECRET, PRESENCE, SERVICE, SERVICE_TOKEN, SESSION_SECRET, SYSTEMS_TOKEN, sink_process,
 )
 
 VERIFIED = "fuzz-verified-conversation"
@@ -52,22 +49,15 @@ def company_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def backoffice_url(company_url: str, sink_process, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder: Path = tmp_path_factory.mktemp("fuzz-backoffice")
-    port = free_port()
-    env = {**os.environ, "BACKOFFICE_DATABASE_URL": f"sqlite:///{folder / 'backoffice.db'}", "BACKOFFICE_SERVICE_TOKEN": SERVICE_TOKEN,
-           "COMPANY_SYSTEMS_URL": company_url, "COMPANY_SYSTEMS_TOKEN": SYSTEMS_TOKEN, "SESSION_TOKEN_SECRET": SESSION_SECRET,
-           "OTP_SECRET": OTP_SECRET, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(sink_process.port),
-           "MAIL_SINK_DIR": str(sink_process.folder), "DEMO_MODE": "1", "DEMO_MODE_ALLOW_PUBLIC": "0",
-           "PRIVACY_TEAM_USER": TEAM[0], "PRIVACY_TEAM_PASSWORD": TEAM[1],
-           "EXPORT_LINK_SECRET": "fuzz-export-link-secret-0123456789abcdef",
-           "TRACKER_DB_DIALECT": "sqlite", "TRACKER_DB": str(folder / "rasa-tracker.db")}
-    log_path = folder / "backoffice.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "backoffice", "serve", "--port", str(port)], cwd=BACKEND, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    wait_until_up(proc, lambda: httpx2.get(f"{url}/healthz", timeout=1).status_code == 200, log_path, "back office")
-    yield url
-    stop(proc)
+    values = {"BACKOFFICE_DATABASE_URL": f"sqlite:///{folder / 'backoffice.db'}", "BACKOFFICE_SERVICE_TOKEN": SERVICE_TOKEN,
+                "COMPANY_SYSTEMS_URL": company_url, "COMPANY_SYSTEMS_TOKEN": SYSTEMS_TOKEN, "SESSION_TOKEN_SECRET": SESSION_SECRET,
+                "OTP_SECRET": OTP_SECRET, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(sink_process.port),
+                "MAIL_SINK_DIR": str(sink_process.folder), "DEMO_MODE": "1", "DEMO_MODE_ALLOW_PUBLIC": "0",
+                "PRIVACY_TEAM_USER": TEAM[0], "PRIVACY_TEAM_PASSWORD": TEAM[1],
+                "EXPORT_LINK_SECRET": "fuzz-export-link-secret-0123456789abcdef",
+                "TRACKER_DB_DIALECT": "sqlite", "TRACKER_DB": str(folder / "rasa-tracker.db")}
+    with back_office_process(folder, values) as url:
+        yield url
 
 
 def server_errors(schema_url: str, headers_for, known: Optional[Callable[[], dict[str, str]]] = None,
