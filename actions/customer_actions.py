@@ -51,6 +51,7 @@ SAY = {
         "en": "What can I do for you? For example: 'show my data' or 'what is the status of my request?'.",
     },
     "code_wrong": {"nl": "Die code klopt niet. Je kunt het nog {left} keer proberen.", "en": "That code is not right. You have {left} more tries."},
+    "code_wrong_last": {"nl": "Die code klopt niet. Je kunt het nog 1 keer proberen.", "en": "That code is not right. You have 1 more try."},
     "code_locked": {
         "nl": "Te vaak een verkeerde code: deze code is geblokkeerd. Vraag na {when} een nieuwe code aan door je e-mailadres opnieuw te typen.",
         "en": "Too many wrong codes: this code is blocked. Ask for a new code after {when} by typing your e-mail address again.",
@@ -370,7 +371,8 @@ class ActionCheckCode(CustomerAction):
         except Refused as exc:
             body = exc.body
             messages = {
-                "wrong_code": lambda: say("code_wrong", language, left=body.get("attempts_left", 0)),
+                "wrong_code": lambda: (say("code_wrong_last", language) if body.get("attempts_left") == 1
+                                       else say("code_wrong", language, left=body.get("attempts_left", 0))),
                 "locked": lambda: say("code_locked", language, when=_clock(body.get("locked_until"))),
                 "expired": lambda: say("code_expired", language),
                 "no_code": lambda: say("no_code", language),
