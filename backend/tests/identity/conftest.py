@@ -22,8 +22,11 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from backoffice.config import Settings
+from backoffice.identity_api import identity_router
 from backoffice.mail import SUBJECT
 from backoffice.mailsink import read_inbox
 
@@ -147,3 +150,12 @@ def make_settings(db_url: str, company: Company, sink: Sink, **changes: object) 
     )
     values.update(changes)
     return Settings(**values)
+
+
+@pytest.fixture
+def client(db_url: str, company: Company, sink, clock: Clock) -> Iterator[TestClient]:
+    """The identity routes with a clock the test can move (the rest of the back office is not needed)."""
+    app = FastAPI()
+    app.include_router(identity_router(make_settings(db_url, company, sink), clock=clock))
+    with TestClient(app) as c:
+        yield c

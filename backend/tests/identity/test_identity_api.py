@@ -25,15 +25,6 @@ TOKENS = idn.SessionTokens(SESSION_SECRET)
 
 
 @pytest.fixture
-def client(db_url, company, sink, clock):
-    """The identity routes with a clock the test can move (the rest of the back office is not needed)."""
-    app = FastAPI()
-    app.include_router(identity_router(make_settings(db_url, company, sink), clock=clock))
-    with TestClient(app) as c:
-        yield c
-
-
-@pytest.fixture
 def rows(db_url):
     engine = create_engine(db_url)
 

@@ -7,17 +7,14 @@ import datetime as dt
 import logging
 
 import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session as OrmSession
 
 from backoffice import identity as idn
-from backoffice.identity_api import identity_router
 from backoffice.identity_db import ConversationIdentity
 from backoffice.presence import MAX_CONNECTIONS, Presence, present_in, record_presence
 
-from .conftest import SERVICE, SESSION_SECRET, make_settings
+from .conftest import SERVICE, SESSION_SECRET
 
 TOKENS = idn.SessionTokens(SESSION_SECRET)
 AUTH = {"Authorization": SERVICE["Authorization"]}
@@ -32,14 +29,6 @@ ELSEWHERE = {
     "website-without-connection": {**AUTH, "X-Chat-Channel": "website"},
     "no-presence": AUTH,
 }
-
-
-@pytest.fixture
-def client(db_url, company, sink, clock):
-    app = FastAPI()
-    app.include_router(identity_router(make_settings(db_url, company, sink), clock=clock))
-    with TestClient(app) as c:
-        yield c
 
 
 def login(client, conversation_id, customer_id, headers):
