@@ -6,6 +6,7 @@ import os
 import shutil
 import sys
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Dict, Iterator
 
@@ -88,11 +89,11 @@ def assistant(sqlite_assistant: Stack) -> Stack:
     return sqlite_assistant
 
 
-@pytest.fixture(scope="session")
-def postgresql_assistant() -> Iterator[Stack]:
-    """The same processes on PostgreSQL (localhost:5432): the ledger, the company systems and Rasa's
-    tracker store each in a throwaway database, dropped afterwards."""
-    var = ROOT / "var" / f"test-pg-{os.getpid()}"
+@contextmanager
+def postgresql_stack(folder: str) -> Iterator[Stack]:
+    """All the processes on PostgreSQL (localhost:5432): the ledger, the company systems and Rasa's
+    tracker store each in a throwaway database, dropped afterwards; logs in var/<folder>-<pid>."""
+    var = ROOT / "var" / f"{folder}-{os.getpid()}"
     shutil.rmtree(var, ignore_errors=True)
     var.mkdir(parents=True)
     suffix = uuid.uuid4().hex[:8]
@@ -120,3 +121,10 @@ def postgresql_assistant() -> Iterator[Stack]:
             for name in names.values():
                 db.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgresql_assistant() -> Iterator[Stack]:
+    """The same processes on PostgreSQL, each database a throwaway one (`postgresql_stack`)."""
+    with postgresql_stack("test-pg") as running:
+        yield running
