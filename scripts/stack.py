@@ -2,7 +2,10 @@
 
 `python scripts/stack.py run` starts the back office, the action server and the Rasa server, waits
 until each answers, prints the demo website's address and stays until Ctrl-C or `stop`.
-The end-to-end tests use the same `Stack` class, so they test the assistant as `make run` starts it.
+The end-to-end tests use the same `Stack` class, so they test the assistant as `make run` starts it;
+every test that starts a process of its own does so with `Process` (logs, free ports, fresh secrets,
+and readiness only of the process it started), and waits with `eventually` instead of sleeping.
+Tests import this file by path, from either environment (it needs only python-dotenv).
 """
 from __future__ import annotations
 
@@ -15,8 +18,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple, Type, TypeVar
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
@@ -27,6 +31,9 @@ RASA_BIN = ROOT / ".venv" / "rasa" / "bin"
 BACKOFFICE_PY = ROOT / ".venv" / "backoffice" / "bin" / "python"
 # Python packages run from their own folder; the Rasa processes from the project root.
 WORKDIRS = {"companysystems": "companysystems", "backoffice": "backend", "worker": "backend", "mailsink": "backend"}
+PORT_SETTINGS = {"companysystems": "COMPANY_SYSTEMS_PORT", "backoffice": "BACKOFFICE_PORT", "mailsink": "SMTP_PORT",
+                 "actions": "ACTIONS_PORT", "rasa": "RASA_PORT"}
+T = TypeVar("T")
 
 
 def load_env(overrides: Optional[Dict[str, str]] = None) -> Dict[str, str]:
@@ -57,24 +64,25 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def fresh_secret(name: str) -> str:
+    """A secret made for this run only, so nothing left over from another run knows it."""
+    return f"{name}-{secrets.token_hex(20)}"
+
+
 def isolated_env(var_dir: Path) -> Dict[str, str]:
     """Settings for a stack of its own (tests, evaluation): free ports, own databases, and secrets
     made fresh for this run."""
     ports = {name: free_port() for name in ("backoffice", "actions", "rasa", "company", "smtp")}
-
-    def secret(name: str) -> str:
-        return f"{name}-{secrets.token_hex(20)}"
-
     return {
         "COMPANY_SYSTEMS_PORT": str(ports["company"]),
         "COMPANY_SYSTEMS_URL": f"http://localhost:{ports['company']}",
-        "COMPANY_SYSTEMS_TOKEN": secret("systems"),
+        "COMPANY_SYSTEMS_TOKEN": fresh_secret("systems"),
         "COMPANY_DATABASE_URL": f"sqlite:///{var_dir / 'companysystems.db'}",
-        "PRIVACY_TEAM_PASSWORD": secret("privacy"),
-        "SESSION_TOKEN_SECRET": secret("session"),
-        "OTP_SECRET": secret("otp"),
-        "EXPORT_LINK_SECRET": secret("export"),
-        "CHAT_SESSION_ID_SECRET": secret("chat-session"),
+        "PRIVACY_TEAM_PASSWORD": fresh_secret("privacy"),
+        "SESSION_TOKEN_SECRET": fresh_secret("session"),
+        "OTP_SECRET": fresh_secret("otp"),
+        "EXPORT_LINK_SECRET": fresh_secret("export"),
+        "CHAT_SESSION_ID_SECRET": fresh_secret("chat-session"),
         "SMTP_PORT": str(ports["smtp"]),
         "MAIL_SINK_DIR": str(var_dir / "mail"),
         "DEMO_MODE": "1",
@@ -84,19 +92,179 @@ def isolated_env(var_dir: Path) -> Dict[str, str]:
         "WORKER_BACKOFF_BASE_SECONDS": "0.5",
         "BACKOFFICE_PORT": str(ports["backoffice"]),
         "ACTIONS_PORT": str(ports["actions"]),
-        "ACTION_SERVER_TOKEN": secret("actions"),
+        "ACTION_SERVER_TOKEN": fresh_secret("actions"),
         "RASA_PORT": str(ports["rasa"]),
         "BACKOFFICE_URL": f"http://localhost:{ports['backoffice']}",
         "ACTION_ENDPOINT_URL": f"http://localhost:{ports['actions']}/webhook",
         "PUBLIC_SOCKET_URL": f"http://localhost:{ports['rasa']}",
-        "RASA_API_TOKEN": secret("rasa"),
-        "REST_CHANNEL_TOKEN": secret("rest"),
+        "RASA_API_TOKEN": fresh_secret("rasa"),
+        "REST_CHANNEL_TOKEN": fresh_secret("rest"),
         "CORS_ORIGINS": f"http://localhost:{ports['backoffice']}",
-        "BACKOFFICE_SERVICE_TOKEN": secret("service"),
+        "BACKOFFICE_SERVICE_TOKEN": fresh_secret("service"),
         "TRACKER_DB_DIALECT": "sqlite",
         "TRACKER_DB": str(var_dir / "rasa-tracker.db"),
         "BACKOFFICE_DATABASE_URL": f"sqlite:///{var_dir / 'backoffice.db'}",
     }
+
+
+def eventually(read: Callable[[], T], timeout: float, what: str, until: Callable[[T], object] = bool,
+               interval: float = 0.1, retry_on: Tuple[Type[BaseException], ...] = ()) -> T:
+    """Wait for a condition instead of sleeping for a guess: call `read` until what it returns meets
+    `until` (by default: is true), and return that. After `timeout` seconds fail, saying `what` was
+    awaited and what `read` returned last (or raised last, of the errors in `retry_on`); any other
+    error fails at once."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            seen: object = read()
+        except retry_on as exc:
+            seen = exc
+        else:
+            if until(seen):  # type: ignore[arg-type]
+                return seen  # type: ignore[return-value]
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{what}: not within {timeout:g} s; last seen: {seen!r}")
+        time.sleep(interval)
+
+
+def listening_sockets(port: int) -> Optional[Set[str]]:
+    """The inodes of the sockets listening on this TCP port (IPv4 and IPv6), from the kernel's tables;
+    None where there are no such tables (not Linux)."""
+    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
+    if not tables[0].exists():
+        return None
+    found = set()
+    for table in (t for t in tables if t.exists()):
+        for line in table.read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                found.add(fields[9])
+    return found
+
+
+def sockets_of_session(session: int) -> Set[str]:
+    """The inodes of the sockets open in the processes of this session: a process started in a
+    session of its own, and its children."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # /proc/<pid>/stat: pid (name) state ppid pgrp session ...; the name may hold spaces.
+            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[3]) != session:
+                continue
+            for fd in (entry / "fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    found.add(target[len("socket:["):-1])
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile, or not ours to read
+    return found
+
+
+class Process:
+    """One process the stack or a test starts: in a session of its own (it and its children stop
+    together), its output in its own log, and ready only when it is alive, every socket listening
+    on its port is its own, and its health URL answers 200. So a process left over from another run
+    (or anything else on that port) never passes for this one."""
+
+    def __init__(self, name: str, command: List[str], cwd: Path, env: Dict[str, str], log_path: Path,
+                 port: Optional[int] = None, health_url: Optional[str] = None) -> None:
+        self.name, self.command, self.cwd, self.env, self.log_path = name, command, cwd, env, log_path
+        self.port, self.health_url = port, health_url
+        self.popen: Optional[subprocess.Popen] = None
+        self.waiting_for = "not started"
+
+    @property
+    def pid(self) -> int:
+        assert self.popen is not None, f"{self.name} was not started"
+        return self.popen.pid
+
+    def poll(self) -> Optional[int]:
+        return self.popen.poll() if self.popen is not None else None
+
+    def start(self) -> "Process":
+        """Start it; refuse when its port is taken (another process would answer in its place)."""
+        if self.port is not None and not port_free(self.port):
+            raise RuntimeError(f"port in use by another process: {self.name} ({self.port}) (an earlier run? `make stop`)")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.popen = subprocess.Popen(self.command, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                          start_new_session=True)
+        return self
+
+    def ready(self) -> bool:
+        """True once it serves; fails at once (with its log) when it has exited."""
+        if self.poll() is not None:
+            raise RuntimeError(f"{self.name} exited with {self.popen.returncode}:\n{self.tail()}")
+        if self.port is not None and not self.holds_port():
+            return False
+        if self.health_url is not None:
+            try:
+                with urllib.request.urlopen(self.health_url, timeout=2) as response:
+                    if response.status != 200:
+                        self.waiting_for = f"{self.health_url} answered {response.status}"
+                        return False
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
+                self.waiting_for = f"{self.health_url}: {exc}"
+                return False
+        self.waiting_for = ""
+        return True
+
+    def holds_port(self) -> bool:
+        """Something listens on its port, and every socket listening there is this process's own. Where
+        the kernel does not say whose a socket is (not Linux), that the port was free at start has to do."""
+        listening = listening_sockets(self.port)
+        if listening is None:
+            held = port_answers(self.port)
+        elif listening - sockets_of_session(self.pid):
+            self.waiting_for = f"another process listens on port {self.port}"
+            return False
+        else:
+            held = bool(listening)
+        if not held:
+            self.waiting_for = f"nothing listens on port {self.port} yet"
+        return held
+
+    def wait_ready(self, timeout: float) -> "Process":
+        try:
+            eventually(self.ready, timeout, f"{self.name} ready", interval=0.2)
+        except TimeoutError:
+            raise TimeoutError(f"{self.name} not up after {timeout:.0f} s: {self.waiting_for}\n{self.tail()}") from None
+        return self
+
+    def wait(self, timeout: float) -> int:
+        """Its exit code, once it has exited by itself."""
+        assert self.popen is not None, f"{self.name} was not started"
+        return self.popen.wait(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL, no clean shutdown (it and its children)."""
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.popen.wait(10)
+
+    def stop(self) -> None:
+        if self.popen is not None:
+            terminate(self.popen.pid, self.popen)
+
+    def tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@contextmanager
+def serving(process: Process, timeout: float = 90.0) -> Iterator[Process]:
+    """Start the process, wait until it is ready, and stop it afterwards."""
+    process.start()
+    try:
+        process.wait_ready(timeout)
+        yield process
+    finally:
+        process.stop()
 
 
 class Stack:
@@ -105,7 +273,7 @@ class Stack:
         self.env = env
         self.log_dir = log_dir
         self.pid_dir = pid_dir
-        self.procs: Dict[str, subprocess.Popen] = {}
+        self.procs: Dict[str, Process] = {}
 
     def commands(self) -> Dict[str, List[str]]:
         """RASA_MODEL names the model file or folder to load (default: the newest in `models/`)."""
@@ -132,63 +300,59 @@ class Stack:
             "rasa": f"http://localhost:{e['RASA_PORT']}/status?token={e['RASA_API_TOKEN']}",
         }
 
-    def ports(self) -> Dict[str, int]:
-        e = self.env
-        return {"companysystems": int(e["COMPANY_SYSTEMS_PORT"]), "backoffice": int(e["BACKOFFICE_PORT"]),
-                "mailsink": int(e["SMTP_PORT"]), "actions": int(e["ACTIONS_PORT"]), "rasa": int(e["RASA_PORT"])}
+    def process(self, name: str) -> Process:
+        port = int(self.env[PORT_SETTINGS[name]]) if name in PORT_SETTINGS else None
+        return Process(name, self.commands()[name], ROOT / WORKDIRS.get(name, "."), self.env, self.log_dir / f"{name}.log",
+                       port, self.health_urls().get(name))
 
     def start(self, names: Optional[List[str]] = None) -> None:
         """Start the processes; refuse when one's port is taken (another process would answer its health check)."""
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        commands = self.commands()
-        names = names or list(commands)
-        taken = [f"{name} ({port})" for name, port in self.ports().items() if name in names and not port_free(port)]
+        processes = [self.process(name) for name in names or list(self.commands())]
+        taken = [f"{p.name} ({p.port})" for p in processes if p.port is not None and not port_free(p.port)]
         if taken:
             raise RuntimeError(f"port in use by another process: {', '.join(taken)} (an earlier run? `make stop`)")
-        for name in names:
-            cwd = ROOT / WORKDIRS.get(name, ".")
-            log = open(self.log_dir / f"{name}.log", "ab")
-            self.procs[name] = subprocess.Popen(
-                commands[name], cwd=cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
+        for process in processes:
+            self.procs[process.name] = process.start()
             if self.pid_dir is not None:
-                (self.pid_dir / f"{name}.pid").write_text(str(self.procs[name].pid))
+                (self.pid_dir / f"{process.name}.pid").write_text(str(process.pid))
 
     def wait_ready(self, timeout: float = 300.0, progress: bool = False) -> None:
-        """Wait until every started process answers its health check; fail with its log if one dies."""
-        pending = {name: url for name, url in self.health_urls().items() if name in self.procs}
-        deadline = time.monotonic() + timeout
-        while pending:
-            for name, proc in self.procs.items():
-                if name not in pending and proc.poll() is not None:
-                    raise RuntimeError(f"{name} exited with {proc.returncode}:\n{self.tail(name)}")
-            for name, url in list(pending.items()):
-                if self.procs[name].poll() is not None:
-                    raise RuntimeError(f"{name} exited with {self.procs[name].returncode}:\n{self.tail(name)}")
-                try:
-                    with urllib.request.urlopen(url, timeout=2) as response:
-                        if response.status == 200:
-                            pending.pop(name)
-                            if progress:
-                                print(f"  {name} is up", flush=True)
-                except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-                    pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"not up after {timeout:.0f} s: {', '.join(pending)}")
-            time.sleep(1)
+        """Wait until every started process is ready (`Process.ready`); fail with its log if one dies."""
+        pending = list(self.procs.values())
 
-    def tail(self, name: str, lines: int = 40) -> str:
-        path = self.log_dir / f"{name}.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+        def all_ready() -> bool:
+            for process in list(pending):
+                if process.ready():
+                    pending.remove(process)
+                    if progress:
+                        print(f"  {process.name} is up", flush=True)
+            for process in self.procs.values():
+                if process.poll() is not None:
+                    raise RuntimeError(f"{process.name} exited with {process.poll()}:\n{process.tail()}")
+            return not pending
+
+        try:
+            eventually(all_ready, timeout, "the stack ready", interval=0.5)
+        except TimeoutError:
+            waiting = "; ".join(f"{p.name} ({p.waiting_for})" for p in pending)
+            raise TimeoutError(f"not up after {timeout:.0f} s: {waiting}") from None
 
     def stop(self, names: Optional[List[str]] = None) -> None:
         for name in names or list(self.procs):
-            proc = self.procs.pop(name, None)
-            if proc is None:
+            process = self.procs.pop(name, None)
+            if process is None:
                 continue
-            terminate(proc.pid, proc)
+            process.stop()
             if self.pid_dir is not None:
                 (self.pid_dir / f"{name}.pid").unlink(missing_ok=True)
+
+
+def port_answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except OSError:
+        return False
+    return True
 
 
 def port_free(port: int) -> bool:
