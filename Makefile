@@ -65,6 +65,10 @@ web/node_modules/.installed: web/package-lock.json
 	@echo "==> Chromium for the browser tests (Debian package)"
 	apt-get update -q && apt-get install -y -q chromium
 
+/usr/bin/faketime:
+	@echo "==> libfaketime for the test of a knowledge version taking effect at midnight (Debian package)"
+	apt-get install -y -q faketime || { apt-get update -q && apt-get install -y -q faketime; }
+
 deps: $(RASA_VENV)/.installed $(BO_VENV)/.installed web/node_modules/.installed .env
 
 validate-knowledge: $(BO_VENV)/.installed
@@ -87,7 +91,7 @@ shell: deps validate-knowledge $(MODEL)
 stop:
 	@$(RASA_VENV)/bin/python scripts/stack.py stop
 
-test-deps: deps /usr/bin/chromium $(MODEL)
+test-deps: deps /usr/bin/chromium /usr/bin/faketime $(MODEL)
 
 test: test-deps validate-knowledge
 	@echo "==> back office tests"

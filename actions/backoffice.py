@@ -1,7 +1,8 @@
 """HTTP client of the back office, used by the actions.
 
 Published knowledge-base versions never change, so each is fetched once and kept; only "which
-version is current" is asked again, at most every `current_ttl` seconds. Every call has a timeout
+version is current" is asked again, every `current_ttl` seconds and at the moment the back office
+says a newer version takes effect, so no answer names the old one after it. Every call has a timeout
 well under Rasa's 60 s conversation lock, and idempotent GETs are retried with backoff.
 
 Every call about a conversation's customer carries the `Presence` of the message being answered: the
@@ -84,7 +85,7 @@ class BackOfficeClient:
         self.session.headers["Authorization"] = f"Bearer {service_token}"
         self._versions: Dict[str, Dict[str, Any]] = {}
         self._current: Optional[str] = None
-        self._current_at = 0.0
+        self._current_until = 0.0
         self._categories: Optional[Dict[str, Any]] = None
         self._lock = threading.Lock()
 
@@ -125,12 +126,16 @@ class BackOfficeClient:
             raise BackOfficeError(f"GET {path} failed: {exc}") from exc
 
     def current_version_id(self) -> str:
+        """The version in effect, asked again after `current_ttl` seconds, or sooner when the back
+        office says a newer version takes effect before then (at midnight in Amsterdam)."""
         with self._lock:
-            fresh = self._current and time.monotonic() - self._current_at < self.current_ttl
+            fresh = self._current and time.monotonic() < self._current_until
         if not fresh:
-            current = self._get("/api/knowledge/versions")["current"]
+            listed = self._get("/api/knowledge/versions")
+            ends_in = listed.get("current_for_seconds")
+            keep = self.current_ttl if ends_in is None else min(self.current_ttl, ends_in)
             with self._lock:
-                self._current, self._current_at = current, time.monotonic()
+                self._current, self._current_until = listed["current"], time.monotonic() + keep
         return self._current  # type: ignore[return-value]
 
     def version(self, version_id: str) -> Dict[str, Any]:

@@ -2,6 +2,7 @@
 request ledger (ledger_api), identity verification (identity_api) and a customer's own data (my_data_api)."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Annotated, Literal, Optional
 
@@ -19,6 +20,7 @@ from .identity_api import identity_router
 from .knowledge import KnowledgeBase, KnowledgeVersion, diff, pick_language
 from .ledger_api import ledger_router
 from .my_data_api import my_data_router
+from .rights_requests import local_date
 
 Language = Optional[Literal["nl", "en"]]
 # Ids in the address are bounded like the ids they name (a knowledge version, a topic, a conversation).
@@ -78,8 +80,13 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
 
     @app.get("/api/knowledge/versions")
     def list_versions() -> dict:
+        now = dt.datetime.now(dt.timezone.utc)
+        until = kb.current_until(now)
         return {
-            "current": kb.current().version.id,
+            "current": kb.current(local_date(now)).version.id,
+            # A client caching `current` keeps it no longer than this, by the back office's clock.
+            "current_until": until.isoformat() if until else None,
+            "current_for_seconds": (until - now).total_seconds() if until else None,
             "versions": [v.version.model_dump(mode="json") for v in kb.versions.values()],
         }
 

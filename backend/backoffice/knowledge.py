@@ -15,6 +15,8 @@ from typing import Any, Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from .rights_requests import COMPANY_TIME_ZONE, local_date
+
 LANGUAGES = ("nl", "en")
 FILES = ("version.yml", "company.yml", "categories.yml", "not_collected.yml", "purposes.yml", "topics.yml")
 PUBLISHED_LOCK = "published.lock"
@@ -345,10 +347,19 @@ class KnowledgeBase:
         return sorted(items, key=lambda v: v.version.effective_date)
 
     def current(self, today: Optional[dt.date] = None) -> KnowledgeVersion:
-        """The newest published version in effect today."""
-        today = today or dt.date.today()
+        """The newest published version in effect on `today`, a day in the company's time zone (a
+        version dated 1 March takes effect at midnight in Amsterdam, not at 01:00 by a UTC clock)."""
+        today = today or local_date(dt.datetime.now(dt.timezone.utc))
         in_effect = [v for v in self.published() if v.version.effective_date <= today]
         return (in_effect or self.published())[-1]
+
+    def current_until(self, now: dt.datetime) -> Optional[dt.datetime]:
+        """When the version current at `now` stops being current: midnight in the company's time zone
+        of the next published version's effective date; None when none is planned."""
+        later = [v.version.effective_date for v in self.published() if v.version.effective_date > local_date(now)]
+        if not later:
+            return None
+        return dt.datetime.combine(min(later), dt.time(0), tzinfo=COMPANY_TIME_ZONE).astimezone(dt.timezone.utc)
 
     def get(self, version_id: str) -> Optional[KnowledgeVersion]:
         return self.versions.get(version_id)

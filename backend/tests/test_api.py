@@ -29,6 +29,11 @@ def test_lists_versions_with_current(client):
     assert body["current"] in ids and "draft" in ids
 
 
+def test_the_current_version_stays_current_while_nothing_newer_is_published(client):
+    body = client.get("/api/knowledge/versions").json()
+    assert body["current_until"] is None and body["current_for_seconds"] is None  # the draft is not published
+
+
 def test_published_version_is_cacheable_for_good(client):
     current = client.get("/api/knowledge/versions").json()["current"]
     response = client.get(f"/api/knowledge/versions/{current}")

@@ -1,10 +1,12 @@
 import datetime as dt
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 
 from backoffice.knowledge import KnowledgeBase, KnowledgeError, diff, pick_language
+from backoffice.rights_requests import local_date
 
 from .conftest import KNOWLEDGE
 
@@ -28,6 +30,19 @@ def test_current_version_depends_on_effective_date():
     first, second = kb.published()[:2]
     assert kb.current(second.version.effective_date - dt.timedelta(days=1)).version.id == first.version.id
     assert kb.current(second.version.effective_date).version.id == second.version.id
+
+
+def test_a_version_is_current_from_midnight_in_amsterdam_until_the_next_one():
+    kb = KnowledgeBase.load(KNOWLEDGE)
+    first, second = kb.published()[:2]
+    midnight = dt.datetime.combine(second.version.effective_date, dt.time(0), tzinfo=ZoneInfo("Europe/Amsterdam"))
+    midnight_utc = midnight.astimezone(dt.timezone.utc)
+    assert midnight_utc.date() < second.version.effective_date  # 22:00 or 23:00 UTC the day before
+    just_before = midnight_utc - dt.timedelta(seconds=1)
+    assert kb.current(local_date(just_before)).version.id == first.version.id
+    assert kb.current(local_date(midnight_utc)).version.id == second.version.id
+    assert kb.current_until(just_before) == midnight_utc
+    assert kb.current_until(midnight_utc) is None or kb.current_until(midnight_utc) > midnight_utc
 
 
 def test_newer_version_adds_wifi_counting_and_changes_a_retention_period():
