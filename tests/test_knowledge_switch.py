@@ -10,9 +10,9 @@ the old version, with what that version said is kept.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 from typing import Iterator
 from zoneinfo import ZoneInfo
@@ -20,8 +20,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from actions.rights import long_date
 from conftest import ROOT
-from stack import BACKOFFICE_PY, Stack, isolated_env, load_env
+from stack import BACKOFFICE_PY, Stack, eventually, isolated_env, load_env
 from test_privacy_requests import REQUEST_ID, backoffice, email_of, new_conversation, say, verify_by_email
 
 OLD, NEW = "2026-09", "2027-03"
@@ -64,7 +65,7 @@ class ClockedStack(Stack):
 
 @pytest.fixture(scope="module")
 def assistant() -> Iterator[ClockedStack]:
-    var = ROOT / "var" / f"test-switch-{int(time.time())}"
+    var = ROOT / "var" / f"test-switch-{os.getpid()}"
     shutil.rmtree(var, ignore_errors=True)
     var.mkdir(parents=True)
     env = isolated_env(var)
@@ -85,13 +86,6 @@ def version_in_effect(assistant) -> str:
     return backoffice(assistant, "/healthz")["knowledge_version"]
 
 
-def wait_for_version(assistant, version_id: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while version_in_effect(assistant) != version_id:
-        assert time.monotonic() < deadline, f"{version_id} did not take effect"
-        time.sleep(0.5)
-
-
 def test_answers_switch_at_midnight_and_a_summary_is_filed_on_the_version_it_came_from(assistant):
     listed = backoffice(assistant, "/api/knowledge/versions")
     assert listed["current"] == OLD and listed["current_until"] == SWITCH.astimezone(dt.timezone.utc).isoformat()
@@ -104,7 +98,7 @@ def test_answers_switch_at_midnight_and_a_summary_is_filed_on_the_version_it_cam
     assert "Shall I file it?" in summary and "7 years" in summary and "10 years" not in summary
     assert version_in_effect(assistant) == OLD, f"the summary took over {LEAD} s: the clock passed midnight before it"
 
-    wait_for_version(assistant, NEW, timeout=LEAD + 30)
+    eventually(lambda: version_in_effect(assistant), LEAD + 30, f"{NEW} taking effect", until=lambda v: v == NEW, interval=0.5)
     after = new_conversation(assistant, "en")
     answer = say(assistant, after, "which personal data do you collect?")
     assert f"version {NEW}" in answer and f"version {OLD}" not in answer  # at once, not after the 30 s cache
@@ -113,6 +107,9 @@ def test_answers_switch_at_midnight_and_a_summary_is_filed_on_the_version_it_cam
     found = REQUEST_ID.search(receipt)
     assert found, receipt
     filed = backoffice(assistant, f"/api/requests/{found.group(0)}")
-    assert filed["knowledge_version"] == OLD and filed["received_at"].startswith("2027-02-28T23:")  # UTC: 1 March in Amsterdam
+    assert filed["knowledge_version"] == OLD
+    # Received at 23:0x UTC on 28 February, which is 1 March in Amsterdam: due one month later, on 1 April.
+    assert filed["received_at"].startswith("2027-02-28T23:") and filed["due_on"] == "2027-04-01"
+    assert f"by {long_date('2027-04-01', 'en')}" in receipt
     kept = {entry["category"]: entry for entry in filed["kept_after_erasure"]}
     assert "7 years" in str(kept["invoices"]) and "10 years" not in str(kept["invoices"])
