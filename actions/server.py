@@ -42,6 +42,9 @@ DEFAULT_PORT = 5055
 # A whole conversation's events travel in every call; 16 MB holds thousands of turns.
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 OPEN_PATHS = frozenset({"/health"})
+# How long a connection may wait for its call. Sanic's 5 s default also closed a fresh connection a
+# busy Rasa had not written to yet, and Rasa lost that turn's answer; Rasa opens one per call.
+KEEP_ALIVE_SECONDS = 60
 
 
 class SettingError(ValueError):
@@ -103,6 +106,7 @@ def build_app(settings: ServerSettings, actions_package: str = "actions") -> San
     """rasa_sdk's app for `actions_package`, with the token check, the body limit and honest errors."""
     app = create_app(actions_package, cors_origins=None)  # no browser has any business here
     app.config.REQUEST_MAX_SIZE = settings.max_body_bytes
+    app.config.KEEP_ALIVE_TIMEOUT = KEEP_ALIVE_SECONDS
     expected = settings.token.encode()
 
     @app.middleware("request")

@@ -139,6 +139,18 @@ def test_it_listens_on_localhost_only(server):
         socket.create_connection((this_machines_address(), port), timeout=5).close()
 
 
+def test_a_connection_rasa_has_not_written_to_yet_stays_open_past_sanics_5_s(server):
+    """A busy Rasa may connect and write its call seconds later; Sanic's default closed such a
+    connection after 5 s (KEEP_ALIVE_TIMEOUT), and Rasa lost the turn's answer ("Cannot write to
+    closing transport": 7 of 562 turns in the soak probe, tests/test_soak.py)."""
+    with socket.create_connection(("127.0.0.1", int(server.env["ACTIONS_PORT"])), timeout=5) as connection:
+        connection.settimeout(8)
+        with pytest.raises(socket.timeout):
+            assert connection.recv(1) != b"", "the action server closed a connection that had sent nothing yet"
+        connection.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        assert connection.recv(64).startswith(b"HTTP/1.1 200")
+
+
 @pytest.mark.parametrize("secret", [None, "", "change-me", "too-short-0123456789"])
 def test_it_refuses_to_start_without_a_real_secret(secret):
     env = load_env(isolated_env(VAR))
