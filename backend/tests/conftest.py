@@ -1,14 +1,11 @@
 import os
 import shutil
-import socket
 import sqlite3
-import subprocess
 import sys
-import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import httpx2
 import pytest
@@ -17,42 +14,17 @@ from sqlalchemy import create_engine, text
 from backoffice.db import migrate
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+from stack import Process, eventually, free_port, fresh_secret, serving  # noqa: E402,F401 (re-exported)
+
 KNOWLEDGE = ROOT / "knowledge"
 COMPANY_DIR = ROOT / "companysystems"
 SYSTEMS = ("crm", "orders", "loyalty", "marketing", "wifi", "service")
 
 
 # --- processes -----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_up(proc: subprocess.Popen, check: Callable[[], bool], log_path: Path, what: str, timeout: float = 90) -> None:
-    """Wait until `check()` is true; fail with the process's log if it dies or takes too long."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if check():
-                return
-        except (OSError, httpx2.HTTPError):
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"{what} did not start:\n" + log_path.read_text())
-        time.sleep(0.2)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
+# Started with scripts/stack.py's `Process`, as every test of the project starts its processes: a log
+# per process, a free port, and ready only when the process answering is the one started.
 
 
 @contextmanager
@@ -60,16 +32,10 @@ def back_office_process(folder: Path, settings: dict) -> Iterator[str]:
     """`python -m backoffice serve` on a free port with these settings (over this environment's);
     yields its address once it answers, and stops it afterwards. Its log is `folder/backoffice.log`."""
     port = free_port()
-    log_path = folder / "backoffice.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "backoffice", "serve", "--port", str(port)],
-                                cwd=ROOT / "backend", env={**os.environ, **settings}, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(proc, lambda: httpx2.get(f"{url}/healthz", timeout=1).status_code == 200, log_path, "back office")
-        yield url
-    finally:
-        stop(proc)
+    process = Process("backoffice", [sys.executable, "-m", "backoffice", "serve", "--port", str(port)], ROOT / "backend",
+                      {**os.environ, **settings}, folder / "backoffice.log", port, f"http://127.0.0.1:{port}/healthz")
+    with serving(process):
+        yield f"http://127.0.0.1:{port}"
 
 
 class Company:
@@ -84,6 +50,12 @@ class Company:
     def fault(self, system: str, mode: str, **options: object) -> None:
         response = self.http.post(f"/_faults/{system}", json={"mode": mode, **options})
         assert response.status_code == 200, response.text
+
+    def faults(self) -> dict:
+        """The faults still pending, per system (with how many calls each has left)."""
+        response = self.http.get("/_faults")
+        assert response.status_code == 200, response.text
+        return response.json()
 
     def reset_faults(self) -> None:
         for system in SYSTEMS:
@@ -118,19 +90,15 @@ def company_systems(folder: Path, token: str) -> Iterator[Company]:
     db_path = folder / "company.db"
     env = {**os.environ, "COMPANY_DATABASE_URL": f"sqlite:///{db_path}", "COMPANY_SYSTEMS_TOKEN": token,
            "COMPANY_SYSTEMS_FAULTS": "1", "COMPANY_SEED_ON_START": "1"}
-    log_path = folder / "serve.log"
     port = free_port()
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "companysystems", "serve", "--port", str(port)],
-                                cwd=COMPANY_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        wait_until_up(proc, lambda: httpx2.get(f"{url}/healthz", timeout=1).status_code == 200, log_path, "company systems")
-        company = Company(url, db_path, token)
+    process = Process("companysystems", [sys.executable, "-m", "companysystems", "serve", "--port", str(port)], COMPANY_DIR,
+                      env, folder / "serve.log", port, f"http://127.0.0.1:{port}/healthz")
+    with serving(process):
+        company = Company(f"http://127.0.0.1:{port}", db_path, token)
         try:
             yield company
         finally:
             company.http.close()
-            stop(proc)
 
 
 @pytest.fixture

@@ -1,10 +1,8 @@
 """The real process, as the back office and `make run` start it: `python -m companysystems serve`."""
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -12,13 +10,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TOKEN = "process-token"
+sys.path.insert(0, str(ROOT.parent / "scripts"))
+from stack import Process, free_port, fresh_secret, serving  # noqa: E402
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+TOKEN = fresh_secret("process")
 
 
 def env_for(tmp_path: Path, **extra: str) -> dict:
@@ -43,27 +38,11 @@ def call(port: int, method: str, path: str, body=None, key=None):
 @pytest.fixture
 def server(tmp_path: Path):
     port = free_port()
-    log = open(tmp_path / "serve.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "companysystems", "serve", "--port", str(port)],
-        cwd=ROOT, env=env_for(tmp_path, COMPANY_SYSTEMS_FAULTS="1"), stdout=log, stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("serve did not start:\n" + (tmp_path / "serve.log").read_text())
-        time.sleep(0.2)
-    yield port
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+    process = Process("companysystems", [sys.executable, "-m", "companysystems", "serve", "--port", str(port)], ROOT,
+                      env_for(tmp_path, COMPANY_SYSTEMS_FAULTS="1"), tmp_path / "serve.log", port,
+                      f"http://127.0.0.1:{port}/healthz")
+    with serving(process, timeout=60):
+        yield port
 
 
 def test_serve_seeds_on_first_start_and_answers_the_contract(server):

@@ -14,10 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import smtplib
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -30,16 +27,16 @@ from backoffice.identity_api import identity_router
 from backoffice.mail import SUBJECT
 from backoffice.mailsink import read_inbox
 
-from ..conftest import KNOWLEDGE, ROOT, Company, company_systems, free_port, stop, wait_until_up  # noqa: F401 (re-exported)
+from ..conftest import KNOWLEDGE, ROOT, Company, Process, company_systems, eventually, free_port, fresh_secret, serving  # noqa: F401 (re-exported)
 
 BACKEND = ROOT / "backend"
-SYSTEMS_TOKEN = "identity-test-systems-token"
-SERVICE_TOKEN = "identity-test-service-token"
+SYSTEMS_TOKEN = fresh_secret("identity-systems")
+SERVICE_TOKEN = fresh_secret("identity-service")
 # The presence of the chat message a call serves (presence.py): here one website connection throughout.
 PRESENCE = {"X-Chat-Channel": "website", "X-Chat-Connection": "5e" * 16, "X-Chat-Source": "a1" * 8}
 SERVICE = {"Authorization": f"Bearer {SERVICE_TOKEN}", **PRESENCE}
-SESSION_SECRET = "identity-test-session-secret-0123456789abcdef"
-OTP_SECRET = "identity-test-otp-secret-fedcba9876543210"
+SESSION_SECRET = fresh_secret("identity-session")
+OTP_SECRET = fresh_secret("identity-otp")
 CODE_RE = re.compile(r"^\s+(\d{6})\s*$", re.M)
 
 
@@ -79,13 +76,9 @@ class Sink:
         return [m for m in read_inbox(self.folder, to, limit=500) if subject is None or m.get("subject") == subject]
 
     def wait_for(self, to: str, count: int = 1, timeout: float = 10.0, subject: Optional[str] = None) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.messages(to, subject)
-            if len(found) >= count or time.monotonic() > deadline:
-                assert len(found) >= count, f"{count} message(s) to {to} expected, {len(found)} arrived: {self.messages()}"
-                return found
-            time.sleep(0.05)
+        """The messages to `to` (newest first), once at least `count` have arrived."""
+        return eventually(lambda: self.messages(to, subject), timeout, f"{count} message(s) to {to}",
+                          until=lambda found: len(found) >= count, interval=0.05)
 
     def code_for(self, to: str, count: int = 1) -> str:
         """The code in the newest code e-mail to `to` (after `count` code e-mails arrived)."""
@@ -99,19 +92,10 @@ class Sink:
 def sink_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sink]:
     folder = tmp_path_factory.mktemp("identity-mail")
     port = free_port()
-    log_path = folder.parent / "mailsink.log"
-    log = open(log_path, "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "backoffice", "mailsink", "--port", str(port), "--dir", str(folder)],
-                            cwd=BACKEND, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
-
-    def answers() -> bool:
-        with smtplib.SMTP("127.0.0.1", port, timeout=2) as smtp:
-            return smtp.noop()[0] == 250
-
-    wait_until_up(proc, answers, log_path, "mail sink", timeout=30)
-    yield Sink(port, folder)
-    stop(proc)
-    log.close()
+    process = Process("mailsink", [sys.executable, "-m", "backoffice", "mailsink", "--port", str(port), "--dir", str(folder)],
+                      BACKEND, dict(os.environ), folder.parent / "mailsink.log", port)
+    with serving(process, timeout=30):
+        yield Sink(port, folder)
 
 
 @pytest.fixture

@@ -25,8 +25,8 @@ from backoffice.config import Settings
 from backoffice.identity_db import VerificationAttempt
 
 from .conftest import (
-    BACKEND, CODE_RE, OTP_SECRET, ROOT, SERVICE, SERVICE_TOKEN, SESSION_SECRET, SYSTEMS_TOKEN, free_port, make_settings, stop,
-    wait_until_up,
+    BACKEND, CODE_RE, OTP_SECRET, ROOT, SERVICE, SERVICE_TOKEN, SESSION_SECRET, SYSTEMS_TOKEN, Process, eventually, free_port,
+    make_settings, serving,
 )
 
 DEMO_ROUTES = [("GET", "/api/demo/customers", None), ("POST", "/demo/login", {"customer_id": "C0001"}),
@@ -144,16 +144,11 @@ def backoffice(db_url, company, sink, tmp_path):
            "MAIL_SINK_DIR": str(sink.folder),
            # The demo on a PostgreSQL database is refused unless said explicitly (test_demo_mode_guard.py).
            "DEMO_MODE_ALLOW_PUBLIC": "1" if db_url.startswith("postgresql") else "0"}
-    log_path = tmp_path / "backoffice.log"
-    log = open(log_path, "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "backoffice", "serve", "--port", str(port)], cwd=BACKEND, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    wait_until_up(proc, lambda: httpx2.get(f"{url}/healthz", timeout=1).status_code == 200, log_path, "back office")
-    with httpx2.Client(base_url=url, timeout=30) as client:
+    process = Process("backoffice", [sys.executable, "-m", "backoffice", "serve", "--port", str(port)], BACKEND, env,
+                      tmp_path / "backoffice.log", port, f"{url}/healthz")
+    with serving(process), httpx2.Client(base_url=url, timeout=30) as client:
         yield client
-    stop(proc)
-    log.close()
 
 
 def test_demo_login_and_e_mail_code_through_the_running_back_office(backoffice, company):
@@ -164,11 +159,8 @@ def test_demo_login_and_e_mail_code_through_the_running_back_office(backoffice, 
     email = company.email_of("C0004")
     asked = backoffice.post("/api/identity/email-code", json={"conversation_id": "p-mail", "email": email}, headers=SERVICE)
     assert asked.status_code == 202
-    for _ in range(100):  # the demo inbox, as the demo page reads it
-        messages = backoffice.get("/api/demo/inbox", params={"to": email}).json()["messages"]
-        if messages:
-            break
-        threading.Event().wait(0.1)
+    messages = eventually(lambda: backoffice.get("/api/demo/inbox", params={"to": email}).json()["messages"], 10,
+                          f"the code mailed to {email}, in the demo inbox as the demo page reads it")
     code = CODE_RE.search(messages[0]["text"]).group(1)
     ok = backoffice.post("/api/identity/email-code/verify", json={"conversation_id": "p-mail", "code": code}, headers=SERVICE)
     assert ok.status_code == 200 and ok.json()["customer_id"] == "C0004"

@@ -3,7 +3,6 @@ refuses to serve it beyond localhost or on PostgreSQL unless DEMO_MODE_ALLOW_PUB
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from dotenv import dotenv_values
 
 from backoffice.config import demo_mode_refusal
 
-from .conftest import BACKEND, OTP_SECRET, ROOT, SERVICE_TOKEN, SESSION_SECRET, SYSTEMS_TOKEN, free_port, make_settings, stop, wait_until_up
+from .conftest import BACKEND, OTP_SECRET, ROOT, SERVICE_TOKEN, SESSION_SECRET, SYSTEMS_TOKEN, Process, free_port, make_settings
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import stack  # noqa: E402  (scripts/stack.py: what `make run` and `make shell` start)
@@ -61,50 +60,47 @@ def test_demo_mode_on_postgresql_is_refused_unless_allowed(company, sink):
 # --- the real process ----------------------------------------------------------------------------
 
 
-def serve(db_url: str, company, sink, tmp_path: Path, host: str, **env: str) -> tuple[subprocess.Popen, str, Path]:
+def serve(db_url: str, company, sink, tmp_path: Path, host: str, **env: str) -> Process:
+    """The back office on `host`, started (ready or refused is for the test to see)."""
     port = free_port()
     environment = {**os.environ, "BACKOFFICE_DATABASE_URL": db_url, "BACKOFFICE_SERVICE_TOKEN": SERVICE_TOKEN,
                    "COMPANY_SYSTEMS_URL": company.url, "COMPANY_SYSTEMS_TOKEN": SYSTEMS_TOKEN,
                    "SESSION_TOKEN_SECRET": SESSION_SECRET, "OTP_SECRET": OTP_SECRET, "SMTP_HOST": "127.0.0.1",
                    "SMTP_PORT": str(sink.port), "MAIL_SINK_DIR": str(sink.folder), "DEMO_MODE_ALLOW_PUBLIC": "0", **env}
-    log_path = tmp_path / f"backoffice-{port}.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "backoffice", "serve", "--host", host, "--port", str(port)],
-                                cwd=BACKEND, env=environment, stdout=log, stderr=subprocess.STDOUT)
-    return proc, f"http://127.0.0.1:{port}", log_path
+    command = [sys.executable, "-m", "backoffice", "serve", "--host", host, "--port", str(port)]
+    return Process("backoffice", command, BACKEND, environment, tmp_path / f"backoffice-{port}.log", port,
+                   f"http://127.0.0.1:{port}/healthz").start()
 
 
-def refused(proc: subprocess.Popen, log_path: Path) -> str:
-    assert proc.wait(timeout=60) == 1
-    return log_path.read_text()
+def refused(process: Process) -> str:
+    assert process.wait(timeout=60) == 1
+    return process.log_path.read_text()
 
 
 def test_the_back_office_refuses_to_start_in_demo_mode_on_all_interfaces(db_url, company, sink, tmp_path):
-    proc, url, log_path = serve(db_url, company, sink, tmp_path, "0.0.0.0", DEMO_MODE="1")
-    output = refused(proc, log_path)
+    output = refused(serve(db_url, company, sink, tmp_path, "0.0.0.0", DEMO_MODE="1"))
     assert "demo mode (DEMO_MODE=1) is refused" in output and "0.0.0.0" in output and "DEMO_MODE_ALLOW_PUBLIC=1" in output
 
 
 def test_the_back_office_refuses_to_start_in_demo_mode_on_postgresql(company, sink, tmp_path):
     """Refused before any connection is made: the database need not even exist."""
-    proc, url, log_path = serve(PG_URL, company, sink, tmp_path, "127.0.0.1", DEMO_MODE="1")
-    output = refused(proc, log_path)
+    output = refused(serve(PG_URL, company, sink, tmp_path, "127.0.0.1", DEMO_MODE="1"))
     assert "demo mode (DEMO_MODE=1) is refused" in output and "PostgreSQL" in output
 
 
 def test_the_explicit_setting_lets_a_public_demo_start(db_url, company, sink, tmp_path):
-    proc, url, log_path = serve(db_url, company, sink, tmp_path, "0.0.0.0", DEMO_MODE="1", DEMO_MODE_ALLOW_PUBLIC="1")
+    process = serve(db_url, company, sink, tmp_path, "0.0.0.0", DEMO_MODE="1", DEMO_MODE_ALLOW_PUBLIC="1")
     try:
-        wait_until_up(proc, lambda: httpx2.get(f"{url}/healthz", timeout=1).status_code == 200, log_path, "back office")
-        assert httpx2.get(f"{url}/api/demo/customers", timeout=10).status_code == 200
+        process.wait_ready(90)
+        assert httpx2.get(f"http://127.0.0.1:{process.port}/api/demo/customers", timeout=10).status_code == 200
     finally:
-        stop(proc)
+        process.stop()
 
 
 def test_without_demo_mode_the_back_office_starts_on_all_interfaces(db_url, company, sink, tmp_path):
-    proc, url, log_path = serve(db_url, company, sink, tmp_path, "0.0.0.0", DEMO_MODE="0")
+    process = serve(db_url, company, sink, tmp_path, "0.0.0.0", DEMO_MODE="0")
     try:
-        wait_until_up(proc, lambda: httpx2.get(f"{url}/healthz", timeout=1).status_code == 200, log_path, "back office")
-        assert httpx2.get(f"{url}/api/demo/customers", timeout=10).status_code == 404
+        process.wait_ready(90)
+        assert httpx2.get(f"http://127.0.0.1:{process.port}/api/demo/customers", timeout=10).status_code == 404
     finally:
-        stop(proc)
+        process.stop()

@@ -22,10 +22,10 @@ from backoffice.worker import Worker, WorkerConfig
 
 from ..my_data.conftest import RASA_EVENTS
 
-from ..conftest import KNOWLEDGE, ROOT, Company, company_systems, free_port  # noqa: F401 (re-exported)
+from ..conftest import KNOWLEDGE, ROOT, Company, Process, company_systems, eventually, free_port, fresh_secret, serving  # noqa: F401 (re-exported)
 
 BACKEND = ROOT / "backend"
-SYSTEMS_TOKEN = "ledger-test-systems-token"
+SYSTEMS_TOKEN = fresh_secret("ledger-systems")
 NOW = dt.datetime(2026, 1, 31, 9, 30, tzinfo=dt.timezone.utc)
 
 
