@@ -1,0 +1,462 @@
+"""Soak probe: SOAK_CONVERSATIONS (50) customers chat at once for SOAK_SECONDS (120) through the REST
+channel, on a PostgreSQL stack of its own, while the back office is killed (SIGKILL) and started
+again, and later loses every database connection (pg_terminate_backend).
+
+Each conversation is one seed customer (C0001, C0002, ...), in Dutch or English: knowledge
+questions between requests; it verifies by e-mail code, files an opt-out, a restriction, a
+correction, a withdrawal of consent and an objection (every fifth conversation: looks at its data
+and files an erasure instead), says "yes" at each summary and asks the status. An honest "try again"
+during an outage is no error: it is counted, and the customer waits until the back office answers
+and says it again. Afterwards every receipt must be in the ledger and fulfilled with all its tasks
+done, no customer may have a request they were not given a receipt for, and no system may have
+carried out a task twice (the company systems' action log, the ledger's tasks and audit).
+
+The test asserts 0 errors, 0 lost, 0 doubled, never a time; its figures (turns, latency, answers
+told "try again") go to the terminal and to var/soak-figures.txt.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
+
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from actions.actions import UNAVAILABLE
+from actions.customer_actions import SAY
+from actions.rights import P
+from conftest import PG_ADMIN, ROOT, postgresql_stack
+from stack import Stack
+from test_end_to_end import ONE_QUESTION_PER_TOPIC, rest_auth
+from test_privacy_requests import CODE, REQUEST_ID, email_of
+
+SOAK_SECONDS = float(os.environ.get("SOAK_SECONDS", "120"))
+SOAK_CONVERSATIONS = int(os.environ.get("SOAK_CONVERSATIONS", "50"))
+FIGURES_FILE = ROOT / "var" / "soak-figures.txt"
+TURN_TIMEOUT = 180.0  # generous: 50 conversations share 2 cores; a slow answer is a figure, not an error
+RETRIES_PER_TURN = 6
+BACK_OFFICE_WAIT = 120.0
+DRAIN_SECONDS = 240.0  # after the run, for the worker to finish every task filed
+KILL_AT, TERMINATE_AT = 0.3, 0.65  # of SOAK_SECONDS
+SEED_CUSTOMERS = 50
+
+# Questions whose answer comes from the knowledge base (and names its version), in both languages.
+KNOWLEDGE_TOPICS = ("why_data_used", "sharing_third_parties", "retention", "security", "policy_changes",
+                    "children_and_specific_audiences", "international_transfers", "cookies_tracking", "contact_dpo")
+QUESTIONS = {lang: [ONE_QUESTION_PER_TOPIC[t][i] for t in KNOWLEDGE_TOPICS] for i, lang in enumerate(("nl", "en"))}
+VERSION_WORD = {"nl": "versie", "en": "version"}
+TYPED = {
+    "hello": {"nl": "hallo", "en": "hello"},
+    "yes": {"nl": "ja", "en": "yes"},
+    "status": {"nl": "wat is de status van mijn verzoek?", "en": "what is the status of my request?"},
+    "show": {"nl": "laat mijn gegevens zien", "en": "show me my data"},
+    "opt_out": {"nl": "ik wil me afmelden voor wifi tellen", "en": "I want to opt out of wifi counting"},
+    "withdrawal": {"nl": "ik trek mijn toestemming voor gepersonaliseerde aanbiedingen in",
+                   "en": "I withdraw my consent for personalised offers"},
+    "objection": {"nl": "ik wil jullie nieuwsbrief niet meer", "en": "I don't want your newsletter anymore"},
+    "restriction": {"nl": "beperk de verwerking van mijn gegevens", "en": "restrict the processing of my data"},
+    "erasure": {"nl": "verwijder mijn gegevens", "en": "delete my data"},
+    "wrong_address": {"nl": "mijn adres klopt niet", "en": "my address is wrong"},
+    "new_address": {"nl": "nieuw adres: Kerkstraat {n}, 1234 AB Utrecht", "en": "new address: Kerkstraat {n}, 1234 AB Utrecht"},
+}
+TRY_AGAIN = {lang: (UNAVAILABLE[lang], SAY["filing_unsure"][lang]) for lang in ("nl", "en")}
+
+
+def before_placeholder(phrase: str) -> str:
+    """The fixed start of a phrase with values in it ("Filed. Your request number is {id}...")."""
+    return phrase.split("{")[0]
+
+
+class Unexpected(AssertionError):
+    """The assistant answered, but not what this point of the conversation calls for."""
+
+
+@dataclass
+class Conversation:
+    """One customer's chat: the script of their turns and what each answer must hold."""
+
+    stack: Stack
+    number: int
+    customer_id: str
+    email: str
+    deadline: float
+    version: str
+    language: str = field(init=False)
+    sender: str = field(init=False)
+    verified: bool = False
+    latencies: List[float] = field(default_factory=list)
+    told_try_again: int = 0
+    receipts: List[str] = field(default_factory=list)
+    error: Optional[str] = None
+    asked: int = 0
+
+    def __post_init__(self) -> None:
+        self.language = ("nl", "en")[self.number % 2]
+        self.sender = f"soak-{self.customer_id}-{uuid.uuid4().hex[:8]}"
+        self.http = requests.Session()
+        self.http.headers.update(rest_auth(self.stack))
+        self.webhook = f"http://localhost:{self.stack.env['RASA_PORT']}/webhooks/rest/webhook"
+
+    def words(self, key: str, **values: object) -> str:
+        return TYPED[key][self.language].format(**values)
+
+    def run(self) -> None:
+        try:
+            self.turn(self.words("hello"), "Hoi!" if self.language == "nl" else "Hi!")
+            self.question()
+            for step in self.plan():
+                if time.monotonic() >= self.deadline:
+                    return
+                step()
+                if time.monotonic() < self.deadline:
+                    self.question()
+            while time.monotonic() < self.deadline:
+                self.question()
+        except Exception as exc:  # every kind of failure is a figure of the run; the test asserts there were none
+            self.error = f"{self.customer_id} ({self.sender}): {type(exc).__name__}: {exc}"
+
+    def plan(self) -> List[Callable[[], None]]:
+        """Every fifth conversation sees its data, then files an erasure; the others file the other
+        kinds, each conversation starting at another one."""
+        if self.number % 5 == 4:
+            return [self.show_my_data, lambda: self.file([(self.words("erasure"), P["summary_question"][self.language])])]
+        summary = P["summary_question"][self.language]
+        kinds = [
+            [(self.words("opt_out"), summary)],
+            [(self.words("restriction"), summary)],
+            [(self.words("wrong_address"), before_placeholder(SAY["type_value"][self.language])),
+             (self.words("new_address", n=self.number + 1), summary)],
+            [(self.words("withdrawal"), summary)],
+            [(self.words("objection"), summary)],
+        ]
+        start = (self.number + self.number // 5) % len(kinds)
+        return [lambda typed=typed: self.file(typed) for typed in kinds[start:] + kinds[:start]]
+
+    # --- the turns -------------------------------------------------------------------------------
+
+    def send(self, message: str) -> str:
+        started = time.monotonic()
+        response = self.http.post(self.webhook, json={"sender": self.sender, "message": message}, timeout=TURN_TIMEOUT)
+        self.latencies.append(time.monotonic() - started)
+        if response.status_code != 200:
+            raise Unexpected(f"HTTP {response.status_code} from Rasa for {message!r}: {response.text[:300]}")
+        texts = [m.get("text") or "" for m in response.json()]
+        if not any(texts):
+            raise Unexpected(f"no answer to {message!r}")
+        return "\n".join(texts)
+
+    def turn(self, message: str, *expected: str) -> str:
+        """Say it; told to try again (an outage), wait for the back office and say it again."""
+        for _ in range(RETRIES_PER_TURN):
+            answer = self.send(message)
+            if not any(phrase in answer for phrase in TRY_AGAIN[self.language]):
+                missing = [e for e in expected if e not in answer]
+                if missing:
+                    raise Unexpected(f"{message!r} was answered without {missing}: {answer[:400]!r}")
+                return answer
+            self.told_try_again += 1
+            wait_for_back_office(self.stack)
+        raise Unexpected(f"{message!r}: still 'try again' after {RETRIES_PER_TURN} tries")
+
+    def question(self) -> None:
+        questions = QUESTIONS[self.language]
+        asked = questions[(self.number + self.asked) % len(questions)]
+        self.asked += 1
+        self.turn(asked, f"{VERSION_WORD[self.language]} {self.version}")
+
+    def verified_turn(self, message: str, *expected: str) -> str:
+        """A turn that needs the customer verified: the first one asks for the e-mail code first."""
+        if self.verified:
+            return self.turn(message, *expected)
+        self.turn(message, SAY["verify_first"][self.language])
+        mails_before = inbox_size(self.stack, self.email)
+        self.turn(self.email, before_placeholder(SAY["code_sent"][self.language]))
+        answer = self.turn(newest_code(self.stack, self.email, mails_before))
+        self.verified = True
+        if SAY["already_verified"][self.language] in answer:
+            # The back office took the code but went down before it answered: ask again.
+            return self.turn(message, *expected)
+        missing = [e for e in (SAY["verified"][self.language], *expected) if e not in answer]
+        if missing:
+            raise Unexpected(f"the code was answered without {missing}: {answer[:400]!r}")
+        return answer
+
+    def file(self, typed: List[Tuple[str, str]]) -> None:
+        """Ask for a request (in one or more messages), say yes at its summary, ask its status."""
+        (first, expected), *rest = typed
+        self.verified_turn(first, expected)
+        for message, expected in rest:
+            self.turn(message, expected)
+        receipt = self.turn(self.words("yes"))
+        found = REQUEST_ID.search(receipt)
+        told = (before_placeholder(P["receipt"][self.language]), before_placeholder(P["repeat"][self.language]))
+        if found is None or not any(t in receipt for t in told):
+            raise Unexpected(f"'yes' at the summary gave no receipt: {receipt[:400]!r}")
+        self.receipts.append(found.group(0))
+        self.turn(self.words("status"), P["status_intro"][self.language], found.group(0))
+
+    def show_my_data(self) -> None:
+        self.verified_turn(self.words("show"), P["data_intro"][self.language], self.email)  # their own data
+
+
+# --- the back office as the customers and the probe see it --------------------------------------------
+
+
+def service_get(stack: Stack, path: str, **params: str) -> dict:
+    response = requests.get(stack.env["BACKOFFICE_URL"] + path, params=params, timeout=30,
+                            headers={"Authorization": f"Bearer {stack.env['BACKOFFICE_SERVICE_TOKEN']}"})
+    response.raise_for_status()
+    return response.json()
+
+
+def wait_for_back_office(stack: Stack) -> None:
+    """Until the back office answers its health check: what a customer told "try again" waits for."""
+    deadline = time.monotonic() + BACK_OFFICE_WAIT
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{stack.env['BACKOFFICE_URL']}/healthz", timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise Unexpected(f"the back office did not answer for {BACK_OFFICE_WAIT:.0f} s")
+
+
+def inbox(stack: Stack, email: str) -> List[dict]:
+    """The demo inbox of this address, newest first; read again while the back office is down."""
+    deadline = time.monotonic() + BACK_OFFICE_WAIT
+    while True:
+        try:
+            return service_get(stack, "/api/demo/inbox", to=email)["messages"]
+        except requests.RequestException:
+            if time.monotonic() > deadline:
+                raise
+            wait_for_back_office(stack)
+
+
+def inbox_size(stack: Stack, email: str) -> int:
+    return len(inbox(stack, email))
+
+
+def newest_code(stack: Stack, email: str, mails_before: int, timeout: float = 60.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        messages = inbox(stack, email)
+        if len(messages) > mails_before:
+            found = CODE.search(messages[0]["text"])
+            if found:
+                return found.group(1) + found.group(2)
+        time.sleep(0.5)
+    raise Unexpected(f"no code mailed to {email} within {timeout:.0f} s")
+
+
+# --- the outages ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Outages:
+    """The back office killed and started again, then its database connections cut, at set moments."""
+
+    stack: Stack
+    started: float
+    done: threading.Event = field(default_factory=threading.Event)
+    log: List[str] = field(default_factory=list)
+    error: Optional[str] = None
+
+    def run(self) -> None:
+        try:
+            if self.done.wait(max(0.0, self.started + KILL_AT * SOAK_SECONDS - time.monotonic())):
+                return
+            self.kill_and_restart_back_office()
+            if self.done.wait(max(0.0, self.started + TERMINATE_AT * SOAK_SECONDS - time.monotonic())):
+                return
+            self.terminate_back_office_connections()
+        except Exception as exc:  # reported as an error of the run
+            self.error = f"outage: {type(exc).__name__}: {exc}"
+
+    def at(self) -> str:
+        return f"{time.monotonic() - self.started:.0f} s"
+
+    def kill_and_restart_back_office(self) -> None:
+        proc = self.stack.procs.pop("backoffice")
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        killed, at = time.monotonic(), self.at()
+        self.stack.start(["backoffice"])
+        self.stack.wait_ready(timeout=BACK_OFFICE_WAIT)
+        self.log.append(f"back office SIGKILLed at {at}, answering again {time.monotonic() - killed:.1f} s later")
+
+    def terminate_back_office_connections(self) -> None:
+        database = make_url(self.stack.env["BACKOFFICE_DATABASE_URL"]).database
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as db:
+                ended = db.execute(text("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                        "WHERE datname = :db AND pid <> pg_backend_pid()"), {"db": database}).scalar()
+        finally:
+            admin.dispose()
+        self.log.append(f"{ended} connections of the back office's database terminated at {self.at()}")
+
+
+# --- what the ledger and the company systems hold afterwards -------------------------------------------
+
+
+def customer_requests(stack: Stack, customer_id: str) -> List[dict]:
+    return service_get(stack, f"/api/customers/{customer_id}/requests")["requests"]
+
+
+def finished(request: dict) -> bool:
+    return request["status"] == "fulfilled" and all(t["state"] == "done" for t in request["tasks"])
+
+
+def drain(stack: Stack, customer_ids: List[str]) -> Dict[str, dict]:
+    """Every request of these customers once all are fulfilled, or as they are at DRAIN_SECONDS."""
+    deadline = time.monotonic() + DRAIN_SECONDS
+    while True:
+        requests_now = {r["id"]: r for cid in customer_ids for r in customer_requests(stack, cid)}
+        if all(finished(r) for r in requests_now.values()) or time.monotonic() > deadline:
+            return requests_now
+        time.sleep(2)
+
+
+def privacy_view(stack: Stack, request_id: str) -> dict:
+    response = requests.get(f"{stack.env['BACKOFFICE_URL']}/api/privacy/requests/{request_id}", timeout=30,
+                            auth=(stack.env["PRIVACY_TEAM_USER"], stack.env["PRIVACY_TEAM_PASSWORD"]))
+    response.raise_for_status()
+    return response.json()
+
+
+def company_actions(stack: Stack, customer_ids: List[str]) -> Counter:
+    """How often each company system carried out each idempotency key for these customers (its action log)."""
+    engine = create_engine(make_url(stack.env["COMPANY_DATABASE_URL"]).set(drivername="postgresql"))
+    try:
+        with engine.connect() as db:
+            rows = db.execute(text("SELECT system, idempotency_key, count(*) FROM actions_log "
+                                   "WHERE customer_id = ANY(:ids) GROUP BY system, idempotency_key"), {"ids": customer_ids})
+            return Counter({(system, key): n for system, key, n in rows})
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class Verdict:
+    lost: List[str] = field(default_factory=list)
+    doubled: List[str] = field(default_factory=list)
+    tasks: int = 0
+    replayed: int = 0
+
+
+def judge(stack: Stack, conversations: List[Conversation], ledger: Dict[str, dict]) -> Verdict:
+    """Lost: a receipt not in the ledger or not carried out. Doubled: a request no summary was
+    confirmed for, one receipt for two summaries, a task twice in the ledger or in a system's log."""
+    verdict = Verdict()
+    for c in conversations:
+        given = Counter(c.receipts)
+        held = {rid for rid, r in ledger.items() if r["customer_id"] == c.customer_id}
+        verdict.lost += [f"{rid} ({c.customer_id}): receipt given, not in the ledger" for rid in given if rid not in held]
+        verdict.doubled += [f"{rid} ({c.customer_id}): one receipt for {n} summaries" for rid, n in given.items() if n > 1]
+        verdict.doubled += [f"{rid} ({c.customer_id}): in the ledger, never confirmed" for rid in held - set(given)]
+    carried_out = company_actions(stack, [c.customer_id for c in conversations])
+    asked = set()
+    for rid, request in sorted(ledger.items()):
+        if not finished(request):
+            verdict.lost.append(f"{rid}: still {request['status']}, tasks "
+                                f"{[(t['system'], t['state'], t['last_error']) for t in request['tasks'] if t['state'] != 'done']}")
+        view = privacy_view(stack, rid)
+        done_audits = Counter(a["detail"]["system"] for a in view["audit"] if a["action"] == "task_done")
+        verdict.replayed += sum(1 for a in view["audit"] if a["action"] == "task_done" and a["detail"].get("replayed"))
+        for system, n in Counter(t["system"] for t in view["tasks"]).items():
+            if n > 1 or done_audits[system] > 1:
+                verdict.doubled.append(f"{rid}: {n} tasks and {done_audits[system]} 'done' entries for {system}")
+        for task in view["tasks"]:
+            verdict.tasks += 1
+            if task["system"] == "assistant" or task["operation"] == "export":
+                continue  # carried out in the back office itself / changes nothing: no action log
+            asked.add((task["system"], task["idempotency_key"]))
+            times = carried_out[(task["system"], task["idempotency_key"])]
+            if task["state"] == "done" and times != 1:
+                (verdict.lost if times == 0 else verdict.doubled).append(f"{rid}: {task['system']} carried it out {times} times")
+    verdict.doubled += [f"{system} carried out {key} that no task asked for" for system, key in set(carried_out) - asked]
+    return verdict
+
+
+# --- the probe -----------------------------------------------------------------------------------------
+
+
+def percentile(values: List[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def figures(conversations: List[Conversation], outages: Outages, ledger: Dict[str, dict], errors: List[str],
+            verdict: Verdict, ran: float, drained: float) -> str:
+    latencies = [x for c in conversations for x in c.latencies]
+    filed = sum(len(set(c.receipts)) for c in conversations)
+    kinds = ", ".join(f"{kind} {n}" for kind, n in Counter(r["type"] for r in ledger.values()).most_common())
+    lines = [
+        f"soak probe (tests/test_soak.py): {len(conversations)} conversations at once for {SOAK_SECONDS:.0f} s, "
+        f"PostgreSQL, REST channel",
+        f"  turns                {len(latencies)}: median {statistics.median(latencies):.2f} s, "
+        f"95th percentile {percentile(latencies, 0.95):.2f} s, longest {max(latencies):.2f} s",
+        f"  requests filed       {filed}: {kinds}",
+        f"  system tasks         {verdict.tasks} ({verdict.replayed} answered by a replay of the first call)",
+        f"  knowledge questions  {sum(c.asked for c in conversations)} (Dutch and English)",
+        f"  told \"try again\"     {sum(c.told_try_again for c in conversations)} answers during the outages",
+        *(f"  outage               {entry}" for entry in outages.log),
+        f"  errors {len(errors)}, lost {len(verdict.lost)}, doubled {len(verdict.doubled)}",
+        f"  duration             {ran:.0f} s of conversations, every task done {drained:.0f} s after",
+        *(f"  error: {e}" for e in errors[:10]),
+        *(f"  lost: {e}" for e in verdict.lost[:10]),
+        *(f"  doubled: {e}" for e in verdict.doubled[:10]),
+    ]
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def soak_stack() -> Iterator[Stack]:
+    """A PostgreSQL stack of its own: the probe kills and cuts its back office, and uses every seed customer."""
+    with postgresql_stack("test-soak") as stack:
+        yield stack
+
+
+def test_soak_many_conversations_across_outages_lose_and_double_nothing(soak_stack, published, capsys):
+    assert 0 < SOAK_CONVERSATIONS <= SEED_CUSTOMERS, f"SOAK_CONVERSATIONS: 1 to {SEED_CUSTOMERS} (one seed customer each)"
+    customer_ids = [f"C{n:04d}" for n in range(1, SOAK_CONVERSATIONS + 1)]
+    emails = {cid: email_of(soak_stack, cid) for cid in customer_ids}
+    started = time.monotonic()
+    conversations = [Conversation(soak_stack, n, cid, emails[cid], started + SOAK_SECONDS, published[-1]["version"]["id"])
+                     for n, cid in enumerate(customer_ids)]
+    outages = Outages(soak_stack, started)
+    threads = [threading.Thread(target=c.run, name=c.customer_id) for c in conversations]
+    chaos = threading.Thread(target=outages.run, name="outages")
+    for thread in [chaos, *threads]:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    outages.done.set()
+    chaos.join()
+    ran = time.monotonic() - started
+
+    ledger = drain(soak_stack, customer_ids)
+    drained = time.monotonic() - started - ran
+    verdict = judge(soak_stack, conversations, ledger)
+    errors = [e for e in [outages.error, *(c.error for c in conversations)] if e]
+    report = figures(conversations, outages, ledger, errors, verdict, ran, drained)
+    FIGURES_FILE.parent.mkdir(parents=True, exist_ok=True)
+    FIGURES_FILE.write_text(report + "\n")
+    with capsys.disabled():
+        print(f"\n{report}\n", flush=True)
+
+    assert len(outages.log) == 2, outages.log  # both outages happened during the run
+    assert errors == []
+    assert verdict.lost == []
+    assert verdict.doubled == []
