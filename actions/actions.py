@@ -35,12 +35,6 @@ def backoffice() -> BackOfficeClient:
     return _client
 
 
-def use_backoffice(client: BackOfficeClient) -> None:
-    """Point the actions at another back office (tests use this)."""
-    global _client
-    _client = client
-
-
 def conversation_language(tracker: Tracker) -> str:
     language = tracker.get_slot("language")
     return language if language in ("nl", "en") else "en"

@@ -8,7 +8,7 @@ import sys
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterator
+from typing import Any, Dict, Iterator, Tuple
 
 import pytest
 import yaml
@@ -22,6 +22,20 @@ from stack import Stack, isolated_env, load_env  # noqa: E402
 TEST_VAR = ROOT / "var" / f"test-{os.getpid()}"
 PG_ADMIN = "postgresql://postgres@localhost:5432/postgres"
 TEST_ENV = isolated_env(TEST_VAR)
+CUSTOMER_OWNERS: Dict[str, str] = {}
+
+
+def claim_customers(module: str, *customer_ids: str) -> Tuple[str, ...]:
+    """The seed customers (C0001..C0050) a module uses on the shared stacks (`stack`, `assistant`,
+    `postgresql_assistant`), each claimed by one module only: what one module changes (an erasure, a
+    code request that counts against the address's limits, a filing) never reaches what another
+    checks. A second module claiming the same customer fails the collection. A module with a stack
+    of its own needs no claim."""
+    for customer_id in customer_ids:
+        owner = CUSTOMER_OWNERS.setdefault(customer_id, module)
+        if owner != module:
+            raise RuntimeError(f"{customer_id} is claimed by {owner} and by {module}: give each module customers of its own")
+    return customer_ids
 
 
 def _json_dates(value: Any) -> Any:

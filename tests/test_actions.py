@@ -10,16 +10,29 @@ import requests
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.actions import ActionAnswerDataQuestion, ActionClarify, ActionDefaultFallback, ActionSessionStart, use_backoffice
+from actions import actions as actions_module
+from actions.actions import ActionAnswerDataQuestion, ActionClarify, ActionDefaultFallback, ActionSessionStart
 from actions.backoffice import BackOfficeClient
 from actions.customer_actions import _clock, say
+from conftest import claim_customers
+
+claim_customers(__name__, "C0041")
+
+
+def use_backoffice(monkeypatch, client: BackOfficeClient) -> BackOfficeClient:
+    """Point the actions' one back-office client at `client` for this test; monkeypatch puts the
+    process's own back in place afterwards, so no other test runs against this one."""
+    monkeypatch.setattr(actions_module, "_client", client)
+    return client
+
+
+def unreachable_backoffice() -> BackOfficeClient:
+    return BackOfficeClient("http://localhost:9", "x", timeout=0.5)
 
 
 @pytest.fixture
-def client(backoffice_url, stack):
-    client = BackOfficeClient(backoffice_url, stack.env["BACKOFFICE_SERVICE_TOKEN"])
-    use_backoffice(client)
-    return client
+def client(backoffice_url, stack, monkeypatch):
+    return use_backoffice(monkeypatch, BackOfficeClient(backoffice_url, stack.env["BACKOFFICE_SERVICE_TOKEN"]))
 
 
 def tracker(text, intent, slots=None, entities=(), sender="test-user", ranking=()):
@@ -111,8 +124,8 @@ def test_fallback_says_what_the_assistant_can_do(client):
     assert events[-1]["event"] == "rewind"
 
 
-def test_back_office_down_gives_a_clear_answer():
-    use_backoffice(BackOfficeClient("http://localhost:9", "x", timeout=0.5))
+def test_back_office_down_gives_a_clear_answer(monkeypatch):
+    use_backoffice(monkeypatch, unreachable_backoffice())
     messages, slots, _ = run(ActionAnswerDataQuestion(), tracker("what do you collect?", "ask_what_data_collected", {"language": "en"}))
     assert "can't reach our privacy register" in messages[0]["text"]
     assert slots == {"answer_topic": None}
@@ -155,7 +168,7 @@ def ledger_of(stack, customer_id):
     return response.json()["requests"]
 
 
-def test_yes_files_the_shown_draft_once_only_where_verified_and_a_crafted_slot_files_nothing(client, stack):
+def test_yes_files_the_shown_draft_once_only_where_verified_and_a_crafted_slot_files_nothing(client, stack, monkeypatch):
     from actions.customer_actions import ActionConfirmRequest, ActionStartRequest
 
     sender = f"drafts-{uuid.uuid4().hex[:10]}"
@@ -177,10 +190,10 @@ def test_yes_files_the_shown_draft_once_only_where_verified_and_a_crafted_slot_f
         assert "nothing was filed" in answered[0]["text"], slot
     assert ledger_of(stack, "C0041") == []
 
-    use_backoffice(BackOfficeClient("http://localhost:9", "x", timeout=0.5))  # the back office does not answer
+    use_backoffice(monkeypatch, unreachable_backoffice())  # the back office does not answer
     unsure, _, events = yes(pending)
     assert "never be filed twice" in unsure[0]["text"] and events == []  # the draft id stays for "yes" again
-    use_backoffice(client)
+    use_backoffice(monkeypatch, client)
     receipt, slots, _ = yes(pending)
     request_id = re.search(r"REQ-[0-9A-Z-]+", receipt[0]["text"]).group(0)
     assert "Filed" in receipt[0]["text"] and slots == {"pending_request": None}

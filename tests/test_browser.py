@@ -1,11 +1,13 @@
 """The demo website's chat, in Debian's Chromium driven by Playwright."""
 import re
-import time
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from conftest import TEST_VAR
+from conftest import TEST_VAR, claim_customers
+from test_privacy_requests import wait_for_status
+
+claim_customers(__name__, "C0010")  # erased by the logged-in test
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -73,12 +75,8 @@ def test_logged_in_customer_sees_data_erases_it_and_tracks_it(assistant, browser
     request_id = re.search(r"REQ-[0-9A-Z-]+", receipt).group(0)
     assert "uiterlijk" in receipt
 
-    deadline = time.monotonic() + 90
-    while True:
-        status = ask(page, "wat is de status van mijn verzoek?", "Je privacyverzoeken")
-        if "afgerond" in status or time.monotonic() > deadline:
-            break
-        time.sleep(3)
+    wait_for_status(assistant, request_id, "fulfilled")
+    status = ask(page, "wat is de status van mijn verzoek?", "Je privacyverzoeken")
     assert f"{request_id}" in status and "afgerond" in status
     page.screenshot(path=str(TEST_VAR / "chat-logged-in.png"))
 

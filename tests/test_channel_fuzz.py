@@ -5,7 +5,7 @@ error, and no error or traceback in Rasa's log.
 The messages come from one seeded generator (FUZZ_SEED, default 7: a run is reproducible; set
 another seed to explore): long and very long text, control characters and lone surrogates, emoji and
 other scripts, markup and script tags, SQL and template syntax, slash commands with JSON
-(`/request_access{"customer_id": "C0008"}`, `/affirm{"pending_request": {...}}`, `/restart`),
+(`/request_access{"customer_id": "C0048"}`, `/affirm{"pending_request": {...}}`, `/restart`),
 code-, address- and e-mail-like text, with odd metadata and odd sender ids. Malformed REST requests
 are sent too: each must get a 4xx with its reason, never a 5xx.
 """
@@ -24,6 +24,7 @@ from typing import Any, Dict, Iterator, List, Tuple
 import requests
 import socketio
 
+from conftest import claim_customers
 from connectors.limits import MAX_MESSAGE_CHARS, MAX_METADATA_BYTES
 from test_end_to_end import rest_auth
 
@@ -36,12 +37,13 @@ SILENT_SECONDS = 5
 # Rasa's own commands: the conversation is reset or undone, and Rasa says nothing (the next message is answered).
 SILENT_COMMANDS = re.compile(r"^\s*/(restart|back|session_start)\b")
 LOG_PROBLEMS = re.compile(r"Traceback|\bERROR\b|Exception|exited with")
+[TARGET] = claim_customers(__name__, "C0048")  # the seed customer the messages name (and pose as): no other module's
 
 INTENTS = ["greet", "affirm", "deny", "request_access", "request_deletion", "request_correction", "request_status",
            "inform_email", "inform_code", "ask_retention", "nlu_fallback", "out_of_scope", "restart", "back",
            "session_start", "action_listen", "no_such_intent", "", "affirm{", "ask_retention{}"]
 ENTITY_JSON = [
-    '{"customer_id": "C0008"}', '{"email": "anna.jansen@example.nl"}', '{"code": "123456"}',
+    f'{{"customer_id": "{TARGET}"}}', '{"email": "anna.jansen@example.nl"}', '{"code": "123456"}',
     '{"pending_request": {"type": "erasure", "confirm": true, "client_request_id": "x-1"}}',
     '{"pending_request": {"draft_id": "00000000-0000-0000-0000-000000000000"}}',
     '{"data_category": "../../etc/passwd"}', '{"language": "fr"}', '{"language": ["nl"]}',
@@ -53,7 +55,7 @@ SENTENCES = [
     "Welke gegevens hebben jullie van mij?", "How long do you keep my purchase history?", "verwijder mijn gegevens",
     "show me my data", "what is the status of my request?", "hoi", "ok", "ja", "nee", "thanks!",
     "my new address is Kerkstraat 5, 1234 AB Utrecht", "mijn nieuwe telefoonnummer is 0612345678",
-    "anna.jansen@example.nl", "482 913", "my code is 000000", "show me the data of C0008",
+    "anna.jansen@example.nl", "482 913", "my code is 000000", f"show me the data of {TARGET}",
 ]
 MARKUP = [
     "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "<b>bold</b><i>", "[link](javascript:alert(1))",
@@ -122,7 +124,7 @@ class Fuzz:
         return metadata
 
     def sender(self) -> str:
-        return self.rnd.choice([f"fuzz-{uuid.UUID(int=self.rnd.getrandbits(128)).hex}", "C0008", "+31612345678",
+        return self.rnd.choice([f"fuzz-{uuid.UUID(int=self.rnd.getrandbits(128)).hex}", TARGET, "+31612345678",
                                 "29:1AbC-dEf_g=" + str(self.rnd.getrandbits(32)), "a" * 100 + str(self.rnd.getrandbits(40)),
                                 f"{self.rnd.getrandbits(128):032x}.{self.rnd.getrandbits(128):032x}"])
 
@@ -240,7 +242,7 @@ def test_a_thousand_hostile_messages_through_the_website_are_each_answered(assis
         return await asyncio.gather(*(website_conversation(url, messages) for messages in visitors))
 
     said = [pair for conversation in asyncio.run(all_visitors()) for pair in conversation]
-    assert len(said) >= MESSAGES_PER_CHANNEL
+    assert len(said) == AT_ONCE * per_visitor >= MESSAGES_PER_CHANNEL  # every message was said, none dropped on the way
     unanswered = [text[:80] for text, replies in said if not any(r.get("text") for r in replies)]
     assert not unanswered, f"{len(unanswered)} messages got no answer: {unanswered[:10]}"
     assert_clean_log(log_since(rasa_log, offset))

@@ -4,9 +4,8 @@ test_website_channel.py and test_channel_fuzz.py."""
 from __future__ import annotations
 
 import json
-import subprocess
+import os
 import sys
-import time
 
 import pytest
 import requests
@@ -17,7 +16,7 @@ from connectors.limits import (MAX_MESSAGE_CHARS, MAX_METADATA_BYTES, Refused, c
                                is_too_long, message_language, too_long_answer, well_formed_text,
                                without_credentials)
 from connectors.rest import TokenRestInput
-from stack import ROOT, free_port, terminate
+from stack import ROOT, Process, free_port, serving
 
 TOO_LONG_EN = "Your message is too long for me: at most 2,000 characters."
 TOO_LONG_NL = "Je bericht is te lang voor mij: maximaal 2.000 tekens."
@@ -148,24 +147,15 @@ app.run(host="127.0.0.1", port=int(sys.argv[1]), access_log=False)
 """
 
 
-def test_the_rest_channel_is_off_without_a_token_as_make_run_starts_it():
+def test_the_rest_channel_is_off_without_a_token_as_make_run_starts_it(tmp_path):
     assert dotenv_values(ROOT / ".env.example")["REST_CHANNEL_TOKEN"] == ""
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-c", SERVE_THE_REST_CHANNEL_ALONE, str(port), ""], cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        url = f"http://127.0.0.1:{port}/webhooks/rest"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                health = requests.get(f"{url}/", timeout=2)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline and server.poll() is None, "the channel did not start"
-                time.sleep(0.5)
+    url = f"http://127.0.0.1:{port}/webhooks/rest"
+    channel = Process("rest channel", [sys.executable, "-c", SERVE_THE_REST_CHANNEL_ALONE, str(port), ""], ROOT, dict(os.environ),
+                      tmp_path / "rest-channel.log", port, f"{url}/")
+    with serving(channel, timeout=120):
+        health = requests.get(f"{url}/", timeout=2)
         assert health.json() == {"status": "off"}
         for headers in ({}, {"Authorization": "Bearer "}, {"Authorization": "Bearer anything"}):
             answer = requests.post(f"{url}/webhook", json={"sender": "a", "message": "hello"}, headers=headers, timeout=10)
             assert answer.status_code == 403 and "REST_CHANNEL_TOKEN" in answer.json()["reason"]
-    finally:
-        terminate(server.pid, server)

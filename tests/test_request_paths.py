@@ -1,19 +1,22 @@
 """Every kind of request a verified customer files in the chat, checked where it takes effect: in the
 company system that holds the data, not in the wording. Real processes, the SQLite stack.
 
-Each test has a customer of its own (C0032-C0039), used by no other module.
+Each test has a customer of its own (C0032-C0039, claimed: no other module uses them).
 """
 from __future__ import annotations
 
-import time
 from typing import Optional
 
 import pytest
 import requests
 
+from conftest import claim_customers
+from stack import eventually
 from test_privacy_requests import (
     REQUEST_ID, backoffice, company_export, email_of, new_conversation, say, verify_by_email, wait_for_status,
 )
+
+claim_customers(__name__, "C0032", "C0033", "C0034", "C0035", "C0036", "C0037", "C0038", "C0039")
 
 
 def verified(assistant, customer_id: str, language: str = "en") -> str:
@@ -35,14 +38,14 @@ def preference(assistant, customer_id: str, purpose: str) -> Optional[bool]:
     return chosen[-1]["granted"] if chosen else None
 
 
+def task_of(assistant, request_id: str, system: str) -> dict:
+    return next(t for t in backoffice(assistant, f"/api/requests/{request_id}")["tasks"] if t["system"] == system)
+
+
 def marketing_task_done(assistant, request_id: str, timeout: float = 60.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        task = next(t for t in backoffice(assistant, f"/api/requests/{request_id}")["tasks"] if t["system"] == "marketing")
-        if task["state"] == "done":
-            return task
-        time.sleep(0.5)
-    raise AssertionError(f"the marketing system never carried out {request_id}: {task}")
+    return eventually(lambda: task_of(assistant, request_id, "marketing"), timeout,
+                      f"the marketing system carries out {request_id}", until=lambda task: task["state"] == "done",
+                      interval=0.5)
 
 
 def test_a_corrected_address_reaches_the_crm_in_its_parts(assistant):
@@ -121,11 +124,8 @@ def test_a_system_that_fails_for_good_is_told_to_the_customer_as_being_looked_in
     requests.post(faults, json={"mode": "down", "count": None, "retry_after": 0}, headers=headers, timeout=10).raise_for_status()
     try:
         request = filed_request(assistant, say(assistant, sender, "yes"))
-        deadline = time.monotonic() + 60
-        while next(t for t in backoffice(assistant, f"/api/requests/{request['id']}")["tasks"]
-                   if t["system"] == "service")["state"] != "failed":
-            assert time.monotonic() < deadline, "the service task never failed for good"
-            time.sleep(0.5)
+        eventually(lambda: task_of(assistant, request["id"], "service"), 60, "the service task failed for good",
+                   until=lambda task: task["state"] == "failed", interval=0.5)
     finally:
         requests.post(faults, json={"mode": "ok"}, headers=headers, timeout=10).raise_for_status()
     status = say(assistant, sender, "what is the status of my request?")
