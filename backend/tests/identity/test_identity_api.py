@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 
 import jwt
 import pytest
@@ -339,9 +338,9 @@ def test_a_company_system_that_is_down_or_slow_gives_a_clear_answer_and_sends_no
     app = FastAPI()
     app.include_router(identity_router(make_settings(db_url, company, sink, identity_lookup_timeout_seconds=0.5)))
     with TestClient(app) as c:
-        started = time.monotonic()
         slow = ask_code(c, "c-slow", email)
-        assert slow.status_code == 503 and time.monotonic() - started < 2.5  # the lookup's timeout, not the CRM's pace
+        # The CRM would answer after 3 s and a code go out: a 503 with nothing sent is the lookup's timeout.
+        assert slow.status_code == 503 and "cannot be reached" in slow.json()["detail"]
     assert rows.attempts("c-slow") == [] and sink.messages() == []
     company.fault("crm", "ok")
     assert ask_code(client, "c-down", email).status_code == 202
