@@ -20,7 +20,6 @@ from .identity_api import identity_router
 from .knowledge import KnowledgeBase, KnowledgeVersion, diff, pick_language
 from .ledger_api import ledger_router
 from .my_data_api import my_data_router
-from .rights_requests import local_date
 
 Language = Optional[Literal["nl", "en"]]
 # Ids in the address are bounded like the ids they name (a knowledge version, a topic, a conversation).
@@ -83,7 +82,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         now = dt.datetime.now(dt.timezone.utc)
         until = kb.current_until(now)
         return {
-            "current": kb.current(local_date(now)).version.id,
+            "current": kb.current_at(now).version.id,
             # A client caching `current` keeps it no longer than this, by the back office's clock.
             "current_until": until.isoformat() if until else None,
             "current_for_seconds": (until - now).total_seconds() if until else None,

@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 from .filing import Filed, checked_request, file_request
 from .knowledge import KnowledgeBase
 from .ledger_db import RequestDraft
-from .rights_requests import local_date
 
 DRAFT_TTL = dt.timedelta(minutes=30)
 MAX_OPEN_DRAFTS = 20  # unfiled, unexpired drafts one conversation may hold
@@ -78,7 +77,7 @@ def file_draft(session: Session, draft_id: str, conversation_id: str, customer_i
         raise DraftRefused(410, "draft_expired", f"this request waited more than {int(DRAFT_TTL.total_seconds() // 60)} "
                                                  "minutes for confirmation: ask for it again")
     # What an erasure keeps is worded from the version the customer's summary came from.
-    knowledge = (kb.get(draft.knowledge_version) if draft.knowledge_version else None) or kb.current(local_date(now))
+    knowledge = (kb.get(draft.knowledge_version) if draft.knowledge_version else None) or kb.current_at(now)
     filed = file_request(session, draft.customer_id, draft.type, draft.categories, draft.details, f"draft-{draft.id}",
                          now, channel=channel, conversation_id=draft.conversation_id, knowledge=knowledge)
     if draft.request_id is None:

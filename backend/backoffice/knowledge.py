@@ -353,6 +353,10 @@ class KnowledgeBase:
         in_effect = [v for v in self.published() if v.version.effective_date <= today]
         return (in_effect or self.published())[-1]
 
+    def current_at(self, moment: dt.datetime) -> KnowledgeVersion:
+        """The version in effect at `moment` (timezone-aware): the one current on that day in Amsterdam."""
+        return self.current(local_date(moment))
+
     def current_until(self, now: dt.datetime) -> Optional[dt.datetime]:
         """When the version current at `now` stops being current: midnight in the company's time zone
         of the next published version's effective date; None when none is planned."""

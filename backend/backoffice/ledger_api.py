@@ -257,7 +257,7 @@ def ledger_router(settings: Settings, kb: KnowledgeBase, clock: Callable[[], dt.
             try:
                 filed = file_request(
                     session, body.customer_id, body.type, body.categories, body.details, body.client_request_id, now,
-                    channel=body.channel, conversation_id=body.conversation_id, knowledge=kb.current(rr.local_date(now)),
+                    channel=body.channel, conversation_id=body.conversation_id, knowledge=kb.current_at(now),
                 )
             except FilingConflict as exc:
                 raise HTTPException(409, str(exc)) from None

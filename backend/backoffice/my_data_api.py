@@ -58,7 +58,6 @@ from .knowledge import KnowledgeBase
 from .ledger_db import open_ledger
 from .my_data import CSV_COLUMNS, Holdings, SystemUnavailable, collect, export_document, export_rows, overview
 from .presence import Presence, not_verified, presence, verified_binding
-from .rights_requests import local_date
 from .transcripts import TrackerStore
 
 log = logging.getLogger("backoffice.my_data")
@@ -123,7 +122,7 @@ def my_data_router(settings: Settings, kb: KnowledgeBase, clock: Callable[[], dt
             holdings = holdings_of(customer_id)
         except SystemUnavailable as exc:
             return unavailable(exc)
-        return JSONResponse(overview(holdings, kb.current(local_date(clock())), language), headers=PRIVATE)
+        return JSONResponse(overview(holdings, kb.current_at(clock()), language), headers=PRIVATE)
 
     @router.post("/api/conversations/{conversation_id}/exports", dependencies=[Depends(require_service)], tags=["my data"],
                  status_code=201)
@@ -155,7 +154,7 @@ def my_data_router(settings: Settings, kb: KnowledgeBase, clock: Callable[[], dt
             holdings = holdings_of(link.customer_id)
         except SystemUnavailable as exc:
             return unavailable(exc)
-        version = kb.current(local_date(now))
+        version = kb.current_at(now)
         if kind == "json":
             body = json.dumps(export_document(holdings, version, link.language), ensure_ascii=False, indent=2)
             media_type = "application/json"

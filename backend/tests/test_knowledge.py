@@ -6,7 +6,6 @@ import pytest
 import yaml
 
 from backoffice.knowledge import KnowledgeBase, KnowledgeError, diff, pick_language
-from backoffice.rights_requests import local_date
 
 from .conftest import KNOWLEDGE
 
@@ -39,8 +38,8 @@ def test_a_version_is_current_from_midnight_in_amsterdam_until_the_next_one():
     midnight_utc = midnight.astimezone(dt.timezone.utc)
     assert midnight_utc.date() < second.version.effective_date  # 22:00 or 23:00 UTC the day before
     just_before = midnight_utc - dt.timedelta(seconds=1)
-    assert kb.current(local_date(just_before)).version.id == first.version.id
-    assert kb.current(local_date(midnight_utc)).version.id == second.version.id
+    assert kb.current_at(just_before).version.id == first.version.id
+    assert kb.current_at(midnight_utc).version.id == second.version.id
     assert kb.current_until(just_before) == midnight_utc
     assert kb.current_until(midnight_utc) is None or kb.current_until(midnight_utc) > midnight_utc
 
