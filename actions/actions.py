@@ -8,21 +8,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
-from .answers import DETAIL_ENTITY, INTENT_TOPICS, Composer, phrase
+from .answers import DETAIL_ENTITY, INTENT_TOPICS, Composer
 from .backoffice import BackOfficeClient, BackOfficeError
+from .sentences import LANGUAGES, sentence
 
 logger = logging.getLogger(__name__)
-
-NOT_UNDERSTOOD = {
-    "nl": "Sorry, dat begreep ik niet. Ik help je met vragen over je persoonsgegevens: welke gegevens we hebben, "
-    "waarvoor, hoe lang, met wie we ze delen, en hoe je ze inziet, wijzigt of laat verwijderen.",
-    "en": "Sorry, I didn't understand that. I can help with questions about your personal data: what we hold, why, "
-    "for how long, who we share it with, and how to see, correct or delete it.",
-}
-UNAVAILABLE = {
-    "nl": "Ik kan ons privacyregister nu even niet bereiken. Probeer het over een minuut opnieuw; je vraag is niet verloren.",
-    "en": "I can't reach our privacy register right now. Please try again in a minute; nothing you asked is lost.",
-}
 
 _client: Optional[BackOfficeClient] = None
 
@@ -37,7 +27,7 @@ def backoffice() -> BackOfficeClient:
 
 def conversation_language(tracker: Tracker) -> str:
     language = tracker.get_slot("language")
-    return language if language in ("nl", "en") else "en"
+    return language if language in LANGUAGES else "en"
 
 
 def notice_changes(tracker: Tracker, dispatcher: CollectingDispatcher, language: str) -> List[EventType]:
@@ -82,11 +72,11 @@ def answer_from_knowledge(dispatcher: CollectingDispatcher, tracker: Tracker, to
         composer = Composer(client.version(version_id), language)
     except BackOfficeError as exc:
         logger.error("back office unavailable: %s", exc)
-        dispatcher.utter_message(text=UNAVAILABLE[language])
+        dispatcher.utter_message(text=sentence("unavailable", language))
         return [SlotSet("answer_topic", None)]
 
     if tracker.get_slot("language") == "other":
-        dispatcher.utter_message(text=phrase("other_language", language))
+        dispatcher.utter_message(text=sentence("other_language", language))
     answer = composer.answer(topic, category, intent, all_details=all_details)
     dispatcher.utter_message(text=answer.text, buttons=answer.buttons or None)
     for more in answer.more:
@@ -108,10 +98,10 @@ class ActionClarify(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
         language = conversation_language(tracker)
         if tracker.get_slot("language") == "other":
-            dispatcher.utter_message(text=f'{phrase("other_language", language)}\n{NOT_UNDERSTOOD[language]}')
+            dispatcher.utter_message(text=f'{sentence("other_language", language)}\n{sentence("not_understood", language)}')
             return [SlotSet("answer_topic", None)]
         if not (tracker.latest_message.get("text") or "").strip():
-            dispatcher.utter_message(text=NOT_UNDERSTOOD[language])
+            dispatcher.utter_message(text=sentence("not_understood", language))
             return [SlotSet("answer_topic", None)]
         ranking = [r.get("name") for r in tracker.latest_message.get("intent_ranking", [])]
         client = backoffice()
@@ -119,7 +109,7 @@ class ActionClarify(Action):
             composer = Composer(client.version(client.current_version_id()), language)
         except BackOfficeError as exc:
             logger.error("back office unavailable: %s", exc)
-            dispatcher.utter_message(text=UNAVAILABLE[language])
+            dispatcher.utter_message(text=sentence("unavailable", language))
             return []
         answer = composer.clarify(ranking)
         dispatcher.utter_message(text=answer.text, buttons=answer.buttons)
@@ -153,5 +143,5 @@ class ActionDefaultFallback(Action):
         return "action_default_fallback"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
-        dispatcher.utter_message(text=NOT_UNDERSTOOD[conversation_language(tracker)])
+        dispatcher.utter_message(text=sentence("not_understood", conversation_language(tracker)))
         return [UserUtteranceReverted()]

@@ -2,7 +2,8 @@
 
 Pure functions over one knowledge-base version (the JSON the back office serves, every text as
 `{"nl": ..., "en": ...}`): no Rasa, no HTTP, so they are tested on their own. Every answer ends by
-naming the version it comes from.
+naming the version it comes from. The sentences around the knowledge base's texts are in
+actions/sentences.py.
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple, Union
+
+from .sentences import LANGUAGES, LEGAL_BASES, TOPIC_LABELS, sentence
 
 Version = Dict[str, Any]
 
@@ -60,86 +63,6 @@ INTENT_TOPICS = {
     "out_of_scope": "out_of_scope",
 }
 
-# Short labels for the buttons of a clarifying question.
-TOPIC_LABELS = {
-    "what_data_collected": {"nl": "Welke gegevens jullie hebben", "en": "What data you hold"},
-    "why_data_used": {"nl": "Waarvoor jullie ze gebruiken", "en": "What you use it for"},
-    "sharing_third_parties": {"nl": "Met wie jullie ze delen", "en": "Who you share it with"},
-    "retention": {"nl": "Hoe lang jullie ze bewaren", "en": "How long you keep it"},
-    "security": {"nl": "Beveiliging", "en": "Security"},
-    "access_my_data": {"nl": "Mijn gegevens inzien", "en": "See my data"},
-    "correct_my_data": {"nl": "Gegevens corrigeren", "en": "Correct my data"},
-    "delete_my_data": {"nl": "Gegevens verwijderen", "en": "Delete my data"},
-    "opt_out": {"nl": "Afmelden of bezwaar maken", "en": "Opt out or object"},
-    "policy_changes": {"nl": "Wat er veranderd is", "en": "What changed"},
-    "children_and_specific_audiences": {"nl": "Kinderen", "en": "Children"},
-    "international_transfers": {"nl": "Gegevens buiten de EU", "en": "Data outside the EU"},
-    "cookies_tracking": {"nl": "Cookies en tracking", "en": "Cookies and tracking"},
-    "contact_dpo": {"nl": "Contact met de privacy-officer", "en": "Contact the privacy officer"},
-    "out_of_scope": {"nl": "Iets anders", "en": "Something else"},
-}
-
-LEGAL_BASES = {
-    "consent": {"nl": "toestemming", "en": "your consent"},
-    "contract": {"nl": "overeenkomst", "en": "contract"},
-    "legal_obligation": {"nl": "wettelijke plicht", "en": "legal obligation"},
-    "legitimate_interest": {"nl": "gerechtvaardigd belang", "en": "legitimate interest"},
-}
-
-PHRASES = {
-    "source": {"nl": "Bron: privacyregister versie {v}.", "en": "Source: privacy register version {v}."},
-    "overview": {"nl": "Dit zijn de gegevens die we van klanten kunnen hebben:", "en": "These are the personal data we may hold about customers:"},
-    "overview_more": {
-        "nl": "Vraag gerust door, bijvoorbeeld: waarom hebben jullie mijn aankoopgeschiedenis, of hoe lang bewaren jullie die?",
-        "en": "Ask me more, for example: why do you have my purchase history, or how long do you keep it?",
-    },
-    "we_hold": {"nl": "Je {name}: {description}", "en": "Your {name}: {description}"},
-    "from_source": {"nl": "Herkomst: {source}", "en": "Where it comes from: {source}"},
-    "used_for": {"nl": "We gebruiken dit voor: {purposes}.", "en": "We use it for: {purposes}."},
-    "purposes_intro": {"nl": "Hiervoor gebruiken we je gegevens (met de grondslag):", "en": "This is what we use your data for (and the legal basis):"},
-    "purposes_for": {"nl": "Waarvoor we je {name} gebruiken (met de grondslag):", "en": "What we use your {name} for (and the legal basis):"},
-    "automated": {"nl": "Geautomatiseerd besluit: {logic}", "en": "Automated decision: {logic}"},
-    "benefit_intro": {"nl": "Wat je ervoor terugkrijgt:", "en": "What you get in return:"},
-    "retention_one": {"nl": "We bewaren je {name}: {period}. Waarom: {reason}", "en": "We keep your {name}: {period}. Why: {reason}"},
-    "retention_intro": {"nl": "Zo lang bewaren we je gegevens:", "en": "This is how long we keep your data:"},
-    "recipients_intro": {"nl": "Wie je gegevens ontvangt:", "en": "Who receives your data:"},
-    "outside_eu": {"nl": "buiten de EU, beschermd door: {safeguard}", "en": "outside the EU, protected by: {safeguard}"},
-    "no_transfers": {"nl": "Geen van onze ontvangers zit buiten de EU.", "en": "None of our recipients is outside the EU."},
-    "transfers_intro": {"nl": "Ontvangers buiten de EU:", "en": "Recipients outside the EU:"},
-    "kept_intro": {"nl": "Wat we ook na verwijdering moeten bewaren:", "en": "What we must keep even after erasure:"},
-    "opt_out_intro": {"nl": "Uitzetten kan voor:", "en": "You can switch off:"},
-    "changes_intro": {
-        "nl": "Wat er veranderd is in versie {v} (geldig vanaf {date}):",
-        "en": "What changed in version {v} (in effect from {date}):",
-    },
-    "first_version": {"nl": "Versie {v} is onze eerste gepubliceerde versie.", "en": "Version {v} is our first published version."},
-    "since_last_visit": {
-        "nl": "Sinds je vorige bezoek (versie {old}) is ons privacybeleid veranderd:",
-        "en": "Since your last visit (version {old}) our privacy terms have changed:",
-    },
-    "dpo": {
-        "nl": "Verantwoordelijk voor je gegevens is {company}. Onze functionaris gegevensbescherming is {name}: {email}, {phone}.",
-        "en": "{company} is responsible for your data. Our data protection officer is {name}: {email}, {phone}.",
-    },
-    "service": {
-        "nl": "Klantenservice: {email}, {phone} ({hours}).",
-        "en": "Customer service: {email}, {phone} ({hours}).",
-    },
-    "human": {
-        "nl": "In deze chat kan ik je nog niet doorverbinden met een medewerker. Je bereikt een mens zo:",
-        "en": "I can't hand this chat over to a member of staff yet. You can reach a person here:",
-    },
-    "other_language": {
-        "nl": "Ik spreek Nederlands en Engels. / I speak Dutch and English.",
-        "en": "I speak English and Dutch. / Ik spreek Engels en Nederlands.",
-    },
-    "clarify": {"nl": "Ik weet niet zeker wat je bedoelt. Gaat je vraag over een van deze onderwerpen?", "en": "I'm not sure what you mean. Is your question about one of these?"},
-    "all_details": {"nl": "Alle details", "en": "All details"},
-    "outside_eu_button": {"nl": "Welke ontvangers zitten buiten de EU?", "en": "Which recipients are outside the EU?"},
-    "automated_flag": {"nl": "geautomatiseerd besluit", "en": "automated decision"},
-    "kept_retention_button": {"nl": "Hoe lang: {name}", "en": "How long: {name}"},
-    "category_button": {"nl": "Alleen {name}", "en": "Only {name}"},
-}
 
 # One block of an answer: a paragraph, or bullets of (what, details); shortened as a whole to fit.
 Bullets = List[Tuple[str, str]]
@@ -154,10 +77,6 @@ class Answer:
     buttons: List[Dict[str, str]] = field(default_factory=list)
     # further messages of the same answer (only when the customer asked for all details)
     more: List[str] = field(default_factory=list)
-
-
-def phrase(key: str, language: str, **values: Any) -> str:
-    return PHRASES[key][language].format(**values)
 
 
 def bullets(lines: List[str]) -> str:
@@ -224,12 +143,12 @@ def chunks(blocks: List[Block], budget: int) -> List[str]:
 def sentences_within(text: str, budget: int) -> List[str]:
     """A long paragraph as messages of whole sentences, each at most `budget` characters."""
     messages: List[str] = []
-    for sentence in re.split(SENTENCE_END, text):
-        sentence = sentence[:budget]
-        if messages and len(messages[-1]) + 1 + len(sentence) <= budget:
-            messages[-1] += " " + sentence
+    for part in re.split(SENTENCE_END, text):
+        part = part[:budget]
+        if messages and len(messages[-1]) + 1 + len(part) <= budget:
+            messages[-1] += " " + part
         else:
-            messages.append(sentence)
+            messages.append(part)
     return messages
 
 
@@ -238,7 +157,7 @@ class Composer:
 
     def __init__(self, version: Version, language: str) -> None:
         self.kb = version
-        self.lang = language if language in ("nl", "en") else "en"
+        self.lang = language if language in LANGUAGES else "en"
         self.version_id = version["version"]["id"]
 
     def t(self, text: Optional[Dict[str, str]]) -> str:
@@ -267,7 +186,7 @@ class Composer:
     ) -> Answer:
         """The first answer fits FIRST_ANSWER_LIMIT; `all_details` gives everything, over several messages."""
         blocks = getattr(self, f"_{topic}")(category_id, intent)
-        source = phrase("source", self.lang, v=self.version_id)
+        source = sentence("source", self.lang, v=self.version_id)
         budget = FIRST_ANSWER_LIMIT - len(source) - 1
         if all_details:
             messages = chunks(blocks, budget)
@@ -277,17 +196,17 @@ class Composer:
         buttons = self._follow_ups(topic, category_id, intent)
         if shortened and (intent or _intent_for(topic)).startswith("ask_"):
             payload = json.dumps({DETAIL_ENTITY: "all", **({"data_category": category_id} if self.category(category_id) else {})})
-            buttons.append({"title": phrase("all_details", self.lang), "payload": f"/{intent or _intent_for(topic)}{payload}"})
+            buttons.append({"title": sentence("all_details", self.lang), "payload": f"/{intent or _intent_for(topic)}{payload}"})
         return Answer(topic=topic, text=f"{body}\n{source}", version=self.version_id, buttons=buttons)
 
     def _follow_ups(self, topic: str, category_id: Optional[str], intent: Optional[str]) -> List[Dict[str, str]]:
         """Buttons to the narrower questions a long overview leaves open."""
         if topic == "sharing_third_parties" and any(r["outside_eu"] for r in self.recipients()):
-            return [{"title": phrase("outside_eu_button", self.lang), "payload": "/ask_international_transfers"}]
+            return [{"title": sentence("outside_eu_button", self.lang), "payload": "/ask_international_transfers"}]
         if topic == "delete_my_data":
             kept = [c for c in self.kb["categories"] if c.get("kept_after_erasure")]
             return [
-                {"title": phrase("kept_retention_button", self.lang, name=self.t(c["name"])),
+                {"title": sentence("kept_retention_button", self.lang, name=self.t(c["name"])),
                  "payload": f'/ask_retention{json.dumps({"data_category": c["id"]})}'}
                 for c in kept[:3]
             ]
@@ -303,26 +222,26 @@ class Composer:
         if category:
             purposes = ", ".join(self.t(p["name"]) for p in self.purposes_for(category["id"]))
             return [
-                phrase("we_hold", self.lang, name=self.t(category["name"]), description=self.t(category["description"])),
-                phrase("from_source", self.lang, source=self.t(category["source"])),
-                phrase("used_for", self.lang, purposes=purposes),
+                sentence("we_hold", self.lang, name=self.t(category["name"]), description=self.t(category["description"])),
+                sentence("from_source", self.lang, source=self.t(category["source"])),
+                sentence("used_for", self.lang, purposes=purposes),
             ]
-        return [phrase("overview", self.lang), [(self.t(c["name"]), "") for c in self.kb["categories"]], phrase("overview_more", self.lang)]
+        return [sentence("overview", self.lang), [(self.t(c["name"]), "") for c in self.kb["categories"]], sentence("overview_more", self.lang)]
 
     def _why_data_used(self, category_id: Optional[str], intent: Optional[str]) -> List[Block]:
         category = self.category(category_id)
         purposes = self.purposes_for(category["id"]) if category else self.kb["purposes"]
         if intent == "ask_benefit":
-            return [phrase("benefit_intro", self.lang), [(self.t(p["name"]), self.t(p["benefit"])) for p in purposes]]
+            return [sentence("benefit_intro", self.lang), [(self.t(p["name"]), self.t(p["benefit"])) for p in purposes]]
         lines: Bullets = []
         for p in purposes:
             head = f"{self.t(p['name'])} ({LEGAL_BASES[p['legal_basis']][self.lang]}"
-            head += f"; {phrase('automated_flag', self.lang)})" if p["automated_decision"]["applies"] else ")"
+            head += f"; {sentence('automated_flag', self.lang)})" if p["automated_decision"]["applies"] else ")"
             detail = self.t(p["description"])
             if p["automated_decision"]["applies"]:
-                detail += " " + phrase("automated", self.lang, logic=self.t(p["automated_decision"]["logic"]))
+                detail += " " + sentence("automated", self.lang, logic=self.t(p["automated_decision"]["logic"]))
             lines.append((head, detail))
-        intro = phrase("purposes_for", self.lang, name=self.t(category["name"])) if category else phrase("purposes_intro", self.lang)
+        intro = sentence("purposes_for", self.lang, name=self.t(category["name"])) if category else sentence("purposes_intro", self.lang)
         return [intro, lines]
 
     def _sharing_third_parties(self, category_id: Optional[str], intent: Optional[str]) -> List[Block]:
@@ -334,9 +253,9 @@ class Composer:
             head = f"{r['name']} ({r['country']})"
             detail = self.t(r["role"])
             if r["outside_eu"]:
-                detail += "; " + phrase("outside_eu", self.lang, safeguard=self.t(r["safeguard"]))
+                detail += "; " + sentence("outside_eu", self.lang, safeguard=self.t(r["safeguard"]))
             lines.append((head, detail))
-        return [self._topic_text("sharing_third_parties"), phrase("recipients_intro", self.lang), lines]
+        return [self._topic_text("sharing_third_parties"), sentence("recipients_intro", self.lang), lines]
 
     def _retention(self, category_id: Optional[str], intent: Optional[str]) -> List[Block]:
         absent = self.not_collected(category_id)
@@ -345,8 +264,8 @@ class Composer:
         category = self.category(category_id)
         if category:
             r = category["retention"]
-            return [phrase("retention_one", self.lang, name=self.t(category["name"]), period=self.t(r["period"]), reason=self.t(r["reason"]))]
-        return [phrase("retention_intro", self.lang), [(self.t(c["name"]), self.t(c["retention"]["period"])) for c in self.kb["categories"]]]
+            return [sentence("retention_one", self.lang, name=self.t(category["name"]), period=self.t(r["period"]), reason=self.t(r["reason"]))]
+        return [sentence("retention_intro", self.lang), [(self.t(c["name"]), self.t(c["retention"]["period"])) for c in self.kb["categories"]]]
 
     def _topic_text(self, key: str) -> str:
         return self.t(self.kb["topics"]["topics"][key])
@@ -365,18 +284,18 @@ class Composer:
 
     def _delete_my_data(self, category_id: Optional[str], intent: Optional[str]) -> List[Block]:
         kept = [(self.t(c["name"]), self.t(c["kept_after_erasure"])) for c in self.kb["categories"] if c.get("kept_after_erasure")]
-        return [self._right("erasure"), phrase("kept_intro", self.lang), kept] if kept else [self._right("erasure")]
+        return [self._right("erasure"), sentence("kept_intro", self.lang), kept] if kept else [self._right("erasure")]
 
     def _opt_out(self, category_id: Optional[str], intent: Optional[str]) -> List[Block]:
         lines = [(self.t(p["name"]), self.t(p["opt_out"])) for p in self.kb["purposes"] if p.get("opt_out")]
         rights: List[Block] = [self._right("objection"), self._right("withdraw_consent")]
-        return rights + [phrase("opt_out_intro", self.lang), lines] if lines else rights
+        return rights + [sentence("opt_out_intro", self.lang), lines] if lines else rights
 
     def _policy_changes(self, category_id: Optional[str], intent: Optional[str]) -> List[Block]:
         info = self.kb["version"]
         if not info["changelog"]:
-            return [phrase("first_version", self.lang, v=info["id"]), self._topic_text("policy_changes")]
-        intro = phrase("changes_intro", self.lang, v=info["id"], date=info["effective_date"])
+            return [sentence("first_version", self.lang, v=info["id"]), self._topic_text("policy_changes")]
+        intro = sentence("changes_intro", self.lang, v=info["id"], date=info["effective_date"])
         return [intro, [(self.t(e["text"]), "") for e in info["changelog"]], self._topic_text("policy_changes")]
 
     def _children_and_specific_audiences(self, category_id: Optional[str], intent: Optional[str]) -> List[Block]:
@@ -385,9 +304,9 @@ class Composer:
     def _international_transfers(self, category_id: Optional[str], intent: Optional[str]) -> List[Block]:
         abroad = [r for r in self.recipients() if r["outside_eu"]]
         if not abroad:
-            return [self._topic_text("international_transfers"), phrase("no_transfers", self.lang)]
+            return [self._topic_text("international_transfers"), sentence("no_transfers", self.lang)]
         lines = [(f"{r['name']} ({r['country']})", f"{self.t(r['role'])}; {self.t(r['safeguard'])}") for r in abroad]
-        return [self._topic_text("international_transfers"), phrase("transfers_intro", self.lang), lines]
+        return [self._topic_text("international_transfers"), sentence("transfers_intro", self.lang), lines]
 
     def _cookies_tracking(self, category_id: Optional[str], intent: Optional[str]) -> List[Block]:
         return [self._topic_text("cookies_tracking")]
@@ -396,11 +315,11 @@ class Composer:
         company = self.kb["company"]
         dpo, service = company["dpo"], company["customer_service"]
         blocks: List[Block] = [
-            phrase("dpo", self.lang, company=company["name"], name=dpo["name"], email=dpo["email"], phone=dpo["phone"]),
-            phrase("service", self.lang, email=service["email"], phone=service["phone"], hours=self.t(service["hours"])),
+            sentence("dpo", self.lang, company=company["name"], name=dpo["name"], email=dpo["email"], phone=dpo["phone"]),
+            sentence("service", self.lang, email=service["email"], phone=service["phone"], hours=self.t(service["hours"])),
             self._right("complaint"),
         ]
-        return [phrase("human", self.lang), *blocks] if intent == "ask_human" else blocks
+        return [sentence("human", self.lang), *blocks] if intent == "ask_human" else blocks
 
     def _out_of_scope(self, category_id: Optional[str], intent: Optional[str]) -> List[Block]:
         return [self._topic_text("out_of_scope")]
@@ -411,8 +330,8 @@ class Composer:
         """The notice for a returning customer: every changelog entry published since their last visit
         (their first sentences when all would not fit; "what changed?" gives the whole entries)."""
         entries: Bullets = [(self.t(e["text"]), "") for v in newer_versions for e in v["version"]["changelog"]]
-        source = phrase("source", self.lang, v=self.version_id)
-        body, _ = fit([phrase("since_last_visit", self.lang, old=old_version_id), entries], FIRST_ANSWER_LIMIT - len(source) - 1)
+        source = sentence("source", self.lang, v=self.version_id)
+        body, _ = fit([sentence("since_last_visit", self.lang, old=old_version_id), entries], FIRST_ANSWER_LIMIT - len(source) - 1)
         return f"{body}\n{source}"
 
     def clarify(self, intents: List[str]) -> Answer:
@@ -422,7 +341,7 @@ class Composer:
             if topic and topic not in topics and topic != "out_of_scope":
                 topics.append(topic)
         buttons = [{"title": TOPIC_LABELS[t][self.lang], "payload": f"/{_intent_for(t)}"} for t in topics[:3]]
-        return Answer(topic="clarify", text=phrase("clarify", self.lang), version=self.version_id, buttons=buttons)
+        return Answer(topic="clarify", text=sentence("clarify", self.lang), version=self.version_id, buttons=buttons)
 
 
 def _intent_for(topic: str) -> str:

@@ -6,4 +6,5 @@
   the evaluation; off unless REST_CHANNEL_TOKEN is set.
 - `connectors.limits`: what every channel lets through (message length, request and metadata size,
   sender id shape), and the "too long" answer.
+- `connectors.sentences`: every sentence the channels say themselves, in Dutch and English.
 """

@@ -27,6 +27,8 @@ from typing import Any, Dict, Optional
 
 from lingua import Language, LanguageDetectorBuilder
 
+from connectors.sentences import LANGUAGES, TOO_LONG
+
 
 def _positive_int_setting(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()
@@ -50,11 +52,6 @@ LANGUAGE_SAMPLE_CHARS = 300
 LANGUAGE_MIN_WORDS = 3
 LANGUAGE_MIN_RATIO = 2.0
 _DETECTOR = LanguageDetectorBuilder.from_languages(Language.DUTCH, Language.ENGLISH).with_low_accuracy_mode().build()
-
-TOO_LONG = {
-    "nl": "Je bericht is te lang voor mij: maximaal {limit} tekens. Maak het korter en stuur het opnieuw.",
-    "en": "Your message is too long for me: at most {limit} characters. Please shorten it and send it again.",
-}
 
 
 class Refused(ValueError):
@@ -87,7 +84,7 @@ def message_language(text: str, page_language: Any = None) -> Optional[str]:
     text; None when neither tells (a long string without spaces, random characters)."""
     if isinstance(page_language, str):
         page = page_language.strip().lower()[:2]
-        if page in TOO_LONG:
+        if page in LANGUAGES:
             return page
     sample = text[:LANGUAGE_SAMPLE_CHARS]
     if len(sample.split()) < LANGUAGE_MIN_WORDS:

@@ -76,6 +76,7 @@ from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError as ConnectionRefused
 
 from connectors.limits import MAX_REQUEST_BYTES, Refused, client_metadata, is_too_long, too_long_answer, well_formed_text
+from connectors.sentences import NOTICES
 
 logger = logging.getLogger(__name__)
 
@@ -89,39 +90,9 @@ SESSION_ID_PATTERN = re.compile(r"[0-9a-f]{32}\.[0-9a-f]{32}")
 
 VERIFIED, REFUSED, OTHER_CUSTOMER, UNAVAILABLE = "verified", "refused", "other_customer", "unavailable"
 
-# What the customer is told when their login could not be used (key -> language -> text).
-NOTICES: Dict[str, Dict[str, str]] = {
-    "expired": {
-        "en": "I could not confirm your login: it has expired. Log in again on the website, "
-              "or I can verify you with a code by e-mail.",
-        "nl": "Ik kon je inlog niet bevestigen: die is verlopen. Log opnieuw in op de website, "
-              "of ik kan je verifiëren met een code per e-mail.",
-    },
-    "invalid": {
-        "en": "I could not confirm your login: the website's login is not valid. Log in again on the "
-              "website, or I can verify you with a code by e-mail.",
-        "nl": "Ik kon je inlog niet bevestigen: de inlog van de website is niet geldig. Log opnieuw in "
-              "op de website, of ik kan je verifiëren met een code per e-mail.",
-    },
-    "unavailable": {
-        "en": "I could not confirm your login right now: our verification service cannot be reached. "
-              "You can keep chatting, but I cannot show your own data until you are verified. Try "
-              "again in a few minutes, or I can verify you with a code by e-mail.",
-        "nl": "Ik kon je inlog nu niet bevestigen: onze verificatiedienst is niet bereikbaar. Je kunt "
-              "gewoon verder chatten, maar je eigen gegevens kan ik pas laten zien als je geverifieerd "
-              "bent. Probeer het over een paar minuten opnieuw, of ik kan je verifiëren met een code per e-mail.",
-    },
-    "new_conversation": {
-        "en": "You are logged in as a different customer than the one this conversation belongs to, "
-              "so I have started a new conversation for you.",
-        "nl": "Je bent ingelogd als een andere klant dan bij wie dit gesprek hoort, dus ik ben een "
-              "nieuw gesprek voor je begonnen.",
-    },
-}
-
 
 def notice(key: str, language: Any) -> str:
-    """The notice in the page's language (nl or en; anything else: en)."""
+    """The notice (connectors/sentences.py) in the page's language (nl or en; anything else: en)."""
     lang = "nl" if isinstance(language, str) and language.strip().lower().startswith("nl") else "en"
     return NOTICES[key][lang]
 

@@ -13,7 +13,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import actions as actions_module
 from actions.actions import ActionAnswerDataQuestion, ActionClarify, ActionDefaultFallback, ActionSessionStart
 from actions.backoffice import BackOfficeClient
-from actions.customer_actions import _clock, say
+from actions.customer_actions import _clock
+from actions.sentences import sentence
 from conftest import claim_customers
 
 claim_customers(__name__, "C0041")
@@ -207,5 +208,5 @@ def test_the_time_to_try_again_is_the_clock_in_the_netherlands():
     assert _clock("2026-01-31T13:05:00Z") == "14:05"  # winter time, UTC+1
     assert _clock("2026-07-01T12:00:00+00:00") == "14:00"  # summer time, UTC+2
     assert _clock(None) == "15 min" and _clock("garbage") == "15 min"
-    dutch = say("too_many_codes", "nl", when=_clock("2026-01-31T13:05:00Z"))
+    dutch = sentence("too_many_codes", "nl", when=_clock("2026-01-31T13:05:00Z"))
     assert dutch == "Er zijn te veel codes aangevraagd. Probeer het na 14:05 opnieuw, of log in op de website."

@@ -3,6 +3,7 @@ import pytest
 
 from actions import rights
 from actions.answers import Composer
+from actions.sentences import sentence
 from bot.typed_values import recognise, recognise_correction
 
 
@@ -102,7 +103,7 @@ def test_erasure_summary_names_what_is_kept_and_why(current, language):
     invoices = next(c for c in current["categories"] if c["id"] == "invoices")
     assert invoices["kept_after_erasure"][language] in text
     assert ("art. 17" if language == "nl" else "Art. 17") in text
-    assert text.endswith(rights.p("summary_question", language))
+    assert text.endswith(sentence("summary_question", language))
 
 
 def test_receipt_has_the_id_due_date_and_what_took_effect():
@@ -125,7 +126,7 @@ def test_status_report_says_fulfilled_and_progress():
     text = rights.status_report(requests, "en")
     assert "R-2, erasure" in text and "1 of 2 systems done; due by 28 February 2027" in text
     assert "R-1" in text and "fulfilled on 30 November 2026" in text and "privacy team" in text
-    assert rights.status_report([], "nl") == rights.p("no_requests", "nl")
+    assert rights.status_report([], "nl") == sentence("no_requests", "nl")
 
 
 def test_long_date_handles_leap_years():

@@ -30,9 +30,7 @@ import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from actions.actions import UNAVAILABLE
-from actions.customer_actions import SAY
-from actions.rights import P
+from actions.sentences import SENTENCES
 from conftest import PG_ADMIN, ROOT, postgresql_stack
 from stack import Stack, eventually
 from test_end_to_end import ONE_QUESTION_PER_TOPIC, rest_auth
@@ -67,7 +65,7 @@ TYPED = {
     "wrong_address": {"nl": "mijn adres klopt niet", "en": "my address is wrong"},
     "new_address": {"nl": "nieuw adres: Kerkstraat {n}, 1234 AB Utrecht", "en": "new address: Kerkstraat {n}, 1234 AB Utrecht"},
 }
-TRY_AGAIN = {lang: (UNAVAILABLE[lang], SAY["filing_unsure"][lang]) for lang in ("nl", "en")}
+TRY_AGAIN = {lang: (SENTENCES["unavailable"][lang], SENTENCES["filing_unsure"][lang]) for lang in ("nl", "en")}
 
 
 def before_placeholder(phrase: str) -> str:
@@ -127,12 +125,12 @@ class Conversation:
         """Every fifth conversation sees its data, then files an erasure; the others file the other
         kinds, each conversation starting at another one."""
         if self.number % 5 == 4:
-            return [self.show_my_data, lambda: self.file([(self.words("erasure"), P["summary_question"][self.language])])]
-        summary = P["summary_question"][self.language]
+            return [self.show_my_data, lambda: self.file([(self.words("erasure"), SENTENCES["summary_question"][self.language])])]
+        summary = SENTENCES["summary_question"][self.language]
         kinds = [
             [(self.words("opt_out"), summary)],
             [(self.words("restriction"), summary)],
-            [(self.words("wrong_address"), before_placeholder(SAY["type_value"][self.language])),
+            [(self.words("wrong_address"), before_placeholder(SENTENCES["type_value"][self.language])),
              (self.words("new_address", n=self.number + 1), summary)],
             [(self.words("withdrawal"), summary)],
             [(self.words("objection"), summary)],
@@ -176,15 +174,15 @@ class Conversation:
         """A turn that needs the customer verified: the first one asks for the e-mail code first."""
         if self.verified:
             return self.turn(message, *expected)
-        self.turn(message, SAY["verify_first"][self.language])
+        self.turn(message, SENTENCES["verify_first"][self.language])
         mails_before = len(inbox(self.stack, self.email))
-        self.turn(self.email, before_placeholder(SAY["code_sent"][self.language]))
+        self.turn(self.email, before_placeholder(SENTENCES["code_sent"][self.language]))
         answer = self.turn(newest_code(self.stack, self.email, mails_before))
         self.verified = True
-        if SAY["already_verified"][self.language] in answer:
+        if SENTENCES["already_verified"][self.language] in answer:
             # The back office took the code but went down before it answered: ask again.
             return self.turn(message, *expected)
-        missing = [e for e in (SAY["verified"][self.language], *expected) if e not in answer]
+        missing = [e for e in (SENTENCES["verified"][self.language], *expected) if e not in answer]
         if missing:
             raise Unexpected(f"the code was answered without {missing}: {answer[:400]!r}")
         return answer
@@ -197,14 +195,14 @@ class Conversation:
             self.turn(message, expected)
         receipt = self.turn(self.words("yes"))
         found = REQUEST_ID.search(receipt)
-        told = (before_placeholder(P["receipt"][self.language]), before_placeholder(P["repeat"][self.language]))
+        told = (before_placeholder(SENTENCES["receipt"][self.language]), before_placeholder(SENTENCES["repeat"][self.language]))
         if found is None or not any(t in receipt for t in told):
             raise Unexpected(f"'yes' at the summary gave no receipt: {receipt[:400]!r}")
         self.receipts.append(found.group(0))
-        self.turn(self.words("status"), P["status_intro"][self.language], found.group(0))
+        self.turn(self.words("status"), SENTENCES["status_intro"][self.language], found.group(0))
 
     def show_my_data(self) -> None:
-        self.verified_turn(self.words("show"), P["data_intro"][self.language], self.email)  # their own data
+        self.verified_turn(self.words("show"), SENTENCES["data_intro"][self.language], self.email)  # their own data
 
 
 # --- the back office as the customers and the probe see it --------------------------------------------

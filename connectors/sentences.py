@@ -1,0 +1,48 @@
+"""Every sentence the chat channels say to a customer themselves, in Dutch and in English.
+
+The channels run in the Rasa server and answer before a message reaches the assistant: a message too
+long to read, a website login that could not be confirmed. Each entry is keyed by language;
+`{name}` marks a value the code fills in. The assistant's own sentences are in actions/sentences.py
+(the action server's) and in the responses of bot/domain.yml.
+"""
+from __future__ import annotations
+
+from typing import Dict
+
+LANGUAGES = ("nl", "en")
+
+# The answer to a message over MAX_MESSAGE_CHARS (connectors/limits.py), instead of reading it.
+TOO_LONG: Dict[str, str] = {
+    "nl": "Je bericht is te lang voor mij: maximaal {limit} tekens. Maak het korter en stuur het opnieuw.",
+    "en": "Your message is too long for me: at most {limit} characters. Please shorten it and send it again.",
+}
+
+# What the website channel tells a customer whose login could not be used (connectors/website.py).
+NOTICES: Dict[str, Dict[str, str]] = {
+    "expired": {
+        "nl": "Ik kon je inlog niet bevestigen: die is verlopen. Log opnieuw in op de website, "
+              "of ik kan je verifiëren met een code per e-mail.",
+        "en": "I could not confirm your login: it has expired. Log in again on the website, "
+              "or I can verify you with a code by e-mail.",
+    },
+    "invalid": {
+        "nl": "Ik kon je inlog niet bevestigen: de inlog van de website is niet geldig. Log opnieuw in "
+              "op de website, of ik kan je verifiëren met een code per e-mail.",
+        "en": "I could not confirm your login: the website's login is not valid. Log in again on the "
+              "website, or I can verify you with a code by e-mail.",
+    },
+    "unavailable": {
+        "nl": "Ik kon je inlog nu niet bevestigen: onze verificatiedienst is niet bereikbaar. Je kunt "
+              "gewoon verder chatten, maar je eigen gegevens kan ik pas laten zien als je geverifieerd "
+              "bent. Probeer het over een paar minuten opnieuw, of ik kan je verifiëren met een code per e-mail.",
+        "en": "I could not confirm your login right now: our verification service cannot be reached. "
+              "You can keep chatting, but I cannot show your own data until you are verified. Try "
+              "again in a few minutes, or I can verify you with a code by e-mail.",
+    },
+    "new_conversation": {
+        "nl": "Je bent ingelogd als een andere klant dan bij wie dit gesprek hoort, dus ik ben een "
+              "nieuw gesprek voor je begonnen.",
+        "en": "You are logged in as a different customer than the one this conversation belongs to, "
+              "so I have started a new conversation for you.",
+    },
+}
