@@ -21,6 +21,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.value_shapes import names_an_email_address
+
 from . import rights
 from .actions import answer_from_knowledge, backoffice, conversation_language
 from .answers import INTENT_TOPICS, Composer
@@ -101,7 +103,7 @@ def show_my_data(dispatcher: CollectingDispatcher, tracker: Tracker, language: s
         dispatcher.utter_message(text=sentence("verify_first", language))
         return [SlotSet("pending_request", {"type": "show_data"})]
     text = rights.my_data_report(data, links, language)
-    if rights.mentions_someone_else(tracker.latest_message.get("text") or ""):
+    if names_an_email_address(tracker.latest_message.get("text") or ""):
         text = f"{sentence('data_only_yours', language)}\n{text}"
     dispatcher.utter_message(text=text)
     return [SlotSet("pending_request", None)]

@@ -48,8 +48,6 @@ FIELDS = ("name", "address", "email", "phone")
 ADDRESS = re.compile(r"^\s*(?P<street>.+?)\s+(?P<house_number>\d+(?:\s?[-/]?\s?[A-Za-z0-9]{1,4})?)\s*(?:,\s*)?"
                      r"(?P<postcode>\d{4}\s?[A-Za-z]{2})\s*(?:,\s*)?(?P<city>[^\d,][^,]*?)\s*$")
 MAX_ADDRESS_CHARS = 200
-# What follows an e-mail address's "@" somewhere: a dot and a letter or digit (the ".nl" of "example.nl").
-DOT_AND_WORD = re.compile(r"\.\w")
 
 
 def parse_address(text: str) -> Optional[Dict[str, str]]:
@@ -239,14 +237,3 @@ def my_data_report(data: Dict[str, Any], links: Optional[Dict[str, Any]], langua
         parts.append(sentence("source", language, v=data["knowledge_version"]))
     return "\n".join(parts)
 
-
-def mentions_someone_else(text: str) -> bool:
-    """Does the message name an e-mail address (possibly another customer's)? Then say we show only yours.
-
-    Word by word, in one pass: the pattern `\\S+@\\S+\\.\\w+` it replaces took cubic time (a minute
-    for 5,000 "@" in a row)."""
-    for word in text.split():
-        at = word.find("@", 1)
-        if at != -1 and DOT_AND_WORD.search(word, at + 2):
-            return True
-    return False

@@ -10,10 +10,11 @@ their language, so they are recognised by their shape, with full confidence. Thi
 about identity: the back office checks the address and the code, and files only for the customer
 the conversation was verified as.
 
-Every pattern here runs over what a customer typed, so each stays linear in the text's length: an
-address match starts only where a run of address characters starts (a pattern free to start
-anywhere in a 100,000-character word tried every position of it, about 20 s per message), and a
-message longer than any typed value can be is not matched at all.
+What an e-mail address and a code look like is defined once for the Rasa side, in
+bot/value_shapes.py. Every pattern runs over what a customer typed, so each stays linear in the
+text's length: an address match starts only where a run of address characters starts (a pattern
+free to start anywhere in a 100,000-character word tried every position of it, about 20 s per
+message), and a message longer than any typed value can be is not matched at all.
 """
 from __future__ import annotations
 
@@ -27,9 +28,8 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-EMAIL = re.compile(r"(?<![A-Za-z0-9._%+'-])[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-# "123456", "123 456", "123-456", optionally after a few words ("my code is", "de code is: ").
-CODE = re.compile(r"^(?:[^\d@]{0,25}?[:\s])?(\d{3})[\s-]?(\d{3})[.!]?$")
+from bot.value_shapes import CODE, EMAIL
+
 MAX_WORDS_AROUND_EMAIL = 4
 # The longest message that can be a typed value: an address (at most 254 characters) with a few words,
 # or a correction (a value of at most 300 characters after "my new address is").

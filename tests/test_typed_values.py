@@ -12,8 +12,9 @@ from typing import Callable
 
 import pytest
 
-from actions.rights import mentions_someone_else, parse_address
-from bot.typed_values import EMAIL, recognise, recognise_correction
+from actions.rights import parse_address
+from bot.typed_values import recognise, recognise_correction
+from bot.value_shapes import EMAIL, names_an_email_address
 
 BOUND_SECONDS = 5.0
 N = 100_000
@@ -35,7 +36,7 @@ CHECKS: dict[str, Callable[[str], object]] = {
     "recognise": recognise,
     "recognise_correction": recognise_correction,
     "email_pattern": lambda text: list(EMAIL.finditer(text)),
-    "mentions_someone_else": mentions_someone_else,
+    "names_an_email_address": names_an_email_address,
     "parse_address": parse_address,
 }
 
@@ -84,7 +85,7 @@ def test_the_email_pattern_still_finds_what_it_found(text, found):
     ("x " + "@" * 5_000 + " a@b.nl", True),
 ])
 def test_someone_elses_address_is_noticed_as_before(text, expected):
-    assert mentions_someone_else(text) is expected
+    assert names_an_email_address(text) is expected
 
 
 def test_an_address_longer_than_an_address_is_not_parsed():
