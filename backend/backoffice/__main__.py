@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .config import Settings, demo_mode_refusal
-from .knowledge import KnowledgeBase, KnowledgeError
+from .settings import Settings, demo_mode_refusal
+from .knowledge.rules import KnowledgeBase, KnowledgeError
 
 
 def main() -> int:
@@ -36,12 +36,12 @@ def main() -> int:
     if args.command == "mailsink":
         from pathlib import Path
 
-        from .mailsink import serve as run_sink
+        from .demo.mailsink import serve as run_sink
 
         return run_sink(Path(args.folder) if args.folder else settings.mail_dir, host=args.host, port=args.port)
 
     if args.command == "worker":
-        from .worker import main as run_worker
+        from .requests.worker import main as run_worker
 
         options = {k: v for k, v in vars(args).items() if k not in ("command", "once", "worker_id")}
         return run_worker(settings, once=args.once, worker_id=args.worker_id, **options)

@@ -13,13 +13,13 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from .auth import service_token_required
-from .config import Settings
-from .db import AnswerRecord, connect
-from .identity_api import identity_router
-from .knowledge import KnowledgeBase, KnowledgeVersion, diff, pick_language
-from .ledger_api import ledger_router
-from .my_data_api import my_data_router
+from .shared.service_auth import service_token_required
+from .settings import Settings
+from .shared.database import AnswerRecord, connect
+from .identity.routes import identity_router
+from .knowledge.rules import KnowledgeBase, KnowledgeVersion, diff, pick_language
+from .requests.routes import ledger_router
+from .my_data.routes import my_data_router
 
 Language = Optional[Literal["nl", "en"]]
 # Ids in the address are bounded like the ids they name (a knowledge version, a topic, a conversation).

@@ -11,7 +11,7 @@ import httpx2
 import pytest
 from sqlalchemy import create_engine, text
 
-from backoffice.db import migrate
+from backoffice.shared.database import migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -114,7 +114,7 @@ PG_ADMIN = "postgresql+psycopg://postgres@localhost:5432/postgres"
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("backoffice-template") / "backoffice.db"
+    path = tmp_path_factory.mktemp("backoffice-template") / "backoffice.shared.database"
     migrate(f"sqlite:///{path}")
     return path
 
@@ -137,7 +137,7 @@ def pg_template() -> Iterator[str]:
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A freshly migrated, empty back-office database of this test's own, on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
-        target = tmp_path / "backoffice.db"
+        target = tmp_path / "backoffice.shared.database"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
         yield f"sqlite:///{target}"
         return

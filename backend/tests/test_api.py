@@ -4,7 +4,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backoffice.app import create_app
-from backoffice.config import Settings
+from backoffice.settings import Settings
 
 from .conftest import KNOWLEDGE
 

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from backoffice.knowledge import KnowledgeBase, KnowledgeError, diff, pick_language
+from backoffice.knowledge.rules import KnowledgeBase, KnowledgeError, diff, pick_language
 
 from .conftest import KNOWLEDGE
 

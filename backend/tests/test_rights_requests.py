@@ -3,7 +3,7 @@ from dataclasses import FrozenInstanceError
 
 import pytest
 
-from backoffice.rights_requests import (
+from backoffice.requests.rules import (
     BACKOFF_BASE,
     BACKOFF_CAP,
     CCPA,

@@ -22,10 +22,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from backoffice.config import Settings
-from backoffice.identity_api import identity_router
-from backoffice.mail import SUBJECT
-from backoffice.mailsink import read_inbox
+from backoffice.settings import Settings
+from backoffice.identity.routes import identity_router
+from backoffice.identity.mail import SUBJECT
+from backoffice.demo.mailsink import read_inbox
 
 from ..conftest import KNOWLEDGE, ROOT, Company, Process, company_systems, eventually, free_port, fresh_secret, serving  # noqa: F401 (re-exported)
 

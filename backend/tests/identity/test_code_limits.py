@@ -10,11 +10,12 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from backoffice import identity as idn
-from backoffice import mail, worker
-from backoffice.code_notices import CodeNotices
-from backoffice.identity_api import identity_router
-from backoffice.identity_db import open_identity
+from backoffice.identity import rules as idn
+from backoffice.identity import mail
+from backoffice.requests import worker
+from backoffice.identity.code_notices import CodeNotices
+from backoffice.identity.routes import identity_router
+from backoffice.identity.tables import open_identity
 
 from .conftest import SERVICE, make_settings
 

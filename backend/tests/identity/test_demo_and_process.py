@@ -18,11 +18,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session as OrmSession
 
-from backoffice import identity as idn
-from backoffice import mail
+from backoffice.identity import rules as idn
+from backoffice.identity import mail
 from backoffice.app import create_app
-from backoffice.config import Settings
-from backoffice.identity_db import VerificationAttempt
+from backoffice.settings import Settings
+from backoffice.identity.tables import VerificationAttempt
 
 from .conftest import (
     BACKEND, CODE_RE, OTP_SECRET, ROOT, SERVICE, SERVICE_TOKEN, SESSION_SECRET, SYSTEMS_TOKEN, Process, eventually, free_port,

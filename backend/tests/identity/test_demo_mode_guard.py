@@ -10,7 +10,7 @@ import httpx2
 import pytest
 from dotenv import dotenv_values
 
-from backoffice.config import demo_mode_refusal
+from backoffice.settings import demo_mode_refusal
 
 from .conftest import BACKEND, OTP_SECRET, ROOT, SERVICE_TOKEN, SESSION_SECRET, SYSTEMS_TOKEN, Process, free_port, make_settings
 

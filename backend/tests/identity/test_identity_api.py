@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session as OrmSession
 
-from backoffice import identity as idn
-from backoffice import mail
+from backoffice.identity import rules as idn
+from backoffice.identity import mail
 from backoffice.app import create_app
-from backoffice.identity_api import identity_router
-from backoffice.identity_db import ConversationIdentity, VerificationAttempt
+from backoffice.identity.routes import identity_router
+from backoffice.identity.tables import ConversationIdentity, VerificationAttempt
 
 from .conftest import OTP_SECRET, SERVICE, SESSION_SECRET, make_settings
 

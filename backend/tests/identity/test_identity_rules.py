@@ -11,7 +11,7 @@ import jwt
 import pytest
 from jwt.warnings import InsecureKeyLengthWarning
 
-from backoffice import identity as idn
+from backoffice.identity import rules as idn
 
 SECRET = "rules-test-otp-secret"
 TOKEN_SECRET = "rules-test-session-secret-0123456789abcdef"

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session as OrmSession
 
-from backoffice import identity as idn
-from backoffice.identity_db import ConversationIdentity
-from backoffice.presence import MAX_CONNECTIONS, Presence, present_in, record_presence
+from backoffice.identity import rules as idn
+from backoffice.identity.tables import ConversationIdentity
+from backoffice.identity.presence import MAX_CONNECTIONS, Presence, present_in, record_presence
 
 from .conftest import SERVICE, SESSION_SECRET
 
@@ -124,7 +124,7 @@ def test_the_binding_stores_a_hash_of_the_connection_and_the_log_no_full_id(clie
     engine.dispose()
     assert row.channel == "website" and len(row.connections) == 1
     assert TAB_A["X-Chat-Connection"] not in str(row.connections)  # only its SHA-256
-    with caplog.at_level(logging.WARNING, logger="backoffice.presence"):
+    with caplog.at_level(logging.WARNING, logger="backoffice.identity.presence"):
         assert not verified(client, conversation, REST)
     assert "another channel" in caplog.text and conversation[:8] in caplog.text and conversation not in caplog.text
 

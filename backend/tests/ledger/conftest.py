@@ -15,10 +15,10 @@ from typing import Iterator, Optional
 import pytest
 from sqlalchemy import create_engine
 
-from backoffice.knowledge import KnowledgeBase, KnowledgeVersion
-from backoffice.ledger_db import open_ledger
-from backoffice.transcripts import TOMBSTONES
-from backoffice.worker import Worker, WorkerConfig
+from backoffice.knowledge.rules import KnowledgeBase, KnowledgeVersion
+from backoffice.requests.tables import open_ledger
+from backoffice.my_data.transcripts import TOMBSTONES
+from backoffice.requests.worker import Worker, WorkerConfig
 
 from ..my_data.conftest import RASA_EVENTS
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx2
 from sqlalchemy import select
 
-from backoffice.ledger_db import Request, SystemTask
+from backoffice.requests.tables import Request, SystemTask
 
 from .conftest import BACKEND, SYSTEMS_TOKEN, Process, eventually, free_port, fresh_secret, serving
 

@@ -11,11 +11,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from backoffice import identity as idn
-from backoffice.drafts import DRAFT_TTL, MAX_OPEN_DRAFTS
-from backoffice.identity_api import identity_router
-from backoffice.ledger_api import ledger_router
-from backoffice.ledger_db import Request, RequestDraft
+from backoffice.identity import rules as idn
+from backoffice.requests.drafts import DRAFT_TTL, MAX_OPEN_DRAFTS
+from backoffice.identity.routes import identity_router
+from backoffice.requests.routes import ledger_router
+from backoffice.requests.tables import Request, RequestDraft
 
 from .test_ledger_api import settings_for
 

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from backoffice import filing
-from backoffice import rights_requests as rr
-from backoffice.filing import SYSTEM_CATEGORIES, FilingConflict, FilingError, file_request
-from backoffice.knowledge import Text
-from backoffice.ledger_db import AuditEntry, ConsentState, Request, SystemTask
+from backoffice.requests import filing
+from backoffice.requests import rules as rr
+from backoffice.requests.filing import SYSTEM_CATEGORIES, FilingConflict, FilingError, file_request
+from backoffice.knowledge.rules import Text
+from backoffice.requests.tables import AuditEntry, ConsentState, Request, SystemTask
 
 from .conftest import NOW
 

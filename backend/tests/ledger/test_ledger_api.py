@@ -9,11 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from backoffice import rights_requests as rr
+from backoffice.requests import rules as rr
 from backoffice.app import create_app
-from backoffice.config import Settings
-from backoffice.filing import file_request
-from backoffice.ledger_db import AuditEntry, Request
+from backoffice.settings import Settings
+from backoffice.requests.filing import file_request
+from backoffice.requests.tables import AuditEntry, Request
 
 from .conftest import KNOWLEDGE, ROOT, SYSTEMS_TOKEN
 

@@ -3,8 +3,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-import backoffice.ledger_db  # noqa: F401  (registers the ledger's models on Base.metadata)
-from backoffice.db import Base
+import backoffice.requests.tables  # noqa: F401  (registers the ledger's models on Base.metadata)
+from backoffice.shared.database import Base
 
 
 def test_migration_and_models_agree(ledger_url):

@@ -8,7 +8,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from backoffice.ledger_api import ledger_router
+from backoffice.requests.routes import ledger_router
 
 from .test_ledger_api import TEAM, settings_for
 

@@ -10,10 +10,10 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from backoffice.filing import file_request
-from backoffice.ledger_db import AuditEntry, Request, SystemTask
-from backoffice import rights_requests as rr
-from backoffice.worker import parse_retry_after
+from backoffice.requests.filing import file_request
+from backoffice.requests.tables import AuditEntry, Request, SystemTask
+from backoffice.requests import rules as rr
+from backoffice.requests.worker import parse_retry_after
 
 from .conftest import BACKEND, NOW, SYSTEMS_TOKEN, Process, eventually, free_port
 

@@ -22,12 +22,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Column, Float, Integer, MetaData, Sequence, String, Table, Text, create_engine, func, select
 
-from backoffice import identity as idn
-from backoffice.config import Settings
-from backoffice.knowledge import KnowledgeBase
-from backoffice.identity_api import identity_router
-from backoffice.my_data_api import my_data_router
-from backoffice.transcripts import TOMBSTONES
+from backoffice.identity import rules as idn
+from backoffice.settings import Settings
+from backoffice.knowledge.rules import KnowledgeBase
+from backoffice.identity.routes import identity_router
+from backoffice.my_data.routes import my_data_router
+from backoffice.my_data.transcripts import TOMBSTONES
 
 from ..identity.conftest import (  # noqa: F401  (company_process, company, clock are fixtures)
     KNOWLEDGE, ROOT, SERVICE, SERVICE_TOKEN, SESSION_SECRET, SYSTEMS_TOKEN, Clock, Company, clock, company, company_process,

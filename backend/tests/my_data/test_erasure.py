@@ -7,12 +7,12 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from backoffice.db import AnswerRecord
-from backoffice.filing import file_request
-from backoffice.identity_db import VerificationAttempt
-from backoffice.ledger_db import AuditEntry, Request, SystemTask, open_ledger
-from backoffice.transcripts import TOMBSTONES, TrackerStore, TranscriptsUnavailable
-from backoffice.worker import Claim, Worker, WorkerConfig
+from backoffice.shared.database import AnswerRecord
+from backoffice.requests.filing import file_request
+from backoffice.identity.tables import VerificationAttempt
+from backoffice.requests.tables import AuditEntry, Request, SystemTask, open_ledger
+from backoffice.my_data.transcripts import TOMBSTONES, TrackerStore, TranscriptsUnavailable
+from backoffice.requests.worker import Claim, Worker, WorkerConfig
 
 from .conftest import RASA_EVENTS, SERVICE, SYSTEMS_TOKEN, bind, new_conversation
 

@@ -8,7 +8,7 @@ import json
 
 from fastapi.testclient import TestClient
 
-from backoffice.my_data import spreadsheet_safe
+from backoffice.my_data.rules import spreadsheet_safe
 
 from .conftest import SERVICE, bind, local, new_conversation
 

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session as OrmSession
 
 from backoffice.app import create_app
-from backoffice.export_links import ExportDownload, ExportLink
+from backoffice.my_data.export_links import ExportDownload, ExportLink
 
 from .conftest import (
     EXPORT_SECRET, PUBLIC_URL, SERVICE, SESSION_SECRET, TOKENS, bind, local, make_settings, new_conversation, routes,

@@ -5,8 +5,8 @@ import datetime as dt
 
 import pytest
 
-from backoffice.config import PROJECT_ROOT, Settings, tracker_url
-from backoffice.export_links import ExportLinks, LinkExpired, LinkInvalid, usable_secret
+from backoffice.settings import PROJECT_ROOT, Settings, tracker_url
+from backoffice.my_data.export_links import ExportLinks, LinkExpired, LinkInvalid, usable_secret
 
 
 def test_the_tracker_store_is_the_one_rasa_uses():

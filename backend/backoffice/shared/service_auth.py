@@ -6,7 +6,7 @@ from typing import Callable
 
 from fastapi import Header, HTTPException
 
-from .config import Settings
+from ..settings import Settings
 
 
 def service_token_required(settings: Settings) -> Callable[[str], None]:

@@ -47,15 +47,16 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import identity, mail
-from .auth import service_token_required
+from . import rules as identity
+from . import mail
+from ..shared.service_auth import service_token_required
 from .code_notices import CodeNotices
-from .config import Settings
-from .identity_db import EMAIL, SESSION, ConversationIdentity, VerificationAttempt, open_identity
-from .mailsink import read_inbox
+from ..settings import Settings
+from .tables import EMAIL, SESSION, ConversationIdentity, VerificationAttempt, open_identity
+from ..demo.mailsink import read_inbox
 from .presence import Presence, presence, present_in, record_presence, verified_binding
 
-log = logging.getLogger("backoffice.identity")
+log = logging.getLogger("backoffice.identity.rules")
 
 PRIVATE = {"Cache-Control": "no-store"}
 DEMO_CUSTOMERS = tuple(f"C{n:04d}" for n in range(1, 11))

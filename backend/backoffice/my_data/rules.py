@@ -28,8 +28,8 @@ from urllib.parse import quote
 import httpx2
 from sqlalchemy.orm import sessionmaker
 
-from .filing import ALL_CATEGORIES, ASSISTANT, COMPANY_SYSTEMS
-from .knowledge import Category, KnowledgeVersion, Purpose, Recipient
+from ..requests.filing import ALL_CATEGORIES, ASSISTANT, COMPANY_SYSTEMS
+from ..knowledge.rules import Category, KnowledgeVersion, Purpose, Recipient
 from .transcripts import CATEGORY as TRANSCRIPT_CATEGORY
 from .transcripts import Transcript, TrackerStore, TranscriptsUnavailable, customer_conversations, references
 

@@ -40,15 +40,15 @@ import httpx2
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import mail
-from . import rights_requests as rr
-from .code_notices import NOTICE_SWEEP_SECONDS, CodeNotices
-from .config import Settings
+from ..identity import mail as mail
+from . import rules as rr
+from ..identity.code_notices import NOTICE_SWEEP_SECONDS, CodeNotices
+from ..settings import Settings
 from .filing import ASSISTANT
-from .ledger_db import Request, SystemTask, append_audit
-from .transcripts import TrackerStore, TranscriptsUnavailable, carry_out
+from .tables import Request, SystemTask, append_audit
+from ..my_data.transcripts import TrackerStore, TranscriptsUnavailable, carry_out
 
-log = logging.getLogger("backoffice.worker")
+log = logging.getLogger("backoffice.requests.worker")
 
 METHODS = {"export": "GET", "erase": "POST", "restrict": "POST", "rectify": "POST", "preferences": "PUT"}
 TRANSIENT = {408, 425, 429, 500, 502, 503, 504, 401, 403}  # worth another try (401/403: a token being rotated)
@@ -368,7 +368,7 @@ def main(settings: Settings, once: bool = False, worker_id: Optional[str] = None
     """`python -m backoffice worker`: deliver tasks until SIGTERM/SIGINT (or once with --once)."""
     import signal
 
-    from .ledger_db import open_ledger
+    from .tables import open_ledger
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per call is too much; outcomes are logged

@@ -29,9 +29,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .identity_db import ConversationIdentity
+from .tables import ConversationIdentity
 
-log = logging.getLogger("backoffice.presence")
+log = logging.getLogger("backoffice.identity.presence")
 
 CHANNEL = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 CONNECTION = re.compile(r"[0-9a-f]{32}")

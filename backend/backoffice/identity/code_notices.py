@@ -26,9 +26,9 @@ from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import aliased, sessionmaker
 
 from . import mail
-from .identity_db import EMAIL, VerificationAttempt
+from .tables import EMAIL, VerificationAttempt
 
-log = logging.getLogger("backoffice.code_notices")
+log = logging.getLogger("backoffice.identity.code_notices")
 
 NOTICE_HORIZON = dt.timedelta(days=1)
 NOTICE_SWEEP_SECONDS = 30.0

@@ -25,8 +25,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .filing import Filed, checked_request, file_request
-from .knowledge import KnowledgeBase
-from .ledger_db import RequestDraft
+from ..knowledge.rules import KnowledgeBase
+from .tables import RequestDraft
 
 DRAFT_TTL = dt.timedelta(minutes=30)
 MAX_OPEN_DRAFTS = 20  # unfiled, unexpired drafts one conversation may hold

@@ -39,15 +39,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import rights_requests as rr
-from .auth import service_token_required
-from .config import Settings
+from . import rules as rr
+from ..shared.service_auth import service_token_required
+from ..settings import Settings
 from .filing import CATEGORY_SYSTEMS, FilingConflict, FilingError, file_request
 from .drafts import DraftRefused, draft_view, file_draft, make_draft
-from .knowledge import KnowledgeBase
-from .ledger_db import AuditEntry, Request as LedgerRequest, SystemTask, append_audit, open_ledger
+from ..knowledge.rules import KnowledgeBase
+from .tables import AuditEntry, Request as LedgerRequest, SystemTask, append_audit, open_ledger
 from .login_throttle import LoginThrottle
-from .presence import Presence, not_verified, presence, verified_binding
+from ..identity.presence import Presence, not_verified, presence, verified_binding
 
 RequestTypeName = Literal[tuple(t.value for t in rr.RequestType)]  # type: ignore[valid-type]
 DUE_SOON_DAYS = 7

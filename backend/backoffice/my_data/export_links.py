@@ -17,9 +17,9 @@ import jwt
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .db import Base
-from .identity import secret_is_set
-from .ledger_db import UTCDateTime
+from ..shared.database import Base
+from ..identity.rules import secret_is_set
+from ..requests.tables import UTCDateTime
 
 AUDIENCE = "export"
 ALGORITHM = "HS256"

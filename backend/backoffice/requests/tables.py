@@ -28,8 +28,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column, relationship, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from . import rights_requests as rr
-from .db import Base, migrate
+from . import rules as rr
+from ..shared.database import Base, migrate
 
 
 class UTCDateTime(TypeDecorator):

@@ -51,16 +51,16 @@ import httpx2
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 
-from .auth import service_token_required
-from .config import Settings
+from ..shared.service_auth import service_token_required
+from ..settings import Settings
 from .export_links import ExportDownload, ExportLink, ExportLinks, LinkError, usable_secret
-from .knowledge import KnowledgeBase
-from .ledger_db import open_ledger
-from .my_data import CSV_COLUMNS, Holdings, SystemUnavailable, collect, export_document, export_rows, overview
-from .presence import Presence, not_verified, presence, verified_binding
+from ..knowledge.rules import KnowledgeBase
+from ..requests.tables import open_ledger
+from .rules import CSV_COLUMNS, Holdings, SystemUnavailable, collect, export_document, export_rows, overview
+from ..identity.presence import Presence, not_verified, presence, verified_binding
 from .transcripts import TrackerStore
 
-log = logging.getLogger("backoffice.my_data")
+log = logging.getLogger("backoffice.my_data.rules")
 
 PRIVATE = {"Cache-Control": "no-store"}
 # The token is in the address: keep it out of referrers and caches, and the file out of the page.

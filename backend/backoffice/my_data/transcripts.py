@@ -34,9 +34,9 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from .db import AnswerRecord
-from .identity_db import ConversationIdentity, VerificationAttempt
-from .ledger_db import Request
+from ..shared.database import AnswerRecord
+from ..identity.tables import ConversationIdentity, VerificationAttempt
+from ..requests.tables import Request
 
 CATEGORY = "customer_service"  # the knowledge base: "this includes conversations with this chat assistant"
 SYSTEM = "assistant"

@@ -35,9 +35,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import rights_requests as rr
-from .knowledge import KnowledgeBase, KnowledgeVersion
-from .ledger_db import ConsentState, Request, SystemTask, append_audit
+from . import rules as rr
+from ..knowledge.rules import KnowledgeBase, KnowledgeVersion
+from .tables import ConsentState, Request, SystemTask, append_audit
 
 # Which system holds which data categories. The company systems' entries are their own catalogue
 # (GET /systems); the knowledge base's `systems` lists differ in places, so routing follows the
@@ -416,6 +416,6 @@ def _knowledge_base(root: Path) -> KnowledgeBase:
 
 
 def _current_knowledge(today: dt.date) -> Optional[KnowledgeVersion]:
-    from .config import Settings
+    from ..settings import Settings
 
     return _knowledge_base(Settings.from_env().knowledge_dir).current(today)

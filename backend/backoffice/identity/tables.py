@@ -25,9 +25,9 @@ from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Intege
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
-from . import identity
-from .db import Base, migrate
-from .ledger_db import UTCDateTime, ledger_engine
+from . import rules as identity
+from ..shared.database import Base, migrate
+from ..requests.tables import UTCDateTime, ledger_engine
 
 EMAIL = "email"
 SESSION = "session"

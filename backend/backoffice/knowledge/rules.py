@@ -15,7 +15,7 @@ from typing import Any, Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from .rights_requests import COMPANY_TIME_ZONE, local_date
+from ..requests.rules import COMPANY_TIME_ZONE, local_date
 
 LANGUAGES = ("nl", "en")
 FILES = ("version.yml", "company.yml", "categories.yml", "not_collected.yml", "purposes.yml", "topics.yml")
