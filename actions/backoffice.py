@@ -6,7 +6,7 @@ says a newer version takes effect, so no answer names the old one after it. Ever
 well under Rasa's 60 s conversation lock, and idempotent GETs are retried with backoff.
 
 Every call about a conversation's customer carries the `Presence` of the message being answered: the
-back office answers (and binds) only where the conversation was verified (backend presence.py).
+back office answers (and binds) only where the conversation was verified (backend/backoffice/identity/presence.py).
 """
 from __future__ import annotations
 

@@ -14,12 +14,12 @@ The save and the erasure are serialised per conversation, so neither can slip be
 check and its write: on PostgreSQL both take the transaction-level advisory lock
 `erasure_lock_key(sender_id)`; on SQLite the save takes the database's write lock before it reads the
 tombstone (the erasure's DELETE needs the same lock). The back office defines the same table and key
-(`backend/backoffice/transcripts.py`); they meet in the database, not in code.
+(`backend/backoffice/my_data/transcripts.py`); they meet in the database, not in code.
 """
 from __future__ import annotations
 
 import hashlib
-from typing import Iterator, Text
+from typing import Any, Iterator, Optional, Text, Union
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
@@ -43,6 +43,13 @@ class ErasedConversation(SQLTrackerStore.Base):  # type: ignore[misc, valid-type
 
 class ErasureAwareTrackerStore(SQLTrackerStore):
     """`SQLTrackerStore` that never writes back an event older than the conversation's erasure."""
+
+    def __init__(self, *args: Any, username: Optional[str] = None, password: Optional[str] = None,
+                 port: Union[int, str, None] = None, **kwargs: Any) -> None:
+        """bot/endpoints.yml passes every setting from the environment, and Rasa makes an unset one
+        an error: the embedded SQLite store, which has no user, password or port, sets them empty,
+        and an empty one is not set (Rasa's own store would try user "" and port int(""))."""
+        super().__init__(*args, username=username or None, password=password or None, port=port or None, **kwargs)
 
     def _additional_events(self, session: "sa.orm.Session", tracker: DialogueStateTracker) -> Iterator:
         sender_id: Text = tracker.sender_id

@@ -1,4 +1,5 @@
-"""An erased conversation stays erased in Rasa's tracker store, also when a turn of it was running.
+"""An erased conversation stays erased in Rasa's tracker store, also when a turn of it was running;
+and the store bot/endpoints.yml configures reaches a PostgreSQL role of its own, with its password.
 
 The race, step by step, with Rasa's own save and the back office's own erasure (run in its own
 environment, as the worker runs it): a turn loads the conversation, the back office erases it, the
@@ -9,13 +10,16 @@ and on PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import subprocess
 import uuid
 from pathlib import Path
 from typing import Iterator
 
 import pytest
-from rasa.core.tracker_store import SQLTrackerStore
+import rasa.core.tracker_store
+from rasa.core.tracker_store import SQLTrackerStore, TrackerStore
+from rasa.core.utils import read_endpoints_from_path
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -27,7 +31,7 @@ from conftest import PG_ADMIN, ROOT
 BACKOFFICE_PY = ROOT / ".venv" / "backoffice" / "bin" / "python"
 ERASE = """
 import datetime as dt, sys
-from backoffice.transcripts import TrackerStore
+from backoffice.my_data.transcripts import TrackerStore
 store = TrackerStore(sys.argv[1])
 print(store.erase([sys.argv[2]], dt.datetime.now(dt.timezone.utc)))
 store.close()
@@ -102,3 +106,72 @@ def test_rasas_plain_sql_tracker_store_writes_the_erased_conversation_back(datab
         assert "my e-mail is jan@example.nl" in stored_texts(plain, conversation_id)
     finally:
         plain.engine.dispose()
+
+
+def gave_up(_seconds: float) -> None:
+    raise AssertionError("the tracker store could not connect (Rasa would retry for ever; its warning is in the log)")
+
+
+@pytest.fixture
+def password_protected_database() -> Iterator[dict]:
+    """A role with a password, and a database of its own that no other role but a superuser may connect to."""
+    suffix = uuid.uuid4().hex[:8]
+    role, name, password = f"ta_tracker_role_{suffix}", f"ta_tracker_{suffix}", secrets.token_hex(16)
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as db:
+        db.execute(text(f"CREATE ROLE \"{role}\" LOGIN PASSWORD '{password}'"))
+        db.execute(text(f'CREATE DATABASE "{name}" OWNER "{role}"'))
+        db.execute(text(f'REVOKE CONNECT ON DATABASE "{name}" FROM PUBLIC'))
+    try:
+        yield {"role": role, "db": name, "password": password}
+    finally:
+        with admin.connect() as db:
+            db.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            db.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+        admin.dispose()
+
+
+def test_the_endpoints_file_reaches_a_postgresql_role_with_a_password(password_protected_database, monkeypatch):
+    """bot/endpoints.yml read as `rasa run` reads it, with the TRACKER_DB_* of a deployment's PostgreSQL:
+    the store connects as the role, with its password and port, and keeps a conversation. This
+    machine's PostgreSQL trusts local connections (and its OS user is a superuser), so the password
+    and the port are checked where they reach the store's connection URL, the user by `current_user`."""
+    database = password_protected_database
+    for name, value in {"TRACKER_DB_DIALECT": "postgresql", "TRACKER_DB_HOST": "localhost", "TRACKER_DB_PORT": "5432",
+                        "TRACKER_DB": database["db"], "TRACKER_DB_USERNAME": database["role"],
+                        "TRACKER_DB_PASSWORD": database["password"], "ACTION_ENDPOINT_URL": "http://localhost:9/webhook",
+                        "ACTION_SERVER_TOKEN": "t" * 32}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(rasa.core.tracker_store, "sleep", gave_up)
+    endpoints = read_endpoints_from_path(ROOT / "bot" / "endpoints.yml")
+    store = TrackerStore.create(endpoints.tracker_store, domain=Domain.empty())
+    try:
+        assert isinstance(store, ErasureAwareTrackerStore)
+        url = store.engine.url
+        assert (url.username, url.password, url.port, url.database) == (database["role"], database["password"], 5432, database["db"])
+        with store.engine.connect() as db:
+            assert db.execute(text("SELECT current_user")).scalar() == database["role"]
+        conversation_id = f"own-role-{uuid.uuid4().hex[:12]}"
+        asyncio.run(store.save(DialogueStateTracker.from_events(conversation_id, [
+            ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen"),
+            UserUttered("how long do you keep my invoices?"), BotUttered("seven years"),
+        ])))
+        assert stored_texts(store, conversation_id) == ["how long do you keep my invoices?", "seven years"]
+    finally:
+        store.engine.dispose()
+
+
+def test_the_embedded_sqlite_store_takes_the_empty_user_password_and_port(tmp_path, monkeypatch):
+    """.env.example leaves them empty for SQLite (Rasa refuses an unset variable in the endpoints file)."""
+    for name, value in {"TRACKER_DB_DIALECT": "sqlite", "TRACKER_DB_HOST": "", "TRACKER_DB_PORT": "",
+                        "TRACKER_DB": str(tmp_path / "rasa-tracker.db"), "TRACKER_DB_USERNAME": "", "TRACKER_DB_PASSWORD": "",
+                        "ACTION_ENDPOINT_URL": "http://localhost:9/webhook", "ACTION_SERVER_TOKEN": "t" * 32}.items():
+        monkeypatch.setenv(name, value)
+    store = TrackerStore.create(read_endpoints_from_path(ROOT / "bot" / "endpoints.yml").tracker_store, domain=Domain.empty())
+    try:
+        url = store.engine.url
+        assert (url.drivername, url.username, url.password, url.port) == ("sqlite", None, None, None)
+        asyncio.run(store.save(DialogueStateTracker.from_events("embedded", [UserUttered("hoi")])))
+        assert stored_texts(store, "embedded") == ["hoi"]
+    finally:
+        store.engine.dispose()
