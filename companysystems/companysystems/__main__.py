@@ -1,4 +1,5 @@
 """Command line of the company systems: `serve` the contract, `seed` the demo customers, print the `openapi` document."""
+
 from __future__ import annotations
 
 import argparse

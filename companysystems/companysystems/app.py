@@ -1,16 +1,17 @@
 """The company systems' HTTP layer: the system contract the back office calls, one route set per system.
 
-Thin on purpose: it checks the token, parses the request, calls `domain.CompanySystems` and maps its
+Thin on purpose: it checks the token, parses the request, calls `data_operations.CompanySystems` and maps its
 errors to status codes. The database is opened (migrated, seeded) at start-up, not at import, so the
 OpenAPI document can be generated without one.
 """
 
 import asyncio
-import json
 import hmac
+import json
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, AsyncIterator, Literal, Optional, Union
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
@@ -20,8 +21,21 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlalchemy import text
 
 from .config import Settings
+from .data_operations import (
+    OPERATIONS,
+    PREFERENCES,
+    RECTIFIABLE,
+    SYSTEMS,
+    CompanySystems,
+    Conflict,
+    Invalid,
+    KeyReused,
+    NotFound,
+    Operation,
+    RectifiableField,
+    Refused,
+)
 from .db import connect
-from .domain import PREFERENCES, RECTIFIABLE, SYSTEMS, CompanySystems, Conflict, DomainError, Invalid, KeyReused, NotFound
 from .seed import seed
 
 DESCRIPTION = """\
@@ -58,7 +72,9 @@ class ExportOut(BaseModel):
     system: str
     customer_id: str
     exported_at: str
-    categories: dict[str, list[dict[str, Any]]] = Field(description="every category this system holds, each a list of records (empty if none)")
+    categories: dict[str, list[dict[str, Any]]] = Field(
+        description="every category this system holds, each a list of records (empty if none)"
+    )
     restricted: list[RestrictionOut]
 
 
@@ -66,7 +82,7 @@ class KeptOut(BaseModel):
     category: str
     reason: str = Field(description="why these records were not erased, in words fit to pass on to the customer")
     count: int
-    retained_until: Optional[str] = Field(description="the date the last of them may be erased")
+    retained_until: str | None = Field(description="the date the last of them may be erased")
 
 
 class EraseOut(BaseModel):
@@ -84,17 +100,19 @@ class RestrictOut(BaseModel):
     restricted: list[RestrictionOut]
 
 
-# Bounded before the domain looks at it: a name, an address's parts, an e-mail address or a phone number.
+# Bounded before the data operations look at it: a name, an address's parts, an e-mail address or a phone number.
 RectifyText = Annotated[str, Field(max_length=500)]
-RectifyValue = Union[RectifyText, Annotated[dict[Annotated[str, Field(max_length=40)], RectifyText], Field(max_length=10)]]
+RectifyValue = RectifyText | Annotated[dict[Annotated[str, Field(max_length=40)], RectifyText], Field(max_length=10)]
 
 
 class RectifyIn(Strict):
-    field: Literal[RECTIFIABLE["crm"]]  # type: ignore[valid-type]
-    value: RectifyValue = Field(description=(
-        "name: 'First Last' or {first_name, last_name}; address: {street, house_number, postcode, city, country?}; "
-        "email and phone: text"
-    ))
+    field: RectifiableField
+    value: RectifyValue = Field(
+        description=(
+            "name: 'First Last' or {first_name, last_name}; address: {street, house_number, postcode, city, country?}; "
+            "email and phone: text"
+        )
+    )
 
 
 class RectifyOut(BaseModel):
@@ -106,14 +124,14 @@ class RectifyOut(BaseModel):
 
 
 class PreferencesIn(Strict):
-    newsletter: Optional[bool] = None
-    personalised_offers: Optional[bool] = None
-    wifi_counting: Optional[bool] = None
+    newsletter: bool | None = None
+    personalised_offers: bool | None = None
+    wifi_counting: bool | None = None
 
 
 class ConsentOut(BaseModel):
     granted: bool
-    changed_at: Optional[str]
+    changed_at: str | None
 
 
 class PreferencesOut(BaseModel):
@@ -125,9 +143,15 @@ class PreferencesOut(BaseModel):
 
 class SystemOut(BaseModel):
     system: str
-    categories: list[str]
-    rectifiable_fields: list[str]
-    preferences: list[str]
+    categories: list[str] = Field(description="the data categories this system holds (ids shared with the back office)")
+    operations: list[Operation] = Field(
+        description=(
+            "the calls this system answers: lookup (customer id by e-mail), export, erase, restrict (Art. 18), "
+            "rectify (see rectifiable_fields), preferences (see preferences)"
+        )
+    )
+    rectifiable_fields: list[str] = Field(description="the fields rectify corrects; empty when the system does not rectify")
+    preferences: list[str] = Field(description="the purposes preferences sets; empty when the system holds no consents")
 
 
 class CatalogueOut(BaseModel):
@@ -137,9 +161,13 @@ class CatalogueOut(BaseModel):
 class FaultIn(Strict):
     mode: Literal["down", "429", "slow", "slow_answer", "ok"]
     retry_after: int = Field(1, ge=0, le=3600, description="seconds, sent as Retry-After with 503 and 429")
-    delay: float = Field(2.0, ge=0, le=120, description="seconds a 'slow' call waits before it is carried out, "
-                                                         "a 'slow_answer' one after it was carried out")
-    count: Optional[int] = Field(1, ge=1, description="how many calls the fault affects; null until mode 'ok'")
+    delay: float = Field(
+        2.0,
+        ge=0,
+        le=120,
+        description="seconds a 'slow' call waits before it is carried out, a 'slow_answer' one after it was carried out",
+    )
+    count: int | None = Field(1, ge=1, description="how many calls the fault affects; null until mode 'ok'")
 
 
 @dataclass
@@ -147,7 +175,7 @@ class Fault:
     mode: str
     retry_after: int
     delay: float
-    remaining: Optional[int]
+    remaining: int | None
 
 
 class FaultBoard:
@@ -162,7 +190,7 @@ class FaultBoard:
         else:
             self.faults[system] = Fault(fault.mode, fault.retry_after, fault.delay, fault.count)
 
-    def take(self, system: str) -> Optional[Fault]:
+    def take(self, system: str) -> Fault | None:
         fault = self.faults.get(system)
         if fault is not None and fault.remaining is not None:
             fault.remaining -= 1
@@ -171,16 +199,28 @@ class FaultBoard:
         return fault
 
 
-IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=200, description="unique per intended action; repeat it to retry safely")]
-ERRORS: dict[Union[int, str], dict[str, Any]] = {
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key", min_length=1, max_length=200, description="unique per intended action; repeat it to retry safely"
+    ),
+]
+ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "missing or wrong bearer token"},
     404: {"model": ErrorOut, "description": "no such customer"},
 }
-CHANGE_ERRORS: dict[Union[int, str], dict[str, Any]] = {
-    200: {"headers": {"Idempotent-Replayed": {
-        "description": "true when this is the stored answer to an earlier call with the same Idempotency-Key (nothing was done again)",
-        "schema": {"type": "string", "enum": ["true", "false"]},
-    }}},
+CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "headers": {
+            "Idempotent-Replayed": {
+                "description": (
+                    "true when this is the stored answer to an earlier call with the same Idempotency-Key "
+                    "(nothing was done again)"
+                ),
+                "schema": {"type": "string", "enum": ["true", "false"]},
+            }
+        }
+    },
     409: {"model": ErrorOut, "description": "the data is not in a state to carry this out"},
     422: {"description": "invalid request, or the Idempotency-Key was used for a different request"},
 }
@@ -203,46 +243,89 @@ def system_router(system: str, auth: Any) -> APIRouter:
     """The routes of one system: export, erase, restrict, and lookup / rectify / preferences where it has them."""
     held = SYSTEMS[system]
     router = APIRouter(prefix=f"/systems/{system}", tags=[system], dependencies=[auth], responses=ERRORS)
+    # The body's model is made here, per system, so that its schema lists this system's categories.
+    # mypy takes neither a Literal of a run-time tuple nor a model made at run time as a type: hence
+    # the ignores on the lines that make and use it.
     Categories = create_model(
         f"{system.capitalize()}Categories",
         __config__=ConfigDict(extra="forbid"),
-        categories=(Optional[list[Literal[held]]], Field(None, description=f"null for all: {', '.join(held)}")),  # type: ignore[valid-type]
+        categories=(list[Literal[held]] | None, Field(None, description=f"null for all: {', '.join(held)}")),  # type: ignore[valid-type, arg-type]
     )
 
-    if system == "crm":
+    if "lookup" in OPERATIONS[system]:
+
         @router.get("/customers/lookup", operation_id="crm_lookup", summary="Find a customer id by e-mail address")
         def lookup(email: Annotated[str, Query(max_length=254)], systems: Systems) -> LookupOut:
             return LookupOut(customer_id=systems.lookup(email))
 
-    @router.get("/customers/{customer_id}/export", operation_id=f"{system}_export", summary=f"Export what {system} holds ({', '.join(held)})")
+    @router.get(
+        "/customers/{customer_id}/export",
+        operation_id=f"{system}_export",
+        summary=f"Export what {system} holds ({', '.join(held)})",
+    )
     def export(customer_id: CustomerId, systems: Systems) -> ExportOut:
         return ExportOut(**systems.export(system, customer_id))
 
-    @router.post("/customers/{customer_id}/erase", operation_id=f"{system}_erase", summary=f"Erase {', '.join(held)}, reporting what must be kept and why", responses=CHANGE_ERRORS)
-    def erase(customer_id: CustomerId, idempotency_key: IdempotencyKey, systems: Systems, response: Response, body: Optional[Categories] = None) -> EraseOut:  # type: ignore[valid-type]
+    @router.post(
+        "/customers/{customer_id}/erase",
+        operation_id=f"{system}_erase",
+        summary=f"Erase {', '.join(held)}, reporting what must be kept and why",
+        responses=CHANGE_ERRORS,
+    )
+    def erase(
+        customer_id: CustomerId,
+        idempotency_key: IdempotencyKey,
+        systems: Systems,
+        response: Response,
+        body: Categories | None = None,  # type: ignore[valid-type]
+    ) -> EraseOut:
         outcome = systems.erase(system, customer_id, body.categories if body else None, idempotency_key)  # type: ignore[attr-defined]
         replay_header(response, outcome.replayed)
         return EraseOut(**outcome.result)
 
-    @router.post("/customers/{customer_id}/restrict", operation_id=f"{system}_restrict", summary="Restrict processing (Art. 18): store only", responses=CHANGE_ERRORS)
-    def restrict(customer_id: CustomerId, idempotency_key: IdempotencyKey, systems: Systems, response: Response, body: Optional[Categories] = None) -> RestrictOut:  # type: ignore[valid-type]
+    @router.post(
+        "/customers/{customer_id}/restrict",
+        operation_id=f"{system}_restrict",
+        summary="Restrict processing (Art. 18): store only",
+        responses=CHANGE_ERRORS,
+    )
+    def restrict(
+        customer_id: CustomerId,
+        idempotency_key: IdempotencyKey,
+        systems: Systems,
+        response: Response,
+        body: Categories | None = None,  # type: ignore[valid-type]
+    ) -> RestrictOut:
         outcome = systems.restrict(system, customer_id, body.categories if body else None, idempotency_key)  # type: ignore[attr-defined]
         replay_header(response, outcome.replayed)
         return RestrictOut(**outcome.result)
 
-    if system in RECTIFIABLE:
-        @router.post("/customers/{customer_id}/rectify", operation_id=f"{system}_rectify", summary=f"Correct one field ({', '.join(RECTIFIABLE[system])})", responses=CHANGE_ERRORS)
-        def rectify(customer_id: CustomerId, body: RectifyIn, idempotency_key: IdempotencyKey, systems: Systems, response: Response) -> RectifyOut:
+    if "rectify" in OPERATIONS[system]:
+
+        @router.post(
+            "/customers/{customer_id}/rectify",
+            operation_id=f"{system}_rectify",
+            summary=f"Correct one field ({', '.join(RECTIFIABLE[system])})",
+            responses=CHANGE_ERRORS,
+        )
+        def rectify(
+            customer_id: CustomerId, body: RectifyIn, idempotency_key: IdempotencyKey, systems: Systems, response: Response
+        ) -> RectifyOut:
             outcome = systems.rectify(system, customer_id, body.field, body.value, idempotency_key)
             replay_header(response, outcome.replayed)
             return RectifyOut(**outcome.result)
 
-    if system == "marketing":
+    if "preferences" in OPERATIONS[system]:
+
         @router.put(
-            "/customers/{customer_id}/preferences", operation_id="marketing_preferences",
-            summary="Set consents; a withdrawal or objection takes effect at once", responses=CHANGE_ERRORS,
+            "/customers/{customer_id}/preferences",
+            operation_id="marketing_preferences",
+            summary="Set consents; a withdrawal or objection takes effect at once",
+            responses=CHANGE_ERRORS,
         )
-        def preferences(customer_id: CustomerId, body: PreferencesIn, idempotency_key: IdempotencyKey, systems: Systems, response: Response) -> PreferencesOut:
+        def preferences(
+            customer_id: CustomerId, body: PreferencesIn, idempotency_key: IdempotencyKey, systems: Systems, response: Response
+        ) -> PreferencesOut:
             outcome = systems.set_preferences(customer_id, body.model_dump(exclude_none=True), idempotency_key)
             replay_header(response, outcome.replayed)
             return PreferencesOut(**outcome.result)
@@ -250,7 +333,7 @@ def system_router(system: str, auth: Any) -> APIRouter:
     return router
 
 
-def create_app(settings: Optional[Settings] = None) -> FastAPI:
+def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
@@ -263,11 +346,16 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         engine.dispose()
 
     # Every body is capped (MAX_REQUEST_BODY_BYTES): a bigger one gets 413 before it is read whole or parsed.
-    app = FastAPI(title="Voltera company systems", version="1.0", description=DESCRIPTION, lifespan=lifespan,
-                  max_body_size=settings.max_body_bytes)
+    app = FastAPI(
+        title="Voltera company systems",
+        version="1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+    )
     bearer = HTTPBearer(auto_error=False, scheme_name="systemsToken", description="COMPANY_SYSTEMS_TOKEN")
 
-    def require_token(credentials: Annotated[Optional[HTTPAuthorizationCredentials], Security(bearer)]) -> None:
+    def require_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]) -> None:
         given = credentials.credentials.encode() if credentials else b""
         if not hmac.compare_digest(given, settings.token.encode()):
             raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
@@ -275,21 +363,29 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     auth = Depends(require_token)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> Response:
         """What was wrong. FastAPI's default repeats every input and fails on a number like 1e999 (a 500);
         here only a short text, a whole number or a truth value is repeated."""
         problems = []
         for error in exc.errors()[:20]:
-            problem = {"loc": [str(p) for p in error.get("loc", ())], "msg": str(error.get("msg", "")), "type": str(error.get("type", ""))}
+            problem: dict[str, Any] = {
+                "loc": [str(p) for p in error.get("loc", ())],
+                "msg": str(error.get("msg", "")),
+                "type": str(error.get("type", "")),
+            }
             given = error.get("input")
-            if isinstance(given, bool) or (isinstance(given, int) and abs(given) < 10 ** 15) or (isinstance(given, str) and len(given) <= 100):
+            if (
+                isinstance(given, bool)
+                or (isinstance(given, int) and abs(given) < 10**15)
+                or (isinstance(given, str) and len(given) <= 100)
+            ):
                 problem["input"] = given
             problems.append(problem)
         # ASCII-escaped: a lone surrogate ("\ud800") in the input is valid JSON but no UTF-8.
         return Response(json.dumps({"detail": problems}), status_code=422, media_type="application/json")
 
-    @app.exception_handler(DomainError)
-    async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+    @app.exception_handler(Refused)
+    async def refused(_request: Request, exc: Refused) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=STATUS.get(type(exc), 400))
 
     @app.get("/healthz", operation_id="healthz", summary="Liveness and database check (no token)")
@@ -301,12 +397,26 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
             raise HTTPException(503, f"database unavailable: {type(exc).__name__}") from exc
         return {"status": "ok"}
 
-    @app.get("/systems", dependencies=[auth], responses=ERRORS, operation_id="catalogue", summary="Which system holds which categories")
+    @app.get(
+        "/systems",
+        dependencies=[auth],
+        responses={401: ERRORS[401]},
+        operation_id="catalogue",
+        summary="Which system holds which categories and answers which operations",
+    )
     def catalogue() -> CatalogueOut:
-        return CatalogueOut(systems=[
-            SystemOut(system=name, categories=list(held), rectifiable_fields=list(RECTIFIABLE.get(name, ())), preferences=list(PREFERENCES) if name == "marketing" else [])
-            for name, held in SYSTEMS.items()
-        ])
+        return CatalogueOut(
+            systems=[
+                SystemOut(
+                    system=name,
+                    categories=list(held),
+                    operations=list(OPERATIONS[name]),
+                    rectifiable_fields=list(RECTIFIABLE.get(name, ())),
+                    preferences=list(PREFERENCES) if "preferences" in OPERATIONS[name] else [],
+                )
+                for name, held in SYSTEMS.items()
+            ]
+        )
 
     for name in SYSTEMS:
         app.include_router(system_router(name, auth))
@@ -327,7 +437,9 @@ def mount_faults(app: FastAPI, auth: Any) -> None:
         if len(parts) > 3 and parts[1] == "systems" and parts[2] in SYSTEMS:
             fault = board.take(parts[2])
             if fault is not None and fault.mode in ("down", "429"):
-                status, detail = (503, "system unavailable (injected)") if fault.mode == "down" else (429, "too many requests (injected)")
+                status, detail = (
+                    (503, "system unavailable (injected)") if fault.mode == "down" else (429, "too many requests (injected)")
+                )
                 return JSONResponse({"detail": detail}, status_code=status, headers={"Retry-After": str(fault.retry_after)})
             if fault is not None and fault.mode == "slow":
                 await asyncio.sleep(fault.delay)
@@ -337,6 +449,7 @@ def mount_faults(app: FastAPI, auth: Any) -> None:
                 return answer
         return await call_next(request)
 
+    # A Literal of the systems' names, so an unknown system is refused with 422; mypy cannot take it as a type.
     SystemName = Literal[tuple(SYSTEMS)]  # type: ignore[valid-type]
 
     @app.post("/_faults/{system}", dependencies=[auth], include_in_schema=False)

@@ -1,4 +1,5 @@
 """Settings of the company systems, read from the environment (and `.env` at the project root)."""
+
 from __future__ import annotations
 
 import os
@@ -22,7 +23,7 @@ class Settings:
     max_body_bytes: int = 64 * 1024
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         load_dotenv(PROJECT_ROOT / ".env")
         return cls(
             database_url=os.getenv("COMPANY_DATABASE_URL", f"sqlite:///{PROJECT_ROOT / 'var' / 'companysystems.db'}"),

@@ -4,15 +4,29 @@ A real company keeps each system in its own database; one database keeps the dem
 Tables are prefixed by the system that owns them. Every row that belongs to a customer carries the
 shared customer id, so each system can export and erase by it.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, TypeDecorator, UniqueConstraint, create_engine, event
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
 
@@ -27,18 +41,18 @@ class UTCDateTime(TypeDecorator):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: Optional[dt.datetime], dialect: Any) -> Optional[dt.datetime]:
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime: the company systems store UTC only")
-        value = value.astimezone(dt.timezone.utc)
+        value = value.astimezone(dt.UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: Optional[dt.datetime], dialect: Any) -> Optional[dt.datetime]:
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 class Base(DeclarativeBase):
@@ -73,7 +87,7 @@ class Contact(Base):
     city: Mapped[str] = mapped_column(String(80))
     country: Mapped[str] = mapped_column(String(2))
     email: Mapped[str] = mapped_column(String(254), index=True)
-    phone: Mapped[Optional[str]] = mapped_column(String(32))
+    phone: Mapped[str | None] = mapped_column(String(32))
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
@@ -83,8 +97,8 @@ class Account(Base):
     customer_id: Mapped[str] = mapped_column(String(32), ForeignKey("customers.id"), primary_key=True)
     login_email: Mapped[str] = mapped_column(String(254), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    last_login_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())
-    date_of_birth: Mapped[Optional[dt.date]] = mapped_column(Date)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    date_of_birth: Mapped[dt.date | None] = mapped_column(Date)
 
 
 # --- orders ----------------------------------------------------------------------------------
@@ -97,16 +111,16 @@ class Order(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_number: Mapped[str] = mapped_column(String(32), unique=True)
-    customer_id: Mapped[Optional[str]] = customer_fk(nullable=True)
+    customer_id: Mapped[str | None] = customer_fk(nullable=True)
     ordered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     channel: Mapped[str] = mapped_column(String(16))
-    store: Mapped[Optional[str]] = mapped_column(String(80))
+    store: Mapped[str | None] = mapped_column(String(80))
     status: Mapped[str] = mapped_column(String(16))
-    delivery_name: Mapped[Optional[str]] = mapped_column(String(200))
-    delivery_address: Mapped[Optional[str]] = mapped_column(String(300))
+    delivery_name: Mapped[str | None] = mapped_column(String(200))
+    delivery_address: Mapped[str | None] = mapped_column(String(300))
     total_cents: Mapped[int] = mapped_column(Integer)
-    anonymised_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())
-    lines: Mapped[list["OrderLine"]] = relationship(passive_deletes=True)
+    anonymised_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    lines: Mapped[list[OrderLine]] = relationship(passive_deletes=True)
 
 
 class OrderLine(Base):
@@ -128,14 +142,14 @@ class Invoice(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     invoice_number: Mapped[str] = mapped_column(String(32), unique=True)
     customer_id: Mapped[str] = customer_fk()
-    order_id: Mapped[Optional[int]] = mapped_column(Integer, ForeignKey("orders_orders.id", ondelete="SET NULL"), index=True)
+    order_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("orders_orders.id", ondelete="SET NULL"), index=True)
     issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     billing_name: Mapped[str] = mapped_column(String(200))
     billing_address: Mapped[str] = mapped_column(String(300))
     lines: Mapped[list] = mapped_column(JSON)
     total_cents: Mapped[int] = mapped_column(Integer)
     vat_cents: Mapped[int] = mapped_column(Integer)
-    order: Mapped[Optional[Order]] = relationship()
+    order: Mapped[Order | None] = relationship()
 
 
 class Payment(Base):
@@ -143,13 +157,13 @@ class Payment(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_id: Mapped[str] = customer_fk()
-    order_id: Mapped[Optional[int]] = mapped_column(Integer, ForeignKey("orders_orders.id", ondelete="SET NULL"), index=True)
+    order_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("orders_orders.id", ondelete="SET NULL"), index=True)
     paid_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     method: Mapped[str] = mapped_column(String(32))
-    card_last4: Mapped[Optional[str]] = mapped_column(String(4))
+    card_last4: Mapped[str | None] = mapped_column(String(4))
     amount_cents: Mapped[int] = mapped_column(Integer)
     reference: Mapped[str] = mapped_column(String(64))
-    order: Mapped[Optional[Order]] = relationship()
+    order: Mapped[Order | None] = relationship()
 
 
 class RefundAccount(Base):
@@ -182,7 +196,7 @@ class LoyaltyTransaction(Base):
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     points: Mapped[int] = mapped_column(Integer)
     description: Mapped[str] = mapped_column(String(200))
-    store: Mapped[Optional[str]] = mapped_column(String(80))
+    store: Mapped[str | None] = mapped_column(String(80))
 
 
 class ProfileSegment(Base):
@@ -230,7 +244,7 @@ class StoreVisit(Base):
     mac_hash: Mapped[str] = mapped_column(String(64), index=True)
     store: Mapped[str] = mapped_column(String(80))
     entered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    left_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())
+    left_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 # --- service ---------------------------------------------------------------------------------
@@ -243,11 +257,11 @@ class Ticket(Base):
     ticket_number: Mapped[str] = mapped_column(String(32), unique=True)
     customer_id: Mapped[str] = customer_fk()
     opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    closed_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     channel: Mapped[str] = mapped_column(String(16))
     subject: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16))
-    notes: Mapped[list["TicketNote"]] = relationship(passive_deletes=True)
+    notes: Mapped[list[TicketNote]] = relationship(passive_deletes=True)
 
 
 class TicketNote(Base):
@@ -286,7 +300,7 @@ class IdempotencyRecord(Base):
     operation: Mapped[str] = mapped_column(String(20))
     customer_id: Mapped[str] = mapped_column(String(32))
     request_hash: Mapped[str] = mapped_column(String(64))
-    response: Mapped[Optional[dict]] = mapped_column(JSON)
+    response: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 

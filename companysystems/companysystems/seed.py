@@ -6,6 +6,7 @@ past their 7-year retention). A few customers have a fixed shape for demos and t
 C0001 has data in every system, C0002 only contact details and one order, C0003 an account and a
 newsletter subscription but never bought anything.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,35 +14,126 @@ import hashlib
 import random
 import unicodedata
 from dataclasses import dataclass
-from typing import Optional
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from .data_operations import address_line
 from .db import (
-    Account, Base, Contact, Customer, Invoice, LoyaltyCard, LoyaltyTransaction, MarketingConsent, Order, OrderLine,
-    Payment, ProfileSegment, RefundAccount, StoreVisit, Ticket, TicketNote, WifiDevice,
+    Account,
+    Base,
+    Contact,
+    Customer,
+    Invoice,
+    LoyaltyCard,
+    LoyaltyTransaction,
+    MarketingConsent,
+    Order,
+    OrderLine,
+    Payment,
+    ProfileSegment,
+    RefundAccount,
+    StoreVisit,
+    Ticket,
+    TicketNote,
+    WifiDevice,
 )
-from .domain import address_line
 
 SEED = 20250317
 CUSTOMERS = 50
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 FIRST_NAMES = [
-    "Sanne", "Daan", "Emma", "Lucas", "Julia", "Sem", "Sophie", "Bram", "Lotte", "Thijs", "Fleur", "Ruben", "Anouk", "Jesse",
-    "Eva", "Lars", "Iris", "Noah", "Femke", "Finn", "Noor", "Jeroen", "Marieke", "Pieter", "Ingrid", "Willem", "Annemiek",
-    "Joost", "Zoë", "Mohammed", "Fatima", "Chloë", "Kees", "Tess", "Youssef", "Mila", "Hanneke", "Stijn", "Esra", "Maarten",
+    "Sanne",
+    "Daan",
+    "Emma",
+    "Lucas",
+    "Julia",
+    "Sem",
+    "Sophie",
+    "Bram",
+    "Lotte",
+    "Thijs",
+    "Fleur",
+    "Ruben",
+    "Anouk",
+    "Jesse",
+    "Eva",
+    "Lars",
+    "Iris",
+    "Noah",
+    "Femke",
+    "Finn",
+    "Noor",
+    "Jeroen",
+    "Marieke",
+    "Pieter",
+    "Ingrid",
+    "Willem",
+    "Annemiek",
+    "Joost",
+    "Zoë",
+    "Mohammed",
+    "Fatima",
+    "Chloë",
+    "Kees",
+    "Tess",
+    "Youssef",
+    "Mila",
+    "Hanneke",
+    "Stijn",
+    "Esra",
+    "Maarten",
 ]
 LAST_NAMES = [
-    "de Vries", "Jansen", "de Jong", "van den Berg", "Bakker", "Visser", "Smit", "Meijer", "de Boer", "Mulder", "de Groot",
-    "Bos", "Vos", "Peters", "Hendriks", "van Leeuwen", "Dekker", "Brouwer", "de Wit", "Dijkstra", "de Graaf", "van der Meer",
-    "van der Linden", "Kok", "Jacobs", "de Haan", "Vermeulen", "van Dijk", "Willems", "Hoekstra", "Postma", "Yılmaz",
-    "El Amrani", "Kaya", "Pinas", "Nguyen", "van Beek", "Kuipers", "Schouten", "Prins",
+    "de Vries",
+    "Jansen",
+    "de Jong",
+    "van den Berg",
+    "Bakker",
+    "Visser",
+    "Smit",
+    "Meijer",
+    "de Boer",
+    "Mulder",
+    "de Groot",
+    "Bos",
+    "Vos",
+    "Peters",
+    "Hendriks",
+    "van Leeuwen",
+    "Dekker",
+    "Brouwer",
+    "de Wit",
+    "Dijkstra",
+    "de Graaf",
+    "van der Meer",
+    "van der Linden",
+    "Kok",
+    "Jacobs",
+    "de Haan",
+    "Vermeulen",
+    "van Dijk",
+    "Willems",
+    "Hoekstra",
+    "Postma",
+    "Yılmaz",
+    "El Amrani",
+    "Kaya",
+    "Pinas",
+    "Nguyen",
+    "van Beek",
+    "Kuipers",
+    "Schouten",
+    "Prins",
 ]
 # City, first two digits of its postcodes, streets.
 CITIES = [
-    ("Amsterdam", (10, 11), ["Prinsengracht", "Jan Pieterszoon Coenstraat", "Javastraat", "Admiraal de Ruijterweg", "Ceintuurbaan"]),
+    (
+        "Amsterdam",
+        (10, 11),
+        ["Prinsengracht", "Jan Pieterszoon Coenstraat", "Javastraat", "Admiraal de Ruijterweg", "Ceintuurbaan"],
+    ),
     ("Rotterdam", (30, 31), ["Nieuwe Binnenweg", "Beukelsdijk", "Zwart Janstraat", "Kralingse Plaslaan"]),
     ("Utrecht", (35, 35), ["Oudegracht", "Amsterdamsestraatweg", "Biltstraat", "Kanaalstraat"]),
     ("Den Haag", (25, 25), ["Laan van Meerdervoort", "Weimarstraat", "Valkenboslaan", "Frederik Hendriklaan"]),
@@ -54,7 +146,14 @@ CITIES = [
     ("Breda", (48, 48), ["Haagweg", "Ginnekenweg", "Boschstraat"]),
     ("Almere", (13, 13), ["Grote Markt", "Muziekweg", "Randstad"]),
 ]
-STORES = ["Amsterdam Kalverstraat", "Rotterdam Lijnbaan", "Utrecht Hoog Catharijne", "Den Haag Grote Marktstraat", "Eindhoven Demer", "Groningen Herestraat"]
+STORES = [
+    "Amsterdam Kalverstraat",
+    "Rotterdam Lijnbaan",
+    "Utrecht Hoog Catharijne",
+    "Den Haag Grote Marktstraat",
+    "Eindhoven Demer",
+    "Groningen Herestraat",
+]
 # sku, description, price in cents (incl. 21% VAT), interest segment
 PRODUCTS = [
     ("VLT-TV55", "55 inch 4K-televisie", 64900, "home_cinema"),
@@ -121,7 +220,9 @@ class Shape:
 
 def shape_of(number: int, rng: random.Random) -> Shape:
     if number == 1:
-        return Shape(True, 6, True, {"newsletter": True, "personalised_offers": True, "wifi_counting": True}, True, 2, True, old_order=True)
+        return Shape(
+            True, 6, True, {"newsletter": True, "personalised_offers": True, "wifi_counting": True}, True, 2, True, old_order=True
+        )
     if number == 2:
         return Shape(False, 1, False, {}, False, 0, False)
     if number == 3:
@@ -155,7 +256,9 @@ class Builder:
 
     def ago(self, days: float, hour_from: int = 9, hour_to: int = 21) -> dt.datetime:
         day = self.now - dt.timedelta(days=int(days))
-        return day.replace(hour=self.rng.randrange(hour_from, hour_to), minute=self.rng.randrange(60), second=self.rng.randrange(60))
+        return day.replace(
+            hour=self.rng.randrange(hour_from, hour_to), minute=self.rng.randrange(60), second=self.rng.randrange(60)
+        )
 
     def email_for(self, first: str, last: str) -> str:
         base = f"{ascii_fold(first)}.{ascii_fold(last).replace(' ', '')}".lower()
@@ -171,7 +274,8 @@ class Builder:
         shape = shape_of(number, rng)
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         city, (pc_from, pc_to), streets = rng.choice(CITIES)
-        postcode = f"{rng.randint(pc_from, pc_to)}{rng.randint(0, 99):02d} {rng.choice('ABCEGHJKLMNPRTVWXZ')}{rng.choice('ABCEGHJKLMNPRTVWXZ')}"
+        letters = "ABCEGHJKLMNPRTVWXZ"
+        postcode = f"{rng.randint(pc_from, pc_to)}{rng.randint(0, 99):02d} {rng.choice(letters)}{rng.choice(letters)}"
         street, house = rng.choice(streets), f"{rng.randint(1, 240)}{rng.choice(['', '', '', 'A', '-2', ' bis'])}"
         email = self.email_for(first, last)
         name, address = f"{first} {last}", address_line(street, house, postcode, city)
@@ -186,22 +290,41 @@ class Builder:
 
         s.add(Customer(id=cid, created_at=since))
         s.flush()  # rows refer to the customer without an ORM relationship: the unit of work needs it in first
-        s.add(Contact(
-            customer_id=cid, first_name=first, last_name=last, street=street, house_number=house, postcode=postcode, city=city,
-            country="NL", email=email, phone=f"+31 6 {rng.randint(1000, 9999)} {rng.randint(1000, 9999)}", updated_at=since,
-        ))
+        s.add(
+            Contact(
+                customer_id=cid,
+                first_name=first,
+                last_name=last,
+                street=street,
+                house_number=house,
+                postcode=postcode,
+                city=city,
+                country="NL",
+                email=email,
+                phone=f"+31 6 {rng.randint(1000, 9999)} {rng.randint(1000, 9999)}",
+                updated_at=since,
+            )
+        )
         if shape.account:
-            s.add(Account(
-                customer_id=cid, login_email=email, created_at=since, last_login_at=self.ago(rng.randint(0, min(400, since_days))),
-                date_of_birth=(self.now - dt.timedelta(days=rng.randint(18 * 365, 80 * 365))).date(),
-            ))
+            s.add(
+                Account(
+                    customer_id=cid,
+                    login_email=email,
+                    created_at=since,
+                    last_login_at=self.ago(rng.randint(0, min(400, since_days))),
+                    date_of_birth=(self.now - dt.timedelta(days=rng.randint(18 * 365, 80 * 365))).date(),
+                )
+            )
 
-        card: Optional[LoyaltyCard] = None
+        card: LoyaltyCard | None = None
         if shape.loyalty:
             self.seq["card"] += 1
             card = LoyaltyCard(
-                customer_id=cid, card_number=f"2990 {rng.randint(1000, 9999)} {rng.randint(1000, 9999)} {self.seq['card']:04d}",
-                tier="bronze", points_balance=0, enrolled_at=self.ago(rng.randint(1, since_days)),
+                customer_id=cid,
+                card_number=f"2990 {rng.randint(1000, 9999)} {rng.randint(1000, 9999)} {self.seq['card']:04d}",
+                tier="bronze",
+                points_balance=0,
+                enrolled_at=self.ago(rng.randint(1, since_days)),
             )
             s.add(card)
 
@@ -216,18 +339,28 @@ class Builder:
                     s.add(ProfileSegment(customer_id=cid, segment=segment, assigned_at=self.ago(rng.randint(1, 60))))
 
         if shape.refund_iban:
-            s.add(RefundAccount(customer_id=cid, iban=iban(rng), account_holder=name, added_at=self.ago(rng.randint(10, 3 * 365))))
+            s.add(
+                RefundAccount(customer_id=cid, iban=iban(rng), account_holder=name, added_at=self.ago(rng.randint(10, 3 * 365)))
+            )
         for purpose, granted in shape.consents.items():
             given = self.ago(rng.randint(60, 5 * 365))
             changed = given if granted else self.ago(rng.randint(1, 59))
-            s.add(MarketingConsent(customer_id=cid, purpose=purpose, granted=granted, changed_at=changed, source=rng.choice(CONSENT_SOURCES[purpose])))
+            s.add(
+                MarketingConsent(
+                    customer_id=cid,
+                    purpose=purpose,
+                    granted=granted,
+                    changed_at=changed,
+                    source=rng.choice(CONSENT_SOURCES[purpose]),
+                )
+            )
         if shape.wifi:
             self.add_wifi(cid)
         for _ in range(shape.tickets):
             self.add_ticket(cid)
         s.flush()
 
-    def add_order(self, cid: str, name: str, address: str, age: int, card: Optional[LoyaltyCard]) -> set[str]:
+    def add_order(self, cid: str, name: str, address: str, age: int, card: LoyaltyCard | None) -> set[str]:
         rng, s = self.rng, self.s
         at = self.ago(age)
         in_store = rng.random() < 0.35
@@ -237,33 +370,69 @@ class Builder:
         self.seq["order"] += 1
         self.seq["invoice"] += 1
         order = Order(
-            order_number=f"VO-{self.seq['order']}", customer_id=cid, ordered_at=at, channel="store" if in_store else "webshop",
-            store=rng.choice(STORES) if in_store else None, status="returned" if rng.random() < 0.06 else ("collected" if in_store else "delivered"),
-            delivery_name=None if in_store else name, delivery_address=None if in_store else address, total_cents=total,
+            order_number=f"VO-{self.seq['order']}",
+            customer_id=cid,
+            ordered_at=at,
+            channel="store" if in_store else "webshop",
+            store=rng.choice(STORES) if in_store else None,
+            status="returned" if rng.random() < 0.06 else ("collected" if in_store else "delivered"),
+            delivery_name=None if in_store else name,
+            delivery_address=None if in_store else address,
+            total_cents=total,
         )
         order.lines = [OrderLine(sku=sku, description=desc, quantity=q, unit_price_cents=p) for sku, desc, q, p, _ in lines]
         s.add(order)
-        s.add(Invoice(
-            invoice_number=f"VF-{at.year}-{self.seq['invoice']:06d}", customer_id=cid, order=order, issued_at=at,
-            billing_name=name, billing_address=address, total_cents=total, vat_cents=round(total * 21 / 121),
-            lines=[{"description": desc, "quantity": q, "unit_price_cents": p, "vat_rate": 21} for _, desc, q, p, _ in lines],
-        ))
+        s.add(
+            Invoice(
+                invoice_number=f"VF-{at.year}-{self.seq['invoice']:06d}",
+                customer_id=cid,
+                order=order,
+                issued_at=at,
+                billing_name=name,
+                billing_address=address,
+                total_cents=total,
+                vat_cents=round(total * 21 / 121),
+                lines=[{"description": desc, "quantity": q, "unit_price_cents": p, "vat_rate": 21} for _, desc, q, p, _ in lines],
+            )
+        )
         method = rng.choice(["pin", "pin", "creditcard"] if in_store else ["ideal", "ideal", "creditcard", "klarna"])
-        s.add(Payment(
-            customer_id=cid, order=order, paid_at=at + dt.timedelta(minutes=1), method=method,
-            card_last4=f"{rng.randint(0, 9999):04d}" if method in ("pin", "creditcard") else None, amount_cents=total,
-            reference=f"ADY-{hashlib.sha256(order.order_number.encode()).hexdigest()[:16].upper()}",
-        ))
+        s.add(
+            Payment(
+                customer_id=cid,
+                order=order,
+                paid_at=at + dt.timedelta(minutes=1),
+                method=method,
+                card_last4=f"{rng.randint(0, 9999):04d}" if method in ("pin", "creditcard") else None,
+                amount_cents=total,
+                reference=f"ADY-{hashlib.sha256(order.order_number.encode()).hexdigest()[:16].upper()}",
+            )
+        )
         if card is not None and at >= card.enrolled_at:
             points = total // 100
             card.points_balance += points
-            s.add(LoyaltyTransaction(customer_id=cid, occurred_at=at, points=points, description=f"Punten voor bestelling {order.order_number}", store=order.store))
+            s.add(
+                LoyaltyTransaction(
+                    customer_id=cid,
+                    occurred_at=at,
+                    points=points,
+                    description=f"Punten voor bestelling {order.order_number}",
+                    store=order.store,
+                )
+            )
         return {seg for *_, seg in lines if seg}
 
     def add_redemptions(self, cid: str, card: LoyaltyCard) -> None:
         if card.points_balance >= 500 and self.rng.random() < 0.5:
             card.points_balance -= 500
-            self.s.add(LoyaltyTransaction(customer_id=cid, occurred_at=self.ago(self.rng.randint(1, 90)), points=-500, description="Ledenkorting van 5 euro ingewisseld", store=None))
+            self.s.add(
+                LoyaltyTransaction(
+                    customer_id=cid,
+                    occurred_at=self.ago(self.rng.randint(1, 90)),
+                    points=-500,
+                    description="Ledenkorting van 5 euro ingewisseld",
+                    store=None,
+                )
+            )
 
     def add_wifi(self, cid: str) -> None:
         rng, s = self.rng, self.s
@@ -272,14 +441,28 @@ class Builder:
         s.add(WifiDevice(mac_hash=mac_hash, customer_id=cid, registered_at=self.ago(rng.randint(31, 700))))
         for _ in range(rng.randint(1, 5)):
             entered = self.ago(rng.randint(1, 29), 10, 20)
-            s.add(StoreVisit(mac_hash=mac_hash, store=rng.choice(STORES), entered_at=entered, left_at=entered + dt.timedelta(minutes=rng.randint(4, 55))))
+            s.add(
+                StoreVisit(
+                    mac_hash=mac_hash,
+                    store=rng.choice(STORES),
+                    entered_at=entered,
+                    left_at=entered + dt.timedelta(minutes=rng.randint(4, 55)),
+                )
+            )
 
     def add_anonymous_visits(self, count: int) -> None:
         """Phones of visitors who never opted in via the app: counted, linked to nobody."""
         for _ in range(count):
             mac_hash = hashlib.sha256(f"voltera-wifi-salt:anon:{self.rng.random()}".encode()).hexdigest()
             entered = self.ago(self.rng.randint(1, 29), 10, 20)
-            self.s.add(StoreVisit(mac_hash=mac_hash, store=self.rng.choice(STORES), entered_at=entered, left_at=entered + dt.timedelta(minutes=self.rng.randint(3, 40))))
+            self.s.add(
+                StoreVisit(
+                    mac_hash=mac_hash,
+                    store=self.rng.choice(STORES),
+                    entered_at=entered,
+                    left_at=entered + dt.timedelta(minutes=self.rng.randint(3, 40)),
+                )
+            )
 
     def add_ticket(self, cid: str) -> None:
         rng, s = self.rng, self.s
@@ -288,17 +471,28 @@ class Builder:
         open_still = rng.random() < 0.15
         self.seq["ticket"] += 1
         ticket = Ticket(
-            ticket_number=f"KS-{self.seq['ticket']}", customer_id=cid, opened_at=opened, closed_at=None if open_still else opened + dt.timedelta(days=rng.randint(0, 6)),
-            channel=rng.choice(["email", "phone", "store", "chat"]), subject=subject, status="open" if open_still else "closed",
+            ticket_number=f"KS-{self.seq['ticket']}",
+            customer_id=cid,
+            opened_at=opened,
+            closed_at=None if open_still else opened + dt.timedelta(days=rng.randint(0, 6)),
+            channel=rng.choice(["email", "phone", "store", "chat"]),
+            subject=subject,
+            status="open" if open_still else "closed",
         )
         agent = f"Klantenservice, medewerker {rng.randint(10, 99)}"
-        ticket.notes.append(TicketNote(written_at=opened + dt.timedelta(minutes=rng.randint(5, 240)), author=agent, text=f"Klant meldt: {subject.lower()}."))
+        ticket.notes.append(
+            TicketNote(
+                written_at=opened + dt.timedelta(minutes=rng.randint(5, 240)),
+                author=agent,
+                text=f"Klant meldt: {subject.lower()}.",
+            )
+        )
         if not open_still:
             ticket.notes.append(TicketNote(written_at=ticket.closed_at, author=agent, text=answer))
         s.add(ticket)
 
 
-def seed(Session: sessionmaker, today: Optional[dt.date] = None) -> int:
+def seed(Session: sessionmaker, today: dt.date | None = None) -> int:
     """Add the demo customers unless there are customers already; returns how many were added."""
     with Session.begin() as s:
         if s.scalar(select(func.count()).select_from(Customer)):

@@ -4,11 +4,12 @@ Seeding takes a few seconds, so it runs once per test run into a template; each 
 copy (SQLite's backup API, PostgreSQL's CREATE DATABASE ... TEMPLATE), and every database made
 here is dropped at the end.
 """
+
 import importlib.util
 import sqlite3
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,8 +18,8 @@ from sqlalchemy.orm import sessionmaker
 
 from companysystems.app import create_app
 from companysystems.config import Settings
+from companysystems.data_operations import CompanySystems
 from companysystems.db import connect
-from companysystems.domain import CompanySystems
 from companysystems.seed import seed
 
 TOKEN = "test-systems-token"

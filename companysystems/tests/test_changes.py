@@ -1,4 +1,5 @@
 """Marketing preferences (effective at once) and rectification in the CRM."""
+
 from .conftest import AUTH
 
 
@@ -7,8 +8,8 @@ def put_preferences(client, customer, body, key):
 
 
 def preferences(client, customer) -> dict:
-    records = client.get(f"/systems/marketing/customers/{customer}/export", headers=AUTH).json()["categories"]["marketing_preferences"]
-    return {r["purpose"]: r for r in records}
+    export = client.get(f"/systems/marketing/customers/{customer}/export", headers=AUTH).json()
+    return {r["purpose"]: r for r in export["categories"]["marketing_preferences"]}
 
 
 def test_objection_takes_effect_at_once(client):
@@ -40,11 +41,17 @@ def test_bad_preferences(client):
     assert put_preferences(client, "C0001", {}, "pref-3").status_code == 422
     assert put_preferences(client, "C0001", {"sms": True}, "pref-4").status_code == 422
     assert put_preferences(client, "C0001", {"newsletter": "maybe"}, "pref-5").status_code == 422
-    assert client.put("/systems/crm/customers/C0001/preferences", json={"newsletter": False}, headers={**AUTH, "Idempotency-Key": "p"}).status_code in (404, 405)
+    assert client.put(
+        "/systems/crm/customers/C0001/preferences", json={"newsletter": False}, headers={**AUTH, "Idempotency-Key": "p"}
+    ).status_code in (404, 405)
 
 
 def rectify(client, customer, field, value, key):
-    return client.post(f"/systems/crm/customers/{customer}/rectify", json={"field": field, "value": value}, headers={**AUTH, "Idempotency-Key": key})
+    return client.post(
+        f"/systems/crm/customers/{customer}/rectify",
+        json={"field": field, "value": value},
+        headers={**AUTH, "Idempotency-Key": key},
+    )
 
 
 def contact(client, customer) -> dict:
@@ -55,30 +62,53 @@ def test_rectify_email(client):
     old = contact(client, "C0001")["email"]
     response = rectify(client, "C0001", "email", "Noor.Nieuw@Example.nl", "rect-1")
     assert response.status_code == 200 and response.json()["value"] == "noor.nieuw@example.nl"
-    assert client.get("/systems/crm/customers/lookup", params={"email": "noor.nieuw@example.nl"}, headers=AUTH).json() == {"customer_id": "C0001"}
+    assert client.get("/systems/crm/customers/lookup", params={"email": "noor.nieuw@example.nl"}, headers=AUTH).json() == {
+        "customer_id": "C0001"
+    }
     assert contact(client, "C0001")["email"] == "noor.nieuw@example.nl"
     # The login name is the account's own; the old address still finds the account.
     assert client.get("/systems/crm/customers/lookup", params={"email": old}, headers=AUTH).json() == {"customer_id": "C0001"}
 
 
 def test_rectify_name_address_phone(client):
-    assert rectify(client, "C0005", "name", "Anne Marie van der Berg", "rect-2").json()["value"] == {"first_name": "Anne", "last_name": "Marie van der Berg"}
-    assert rectify(client, "C0005", "name", {"first_name": "Anne Marie", "last_name": "van der Berg"}, "rect-3").status_code == 200
+    assert rectify(client, "C0005", "name", "Anne Marie van der Berg", "rect-2").json()["value"] == {
+        "first_name": "Anne",
+        "last_name": "Marie van der Berg",
+    }
+    assert (
+        rectify(client, "C0005", "name", {"first_name": "Anne Marie", "last_name": "van der Berg"}, "rect-3").status_code == 200
+    )
     address = {"street": "Oudegracht", "house_number": "12a", "postcode": "3511ab", "city": "Utrecht"}
     assert rectify(client, "C0005", "address", address, "rect-4").json()["value"]["postcode"] == "3511 AB"
     assert rectify(client, "C0005", "phone", "+31 6 1234 5678", "rect-5").status_code == 200
     now = contact(client, "C0005")
     assert (now["first_name"], now["last_name"], now["address"]["street"], now["address"]["country"], now["phone"]) == (
-        "Anne Marie", "van der Berg", "Oudegracht", "NL", "+31 6 1234 5678")
+        "Anne Marie",
+        "van der Berg",
+        "Oudegracht",
+        "NL",
+        "+31 6 1234 5678",
+    )
 
 
 def test_bad_rectifications(client):
     other = contact(client, "C0002")["email"]
     assert rectify(client, "C0001", "email", other, "rect-6").status_code == 409
     assert rectify(client, "C0001", "email", "not-an-email", "rect-7").status_code == 422
-    assert rectify(client, "C0001", "address", {"street": "X", "house_number": "1", "postcode": "12345", "city": "Y"}, "rect-8").status_code == 422
+    assert (
+        rectify(
+            client, "C0001", "address", {"street": "X", "house_number": "1", "postcode": "12345", "city": "Y"}, "rect-8"
+        ).status_code
+        == 422
+    )
     assert rectify(client, "C0001", "date_of_birth", "1990-01-01", "rect-9").status_code == 422
     assert rectify(client, "C0001", "phone", "call me", "rect-10").status_code == 422
-    assert client.post("/systems/orders/customers/C0001/rectify", json={"field": "name", "value": "X"}, headers={**AUTH, "Idempotency-Key": "r"}).status_code in (404, 405)
-    client.post("/systems/crm/customers/C0003/erase", json={"categories": ["contact_details"]}, headers={**AUTH, "Idempotency-Key": "rect-11"})
+    assert client.post(
+        "/systems/orders/customers/C0001/rectify", json={"field": "name", "value": "X"}, headers={**AUTH, "Idempotency-Key": "r"}
+    ).status_code in (404, 405)
+    client.post(
+        "/systems/crm/customers/C0003/erase",
+        json={"categories": ["contact_details"]},
+        headers={**AUTH, "Idempotency-Key": "rect-11"},
+    )
     assert rectify(client, "C0003", "phone", "+31 6 1234 5678", "rect-12").status_code == 409

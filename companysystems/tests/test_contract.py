@@ -1,7 +1,8 @@
 """The contract's read side, authentication and errors, over HTTP."""
+
 import pytest
 
-from companysystems.domain import SYSTEMS
+from companysystems.data_operations import OPERATIONS, PREFERENCES, RECTIFIABLE, SYSTEMS
 
 from .conftest import AUTH
 
@@ -15,7 +16,29 @@ def test_catalogue_names_each_systems_categories(client):
     assert {s["system"]: s["categories"] for s in body["systems"]} == {k: list(v) for k, v in SYSTEMS.items()}
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer forged"}, {"Authorization": "Basic dGVzdDp0ZXN0"}, {"Authorization": "test-systems-token"}])
+def test_catalogue_names_each_systems_operations(client):
+    """The back office checks its own system catalogue against this answer when it starts."""
+    catalogue = {s["system"]: s for s in client.get("/systems", headers=AUTH).json()["systems"]}
+    assert {name: s["operations"] for name, s in catalogue.items()} == {k: list(v) for k, v in OPERATIONS.items()}
+    assert catalogue["crm"] == {
+        "system": "crm",
+        "categories": ["contact_details", "account"],
+        "operations": ["lookup", "export", "erase", "restrict", "rectify"],
+        "rectifiable_fields": list(RECTIFIABLE["crm"]),
+        "preferences": [],
+    }
+    assert catalogue["marketing"]["operations"] == ["export", "erase", "restrict", "preferences"]
+    assert catalogue["marketing"]["preferences"] == list(PREFERENCES)
+    for name, system in catalogue.items():
+        assert {"export", "erase", "restrict"} <= set(system["operations"]), name
+        assert bool(system["rectifiable_fields"]) == ("rectify" in system["operations"]), name
+        assert bool(system["preferences"]) == ("preferences" in system["operations"]), name
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer forged"}, {"Authorization": "Basic dGVzdDp0ZXN0"}, {"Authorization": "test-systems-token"}],
+)
 def test_token_required(client, headers):
     calls = [
         ("GET", "/systems", None),
@@ -31,13 +54,16 @@ def test_token_required(client, headers):
         assert response.status_code == 401, (path, response.text)
         assert response.headers["www-authenticate"] == "Bearer"
     # Nothing happened.
-    assert client.get("/systems/marketing/customers/C0001/export", headers=AUTH).json()["categories"]["marketing_preferences"][0]["granted"] is True
+    consents = client.get("/systems/marketing/customers/C0001/export", headers=AUTH).json()["categories"]["marketing_preferences"]
+    assert consents[0]["granted"] is True
 
 
 def test_lookup_by_email(client):
     email = client.get("/systems/crm/customers/C0007/export", headers=AUTH).json()["categories"]["contact_details"][0]["email"]
     assert client.get("/systems/crm/customers/lookup", params={"email": email}, headers=AUTH).json() == {"customer_id": "C0007"}
-    assert client.get("/systems/crm/customers/lookup", params={"email": f"  {email.upper()} "}, headers=AUTH).json() == {"customer_id": "C0007"}
+    assert client.get("/systems/crm/customers/lookup", params={"email": f"  {email.upper()} "}, headers=AUTH).json() == {
+        "customer_id": "C0007"
+    }
     assert client.get("/systems/crm/customers/lookup", params={"email": "nobody@example.nl"}, headers=AUTH).status_code == 404
     assert client.get("/systems/orders/customers/lookup", params={"email": email}, headers=AUTH).status_code == 404  # crm only
 
@@ -56,7 +82,9 @@ def test_export_records_are_machine_readable(client):
     assert order["currency"] == "EUR" and isinstance(order["total_cents"], int) and order["lines"][0]["sku"].startswith("VLT-")
     assert order["ordered_at"].endswith("Z")
     invoice = orders["invoices"][0]
-    assert {"invoice_number", "issued_at", "billing_name", "billing_address", "lines", "vat_cents", "retained_until"} <= set(invoice)
+    assert {"invoice_number", "issued_at", "billing_name", "billing_address", "lines", "vat_cents", "retained_until"} <= set(
+        invoice
+    )
     kinds = {p["kind"] for p in orders["payment_details"]}
     assert kinds == {"payment", "refund_account"}
     refund = next(p for p in orders["payment_details"] if p["kind"] == "refund_account")
@@ -65,7 +93,9 @@ def test_export_records_are_machine_readable(client):
     assert loyalty["points_balance"] == sum(t["points"] for t in loyalty["transactions"])
     visits = client.get("/systems/wifi/customers/C0001/export", headers=AUTH).json()["categories"]["store_visits"]
     device = next(v for v in visits if v["kind"] == "device")
-    assert all(len(v["mac_hash"]) == 64 for v in visits) and any(v["kind"] == "visit" and v["mac_hash"] == device["mac_hash"] for v in visits)
+    assert all(len(v["mac_hash"]) == 64 for v in visits) and any(
+        v["kind"] == "visit" and v["mac_hash"] == device["mac_hash"] for v in visits
+    )
     service = client.get("/systems/service/customers/C0001/export", headers=AUTH).json()["categories"]["customer_service"]
     assert all(t["notes"] for t in service)
 
@@ -79,9 +109,19 @@ def test_unknown_customer_is_404_everywhere(client):
     headers = {**AUTH, "Idempotency-Key": "unknown-1"}
     for system in SYSTEMS:
         assert client.get(f"/systems/{system}/customers/C9999/export", headers=AUTH).status_code == 404
-        assert client.post(f"/systems/{system}/customers/C9999/erase", json={"categories": None}, headers=headers).status_code == 404
-        assert client.post(f"/systems/{system}/customers/C9999/restrict", json={"categories": None}, headers=headers).status_code == 404
-    assert client.post("/systems/crm/customers/C9999/rectify", json={"field": "phone", "value": "+31 6 1111 2222"}, headers=headers).status_code == 404
+        assert (
+            client.post(f"/systems/{system}/customers/C9999/erase", json={"categories": None}, headers=headers).status_code == 404
+        )
+        assert (
+            client.post(f"/systems/{system}/customers/C9999/restrict", json={"categories": None}, headers=headers).status_code
+            == 404
+        )
+    assert (
+        client.post(
+            "/systems/crm/customers/C9999/rectify", json={"field": "phone", "value": "+31 6 1111 2222"}, headers=headers
+        ).status_code
+        == 404
+    )
     response = client.put("/systems/marketing/customers/C9999/preferences", json={"newsletter": False}, headers=headers)
     assert response.status_code == 404 and response.json() == {"detail": "no customer 'C9999'"}
     # A 404 stores nothing: the key is still free for a real customer.
@@ -90,6 +130,13 @@ def test_unknown_customer_is_404_everywhere(client):
 
 def test_unknown_system_and_wrong_category(client):
     assert client.get("/systems/billing/customers/C0001/export", headers=AUTH).status_code == 404
-    response = client.post("/systems/crm/customers/C0001/erase", json={"categories": ["invoices"]}, headers={**AUTH, "Idempotency-Key": "k"})
+    response = client.post(
+        "/systems/crm/customers/C0001/erase", json={"categories": ["invoices"]}, headers={**AUTH, "Idempotency-Key": "k"}
+    )
     assert response.status_code == 422 and "invoices" in response.text
-    assert client.post("/systems/crm/customers/C0001/erase", json={"categories": [], "x": 1}, headers={**AUTH, "Idempotency-Key": "k"}).status_code == 422
+    assert (
+        client.post(
+            "/systems/crm/customers/C0001/erase", json={"categories": [], "x": 1}, headers={**AUTH, "Idempotency-Key": "k"}
+        ).status_code
+        == 422
+    )

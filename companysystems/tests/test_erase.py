@@ -1,16 +1,19 @@
 """Erasure: exactly once per idempotency key, and what tax law makes us keep is kept and said."""
+
 import datetime as dt
 import threading
 
 import pytest
 from sqlalchemy import func, select
 
+from companysystems.data_operations import SYSTEMS, retained_until
 from companysystems.db import ActionLog, IdempotencyRecord, Order, StoreVisit
-from companysystems.domain import SYSTEMS, retained_until
 
 from .conftest import AUTH
 
-TODAY = lambda: dt.datetime.now(dt.timezone.utc).date()  # noqa: E731
+
+def today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
 
 
 def actions(Session, **where) -> int:
@@ -19,7 +22,9 @@ def actions(Session, **where) -> int:
 
 
 def erase(client, system, customer, key, categories=None):
-    return client.post(f"/systems/{system}/customers/{customer}/erase", json={"categories": categories}, headers={**AUTH, "Idempotency-Key": key})
+    return client.post(
+        f"/systems/{system}/customers/{customer}/erase", json={"categories": categories}, headers={**AUTH, "Idempotency-Key": key}
+    )
 
 
 def test_same_key_twice_runs_once_and_answers_the_same(client, Session):
@@ -37,7 +42,9 @@ def test_key_reused_for_another_request_is_refused(client, Session):
     assert other.status_code == 422 and "different request" in other.json()["detail"]
     assert erase(client, "crm", "C0005", "req-2", ["account"]).status_code == 422
     assert actions(Session) == 1
-    assert client.get("/systems/crm/customers/C0004/export", headers=AUTH).json()["categories"]["contact_details"], "contact details untouched"
+    assert client.get("/systems/crm/customers/C0004/export", headers=AUTH).json()["categories"]["contact_details"], (
+        "contact details untouched"
+    )
 
 
 def test_keys_are_per_system(client, Session):
@@ -77,7 +84,7 @@ def test_concurrent_retries_with_one_key_run_once(systems, Session):
 
 def test_young_invoices_are_kept_with_the_reason(client):
     before = client.get("/systems/orders/customers/C0001/export", headers=AUTH).json()["categories"]["invoices"]
-    young = [i for i in before if dt.date.fromisoformat(i["retained_until"]) > TODAY()]
+    young = [i for i in before if dt.date.fromisoformat(i["retained_until"]) > today()]
     old = [i for i in before if i not in young]
     assert young and old, "C0001 has invoices on both sides of 7 years"
 
@@ -96,7 +103,7 @@ def test_young_invoices_are_kept_with_the_reason(client):
 def test_orders_are_anonymised_where_no_invoice_needs_them(client, Session):
     before = client.get("/systems/orders/customers/C0001/export", headers=AUTH).json()["categories"]
     body = erase(client, "orders", "C0001", "req-5").json()
-    needed = {i["order_number"] for i in before["invoices"] if dt.date.fromisoformat(i["retained_until"]) > TODAY()}
+    needed = {i["order_number"] for i in before["invoices"] if dt.date.fromisoformat(i["retained_until"]) > today()}
     assert body["erased"]["purchase_history"] == len(before["purchase_history"]) - len(needed)
     kept = {k["category"]: k for k in body["kept"]}
     assert kept["purchase_history"]["count"] == len(needed) and set(kept) == {"invoices", "purchase_history", "payment_details"}
@@ -106,7 +113,11 @@ def test_orders_are_anonymised_where_no_invoice_needs_them(client, Session):
     assert all(o["delivery_name"] is None and o["delivery_address"] is None for o in after["purchase_history"])
     assert all(p["kind"] == "payment" for p in after["payment_details"]), "the refund IBAN is gone"
     with Session() as s:
-        unlinked = s.scalars(select(Order).where(Order.order_number.in_([o["order_number"] for o in before["purchase_history"]]), Order.customer_id.is_(None))).all()
+        unlinked = s.scalars(
+            select(Order).where(
+                Order.order_number.in_([o["order_number"] for o in before["purchase_history"]]), Order.customer_id.is_(None)
+            )
+        ).all()
     assert len(unlinked) == len(before["purchase_history"]) - len(needed)
     assert all(o.anonymised_at is not None and o.delivery_address is None for o in unlinked)
 
@@ -137,7 +148,11 @@ def test_after_erasure_the_customer_is_not_found_by_email_and_a_new_erase_is_har
 def test_wifi_erasure_keeps_other_visitors(client, Session):
     with Session() as s:
         total = s.scalar(select(func.count()).select_from(StoreVisit))
-    visits = [v for v in client.get("/systems/wifi/customers/C0001/export", headers=AUTH).json()["categories"]["store_visits"] if v["kind"] == "visit"]
+    visits = [
+        v
+        for v in client.get("/systems/wifi/customers/C0001/export", headers=AUTH).json()["categories"]["store_visits"]
+        if v["kind"] == "visit"
+    ]
     erase(client, "wifi", "C0001", "req-8")
     with Session() as s:
         assert s.scalar(select(func.count()).select_from(StoreVisit)) == total - len(visits)
@@ -150,15 +165,19 @@ def test_restrict_marks_and_is_idempotent(client, Session):
     assert first.json() == second.json() and first.json()["restricted"][0]["category"] == "profile_segments"
     assert actions(Session, operation="restrict") == 1
     export = client.get("/systems/loyalty/customers/C0001/export", headers=AUTH).json()
-    assert export["restricted"] == first.json()["restricted"] and export["categories"]["profile_segments"], "restricted data is stored, still exported"
+    assert export["restricted"] == first.json()["restricted"] and export["categories"]["profile_segments"], (
+        "restricted data is stored, still exported"
+    )
     # A second request (new key) for all categories keeps the first date.
     both = client.post("/systems/loyalty/customers/C0001/restrict", json={}, headers={**AUTH, "Idempotency-Key": "req-10"}).json()
     assert [r["category"] for r in both["restricted"]] == ["loyalty", "profile_segments"]
     assert both["restricted"][1]["since"] == first.json()["restricted"][0]["since"]
     # Once erased, nothing is left to restrict.
     erase(client, "loyalty", "C0001", "req-11", ["profile_segments"])
-    assert [r["category"] for r in client.get("/systems/loyalty/customers/C0001/export", headers=AUTH).json()["restricted"]] == ["loyalty"]
+    assert [r["category"] for r in client.get("/systems/loyalty/customers/C0001/export", headers=AUTH).json()["restricted"]] == [
+        "loyalty"
+    ]
 
 
 def test_retention_date_of_a_leap_day():
-    assert retained_until(dt.datetime(2024, 2, 29, 12, tzinfo=dt.timezone.utc)) == dt.date(2031, 2, 28)
+    assert retained_until(dt.datetime(2024, 2, 29, 12, tzinfo=dt.UTC)) == dt.date(2031, 2, 28)

@@ -1,4 +1,5 @@
 """Fault injection for the product's reliability tests: only with COMPANY_SYSTEMS_FAULTS=1."""
+
 import time
 
 from sqlalchemy import func, select

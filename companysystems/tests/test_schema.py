@@ -1,4 +1,5 @@
 """The committed OpenAPI document and the Alembic migration never drift from the code."""
+
 from pathlib import Path
 
 import yaml
@@ -9,8 +10,8 @@ from sqlalchemy import create_engine
 from companysystems.__main__ import openapi_document
 from companysystems.app import create_app
 from companysystems.config import Settings
+from companysystems.data_operations import OPERATIONS, SYSTEMS
 from companysystems.db import VERSION_TABLE, Base
-from companysystems.domain import SYSTEMS
 
 OPENAPI = Path(__file__).resolve().parents[1] / "openapi.yaml"
 REGENERATE = "regenerate it: cd companysystems && ../.venv/backoffice/bin/python -m companysystems openapi > openapi.yaml"
@@ -33,6 +34,27 @@ def test_openapi_documents_every_system():
     assert any(p["name"] == "Idempotency-Key" and p["required"] for p in erase["parameters"])
     assert erase["security"] == [{"systemsToken": []}]
     assert not any(p.startswith("/_faults") for p in paths)
+
+
+# Where each operation a system may name in `GET /systems` is served.
+OPERATION_ROUTES = {
+    "lookup": ("get", "/systems/{system}/customers/lookup"),
+    "export": ("get", "/systems/{system}/customers/{customer_id}/export"),
+    "erase": ("post", "/systems/{system}/customers/{customer_id}/erase"),
+    "restrict": ("post", "/systems/{system}/customers/{customer_id}/restrict"),
+    "rectify": ("post", "/systems/{system}/customers/{customer_id}/rectify"),
+    "preferences": ("put", "/systems/{system}/customers/{customer_id}/preferences"),
+}
+
+
+def test_each_system_serves_exactly_the_operations_the_catalogue_names():
+    paths = yaml.safe_load(OPENAPI.read_text(encoding="utf-8"))["paths"]
+    for system in SYSTEMS:
+        served = {
+            op for op, (method, path) in OPERATION_ROUTES.items() if method in paths.get(path.replace("{system}", system), {})
+        }
+        assert served == set(OPERATIONS[system]), system
+    assert set(OPERATIONS) == set(SYSTEMS)
 
 
 def test_migration_matches_the_models(database_url):

@@ -1,14 +1,26 @@
 """The demo company's seed: about 50 customers with a realistic mix, the same every time."""
+
 import datetime as dt
 import re
 from pathlib import Path
 
 from sqlalchemy import func, select
 
+from companysystems.data_operations import SYSTEMS, retained_until
 from companysystems.db import (
-    Account, Base, Contact, Customer, Invoice, LoyaltyCard, MarketingConsent, Order, ProfileSegment, Ticket, WifiDevice, connect,
+    Account,
+    Base,
+    Contact,
+    Customer,
+    Invoice,
+    LoyaltyCard,
+    MarketingConsent,
+    Order,
+    ProfileSegment,
+    Ticket,
+    WifiDevice,
+    connect,
 )
-from companysystems.domain import SYSTEMS, retained_until
 from companysystems.seed import CUSTOMERS, reset, seed
 
 
@@ -50,10 +62,10 @@ def test_a_mix_of_customers(Session):
     for fact, n in facts.items():
         assert 0 < n < 50, (fact, n)
     assert 0 < with_orders < 50
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = dt.datetime.now(dt.UTC).date()
     expired = [i for i in issued if retained_until(i) <= today]
     assert expired and len(expired) < len(issued), "some invoices must be past their 7 years, most not"
-    assert min(issued) > dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=8 * 365 + 2)
+    assert min(issued) > dt.datetime.now(dt.UTC) - dt.timedelta(days=8 * 365 + 2)
 
 
 def test_fixed_customers_for_demos(systems):
@@ -77,7 +89,10 @@ def dump(url: str) -> dict:
     """Every row of every table, in primary-key order."""
     engine, Session = connect(url)
     with Session() as s:
-        data = {table.name: s.execute(select(table).order_by(*table.primary_key.columns)).all() for table in Base.metadata.sorted_tables}
+        data = {
+            table.name: s.execute(select(table).order_by(*table.primary_key.columns)).all()
+            for table in Base.metadata.sorted_tables
+        }
     engine.dispose()
     return data
 

@@ -3,6 +3,7 @@
 Revision ID: 0001
 Revises:
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -17,7 +18,14 @@ def ts(name: str, nullable: bool = False) -> sa.Column:
 
 
 def customer(nullable: bool = False, primary_key: bool = False) -> sa.Column:
-    return sa.Column("customer_id", sa.String(32), sa.ForeignKey("customers.id"), nullable=nullable, primary_key=primary_key, index=not primary_key)
+    return sa.Column(
+        "customer_id",
+        sa.String(32),
+        sa.ForeignKey("customers.id"),
+        nullable=nullable,
+        primary_key=primary_key,
+        index=not primary_key,
+    )
 
 
 def upgrade() -> None:
@@ -204,9 +212,24 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in (
-        "actions_log", "idempotency_keys", "restrictions", "service_notes", "service_tickets", "wifi_store_visits",
-        "wifi_devices", "marketing_consents", "loyalty_profile_segments", "loyalty_transactions", "loyalty_cards",
-        "orders_refund_accounts", "orders_payments", "orders_invoices", "orders_lines", "orders_orders",
-        "crm_accounts", "crm_contacts", "customers",
+        "actions_log",
+        "idempotency_keys",
+        "restrictions",
+        "service_notes",
+        "service_tickets",
+        "wifi_store_visits",
+        "wifi_devices",
+        "marketing_consents",
+        "loyalty_profile_segments",
+        "loyalty_transactions",
+        "loyalty_cards",
+        "orders_refund_accounts",
+        "orders_payments",
+        "orders_invoices",
+        "orders_lines",
+        "orders_orders",
+        "crm_accounts",
+        "crm_contacts",
+        "customers",
     ):
         op.drop_table(table)

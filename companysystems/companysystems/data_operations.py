@@ -1,27 +1,46 @@
 """What the company's systems do with a customer's data when the back office asks: export, erase,
 restrict, rectify, and set marketing preferences.
 
-This module is the domain core: no web imports. Every changing operation runs exactly once per
-idempotency key: the key, the response and the action are committed in one transaction, so a retry
-after a timeout gets the stored answer and changes nothing.
+The rules live here, with no web imports; the HTTP layer (app.py) only parses requests and maps
+errors. Every changing operation runs exactly once per idempotency key: the key, the response and
+the action are committed in one transaction, so a retry after a timeout gets the stored answer and
+changes nothing.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Literal, get_args
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import CursorResult, Delete, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .db import (
-    Account, ActionLog, Contact, Customer, IdempotencyRecord, Invoice, LoyaltyCard, LoyaltyTransaction,
-    MarketingConsent, Order, OrderLine, Payment, ProfileSegment, RefundAccount, Restriction, StoreVisit, Ticket,
-    TicketNote, WifiDevice,
+    Account,
+    ActionLog,
+    Contact,
+    Customer,
+    IdempotencyRecord,
+    Invoice,
+    LoyaltyCard,
+    LoyaltyTransaction,
+    MarketingConsent,
+    Order,
+    OrderLine,
+    Payment,
+    ProfileSegment,
+    RefundAccount,
+    Restriction,
+    StoreVisit,
+    Ticket,
+    TicketNote,
+    WifiDevice,
 )
 
 # Which system holds which data categories (ids shared with the knowledge base and the back office).
@@ -33,7 +52,20 @@ SYSTEMS: dict[str, tuple[str, ...]] = {
     "wifi": ("store_visits",),
     "service": ("customer_service",),
 }
-RECTIFIABLE: dict[str, tuple[str, ...]] = {"crm": ("name", "address", "email", "phone")}
+# What each system can be asked to do; the routes follow this table and `GET /systems` serves it, so
+# the back office can check its own catalogue against it. Every system exports, erases and restricts;
+# crm also finds the shared customer id by e-mail address (lookup).
+Operation = Literal["lookup", "export", "erase", "restrict", "rectify", "preferences"]
+OPERATIONS: dict[str, tuple[Operation, ...]] = {
+    "crm": ("lookup", "export", "erase", "restrict", "rectify"),
+    "orders": ("export", "erase", "restrict"),
+    "loyalty": ("export", "erase", "restrict"),
+    "marketing": ("export", "erase", "restrict", "preferences"),
+    "wifi": ("export", "erase", "restrict"),
+    "service": ("export", "erase", "restrict"),
+}
+RectifiableField = Literal["name", "address", "email", "phone"]
+RECTIFIABLE: dict[str, tuple[RectifiableField, ...]] = {"crm": get_args(RectifiableField)}
 PREFERENCES = ("newsletter", "personalised_offers", "wifi_counting")
 
 TAX_RETENTION_YEARS = 7
@@ -47,23 +79,23 @@ PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{6,19}$")
 NL_POSTCODE = re.compile(r"^([1-9][0-9]{3}) ?([A-Z]{2})$")
 
 
-class DomainError(Exception):
-    """A request this system cannot carry out; the message is safe to show to the caller."""
+class Refused(Exception):
+    """A request this system refuses to carry out; the message is safe to show to the caller."""
 
 
-class NotFound(DomainError):
+class NotFound(Refused):
     pass
 
 
-class Invalid(DomainError):
+class Invalid(Refused):
     pass
 
 
-class Conflict(DomainError):
+class Conflict(Refused):
     pass
 
 
-class KeyReused(DomainError):
+class KeyReused(Refused):
     """The idempotency key was already used for a different request."""
 
 
@@ -74,14 +106,14 @@ class Outcome:
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-def iso(value: Optional[dt.datetime | dt.date]) -> Optional[str]:
+def iso(value: dt.datetime | dt.date | None) -> str | None:
     if value is None:
         return None
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
     return value.isoformat()
 
 
@@ -94,7 +126,7 @@ def retained_until(moment: dt.datetime) -> dt.date:
         return day.replace(year=day.year + TAX_RETENTION_YEARS, day=28)
 
 
-def check_categories(system: str, categories: Optional[Iterable[str]]) -> list[str]:
+def check_categories(system: str, categories: Iterable[str] | None) -> list[str]:
     """The categories to act on: all this system holds when None; an error names the ones it does not hold."""
     if system not in SYSTEMS:
         raise NotFound(f"no system '{system}'")
@@ -121,18 +153,36 @@ def _export_contact(s: Session, cid: str) -> list[dict]:
     c = s.get(Contact, cid)
     if c is None:
         return []
-    return [{
-        "first_name": c.first_name, "last_name": c.last_name,
-        "address": {"street": c.street, "house_number": c.house_number, "postcode": c.postcode, "city": c.city, "country": c.country},
-        "email": c.email, "phone": c.phone, "updated_at": iso(c.updated_at),
-    }]
+    return [
+        {
+            "first_name": c.first_name,
+            "last_name": c.last_name,
+            "address": {
+                "street": c.street,
+                "house_number": c.house_number,
+                "postcode": c.postcode,
+                "city": c.city,
+                "country": c.country,
+            },
+            "email": c.email,
+            "phone": c.phone,
+            "updated_at": iso(c.updated_at),
+        }
+    ]
 
 
 def _export_account(s: Session, cid: str) -> list[dict]:
     a = s.get(Account, cid)
     if a is None:
         return []
-    return [{"login_email": a.login_email, "created_at": iso(a.created_at), "last_login_at": iso(a.last_login_at), "date_of_birth": iso(a.date_of_birth)}]
+    return [
+        {
+            "login_email": a.login_email,
+            "created_at": iso(a.created_at),
+            "last_login_at": iso(a.last_login_at),
+            "date_of_birth": iso(a.date_of_birth),
+        }
+    ]
 
 
 def _export_orders(s: Session, cid: str) -> list[dict]:
@@ -140,39 +190,84 @@ def _export_orders(s: Session, cid: str) -> list[dict]:
     lines: dict[int, list[dict]] = {}
     for line in s.scalars(select(OrderLine).where(OrderLine.order_id.in_([o.id for o in orders])).order_by(OrderLine.id)):
         lines.setdefault(line.order_id, []).append(
-            {"sku": line.sku, "description": line.description, "quantity": line.quantity, "unit_price_cents": line.unit_price_cents}
+            {
+                "sku": line.sku,
+                "description": line.description,
+                "quantity": line.quantity,
+                "unit_price_cents": line.unit_price_cents,
+            }
         )
-    return [{
-        "order_number": o.order_number, "ordered_at": iso(o.ordered_at), "channel": o.channel, "store": o.store, "status": o.status,
-        "delivery_name": o.delivery_name, "delivery_address": o.delivery_address, "total_cents": o.total_cents, "currency": "EUR",
-        "lines": lines.get(o.id, []),
-    } for o in orders]
+    return [
+        {
+            "order_number": o.order_number,
+            "ordered_at": iso(o.ordered_at),
+            "channel": o.channel,
+            "store": o.store,
+            "status": o.status,
+            "delivery_name": o.delivery_name,
+            "delivery_address": o.delivery_address,
+            "total_cents": o.total_cents,
+            "currency": "EUR",
+            "lines": lines.get(o.id, []),
+        }
+        for o in orders
+    ]
 
 
 def _export_invoices(s: Session, cid: str) -> list[dict]:
     rows = s.execute(
-        select(Invoice, Order.order_number).outerjoin(Order, Invoice.order_id == Order.id)
-        .where(Invoice.customer_id == cid).order_by(Invoice.issued_at)
+        select(Invoice, Order.order_number)
+        .outerjoin(Order, Invoice.order_id == Order.id)
+        .where(Invoice.customer_id == cid)
+        .order_by(Invoice.issued_at)
     ).all()
-    return [{
-        "invoice_number": i.invoice_number, "order_number": number, "issued_at": iso(i.issued_at),
-        "billing_name": i.billing_name, "billing_address": i.billing_address, "lines": i.lines,
-        "total_cents": i.total_cents, "vat_cents": i.vat_cents, "currency": "EUR", "retained_until": iso(retained_until(i.issued_at)),
-    } for i, number in rows]
+    return [
+        {
+            "invoice_number": i.invoice_number,
+            "order_number": number,
+            "issued_at": iso(i.issued_at),
+            "billing_name": i.billing_name,
+            "billing_address": i.billing_address,
+            "lines": i.lines,
+            "total_cents": i.total_cents,
+            "vat_cents": i.vat_cents,
+            "currency": "EUR",
+            "retained_until": iso(retained_until(i.issued_at)),
+        }
+        for i, number in rows
+    ]
 
 
 def _export_payments(s: Session, cid: str) -> list[dict]:
     rows = s.execute(
-        select(Payment, Order.order_number).outerjoin(Order, Payment.order_id == Order.id)
-        .where(Payment.customer_id == cid).order_by(Payment.paid_at)
+        select(Payment, Order.order_number)
+        .outerjoin(Order, Payment.order_id == Order.id)
+        .where(Payment.customer_id == cid)
+        .order_by(Payment.paid_at)
     ).all()
-    records: list[dict] = [{
-        "kind": "payment", "paid_at": iso(p.paid_at), "method": p.method, "card_last4": p.card_last4,
-        "amount_cents": p.amount_cents, "currency": "EUR", "reference": p.reference, "order_number": number,
-    } for p, number in rows]
+    records: list[dict] = [
+        {
+            "kind": "payment",
+            "paid_at": iso(p.paid_at),
+            "method": p.method,
+            "card_last4": p.card_last4,
+            "amount_cents": p.amount_cents,
+            "currency": "EUR",
+            "reference": p.reference,
+            "order_number": number,
+        }
+        for p, number in rows
+    ]
     refund = s.get(RefundAccount, cid)
     if refund is not None:
-        records.append({"kind": "refund_account", "iban": refund.iban, "account_holder": refund.account_holder, "added_at": iso(refund.added_at)})
+        records.append(
+            {
+                "kind": "refund_account",
+                "iban": refund.iban,
+                "account_holder": refund.account_holder,
+                "added_at": iso(refund.added_at),
+            }
+        )
     return records
 
 
@@ -180,11 +275,23 @@ def _export_loyalty(s: Session, cid: str) -> list[dict]:
     card = s.get(LoyaltyCard, cid)
     if card is None:
         return []
-    transactions = s.scalars(select(LoyaltyTransaction).where(LoyaltyTransaction.customer_id == cid).order_by(LoyaltyTransaction.occurred_at, LoyaltyTransaction.id))
-    return [{
-        "card_number": card.card_number, "tier": card.tier, "points_balance": card.points_balance, "enrolled_at": iso(card.enrolled_at),
-        "transactions": [{"occurred_at": iso(t.occurred_at), "points": t.points, "description": t.description, "store": t.store} for t in transactions],
-    }]
+    transactions = s.scalars(
+        select(LoyaltyTransaction)
+        .where(LoyaltyTransaction.customer_id == cid)
+        .order_by(LoyaltyTransaction.occurred_at, LoyaltyTransaction.id)
+    )
+    return [
+        {
+            "card_number": card.card_number,
+            "tier": card.tier,
+            "points_balance": card.points_balance,
+            "enrolled_at": iso(card.enrolled_at),
+            "transactions": [
+                {"occurred_at": iso(t.occurred_at), "points": t.points, "description": t.description, "store": t.store}
+                for t in transactions
+            ],
+        }
+    ]
 
 
 def _export_segments(s: Session, cid: str) -> list[dict]:
@@ -199,28 +306,47 @@ def _export_consents(s: Session, cid: str) -> list[dict]:
 
 def _export_visits(s: Session, cid: str) -> list[dict]:
     devices = s.scalars(select(WifiDevice).where(WifiDevice.customer_id == cid).order_by(WifiDevice.registered_at)).all()
-    visits = s.scalars(select(StoreVisit).where(StoreVisit.mac_hash.in_([d.mac_hash for d in devices])).order_by(StoreVisit.entered_at)).all()
+    visits = s.scalars(
+        select(StoreVisit).where(StoreVisit.mac_hash.in_([d.mac_hash for d in devices])).order_by(StoreVisit.entered_at)
+    ).all()
     return [{"kind": "device", "mac_hash": d.mac_hash, "registered_at": iso(d.registered_at)} for d in devices] + [
-        {"kind": "visit", "mac_hash": v.mac_hash, "store": v.store, "entered_at": iso(v.entered_at), "left_at": iso(v.left_at)} for v in visits
+        {"kind": "visit", "mac_hash": v.mac_hash, "store": v.store, "entered_at": iso(v.entered_at), "left_at": iso(v.left_at)}
+        for v in visits
     ]
 
 
 def _export_service(s: Session, cid: str) -> list[dict]:
     tickets = s.scalars(select(Ticket).where(Ticket.customer_id == cid).order_by(Ticket.opened_at)).all()
     notes: dict[int, list[dict]] = {}
-    for n in s.scalars(select(TicketNote).where(TicketNote.ticket_id.in_([t.id for t in tickets])).order_by(TicketNote.written_at, TicketNote.id)):
+    for n in s.scalars(
+        select(TicketNote).where(TicketNote.ticket_id.in_([t.id for t in tickets])).order_by(TicketNote.written_at, TicketNote.id)
+    ):
         notes.setdefault(n.ticket_id, []).append({"written_at": iso(n.written_at), "author": n.author, "text": n.text})
-    return [{
-        "ticket_number": t.ticket_number, "opened_at": iso(t.opened_at), "closed_at": iso(t.closed_at), "channel": t.channel,
-        "subject": t.subject, "status": t.status, "notes": notes.get(t.id, []),
-    } for t in tickets]
+    return [
+        {
+            "ticket_number": t.ticket_number,
+            "opened_at": iso(t.opened_at),
+            "closed_at": iso(t.closed_at),
+            "channel": t.channel,
+            "subject": t.subject,
+            "status": t.status,
+            "notes": notes.get(t.id, []),
+        }
+        for t in tickets
+    ]
 
 
 EXPORTERS: dict[str, Callable[[Session, str], list[dict]]] = {
-    "contact_details": _export_contact, "account": _export_account,
-    "purchase_history": _export_orders, "invoices": _export_invoices, "payment_details": _export_payments,
-    "loyalty": _export_loyalty, "profile_segments": _export_segments,
-    "marketing_preferences": _export_consents, "store_visits": _export_visits, "customer_service": _export_service,
+    "contact_details": _export_contact,
+    "account": _export_account,
+    "purchase_history": _export_orders,
+    "invoices": _export_invoices,
+    "payment_details": _export_payments,
+    "loyalty": _export_loyalty,
+    "profile_segments": _export_segments,
+    "marketing_preferences": _export_consents,
+    "store_visits": _export_visits,
+    "customer_service": _export_service,
 }
 
 
@@ -234,18 +360,28 @@ class Kept:
     category: str
     reason: str
     count: int
-    retained_until: Optional[dt.date] = None
+    retained_until: dt.date | None = None
 
     def as_dict(self) -> dict:
         return {"category": self.category, "reason": self.reason, "count": self.count, "retained_until": iso(self.retained_until)}
 
 
-Erased = tuple[int, Optional[Kept]]
+Erased = tuple[int, Kept | None]
 
 
-def _erase_rows(model: type) -> Callable[[Session, str, dt.datetime], Erased]:
+def _deleted(s: Session, statement: Delete) -> int:
+    """How many rows a DELETE removed (a session types every result as a plain Result; a DELETE's is a cursor's)."""
+    result = s.execute(statement)
+    assert isinstance(result, CursorResult)
+    return result.rowcount
+
+
+def _erase_rows(
+    model: type[Contact | Account | ProfileSegment | MarketingConsent],
+) -> Callable[[Session, str, dt.datetime], Erased]:
     def erase(s: Session, cid: str, _now: dt.datetime) -> Erased:
-        return s.execute(delete(model).where(model.customer_id == cid)).rowcount, None
+        return _deleted(s, delete(model).where(model.customer_id == cid)), None
+
     return erase
 
 
@@ -264,9 +400,9 @@ def _erase_invoices(s: Session, cid: str, now: dt.datetime) -> Erased:
 def _orders_needed_by_invoices(s: Session, cid: str, now: dt.datetime) -> dict[int, dt.date]:
     """Orders an invoice still in its tax retention refers to, with the date that retention ends."""
     needed: dict[int, dt.date] = {}
-    for order_id, issued_at in s.execute(select(Invoice.order_id, Invoice.issued_at).where(Invoice.customer_id == cid, Invoice.order_id.is_not(None))):
+    for order_id, issued_at in s.execute(select(Invoice.order_id, Invoice.issued_at).where(Invoice.customer_id == cid)):
         until = retained_until(issued_at)
-        if until > now.date():
+        if order_id is not None and until > now.date():
             needed[order_id] = max(until, needed.get(order_id, until))
     return needed
 
@@ -293,42 +429,51 @@ def _erase_orders(s: Session, cid: str, now: dt.datetime) -> Erased:
 
 def _erase_payments(s: Session, cid: str, now: dt.datetime) -> Erased:
     """The refund IBAN always goes; payment records stay as long as the tax retention of the payment runs."""
-    erased = s.execute(delete(RefundAccount).where(RefundAccount.customer_id == cid)).rowcount
+    erased = _deleted(s, delete(RefundAccount).where(RefundAccount.customer_id == cid))
     payments = s.scalars(select(Payment).where(Payment.customer_id == cid)).all()
     expired = [p.id for p in payments if retained_until(p.paid_at) <= now.date()]
     kept = [p for p in payments if p.id not in expired]
-    erased += s.execute(delete(Payment).where(Payment.id.in_(expired))).rowcount
+    erased += _deleted(s, delete(Payment).where(Payment.id.in_(expired)))
     if not kept:
         return erased, None
     until = max(retained_until(p.paid_at) for p in kept)
-    reason = f"{len(kept)} payment record(s) (amount, date, method) younger than 7 years are kept, the last until {iso(until)}: {TAX_REASON}"
+    reason = (
+        f"{len(kept)} payment record(s) (amount, date, method) younger than 7 years are kept, "
+        f"the last until {iso(until)}: {TAX_REASON}"
+    )
     return erased, Kept("payment_details", reason, len(kept), until)
 
 
 def _erase_loyalty(s: Session, cid: str, _now: dt.datetime) -> Erased:
     s.execute(delete(LoyaltyTransaction).where(LoyaltyTransaction.customer_id == cid))
-    return s.execute(delete(LoyaltyCard).where(LoyaltyCard.customer_id == cid)).rowcount, None
+    return _deleted(s, delete(LoyaltyCard).where(LoyaltyCard.customer_id == cid)), None
 
 
 def _erase_visits(s: Session, cid: str, _now: dt.datetime) -> Erased:
     hashes = s.scalars(select(WifiDevice.mac_hash).where(WifiDevice.customer_id == cid)).all()
-    visits = s.execute(delete(StoreVisit).where(StoreVisit.mac_hash.in_(hashes))).rowcount
-    devices = s.execute(delete(WifiDevice).where(WifiDevice.customer_id == cid)).rowcount
+    visits = _deleted(s, delete(StoreVisit).where(StoreVisit.mac_hash.in_(hashes)))
+    devices = _deleted(s, delete(WifiDevice).where(WifiDevice.customer_id == cid))
     return visits + devices, None
 
 
 def _erase_service(s: Session, cid: str, _now: dt.datetime) -> Erased:
     tickets = s.scalars(select(Ticket.id).where(Ticket.customer_id == cid)).all()
     s.execute(delete(TicketNote).where(TicketNote.ticket_id.in_(tickets)))
-    return s.execute(delete(Ticket).where(Ticket.customer_id == cid)).rowcount, None
+    return _deleted(s, delete(Ticket).where(Ticket.customer_id == cid)), None
 
 
 # Invoices before purchase history: an order is unlinked only once no kept invoice needs it.
 ERASERS: dict[str, Callable[[Session, str, dt.datetime], Erased]] = {
-    "contact_details": _erase_rows(Contact), "account": _erase_rows(Account),
-    "invoices": _erase_invoices, "purchase_history": _erase_orders, "payment_details": _erase_payments,
-    "loyalty": _erase_loyalty, "profile_segments": _erase_rows(ProfileSegment),
-    "marketing_preferences": _erase_rows(MarketingConsent), "store_visits": _erase_visits, "customer_service": _erase_service,
+    "contact_details": _erase_rows(Contact),
+    "account": _erase_rows(Account),
+    "invoices": _erase_invoices,
+    "purchase_history": _erase_orders,
+    "payment_details": _erase_payments,
+    "loyalty": _erase_loyalty,
+    "profile_segments": _erase_rows(ProfileSegment),
+    "marketing_preferences": _erase_rows(MarketingConsent),
+    "store_visits": _erase_visits,
+    "customer_service": _erase_service,
 }
 
 
@@ -371,7 +516,13 @@ def _rectify_contact(s: Session, cid: str, field: str, value: Any, now: dt.datet
         contact.street = _clean(value["street"], "street", 120)
         contact.house_number = _clean(value["house_number"], "house_number", 20)
         contact.postcode, contact.city, contact.country = postcode, _clean(value["city"], "city", 80), country
-        new = {"street": contact.street, "house_number": contact.house_number, "postcode": postcode, "city": contact.city, "country": country}
+        new = {
+            "street": contact.street,
+            "house_number": contact.house_number,
+            "postcode": postcode,
+            "city": contact.city,
+            "country": country,
+        }
     elif field == "email":
         new = _clean(value, "email", 254).lower()
         if not EMAIL.match(new):
@@ -407,8 +558,12 @@ class CompanySystems:
     def lookup(self, email: str) -> str:
         email = email.strip().lower()
         with self.Session() as s:
-            found = s.scalar(select(Contact.customer_id).where(func.lower(Contact.email) == email).order_by(Contact.customer_id).limit(1))
-            found = found or s.scalar(select(Account.customer_id).where(func.lower(Account.login_email) == email).order_by(Account.customer_id).limit(1))
+            found = s.scalar(
+                select(Contact.customer_id).where(func.lower(Contact.email) == email).order_by(Contact.customer_id).limit(1)
+            )
+            found = found or s.scalar(
+                select(Account.customer_id).where(func.lower(Account.login_email) == email).order_by(Account.customer_id).limit(1)
+            )
         if found is None:
             raise NotFound("no customer with this e-mail address")
         return found
@@ -418,7 +573,9 @@ class CompanySystems:
         with self.Session() as s:
             self._customer(s, customer_id)
             restricted = s.scalars(
-                select(Restriction).where(Restriction.customer_id == customer_id, Restriction.system == system).order_by(Restriction.category)
+                select(Restriction)
+                .where(Restriction.customer_id == customer_id, Restriction.system == system)
+                .order_by(Restriction.category)
             ).all()
             return {
                 "system": system,
@@ -428,7 +585,7 @@ class CompanySystems:
                 "restricted": [{"category": r.category, "since": iso(r.restricted_at)} for r in restricted],
             }
 
-    def erase(self, system: str, customer_id: str, categories: Optional[list[str]], key: str) -> Outcome:
+    def erase(self, system: str, customer_id: str, categories: list[str] | None, key: str) -> Outcome:
         wanted = check_categories(system, categories)
 
         def action(s: Session, now: dt.datetime) -> dict:
@@ -441,21 +598,41 @@ class CompanySystems:
                     kept.append(note.as_dict())
             # Nothing is left to restrict once a category is gone (kept records stay restricted).
             gone = [c for c in wanted if not any(k["category"] == c for k in kept)]
-            s.execute(delete(Restriction).where(Restriction.customer_id == customer_id, Restriction.system == system, Restriction.category.in_(gone)))
-            return {"status": "done", "system": system, "customer_id": customer_id, "erased": {c: erased[c] for c in wanted}, "kept": kept}
+            s.execute(
+                delete(Restriction).where(
+                    Restriction.customer_id == customer_id, Restriction.system == system, Restriction.category.in_(gone)
+                )
+            )
+            return {
+                "status": "done",
+                "system": system,
+                "customer_id": customer_id,
+                "erased": {c: erased[c] for c in wanted},
+                "kept": kept,
+            }
 
         return self._once(system, key, "erase", customer_id, {"categories": categories}, action)
 
-    def restrict(self, system: str, customer_id: str, categories: Optional[list[str]], key: str) -> Outcome:
+    def restrict(self, system: str, customer_id: str, categories: list[str] | None, key: str) -> Outcome:
         wanted = check_categories(system, categories)
 
         def action(s: Session, now: dt.datetime) -> dict:
-            existing = {r.category: r for r in s.scalars(select(Restriction).where(Restriction.customer_id == customer_id, Restriction.system == system))}
+            existing = {
+                r.category: r
+                for r in s.scalars(
+                    select(Restriction).where(Restriction.customer_id == customer_id, Restriction.system == system)
+                )
+            }
             for category in wanted:
                 if category not in existing:
                     s.add(Restriction(customer_id=customer_id, system=system, category=category, restricted_at=now))
             since = {c: iso(existing[c].restricted_at) if c in existing else iso(now) for c in wanted}
-            return {"status": "done", "system": system, "customer_id": customer_id, "restricted": [{"category": c, "since": since[c]} for c in wanted]}
+            return {
+                "status": "done",
+                "system": system,
+                "customer_id": customer_id,
+                "restricted": [{"category": c, "since": since[c]} for c in wanted],
+            }
 
         return self._once(system, key, "restrict", customer_id, {"categories": categories}, action)
 
@@ -483,22 +660,36 @@ class CompanySystems:
             for purpose, granted in choices.items():
                 row = s.get(MarketingConsent, (customer_id, purpose))
                 if row is None:
-                    s.add(MarketingConsent(customer_id=customer_id, purpose=purpose, granted=granted, changed_at=now, source=source))
+                    s.add(
+                        MarketingConsent(customer_id=customer_id, purpose=purpose, granted=granted, changed_at=now, source=source)
+                    )
                 elif row.granted != granted:
                     row.granted, row.changed_at, row.source = granted, now, source
             s.flush()
             rows = {r.purpose: r for r in s.scalars(select(MarketingConsent).where(MarketingConsent.customer_id == customer_id))}
             return {
-                "status": "done", "system": "marketing", "customer_id": customer_id,
+                "status": "done",
+                "system": "marketing",
+                "customer_id": customer_id,
                 "preferences": {
-                    p: {"granted": rows[p].granted, "changed_at": iso(rows[p].changed_at)} if p in rows else {"granted": False, "changed_at": None}
+                    p: {"granted": rows[p].granted, "changed_at": iso(rows[p].changed_at)}
+                    if p in rows
+                    else {"granted": False, "changed_at": None}
                     for p in PREFERENCES
                 },
             }
 
         return self._once("marketing", key, "preferences", customer_id, {"choices": choices, "source": source}, action)
 
-    def _once(self, system: str, key: str, operation: str, customer_id: str, payload: dict, action: Callable[[Session, dt.datetime], dict]) -> Outcome:
+    def _once(
+        self,
+        system: str,
+        key: str,
+        operation: str,
+        customer_id: str,
+        payload: dict,
+        action: Callable[[Session, dt.datetime], dict],
+    ) -> Outcome:
         """Run `action` once for this key: the key row is written first, so a concurrent twin waits on it, then replays."""
         if not key or len(key) > 200:
             raise Invalid("Idempotency-Key must be 1 to 200 characters")
@@ -515,12 +706,28 @@ class CompanySystems:
                         return Outcome(done.response, replayed=True)
                     self._customer(s, customer_id)
                     now = self.clock()
-                    record = IdempotencyRecord(system=system, key=key, operation=operation, customer_id=customer_id, request_hash=request_hash, created_at=now)
+                    record = IdempotencyRecord(
+                        system=system,
+                        key=key,
+                        operation=operation,
+                        customer_id=customer_id,
+                        request_hash=request_hash,
+                        created_at=now,
+                    )
                     s.add(record)
                     s.flush()
                     result = action(s, now)
                     record.response = result
-                    s.add(ActionLog(system=system, customer_id=customer_id, operation=operation, idempotency_key=key, detail=payload, executed_at=now))
+                    s.add(
+                        ActionLog(
+                            system=system,
+                            customer_id=customer_id,
+                            operation=operation,
+                            idempotency_key=key,
+                            detail=payload,
+                            executed_at=now,
+                        )
+                    )
                     return Outcome(result, replayed=False)
             except IntegrityError:
                 if attempt == 2:
