@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet, UserUtteranceReverted
@@ -14,7 +14,7 @@ from .sentences import LANGUAGES, sentence
 
 logger = logging.getLogger(__name__)
 
-_client: Optional[BackOfficeClient] = None
+_client: BackOfficeClient | None = None
 
 
 def backoffice() -> BackOfficeClient:
@@ -30,7 +30,7 @@ def conversation_language(tracker: Tracker) -> str:
     return language if language in LANGUAGES else "en"
 
 
-def notice_changes(tracker: Tracker, dispatcher: CollectingDispatcher, language: str) -> List[EventType]:
+def notice_changes(tracker: Tracker, dispatcher: CollectingDispatcher, language: str) -> list[EventType]:
     """Tell a returning customer, once, what changed since the version they were last answered from."""
     client = backoffice()
     current = client.current_version_id()
@@ -51,15 +51,15 @@ def notice_changes(tracker: Tracker, dispatcher: CollectingDispatcher, language:
 class ActionAnswerDataQuestion(Action):
     """Answer a question about personal data from the current knowledge-base version."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_answer_data_question"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         return answer_from_knowledge(dispatcher, tracker, INTENT_TOPICS.get(intent or "", "out_of_scope"), intent)
 
 
-def answer_from_knowledge(dispatcher: CollectingDispatcher, tracker: Tracker, topic: str, intent: Optional[str]) -> List[EventType]:
+def answer_from_knowledge(dispatcher: CollectingDispatcher, tracker: Tracker, topic: str, intent: str | None) -> list[EventType]:
     """Answer a topic from the current version, tell a returning customer what changed, record the version.
     The first answer is short; the customer's "all details" button sends the rest."""
     language = conversation_language(tracker)
@@ -92,10 +92,10 @@ def answer_from_knowledge(dispatcher: CollectingDispatcher, tracker: Tracker, to
 class ActionClarify(Action):
     """Ask a short clarifying question with the likeliest topics as buttons, when NLU is unsure."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_clarify"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         language = conversation_language(tracker)
         if tracker.get_slot("language") == "other":
             dispatcher.utter_message(text=f'{sentence("other_language", language)}\n{sentence("not_understood", language)}')
@@ -119,16 +119,16 @@ class ActionClarify(Action):
 class ActionSessionStart(Action):
     """Start a session as Rasa does, carrying slots over, and tell a returning customer what changed."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_session_start"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         carried = [
             SlotSet(key, value)
             for key, value in tracker.current_slot_values().items()
             if value is not None and key != "answer_topic"
         ]
-        events: List[EventType] = [SessionStarted(), *carried]
+        events: list[EventType] = [SessionStarted(), *carried]
         try:
             events += notice_changes(tracker, dispatcher, conversation_language(tracker))
         except BackOfficeError as exc:
@@ -139,9 +139,9 @@ class ActionSessionStart(Action):
 class ActionDefaultFallback(Action):
     """Say plainly what the assistant can help with when no rule fits (e.g. a hand-typed `/intent`)."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_default_fallback"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         dispatcher.utter_message(text=sentence("not_understood", conversation_language(tracker)))
         return [UserUtteranceReverted()]

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any
 
 from .sentences import LANGUAGES, LEGAL_BASES, TOPIC_LABELS, sentence
 
-Version = Dict[str, Any]
+Version = dict[str, Any]
 
 # A first answer fits a phone screen in a chat: at most this many characters, the source line
 # included. What does not fit is offered as buttons (one category, the full details).
@@ -65,8 +65,8 @@ INTENT_TOPICS = {
 
 
 # One block of an answer: a paragraph, or bullets of (what, details); shortened as a whole to fit.
-Bullets = List[Tuple[str, str]]
-Block = Union[str, Bullets]
+Bullets = list[tuple[str, str]]
+Block = str | Bullets
 
 
 @dataclass
@@ -74,12 +74,12 @@ class Answer:
     topic: str
     text: str
     version: str
-    buttons: List[Dict[str, str]] = field(default_factory=list)
+    buttons: list[dict[str, str]] = field(default_factory=list)
     # further messages of the same answer (only when the customer asked for all details)
-    more: List[str] = field(default_factory=list)
+    more: list[str] = field(default_factory=list)
 
 
-def bullets(lines: List[str]) -> str:
+def bullets(lines: list[str]) -> str:
     return "\n".join(f"• {line}" for line in lines)
 
 
@@ -93,7 +93,7 @@ def first_sentence(text: str) -> str:
     return " ".join(sentences[:2]) if sentences[0].endswith("?") else sentences[0]
 
 
-def render(blocks: List[Block], level: int, first_whole: bool = False) -> str:
+def render(blocks: list[Block], level: int, first_whole: bool = False) -> str:
     """Level 0 says everything; 1 keeps first sentences; 2 keeps the bullets' heads only.
     `first_whole`: the first block (what answers the question) is kept whole."""
     parts = []
@@ -104,13 +104,14 @@ def render(blocks: List[Block], level: int, first_whole: bool = False) -> str:
         elif block_level == 0:
             parts.append(bullets([f"{head}: {detail}" if detail else head for head, detail in block]))
         elif block_level == 1:
-            parts.append(bullets([f"{head}: {first_sentence(detail)}" if detail else first_sentence(head) for head, detail in block]))
+            parts.append(bullets([f"{head}: {first_sentence(detail)}" if detail else first_sentence(head)
+                                  for head, detail in block]))
         else:
             parts.append(bullets([first_sentence(head) for head, _ in block]))
     return "\n".join(p for p in parts if p)
 
 
-def fit(blocks: List[Block], budget: int) -> Tuple[str, bool]:
+def fit(blocks: list[Block], budget: int) -> tuple[str, bool]:
     """The fullest rendering within `budget` characters, and whether anything was left out."""
     for level, first_whole in ((0, False), (1, True), (1, False), (2, True), (2, False)):
         text = render(blocks, level, first_whole)
@@ -121,15 +122,15 @@ def fit(blocks: List[Block], budget: int) -> Tuple[str, bool]:
     return f"{cut}\n…", True
 
 
-def chunks(blocks: List[Block], budget: int) -> List[str]:
+def chunks(blocks: list[Block], budget: int) -> list[str]:
     """Every detail, in messages of at most `budget` characters (bullets split between messages)."""
-    pieces: List[str] = []
+    pieces: list[str] = []
     for block in blocks:
         if isinstance(block, str):
             pieces.append(block)
         else:
             pieces.extend(f"• {head}: {detail}" if detail else f"• {head}" for head, detail in block)
-    messages: List[str] = []
+    messages: list[str] = []
     for piece in pieces:
         if len(piece) > budget:
             messages.extend(sentences_within(piece, budget))
@@ -140,9 +141,9 @@ def chunks(blocks: List[Block], budget: int) -> List[str]:
     return messages
 
 
-def sentences_within(text: str, budget: int) -> List[str]:
+def sentences_within(text: str, budget: int) -> list[str]:
     """A long paragraph as messages of whole sentences, each at most `budget` characters."""
-    messages: List[str] = []
+    messages: list[str] = []
     for part in re.split(SENTENCE_END, text):
         part = part[:budget]
         if messages and len(messages[-1]) + 1 + len(part) <= budget:
@@ -160,21 +161,21 @@ class Composer:
         self.lang = language if language in LANGUAGES else "en"
         self.version_id = version["version"]["id"]
 
-    def t(self, text: Optional[Dict[str, str]]) -> str:
+    def t(self, text: dict[str, str] | None) -> str:
         return text[self.lang] if text else ""
 
-    def category(self, category_id: Optional[str]) -> Optional[Dict[str, Any]]:
+    def category(self, category_id: str | None) -> dict[str, Any] | None:
         return next((c for c in self.kb["categories"] if c["id"] == category_id), None)
 
-    def not_collected(self, category_id: Optional[str]) -> Optional[Dict[str, Any]]:
+    def not_collected(self, category_id: str | None) -> dict[str, Any] | None:
         return next((c for c in self.kb["not_collected"] if c["id"] == category_id), None)
 
-    def purposes_for(self, category_id: str) -> List[Dict[str, Any]]:
+    def purposes_for(self, category_id: str) -> list[dict[str, Any]]:
         return [p for p in self.kb["purposes"] if category_id in p["categories"]]
 
-    def recipients(self, category_id: Optional[str] = None) -> List[Dict[str, Any]]:
+    def recipients(self, category_id: str | None = None) -> list[dict[str, Any]]:
         """Every recipient once; only those of one category's purposes when it is named."""
-        seen: Dict[str, Dict[str, Any]] = {}
+        seen: dict[str, dict[str, Any]] = {}
         purposes = self.purposes_for(category_id) if category_id else self.kb["purposes"]
         for purpose in purposes:
             for recipient in purpose["recipients"]:
@@ -182,7 +183,7 @@ class Composer:
         return list(seen.values())
 
     def answer(
-        self, topic: str, category_id: Optional[str] = None, intent: Optional[str] = None, all_details: bool = False
+        self, topic: str, category_id: str | None = None, intent: str | None = None, all_details: bool = False
     ) -> Answer:
         """The first answer fits FIRST_ANSWER_LIMIT; `all_details` gives everything, over several messages."""
         blocks = getattr(self, f"_{topic}")(category_id, intent)
@@ -199,7 +200,7 @@ class Composer:
             buttons.append({"title": sentence("all_details", self.lang), "payload": f"/{intent or _intent_for(topic)}{payload}"})
         return Answer(topic=topic, text=f"{body}\n{source}", version=self.version_id, buttons=buttons)
 
-    def _follow_ups(self, topic: str, category_id: Optional[str], intent: Optional[str]) -> List[Dict[str, str]]:
+    def _follow_ups(self, topic: str, category_id: str | None, intent: str | None) -> list[dict[str, str]]:
         """Buttons to the narrower questions a long overview leaves open."""
         if topic == "sharing_third_parties" and any(r["outside_eu"] for r in self.recipients()):
             return [{"title": sentence("outside_eu_button", self.lang), "payload": "/ask_international_transfers"}]
@@ -214,7 +215,7 @@ class Composer:
 
     # -- one method per topic: the blocks of the full answer -------------------------------------
 
-    def _what_data_collected(self, category_id: Optional[str], intent: Optional[str]) -> List[Block]:
+    def _what_data_collected(self, category_id: str | None, intent: str | None) -> list[Block]:
         absent = self.not_collected(category_id)
         if absent:
             return [self.t(absent["statement"])]
@@ -226,9 +227,10 @@ class Composer:
                 sentence("from_source", self.lang, source=self.t(category["source"])),
                 sentence("used_for", self.lang, purposes=purposes),
             ]
-        return [sentence("overview", self.lang), [(self.t(c["name"]), "") for c in self.kb["categories"]], sentence("overview_more", self.lang)]
+        names: Bullets = [(self.t(c["name"]), "") for c in self.kb["categories"]]
+        return [sentence("overview", self.lang), names, sentence("overview_more", self.lang)]
 
-    def _why_data_used(self, category_id: Optional[str], intent: Optional[str]) -> List[Block]:
+    def _why_data_used(self, category_id: str | None, intent: str | None) -> list[Block]:
         category = self.category(category_id)
         purposes = self.purposes_for(category["id"]) if category else self.kb["purposes"]
         if intent == "ask_benefit":
@@ -241,10 +243,13 @@ class Composer:
             if p["automated_decision"]["applies"]:
                 detail += " " + sentence("automated", self.lang, logic=self.t(p["automated_decision"]["logic"]))
             lines.append((head, detail))
-        intro = sentence("purposes_for", self.lang, name=self.t(category["name"])) if category else sentence("purposes_intro", self.lang)
+        if category:
+            intro = sentence("purposes_for", self.lang, name=self.t(category["name"]))
+        else:
+            intro = sentence("purposes_intro", self.lang)
         return [intro, lines]
 
-    def _sharing_third_parties(self, category_id: Optional[str], intent: Optional[str]) -> List[Block]:
+    def _sharing_third_parties(self, category_id: str | None, intent: str | None) -> list[Block]:
         """One category's question gets that category's recipients only."""
         category = self.category(category_id)
         recipients = self.recipients(category["id"] if category else None)
@@ -257,15 +262,17 @@ class Composer:
             lines.append((head, detail))
         return [self._topic_text("sharing_third_parties"), sentence("recipients_intro", self.lang), lines]
 
-    def _retention(self, category_id: Optional[str], intent: Optional[str]) -> List[Block]:
+    def _retention(self, category_id: str | None, intent: str | None) -> list[Block]:
         absent = self.not_collected(category_id)
         if absent:
             return [self.t(absent["statement"])]
         category = self.category(category_id)
         if category:
             r = category["retention"]
-            return [sentence("retention_one", self.lang, name=self.t(category["name"]), period=self.t(r["period"]), reason=self.t(r["reason"]))]
-        return [sentence("retention_intro", self.lang), [(self.t(c["name"]), self.t(c["retention"]["period"])) for c in self.kb["categories"]]]
+            return [sentence("retention_one", self.lang, name=self.t(category["name"]), period=self.t(r["period"]),
+                             reason=self.t(r["reason"]))]
+        periods: Bullets = [(self.t(c["name"]), self.t(c["retention"]["period"])) for c in self.kb["categories"]]
+        return [sentence("retention_intro", self.lang), periods]
 
     def _topic_text(self, key: str) -> str:
         return self.t(self.kb["topics"]["topics"][key])
@@ -273,69 +280,71 @@ class Composer:
     def _right(self, key: str) -> str:
         return self.t(self.kb["topics"]["rights"][key])
 
-    def _security(self, category_id: Optional[str], intent: Optional[str]) -> List[Block]:
+    def _security(self, category_id: str | None, intent: str | None) -> list[Block]:
         return [self._topic_text("security")]
 
-    def _access_my_data(self, category_id: Optional[str], intent: Optional[str]) -> List[Block]:
+    def _access_my_data(self, category_id: str | None, intent: str | None) -> list[Block]:
         return [self._right("access"), self._right("portability")]
 
-    def _correct_my_data(self, category_id: Optional[str], intent: Optional[str]) -> List[Block]:
+    def _correct_my_data(self, category_id: str | None, intent: str | None) -> list[Block]:
         return [self._right("correction")]
 
-    def _delete_my_data(self, category_id: Optional[str], intent: Optional[str]) -> List[Block]:
-        kept = [(self.t(c["name"]), self.t(c["kept_after_erasure"])) for c in self.kb["categories"] if c.get("kept_after_erasure")]
+    def _delete_my_data(self, category_id: str | None, intent: str | None) -> list[Block]:
+        kept: Bullets = [(self.t(c["name"]), self.t(c["kept_after_erasure"]))
+                         for c in self.kb["categories"] if c.get("kept_after_erasure")]
         return [self._right("erasure"), sentence("kept_intro", self.lang), kept] if kept else [self._right("erasure")]
 
-    def _opt_out(self, category_id: Optional[str], intent: Optional[str]) -> List[Block]:
+    def _opt_out(self, category_id: str | None, intent: str | None) -> list[Block]:
         lines = [(self.t(p["name"]), self.t(p["opt_out"])) for p in self.kb["purposes"] if p.get("opt_out")]
-        rights: List[Block] = [self._right("objection"), self._right("withdraw_consent")]
+        rights: list[Block] = [self._right("objection"), self._right("withdraw_consent")]
         return rights + [sentence("opt_out_intro", self.lang), lines] if lines else rights
 
-    def _policy_changes(self, category_id: Optional[str], intent: Optional[str]) -> List[Block]:
+    def _policy_changes(self, category_id: str | None, intent: str | None) -> list[Block]:
         info = self.kb["version"]
         if not info["changelog"]:
             return [sentence("first_version", self.lang, v=info["id"]), self._topic_text("policy_changes")]
         intro = sentence("changes_intro", self.lang, v=info["id"], date=info["effective_date"])
         return [intro, [(self.t(e["text"]), "") for e in info["changelog"]], self._topic_text("policy_changes")]
 
-    def _children_and_specific_audiences(self, category_id: Optional[str], intent: Optional[str]) -> List[Block]:
+    def _children_and_specific_audiences(self, category_id: str | None, intent: str | None) -> list[Block]:
         return [self._topic_text("children_and_specific_audiences")]
 
-    def _international_transfers(self, category_id: Optional[str], intent: Optional[str]) -> List[Block]:
+    def _international_transfers(self, category_id: str | None, intent: str | None) -> list[Block]:
         abroad = [r for r in self.recipients() if r["outside_eu"]]
         if not abroad:
             return [self._topic_text("international_transfers"), sentence("no_transfers", self.lang)]
         lines = [(f"{r['name']} ({r['country']})", f"{self.t(r['role'])}; {self.t(r['safeguard'])}") for r in abroad]
         return [self._topic_text("international_transfers"), sentence("transfers_intro", self.lang), lines]
 
-    def _cookies_tracking(self, category_id: Optional[str], intent: Optional[str]) -> List[Block]:
+    def _cookies_tracking(self, category_id: str | None, intent: str | None) -> list[Block]:
         return [self._topic_text("cookies_tracking")]
 
-    def _contact_dpo(self, category_id: Optional[str], intent: Optional[str]) -> List[Block]:
+    def _contact_dpo(self, category_id: str | None, intent: str | None) -> list[Block]:
         company = self.kb["company"]
         dpo, service = company["dpo"], company["customer_service"]
-        blocks: List[Block] = [
+        blocks: list[Block] = [
             sentence("dpo", self.lang, company=company["name"], name=dpo["name"], email=dpo["email"], phone=dpo["phone"]),
             sentence("service", self.lang, email=service["email"], phone=service["phone"], hours=self.t(service["hours"])),
             self._right("complaint"),
         ]
         return [sentence("human", self.lang), *blocks] if intent == "ask_human" else blocks
 
-    def _out_of_scope(self, category_id: Optional[str], intent: Optional[str]) -> List[Block]:
+    def _out_of_scope(self, category_id: str | None, intent: str | None) -> list[Block]:
         return [self._topic_text("out_of_scope")]
 
     # -- not tied to one topic ------------------------------------------------------------------
 
-    def changes_since(self, newer_versions: List[Version], old_version_id: str) -> str:
+    def changes_since(self, newer_versions: list[Version], old_version_id: str) -> str:
         """The notice for a returning customer: every changelog entry published since their last visit
         (their first sentences when all would not fit; "what changed?" gives the whole entries)."""
         entries: Bullets = [(self.t(e["text"]), "") for v in newer_versions for e in v["version"]["changelog"]]
         source = sentence("source", self.lang, v=self.version_id)
-        body, _ = fit([sentence("since_last_visit", self.lang, old=old_version_id), entries], FIRST_ANSWER_LIMIT - len(source) - 1)
+        notice: list[Block] = [sentence("since_last_visit", self.lang, old=old_version_id), entries]
+        body, _ = fit(notice, FIRST_ANSWER_LIMIT - len(source) - 1)
         return f"{body}\n{source}"
 
-    def clarify(self, intents: List[str]) -> Answer:
-        topics: List[str] = []
+    def clarify(self, intents: list[str]) -> Answer:
+        topics: list[str] = []
         for intent in intents:
             topic = INTENT_TOPICS.get(intent)
             if topic and topic not in topics and topic != "out_of_scope":

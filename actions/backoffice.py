@@ -16,10 +16,10 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any
+from urllib.parse import quote
 
 import requests
-from requests.utils import quote
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -30,7 +30,7 @@ CONNECTION = re.compile(r"[0-9a-f]{32}")
 SOURCE = re.compile(r"[0-9a-f]{16}")
 
 
-def _shaped(value: Any, shape: "re.Pattern[str]") -> str:
+def _shaped(value: Any, shape: re.Pattern[str]) -> str:
     return value if isinstance(value, str) and shape.fullmatch(value) else ""
 
 
@@ -45,14 +45,17 @@ class Presence:
     source: str = ""
 
     @classmethod
-    def of(cls, tracker: Any) -> "Presence":
+    def of(cls, tracker: Any) -> Presence:
         """The presence of the tracker's latest user message (rasa_sdk's `latest_message` has no metadata)."""
-        latest = next((e for e in reversed(tracker.events or []) if isinstance(e, dict) and e.get("event") == "user"), {})
-        metadata = latest.get("metadata") if isinstance(latest.get("metadata"), dict) else {}
+        latest: dict[str, Any] = next(
+            (e for e in reversed(tracker.events or []) if isinstance(e, dict) and e.get("event") == "user"), {})
+        metadata = latest.get("metadata")
+        if not isinstance(metadata, dict):
+            metadata = {}
         return cls(_shaped(latest.get("input_channel"), CHANNEL), _shaped(metadata.get("_connection"), CONNECTION),
                    _shaped(metadata.get("_source"), SOURCE))
 
-    def headers(self) -> Dict[str, str]:
+    def headers(self) -> dict[str, str]:
         return {"X-Chat-Channel": self.channel, "X-Chat-Connection": self.connection, "X-Chat-Source": self.source}
 
 
@@ -63,7 +66,7 @@ class BackOfficeError(Exception):
 class Refused(Exception):
     """The back office answered, but said no: `status` and its JSON (`reason`, `detail`, ...) say why."""
 
-    def __init__(self, status: int, body: Dict[str, Any]) -> None:
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
         super().__init__(f"{status}: {body.get('reason') or body.get('detail')}")
         self.status = status
         self.body = body
@@ -83,21 +86,21 @@ class BackOfficeClient:
         self.session.mount("http://", HTTPAdapter(max_retries=retry))
         self.session.mount("https://", HTTPAdapter(max_retries=retry))
         self.session.headers["Authorization"] = f"Bearer {service_token}"
-        self._versions: Dict[str, Dict[str, Any]] = {}
-        self._current: Optional[str] = None
+        self._versions: dict[str, dict[str, Any]] = {}
+        self._current: str | None = None
         self._current_until = 0.0
-        self._categories: Optional[Dict[str, Any]] = None
+        self._categories: dict[str, Any] | None = None
         self._lock = threading.Lock()
 
     @classmethod
-    def from_env(cls) -> "BackOfficeClient":
+    def from_env(cls) -> BackOfficeClient:
         return cls(
             os.getenv("BACKOFFICE_URL", "http://localhost:8000"),
             os.getenv("BACKOFFICE_SERVICE_TOKEN", "change-me-service-token"),
         )
 
-    def _call(self, method: str, path: str, json: Optional[Dict[str, Any]] = None, params: Optional[Dict[str, str]] = None,
-              presence: Optional[Presence] = None) -> Dict[str, Any]:
+    def _call(self, method: str, path: str, json: dict[str, Any] | None = None, params: dict[str, str] | None = None,
+              presence: Presence | None = None) -> dict[str, Any]:
         """One call; `Refused` for a 4xx answer (with its reason), `BackOfficeError` when there is no answer."""
         headers = presence.headers() if presence is not None else None
         try:
@@ -117,7 +120,7 @@ class BackOfficeClient:
             raise BackOfficeError(f"{method} {path} answered {response.status_code}: {body.get('detail')}")
         return body
 
-    def _get(self, path: str) -> Dict[str, Any]:
+    def _get(self, path: str) -> dict[str, Any]:
         try:
             response = self.session.get(self.base_url + path, timeout=self.timeout)
             response.raise_for_status()
@@ -138,7 +141,7 @@ class BackOfficeClient:
                 self._current, self._current_until = listed["current"], time.monotonic() + keep
         return self._current  # type: ignore[return-value]
 
-    def version(self, version_id: str) -> Dict[str, Any]:
+    def version(self, version_id: str) -> dict[str, Any]:
         """The whole version in both languages; cached for good, since published versions are frozen."""
         if version_id not in self._versions:
             data = self._get(f"/api/knowledge/versions/{version_id}")
@@ -146,7 +149,7 @@ class BackOfficeClient:
                 self._versions[version_id] = data
         return self._versions[version_id]
 
-    def versions(self) -> Dict[str, Any]:
+    def versions(self) -> dict[str, Any]:
         return self._get("/api/knowledge/versions")
 
     def record_answer(self, conversation_id: str, version_id: str, topic: str, language: str) -> None:
@@ -162,50 +165,51 @@ class BackOfficeClient:
 
     # --- identity: who this conversation is (never taken from what the customer typed) ---
 
-    def identity(self, conversation_id: str, presence: Presence) -> Dict[str, Any]:
+    def identity(self, conversation_id: str, presence: Presence) -> dict[str, Any]:
         """`{verified, customer_id, method, expires_at}` for this conversation, as seen from where the message is."""
         return self._call("GET", f"/api/identity/conversations/{quote(conversation_id, safe='')}", presence=presence)
 
-    def verified_customer(self, conversation_id: str, presence: Presence) -> Optional[str]:
+    def verified_customer(self, conversation_id: str, presence: Presence) -> str | None:
         found = self.identity(conversation_id, presence)
         return found.get("customer_id") if found.get("verified") else None
 
-    def send_email_code(self, conversation_id: str, email: str, language: str, presence: Presence) -> Dict[str, Any]:
+    def send_email_code(self, conversation_id: str, email: str, language: str, presence: Presence) -> dict[str, Any]:
         return self._call("POST", "/api/identity/email-code",
                           json={"conversation_id": conversation_id, "email": email, "language": language}, presence=presence)
 
-    def check_email_code(self, conversation_id: str, code: str, presence: Presence) -> Dict[str, Any]:
+    def check_email_code(self, conversation_id: str, code: str, presence: Presence) -> dict[str, Any]:
         return self._call("POST", "/api/identity/email-code/verify", json={"conversation_id": conversation_id, "code": code},
                           presence=presence)
 
     # --- the customer's own data ---
 
-    def my_data(self, conversation_id: str, language: str, presence: Presence) -> Dict[str, Any]:
+    def my_data(self, conversation_id: str, language: str, presence: Presence) -> dict[str, Any]:
         return self._call("GET", f"/api/conversations/{quote(conversation_id, safe='')}/my-data", params={"language": language},
                           presence=presence)
 
-    def export_links(self, conversation_id: str, presence: Presence) -> Dict[str, Any]:
+    def export_links(self, conversation_id: str, presence: Presence) -> dict[str, Any]:
         return self._call("POST", f"/api/conversations/{quote(conversation_id, safe='')}/exports", presence=presence)
 
     # --- the request ledger: drafts the customer confirms, and their requests ---
 
-    def make_draft(self, conversation_id: str, draft: Dict[str, Any], knowledge_version: str, presence: Presence) -> Dict[str, Any]:
+    def make_draft(self, conversation_id: str, draft: dict[str, Any], knowledge_version: str,
+                   presence: Presence) -> dict[str, Any]:
         """Store the request the summary shows (`{draft_id, ...}`); "yes" files exactly that."""
         return self._call("POST", f"/api/conversations/{quote(conversation_id, safe='')}/drafts", json={
             "type": draft["type"], "categories": draft.get("categories"), "details": draft.get("details") or {},
             "knowledge_version": knowledge_version,
         }, presence=presence)
 
-    def file_draft(self, conversation_id: str, draft_id: str, presence: Presence) -> Dict[str, Any]:
+    def file_draft(self, conversation_id: str, draft_id: str, presence: Presence) -> dict[str, Any]:
         """File the confirmed draft (idempotent on the draft: a retry returns the first filing)."""
         return self._call("POST", f"/api/conversations/{quote(conversation_id, safe='')}/drafts/{quote(draft_id, safe='')}/file",
                           presence=presence)
 
-    def conversation_requests(self, conversation_id: str, presence: Presence) -> Dict[str, Any]:
+    def conversation_requests(self, conversation_id: str, presence: Presence) -> dict[str, Any]:
         """The requests of the customer this conversation is verified as (where the message is)."""
         return self._call("GET", f"/api/conversations/{quote(conversation_id, safe='')}/requests", presence=presence)
 
-    def request_categories(self) -> Dict[str, Any]:
+    def request_categories(self) -> dict[str, Any]:
         """Category -> the systems holding it: what a request can cover (changes only with a deployment)."""
         if self._categories is None:
             self._categories = self._call("GET", "/api/request-categories")["categories"]

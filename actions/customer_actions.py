@@ -14,8 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from abc import ABCMeta, abstractmethod
+from typing import Any
 from zoneinfo import ZoneInfo
-from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -33,8 +33,8 @@ logger = logging.getLogger(__name__)
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")  # the customers' clock: "ask again after 14:05"
 
 MAX_DRAFT_ID = 40
-def entity_values(tracker: Tracker) -> Dict[str, List[str]]:
-    found: Dict[str, List[str]] = {}
+def entity_values(tracker: Tracker) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
     for entity in tracker.latest_message.get("entities", []):
         if isinstance(entity.get("value"), str):
             found.setdefault(entity["entity"], []).append(entity["value"])
@@ -46,7 +46,7 @@ def composer_for(language: str) -> Composer:
     return Composer(client.version(client.current_version_id()), language)
 
 
-def held_categories(composer: Composer) -> List[str]:
+def held_categories(composer: Composer) -> list[str]:
     """The knowledge base's categories that a connected system holds: what a request really covers."""
     routed = backoffice().request_categories()
     return [c["id"] for c in composer.kb["categories"] if c["id"] in routed]
@@ -55,7 +55,7 @@ def held_categories(composer: Composer) -> List[str]:
 class CustomerAction(Action, metaclass=ABCMeta):
     """Shared steps: the verified customer of this conversation, and carrying on with what was asked."""
 
-    def customer(self, tracker: Tracker) -> Optional[str]:
+    def customer(self, tracker: Tracker) -> str | None:
         return backoffice().verified_customer(tracker.sender_id, Presence.of(tracker))
 
     def already_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> bool:
@@ -65,7 +65,7 @@ class CustomerAction(Action, metaclass=ABCMeta):
         dispatcher.utter_message(text=sentence("already_verified", language))
         return True
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         language = conversation_language(tracker)
         try:
             return self.act(dispatcher, tracker, language)
@@ -75,11 +75,11 @@ class CustomerAction(Action, metaclass=ABCMeta):
             return []
 
     @abstractmethod
-    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> List[EventType]:
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> list[EventType]:
         """The action's own job, with the conversation's language."""
 
     def carry_on(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str,
-                 pending: Optional[Dict[str, Any]]) -> List[EventType]:
+                 pending: dict[str, Any] | None) -> list[EventType]:
         """Do what the customer asked for before they were verified (or now, if they already are)."""
         kind = pending.get("type") if isinstance(pending, dict) else None
         if kind == "show_data":
@@ -92,7 +92,7 @@ class CustomerAction(Action, metaclass=ABCMeta):
         return []
 
 
-def show_my_data(dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> List[EventType]:
+def show_my_data(dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> list[EventType]:
     client = backoffice()
     presence = Presence.of(tracker)
     try:
@@ -109,7 +109,7 @@ def show_my_data(dispatcher: CollectingDispatcher, tracker: Tracker, language: s
     return [SlotSet("pending_request", None)]
 
 
-def request_status(dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> List[EventType]:
+def request_status(dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> list[EventType]:
     try:
         listing = backoffice().conversation_requests(tracker.sender_id, Presence.of(tracker))
     except Refused as exc:
@@ -120,7 +120,7 @@ def request_status(dispatcher: CollectingDispatcher, tracker: Tracker, language:
     return [SlotSet("pending_request", None)]
 
 
-def ask_to_confirm(dispatcher: CollectingDispatcher, tracker: Tracker, draft: Dict[str, Any], language: str) -> List[EventType]:
+def ask_to_confirm(dispatcher: CollectingDispatcher, tracker: Tracker, draft: dict[str, Any], language: str) -> list[EventType]:
     """Ask for what is still missing, or store the draft in the back office, show its summary and ask to confirm."""
     missing = draft.get("missing")
     if missing == "purpose":
@@ -134,7 +134,8 @@ def ask_to_confirm(dispatcher: CollectingDispatcher, tracker: Tracker, draft: Di
     if missing == "value":
         field = draft["details"]["field"]
         word, example = FIELD_EXAMPLES[field][language]
-        dispatcher.utter_message(text=sentence("type_value", language, field=FIELD_NAMES[field][language], word=word, example=example))
+        dispatcher.utter_message(text=sentence("type_value", language, field=FIELD_NAMES[field][language], word=word,
+                                               example=example))
         return [SlotSet("pending_request", None)]
     composer = composer_for(language)
     try:
@@ -154,10 +155,10 @@ def ask_to_confirm(dispatcher: CollectingDispatcher, tracker: Tracker, draft: Di
 class ActionShowMyData(CustomerAction):
     """Show a verified customer what the company holds about them (Art. 15), with download links."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_show_my_data"
 
-    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> List[EventType]:
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> list[EventType]:
         if self.customer(tracker) is None:
             events = answer_from_knowledge(dispatcher, tracker, INTENT_TOPICS["request_access"], "request_access")
             dispatcher.utter_message(text=sentence("verify_first", language))
@@ -168,10 +169,10 @@ class ActionShowMyData(CustomerAction):
 class ActionRequestStatus(CustomerAction):
     """Answer "where is my request?" from the ledger."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_request_status"
 
-    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> List[EventType]:
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> list[EventType]:
         topic = [SlotSet("answer_topic", INTENT_TOPICS["request_status"])]
         if self.customer(tracker) is None:
             dispatcher.utter_message(text=sentence("verify_first", language))
@@ -182,10 +183,10 @@ class ActionRequestStatus(CustomerAction):
 class ActionStartRequest(CustomerAction):
     """Turn "delete my data", "stop the newsletter", "new address: ..." into a request to confirm."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_start_request"
 
-    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> List[EventType]:
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> list[EventType]:
         intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
         topic = [SlotSet("answer_topic", INTENT_TOPICS.get(intent))]
         composer = composer_for(language)
@@ -202,10 +203,10 @@ class ActionStartRequest(CustomerAction):
 class ActionConfirmRequest(CustomerAction):
     """ "Yes": file the confirmed request and give the receipt (the request is committed before we say so)."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_confirm_request"
 
-    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> List[EventType]:
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> list[EventType]:
         pending = tracker.get_slot("pending_request")
         draft_id = pending.get("draft_id") if isinstance(pending, dict) else None
         if not isinstance(draft_id, str) or not 0 < len(draft_id) <= MAX_DRAFT_ID:
@@ -221,7 +222,8 @@ class ActionConfirmRequest(CustomerAction):
                 dispatcher.utter_message(text=sentence("verify_first", language))
                 return []
             key = {"no_draft": "no_draft", "draft_expired": "draft_expired"}.get(exc.reason)
-            text = sentence(key, language) if key else sentence("not_filed", language, detail=exc.body.get("detail") or exc.reason)
+            detail = exc.body.get("detail") or exc.reason
+            text = sentence(key, language) if key else sentence("not_filed", language, detail=detail)
             dispatcher.utter_message(text=text)
             return [SlotSet("pending_request", None)]
         except BackOfficeError as exc:
@@ -235,10 +237,10 @@ class ActionConfirmRequest(CustomerAction):
 class ActionCancelRequest(Action):
     """ "No": drop the request that was waiting for confirmation."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_cancel_request"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         language = conversation_language(tracker)
         if tracker.get_slot("pending_request"):
             dispatcher.utter_message(text=sentence("canceled", language))
@@ -250,10 +252,10 @@ class ActionCancelRequest(Action):
 class ActionSendCode(CustomerAction):
     """Send a one-time code to the typed address, if the company knows it (the answer never says whether)."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_send_code"
 
-    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> List[EventType]:
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> list[EventType]:
         if self.already_verified(dispatcher, tracker, language):
             return []
         email = next(iter(entity_values(tracker).get("email", [])), None)
@@ -267,7 +269,8 @@ class ActionSendCode(CustomerAction):
                 dispatcher.utter_message(text=sentence("not_an_email", language))
             else:
                 key = "code_locked" if exc.reason == "locked" else "too_many_codes"
-                dispatcher.utter_message(text=sentence(key, language, when=_clock(exc.body.get("locked_until"), exc.body.get("retry_after_seconds"), language)))
+                when = _clock(exc.body.get("locked_until"), exc.body.get("retry_after_seconds"), language)
+                dispatcher.utter_message(text=sentence(key, language, when=when))
             return []
         dispatcher.utter_message(text=sentence("code_sent", language, minutes=sent.get("code_valid_minutes", 10)))
         return []
@@ -276,15 +279,15 @@ class ActionSendCode(CustomerAction):
 class ActionCheckCode(CustomerAction):
     """Check the typed code; once verified, carry on with what the customer had asked for."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_check_code"
 
-    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> List[EventType]:
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> list[EventType]:
         if self.already_verified(dispatcher, tracker, language):
             return []
         code = next(iter(entity_values(tracker).get("code", [])), "")
         try:
-            verified = backoffice().check_email_code(tracker.sender_id, code, Presence.of(tracker))
+            backoffice().check_email_code(tracker.sender_id, code, Presence.of(tracker))
         except Refused as exc:
             body = exc.body
             messages = {
@@ -301,7 +304,7 @@ class ActionCheckCode(CustomerAction):
         return self.carry_on(dispatcher, tracker, language, tracker.get_slot("pending_request"))
 
 
-def _clock(moment: Optional[str], seconds: Any = None, language: str = "en") -> str:
+def _clock(moment: str | None, seconds: Any = None, language: str = "en") -> str:
     """When the customer may try again, as the clock in the Netherlands shows it ("14:05"); a quarter
     of an hour (the back office's lock) when the back office did not say."""
     try:

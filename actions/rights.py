@@ -12,12 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from typing import Any, Dict, Iterable, List, Optional
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from .answers import Composer, bullets
 from .sentences import CONSENT_NAMES, FIELD_NAMES, MONTHS, RIGHT_NAMES, STATUS_NAMES, sentence
 
-Draft = Dict[str, Any]
+Draft = dict[str, Any]
 
 # What each rights intent asks for; an opt-out's right depends on what is stopped (see `_opt_out_type`).
 INTENT_RIGHTS = {
@@ -50,7 +51,7 @@ ADDRESS = re.compile(r"^\s*(?P<street>.+?)\s+(?P<house_number>\d+(?:\s?[-/]?\s?[
 MAX_ADDRESS_CHARS = 200
 
 
-def parse_address(text: str) -> Optional[Dict[str, str]]:
+def parse_address(text: str) -> dict[str, str] | None:
     """The parts of a typed address, or None when it is not street, number, postcode and city."""
     found = ADDRESS.match(text) if text and len(text) <= MAX_ADDRESS_CHARS else None
     if not found:
@@ -60,7 +61,7 @@ def parse_address(text: str) -> Optional[Dict[str, str]]:
     parts["postcode"] = f"{parts['postcode'][:4]} {parts['postcode'][4:]}"
     return {k: v.strip() for k, v in parts.items()}
 
-def long_date(value: Optional[str], language: str) -> str:
+def long_date(value: str | None, language: str) -> str:
     """'2026-12-29' -> '29 December 2026' / '29 december 2026'."""
     if not value:
         return "-"
@@ -68,12 +69,12 @@ def long_date(value: Optional[str], language: str) -> str:
     return f"{day.day} {MONTHS[language][day.month - 1]} {day.year}"
 
 
-def _found(words: Dict[str, Iterable[str]], text: str) -> List[str]:
+def _found(words: Mapping[str, Iterable[str]], text: str) -> list[str]:
     low = text.lower()
     return [key for key, options in words.items() if any(o in low for o in options)]
 
 
-def _opt_out_type(purposes: List[str], text: str) -> str:
+def _opt_out_type(purposes: list[str], text: str) -> str:
     if any(w in text.lower() for w in CONSENT_WORDS):
         return "withdraw_consent"
     if purposes and all(purpose in DIRECT_MARKETING for purpose in purposes):
@@ -81,7 +82,7 @@ def _opt_out_type(purposes: List[str], text: str) -> str:
     return "opt_out"
 
 
-def draft_request(intent: str, text: str, entities: Dict[str, List[str]], language: str,
+def draft_request(intent: str, text: str, entities: dict[str, list[str]], language: str,
                   held_categories: Iterable[str]) -> Draft:
     """The request the customer asked for, as far as their words tell; `missing` names what to ask next.
 
@@ -153,17 +154,18 @@ def summary(draft: Draft, composer: Composer, held_categories: Iterable[str]) ->
     return f"{sentence('summary_intro', lang)}\n{bullets(lines)}\n{sentence('summary_question', lang)}"
 
 
-def confirm_buttons(language: str) -> List[Dict[str, str]]:
-    return [{"title": sentence("yes_file", language), "payload": "/affirm"}, {"title": sentence("no_cancel", language), "payload": "/deny"}]
+def confirm_buttons(language: str) -> list[dict[str, str]]:
+    return [{"title": sentence("yes_file", language), "payload": "/affirm"},
+            {"title": sentence("no_cancel", language), "payload": "/deny"}]
 
 
-def purpose_buttons(language: str) -> List[Dict[str, str]]:
+def purpose_buttons(language: str) -> list[dict[str, str]]:
     buttons = [{"title": CONSENT_NAMES[x][language].capitalize(), "payload": f'/request_opt_out{{"purpose": "{x}"}}'}
                for x in PURPOSE_WORDS]
     return buttons + [{"title": sentence("all_marketing", language), "payload": '/request_opt_out{"purpose": "all_marketing"}'}]
 
 
-def receipt(filed: Dict[str, Any], draft: Draft, language: str) -> str:
+def receipt(filed: dict[str, Any], draft: Draft, language: str) -> str:
     """The receipt: request id, the right and the due date; what took effect at once, what is kept."""
     right = RIGHT_NAMES[filed["type"]][language]
     if filed.get("created") is False:
@@ -180,7 +182,7 @@ def receipt(filed: Dict[str, Any], draft: Draft, language: str) -> str:
     return "\n".join(lines)
 
 
-def status_report(requests: List[Dict[str, Any]], language: str, limit: int = 5) -> str:
+def status_report(requests: list[dict[str, Any]], language: str, limit: int = 5) -> str:
     """The customer's requests, newest first: status in words, systems done, due date, extension or denial."""
     if not requests:
         return sentence("no_requests", language)
@@ -196,7 +198,8 @@ def status_report(requests: List[Dict[str, Any]], language: str, limit: int = 5)
             done = sum(1 for x in tasks if x.get("state") == "done")
             state = sentence("status_progress", language, done=done, total=len(tasks), due=long_date(r.get("due_on"), language))
             if r.get("extended"):
-                state += "; " + sentence("status_extended", language, due=long_date(r.get("due_on"), language), reason=r.get("extension_reason") or "-")
+                state += "; " + sentence("status_extended", language, due=long_date(r.get("due_on"), language),
+                                         reason=r.get("extension_reason") or "-")
             attention = attention or bool(r.get("needs_attention"))
         else:
             state = STATUS_NAMES[r["status"]][language]
@@ -205,7 +208,7 @@ def status_report(requests: List[Dict[str, Any]], language: str, limit: int = 5)
     return f"{text}\n{sentence('status_attention', language)}" if attention else text
 
 
-def my_data_report(data: Dict[str, Any], links: Optional[Dict[str, Any]], language: str) -> str:
+def my_data_report(data: dict[str, Any], links: dict[str, Any] | None, language: str) -> str:
     """Art. 15 in the chat: per category what we hold, why, on which basis, for how long; the download links."""
     parts = [sentence("data_intro", language)]
     for c in data.get("categories", []):

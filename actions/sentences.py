@@ -16,13 +16,13 @@ What a customer reads comes from three other places, each with its own home:
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Tuple
+from typing import Any
 
 LANGUAGES = ("nl", "en")
 
-Wording = Dict[str, str]
+Wording = dict[str, str]
 
-SENTENCES: Dict[str, Wording] = {
+SENTENCES: dict[str, Wording] = {
     # -- when the assistant cannot help ---------------------------------------------------------
     "not_understood": {
         "nl": "Sorry, dat begreep ik niet. Ik help je met vragen over je persoonsgegevens: welke gegevens we hebben, "
@@ -41,7 +41,10 @@ SENTENCES: Dict[str, Wording] = {
     "try_again_later": {"nl": "15 min", "en": "15 min"},  # when the time to try again is not known
     # -- answers from the knowledge base (actions/answers.py) -----------------------------------
     "source": {"nl": "Bron: privacyregister versie {v}.", "en": "Source: privacy register version {v}."},
-    "overview": {"nl": "Dit zijn de gegevens die we van klanten kunnen hebben:", "en": "These are the personal data we may hold about customers:"},
+    "overview": {
+        "nl": "Dit zijn de gegevens die we van klanten kunnen hebben:",
+        "en": "These are the personal data we may hold about customers:",
+    },
     "overview_more": {
         "nl": "Vraag gerust door, bijvoorbeeld: waarom hebben jullie mijn aankoopgeschiedenis, of hoe lang bewaren jullie die?",
         "en": "Ask me more, for example: why do you have my purchase history, or how long do you keep it?",
@@ -49,11 +52,20 @@ SENTENCES: Dict[str, Wording] = {
     "we_hold": {"nl": "Je {name}: {description}", "en": "Your {name}: {description}"},
     "from_source": {"nl": "Herkomst: {source}", "en": "Where it comes from: {source}"},
     "used_for": {"nl": "We gebruiken dit voor: {purposes}.", "en": "We use it for: {purposes}."},
-    "purposes_intro": {"nl": "Hiervoor gebruiken we je gegevens (met de grondslag):", "en": "This is what we use your data for (and the legal basis):"},
-    "purposes_for": {"nl": "Waarvoor we je {name} gebruiken (met de grondslag):", "en": "What we use your {name} for (and the legal basis):"},
+    "purposes_intro": {
+        "nl": "Hiervoor gebruiken we je gegevens (met de grondslag):",
+        "en": "This is what we use your data for (and the legal basis):",
+    },
+    "purposes_for": {
+        "nl": "Waarvoor we je {name} gebruiken (met de grondslag):",
+        "en": "What we use your {name} for (and the legal basis):",
+    },
     "automated": {"nl": "Geautomatiseerd besluit: {logic}", "en": "Automated decision: {logic}"},
     "benefit_intro": {"nl": "Wat je ervoor terugkrijgt:", "en": "What you get in return:"},
-    "retention_one": {"nl": "We bewaren je {name}: {period}. Waarom: {reason}", "en": "We keep your {name}: {period}. Why: {reason}"},
+    "retention_one": {
+        "nl": "We bewaren je {name}: {period}. Waarom: {reason}",
+        "en": "We keep your {name}: {period}. Why: {reason}",
+    },
     "retention_intro": {"nl": "Zo lang bewaren we je gegevens:", "en": "This is how long we keep your data:"},
     "recipients_intro": {"nl": "Wie je gegevens ontvangt:", "en": "Who receives your data:"},
     "outside_eu": {"nl": "buiten de EU, beschermd door: {safeguard}", "en": "outside the EU, protected by: {safeguard}"},
@@ -65,13 +77,17 @@ SENTENCES: Dict[str, Wording] = {
         "nl": "Wat er veranderd is in versie {v} (geldig vanaf {date}):",
         "en": "What changed in version {v} (in effect from {date}):",
     },
-    "first_version": {"nl": "Versie {v} is onze eerste gepubliceerde versie.", "en": "Version {v} is our first published version."},
+    "first_version": {
+        "nl": "Versie {v} is onze eerste gepubliceerde versie.",
+        "en": "Version {v} is our first published version.",
+    },
     "since_last_visit": {
         "nl": "Sinds je vorige bezoek (versie {old}) is ons privacybeleid veranderd:",
         "en": "Since your last visit (version {old}) our privacy terms have changed:",
     },
     "dpo": {
-        "nl": "Verantwoordelijk voor je gegevens is {company}. Onze functionaris gegevensbescherming is {name}: {email}, {phone}.",
+        "nl": "Verantwoordelijk voor je gegevens is {company}. Onze functionaris gegevensbescherming is {name}: {email}, "
+              "{phone}.",
         "en": "{company} is responsible for your data. Our data protection officer is {name}: {email}, {phone}.",
     },
     "service": {
@@ -82,7 +98,10 @@ SENTENCES: Dict[str, Wording] = {
         "nl": "In deze chat kan ik je nog niet doorverbinden met een medewerker. Je bereikt een mens zo:",
         "en": "I can't hand this chat over to a member of staff yet. You can reach a person here:",
     },
-    "clarify": {"nl": "Ik weet niet zeker wat je bedoelt. Gaat je vraag over een van deze onderwerpen?", "en": "I'm not sure what you mean. Is your question about one of these?"},
+    "clarify": {
+        "nl": "Ik weet niet zeker wat je bedoelt. Gaat je vraag over een van deze onderwerpen?",
+        "en": "I'm not sure what you mean. Is your question about one of these?",
+    },
     "all_details": {"nl": "Alle details", "en": "All details"},
     "outside_eu_button": {"nl": "Welke ontvangers zitten buiten de EU?", "en": "Which recipients are outside the EU?"},
     "automated_flag": {"nl": "geautomatiseerd besluit", "en": "automated decision"},
@@ -94,7 +113,10 @@ SENTENCES: Dict[str, Wording] = {
     "summary_all": {"nl": "Wat: alles wat we over je hebben ({names})", "en": "What: everything we hold about you ({names})"},
     "summary_some": {"nl": "Wat: {names}", "en": "What: {names}"},
     "summary_kept": {"nl": "Wat we moeten bewaren, en waarom:", "en": "What we must keep, and why:"},
-    "summary_chats": {"nl": "Ook je gesprekken met deze assistent worden gewist.", "en": "Your conversations with this assistant are erased too."},
+    "summary_chats": {
+        "nl": "Ook je gesprekken met deze assistent worden gewist.",
+        "en": "Your conversations with this assistant are erased too.",
+    },
     "summary_field": {"nl": "Je {field} wordt: {value}", "en": "Your {field} becomes: {value}"},
     "summary_stop": {"nl": "Stoppen met: {purposes}", "en": "Stop: {purposes}"},
     "summary_now": {"nl": "Dit gaat direct in, zonder beoordeling.", "en": "This takes effect at once, with no approval step."},
@@ -114,7 +136,10 @@ SENTENCES: Dict[str, Wording] = {
         "nl": "Dit is meteen ingegaan: vanaf nu stoppen we met {purposes}.",
         "en": "This has taken effect already: from now on we stop {purposes}.",
     },
-    "receipt_kept": {"nl": "Wat we wettelijk moeten bewaren, blijft bewaard: {kept}.", "en": "What the law makes us keep stays: {kept}."},
+    "receipt_kept": {
+        "nl": "Wat we wettelijk moeten bewaren, blijft bewaard: {kept}.",
+        "en": "What the law makes us keep stays: {kept}.",
+    },
     "receipt_track": {
         "nl": "Vraag me gerust 'wat is de status van mijn verzoek?'.",
         "en": "Ask me 'what is the status of my request?' any time.",
@@ -141,8 +166,10 @@ SENTENCES: Dict[str, Wording] = {
     "which_purpose": {"nl": "Waarmee wil je dat we stoppen?", "en": "What would you like us to stop?"},
     "all_marketing": {"nl": "Alle marketing", "en": "All marketing"},
     "data_intro": {
-        "nl": "Dit zijn de gegevens die we over je hebben, per soort, met waarvoor we ze gebruiken, op welke grond en hoe lang we ze bewaren:",
-        "en": "This is the data we hold about you, by kind, with what we use it for, on which legal basis, and how long we keep it:",
+        "nl": "Dit zijn de gegevens die we over je hebben, per soort, met waarvoor we ze gebruiken, "
+              "op welke grond en hoe lang we ze bewaren:",
+        "en": "This is the data we hold about you, by kind, with what we use it for, on which legal basis, "
+              "and how long we keep it:",
     },
     "data_records": {"nl": "{n} gegeven(s)", "en": "{n} record(s)"},
     "data_for": {"nl": "Waarvoor: {purposes}", "en": "Used for: {purposes}"},
@@ -176,12 +203,18 @@ SENTENCES: Dict[str, Wording] = {
               "address you use with us and I'll send you a 6-digit code. I never ask for a copy of your ID.",
     },
     "code_sent": {
-        "nl": "Als dit adres bij een klant hoort, is er nu een code van 6 cijfers naartoe gestuurd. Hij is {minutes} minuten geldig. Typ de code hier.",
-        "en": "If this address belongs to a customer, a 6-digit code is on its way to it. It is valid for {minutes} minutes. Type the code here.",
+        "nl": "Als dit adres bij een klant hoort, is er nu een code van 6 cijfers naartoe gestuurd. "
+              "Hij is {minutes} minuten geldig. Typ de code hier.",
+        "en": "If this address belongs to a customer, a 6-digit code is on its way to it. It is valid for {minutes} minutes. "
+              "Type the code here.",
     },
-    "not_an_email": {"nl": "Dat lijkt geen e-mailadres. Probeer het nog eens?", "en": "That doesn't look like an e-mail address. Try again?"},
+    "not_an_email": {
+        "nl": "Dat lijkt geen e-mailadres. Probeer het nog eens?",
+        "en": "That doesn't look like an e-mail address. Try again?",
+    },
     "already_verified": {
-        "nl": "Je bent in dit gesprek al gecontroleerd. Ik laat alleen jouw eigen gegevens zien en dien alleen voor jou verzoeken in.",
+        "nl": "Je bent in dit gesprek al gecontroleerd. "
+              "Ik laat alleen jouw eigen gegevens zien en dien alleen voor jou verzoeken in.",
         "en": "You are already verified in this conversation. I only show your own data and file requests only for you.",
     },
     "verified": {"nl": "Dank je, je bent gecontroleerd.", "en": "Thank you, you are verified."},
@@ -189,14 +222,27 @@ SENTENCES: Dict[str, Wording] = {
         "nl": "Wat kan ik voor je doen? Bijvoorbeeld: 'laat mijn gegevens zien' of 'wat is de status van mijn verzoek?'.",
         "en": "What can I do for you? For example: 'show my data' or 'what is the status of my request?'.",
     },
-    "code_wrong": {"nl": "Die code klopt niet. Je kunt het nog {left} keer proberen.", "en": "That code is not right. You have {left} more tries."},
-    "code_wrong_last": {"nl": "Die code klopt niet. Je kunt het nog 1 keer proberen.", "en": "That code is not right. You have 1 more try."},
+    "code_wrong": {
+        "nl": "Die code klopt niet. Je kunt het nog {left} keer proberen.",
+        "en": "That code is not right. You have {left} more tries.",
+    },
+    "code_wrong_last": {
+        "nl": "Die code klopt niet. Je kunt het nog 1 keer proberen.",
+        "en": "That code is not right. You have 1 more try.",
+    },
     "code_locked": {
-        "nl": "Te vaak een verkeerde code: deze code is geblokkeerd. Vraag na {when} een nieuwe code aan door je e-mailadres opnieuw te typen.",
+        "nl": "Te vaak een verkeerde code: deze code is geblokkeerd. "
+              "Vraag na {when} een nieuwe code aan door je e-mailadres opnieuw te typen.",
         "en": "Too many wrong codes: this code is blocked. Ask for a new code after {when} by typing your e-mail address again.",
     },
-    "code_expired": {"nl": "Deze code is verlopen. Typ je e-mailadres opnieuw voor een nieuwe code.", "en": "This code has expired. Type your e-mail address again for a new one."},
-    "code_used": {"nl": "Deze code is al gebruikt. Typ je e-mailadres opnieuw voor een nieuwe code.", "en": "This code has been used already. Type your e-mail address again for a new one."},
+    "code_expired": {
+        "nl": "Deze code is verlopen. Typ je e-mailadres opnieuw voor een nieuwe code.",
+        "en": "This code has expired. Type your e-mail address again for a new one.",
+    },
+    "code_used": {
+        "nl": "Deze code is al gebruikt. Typ je e-mailadres opnieuw voor een nieuwe code.",
+        "en": "This code has been used already. Type your e-mail address again for a new one.",
+    },
     "no_code": {
         "nl": "Ik heb in dit gesprek nog geen code gestuurd. Typ eerst je e-mailadres.",
         "en": "I haven't sent a code in this conversation yet. Type your e-mail address first.",
@@ -225,10 +271,15 @@ SENTENCES: Dict[str, Wording] = {
               "it will never be filed twice.",
     },
     "nothing_pending": {
-        "nl": "Prima. Wat wil je weten over je gegevens? Bijvoorbeeld: welke gegevens we hebben, hoe lang we ze bewaren of met wie we ze delen.",
-        "en": "Great. What would you like to know about your data? For example: what we hold, how long we keep it, or who we share it with.",
+        "nl": "Prima. Wat wil je weten over je gegevens? Bijvoorbeeld: welke gegevens we hebben, "
+              "hoe lang we ze bewaren of met wie we ze delen.",
+        "en": "Great. What would you like to know about your data? For example: what we hold, how long we keep it, "
+              "or who we share it with.",
     },
-    "nothing_to_cancel": {"nl": "Geen probleem. Stel gerust een andere vraag over je gegevens.", "en": "No problem. Feel free to ask anything else about your data."},
+    "nothing_to_cancel": {
+        "nl": "Geen probleem. Stel gerust een andere vraag over je gegevens.",
+        "en": "No problem. Feel free to ask anything else about your data.",
+    },
     "no_draft": {
         "nl": "Er staat in dit gesprek geen verzoek klaar om te bevestigen, dus er is niets ingediend. Zeg wat je wilt "
               "(bijvoorbeeld 'verwijder mijn gegevens'), dan laat ik je eerst zien wat ik zou indienen.",
@@ -244,27 +295,36 @@ SENTENCES: Dict[str, Wording] = {
 }
 
 # The names of the ids the back office serves (GET /api/vocabulary), by id.
-RIGHT_NAMES: Dict[str, Wording] = {
+RIGHT_NAMES: dict[str, Wording] = {
     "erasure": {"nl": "verwijdering van je gegevens (AVG art. 17)", "en": "erasure of your personal data (GDPR Art. 17)"},
     "rectification": {"nl": "correctie van je gegevens (AVG art. 16)", "en": "correction of your personal data (GDPR Art. 16)"},
     "restriction": {"nl": "beperking van de verwerking (AVG art. 18)", "en": "restriction of processing (GDPR Art. 18)"},
     "objection": {"nl": "bezwaar tegen de verwerking (AVG art. 21)", "en": "objection to processing (GDPR Art. 21)"},
-    "objection_direct_marketing": {"nl": "bezwaar tegen direct marketing (AVG art. 21)", "en": "objection to direct marketing (GDPR Art. 21)"},
+    "objection_direct_marketing": {
+        "nl": "bezwaar tegen direct marketing (AVG art. 21)",
+        "en": "objection to direct marketing (GDPR Art. 21)",
+    },
     "withdraw_consent": {"nl": "intrekken van je toestemming (AVG art. 7)", "en": "withdrawal of your consent (GDPR Art. 7)"},
     "opt_out": {"nl": "afmelden (AVG art. 7 en 21)", "en": "opt-out (GDPR Art. 7 and 21)"},
-    "access": {"nl": "inzage in en een kopie van je gegevens (AVG art. 15)", "en": "access to and a copy of your data (GDPR Art. 15)"},
+    "access": {
+        "nl": "inzage in en een kopie van je gegevens (AVG art. 15)",
+        "en": "access to and a copy of your data (GDPR Art. 15)",
+    },
     "portability": {"nl": "je gegevens meenemen (AVG art. 20)", "en": "data portability (GDPR Art. 20)"},
 }
-CONSENT_NAMES: Dict[str, Wording] = {
+CONSENT_NAMES: dict[str, Wording] = {
     "newsletter": {"nl": "marketing-e-mails en de nieuwsbrief", "en": "marketing e-mails and the newsletter"},
     "personalised_offers": {"nl": "persoonlijke aanbiedingen (profilering)", "en": "personalised offers (profiling)"},
-    "wifi_counting": {"nl": "het tellen van je telefoon via de wifi in de winkels", "en": "counting your phone on the store Wi-Fi"},
+    "wifi_counting": {
+        "nl": "het tellen van je telefoon via de wifi in de winkels",
+        "en": "counting your phone on the store Wi-Fi",
+    },
 }
-FIELD_NAMES: Dict[str, Wording] = {
+FIELD_NAMES: dict[str, Wording] = {
     "name": {"nl": "naam", "en": "name"}, "address": {"nl": "adres", "en": "address"},
     "email": {"nl": "e-mailadres", "en": "e-mail address"}, "phone": {"nl": "telefoonnummer", "en": "phone number"},
 }
-STATUS_NAMES: Dict[str, Wording] = {
+STATUS_NAMES: dict[str, Wording] = {
     "received": {"nl": "ontvangen", "en": "received"},
     "identity_unverified": {"nl": "wacht op controle van je identiteit", "en": "waiting for your identity to be checked"},
     "verified": {"nl": "in behandeling genomen", "en": "accepted"},
@@ -275,7 +335,7 @@ STATUS_NAMES: Dict[str, Wording] = {
     "expired": {"nl": "verlopen", "en": "expired"},
 }
 # How to type a corrected detail: the word after "new" and an example, per field.
-FIELD_EXAMPLES: Dict[str, Dict[str, Tuple[str, str]]] = {
+FIELD_EXAMPLES: dict[str, dict[str, tuple[str, str]]] = {
     "address": {"nl": ("adres", "Kerkstraat 5, 1234 AB Utrecht"), "en": ("address", "Kerkstraat 5, 1234 AB Utrecht")},
     "email": {"nl": ("e-mailadres", "naam@voorbeeld.nl"), "en": ("e-mail", "name@example.com")},
     "phone": {"nl": ("telefoonnummer", "06 12345678"), "en": ("phone number", "+31 6 12345678")},
@@ -283,7 +343,7 @@ FIELD_EXAMPLES: Dict[str, Dict[str, Tuple[str, str]]] = {
 }
 
 # The knowledge base's topics (short labels for the buttons of a clarifying question) and legal bases, by id.
-TOPIC_LABELS: Dict[str, Wording] = {
+TOPIC_LABELS: dict[str, Wording] = {
     "what_data_collected": {"nl": "Welke gegevens jullie hebben", "en": "What data you hold"},
     "why_data_used": {"nl": "Waarvoor jullie ze gebruiken", "en": "What you use it for"},
     "sharing_third_parties": {"nl": "Met wie jullie ze delen", "en": "Who you share it with"},
@@ -300,16 +360,18 @@ TOPIC_LABELS: Dict[str, Wording] = {
     "contact_dpo": {"nl": "Contact met de privacy-officer", "en": "Contact the privacy officer"},
     "out_of_scope": {"nl": "Iets anders", "en": "Something else"},
 }
-LEGAL_BASES: Dict[str, Wording] = {
+LEGAL_BASES: dict[str, Wording] = {
     "consent": {"nl": "toestemming", "en": "your consent"},
     "contract": {"nl": "overeenkomst", "en": "contract"},
     "legal_obligation": {"nl": "wettelijke plicht", "en": "legal obligation"},
     "legitimate_interest": {"nl": "gerechtvaardigd belang", "en": "legitimate interest"},
 }
 
-MONTHS: Dict[str, Tuple[str, ...]] = {
-    "nl": ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november", "december"),
-    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"),
+MONTHS: dict[str, tuple[str, ...]] = {
+    "nl": ("januari", "februari", "maart", "april", "mei", "juni",
+           "juli", "augustus", "september", "oktober", "november", "december"),
+    "en": ("January", "February", "March", "April", "May", "June",
+           "July", "August", "September", "October", "November", "December"),
 }
 
 

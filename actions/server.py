@@ -23,8 +23,8 @@ import logging
 import os
 import sys
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, Optional
 
 from rasa_sdk import utils
 from rasa_sdk.endpoint import create_app
@@ -59,13 +59,14 @@ class ServerSettings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "ServerSettings":
+    def from_env(cls, env: Mapping[str, str]) -> ServerSettings:
         token = env.get("ACTION_SERVER_TOKEN", "")
         if not token or token.startswith("change-me"):
             raise SettingError("ACTION_SERVER_TOKEN is not set (or still the change-me placeholder): "
                                "set it to a random secret, e.g. `openssl rand -hex 24`, the same for Rasa and the action server")
         if len(token) < MIN_TOKEN_LENGTH:
-            raise SettingError(f"ACTION_SERVER_TOKEN must be at least {MIN_TOKEN_LENGTH} characters (e.g. `openssl rand -hex 24`)")
+            raise SettingError(f"ACTION_SERVER_TOKEN must be at least {MIN_TOKEN_LENGTH} characters "
+                               "(e.g. `openssl rand -hex 24`)")
         try:
             port = int(env.get("ACTIONS_PORT") or DEFAULT_PORT)
             max_body = int(env.get("ACTION_SERVER_MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES)
@@ -76,7 +77,7 @@ class ServerSettings:
         return cls(token=token, host=env.get("ACTIONS_HOST") or DEFAULT_HOST, port=port, max_body_bytes=max_body)
 
 
-def error(status: int, message: str, headers: Optional[Mapping[str, str]] = None) -> HTTPResponse:
+def error(status: int, message: str, headers: Mapping[str, str] | None = None) -> HTTPResponse:
     return response.json({"error": message}, status=status, headers=dict(headers or {}))
 
 
@@ -110,7 +111,7 @@ def build_app(settings: ServerSettings, actions_package: str = "actions") -> San
     expected = settings.token.encode()
 
     @app.middleware("request")
-    async def only_from_rasa(request: Request) -> Optional[HTTPResponse]:
+    async def only_from_rasa(request: Request) -> HTTPResponse | None:
         if request.path in OPEN_PATHS:
             return None
         given = request.headers.get(TOKEN_HEADER)

@@ -6,7 +6,7 @@ one); the customer should instead hear which languages it speaks and what it can
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -22,14 +22,14 @@ class CannotAnswerClassifier(GraphComponent):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "CannotAnswerClassifier":
+    ) -> CannotAnswerClassifier:
         return cls()
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             other_language = any(
                 e.get("entity") == "language" and e.get("value") == "other" for e in message.get(ENTITIES, [])

@@ -7,7 +7,7 @@ which languages it speaks. The detector is built once, when the model loads, not
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from lingua import Language, LanguageDetectorBuilder
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -37,7 +37,7 @@ OTHERS = [
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
 class LanguageDetector(GraphComponent):
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {
             # a third language must be this sure (and the message this long) to count as `other`
             "other_min_confidence": 0.6,
@@ -48,7 +48,7 @@ class LanguageDetector(GraphComponent):
             "min_letters": 6,
         }
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
         self.detector = (
             LanguageDetectorBuilder.from_languages(*SPOKEN, *OTHERS).with_preloaded_language_models().build()
@@ -57,20 +57,20 @@ class LanguageDetector(GraphComponent):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "LanguageDetector":
+    ) -> LanguageDetector:
         return cls(config)
 
-    def detect(self, text: str, page_language: Optional[str] = None) -> Optional[str]:
+    def detect(self, text: str, page_language: str | None = None) -> str | None:
         """`nl`, `en`, `other`, or None when neither the text nor the page tells."""
         fallback = page_language if page_language in ("nl", "en") else None
         if sum(ch.isalpha() for ch in text) < self.config["min_letters"]:
             return fallback
         confidences = {c.language: c.value for c in self.detector.compute_language_confidence_values(text)}
-        best = max(confidences, key=confidences.get)
+        best = max(confidences, key=lambda language: confidences[language])
         if (
             best not in SPOKEN
             and confidences[best] >= self.config["other_min_confidence"]
@@ -84,7 +84,7 @@ class LanguageDetector(GraphComponent):
             return "en"
         return fallback
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             text = message.get(TEXT) or ""
             metadata = message.get("metadata") or {}

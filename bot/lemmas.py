@@ -8,7 +8,7 @@ n-grams still see what the customer typed.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any
 
 import simplemma
 from rasa.engine.graph import ExecutionContext
@@ -28,21 +28,21 @@ MAX_WORD_LENGTH = 40
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)
 class LemmaTokenizer(WhitespaceTokenizer):
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
         lemma("gegevens")  # loads the dictionaries when the model loads, not at the first customer's message
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "LemmaTokenizer":
+    ) -> LemmaTokenizer:
         return cls(config)
 
-    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+    def tokenize(self, message: Message, attribute: str) -> list[Token]:
         tokens = super().tokenize(message, attribute)
         for token in tokens:
             token.lemma = lemma(token.text)

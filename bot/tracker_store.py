@@ -19,7 +19,8 @@ tombstone (the erasure's DELETE needs the same lock). The back office defines th
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Iterator, Optional, Text, Union
+from collections.abc import Iterator
+from typing import Any
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
@@ -33,7 +34,7 @@ def erasure_lock_key(sender_id: str) -> int:
     return int.from_bytes(hashlib.sha256(sender_id.encode()).digest()[:8], "big", signed=True)
 
 
-class ErasedConversation(SQLTrackerStore.Base):  # type: ignore[misc, valid-type]
+class ErasedConversation(SQLTrackerStore.Base):
     """A conversation erased at `erased_at`: no event from before then may be stored again."""
 
     __tablename__ = TOMBSTONES
@@ -44,15 +45,15 @@ class ErasedConversation(SQLTrackerStore.Base):  # type: ignore[misc, valid-type
 class ErasureAwareTrackerStore(SQLTrackerStore):
     """`SQLTrackerStore` that never writes back an event older than the conversation's erasure."""
 
-    def __init__(self, *args: Any, username: Optional[str] = None, password: Optional[str] = None,
-                 port: Union[int, str, None] = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, username: str | None = None, password: str | None = None,
+                 port: int | str | None = None, **kwargs: Any) -> None:
         """bot/endpoints.yml passes every setting from the environment, and Rasa makes an unset one
         an error: the embedded SQLite store, which has no user, password or port, sets them empty,
         and an empty one is not set (Rasa's own store would try user "" and port int(""))."""
         super().__init__(*args, username=username or None, password=password or None, port=port or None, **kwargs)
 
-    def _additional_events(self, session: "sa.orm.Session", tracker: DialogueStateTracker) -> Iterator:
-        sender_id: Text = tracker.sender_id
+    def _additional_events(self, session: sa.orm.Session, tracker: DialogueStateTracker) -> Iterator:
+        sender_id: str = tracker.sender_id
         self._serialise_with_erasure(session, sender_id)
         erased_at = session.query(ErasedConversation.erased_at).filter(ErasedConversation.sender_id == sender_id).scalar()
         events = super()._additional_events(session, tracker)
@@ -60,7 +61,7 @@ class ErasureAwareTrackerStore(SQLTrackerStore):
             return events
         return (event for event in events if (event.timestamp or 0.0) > erased_at)
 
-    def _serialise_with_erasure(self, session: "sa.orm.Session", sender_id: str) -> None:
+    def _serialise_with_erasure(self, session: sa.orm.Session, sender_id: str) -> None:
         dialect = self.engine.dialect.name
         if dialect == "postgresql":
             session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": erasure_lock_key(sender_id)})

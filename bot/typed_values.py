@@ -19,7 +19,7 @@ message), and a message longer than any typed value can be is not matched at all
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -76,19 +76,20 @@ class TypedValueClassifier(GraphComponent):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "TypedValueClassifier":
+    ) -> TypedValueClassifier:
         return cls()
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             text = message.get(TEXT) or ""
             correction = recognise_correction(text)
             if correction is not None:
-                self._set(message, "request_correction", [("correction_field", correction[0]), ("correction_value", correction[1])])
+                field, value = correction
+                self._set(message, "request_correction", [("correction_field", field), ("correction_value", value)])
                 continue
             found = recognise(text)
             if found is None:
@@ -97,7 +98,7 @@ class TypedValueClassifier(GraphComponent):
             self._set(message, intent, [("email" if intent == "inform_email" else "code", value)])
         return messages
 
-    def _set(self, message: Message, intent: str, values: List[tuple[str, str]]) -> None:
+    def _set(self, message: Message, intent: str, values: list[tuple[str, str]]) -> None:
         # A typed value says nothing about the language (keep the conversation's) or a data category.
         entities = [e for e in message.get(ENTITIES, [])
                     if e.get("entity") not in ("language", "data_category", *(name for name, _ in values))]

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Any, Dict, Optional
+from typing import Any
 
 from lingua import Language, LanguageDetectorBuilder
 
@@ -79,7 +79,7 @@ def well_formed_text(value: Any) -> str:
         return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
-def message_language(text: str, page_language: Any = None) -> Optional[str]:
+def message_language(text: str, page_language: Any = None) -> str | None:
     """`nl` or `en`: the page's language when it names one, else a cheap guess from the start of the
     text; None when neither tells (a long string without spaces, random characters)."""
     if isinstance(page_language, str):
@@ -130,7 +130,7 @@ def serialised_size(value: Any) -> int:
         raise Refused("metadata must be plain JSON") from None
 
 
-def client_metadata(value: Any) -> Dict[str, Any]:
+def client_metadata(value: Any) -> dict[str, Any]:
     """The metadata a client sent, as the assistant may keep it; `Refused` when it is not an object
     (400) or too large (413). None (no metadata) is an empty object."""
     if value is None:

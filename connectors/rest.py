@@ -25,15 +25,23 @@ import hmac
 import json
 import logging
 from asyncio import CancelledError
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors.limits import (MAX_REQUEST_BYTES, Refused, client_metadata, is_sender_id, is_too_long,
-                               too_long_answer, well_formed_text)
+from connectors.limits import (
+    MAX_REQUEST_BYTES,
+    Refused,
+    client_metadata,
+    is_sender_id,
+    is_too_long,
+    too_long_answer,
+    well_formed_text,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -50,14 +58,14 @@ class TokenRestInput(InputChannel):
     """Rasa's REST channel, for callers holding the channel's token only."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "rest"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         return cls(token=(credentials or {}).get("token"))
 
-    def __init__(self, token: Optional[Text] = None) -> None:
+    def __init__(self, token: str | None = None) -> None:
         self.token = (token or "").strip()
         if self.token and len(self.token) < MIN_TOKEN_CHARS:
             raise ValueError(f"REST_CHANNEL_TOKEN must be at least {MIN_TOKEN_CHARS} characters (e.g. `openssl rand -hex 24`)")
@@ -103,7 +111,7 @@ class TokenRestInput(InputChannel):
         return rest
 
     @staticmethod
-    def _read(body: bytes) -> tuple[str, str, Dict[str, Any]]:
+    def _read(body: bytes) -> tuple[str, str, dict[str, Any]]:
         """(sender, message, metadata) of a request body; `Refused` with the reason otherwise."""
         if len(body) > MAX_REQUEST_BYTES:
             raise Refused(f"the body must be at most {MAX_REQUEST_BYTES} bytes", 413)

@@ -7,18 +7,16 @@ long to read, a website login that could not be confirmed. Each entry is keyed b
 """
 from __future__ import annotations
 
-from typing import Dict
-
 LANGUAGES = ("nl", "en")
 
 # The answer to a message over MAX_MESSAGE_CHARS (connectors/limits.py), instead of reading it.
-TOO_LONG: Dict[str, str] = {
+TOO_LONG: dict[str, str] = {
     "nl": "Je bericht is te lang voor mij: maximaal {limit} tekens. Maak het korter en stuur het opnieuw.",
     "en": "Your message is too long for me: at most {limit} characters. Please shorten it and send it again.",
 }
 
 # What the website channel tells a customer whose login could not be used (connectors/website.py).
-NOTICES: Dict[str, Dict[str, str]] = {
+NOTICES: dict[str, dict[str, str]] = {
     "expired": {
         "nl": "Ik kon je inlog niet bevestigen: die is verlopen. Log opnieuw in op de website, "
               "of ik kan je verifiëren met een code per e-mail.",

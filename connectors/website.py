@@ -63,8 +63,9 @@ import json
 import logging
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Dict, Optional, Set, Text, Tuple
+from typing import Any
 
 import aiohttp
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -97,14 +98,14 @@ def notice(key: str, language: Any) -> str:
     return NOTICES[key][lang]
 
 
-def _placeholder(secret: Optional[str]) -> bool:
+def _placeholder(secret: str | None) -> bool:
     return not secret or secret.startswith("change-me")
 
 
 class SessionIds:
     """Session ids only this server can make: `<32 hex nonce>.<32 hex HMAC-SHA256 tag>`."""
 
-    def __init__(self, secret: Optional[str]) -> None:
+    def __init__(self, secret: str | None) -> None:
         if _placeholder(secret):
             logger.warning("CHAT_SESSION_ID_SECRET is not set: website chat session ids are signed with a random key "
                            "of this process, so visitors start a new conversation whenever Rasa restarts")
@@ -138,10 +139,10 @@ class SessionIds:
 class Verdict:
     outcome: str  # VERIFIED | REFUSED | OTHER_CUSTOMER | UNAVAILABLE
     reason: str = ""  # the back office's word: expired, bad_signature, wrong_audience, malformed, ...
-    customer_id: Optional[str] = None
+    customer_id: str | None = None
 
     @property
-    def notice_key(self) -> Optional[str]:
+    def notice_key(self) -> str | None:
         if self.outcome == REFUSED:
             return "expired" if self.reason == "expired" else "invalid"
         return "unavailable" if self.outcome == UNAVAILABLE else None
@@ -150,7 +151,7 @@ class Verdict:
 class IdentityClient:
     """The back office's `POST /api/identity/session`: bind a conversation to a login token's customer."""
 
-    def __init__(self, base_url: Optional[str], service_token: Optional[str], timeout: float = IDENTITY_TIMEOUT_SECONDS) -> None:
+    def __init__(self, base_url: str | None, service_token: str | None, timeout: float = IDENTITY_TIMEOUT_SECONDS) -> None:
         self.url = f"{(base_url or '').rstrip('/')}/api/identity/session"
         self.service_token = service_token or ""
         self.timeout = aiohttp.ClientTimeout(total=timeout)
@@ -194,7 +195,7 @@ async def _maybe_await(result: Any) -> None:
         await result
 
 
-def presence_metadata(metadata: Dict[str, Any], conn: "_Connection") -> Dict[str, Any]:
+def presence_metadata(metadata: dict[str, Any], conn: _Connection) -> dict[str, Any]:
     """The message's metadata with the server's presence keys, after dropping any a client sent (`_...`)."""
     own = {k: v for k, v in metadata.items() if not (isinstance(k, str) and k.startswith("_"))}
     return {**own, "_connection": conn.reference, "_source": conn.source}
@@ -206,16 +207,16 @@ class _Connection:
 
     reference: str = field(default_factory=lambda: secrets.token_hex(16))  # this connection's presence (`_connection`)
     source: str = ""  # the client's keyed address hash (`_source`)
-    token: Optional[str] = None  # the login token it presents (auth.token, or the newest customData.session_token)
-    session_id: Optional[str] = None  # the session confirmed to it
-    checked: Optional[Tuple[str, str]] = None  # (session id, token) of the last login check
-    verdict: Optional[Verdict] = None
-    notice: Optional[str] = None  # to tell with the next message (when its language is known)
-    told: Set[Tuple[str, str]] = field(default_factory=set)  # (token, notice) told already
+    token: str | None = None  # the login token it presents (auth.token, or the newest customData.session_token)
+    session_id: str | None = None  # the session confirmed to it
+    checked: tuple[str, str] | None = None  # (session id, token) of the last login check
+    verdict: Verdict | None = None
+    notice: str | None = None  # to tell with the next message (when its language is known)
+    told: set[tuple[str, str]] = field(default_factory=set)  # (token, notice) told already
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-def _token(value: Any) -> Optional[str]:
+def _token(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
@@ -223,11 +224,11 @@ class WebsiteInput(SocketIOInput):
     """The website chat widget's channel (socket.io): server-issued sessions, verified logins."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "website"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         credentials = credentials or {}
         if credentials.get("jwt_key"):
             raise ValueError("connectors.website.WebsiteInput does not take a jwt_key: the back office checks the login token")
@@ -246,25 +247,26 @@ class WebsiteInput(SocketIOInput):
 
     def __init__(
         self,
-        user_message_evt: Text = "user_uttered",
-        bot_message_evt: Text = "bot_uttered",
-        namespace: Optional[Text] = None,
+        user_message_evt: str = "user_uttered",
+        bot_message_evt: str = "bot_uttered",
+        namespace: str | None = None,
         session_persistence: bool = True,
-        socketio_path: Optional[Text] = "/socket.io",
-        metadata_key: Optional[Text] = "customData",
-        backoffice_url: Optional[Text] = None,
-        backoffice_service_token: Optional[Text] = None,
-        session_id_secret: Optional[Text] = None,
-        allowed_origins: Optional[Text] = None,
+        socketio_path: str | None = "/socket.io",
+        metadata_key: str | None = "customData",
+        backoffice_url: str | None = None,
+        backoffice_service_token: str | None = None,
+        session_id_secret: str | None = None,
+        allowed_origins: str | None = None,
     ) -> None:
         super().__init__(user_message_evt, bot_message_evt, namespace, session_persistence, socketio_path,
                          jwt_key=None, metadata_key=metadata_key)
         self.session_ids = SessionIds(session_id_secret)
         self.identity = IdentityClient(backoffice_url, backoffice_service_token)
-        self.connections: Dict[Text, _Connection] = {}
+        self.connections: dict[str, _Connection] = {}
         self.allowed_origins = frozenset((allowed_origins or "").replace(",", " ").split())
         if not self.allowed_origins:
-            logger.error("no website origin may use the chat from a browser: set CORS_ORIGINS (allowed_origins in bot/credentials.yml)")
+            logger.error("no website origin may use the chat from a browser: "
+                         "set CORS_ORIGINS (allowed_origins in bot/credentials.yml)")
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         # cors_allowed_origins=[]: Sanic's CORS headers (`rasa run --cors`) apply, as in Rasa's channel (with
@@ -280,7 +282,7 @@ class WebsiteInput(SocketIOInput):
             return response.json({"status": "ok"})
 
         @sio.on("connect", namespace=self.namespace)
-        async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
+        async def connect(sid: str, environ: dict, auth: dict | None = None) -> bool:
             origin = environ.get("HTTP_ORIGIN")
             if origin is not None and origin not in self.allowed_origins:
                 logger.info("website chat %s refused: a page of %r is not one of CORS_ORIGINS", sid, origin[:100])
@@ -293,12 +295,12 @@ class WebsiteInput(SocketIOInput):
             return True
 
         @sio.on("disconnect", namespace=self.namespace)
-        async def disconnect(sid: Text) -> None:
+        async def disconnect(sid: str) -> None:
             self.connections.pop(sid, None)
             logger.debug("website chat %s disconnected", sid)
 
         @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: Text, data: Any) -> None:
+        async def session_request(sid: str, data: Any) -> None:
             try:
                 conn = self.connections.setdefault(sid, _Connection())
                 proposed = data.get("session_id") if isinstance(data, dict) and self.session_persistence else None
@@ -308,7 +310,7 @@ class WebsiteInput(SocketIOInput):
                 logger.exception("website chat %s: the session request failed", sid)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
-        async def handle_message(sid: Text, data: Any) -> None:
+        async def handle_message(sid: str, data: Any) -> None:
             try:
                 message = await self._prepare(sid, data, output)
             except Exception:
@@ -325,8 +327,9 @@ class WebsiteInput(SocketIOInput):
 
     # --- sessions and logins (called with the connection's lock held) ---
 
-    async def _open_session(self, sid: Text, conn: _Connection, proposed: Any) -> None:
-        """Confirm a session to the connection: the proposed one if this server issued it, else a fresh one."""
+    async def _open_session(self, sid: str, conn: _Connection, proposed: Any) -> str:
+        """Confirm a session to the connection (and return its id): the proposed one if this server
+        issued it, else a fresh one."""
         if self.session_ids.issued_here(proposed):
             session_id = proposed
         else:
@@ -335,6 +338,7 @@ class WebsiteInput(SocketIOInput):
                 logger.info("website chat %s proposed a session id this server did not issue: a fresh one is issued", sid)
         session_id = await self._check_login(conn, session_id)
         await self._join(sid, conn, session_id)
+        return session_id
 
     async def _check_login(self, conn: _Connection, session_id: str) -> str:
         """Bind `session_id` to the connection's login, if it has one; the session id to use (a fresh one
@@ -366,7 +370,7 @@ class WebsiteInput(SocketIOInput):
             conn.told.add((token, key))
             conn.notice = key
 
-    async def _join(self, sid: Text, conn: _Connection, session_id: str) -> None:
+    async def _join(self, sid: str, conn: _Connection, session_id: str) -> None:
         """Put the connection in the session's room (Rasa's replies go to the room named by the sender
         id) and confirm the session to it."""
         assert self.sio is not None
@@ -376,7 +380,7 @@ class WebsiteInput(SocketIOInput):
         conn.session_id = session_id
         await self.sio.emit("session_confirm", session_id, room=sid)
 
-    async def _prepare(self, sid: Text, data: Any, output: SocketIOOutput) -> Optional[UserMessage]:
+    async def _prepare(self, sid: str, data: Any, output: SocketIOOutput) -> UserMessage | None:
         """The message for Rasa, in the connection's own session, with no credentials in its metadata."""
         if not isinstance(data, dict):
             logger.warning("website chat %s sent a message that is not an object; ignored", sid)
@@ -406,13 +410,16 @@ class WebsiteInput(SocketIOInput):
             if newer is not None and newer != conn.token:
                 conn.token = newer
             if conn.session_id is None:  # no session_request first: start one
-                await self._open_session(sid, conn, None)
-            elif conn.token is not None and (conn.checked != (conn.session_id, conn.token)
-                                             or (conn.verdict is not None and conn.verdict.outcome == UNAVAILABLE)):
-                session_id = await self._check_login(conn, conn.session_id)
-                if session_id != conn.session_id:
-                    await self._join(sid, conn, session_id)
-            session_id, pending, conn.notice = conn.session_id, conn.notice, None
+                session_id = await self._open_session(sid, conn, None)
+            else:
+                session_id = conn.session_id
+                if conn.token is not None and (conn.checked != (session_id, conn.token)
+                                               or (conn.verdict is not None and conn.verdict.outcome == UNAVAILABLE)):
+                    bound_id = await self._check_login(conn, session_id)
+                    if bound_id != session_id:  # the conversation was someone else's: a fresh one
+                        await self._join(sid, conn, bound_id)
+                        session_id = bound_id
+            pending, conn.notice = conn.notice, None
         claimed = data.get("session_id")
         if claimed and claimed != session_id:
             logger.info("website chat %s named a session other than its own; its message goes to its own", sid)
