@@ -74,7 +74,7 @@ class Settings:
         return cls(
             knowledge_dir=Path(os.getenv("KNOWLEDGE_DIR", PROJECT_ROOT / "knowledge")),
             web_dir=Path(os.getenv("WEB_DIR", PROJECT_ROOT / "web")),
-            database_url=os.getenv("BACKOFFICE_DATABASE_URL", f"sqlite:///{PROJECT_ROOT / 'var' / 'backoffice.shared.database'}"),
+            database_url=os.getenv("BACKOFFICE_DATABASE_URL", f"sqlite:///{PROJECT_ROOT / 'var' / 'backoffice.db'}"),
             socket_url=os.getenv("PUBLIC_SOCKET_URL", "http://localhost:5005"),
             service_token=os.getenv("BACKOFFICE_SERVICE_TOKEN", "change-me-service-token"),
             company_systems_url=os.getenv("COMPANY_SYSTEMS_URL", "http://localhost:8100"),

@@ -114,7 +114,7 @@ PG_ADMIN = "postgresql+psycopg://postgres@localhost:5432/postgres"
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("backoffice-template") / "backoffice.shared.database"
+    path = tmp_path_factory.mktemp("backoffice-template") / "backoffice.db"
     migrate(f"sqlite:///{path}")
     return path
 
@@ -137,7 +137,7 @@ def pg_template() -> Iterator[str]:
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A freshly migrated, empty back-office database of this test's own, on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
-        target = tmp_path / "backoffice.shared.database"
+        target = tmp_path / "backoffice.db"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
         yield f"sqlite:///{target}"
         return

@@ -23,7 +23,7 @@ SYSTEMS = {"Authorization": f"Bearer {SYSTEMS_TOKEN}"}
 @pytest.fixture(scope="module")
 def backoffice_url(company_process: Company, sink_process, tmp_path_factory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("body-limits")
-    values = {"BACKOFFICE_DATABASE_URL": f"sqlite:///{folder / 'backoffice.shared.database'}", "BACKOFFICE_SERVICE_TOKEN": SERVICE_TOKEN,
+    values = {"BACKOFFICE_DATABASE_URL": f"sqlite:///{folder / 'backoffice.db'}", "BACKOFFICE_SERVICE_TOKEN": SERVICE_TOKEN,
                 "COMPANY_SYSTEMS_URL": company_process.url, "COMPANY_SYSTEMS_TOKEN": SYSTEMS_TOKEN,
                 "SESSION_TOKEN_SECRET": SESSION_SECRET, "OTP_SECRET": OTP_SECRET, "SMTP_HOST": "127.0.0.1",
                 "SMTP_PORT": str(sink_process.port), "MAIL_SINK_DIR": str(sink_process.folder), "DEMO_MODE": "1",

@@ -49,7 +49,7 @@ def company_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def backoffice_url(company_url: str, sink_process, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder: Path = tmp_path_factory.mktemp("fuzz-backoffice")
-    values = {"BACKOFFICE_DATABASE_URL": f"sqlite:///{folder / 'backoffice.shared.database'}", "BACKOFFICE_SERVICE_TOKEN": SERVICE_TOKEN,
+    values = {"BACKOFFICE_DATABASE_URL": f"sqlite:///{folder / 'backoffice.db'}", "BACKOFFICE_SERVICE_TOKEN": SERVICE_TOKEN,
                 "COMPANY_SYSTEMS_URL": company_url, "COMPANY_SYSTEMS_TOKEN": SYSTEMS_TOKEN, "SESSION_TOKEN_SECRET": SESSION_SECRET,
                 "OTP_SECRET": OTP_SECRET, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(sink_process.port),
                 "MAIL_SINK_DIR": str(sink_process.folder), "DEMO_MODE": "1", "DEMO_MODE_ALLOW_PUBLIC": "0",

@@ -28,7 +28,7 @@ from sqlalchemy.orm import aliased, sessionmaker
 from . import mail
 from .tables import EMAIL, VerificationAttempt
 
-log = logging.getLogger("backoffice.identity.code_notices")
+log = logging.getLogger(__name__)
 
 NOTICE_HORIZON = dt.timedelta(days=1)
 NOTICE_SWEEP_SECONDS = 30.0

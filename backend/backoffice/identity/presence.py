@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from .tables import ConversationIdentity
 
-log = logging.getLogger("backoffice.identity.presence")
+log = logging.getLogger(__name__)
 
 CHANNEL = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 CONNECTION = re.compile(r"[0-9a-f]{32}")

@@ -211,6 +211,43 @@ def check_code(state: CodeState, typed: str, now: dt.datetime, secret: str) -> C
     return CodeCheck(Outcome.WRONG, wrong, wrong.attempts_left())
 
 
+# --- whether a code may be asked for, and sent ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AskRefused:
+    """Why a conversation or source gets no new code now (429), and until when."""
+
+    reason: str  # "locked": it locked a code lately; "too_many_codes": its hourly allowance is used
+    until: dt.datetime
+
+
+def may_ask(lock_ends: Optional[dt.datetime], recent_asks: list[dt.datetime], limit: int, now: dt.datetime) -> Optional[AskRefused]:
+    """Whether one who asks (a conversation or a source) may ask for a code now: not while a code it
+    locked is locked, and not beyond `limit` asks in `CODE_RATE_WINDOW` (`recent_asks`: its newest
+    asks in the window, newest first, at most `limit`). None when it may. These limits never depend on
+    the address asked for, so saying so tells nothing about it."""
+    if lock_ends is not None and lock_ends > now:
+        return AskRefused("locked", lock_ends)
+    if len(recent_asks) >= limit:
+        return AskRefused("too_many_codes", recent_asks[limit - 1] + CODE_RATE_WINDOW)
+    return None
+
+
+def may_send(codes_sent_to_address: int) -> bool:
+    """Whether a code may go out to an address that got this many usable codes in `ADDRESS_WINDOW`."""
+    return codes_sent_to_address < MAX_CODES_PER_ADDRESS
+
+
+# The same answer to every request for a code, whether the address is a customer's or not.
+NEUTRAL_ANSWER = {
+    "status": "accepted",
+    "detail": (f"If this e-mail address belongs to a customer, a {CODE_DIGITS}-digit code has been sent to it. "
+               f"It is valid for {int(CODE_TTL.total_seconds() // 60)} minutes."),
+    "code_valid_minutes": int(CODE_TTL.total_seconds() // 60),
+}
+
+
 # --- website session tokens ----------------------------------------------------------------------
 
 

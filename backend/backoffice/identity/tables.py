@@ -18,16 +18,13 @@ Times are stored in UTC and always come back timezone-aware, on SQLite as on Pos
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Optional
 
 from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
 
 from . import rules as identity
-from ..shared.database import Base, migrate
-from ..requests.tables import UTCDateTime, ledger_engine
+from ..shared.database import Base, UTCDateTime
 
 EMAIL = "email"
 SESSION = "session"
@@ -87,15 +84,3 @@ class ConversationIdentity(Base):
     attempt_id: Mapped[Optional[int]] = mapped_column(Integer, ForeignKey("verification_attempts.id"))
     channel: Mapped[str] = mapped_column(String(40), default="")  # the chat channel that verified it
     connections: Mapped[list] = mapped_column(JSON, default=list)  # SHA-256 of its connection references ("" for none)
-
-
-def open_identity(database_url: str, run_migrations: bool = True) -> tuple[Engine, sessionmaker]:
-    """Migrate (unless told not to) and return an engine and a session factory. The engine is the
-    ledger's: on SQLite every transaction takes the write lock at BEGIN, so two tries at one code
-    queue up instead of both reading the same count; on PostgreSQL the rows are locked FOR UPDATE."""
-    if database_url.startswith("sqlite:///"):
-        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    if run_migrations:
-        migrate(database_url)
-    engine = ledger_engine(database_url)
-    return engine, sessionmaker(engine, expire_on_commit=False)

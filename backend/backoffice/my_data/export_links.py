@@ -17,9 +17,8 @@ import jwt
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..shared.database import Base
+from ..shared.database import Base, UTCDateTime
 from ..identity.rules import secret_is_set
-from ..requests.tables import UTCDateTime
 
 AUDIENCE = "export"
 ALGORITHM = "HS256"

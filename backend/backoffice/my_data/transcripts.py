@@ -34,7 +34,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..shared.database import AnswerRecord
+from ..knowledge.tables import AnswerRecord
 from ..identity.tables import ConversationIdentity, VerificationAttempt
 from ..requests.tables import Request
 

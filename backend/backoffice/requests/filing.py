@@ -180,12 +180,9 @@ def _write(
     )
     session.add(request)
     session.flush()  # the request row first, so the rows that point at it can follow
-    append_audit(session, rr.AuditEntry(
-        request_id=request_id, actor=f"customer:{customer_id}", action="filed",
-        from_status=None, to_status=rr.Status.RECEIVED,  # type: ignore[arg-type]
-        reason=f"{request_type.value} ({request_type.article}) filed, due {due_on.isoformat()}", at=now,
-    ), detail={"categories": list(wanted), "channel": channel, "conversation_id": conversation_id,
-               "knowledge_version": request.knowledge_version})
+    append_audit(session, rr.filed(domain, f"customer:{customer_id}", now),
+                 detail={"categories": list(wanted), "channel": channel, "conversation_id": conversation_id,
+                         "knowledge_version": request.knowledge_version})
 
     tasks = [_task(request_id, system, cats, request_type, details, now) for system, cats in route(wanted).items()]
     session.add_all(tasks)

@@ -279,7 +279,7 @@ class AuditEntry:
     request_id: str
     actor: str
     action: str
-    from_status: Status
+    from_status: Optional[Status]  # None only for the entry that files the request
     to_status: Status
     reason: Optional[str]
     at: dt.datetime
@@ -525,6 +525,29 @@ def record_failure(
         task, state=TaskState.PENDING, attempts=attempts, last_error=error,
         next_attempt_at=now + next_backoff(attempts, retry_after),
     )
+
+
+class RetryRefused(RequestRuleError):
+    """Only a failed task of an open request gets a new round of attempts."""
+
+
+def filed(request: RightsRequest, actor: str, now: dt.datetime) -> AuditEntry:
+    """The first line of a request's audit trail: who filed which right, and when it is due."""
+    _check_actor_and_time(actor, now)
+    return AuditEntry(request_id=request.id, actor=actor, action="filed", from_status=None, to_status=request.status,
+                      reason=f"{request.type.value} ({request.type.article}) filed, due {request.due_on.isoformat()}", at=now)
+
+
+def retry(task: SystemTask, request: RightsRequest, actor: str, now: dt.datetime) -> tuple[SystemTask, AuditEntry]:
+    """A privacy officer gives a task that failed for good a new round of attempts, starting now."""
+    _check_actor_and_time(actor, now)
+    if task.state is not TaskState.FAILED or not request.is_open:
+        raise RetryRefused(f"only a failed task of an open request can be retried; this one is {task.state.value}")
+    again = replace(task, state=TaskState.PENDING, attempts=0, next_attempt_at=now)
+    entry = AuditEntry(request_id=request.id, actor=actor, action="task_retry", from_status=request.status,
+                       to_status=request.status, at=now,
+                       reason=f"{task.system} gets a new round of attempts (last error: {task.last_error or 'none'})")
+    return again, entry
 
 
 def record_done(task: SystemTask) -> SystemTask:

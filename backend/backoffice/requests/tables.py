@@ -1,6 +1,6 @@
 """Tables of the privacy request ledger: requests, their system tasks (the outbox), the audit log, consents.
 
-The rules live in `rights_requests` (pure, no database); this module only stores their results.
+The rules live in `rules` (pure, no database); this module only stores their results.
 `to_domain()` turns a row into the domain value the rules work on.
 
 - `Request`: one customer request to use one right, with its deadline.
@@ -11,47 +11,22 @@ The rules live in `rights_requests` (pure, no database); this module only stores
 - `ConsentState`: the customer's current choice per purpose (newsletter, personalised_offers,
   wifi_counting), changed at once by an objection to direct marketing or a withdrawal.
 - `RequestDraft`: a request as the customer was shown it to confirm, kept here from the moment the
-  summary is shown until it is filed (or expires); "yes" files exactly this row (drafts.py).
+  summary is shown until it is filed (or expires); "yes" files exactly this row (`drafts`).
 
 Times are stored in UTC and always come back timezone-aware, on SQLite as on PostgreSQL.
 """
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any, Optional
 
 from sqlalchemy import (
-    JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, create_engine, event,
+    JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapped, mapped_column, relationship, sessionmaker
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from . import rules as rr
-from ..shared.database import Base, migrate
-
-
-class UTCDateTime(TypeDecorator):
-    """A timezone-aware datetime stored as UTC (naive on SQLite, which has no time zones)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: Optional[dt.datetime], dialect: Any) -> Optional[dt.datetime]:
-        if value is None:
-            return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("the ledger stores timezone-aware datetimes only")
-        value = value.astimezone(dt.timezone.utc)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Optional[dt.datetime], dialect: Any) -> Optional[dt.datetime]:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc)
+from ..shared.database import Base, UTCDateTime
 
 
 REGIMES = {rr.GDPR.name: rr.GDPR, rr.CCPA.name: rr.CCPA}
@@ -194,37 +169,3 @@ def _refuse_audit_change(*_args: Any) -> None:
 
 event.listen(AuditEntry, "before_update", _refuse_audit_change)
 event.listen(AuditEntry, "before_delete", _refuse_audit_change)
-
-
-def ledger_engine(database_url: str) -> Engine:
-    """An engine for the ledger. On SQLite every transaction takes the write lock at BEGIN (BEGIN
-    IMMEDIATE) and waits up to 30 s for it, so concurrent filings and workers queue up instead of
-    failing with 'database is locked'; WAL lets the service read while the worker writes."""
-    if not database_url.startswith("sqlite"):
-        return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-    engine = create_engine(database_url, connect_args={"timeout": 30, "check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
-
-
-def open_ledger(database_url: str, run_migrations: bool = True) -> tuple[Engine, sessionmaker]:
-    """Migrate (unless told not to) and return an engine and a session factory for the ledger."""
-    if database_url.startswith("sqlite:///"):
-        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    if run_migrations:
-        migrate(database_url)
-    engine = ledger_engine(database_url)
-    return engine, sessionmaker(engine, expire_on_commit=False)

@@ -48,7 +48,7 @@ from .filing import ASSISTANT
 from .tables import Request, SystemTask, append_audit
 from ..my_data.transcripts import TrackerStore, TranscriptsUnavailable, carry_out
 
-log = logging.getLogger("backoffice.requests.worker")
+log = logging.getLogger(__name__)
 
 METHODS = {"export": "GET", "erase": "POST", "restrict": "POST", "rectify": "POST", "preferences": "PUT"}
 TRANSIENT = {408, 425, 429, 500, 502, 503, 504, 401, 403}  # worth another try (401/403: a token being rotated)
@@ -368,12 +368,12 @@ def main(settings: Settings, once: bool = False, worker_id: Optional[str] = None
     """`python -m backoffice worker`: deliver tasks until SIGTERM/SIGINT (or once with --once)."""
     import signal
 
-    from .tables import open_ledger
+    from ..shared.database import open_database
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per call is too much; outcomes are logged
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    engine, Session = open_ledger(settings.database_url)
+    engine, Session = open_database(settings.database_url)
     worker = Worker(Session, WorkerConfig.from_settings(settings, **overrides), worker_id=worker_id)
     notices = CodeNotices(Session, worker.client, mail.SmtpConfig.from_settings(settings))
     try:

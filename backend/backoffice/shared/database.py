@@ -1,14 +1,17 @@
-"""Database of the back office: SQLAlchemy models and the Alembic upgrade run at start."""
+"""The back office's database: one engine per process, the Alembic upgrade run at start, and the
+column type every table stores its times in."""
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any, Optional
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import DateTime, Integer, String, create_engine, func
+from sqlalchemy import DateTime, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.types import TypeDecorator
 
 MIGRATIONS = Path(__file__).parents[1] / "migrations"
 
@@ -17,19 +20,26 @@ class Base(DeclarativeBase):
     pass
 
 
-class AnswerRecord(Base):
-    """Which knowledge-base version answered which conversation, so a privacy officer can tell later."""
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware datetime stored as UTC (naive on SQLite, which has no time zones)."""
 
-    __tablename__ = "answer_records"
+    impl = DateTime(timezone=True)
+    cache_ok = True
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    conversation_id: Mapped[str] = mapped_column(String(200), index=True)
-    knowledge_version: Mapped[str] = mapped_column(String(50))
-    topic: Mapped[str] = mapped_column(String(80))
-    language: Mapped[str] = mapped_column(String(8))
-    answered_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    def process_bind_param(self, value: Optional[dt.datetime], dialect: Any) -> Optional[dt.datetime]:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("the back office stores timezone-aware datetimes only")
+        value = value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-
+    def process_result_value(self, value: Optional[dt.datetime], dialect: Any) -> Optional[dt.datetime]:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
 def migrate(database_url: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -37,9 +47,36 @@ def migrate(database_url: str) -> None:
     command.upgrade(config, "head")
 
 
-def connect(database_url: str) -> tuple[Engine, sessionmaker]:
+def open_database(database_url: str, run_migrations: bool = True) -> tuple[Engine, sessionmaker]:
+    """Migrate (unless told not to) and return the engine and session factory. A process opens it
+    once (`create_app`, the worker) and every feature shares them."""
     if database_url.startswith("sqlite:///"):
         Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    migrate(database_url)
-    engine = create_engine(database_url, pool_pre_ping=True)
+    if run_migrations:
+        migrate(database_url)
+    engine = _engine(database_url)
     return engine, sessionmaker(engine, expire_on_commit=False)
+
+
+def _engine(database_url: str) -> Engine:
+    """On SQLite every transaction takes the write lock at BEGIN (BEGIN
+    IMMEDIATE) and waits up to 30 s for it, so concurrent filings and workers queue up instead of
+    failing with 'database is locked'; WAL lets the service read while the worker writes."""
+    if not database_url.startswith("sqlite"):
+        return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(database_url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from backoffice.app import create_app
 from backoffice.settings import Settings
-from backoffice.identity.routes import identity_router
 from backoffice.identity.mail import SUBJECT
 from backoffice.demo.mailsink import read_inbox
 
@@ -139,7 +138,6 @@ def make_settings(db_url: str, company: Company, sink: Sink, **changes: object) 
 @pytest.fixture
 def client(db_url: str, company: Company, sink, clock: Clock) -> Iterator[TestClient]:
     """The identity routes with a clock the test can move (the rest of the back office is not needed)."""
-    app = FastAPI()
-    app.include_router(identity_router(make_settings(db_url, company, sink), clock=clock))
+    app = create_app(make_settings(db_url, company, sink), clock=clock)
     with TestClient(app) as c:
         yield c

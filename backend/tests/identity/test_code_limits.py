@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import httpx2
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from backoffice.app import create_app
 from backoffice.identity import rules as idn
 from backoffice.identity import mail
 from backoffice.requests import worker
 from backoffice.identity.code_notices import CodeNotices
-from backoffice.identity.routes import identity_router
-from backoffice.identity.tables import open_identity
+from backoffice.shared.database import open_database
 
 from .conftest import SERVICE, make_settings
 
@@ -34,8 +33,7 @@ def settings(db_url, company, sink):
 
 @pytest.fixture
 def client(settings, clock):
-    app = FastAPI()
-    app.include_router(identity_router(settings, clock=clock))
+    app = create_app(settings, clock=clock)
     with TestClient(app) as c:
         yield c
 
@@ -43,7 +41,7 @@ def client(settings, clock):
 @pytest.fixture
 def notices(settings, company, clock):
     """The sweep the worker runs, on the test's clock."""
-    engine, Session = open_identity(settings.database_url, run_migrations=False)
+    engine, Session = open_database(settings.database_url, run_migrations=False)
     with httpx2.Client(base_url=company.url, headers={"Authorization": f"Bearer {settings.company_systems_token}"}, timeout=5) as systems:
         yield CodeNotices(Session, systems, mail.SmtpConfig.from_settings(settings), clock)
     engine.dispose()

@@ -7,7 +7,6 @@ import json
 
 import jwt
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session as OrmSession
@@ -15,7 +14,6 @@ from sqlalchemy.orm import Session as OrmSession
 from backoffice.identity import rules as idn
 from backoffice.identity import mail
 from backoffice.app import create_app
-from backoffice.identity.routes import identity_router
 from backoffice.identity.tables import ConversationIdentity, VerificationAttempt
 
 from .conftest import OTP_SECRET, SERVICE, SESSION_SECRET, make_settings
@@ -168,8 +166,7 @@ def test_a_binding_ends_when_it_expires(client, clock):
 
 def test_without_a_session_secret_no_token_is_accepted(db_url, company, sink):
     for secret in ("", "change-me", "change-me-session-secret-that-is-long-enough"):
-        app = FastAPI()
-        app.include_router(identity_router(make_settings(db_url, company, sink, session_token_secret=secret)))
+        app = create_app(make_settings(db_url, company, sink, session_token_secret=secret))
         with TestClient(app) as c:
             token = idn.SessionTokens("change-me-session-secret-that-is-long-enough").issue("C0001", dt.datetime.now(dt.timezone.utc))[0]
             response = c.post("/api/identity/session", json={"conversation_id": "c-noconf", "token": token}, headers=SERVICE)
@@ -335,8 +332,7 @@ def test_a_company_system_that_is_down_or_slow_gives_a_clear_answer_and_sends_no
     assert response.status_code == 503 and "cannot be reached" in response.json()["detail"]
     assert rows.attempts("c-down") == [] and sink.messages() == []
     company.fault("crm", "slow", delay=3.0, count=None)
-    app = FastAPI()
-    app.include_router(identity_router(make_settings(db_url, company, sink, identity_lookup_timeout_seconds=0.5)))
+    app = create_app(make_settings(db_url, company, sink, identity_lookup_timeout_seconds=0.5))
     with TestClient(app) as c:
         slow = ask_code(c, "c-slow", email)
         # The CRM would answer after 3 s and a code go out: a 503 with nothing sent is the lookup's timeout.

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from backoffice.knowledge.rules import KnowledgeBase, KnowledgeVersion
-from backoffice.requests.tables import open_ledger
+from backoffice.shared.database import open_database
 from backoffice.my_data.transcripts import TOMBSTONES
 from backoffice.requests.worker import Worker, WorkerConfig
 
@@ -50,7 +50,7 @@ def ledger_url(db_url: str) -> str:
 
 @pytest.fixture
 def Session(ledger_url: str):
-    engine, factory = open_ledger(ledger_url, run_migrations=False)
+    engine, factory = open_database(ledger_url, run_migrations=False)
     yield factory
     engine.dispose()
 

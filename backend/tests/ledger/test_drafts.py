@@ -7,14 +7,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from backoffice.app import create_app
 from backoffice.identity import rules as idn
 from backoffice.requests.drafts import DRAFT_TTL, MAX_OPEN_DRAFTS
-from backoffice.identity.routes import identity_router
-from backoffice.requests.routes import ledger_router
 from backoffice.requests.tables import Request, RequestDraft
 
 from .test_ledger_api import settings_for
@@ -44,9 +42,7 @@ def clock() -> Clock:
 @pytest.fixture
 def client(ledger_url, kb, clock):
     settings = settings_for(ledger_url, session_token_secret=SESSION_SECRET)
-    app = FastAPI()
-    app.include_router(identity_router(settings, clock=clock))
-    app.include_router(ledger_router(settings, kb, clock=clock))
+    app = create_app(settings, clock=clock)
     with TestClient(app) as c:
         yield c
 

@@ -8,7 +8,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from backoffice.requests.routes import ledger_router
+
+from backoffice.app import create_app
 
 from .test_ledger_api import TEAM, settings_for
 
@@ -33,9 +34,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def app(ledger_url, kb, clock) -> FastAPI:
-    app = FastAPI()
-    app.include_router(ledger_router(settings_for(ledger_url), kb, clock=clock))
-    return app
+    return create_app(settings_for(ledger_url), clock=clock)
 
 
 def from_address(app: FastAPI, address: str) -> TestClient:

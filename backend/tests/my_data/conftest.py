@@ -22,11 +22,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Column, Float, Integer, MetaData, Sequence, String, Table, Text, create_engine, func, select
 
+from backoffice.app import create_app
 from backoffice.identity import rules as idn
 from backoffice.settings import Settings
 from backoffice.knowledge.rules import KnowledgeBase
-from backoffice.identity.routes import identity_router
-from backoffice.my_data.routes import my_data_router
 from backoffice.my_data.transcripts import TOMBSTONES
 
 from ..identity.conftest import (  # noqa: F401  (company_process, company, clock are fixtures)
@@ -120,10 +119,7 @@ def settings(db_url: str, company: Company, tracker: Tracker) -> Settings:
 
 def routes(settings: Settings, kb: KnowledgeBase, clock: Clock) -> FastAPI:
     """Identity verification and a customer's own data, on the test's clock."""
-    app = FastAPI()
-    app.include_router(identity_router(settings, clock=clock))
-    app.include_router(my_data_router(settings, kb, clock=clock))
-    return app
+    return create_app(settings, clock=clock)
 
 
 @pytest.fixture

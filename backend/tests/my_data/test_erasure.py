@@ -7,10 +7,11 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from backoffice.shared.database import AnswerRecord
+from backoffice.knowledge.tables import AnswerRecord
 from backoffice.requests.filing import file_request
 from backoffice.identity.tables import VerificationAttempt
-from backoffice.requests.tables import AuditEntry, Request, SystemTask, open_ledger
+from backoffice.requests.tables import AuditEntry, Request, SystemTask
+from backoffice.shared.database import open_database
 from backoffice.my_data.transcripts import TOMBSTONES, TrackerStore, TranscriptsUnavailable
 from backoffice.requests.worker import Claim, Worker, WorkerConfig
 
@@ -27,7 +28,7 @@ def assistant_task(Session, request_id: str) -> SystemTask:
 
 
 def test_erasure_deletes_the_customers_transcripts_exactly_once_and_no_one_elses(client, clock, tracker, db_url, company, kb):
-    engine, Session = open_ledger(db_url, run_migrations=False)
+    engine, Session = open_database(db_url, run_migrations=False)
     worker = Worker(Session, WorkerConfig(base_url=company.url, token=SYSTEMS_TOKEN, tracker_url=tracker.url))
     knowledge = kb.current()
 
@@ -101,7 +102,7 @@ def test_erasure_deletes_the_customers_transcripts_exactly_once_and_no_one_elses
 
 
 def test_without_a_tracker_store_the_assistants_task_fails_visibly(db_url, company, kb, clock):
-    engine, Session = open_ledger(db_url, run_migrations=False)
+    engine, Session = open_database(db_url, run_migrations=False)
     worker = Worker(Session, WorkerConfig(base_url=company.url, token=SYSTEMS_TOKEN))  # no tracker_url
     try:
         with Session() as s:
@@ -159,7 +160,7 @@ def test_a_tracker_store_without_events_or_tombstones_fails_the_erasure(tmp_path
 
 
 def test_the_worker_fails_the_assistants_task_visibly_when_the_tracker_store_is_missing(db_url, company, kb, clock, tmp_path):
-    engine, Session = open_ledger(db_url, run_migrations=False)
+    engine, Session = open_database(db_url, run_migrations=False)
     missing = f"sqlite:///{tmp_path / 'rasa-tracker.db'}"
     worker = Worker(Session, WorkerConfig(base_url=company.url, token=SYSTEMS_TOKEN, tracker_url=missing))
     try:

@@ -92,7 +92,9 @@ def test_the_link_gives_that_customers_data_and_transcripts_as_json_and_csv(db_u
         response = client.get(local(link["csv_url"]))
         assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
         assert response.headers["cache-control"] == "no-store" and response.headers["content-disposition"].startswith("attachment;")
-        rows = list(csv.reader(io.StringIO(response.text)))
+        # A byte-order mark first, so that Dutch Excel reads UTF-8 ("één", not "Ã©Ã©n").
+        assert response.content.startswith(b"\xef\xbb\xbf")
+        rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
         assert rows[0] == CSV_HEADER and all(len(r) == 5 for r in rows)
         values = {(r[0], r[1], r[2], r[3]): r[4] for r in rows[1:]}
         contact = company.contact("C0001")
