@@ -28,19 +28,22 @@ help:
 	@echo "make eval FILE=\"<tsv> ...\"  measure topic accuracy on one or more question sets"
 	@echo "make stop   stop what make run started"
 
-$(RASA_VENV)/.installed: requirements/rasa.txt
+# Each environment installs its runtime lock, which a deployment installs alone, then its test lock.
+$(RASA_VENV)/.installed: requirements/rasa.txt requirements/rasa-test.txt
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found (Rasa 3.6 needs it); pyenv versions:"; pyenv versions 2>/dev/null; exit 1; }
 	@echo "==> Rasa environment ($(PYTHON310)); first time takes ~5 min"
 	$(PYTHON310) -m venv $(RASA_VENV)
 	$(RASA_VENV)/bin/pip install --quiet --upgrade pip==24.0
-	$(RASA_VENV)/bin/pip install --progress-bar on -r requirements/rasa.txt
+	$(RASA_VENV)/bin/pip install --progress-bar on --require-hashes -r requirements/rasa.txt
+	$(RASA_VENV)/bin/pip install --quiet --require-hashes -r requirements/rasa-test.txt
 	touch $@
 
-$(BO_VENV)/.installed: requirements/backoffice.txt
+$(BO_VENV)/.installed: requirements/backoffice.txt requirements/backoffice-test.txt
 	@test -n "$(PYTHON_BO)" || { echo "Python >= 3.11 not found for the back office"; exit 1; }
 	@echo "==> back office environment ($(PYTHON_BO))"
 	$(PYTHON_BO) -m venv $(BO_VENV)
-	$(BO_VENV)/bin/pip install --quiet -r requirements/backoffice.txt
+	$(BO_VENV)/bin/pip install --quiet --require-hashes -r requirements/backoffice.txt
+	$(BO_VENV)/bin/pip install --quiet --require-hashes -r requirements/backoffice-test.txt
 	touch $@
 
 web/node_modules/.installed: web/package-lock.json
