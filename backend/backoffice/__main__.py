@@ -5,8 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .settings import Settings, demo_mode_refusal
+from pydantic import ValidationError
+
+from .catalogue import Catalogue, CatalogueError
 from .knowledge.rules import KnowledgeBase, KnowledgeError
+from .settings import Settings, demo_mode_refusal
+
+
+def catalogue_problems(settings: Settings) -> list[str]:
+    """The system catalogue must be readable, and every variable it reads set."""
+    try:
+        Catalogue.load(settings.catalogue_file).connect(settings.catalogue_variables())
+    except CatalogueError as exc:
+        return [str(exc)]
+    return []
 
 
 def main() -> int:
@@ -31,7 +43,17 @@ def main() -> int:
     sink.add_argument("--port", type=int, default=8025)
     sink.add_argument("--dir", dest="folder", help="where messages are kept (MAIL_SINK_DIR, default var/mail)")
     args = parser.parse_args()
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValidationError as exc:
+        for error in exc.errors():
+            print(f"{Settings.variable_of(str(error['loc'][0]))}: {error['msg']}", file=sys.stderr)
+        return 1
+    if args.command in ("serve", "worker"):
+        problems = settings.problems() + catalogue_problems(settings)
+        if problems:
+            print("the back office does not start: " + "; ".join(problems), file=sys.stderr)
+            return 1
 
     if args.command == "mailsink":
         from pathlib import Path

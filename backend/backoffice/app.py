@@ -3,6 +3,8 @@ per process here."""
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from contextlib import asynccontextmanager
 from typing import AsyncIterator, Optional
 
@@ -20,7 +22,8 @@ from .requests import privacy_team
 from .requests import routes as requests
 from .requests.login_throttle import LoginThrottle
 from .settings import Settings
-from .shared.company_systems import company_systems_client
+from .catalogue import Catalogue
+from .shared.company_systems import CompanySystems, mismatches
 from .shared.database import open_database
 from .shared.dependencies import Clock, Process, utcnow
 
@@ -39,16 +42,56 @@ def validation_problems(exc: RequestValidationError) -> list[dict]:
     return problems
 
 
+log = logging.getLogger(__name__)
+
+
+class CatalogueProblems:
+    """Where the system catalogue disagrees with the register or with the systems themselves: logged
+    once each, and shown to the privacy team."""
+
+    SYSTEMS_WAIT_SECONDS = 60.0
+
+    def __init__(self, found: list[str]) -> None:
+        self.found: list[str] = []
+        self.stop = threading.Event()
+        self.add(found)
+
+    def add(self, found: list[str]) -> None:
+        for problem in found:
+            if problem not in self.found:
+                log.warning("system catalogue: %s", problem)
+                self.found.append(problem)
+
+    def check_systems(self, systems: CompanySystems) -> None:
+        """Ask the systems until each answered, for up to a minute; then say which did not."""
+        waited = 0.0
+        while not self.stop.is_set():
+            found, unread = mismatches(systems)
+            if not unread or waited >= self.SYSTEMS_WAIT_SECONDS:
+                self.add(found + [f"{system}: its GET /systems could not be read, so the catalogue was not checked "
+                                  "against it" for system in unread])
+                return
+            self.stop.wait(2.0)
+            waited += 2.0
+
+
 def create_app(settings: Optional[Settings] = None, clock: Clock = utcnow) -> FastAPI:
     """The application; `clock` is the time every route reads (a test passes one it can move)."""
     settings = settings or Settings.from_env()
     kb = KnowledgeBase.load(settings.knowledge_dir)
+    catalogue = Catalogue.load(settings.catalogue_file)
     engine, sessions = open_database(settings.database_url)
-    systems = company_systems_client(settings, settings.my_data_timeout_seconds)
+    systems = CompanySystems(catalogue, settings.catalogue_variables(), settings.my_data_timeout_seconds)
+    # What the catalogue and the register disagree on is known at once; what the systems say of
+    # themselves once they answer (they may start after the back office).
+    problems = CatalogueProblems(catalogue.register_mismatches(kb.current_at(clock())))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        checking = threading.Thread(target=problems.check_systems, args=(systems,), daemon=True, name="catalogue-check")
+        checking.start()
         yield
+        problems.stop.set()
         systems.close()
         app.state.my_data.tracker.close()
         engine.dispose()
@@ -56,7 +99,8 @@ def create_app(settings: Optional[Settings] = None, clock: Clock = utcnow) -> Fa
     # Every body is capped (MAX_REQUEST_BODY_BYTES): a bigger one gets 413 before it is read whole or parsed.
     app = FastAPI(title="Transparency assistant back office", version="1.0", max_body_size=settings.max_body_bytes,
                   lifespan=lifespan)
-    app.state.process = Process(settings, kb, sessions, clock)
+    app.state.process = Process(settings, kb, catalogue, sessions, clock)
+    app.state.catalogue_problems = problems
     app.state.verification = identity.Verification.start(settings, sessions, systems, clock)
     app.state.my_data = my_data.DataSources.start(settings, systems)
     app.state.privacy_login_throttle = LoginThrottle(lambda: clock().timestamp())

@@ -1,114 +1,143 @@
-"""Settings of the back office, read from the environment (and `.env` at the project root)."""
+"""Settings of the back office: every one typed and read here, from the environment (and `.env` at the
+project root), with its default stated once. A secret that is unset or still a placeholder of
+`.env.example` stops start-up with the variable's name (`Settings.problems`)."""
 from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PLACEHOLDER = "change-me"
 
 
-@dataclass(frozen=True)
-class Settings:
-    knowledge_dir: Path
-    web_dir: Path
-    database_url: str
-    socket_url: str
-    service_token: str
-    # The privacy request ledger: the company systems the outbox worker delivers tasks to, and the
-    # privacy team's login for the overview (an empty password keeps the overview closed).
-    company_systems_url: str = "http://localhost:8100"
-    company_systems_token: str = "change-me-systems-token"
-    privacy_team_user: str = "privacy"
-    privacy_team_password: str = ""
+def _env(name: str, default: Any, field_name: Optional[str] = None, **extra: Any) -> Any:
+    """A setting read from the variable `name` (a test may also pass it by its field name)."""
+    choices = AliasChoices(field_name, name) if field_name else name
+    return Field(default, validation_alias=choices, **extra)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, populate_by_name=True, extra="ignore", case_sensitive=True)
+
+    knowledge_dir: Path = _env("KNOWLEDGE_DIR", PROJECT_ROOT / "knowledge", "knowledge_dir")
+    web_dir: Path = _env("WEB_DIR", PROJECT_ROOT / "web", "web_dir")
+    catalogue_file: Path = _env("COMPANY_SYSTEMS_CATALOGUE", PROJECT_ROOT / "company-systems.yml", "catalogue_file")
+    database_url: str = _env("BACKOFFICE_DATABASE_URL", f"sqlite:///{PROJECT_ROOT / 'var' / 'backoffice.db'}", "database_url")
+    socket_url: str = _env("PUBLIC_SOCKET_URL", "http://localhost:5005", "socket_url")
+    # The token every call of the action server carries; required.
+    service_token: str = _env("BACKOFFICE_SERVICE_TOKEN", "", "service_token")
+    # The company systems (the system catalogue's ${COMPANY_SYSTEMS_URL} and ${COMPANY_SYSTEMS_TOKEN}).
+    company_systems_url: str = _env("COMPANY_SYSTEMS_URL", "http://localhost:8100", "company_systems_url")
+    company_systems_token: str = _env("COMPANY_SYSTEMS_TOKEN", "", "company_systems_token")
+    # The privacy team's login for the overview (an empty password keeps the overview closed).
+    privacy_team_user: str = _env("PRIVACY_TEAM_USER", "privacy", "privacy_team_user")
+    privacy_team_password: str = _env("PRIVACY_TEAM_PASSWORD", "", "privacy_team_password")
     # Outbox worker: seconds between polls, call timeout, lease on a claimed task, retry schedule.
-    worker_poll_seconds: float = 1.0
-    worker_timeout_seconds: float = 5.0
-    worker_lease_seconds: float = 30.0
-    worker_max_attempts: int = 10
-    worker_backoff_base_seconds: float = 30.0
-    worker_backoff_cap_seconds: float = 3600.0
-    # Identity verification. SESSION_TOKEN_SECRET signs the website's session tokens and is shared
-    # with the Rasa socket.io channel (at least 32 bytes; unset, website sessions are refused);
-    # OTP_SECRET keys the hashes of one-time codes (unset, a random one per process is used).
-    session_token_secret: str = ""
-    session_token_minutes: int = 30
-    otp_secret: str = ""
-    identity_minutes: int = 60  # how long a conversation stays verified
-    identity_lookup_timeout_seconds: float = 5.0  # the call to the company's CRM to find an e-mail address
-    smtp_host: str = "localhost"
-    smtp_port: int = 8025
-    smtp_from: str = "Voltera privacy <privacy@voltera.example>"
-    smtp_username: str = ""
-    smtp_password: str = ""
-    smtp_starttls: bool = False
+    worker_poll_seconds: float = _env("WORKER_POLL_SECONDS", 1.0, "worker_poll_seconds", gt=0)
+    worker_timeout_seconds: float = _env("WORKER_TIMEOUT_SECONDS", 5.0, "worker_timeout_seconds", gt=0)
+    worker_lease_seconds: float = _env("WORKER_LEASE_SECONDS", 30.0, "worker_lease_seconds", gt=0)
+    worker_max_attempts: int = _env("WORKER_MAX_ATTEMPTS", 10, "worker_max_attempts", ge=1)
+    worker_backoff_base_seconds: float = _env("WORKER_BACKOFF_BASE_SECONDS", 30.0, "worker_backoff_base_seconds", gt=0)
+    worker_backoff_cap_seconds: float = _env("WORKER_BACKOFF_CAP_SECONDS", 3600.0, "worker_backoff_cap_seconds", gt=0)
+    # Identity verification. SESSION_TOKEN_SECRET signs the website's session tokens (at least 32
+    # bytes); OTP_SECRET keys the hashes of one-time codes.
+    session_token_secret: str = _env("SESSION_TOKEN_SECRET", "", "session_token_secret")
+    session_token_minutes: int = _env("SESSION_TOKEN_MINUTES", 30, "session_token_minutes", ge=1)
+    otp_secret: str = _env("OTP_SECRET", "", "otp_secret")
+    identity_minutes: int = _env("IDENTITY_MINUTES", 60, "identity_minutes", ge=1)  # how long a conversation stays verified
+    # The call to the company's CRM to find an e-mail address.
+    identity_lookup_timeout_seconds: float = _env("IDENTITY_LOOKUP_TIMEOUT_SECONDS", 5.0, "identity_lookup_timeout_seconds", gt=0)
+    smtp_host: str = _env("SMTP_HOST", "localhost", "smtp_host")
+    smtp_port: int = _env("SMTP_PORT", 8025, "smtp_port")
+    smtp_from: str = _env("SMTP_FROM", "Voltera privacy <privacy@voltera.example>", "smtp_from")
+    smtp_username: str = _env("SMTP_USERNAME", "", "smtp_username")
+    smtp_password: str = _env("SMTP_PASSWORD", "", "smtp_password")
+    smtp_starttls: bool = _env("SMTP_STARTTLS", False, "smtp_starttls")
     # The embedded demo: log in as a seed customer on the website, read the mail sink's inbox.
-    # Never on in production (anyone could log in as a demo customer and read every code).
-    demo_mode: bool = False
-    # Demo mode is refused when the back office is reachable beyond this machine or runs on
-    # PostgreSQL (both look like a real deployment), unless DEMO_MODE_ALLOW_PUBLIC says so too.
-    demo_mode_allow_public: bool = False
-    mail_dir: Path = PROJECT_ROOT / "var" / "mail"
-    # The customer's own data (my_data_api): Rasa's tracker store, read for the transcripts and
-    # emptied by an erasure (see `tracker_url`); how long a company system may take to answer;
-    # download links: EXPORT_LINK_SECRET signs them (at least 32 bytes; unset, a random key of this
-    # process is used and links die with it), they live EXPORT_LINK_MINUTES, and start with
-    # BACKOFFICE_PUBLIC_URL, the address the customer's browser reaches the back office at.
-    tracker_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'rasa-tracker.db'}"
-    my_data_timeout_seconds: float = 5.0
-    export_link_secret: str = ""
-    export_link_minutes: int = 15
-    public_url: str = "http://localhost:8000"
+    # Never on in production (anyone could log in as a demo customer and read every code). Refused
+    # when the back office is reachable beyond this machine or runs on PostgreSQL (both look like a
+    # real deployment), unless DEMO_MODE_ALLOW_PUBLIC says so too.
+    demo_mode: bool = _env("DEMO_MODE", False, "demo_mode")
+    demo_mode_allow_public: bool = _env("DEMO_MODE_ALLOW_PUBLIC", False, "demo_mode_allow_public")
+    mail_dir: Path = _env("MAIL_SINK_DIR", PROJECT_ROOT / "var" / "mail", "mail_dir")
+    # A customer's own data: Rasa's tracker store, read for the transcripts and emptied by an erasure
+    # (`tracker_url`, from TRACKER_DB_URL or TRACKER_DB_*); how long a company system may take to
+    # answer; download links: EXPORT_LINK_SECRET signs them (at least 32 bytes), they live
+    # EXPORT_LINK_MINUTES, and start with BACKOFFICE_PUBLIC_URL, the address the customer's browser
+    # reaches the back office at (else BACKOFFICE_URL, else localhost and BACKOFFICE_PORT).
+    tracker_url: str = _env("TRACKER_DB_URL", "", "tracker_url")
+    tracker_db_dialect: str = _env("TRACKER_DB_DIALECT", "sqlite")
+    tracker_db_host: str = _env("TRACKER_DB_HOST", "")
+    tracker_db: str = _env("TRACKER_DB", "var/rasa-tracker.db")
+    tracker_db_port: str = _env("TRACKER_DB_PORT", "")
+    tracker_db_username: str = _env("TRACKER_DB_USERNAME", "")
+    tracker_db_password: str = _env("TRACKER_DB_PASSWORD", "")
+    my_data_timeout_seconds: float = _env("MY_DATA_TIMEOUT_SECONDS", 5.0, "my_data_timeout_seconds", gt=0)
+    export_link_secret: str = _env("EXPORT_LINK_SECRET", "", "export_link_secret")
+    export_link_minutes: int = _env("EXPORT_LINK_MINUTES", 15, "export_link_minutes", ge=1)
+    public_url: str = _env("BACKOFFICE_PUBLIC_URL", "", "public_url")
+    backoffice_url: str = _env("BACKOFFICE_URL", "")
+    backoffice_port: int = _env("BACKOFFICE_PORT", 8000)
     # The largest request body accepted (bytes); a bigger one gets 413 before anything parses it.
-    max_body_bytes: int = 64 * 1024
+    max_body_bytes: int = _env("MAX_REQUEST_BODY_BYTES", 64 * 1024, "max_body_bytes", gt=0)
+
+    @model_validator(mode="after")
+    def _derived(self) -> "Settings":
+        if not self.tracker_url:
+            object.__setattr__(self, "tracker_url", tracker_url({
+                "TRACKER_DB_DIALECT": self.tracker_db_dialect, "TRACKER_DB_HOST": self.tracker_db_host, "TRACKER_DB": self.tracker_db,
+                "TRACKER_DB_PORT": self.tracker_db_port, "TRACKER_DB_USERNAME": self.tracker_db_username,
+                "TRACKER_DB_PASSWORD": self.tracker_db_password}))
+        else:
+            object.__setattr__(self, "tracker_url", tracker_url({"TRACKER_DB_URL": self.tracker_url}))
+        public = self.public_url or self.backoffice_url or f"http://localhost:{self.backoffice_port}"
+        object.__setattr__(self, "public_url", public.rstrip("/"))
+        return self
 
     @classmethod
     def from_env(cls) -> "Settings":
         load_dotenv(PROJECT_ROOT / ".env")
-        return cls(
-            knowledge_dir=Path(os.getenv("KNOWLEDGE_DIR", PROJECT_ROOT / "knowledge")),
-            web_dir=Path(os.getenv("WEB_DIR", PROJECT_ROOT / "web")),
-            database_url=os.getenv("BACKOFFICE_DATABASE_URL", f"sqlite:///{PROJECT_ROOT / 'var' / 'backoffice.db'}"),
-            socket_url=os.getenv("PUBLIC_SOCKET_URL", "http://localhost:5005"),
-            service_token=os.getenv("BACKOFFICE_SERVICE_TOKEN", "change-me-service-token"),
-            company_systems_url=os.getenv("COMPANY_SYSTEMS_URL", "http://localhost:8100"),
-            company_systems_token=os.getenv("COMPANY_SYSTEMS_TOKEN", "change-me-systems-token"),
-            privacy_team_user=os.getenv("PRIVACY_TEAM_USER", "privacy"),
-            privacy_team_password=os.getenv("PRIVACY_TEAM_PASSWORD", ""),
-            worker_poll_seconds=float(os.getenv("WORKER_POLL_SECONDS", "1.0")),
-            worker_timeout_seconds=float(os.getenv("WORKER_TIMEOUT_SECONDS", "5.0")),
-            worker_lease_seconds=float(os.getenv("WORKER_LEASE_SECONDS", "30")),
-            worker_max_attempts=int(os.getenv("WORKER_MAX_ATTEMPTS", "10")),
-            worker_backoff_base_seconds=float(os.getenv("WORKER_BACKOFF_BASE_SECONDS", "30")),
-            worker_backoff_cap_seconds=float(os.getenv("WORKER_BACKOFF_CAP_SECONDS", "3600")),
-            session_token_secret=os.getenv("SESSION_TOKEN_SECRET", ""),
-            session_token_minutes=int(os.getenv("SESSION_TOKEN_MINUTES", "30")),
-            otp_secret=os.getenv("OTP_SECRET", ""),
-            identity_minutes=int(os.getenv("IDENTITY_MINUTES", "60")),
-            identity_lookup_timeout_seconds=float(os.getenv("IDENTITY_LOOKUP_TIMEOUT_SECONDS", "5")),
-            smtp_host=os.getenv("SMTP_HOST", "localhost"),
-            smtp_port=int(os.getenv("SMTP_PORT", "8025")),
-            smtp_from=os.getenv("SMTP_FROM", "Voltera privacy <privacy@voltera.example>"),
-            smtp_username=os.getenv("SMTP_USERNAME", ""),
-            smtp_password=os.getenv("SMTP_PASSWORD", ""),
-            smtp_starttls=_flag(os.getenv("SMTP_STARTTLS", "0")),
-            demo_mode=_flag(os.getenv("DEMO_MODE", "0")),
-            demo_mode_allow_public=_flag(os.getenv("DEMO_MODE_ALLOW_PUBLIC", "0")),
-            mail_dir=Path(os.getenv("MAIL_SINK_DIR", PROJECT_ROOT / "var" / "mail")),
-            tracker_url=tracker_url(os.environ),
-            my_data_timeout_seconds=float(os.getenv("MY_DATA_TIMEOUT_SECONDS", "5")),
-            export_link_secret=os.getenv("EXPORT_LINK_SECRET", ""),
-            export_link_minutes=int(os.getenv("EXPORT_LINK_MINUTES", "15")),
-            public_url=(os.getenv("BACKOFFICE_PUBLIC_URL") or os.getenv("BACKOFFICE_URL")
-                        or f"http://localhost:{os.getenv('BACKOFFICE_PORT') or 8000}").rstrip("/"),
-            max_body_bytes=int(os.getenv("MAX_REQUEST_BODY_BYTES", str(64 * 1024))),
-        )
+        return cls()
+
+    @classmethod
+    def variable_of(cls, field: str) -> str:
+        """The environment variable a setting is read from."""
+        alias = cls.model_fields[field].validation_alias if field in cls.model_fields else None
+        if isinstance(alias, AliasChoices):
+            return str(alias.choices[-1])
+        return str(alias or field)
+
+    def catalogue_variables(self) -> dict[str, str]:
+        """What the system catalogue's ${...} read: the environment, with the company systems' address
+        and token as set here."""
+        return {**os.environ, "COMPANY_SYSTEMS_URL": self.company_systems_url, "COMPANY_SYSTEMS_TOKEN": self.company_systems_token}
+
+    def problems(self) -> list[str]:
+        """Why the back office must not start with these settings: each names the variable to set.
+        (The variables the system catalogue reads are checked when it connects: `Catalogue.connect`.)"""
+        problems = []
+        for name, value in (("BACKOFFICE_SERVICE_TOKEN", self.service_token), ("COMPANY_SYSTEMS_TOKEN", self.company_systems_token),
+                            ("SESSION_TOKEN_SECRET", self.session_token_secret), ("OTP_SECRET", self.otp_secret),
+                            ("EXPORT_LINK_SECRET", self.export_link_secret)):
+            if not value:
+                problems.append(f"{name} is not set")
+            elif is_placeholder(value):
+                problems.append(f"{name} is still the placeholder '{value}' of .env.example")
+        if is_placeholder(self.privacy_team_password):
+            problems.append("PRIVACY_TEAM_PASSWORD is still the placeholder of .env.example (empty keeps the overview closed)")
+        return problems
+
+
+def is_placeholder(value: str) -> bool:
+    return value.startswith(PLACEHOLDER)
 
 
 def demo_mode_refusal(settings: Settings, host: str) -> Optional[str]:
@@ -171,7 +200,3 @@ def _with_our_driver(url: URL) -> URL:
     if url.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
         return url.set(drivername="postgresql+psycopg")
     return url
-
-
-def _flag(value: str) -> bool:
-    return value.strip().lower() in ("1", "true", "yes", "on")

@@ -152,3 +152,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def systems_at(url: str, token: str) -> dict[str, str]:
+    """What the system catalogue's ${...} read, for company systems running at `url`."""
+    return {"COMPANY_SYSTEMS_URL": url, "COMPANY_SYSTEMS_TOKEN": token}

@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..identity.routes import VerificationDep
+from ..shared.company_systems import CompanySystems
 from ..shared.dependencies import ClockDep, SettingsDep
 from .mailsink import read_inbox
 
@@ -59,8 +60,8 @@ class DemoCustomers:
         self._customers: Optional[list[dict]] = None
 
     @staticmethod
-    def one(systems: httpx2.Client, customer_id: str) -> Optional[dict]:
-        response = systems.get(f"/systems/crm/customers/{customer_id}/export")
+    def one(systems: CompanySystems, customer_id: str) -> Optional[dict]:
+        response = systems.export(systems.finder, customer_id)
         if response.status_code == 404:
             return None
         response.raise_for_status()
@@ -68,7 +69,7 @@ class DemoCustomers:
         name = " ".join(p for p in (contact.get("first_name"), contact.get("last_name")) if p) or customer_id
         return {"customer_id": customer_id, "name": name, "email": contact.get("email")}
 
-    def all(self, systems: httpx2.Client) -> list[dict]:
+    def all(self, systems: CompanySystems) -> list[dict]:
         with self._lock:
             if self._customers is not None and time.monotonic() - self._at < DEMO_CUSTOMERS_CACHE_SECONDS:
                 return self._customers

@@ -25,6 +25,7 @@ import httpx2
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import aliased, sessionmaker
 
+from ..shared.company_systems import CompanySystems
 from . import mail
 from .tables import EMAIL, VerificationAttempt
 
@@ -40,9 +41,9 @@ def utcnow() -> dt.datetime:
 
 
 class CodeNotices:
-    def __init__(self, Session: sessionmaker, systems: httpx2.Client, smtp: mail.SmtpConfig,
+    def __init__(self, Session: sessionmaker, systems: CompanySystems, smtp: mail.SmtpConfig,
                  clock: Callable[[], dt.datetime] = utcnow) -> None:
-        """`systems`: a client of the company systems (base URL, token and timeout set), to find the addresses."""
+        """`systems`: the company systems, to find the addresses on file."""
         self.Session = Session
         self.systems = systems
         self.smtp = smtp
@@ -66,7 +67,7 @@ class CodeNotices:
 
     def addresses_of(self, customer_id: str) -> list[str]:
         """Every e-mail address the CRM has for the customer (contact and login), each once."""
-        response = self.systems.get(f"/systems/crm/customers/{customer_id}/export")
+        response = self.systems.export(self.systems.finder, customer_id)
         response.raise_for_status()
         records = response.json()["categories"]
         found = [r.get("email") for r in records.get("contact_details", [])] + [r.get("login_email") for r in records.get("account", [])]

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..settings import Settings
+from ..shared.company_systems import CompanySystems
 from ..shared.dependencies import Clock, ClockDep, SessionsDep
 from ..shared.service_auth import require_service
 from . import mail
@@ -71,13 +72,13 @@ class Verification:
     tokens: Optional[identity.SessionTokens]  # None: website sessions are refused (no SESSION_TOKEN_SECRET)
     otp_secret: str
     binding_ttl: dt.timedelta
-    systems: httpx2.Client
+    systems: CompanySystems
     lookup_timeout: float
     smtp: mail.SmtpConfig
     notices: CodeNotices
 
     @classmethod
-    def start(cls, settings: Settings, sessions: sessionmaker, systems: httpx2.Client, clock: Clock) -> "Verification":
+    def start(cls, settings: Settings, sessions: sessionmaker, systems: CompanySystems, clock: Clock) -> "Verification":
         tokens: Optional[identity.SessionTokens] = None
         if identity.secret_is_set(settings.session_token_secret):
             try:
@@ -228,7 +229,7 @@ def verify_session(body: SessionIn, sessions: SessionsDep, clock: ClockDep, veri
 def lookup(verifying: Verification, email: str) -> Optional[str]:
     """The customer id the CRM has for this address, None if none; `HTTPException(503)` when it cannot say."""
     try:
-        response = verifying.systems.get("/systems/crm/customers/lookup", params={"email": email}, timeout=verifying.lookup_timeout)
+        response = verifying.systems.lookup(email, timeout=verifying.lookup_timeout)
     except httpx2.HTTPError as exc:
         log.warning("CRM lookup failed: %s", type(exc).__name__)
         raise HTTPException(503, "the customer records cannot be reached right now; try again in a few minutes") from None
@@ -247,7 +248,7 @@ def lookup(verifying: Verification, email: str) -> Optional[str]:
 def address_on_file(verifying: Verification, customer_id: str, typed: str) -> str:
     """The address as the CRM stores it (the lookup matched it case-insensitively)."""
     try:
-        response = verifying.systems.get(f"/systems/crm/customers/{customer_id}/export", timeout=verifying.lookup_timeout)
+        response = verifying.systems.export(verifying.systems.finder, customer_id, timeout=verifying.lookup_timeout)
         records = response.json()["categories"] if response.status_code == 200 else {}
         stored = [r.get("email") for r in records.get("contact_details", [])] + [r.get("login_email") for r in records.get("account", [])]
     except (httpx2.HTTPError, ValueError, KeyError, TypeError, AttributeError):

@@ -81,9 +81,6 @@ class Company(Strict):
     authority: Authority
 
 
-SYSTEMS = Literal["crm", "orders", "loyalty", "marketing", "wifi", "service"]
-
-
 class Retention(Strict):
     months: Optional[int] = None
     period: Text
@@ -95,7 +92,7 @@ class Category(Strict):
     name: Text
     description: Text
     source: Text
-    systems: list[SYSTEMS]
+    systems: list[str]  # the register's own word; the system catalogue says who holds it (checked at start)
     retention: Retention
     kept_after_erasure: Optional[Text] = None
 

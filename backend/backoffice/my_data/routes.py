@@ -19,13 +19,13 @@ import secrets
 from dataclasses import dataclass
 from typing import Annotated, Literal, Optional
 
-import httpx2
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import sessionmaker
 
 from ..identity.presence import Presence, not_verified, presence, verified_binding
 from ..settings import Settings
+from ..shared.company_systems import CompanySystems
 from ..shared.dependencies import ClockDep, KnowledgeDep, SessionsDep, SettingsDep
 from ..shared.service_auth import require_service
 from .export_links import ExportDownload, ExportLink, ExportLinks, LinkError, usable_secret
@@ -47,12 +47,12 @@ class DataSources:
     """Where a customer's data is read from, and the download links' key: one of each per process
     (`app.state.my_data`)."""
 
-    systems: httpx2.Client
+    systems: CompanySystems
     tracker: TrackerStore
     links: ExportLinks
 
     @classmethod
-    def start(cls, settings: Settings, systems: httpx2.Client) -> "DataSources":
+    def start(cls, settings: Settings, systems: CompanySystems) -> "DataSources":
         secret = settings.export_link_secret
         if not usable_secret(secret):
             log.warning("EXPORT_LINK_SECRET is not set (or shorter than 32 bytes): download links use a random key of "

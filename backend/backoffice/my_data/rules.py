@@ -23,12 +23,12 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
-from urllib.parse import quote
 
 import httpx2
 from sqlalchemy.orm import sessionmaker
 
-from ..requests.filing import ALL_CATEGORIES, ASSISTANT, COMPANY_SYSTEMS
+from ..catalogue import ASSISTANT, Catalogue
+from ..shared.company_systems import CompanySystems
 from ..knowledge.rules import Category, KnowledgeVersion, Purpose, Recipient
 from .transcripts import CATEGORY as TRANSCRIPT_CATEGORY
 from .transcripts import Transcript, TrackerStore, TranscriptsUnavailable, customer_conversations, references
@@ -71,12 +71,14 @@ class Holdings:
     transcripts: list[Transcript]
     shared_conversations: int  # also verified another customer: left out (transcripts.py)
     collected_at: dt.datetime
+    catalogue: Catalogue  # which systems were asked, and what they hold
 
 
-def collect(client: httpx2.Client, store: TrackerStore, Session: sessionmaker, customer_id: str, now: dt.datetime) -> Holdings:
+def collect(systems: CompanySystems, store: TrackerStore, Session: sessionmaker, customer_id: str, now: dt.datetime) -> Holdings:
     """Every system's export and the assistant's transcripts; `SystemUnavailable` if any is missing."""
-    with ThreadPoolExecutor(max_workers=len(COMPANY_SYSTEMS)) as pool:
-        exports = list(pool.map(lambda system: _export(client, system, customer_id), COMPANY_SYSTEMS))
+    asked = systems.catalogue.company_systems
+    with ThreadPoolExecutor(max_workers=len(asked)) as pool:
+        exports = list(pool.map(lambda system: _export(systems, system, customer_id), asked))
     with Session() as session:
         conversations = customer_conversations(session, customer_id)
     try:
@@ -86,7 +88,7 @@ def collect(client: httpx2.Client, store: TrackerStore, Session: sessionmaker, c
 
     records: dict[str, list[tuple[str, dict]]] = {}
     restricted: dict[str, str] = {}
-    for system, export in zip(COMPANY_SYSTEMS, exports):
+    for system, export in zip(asked, exports):
         if export is None:
             continue
         for category, found in export["categories"].items():
@@ -97,13 +99,13 @@ def collect(client: httpx2.Client, store: TrackerStore, Session: sessionmaker, c
     if transcripts:
         records.setdefault(TRANSCRIPT_CATEGORY, []).extend(
             (ASSISTANT, t.as_record(name)) for t, name in zip(transcripts, references(transcripts)))
-    return Holdings(customer_id, records, restricted, transcripts, len(conversations.shared), now)
+    return Holdings(customer_id, records, restricted, transcripts, len(conversations.shared), now, systems.catalogue)
 
 
-def _export(client: httpx2.Client, system: str, customer_id: str) -> Optional[dict]:
+def _export(systems: CompanySystems, system: str, customer_id: str) -> Optional[dict]:
     """One system's export; None when it holds nothing about the customer (404)."""
     try:
-        response = client.get(f"/systems/{system}/customers/{quote(customer_id, safe='')}/export")
+        response = systems.export(system, customer_id)
     except httpx2.TimeoutException:
         raise SystemUnavailable(system, f"the {system} system did not answer in time") from None
     except httpx2.HTTPError:
@@ -172,9 +174,9 @@ def _document(holdings: Holdings, version: KnowledgeVersion, language: str, full
         "language": language,
         "exported_at" if full else "collected_at": holdings.collected_at.isoformat(),
         "categories": categories,
-        "empty_categories": [c.id for c in version.categories if c.id not in held and c.id in ALL_CATEGORIES],
+        "empty_categories": [c.id for c in version.categories if c.id not in held and c.id in holdings.catalogue.holders],
         # Described in the knowledge base, but no connected system can say what it holds.
-        "not_in_connected_systems": [c.id for c in version.categories if c.id not in held and c.id not in ALL_CATEGORIES],
+        "not_in_connected_systems": [c for c in holdings.catalogue.unheld(version) if c not in held],
         "conversations": {
             "count": len(holdings.transcripts),
             "messages": sum(len(t.messages) for t in holdings.transcripts),

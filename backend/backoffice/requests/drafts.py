@@ -24,6 +24,7 @@ from typing import Iterable, Optional
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..catalogue import Catalogue
 from .filing import Filed, checked_request, file_request
 from ..knowledge.rules import KnowledgeBase
 from .tables import RequestDraft
@@ -50,9 +51,9 @@ def draft_view(draft: RequestDraft) -> dict:
 
 def make_draft(session: Session, conversation_id: str, customer_id: str, type: str,  # noqa: A002
                categories: Optional[Iterable[str]], details: Optional[dict], knowledge_version: Optional[str],
-               now: dt.datetime) -> RequestDraft:
+               now: dt.datetime, catalogue: Optional[Catalogue] = None) -> RequestDraft:
     """Check and store the request as the summary shows it; committed. `FilingError` if it could not be filed."""
-    kind, wanted, clean = checked_request(type, categories, details)
+    kind, wanted, clean = checked_request(type, categories, details, catalogue)
     open_drafts = session.scalar(select(func.count()).select_from(RequestDraft).where(
         RequestDraft.conversation_id == conversation_id, RequestDraft.request_id.is_(None), RequestDraft.expires_at > now))
     if open_drafts >= MAX_OPEN_DRAFTS:
@@ -66,7 +67,7 @@ def make_draft(session: Session, conversation_id: str, customer_id: str, type: s
 
 
 def file_draft(session: Session, draft_id: str, conversation_id: str, customer_id: str, now: dt.datetime,
-               kb: KnowledgeBase, channel: str) -> tuple[Filed, RequestDraft]:
+               kb: KnowledgeBase, channel: str, catalogue: Optional[Catalogue] = None) -> tuple[Filed, RequestDraft]:
     """File exactly the stored draft, once; `DraftRefused` for another conversation's, another customer's or an expired one."""
     draft = session.scalar(select(RequestDraft).where(RequestDraft.id == draft_id).with_for_update())
     if draft is None or not hmac.compare_digest(draft.conversation_id.encode(), conversation_id.encode()):
@@ -79,7 +80,7 @@ def file_draft(session: Session, draft_id: str, conversation_id: str, customer_i
     # What an erasure keeps is worded from the version the customer's summary came from.
     knowledge = (kb.get(draft.knowledge_version) if draft.knowledge_version else None) or kb.current_at(now)
     filed = file_request(session, draft.customer_id, draft.type, draft.categories, draft.details, f"draft-{draft.id}",
-                         now, channel=channel, conversation_id=draft.conversation_id, knowledge=knowledge)
+                         now, channel=channel, conversation_id=draft.conversation_id, knowledge=knowledge, catalogue=catalogue)
     if draft.request_id is None:
         draft.request_id, draft.filed_at = filed.request.id, now
         session.commit()

@@ -35,31 +35,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .. import catalogue as systems_catalogue
+from ..catalogue import Catalogue
+from ..vocabulary import ADDRESS_PARTS, CONSENT_IDS, CORRECTABLE_FIELDS, DIRECT_MARKETING
 from . import rules as rr
 from ..knowledge.rules import KnowledgeBase, KnowledgeVersion
 from .tables import ConsentState, Request, SystemTask, append_audit
-
-# Which system holds which data categories. The company systems' entries are their own catalogue
-# (GET /systems); the knowledge base's `systems` lists differ in places, so routing follows the
-# systems that actually answer. Kept as one constant so it can later be derived from the knowledge base.
-# "assistant" is the back office itself: this assistant's own chat transcripts (Rasa's tracker store)
-# are customer service contacts too, so a category can live in several systems. The worker carries
-# out the assistant's tasks in-process (worker.py, transcripts.py); the others over HTTP.
-ASSISTANT = "assistant"
-SYSTEM_CATEGORIES: dict[str, tuple[str, ...]] = {
-    "crm": ("contact_details", "account"),
-    "orders": ("purchase_history", "invoices", "payment_details"),
-    "loyalty": ("loyalty", "profile_segments"),
-    "marketing": ("marketing_preferences",),
-    "wifi": ("store_visits",),
-    "service": ("customer_service",),
-    ASSISTANT: ("customer_service",),
-}
-COMPANY_SYSTEMS: tuple[str, ...] = tuple(s for s in SYSTEM_CATEGORIES if s != ASSISTANT)
-CATEGORY_SYSTEMS: dict[str, tuple[str, ...]] = {
-    c: tuple(s for s, held in SYSTEM_CATEGORIES.items() if c in held) for held in SYSTEM_CATEGORIES.values() for c in held
-}
-ALL_CATEGORIES: tuple[str, ...] = tuple(CATEGORY_SYSTEMS)
 
 # What each right asks of a system (the calls are in worker.py).
 OPERATIONS: dict[rr.RequestType, str] = {
@@ -75,10 +56,6 @@ OPERATIONS: dict[rr.RequestType, str] = {
     rr.RequestType.OPT_OUT: "preferences",
 }
 CONSENT_TYPES = frozenset({rr.RequestType.OBJECTION_DIRECT_MARKETING, rr.RequestType.WITHDRAW_CONSENT, rr.RequestType.OPT_OUT})
-CONSENT_PURPOSES = ("newsletter", "personalised_offers", "wifi_counting")
-DIRECT_MARKETING = ("newsletter", "personalised_offers")
-RECTIFIABLE_FIELDS = ("name", "address", "email", "phone")
-ADDRESS_PARTS = ("street", "house_number", "postcode", "city")  # what the system contract stores
 DETAIL_KEYS = frozenset({"field", "value", "purposes", "note", "language"})
 
 CUSTOMER_ID_MAX = 32
@@ -116,14 +93,16 @@ def file_request(
     conversation_id: Optional[str] = None,
     knowledge: Optional[KnowledgeVersion] = None,
     regime: rr.Regime = rr.GDPR,
+    catalogue: Optional[Catalogue] = None,
 ) -> Filed:
     """File a request and commit it with its tasks and audit entries; see the module text for the steps."""
+    catalogue = catalogue or systems_catalogue.load()
     # 1. check the input
     request_type = _request_type(type)
     customer_id = _customer_id(customer_id)
     _check_now(now)
     client_request_id = _client_request_id(client_request_id)
-    wanted = _categories(request_type, categories)
+    wanted = _categories(request_type, categories, catalogue)
     details = _details(request_type, details or {})
 
     # 2. a repeated filing returns the request filed first
@@ -140,12 +119,17 @@ def file_request(
     kept = kept_after_erasure(knowledge, wanted) if request_type is rr.RequestType.ERASURE else []
     if kept:
         details = {**details, "kept_after_erasure": kept}
+    # ... and what no connected system holds, so that the privacy team handles it by hand instead of it
+    # silently dropping out of the request
+    unheld = _unheld(request_type, categories, knowledge, catalogue)
+    if unheld:
+        details = {**details, "not_in_connected_systems": unheld}
 
     # 5, 6 and 7: written and committed together; a twin that won a race is returned instead
     for attempt in range(3):
         try:
             request, tasks = _write(session, customer_id, request_type, regime, wanted, details, client_request_id,
-                                    received_on, due_on, now, channel, conversation_id, knowledge)
+                                    received_on, due_on, now, channel, conversation_id, knowledge, catalogue)
             session.commit()
             return Filed(request=request, tasks=tasks, created=True, kept_after_erasure=kept)
         except IntegrityError:
@@ -165,7 +149,7 @@ def file_request(
 def _write(
     session: Session, customer_id: str, request_type: rr.RequestType, regime: rr.Regime, wanted: list[str],
     details: dict, client_request_id: str, received_on: dt.date, due_on: dt.date, now: dt.datetime,
-    channel: Optional[str], conversation_id: Optional[str], knowledge: Optional[KnowledgeVersion],
+    channel: Optional[str], conversation_id: Optional[str], knowledge: Optional[KnowledgeVersion], catalogue: Catalogue,
 ) -> tuple[Request, list[SystemTask]]:
     """Steps 5 and 6: the request, its tasks (the outbox), consents, and an audit entry per step; not committed."""
     request_id = new_request_id(now)
@@ -184,7 +168,7 @@ def _write(
                  detail={"categories": list(wanted), "channel": channel, "conversation_id": conversation_id,
                          "knowledge_version": request.knowledge_version})
 
-    tasks = [_task(request_id, system, cats, request_type, details, now) for system, cats in route(wanted).items()]
+    tasks = [_task(request_id, system, cats, request_type, details, now) for system, cats in catalogue.route(wanted).items()]
     session.add_all(tasks)
 
     domain, entry = rr.transition(domain, rr.Status.VERIFIED, "system:filing",
@@ -202,20 +186,13 @@ def _write(
     return request, tasks
 
 
-def checked_request(type: str, categories: Optional[Iterable[str]], details: Optional[dict]) -> tuple[str, list[str], dict]:  # noqa: A002
+def checked_request(type: str, categories: Optional[Iterable[str]], details: Optional[dict],  # noqa: A002
+                    catalogue: Optional[Catalogue] = None) -> tuple[str, list[str], dict]:
     """Step 1 on its own: the right, categories and details as filing would take them; `FilingError` if not.
     A draft is checked when it is made, so the customer confirms only what can be filed."""
     request_type = _request_type(type)
-    return request_type.value, _categories(request_type, categories), _details(request_type, details or {})
-
-
-def route(categories: Iterable[str]) -> dict[str, list[str]]:
-    """The systems that hold these categories, each with its share, in the catalogue's order."""
-    by_system: dict[str, list[str]] = {}
-    for category in categories:
-        for system in CATEGORY_SYSTEMS[category]:
-            by_system.setdefault(system, []).append(category)
-    return {s: by_system[s] for s in SYSTEM_CATEGORIES if s in by_system}
+    wanted = _categories(request_type, categories, catalogue or systems_catalogue.load())
+    return request_type.value, wanted, _details(request_type, details or {})
 
 
 def kept_after_erasure(knowledge: Optional[KnowledgeVersion], categories: Iterable[str]) -> list[dict]:
@@ -275,7 +252,7 @@ def _client_request_id(value: Optional[str]) -> str:
     return value.strip()
 
 
-def _categories(request_type: rr.RequestType, categories: Optional[Iterable[str]]) -> list[str]:
+def _categories(request_type: rr.RequestType, categories: Optional[Iterable[str]], catalogue: Catalogue) -> list[str]:
     """The categories the request covers, in catalogue order; none given means all that apply."""
     if request_type in CONSENT_TYPES:
         fixed = ["marketing_preferences"]
@@ -286,10 +263,11 @@ def _categories(request_type: rr.RequestType, categories: Optional[Iterable[str]
     if isinstance(categories, str):
         categories = [categories]
     given = list(dict.fromkeys(categories or ()))
-    unknown = [c for c in given if not isinstance(c, str) or c not in CATEGORY_SYSTEMS]
+    held = catalogue.categories
+    unknown = [c for c in given if not isinstance(c, str) or c not in held]
     if unknown:
         raise FilingError(
-            f"no connected system holds {', '.join(map(str, unknown))}; the categories are: {', '.join(ALL_CATEGORIES)}"
+            f"no connected system holds {', '.join(map(str, unknown))}; the categories are: {', '.join(held)}"
         )
     if fixed is not None:
         outside = [c for c in given if c not in fixed]
@@ -297,8 +275,16 @@ def _categories(request_type: rr.RequestType, categories: Optional[Iterable[str]
             raise FilingError(f"a {request_type.value} request is about {', '.join(fixed)}, not {', '.join(outside)}")
         return fixed
     if not given:
-        return list(ALL_CATEGORIES)
-    return [c for c in ALL_CATEGORIES if c in given]
+        return list(held)
+    return [c for c in held if c in given]
+
+
+def _unheld(request_type: rr.RequestType, categories: Optional[Iterable[str]], knowledge: Optional[KnowledgeVersion],
+            catalogue: Catalogue) -> list[str]:
+    """The register's categories a request about "everything" covers that no connected system holds."""
+    if categories or request_type in CONSENT_TYPES or request_type is rr.RequestType.RECTIFICATION or knowledge is None:
+        return []
+    return catalogue.unheld(knowledge)
 
 
 def _details(request_type: rr.RequestType, details: Any) -> dict:
@@ -320,8 +306,8 @@ def _details(request_type: rr.RequestType, details: Any) -> dict:
 
     if request_type is rr.RequestType.RECTIFICATION:
         field_name, value = details.get("field"), details.get("value")
-        if field_name not in RECTIFIABLE_FIELDS:
-            raise FilingError(f"say which field to correct: one of {', '.join(RECTIFIABLE_FIELDS)}")
+        if field_name not in CORRECTABLE_FIELDS:
+            raise FilingError(f"say which field to correct: one of {', '.join(CORRECTABLE_FIELDS)}")
         if isinstance(value, str):
             value = value.strip()
             ok = 0 < len(value) <= 300
@@ -339,10 +325,10 @@ def _details(request_type: rr.RequestType, details: Any) -> dict:
 
     if request_type in CONSENT_TYPES:
         purposes = details.get("purposes")
-        allowed = DIRECT_MARKETING if request_type is rr.RequestType.OBJECTION_DIRECT_MARKETING else CONSENT_PURPOSES
+        allowed = DIRECT_MARKETING if request_type is rr.RequestType.OBJECTION_DIRECT_MARKETING else CONSENT_IDS
         if purposes is None:
             if request_type is rr.RequestType.WITHDRAW_CONSENT:
-                raise FilingError(f"say which consent to withdraw: {', '.join(CONSENT_PURPOSES)}")
+                raise FilingError(f"say which consent to withdraw: {', '.join(CONSENT_IDS)}")
             purposes = list(DIRECT_MARKETING)
         if isinstance(purposes, str):
             purposes = [purposes]

@@ -54,11 +54,15 @@ def render_overview(data: dict, status: str) -> str:
         f'<a href="/privacy/requests?status={s}">{s}</a>' if s != status else f"<strong>{s}</strong>"
         for s in ("all", "open", "closed")
     )
+    problems = "".join(f"<li>{escape(p)}</li>" for p in data.get("catalogue_problems", []))
+    catalogue = (f'<section class="attention" data-testid="catalogue-problems"><h2>System catalogue</h2><p>Where the catalogue of '
+                 f"connected systems (company-systems.yml) disagrees with the register or with the systems:</p><ul>{problems}</ul>"
+                 "</section>") if problems else ""
     body = (
         "<h1>Privacy requests</h1>"
         f"<p>Today {escape(data['today'])}: {counts['open']} open, <strong>{counts['overdue']} overdue</strong>, "
         f"{counts[f'due_within_{DUE_SOON_DAYS}_days']} due within {DUE_SOON_DAYS} days, "
-        f"{counts['needs_attention']} need attention.</p><nav>{nav}</nav>"
+        f"{counts['needs_attention']} need attention.</p>{catalogue}<nav>{nav}</nav>"
         "<table><thead><tr><th>request</th><th>customer</th><th>right</th><th>status</th><th>received</th>"
         "<th>due</th><th>deadline</th><th>systems</th><th>needs attention</th></tr></thead>"
         f"<tbody>{''.join(rows) or '<tr><td colspan=9>No requests.</td></tr>'}</tbody></table>"

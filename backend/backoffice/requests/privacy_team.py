@@ -77,16 +77,17 @@ def full_view(session: Session, request: Request, today: dt.date) -> dict:
     return view
 
 
-def overview(session: Session, listing: Listing, today: dt.date) -> dict:
+def overview(session: Session, listing: Listing, today: dt.date, catalogue_problems: list[str]) -> dict:
     """The counts over every request (in SQL), and up to OVERVIEW_LIMIT of them: the open ones first,
     the most urgent on top, then the closed ones, newest first. An old overdue request is never cut."""
     is_open = Request.status.in_(OPEN)
     overdue = and_(is_open, Request.due_on < today)
     due_soon = and_(is_open, Request.due_on >= today, Request.due_on <= today + dt.timedelta(days=DUE_SOON_DAYS))
     failed = exists().where(SystemTask.request_id == Request.id, SystemTask.state == rr.TaskState.FAILED.value)
+    by_hand = Request.details["not_in_connected_systems"].as_string().is_not(None)
     counted = session.execute(select(
         func.count().filter(is_open), func.count().filter(overdue), func.count().filter(due_soon),
-        func.count().filter(or_(overdue, and_(is_open, failed))),
+        func.count().filter(or_(overdue, and_(is_open, or_(failed, by_hand)))),
     ).select_from(Request)).one()
 
     query = select(Request)
@@ -103,6 +104,7 @@ def overview(session: Session, listing: Listing, today: dt.date) -> dict:
         "counts": {"open": counted[0], "overdue": counted[1], f"due_within_{DUE_SOON_DAYS}_days": counted[2],
                    "needs_attention": counted[3]},
         "requests": views,
+        "catalogue_problems": catalogue_problems,
     }
 
 
@@ -142,8 +144,9 @@ def retry_task(request_id: str, system: str, user: PrivacyOfficer, session: Sess
 
 
 @router.get("/api/privacy/requests")
-def privacy_requests(_user: PrivacyOfficer, session: SessionDep, clock: ClockDep, status: Listing = "all") -> JSONResponse:
-    return JSONResponse(overview(session, status, rr.local_date(clock())), headers=PRIVATE)
+def privacy_requests(request: HttpRequest, _user: PrivacyOfficer, session: SessionDep, clock: ClockDep,
+                     status: Listing = "all") -> JSONResponse:
+    return JSONResponse(overview(session, status, rr.local_date(clock()), request.app.state.catalogue_problems.found), headers=PRIVATE)
 
 
 @router.get("/api/privacy/requests/{request_id}")
@@ -152,8 +155,10 @@ def privacy_request(request_id: str, _user: PrivacyOfficer, session: SessionDep,
 
 
 @router.get("/privacy/requests", response_class=HTMLResponse, include_in_schema=False)
-def privacy_page(_user: PrivacyOfficer, session: SessionDep, clock: ClockDep, status: Listing = Query("all")) -> HTMLResponse:
-    return HTMLResponse(render_overview(overview(session, status, rr.local_date(clock())), status), headers=HTML_HEADERS)
+def privacy_page(request: HttpRequest, _user: PrivacyOfficer, session: SessionDep, clock: ClockDep,
+                 status: Listing = Query("all")) -> HTMLResponse:
+    found = overview(session, status, rr.local_date(clock()), request.app.state.catalogue_problems.found)
+    return HTMLResponse(render_overview(found, status), headers=HTML_HEADERS)
 
 
 @router.get("/privacy/requests/{request_id}", response_class=HTMLResponse, include_in_schema=False)

@@ -13,12 +13,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import vocabulary
 from ..identity.presence import Presence, not_verified, presence, verified_binding
-from ..shared.dependencies import ClockDep, KnowledgeDep, SessionDep
+from ..shared.dependencies import CatalogueDep, ClockDep, KnowledgeDep, SessionDep
 from ..shared.service_auth import require_service
 from . import rules as rr
 from .drafts import DraftRefused, draft_view, file_draft, make_draft
-from .filing import CATEGORY_SYSTEMS, FilingConflict, FilingError, file_request
+from .filing import FilingConflict, FilingError, file_request
 from .schemas import DraftIn, FileIn, request_view
 from .tables import Request, SystemTask
 
@@ -57,12 +58,12 @@ def _refused(exc: DraftRefused) -> JSONResponse:
 
 
 @router.post("/api/requests", status_code=201)
-def post_request(body: FileIn, session: SessionDep, kb: KnowledgeDep, clock: ClockDep) -> JSONResponse:
+def post_request(body: FileIn, session: SessionDep, kb: KnowledgeDep, catalogue: CatalogueDep, clock: ClockDep) -> JSONResponse:
     now = clock()
     try:
         filed = file_request(
             session, body.customer_id, body.type.value, body.categories, body.details, body.client_request_id, now,
-            channel=body.channel, conversation_id=body.conversation_id, knowledge=kb.current_at(now),
+            channel=body.channel, conversation_id=body.conversation_id, knowledge=kb.current_at(now), catalogue=catalogue,
         )
     except FilingConflict as exc:
         raise HTTPException(409, str(exc)) from None
@@ -80,9 +81,15 @@ def get_request(request_id: str, session: SessionDep, clock: ClockDep) -> JSONRe
 
 
 @router.get("/api/request-categories")
-def request_categories() -> JSONResponse:
+def request_categories(catalogue: CatalogueDep) -> JSONResponse:
     """The categories a request can cover (a connected system holds them), so the assistant names only those."""
-    return JSONResponse({"categories": {c: list(systems) for c, systems in CATEGORY_SYSTEMS.items()}})
+    return JSONResponse({"categories": {c: list(systems) for c, systems in catalogue.holders.items()}})
+
+
+@router.get("/api/vocabulary")
+def vocabulary_ids() -> JSONResponse:
+    """The ids of rights, statuses, consents and correctable fields, so the assistant words exactly these."""
+    return JSONResponse(vocabulary.served())
 
 
 @router.get("/api/customers/{customer_id}/requests")
@@ -101,7 +108,7 @@ def conversation_requests(conversation_id: str, session: SessionDep, clock: Cloc
 
 
 @router.post("/api/conversations/{conversation_id}/drafts", status_code=201)
-def post_draft(conversation_id: str, body: DraftIn, session: SessionDep, kb: KnowledgeDep, clock: ClockDep,
+def post_draft(conversation_id: str, body: DraftIn, session: SessionDep, kb: KnowledgeDep, catalogue: CatalogueDep, clock: ClockDep,
                seen: Presence = Depends(presence)) -> JSONResponse:
     now = clock()
     if body.knowledge_version is not None and kb.get(body.knowledge_version) is None:
@@ -111,7 +118,7 @@ def post_draft(conversation_id: str, body: DraftIn, session: SessionDep, kb: Kno
         return not_verified()
     try:
         draft = make_draft(session, conversation_id, binding.customer_id, body.type.value, body.categories, body.details,
-                           body.knowledge_version, now)
+                           body.knowledge_version, now, catalogue)
     except DraftRefused as exc:
         return _refused(exc)
     except FilingError as exc:
@@ -120,7 +127,8 @@ def post_draft(conversation_id: str, body: DraftIn, session: SessionDep, kb: Kno
 
 
 @router.post("/api/conversations/{conversation_id}/drafts/{draft_id}/file", status_code=201)
-def file_confirmed_draft(conversation_id: str, draft_id: str, session: SessionDep, kb: KnowledgeDep, clock: ClockDep,
+def file_confirmed_draft(conversation_id: str, draft_id: str, session: SessionDep, kb: KnowledgeDep, catalogue: CatalogueDep,
+                         clock: ClockDep,
                          seen: Presence = Depends(presence)) -> JSONResponse:
     now = clock()
     binding = verified_binding(session, conversation_id, seen, now)
@@ -128,7 +136,7 @@ def file_confirmed_draft(conversation_id: str, draft_id: str, session: SessionDe
         return not_verified()
     try:
         filed, draft = file_draft(session, draft_id, conversation_id, binding.customer_id, now, kb,
-                                  channel=f"assistant:{seen.channel}")
+                                  channel=f"assistant:{seen.channel}", catalogue=catalogue)
     except DraftRefused as exc:
         return _refused(exc)
     except FilingError as exc:

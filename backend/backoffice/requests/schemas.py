@@ -11,6 +11,7 @@ from . import rules as rr
 from .tables import AuditEntry, Request, SystemTask
 
 DUE_SOON_DAYS = 7
+OPEN = frozenset(s.value for s in rr.OPEN_STATES)
 
 
 class FileIn(BaseModel):
@@ -85,6 +86,11 @@ def audit_view(entry: AuditEntry) -> dict:
             "to_status": entry.to_status, "reason": entry.reason, "detail": entry.detail}
 
 
+def unheld(request: Request) -> list[str]:
+    """The categories this open request covers that no connected system holds (`filing` noted them)."""
+    return list((request.details or {}).get("not_in_connected_systems", [])) if request.status in OPEN else []
+
+
 def request_view(request: Request, tasks: Iterable[SystemTask], today: dt.date, full: bool = False) -> dict:
     tasks = list(tasks)
     domain = request.to_domain()
@@ -98,7 +104,8 @@ def request_view(request: Request, tasks: Iterable[SystemTask], today: dt.date, 
         "knowledge_version": request.knowledge_version,
         "overdue": rr.is_overdue(domain, today),
         f"due_within_{DUE_SOON_DAYS}_days": rr.due_within(domain, today, DUE_SOON_DAYS),
-        "needs_attention": rr.needs_attention(domain, [t.to_domain() for t in tasks], today),
+        "needs_attention": rr.needs_attention(domain, [t.to_domain() for t in tasks], today) + [
+            f"{category} is held by no connected system: handle it by hand" for category in unheld(request)],
         "kept_after_erasure": details.get("kept_after_erasure", []),
         "tasks": [task_view(t, full) for t in tasks],
     }

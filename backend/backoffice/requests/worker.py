@@ -33,18 +33,20 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
-from urllib.parse import quote
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional
 
 import httpx2
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..identity import mail as mail
+from .. import catalogue
 from . import rules as rr
 from ..identity.code_notices import NOTICE_SWEEP_SECONDS, CodeNotices
 from ..settings import Settings
-from .filing import ASSISTANT
+from ..catalogue import ASSISTANT
+from ..shared.company_systems import CompanySystems
 from .tables import Request, SystemTask, append_audit
 from ..my_data.transcripts import TrackerStore, TranscriptsUnavailable, carry_out
 
@@ -63,8 +65,8 @@ def utcnow() -> dt.datetime:
 
 @dataclass(frozen=True)
 class WorkerConfig:
-    base_url: str
-    token: str
+    variables: Mapping[str, str]  # what the system catalogue's ${...} read: where the systems are, their tokens
+    catalogue_file: Path = catalogue.DEFAULT_FILE
     timeout: float = 5.0  # seconds per call; well under the assistant's 60 s conversation lock
     lease: float = 30.0  # seconds a claimed task stays ours; longer than a call may take
     max_attempts: int = rr.MAX_ATTEMPTS
@@ -84,7 +86,7 @@ class WorkerConfig:
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> "WorkerConfig":
         values = dict(
-            base_url=settings.company_systems_url, token=settings.company_systems_token,
+            variables=settings.catalogue_variables(), catalogue_file=settings.catalogue_file,
             timeout=settings.worker_timeout_seconds, lease=settings.worker_lease_seconds,
             max_attempts=settings.worker_max_attempts, backoff_base=settings.worker_backoff_base_seconds,
             backoff_cap=settings.worker_backoff_cap_seconds, poll_interval=settings.worker_poll_seconds,
@@ -157,21 +159,17 @@ class Worker:
 
     def __init__(
         self, Session: sessionmaker, config: WorkerConfig, worker_id: Optional[str] = None,
-        client: Optional[httpx2.Client] = None, clock: Callable[[], dt.datetime] = utcnow,
+        clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self.Session = Session
         self.config = config
         self.id = (worker_id or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}")[:100]
         self.clock = clock
-        self.client = client or httpx2.Client(
-            base_url=config.base_url.rstrip("/"),
-            timeout=httpx2.Timeout(config.timeout),
-            headers={"Authorization": f"Bearer {config.token}"},
-        )
+        self.systems = CompanySystems(catalogue.load(config.catalogue_file), config.variables, config.timeout)
         self.transcripts = TrackerStore(config.tracker_url) if config.tracker_url else None
 
     def close(self) -> None:
-        self.client.close()
+        self.systems.close()
         if self.transcripts is not None:
             self.transcripts.close()
 
@@ -216,11 +214,13 @@ class Worker:
         """Call the company system once. Never raises for network or HTTP trouble: it reports it."""
         if claim.system == ASSISTANT:
             return self.deliver_here(claim)
-        path = f"/systems/{quote(claim.system, safe='')}/customers/{quote(claim.customer_id, safe='')}/{claim.operation}"
+        if claim.system not in self.systems.addresses:
+            return Delivery(ok=False, permanent=True, error=f"'{claim.system}' is not in the system catalogue")
         method = METHODS[claim.operation]
         try:
-            response = self.client.request(
-                method, path, headers={"Idempotency-Key": claim.idempotency_key},
+            response = self.systems.request(
+                claim.system, method, self.systems.customer_url(claim.system, claim.customer_id, claim.operation),
+                headers={"Idempotency-Key": claim.idempotency_key},
                 json=claim.payload if method != "GET" else None,
             )
         except httpx2.TimeoutException as exc:
@@ -346,7 +346,7 @@ class Worker:
     def run_forever(self, stop: threading.Event, notices: Optional[CodeNotices] = None) -> None:
         """Poll until `stop` is set; a database or network hiccup is logged and retried, never fatal.
         With `notices`, sweep the unused verification codes every NOTICE_SWEEP_SECONDS as well."""
-        log.info("worker %s delivering to %s", self.id, self.config.base_url)
+        log.info("worker %s delivering to %s", self.id, ", ".join(self.systems.addresses))
         next_sweep = time.monotonic()
         while not stop.is_set():
             if notices is not None and time.monotonic() >= next_sweep:
@@ -375,7 +375,7 @@ def main(settings: Settings, once: bool = False, worker_id: Optional[str] = None
     logging.getLogger("alembic").setLevel(logging.WARNING)
     engine, Session = open_database(settings.database_url)
     worker = Worker(Session, WorkerConfig.from_settings(settings, **overrides), worker_id=worker_id)
-    notices = CodeNotices(Session, worker.client, mail.SmtpConfig.from_settings(settings))
+    notices = CodeNotices(Session, worker.systems, mail.SmtpConfig.from_settings(settings))
     try:
         if once:
             report = worker.run_once()

@@ -1,15 +1,68 @@
-"""The back office's client of the company systems: one per process, with the systems' token and a
-timeout on every call (a caller that must answer a chat sooner passes a shorter one)."""
+"""The back office's client of the company systems: one per process, each call to the address and
+with the token the system catalogue gives, and a timeout on every call (a caller that must answer a
+chat sooner passes a shorter one)."""
 from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+from urllib.parse import quote
 
 import httpx2
 
-from ..settings import Settings
+from ..catalogue import Catalogue
 
 
-def company_systems_client(settings: Settings, timeout: float) -> httpx2.Client:
-    return httpx2.Client(
-        base_url=settings.company_systems_url.rstrip("/"),
-        timeout=httpx2.Timeout(timeout),
-        headers={"Authorization": f"Bearer {settings.company_systems_token}"},
-    )
+class CompanySystems:
+    def __init__(self, catalogue: Catalogue, variables: Mapping[str, str], timeout: float) -> None:
+        """`variables` fill the catalogue's ${...}; `CatalogueError` names one that is unset."""
+        self.catalogue = catalogue
+        self.addresses = catalogue.connect(variables)
+        self.http = httpx2.Client(timeout=httpx2.Timeout(timeout))
+
+    def customer_url(self, system: str, customer_id: str, operation: str) -> str:
+        return f"{self.addresses[system].url}/customers/{quote(customer_id, safe='')}/{operation}"
+
+    def request(self, system: str, method: str, url: str, headers: Mapping[str, str] = {}, **options: Any) -> httpx2.Response:
+        return self.http.request(method, url, headers={**self.addresses[system].headers(), **headers}, **options)
+
+    def export(self, system: str, customer_id: str, **options: Any) -> httpx2.Response:
+        return self.request(system, "GET", self.customer_url(system, customer_id, "export"), **options)
+
+    def lookup(self, email: str, **options: Any) -> httpx2.Response:
+        """Ask the system that finds customers by e-mail address (the CRM) for this one."""
+        system = self.finder
+        return self.request(system, "GET", f"{self.addresses[system].url}/customers/lookup", params={"email": email}, **options)
+
+    @property
+    def finder(self) -> str:
+        able = self.catalogue.able_to("lookup")
+        if not able:
+            raise LookupError("no system in the catalogue can find a customer by e-mail address (operation lookup)")
+        return able[0]
+
+    def close(self) -> None:
+        self.http.close()
+
+
+
+def mismatches(systems: CompanySystems) -> tuple[list[str], list[str]]:
+    """Where each system's own `GET /systems` disagrees with the catalogue, and the systems that could
+    not be asked (not up yet, or not answering the contract)."""
+    problems: list[str] = []
+    unread: list[str] = []
+    listings: dict[str, Optional[list]] = {}
+    for system, address in systems.addresses.items():
+        base = address.url.rsplit("/systems/", 1)[0]
+        if base not in listings:
+            try:
+                response = systems.request(system, "GET", f"{base}/systems")
+                listed = response.json().get("systems") if response.status_code == 200 else None
+                listings[base] = listed if isinstance(listed, list) else None
+            except (httpx2.HTTPError, ValueError, AttributeError):
+                listings[base] = None
+        listed = listings[base]
+        if listed is None:
+            unread.append(system)
+            continue
+        served = next((s for s in listed if isinstance(s, dict) and s.get("system") == system), None)
+        problems += systems.catalogue.system_mismatches(system, served)
+    return problems, unread

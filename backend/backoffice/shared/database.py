@@ -3,14 +3,17 @@ column type every table stores its times in."""
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import DateTime, create_engine, event
+from sqlalchemy import DateTime, create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 MIGRATIONS = Path(__file__).parents[1] / "migrations"
@@ -40,11 +43,43 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.timezone.utc)
         return value.astimezone(dt.timezone.utc)
+# Taken by every process that migrates: a back office and its workers often start together, and two
+# upgrades at once would both add the same column (the second fails with "duplicate column").
+MIGRATION_LOCK_KEY = 7_301_004_211
+
+
 def migrate(database_url: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
-    command.upgrade(config, "head")
+    with _one_migration_at_a_time(database_url):
+        command.upgrade(config, "head")
+
+
+@contextmanager
+def _one_migration_at_a_time(database_url: str) -> Iterator[None]:
+    """PostgreSQL: a session-level advisory lock; SQLite: a lock on a file beside the database."""
+    if database_url.startswith("sqlite:///"):
+        with open(f"{database_url.removeprefix('sqlite:///')}.migrating", "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+        return
+    if not database_url.startswith("postgresql"):
+        yield
+        return
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+    finally:
+        engine.dispose()
 
 
 def open_database(database_url: str, run_migrations: bool = True) -> tuple[Engine, sessionmaker]:

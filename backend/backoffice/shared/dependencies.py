@@ -1,5 +1,5 @@
-"""What a route takes from the process it runs in: the settings, the knowledge base, the clock, and the
-one database engine of the process. `create_app` makes each once, at start; routes ask for them with
+"""What a route takes from the process it runs in: the settings, the knowledge base, the system
+catalogue, the clock, and the one database engine of the process. `create_app` makes each once, at start; routes ask for them with
 `Depends`, so a test gives the app its own settings or a clock it can move, and every feature shares
 one engine instead of opening the database again."""
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Annotated, Callable, Iterator
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..catalogue import Catalogue
 from ..knowledge.rules import KnowledgeBase
 from ..settings import Settings
 
@@ -27,6 +28,7 @@ class Process:
 
     settings: Settings
     knowledge: KnowledgeBase
+    catalogue: Catalogue
     sessions: sessionmaker
     clock: Clock
 
@@ -47,6 +49,10 @@ def clock(request: Request) -> Clock:
     return process(request).clock
 
 
+def catalogue(request: Request) -> Catalogue:
+    return process(request).catalogue
+
+
 def sessions(request: Request) -> sessionmaker:
     return process(request).sessions
 
@@ -58,6 +64,7 @@ def session(request: Request) -> Iterator[Session]:
 
 SettingsDep = Annotated[Settings, Depends(settings)]
 KnowledgeDep = Annotated[KnowledgeBase, Depends(knowledge)]
+CatalogueDep = Annotated[Catalogue, Depends(catalogue)]
 ClockDep = Annotated[Clock, Depends(clock)]
 SessionsDep = Annotated[sessionmaker, Depends(sessions)]
 SessionDep = Annotated[Session, Depends(session)]

@@ -5,7 +5,6 @@ hour; and the customer hears once of every code sent to them that went unused. O
 PostgreSQL, with the real company systems and the real mail sink."""
 from __future__ import annotations
 
-import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -14,6 +13,8 @@ from backoffice.identity import rules as idn
 from backoffice.identity import mail
 from backoffice.requests import worker
 from backoffice.identity.code_notices import CodeNotices
+from backoffice import catalogue
+from backoffice.shared.company_systems import CompanySystems
 from backoffice.shared.database import open_database
 
 from .conftest import SERVICE, make_settings
@@ -42,8 +43,9 @@ def client(settings, clock):
 def notices(settings, company, clock):
     """The sweep the worker runs, on the test's clock."""
     engine, Session = open_database(settings.database_url, run_migrations=False)
-    with httpx2.Client(base_url=company.url, headers={"Authorization": f"Bearer {settings.company_systems_token}"}, timeout=5) as systems:
-        yield CodeNotices(Session, systems, mail.SmtpConfig.from_settings(settings), clock)
+    systems = CompanySystems(catalogue.load(), settings.catalogue_variables(), timeout=5)
+    yield CodeNotices(Session, systems, mail.SmtpConfig.from_settings(settings), clock)
+    systems.close()
     engine.dispose()
 
 

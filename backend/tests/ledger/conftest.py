@@ -22,7 +22,7 @@ from backoffice.requests.worker import Worker, WorkerConfig
 
 from ..my_data.conftest import RASA_EVENTS
 
-from ..conftest import KNOWLEDGE, ROOT, Company, Process, company_systems, eventually, free_port, fresh_secret, serving  # noqa: F401 (re-exported)
+from ..conftest import KNOWLEDGE, ROOT, Company, Process, company_systems, eventually, free_port, fresh_secret, serving, systems_at  # noqa: F401 (re-exported)
 
 BACKEND = ROOT / "backend"
 SYSTEMS_TOKEN = fresh_secret("ledger-systems")
@@ -85,7 +85,7 @@ def make_worker(Session, systems: Company, tmp_path: Path):
 
     def make(worker_id: Optional[str] = None, base_url: Optional[str] = None, **options: object) -> Worker:
         config = WorkerConfig(**{
-            "base_url": base_url or systems.url, "token": SYSTEMS_TOKEN, "timeout": 5.0, "lease": 30.0,
+            "variables": systems_at(base_url or systems.url, SYSTEMS_TOKEN), "timeout": 5.0, "lease": 30.0,
             "max_attempts": 5, "backoff_base": 1.0, "backoff_cap": 60.0,
             "tracker_url": tracker_url, **options,
         })

@@ -12,11 +12,16 @@ from sqlalchemy.exc import IntegrityError
 
 from backoffice.requests import filing
 from backoffice.requests import rules as rr
-from backoffice.requests.filing import SYSTEM_CATEGORIES, FilingConflict, FilingError, file_request
+from backoffice import catalogue
+from backoffice.requests.filing import FilingConflict, FilingError, file_request
 from backoffice.knowledge.rules import Text
 from backoffice.requests.tables import AuditEntry, ConsentState, Request, SystemTask
 
 from .conftest import NOW
+
+CATALOGUE = catalogue.load()
+# Each system with the categories it holds, as the catalogue says: an erasure of everything reaches all of them.
+SYSTEM_CATEGORIES = {s: CATALOGUE.categories_of(s) for s in (*CATALOGUE.company_systems, catalogue.ASSISTANT)}
 
 
 def count(session, model, *where) -> int:
@@ -50,8 +55,8 @@ def test_erasure_is_filed_with_its_deadline_tasks_audit_and_what_is_kept(Session
         assert audit[0].actor == "customer:C0001" and all(a.at == NOW for a in audit)
 
     # What is kept, and why, comes from the knowledge base: every erased category that has a text.
-    expected = [c.id for c in knowledge.categories if c.id in filing.ALL_CATEGORIES and c.kept_after_erasure]
-    assert [k["category"] for k in filed.kept_after_erasure] == [c for c in filing.ALL_CATEGORIES if c in expected]
+    expected = [c.id for c in knowledge.categories if c.id in CATALOGUE.categories and c.kept_after_erasure]
+    assert [k["category"] for k in filed.kept_after_erasure] == [c for c in CATALOGUE.categories if c in expected]
     assert "invoices" in expected
     invoices = next(k for k in filed.kept_after_erasure if k["category"] == "invoices")
     assert invoices["reason"] == knowledge.category("invoices").kept_after_erasure.model_dump()

@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session as OrmSession
 
 from backoffice.my_data.export_links import ExportLink
-from backoffice.requests.filing import ALL_CATEGORIES
+from backoffice import catalogue
 
 from .conftest import SERVICE, bind, local, make_settings, new_conversation, routes
 
@@ -35,7 +35,7 @@ def test_shows_the_verified_customers_data_with_purposes_legal_basis_and_retenti
     held = [c["id"] for c in data["categories"]]
     assert held == [c.id for c in version.categories if c.id in held]
     assert sorted(held + data["empty_categories"] + data["not_in_connected_systems"]) == sorted(c.id for c in version.categories)
-    assert data["not_in_connected_systems"] == [c.id for c in version.categories if c.id not in ALL_CATEGORIES] == ["website_usage"]
+    assert data["not_in_connected_systems"] == [c.id for c in version.categories if c.id not in catalogue.load().categories] == ["website_usage"]
 
     contact = company.contact("C0001")
     details = next(c for c in data["categories"] if c["id"] == "contact_details")

@@ -1,0 +1,100 @@
+"""One system catalogue (company-systems.yml): routing, the answer to "what do you hold", and what the
+assistant may offer all follow it, and what it disagrees with is said, not dropped."""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from backoffice import catalogue
+from backoffice.app import create_app
+from backoffice.catalogue import ASSISTANT, Catalogue, CatalogueError
+from backoffice.knowledge.rules import KnowledgeBase
+from backoffice.shared.company_systems import CompanySystems, mismatches
+
+from .conftest import KNOWLEDGE, company_systems, fresh_secret, systems_at
+from .ledger.test_ledger_api import SERVICE, TEAM, settings_for
+
+CATALOGUE = catalogue.load()
+REGISTER = KnowledgeBase.load(KNOWLEDGE).get("2026-09")
+
+
+def test_the_catalogue_routes_each_category_to_the_systems_that_hold_it():
+    assert CATALOGUE.company_systems == ("crm", "orders", "loyalty", "marketing", "wifi", "service")
+    assert CATALOGUE.holders["customer_service"] == ("service", ASSISTANT)
+    assert CATALOGUE.holders["profile_segments"] == ("loyalty",)
+    assert CATALOGUE.route(["store_visits", "customer_service", "account"]) == {
+        "crm": ["account"], "wifi": ["store_visits"], "service": ["customer_service"], ASSISTANT: ["customer_service"]}
+    assert CATALOGUE.able_to("lookup") == ("crm",) and CATALOGUE.able_to("preferences") == ("marketing",)
+
+
+def test_every_difference_with_the_register_is_named():
+    assert CATALOGUE.register_mismatches(REGISTER) == [
+        "the register of version 2026-09 names 'website_usage', which no connected system holds: a request covering it is handled by hand",
+        "'contact_details': the register of version 2026-09 says it is held by crm, orders, the catalogue by crm",
+        "'profile_segments': the register of version 2026-09 says it is held by marketing, the catalogue by loyalty",
+        "'marketing_preferences': the register of version 2026-09 says it is held by crm, marketing, the catalogue by marketing",
+    ]
+
+
+def test_the_demo_company_systems_agree_with_the_catalogue(tmp_path):
+    token = fresh_secret("catalogue-systems")
+    with company_systems(tmp_path, token) as company:
+        systems = CompanySystems(CATALOGUE, systems_at(company.url, token), timeout=5)
+        assert mismatches(systems) == ([], [])
+        changed = Catalogue({**CATALOGUE.systems, "wifi": CATALOGUE.systems["wifi"].__class__(
+            "wifi", CATALOGUE.systems["wifi"].url, CATALOGUE.systems["wifi"].token, ("store_visits", "website_usage"), ("export",))})
+        other = CompanySystems(changed, systems_at(company.url, token), timeout=5)
+        assert mismatches(other) == ([
+            "wifi: the catalogue says categories store_visits, website_usage, the system itself store_visits",
+            "wifi: the catalogue says operations export, the system itself erase, export, restrict"], [])
+        systems.close()
+        other.close()
+
+
+def test_an_erasure_of_everything_keeps_what_no_system_holds_in_sight_of_the_privacy_team(db_url):
+    with TestClient(create_app(settings_for(db_url))) as client:
+        filed = client.post("/api/requests", json={"customer_id": "C0060", "type": "erasure",
+                                                   "client_request_id": f"cat-{uuid.uuid4()}"}, headers=SERVICE).json()
+        assert filed["needs_attention"] == ["website_usage is held by no connected system: handle it by hand"]
+        assert ASSISTANT in [t["system"] for t in filed["tasks"]]
+        overview = client.get("/api/privacy/requests", auth=TEAM).json()
+        page = client.get("/privacy/requests", auth=TEAM).text
+    assert overview["counts"]["needs_attention"] == 1
+    assert overview["catalogue_problems"][:1] == [CATALOGUE.register_mismatches(REGISTER)[0]]
+    assert 'data-testid="catalogue-problems"' in page and "website_usage" in page
+
+
+@pytest.mark.parametrize("entry, complaint", [
+    ("url: x\n    categories: [a]\n    operations: [export]", "needs exactly url, token, categories and operations"),
+    ("url: x\n    token: t\n    categories: [a]\n    operations: [export, delete]", "not ['delete']"),
+    ("url: x\n    token: t\n    categories: []\n    operations: [export]", "categories must be a list of category ids"),
+])
+def test_a_broken_catalogue_is_refused_with_the_reason(tmp_path: Path, entry: str, complaint: str):
+    path = tmp_path / "systems.yml"
+    path.write_text("systems:\n  crm:\n    " + entry + "\n")
+    with pytest.raises(CatalogueError, match="system 'crm'") as raised:
+        Catalogue.load(path)
+    assert complaint in str(raised.value)
+
+
+def test_an_unset_or_placeholder_variable_of_the_catalogue_is_named():
+    with pytest.raises(CatalogueError, match="needs COMPANY_SYSTEMS_TOKEN, which is not set"):
+        CATALOGUE.connect({"COMPANY_SYSTEMS_URL": "http://localhost:1"})
+    with pytest.raises(CatalogueError, match="needs COMPANY_SYSTEMS_TOKEN, which is still the placeholder"):
+        CATALOGUE.connect({"COMPANY_SYSTEMS_URL": "http://localhost:1", "COMPANY_SYSTEMS_TOKEN": "change-me"})
+
+
+def test_the_vocabulary_is_served_to_the_assistant(db_url):
+    with TestClient(create_app(settings_for(db_url))) as client:
+        assert client.get("/api/vocabulary").status_code == 401
+        served = client.get("/api/vocabulary", headers=SERVICE).json()
+    assert served["consents"] == [
+        {"id": "newsletter", "purpose": "newsletter", "direct_marketing": True},
+        {"id": "personalised_offers", "purpose": "personalised_offers", "direct_marketing": True},
+        {"id": "wifi_counting", "purpose": "store_visitor_counting", "direct_marketing": False}]
+    assert {c["purpose"] for c in served["consents"]} <= {p.id for p in REGISTER.purposes}
+    assert served["correctable_fields"] == ["name", "address", "email", "phone"]
+    assert "objection_direct_marketing" in served["rights"] and served["statuses"][0] == "received"

@@ -1,0 +1,44 @@
+"""A back office and its workers often start at the same moment on a new database: their migrations
+take turns, so none of them fails on a column another one just added."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from .conftest import PG_ADMIN, ROOT
+
+STARTING_TOGETHER = 4
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'new.db'}"
+        return
+    name = f"backoffice_new_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_processes_that_start_together_on_a_new_database_all_start(empty_database):
+    program = "import sys; from backoffice.shared.database import migrate; migrate(sys.argv[1])"
+    started = [subprocess.Popen([sys.executable, "-c", program, empty_database], cwd=ROOT / "backend",
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(STARTING_TOGETHER)]
+    outcomes = [(p.wait(timeout=120), p.stderr.read()) for p in started]
+    assert [code for code, _ in outcomes] == [0] * STARTING_TOGETHER, [err[-600:] for _, err in outcomes]
+    engine = create_engine(empty_database)
+    assert {"privacy_requests", "system_tasks", "conversation_identities"} <= set(inspect(engine).get_table_names())
+    engine.dispose()
