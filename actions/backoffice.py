@@ -5,6 +5,10 @@ version is current" is asked again, every `current_ttl` seconds and at the momen
 says a newer version takes effect, so no answer names the old one after it. Every call has a timeout
 well under Rasa's 60 s conversation lock, and idempotent GETs are retried with backoff.
 
+The ids both sides use (rights, request statuses, consents, correctable fields, address parts) are
+the back office's: `vocabulary()` fetches them once, and the actions keep only their wording
+(actions/sentences.py) and the words that recognise them.
+
 Every call about a conversation's customer carries the `Presence` of the message being answered: the
 back office answers (and binds) only where the conversation was verified (backend/backoffice/identity/presence.py).
 """
@@ -59,6 +63,27 @@ class Presence:
         return {"X-Chat-Channel": self.channel, "X-Chat-Connection": self.connection, "X-Chat-Source": self.source}
 
 
+@dataclass(frozen=True)
+class Vocabulary:
+    """The ids the back office defines and the actions use (`GET /api/vocabulary`), each in its order."""
+
+    rights: tuple[str, ...]
+    statuses: tuple[str, ...]
+    consents: tuple[str, ...]
+    # the consents an objection to direct marketing stops (at once, Art. 21(3)): "all marketing"
+    direct_marketing: tuple[str, ...]
+    correctable_fields: tuple[str, ...]
+    address_parts: tuple[str, ...]
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> Vocabulary:
+        consents = body["consents"]
+        return cls(rights=tuple(body["rights"]), statuses=tuple(body["statuses"]),
+                   consents=tuple(c["id"] for c in consents),
+                   direct_marketing=tuple(c["id"] for c in consents if c["direct_marketing"]),
+                   correctable_fields=tuple(body["correctable_fields"]), address_parts=tuple(body["address_parts"]))
+
+
 class BackOfficeError(Exception):
     """The back office could not be reached or refused the call."""
 
@@ -90,6 +115,7 @@ class BackOfficeClient:
         self._current: str | None = None
         self._current_until = 0.0
         self._categories: dict[str, Any] | None = None
+        self._vocabulary: Vocabulary | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -214,3 +240,9 @@ class BackOfficeClient:
         if self._categories is None:
             self._categories = self._call("GET", "/api/request-categories")["categories"]
         return self._categories
+
+    def vocabulary(self) -> Vocabulary:
+        """The rights, statuses, consents, correctable fields and address parts (change only with a deployment)."""
+        if self._vocabulary is None:
+            self._vocabulary = Vocabulary.from_json(self._call("GET", "/api/vocabulary"))
+        return self._vocabulary

@@ -124,11 +124,13 @@ def ask_to_confirm(dispatcher: CollectingDispatcher, tracker: Tracker, draft: di
     """Ask for what is still missing, or store the draft in the back office, show its summary and ask to confirm."""
     missing = draft.get("missing")
     if missing == "purpose":
-        dispatcher.utter_message(text=sentence("which_purpose", language), buttons=rights.purpose_buttons(language))
+        buttons = rights.purpose_buttons(language, backoffice().vocabulary())
+        dispatcher.utter_message(text=sentence("which_purpose", language), buttons=buttons)
         return [SlotSet("pending_request", None)]
     if missing == "field":
         buttons = [{"title": FIELD_NAMES[f][language].capitalize(),
-                    "payload": f'/request_correction{{"correction_field": "{f}"}}'} for f in rights.FIELDS]
+                    "payload": f'/request_correction{{"correction_field": "{f}"}}'}
+                   for f in backoffice().vocabulary().correctable_fields]
         dispatcher.utter_message(text=sentence("which_field", language), buttons=buttons)
         return [SlotSet("pending_request", None)]
     if missing == "value":
@@ -191,7 +193,7 @@ class ActionStartRequest(CustomerAction):
         topic = [SlotSet("answer_topic", INTENT_TOPICS.get(intent))]
         composer = composer_for(language)
         draft = rights.draft_request(intent, tracker.latest_message.get("text") or "", entity_values(tracker),
-                                     language, held_categories(composer))
+                                     language, held_categories(composer), backoffice().vocabulary())
         if self.customer(tracker) is None:
             # What the right is and how it works, for everyone; filing waits for verification.
             events = answer_from_knowledge(dispatcher, tracker, INTENT_TOPICS.get(intent, "out_of_scope"), intent)

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .answers import Composer, bullets
+from .backoffice import Vocabulary
 from .sentences import CONSENT_NAMES, FIELD_NAMES, MONTHS, RIGHT_NAMES, STATUS_NAMES, sentence
 
 Draft = dict[str, Any]
@@ -27,15 +28,15 @@ INTENT_RIGHTS = {
     "request_restriction": "restriction",
     "request_opt_out": "opt_out",
 }
-RIGHTS_INTENTS = tuple(INTENT_RIGHTS)
 
+# The words that recognise what a customer names, by the back office's ids (`Vocabulary`); an id the
+# back office serves without words here can still be chosen by its button.
 PURPOSE_WORDS = {
     "newsletter": ("newsletter", "nieuwsbrief", "mailing", "reclame", "marketing", "e-mails", "emails", "mails"),
     "personalised_offers": ("personalis", "personaliz", "gepersonaliseerd", "persoonlijke aanbieding", "profil",
                             "aanbieding", "offers", "segment"),
     "wifi_counting": ("wifi", "wi-fi", "tellen", "counting", "bezoekers", "visitor"),
 }
-DIRECT_MARKETING = ("newsletter", "personalised_offers")
 CONSENT_WORDS = ("consent", "toestemming")
 FIELD_WORDS = {
     "email": ("e-mail", "email", "mailadres"),
@@ -43,7 +44,6 @@ FIELD_WORDS = {
     "address": ("address", "adres", "verhuisd", "moved", "woonplaats", "postcode", "straat", "street"),
     "name": ("name", "naam"),
 }
-FIELDS = ("name", "address", "email", "phone")
 # "Kerkstraat 5, 1234 AB Utrecht" (a Dutch address; the CRM stores its parts). The pattern backtracks
 # more than linearly over long runs of spaces, so only a text of an address's length is tried.
 ADDRESS = re.compile(r"^\s*(?P<street>.+?)\s+(?P<house_number>\d+(?:\s?[-/]?\s?[A-Za-z0-9]{1,4})?)\s*(?:,\s*)?"
@@ -74,20 +74,21 @@ def _found(words: Mapping[str, Iterable[str]], text: str) -> list[str]:
     return [key for key, options in words.items() if any(o in low for o in options)]
 
 
-def _opt_out_type(purposes: list[str], text: str) -> str:
+def _opt_out_type(purposes: list[str], text: str, vocabulary: Vocabulary) -> str:
     if any(w in text.lower() for w in CONSENT_WORDS):
         return "withdraw_consent"
-    if purposes and all(purpose in DIRECT_MARKETING for purpose in purposes):
+    if purposes and all(purpose in vocabulary.direct_marketing for purpose in purposes):
         return "objection_direct_marketing"  # absolute (Art. 21(2)-(3)): takes effect at once
     return "opt_out"
 
 
 def draft_request(intent: str, text: str, entities: dict[str, list[str]], language: str,
-                  held_categories: Iterable[str]) -> Draft:
+                  held_categories: Iterable[str], vocabulary: Vocabulary) -> Draft:
     """The request the customer asked for, as far as their words tell; `missing` names what to ask next.
 
     `entities`: entity name -> values (data_category, purpose, correction_field, correction_value).
     `held_categories`: the categories a company system holds, so an erasure names only real ones.
+    `vocabulary`: the back office's ids, so a correction or an opt-out names only real fields and consents.
     """
     draft: Draft = {"type": INTENT_RIGHTS[intent], "categories": None, "details": {"language": language},
                     "client_request_id": f"chat-{uuid.uuid4().hex}"}
@@ -96,8 +97,9 @@ def draft_request(intent: str, text: str, entities: dict[str, list[str]], langua
         named = [c for c in entities.get("data_category", []) if c in held]
         draft["categories"] = named or None
     elif draft["type"] == "rectification":
-        field = next((f for f in entities.get("correction_field", []) if f in FIELDS), None)
-        field = field or next(iter(_found(FIELD_WORDS, text)), None)
+        fields = vocabulary.correctable_fields
+        field = next((f for f in entities.get("correction_field", []) if f in fields), None)
+        field = field or next((f for f in _found(FIELD_WORDS, text) if f in fields), None)
         value: Any = next(iter(entities.get("correction_value", [])), None)
         if field == "address" and value is not None:
             value = parse_address(value)  # None: ask again, with the form the address must take
@@ -105,11 +107,12 @@ def draft_request(intent: str, text: str, entities: dict[str, list[str]], langua
         draft["missing"] = "field" if not field else ("value" if not value else None)
     else:
         chosen = entities.get("purpose", [])
-        purposes = list(DIRECT_MARKETING) if "all_marketing" in chosen else [x for x in chosen if x in PURPOSE_WORDS]
-        purposes = purposes or _found(PURPOSE_WORDS, text)
+        consents = vocabulary.consents
+        purposes = list(vocabulary.direct_marketing) if "all_marketing" in chosen else [x for x in chosen if x in consents]
+        purposes = purposes or [x for x in _found(PURPOSE_WORDS, text) if x in consents]
         if not purposes:
             draft["missing"] = "purpose"
-        draft["type"] = _opt_out_type(purposes, text)
+        draft["type"] = _opt_out_type(purposes, text, vocabulary)
         draft["details"]["purposes"] = purposes
     if not draft.get("missing"):
         draft.pop("missing", None)
@@ -159,9 +162,9 @@ def confirm_buttons(language: str) -> list[dict[str, str]]:
             {"title": sentence("no_cancel", language), "payload": "/deny"}]
 
 
-def purpose_buttons(language: str) -> list[dict[str, str]]:
+def purpose_buttons(language: str, vocabulary: Vocabulary) -> list[dict[str, str]]:
     buttons = [{"title": CONSENT_NAMES[x][language].capitalize(), "payload": f'/request_opt_out{{"purpose": "{x}"}}'}
-               for x in PURPOSE_WORDS]
+               for x in vocabulary.consents]
     return buttons + [{"title": sentence("all_marketing", language), "payload": '/request_opt_out{"purpose": "all_marketing"}'}]
 
 

@@ -19,6 +19,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from stack import Stack, isolated_env, load_env  # noqa: E402
 
+from actions.backoffice import Vocabulary  # noqa: E402
+
 TEST_VAR = ROOT / "var" / f"test-{os.getpid()}"
 PG_ADMIN = "postgresql://postgres@localhost:5432/postgres"
 TEST_ENV = isolated_env(TEST_VAR)
@@ -53,6 +55,26 @@ def load_version_json(folder: Path) -> Dict[str, Any]:
         content = yaml.safe_load((folder / f"{name}.yml").read_text())
         data[name] = content[name] if name in ("categories", "not_collected", "purposes") else content
     return _json_dates(data)
+
+
+# The ids both sides use, in the shape the back office serves them (GET /api/vocabulary), for the
+# tests of the actions' pure functions, which run without a back office; tests/test_sentences.py
+# checks that the back office serves every id in it.
+VOCABULARY_AS_SERVED: Dict[str, Any] = {
+    "rights": ["access", "portability", "erasure", "restriction", "objection", "objection_direct_marketing",
+               "withdraw_consent", "opt_out", "rectification"],
+    "statuses": ["received", "identity_unverified", "verified", "in_progress", "fulfilled", "denied", "canceled", "expired"],
+    "consents": [{"id": "newsletter", "purpose": "newsletter", "direct_marketing": True},
+                 {"id": "personalised_offers", "purpose": "personalised_offers", "direct_marketing": True},
+                 {"id": "wifi_counting", "purpose": "store_visitor_counting", "direct_marketing": False}],
+    "correctable_fields": ["name", "address", "email", "phone"],
+    "address_parts": ["street", "house_number", "postcode", "city"],
+}
+
+
+@pytest.fixture(scope="session")
+def vocabulary() -> Vocabulary:
+    return Vocabulary.from_json(VOCABULARY_AS_SERVED)
 
 
 @pytest.fixture(scope="session")

@@ -11,10 +11,12 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import actions as actions_module
+from actions import rights
 from actions.actions import ActionAnswerDataQuestion, ActionClarify, ActionDefaultFallback, ActionSessionStart
 from actions.backoffice import BackOfficeClient
-from actions.customer_actions import _clock
+from actions.customer_actions import _clock, ask_to_confirm
 from actions.sentences import sentence
+from bot import typed_values
 from conftest import claim_customers
 
 claim_customers(__name__, "C0041")
@@ -210,3 +212,26 @@ def test_the_time_to_try_again_is_the_clock_in_the_netherlands():
     assert _clock(None) == "15 min" and _clock("garbage") == "15 min"
     dutch = sentence("too_many_codes", "nl", when=_clock("2026-01-31T13:05:00Z"))
     assert dutch == "Er zijn te veel codes aangevraagd. Probeer het na 14:05 opnieuw, of log in op de website."
+
+
+def test_the_actions_recognise_only_ids_the_back_office_serves(client):
+    """The words that recognise rights, consents, fields and an address's parts are keyed by served ids."""
+    served = client.vocabulary()
+    assert set(rights.INTENT_RIGHTS.values()) <= set(served.rights)
+    assert set(rights.PURPOSE_WORDS) <= set(served.consents)
+    assert set(rights.FIELD_WORDS) <= set(served.correctable_fields)
+    assert set(typed_values.FIELD_NAMES.values()) <= set(served.correctable_fields)
+    assert list(rights.ADDRESS.groupindex) == list(served.address_parts)
+    assert client.vocabulary() is served  # asked once per process
+
+
+def test_what_to_stop_or_correct_is_offered_from_the_served_ids(client):
+    served = client.vocabulary()
+    dispatcher = CollectingDispatcher()
+    ask_to_confirm(dispatcher, tracker("I want to opt out", "request_opt_out"), {"missing": "purpose"}, "en")
+    payloads = [b["payload"] for b in dispatcher.messages[0]["buttons"]]
+    assert payloads == [f'/request_opt_out{{"purpose": "{c}"}}' for c in served.consents] + ['/request_opt_out{"purpose": "all_marketing"}']
+    dispatcher = CollectingDispatcher()
+    ask_to_confirm(dispatcher, tracker("correct my data", "request_correction"), {"missing": "field"}, "nl")
+    assert [b["payload"] for b in dispatcher.messages[0]["buttons"]] == [
+        f'/request_correction{{"correction_field": "{f}"}}' for f in served.correctable_fields]

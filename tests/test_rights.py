@@ -45,11 +45,11 @@ def test_corrections_are_recognised(text, expected):
     assert recognise_correction(text) == expected
 
 
-def test_erasure_draft_covers_named_categories_only_if_a_system_holds_them(current):
+def test_erasure_draft_covers_named_categories_only_if_a_system_holds_them(current, vocabulary):
     draft = rights.draft_request("request_deletion", "verwijder mijn winkelbezoeken",
-                                 {"data_category": ["store_visits", "id_document"]}, "nl", held(current))
+                                 {"data_category": ["store_visits", "id_document"]}, "nl", held(current), vocabulary)
     assert draft["type"] == "erasure" and draft["categories"] == ["store_visits"] and "missing" not in draft
-    everything = rights.draft_request("request_deletion", "verwijder mijn gegevens", {}, "nl", held(current))
+    everything = rights.draft_request("request_deletion", "verwijder mijn gegevens", {}, "nl", held(current), vocabulary)
     assert everything["categories"] is None and everything["client_request_id"] != draft["client_request_id"]
 
 
@@ -60,27 +60,29 @@ def test_erasure_draft_covers_named_categories_only_if_a_system_holds_them(curre
     ("ik trek mijn toestemming voor de nieuwsbrief in", {}, "withdraw_consent", ["newsletter"]),
     ("", {"purpose": ["all_marketing"]}, "objection_direct_marketing", ["newsletter", "personalised_offers"]),
 ])
-def test_opt_out_right_follows_what_is_stopped(current, text, entities, right, purposes):
-    draft = rights.draft_request("request_opt_out", text, entities, "en", held(current))
+def test_opt_out_right_follows_what_is_stopped(current, vocabulary, text, entities, right, purposes):
+    draft = rights.draft_request("request_opt_out", text, entities, "en", held(current), vocabulary)
     assert draft["type"] == right and draft["details"]["purposes"] == purposes and "missing" not in draft
 
 
-def test_opt_out_without_a_purpose_asks_which(current):
-    draft = rights.draft_request("request_opt_out", "I want to opt out", {}, "en", held(current))
+def test_opt_out_without_a_purpose_asks_which(current, vocabulary):
+    draft = rights.draft_request("request_opt_out", "I want to opt out", {}, "en", held(current), vocabulary)
     assert draft["missing"] == "purpose"
-    assert {b["payload"] for b in rights.purpose_buttons("en")} >= {'/request_opt_out{"purpose": "wifi_counting"}'}
+    assert {b["payload"] for b in rights.purpose_buttons("en", vocabulary)} >= {'/request_opt_out{"purpose": "wifi_counting"}'}
 
 
-def test_correction_asks_for_field_then_value(current):
-    assert rights.draft_request("request_correction", "I want to correct my data", {}, "en", held(current))["missing"] == "field"
-    draft = rights.draft_request("request_correction", "my address is wrong", {}, "en", held(current))
+def test_correction_asks_for_field_then_value(current, vocabulary):
+    unnamed = rights.draft_request("request_correction", "I want to correct my data", {}, "en", held(current), vocabulary)
+    assert unnamed["missing"] == "field"
+    draft = rights.draft_request("request_correction", "my address is wrong", {}, "en", held(current), vocabulary)
     assert draft["missing"] == "value" and draft["details"]["field"] == "address"
     incomplete = rights.draft_request("request_correction", "new address: Dorpsstraat 1",
-                                      {"correction_field": ["address"], "correction_value": ["Dorpsstraat 1"]}, "en", held(current))
+                                      {"correction_field": ["address"], "correction_value": ["Dorpsstraat 1"]}, "en",
+                                      held(current), vocabulary)
     assert incomplete["missing"] == "value"  # the CRM needs street, number, postcode and city
     done = rights.draft_request("request_correction", "new address: Dorpsstraat 1a, 1234ab Utrecht",
                                 {"correction_field": ["address"], "correction_value": ["Dorpsstraat 1a, 1234ab Utrecht"]},
-                                "en", held(current))
+                                "en", held(current), vocabulary)
     assert "missing" not in done and done["details"]["value"] == {
         "street": "Dorpsstraat", "house_number": "1a", "postcode": "1234 AB", "city": "Utrecht"}
     assert "Dorpsstraat 1a, 1234 AB Utrecht" in rights.summary(done, Composer(current, "en"), held(current))
@@ -97,8 +99,8 @@ def test_addresses_are_split_into_the_parts_the_crm_stores(text, parts):
 
 
 @pytest.mark.parametrize("language", ["nl", "en"])
-def test_erasure_summary_names_what_is_kept_and_why(current, language):
-    draft = rights.draft_request("request_deletion", "", {}, language, held(current))
+def test_erasure_summary_names_what_is_kept_and_why(current, vocabulary, language):
+    draft = rights.draft_request("request_deletion", "", {}, language, held(current), vocabulary)
     text = rights.summary(draft, Composer(current, language), held(current))
     invoices = next(c for c in current["categories"] if c["id"] == "invoices")
     assert invoices["kept_after_erasure"][language] in text
