@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import AsyncIterator, Optional
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from .catalogue import Catalogue
 from .demo import routes as demo
 from .identity import routes as identity
 from .knowledge import routes as knowledge
@@ -22,7 +23,6 @@ from .requests import privacy_team
 from .requests import routes as requests
 from .requests.login_throttle import LoginThrottle
 from .settings import Settings
-from .catalogue import Catalogue
 from .shared.company_systems import CompanySystems, mismatches
 from .shared.database import open_database
 from .shared.dependencies import Clock, Process, utcnow
@@ -75,7 +75,7 @@ class CatalogueProblems:
             waited += 2.0
 
 
-def create_app(settings: Optional[Settings] = None, clock: Clock = utcnow) -> FastAPI:
+def create_app(settings: Settings | None = None, clock: Clock = utcnow) -> FastAPI:
     """The application; `clock` is the time every route reads (a test passes one it can move)."""
     settings = settings or Settings.from_env()
     kb = KnowledgeBase.load(settings.knowledge_dir)

@@ -11,10 +11,10 @@ mismatch: it is never dropped silently, the request that covers it says so (`unh
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Mapping, Optional
 
 import yaml
 
@@ -60,7 +60,7 @@ class Catalogue:
     systems: dict[str, System]  # in the file's order: tasks and answers follow it
 
     @classmethod
-    def load(cls, path: Path) -> "Catalogue":
+    def load(cls, path: Path) -> Catalogue:
         try:
             data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
@@ -155,7 +155,7 @@ class Catalogue:
                      f"{version.version.id}" for c in holders if c not in named]
         return problems
 
-    def system_mismatches(self, system: str, served: Optional[dict]) -> list[str]:
+    def system_mismatches(self, system: str, served: dict | None) -> list[str]:
         """Where a system's own `GET /systems` entry disagrees with the catalogue (`served` None: it has none)."""
         if served is None:
             return [f"{system}: the system does not list itself in its own GET /systems"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any
 from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
@@ -18,7 +19,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER = "change-me"
 
 
-def _env(name: str, default: Any, field_name: Optional[str] = None, **extra: Any) -> Any:
+def _env(name: str, default: Any, field_name: str | None = None, **extra: Any) -> Any:
     """A setting read from the variable `name` (a test may also pass it by its field name)."""
     choices = AliasChoices(field_name, name) if field_name else name
     return Field(default, validation_alias=choices, **extra)
@@ -90,7 +91,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = _env("MAX_REQUEST_BODY_BYTES", 64 * 1024, "max_body_bytes", gt=0)
 
     @model_validator(mode="after")
-    def _derived(self) -> "Settings":
+    def _derived(self) -> Settings:
         if not self.tracker_url:
             object.__setattr__(self, "tracker_url", tracker_url({
                 "TRACKER_DB_DIALECT": self.tracker_db_dialect, "TRACKER_DB_HOST": self.tracker_db_host, "TRACKER_DB": self.tracker_db,
@@ -103,7 +104,7 @@ class Settings(BaseSettings):
         return self
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         load_dotenv(PROJECT_ROOT / ".env")
         return cls()
 
@@ -140,7 +141,7 @@ def is_placeholder(value: str) -> bool:
     return value.startswith(PLACEHOLDER)
 
 
-def demo_mode_refusal(settings: Settings, host: str) -> Optional[str]:
+def demo_mode_refusal(settings: Settings, host: str) -> str | None:
     """Why the back office must not serve demo mode here, or None. Demo mode publishes every one-time
     code and lets anyone log in as a customer, so it is for one machine and a throwaway database:
     a bind host that is not a loopback address, or a PostgreSQL database, needs DEMO_MODE_ALLOW_PUBLIC=1."""

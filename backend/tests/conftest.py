@@ -3,9 +3,9 @@ import shutil
 import sqlite3
 import sys
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import httpx2
 import pytest

@@ -5,14 +5,23 @@ from __future__ import annotations
 
 import json
 import socket
-from typing import Iterator
+from collections.abc import Iterator
 
 import httpx2
 import pytest
 
 from .conftest import back_office_process
 from .identity.conftest import (  # noqa: F401  (company_process, company, sink_process, sink are fixtures)
-    OTP_SECRET, SERVICE, SERVICE_TOKEN, SESSION_SECRET, SYSTEMS_TOKEN, Company, company, company_process, sink, sink_process,
+    OTP_SECRET,
+    SERVICE,
+    SERVICE_TOKEN,
+    SESSION_SECRET,
+    SYSTEMS_TOKEN,
+    Company,
+    company,
+    company_process,
+    sink,
+    sink_process,
 )
 
 THIRTY_MB = 30 * 1024 * 1024

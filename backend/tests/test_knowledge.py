@@ -35,7 +35,7 @@ def test_a_version_is_current_from_midnight_in_amsterdam_until_the_next_one():
     kb = KnowledgeBase.load(KNOWLEDGE)
     first, second = kb.published()[:2]
     midnight = dt.datetime.combine(second.version.effective_date, dt.time(0), tzinfo=ZoneInfo("Europe/Amsterdam"))
-    midnight_utc = midnight.astimezone(dt.timezone.utc)
+    midnight_utc = midnight.astimezone(dt.UTC)
     assert midnight_utc.date() < second.version.effective_date  # 22:00 or 23:00 UTC the day before
     just_before = midnight_utc - dt.timedelta(seconds=1)
     assert kb.current_at(just_before).version.id == first.version.id

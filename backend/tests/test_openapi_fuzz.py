@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator, Optional
 
 import httpx2
 import pytest
@@ -26,7 +26,13 @@ from backoffice.identity.rules import SessionTokens
 
 from .conftest import back_office_process, company_systems
 from .identity.conftest import (  # noqa: F401  (sink_process is a fixture)
-    OTP_SECRET, PRESENCE, SERVICE, SERVICE_TOKEN, SESSION_SECRET, SYSTEMS_TOKEN, sink_process,
+    OTP_SECRET,
+    PRESENCE,
+    SERVICE,
+    SERVICE_TOKEN,
+    SESSION_SECRET,
+    SYSTEMS_TOKEN,
+    sink_process,
 )
 
 VERIFIED = "fuzz-verified-conversation"
@@ -60,8 +66,8 @@ def backoffice_url(company_url: str, sink_process, tmp_path_factory: pytest.Temp
         yield url
 
 
-def server_errors(schema_url: str, headers_for, known: Optional[Callable[[], dict[str, str]]] = None,
-                  known_headers: Optional[dict[str, str]] = None) -> list[str]:
+def server_errors(schema_url: str, headers_for, known: Callable[[], dict[str, str]] | None = None,
+                  known_headers: dict[str, str] | None = None) -> list[str]:
     """Every operation of the schema, with positive (valid) and negative (invalid) generated input,
     and once more with path parameters and headers that lead past "not found" (`known()`, made
     afresh for each such operation: a verified conversation where it was verified, a real download
@@ -95,7 +101,7 @@ def server_errors(schema_url: str, headers_for, known: Optional[Callable[[], dic
 
 def verified_conversation(backoffice_url: str) -> dict[str, str]:
     """A conversation verified as a seed customer, as the website does it, and a download link of its data."""
-    token, _ = SessionTokens(SESSION_SECRET).issue("C0001", dt.datetime.now(dt.timezone.utc))
+    token, _ = SessionTokens(SESSION_SECRET).issue("C0001", dt.datetime.now(dt.UTC))
     bound = httpx2.post(f"{backoffice_url}/api/identity/session", json={"conversation_id": VERIFIED, "token": token},
                         headers=SERVICE, timeout=10)
     assert bound.status_code == 200, bound.text

@@ -19,13 +19,13 @@ from backoffice.requests.rules import (
     SystemTask,
     TaskState,
     add_months,
-    local_date,
     confirmation_due,
     due_date,
     due_within,
     extend,
     extended_due_date,
     is_overdue,
+    local_date,
     needs_attention,
     next_backoff,
     record_done,
@@ -420,10 +420,10 @@ def test_failed_task_and_overdue_request_need_attention():
 @pytest.mark.parametrize(
     "moment, day",
     [
-        (dt.datetime(2026, 1, 31, 22, 59, tzinfo=dt.timezone.utc), dt.date(2026, 1, 31)),  # 23:59 in Amsterdam
-        (dt.datetime(2026, 1, 31, 23, 30, tzinfo=dt.timezone.utc), dt.date(2026, 2, 1)),  # 00:30 in Amsterdam
-        (dt.datetime(2026, 6, 30, 21, 59, tzinfo=dt.timezone.utc), dt.date(2026, 6, 30)),  # summer time: 23:59
-        (dt.datetime(2026, 6, 30, 22, 0, tzinfo=dt.timezone.utc), dt.date(2026, 7, 1)),  # summer time: 00:00
+        (dt.datetime(2026, 1, 31, 22, 59, tzinfo=dt.UTC), dt.date(2026, 1, 31)),  # 23:59 in Amsterdam
+        (dt.datetime(2026, 1, 31, 23, 30, tzinfo=dt.UTC), dt.date(2026, 2, 1)),  # 00:30 in Amsterdam
+        (dt.datetime(2026, 6, 30, 21, 59, tzinfo=dt.UTC), dt.date(2026, 6, 30)),  # summer time: 23:59
+        (dt.datetime(2026, 6, 30, 22, 0, tzinfo=dt.UTC), dt.date(2026, 7, 1)),  # summer time: 00:00
     ],
 )
 def test_the_day_a_request_is_received_is_the_day_in_amsterdam(moment, day):

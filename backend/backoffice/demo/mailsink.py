@@ -18,7 +18,7 @@ import threading
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 KEEP = 500
 
@@ -37,7 +37,7 @@ def store(folder: Path, raw: bytes, mail_from: str, rcpt_tos: list[str]) -> Path
     """Keep one message as a JSON file; returns its path."""
     folder.mkdir(parents=True, exist_ok=True)
     message = BytesParser(policy=policy.default).parsebytes(raw)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     message_id = f"{now:%Y%m%dT%H%M%S%f}-{secrets.token_hex(4)}"
     record = {
         "id": message_id, "received_at": now.isoformat(), "mail_from": mail_from, "rcpt_tos": list(rcpt_tos),
@@ -53,7 +53,7 @@ def store(folder: Path, raw: bytes, mail_from: str, rcpt_tos: list[str]) -> Path
     return target
 
 
-def read_inbox(folder: Path, to: Optional[str] = None, limit: int = 100) -> list[dict]:
+def read_inbox(folder: Path, to: str | None = None, limit: int = 100) -> list[dict]:
     """The stored messages, newest first; with `to`, only those addressed to it (case-insensitive)."""
     if not folder.is_dir():
         return []

@@ -6,7 +6,7 @@ import json
 import threading
 import time
 from html import escape
-from typing import Annotated, Optional
+from typing import Annotated
 
 import httpx2
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -57,10 +57,10 @@ class DemoCustomers:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._at = 0.0
-        self._customers: Optional[list[dict]] = None
+        self._customers: list[dict] | None = None
 
     @staticmethod
-    def one(systems: CompanySystems, customer_id: str) -> Optional[dict]:
+    def one(systems: CompanySystems, customer_id: str) -> dict | None:
         response = systems.export(systems.finder, customer_id)
         if response.status_code == 404:
             return None
@@ -108,13 +108,13 @@ def demo_login(body: DemoLoginIn, verifying: VerificationDep, clock: ClockDep) -
 
 
 @router.get("/api/demo/inbox")
-def demo_inbox_json(settings: SettingsDep, to: Optional[str] = Query(None, max_length=254),
+def demo_inbox_json(settings: SettingsDep, to: str | None = Query(None, max_length=254),
                     limit: int = Query(50, ge=1, le=500)) -> JSONResponse:
     return JSONResponse({"messages": read_inbox(settings.mail_dir, to, limit)}, headers=PRIVATE)
 
 
 @router.get("/demo/inbox", response_class=HTMLResponse, include_in_schema=False)
-def demo_inbox_page(settings: SettingsDep, to: Optional[str] = Query(None, max_length=254)) -> HTMLResponse:
+def demo_inbox_page(settings: SettingsDep, to: str | None = Query(None, max_length=254)) -> HTMLResponse:
     return HTMLResponse(render_inbox(read_inbox(settings.mail_dir, to, 50), to), headers={
         **PRIVATE,
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
@@ -132,7 +132,7 @@ pre { white-space: pre-wrap; font-family: inherit; margin: 0; }
 """
 
 
-def render_inbox(messages: list[dict], to: Optional[str]) -> str:
+def render_inbox(messages: list[dict], to: str | None) -> str:
     items = "".join(
         f'<article data-testid="inbox-message"><h2>{escape(m.get("subject", ""))}</h2>'
         f'<p class="meta">To: {escape(", ".join(m.get("rcpt_tos", [])))} &middot; {escape(m.get("received_at", "")[:19].replace("T", " "))} UTC</p>'

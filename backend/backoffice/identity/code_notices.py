@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import smtplib
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import httpx2
 from sqlalchemy import and_, exists, or_, select, update
@@ -37,7 +37,7 @@ SWEEP_BATCH = 50
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class CodeNotices:
@@ -77,7 +77,7 @@ class CodeNotices:
                 unique.setdefault(address.lower(), address)
         return list(unique.values())
 
-    def tell(self, attempt_id: int, now: Optional[dt.datetime] = None) -> bool:
+    def tell(self, attempt_id: int, now: dt.datetime | None = None) -> bool:
         """Send the notice of this code if it is due and nobody sent it yet; True if it went out now."""
         now = now or self.clock()
         with self.Session() as session:
@@ -104,7 +104,7 @@ class CodeNotices:
         log.info("customer %s told of an unused code (%s, attempt %s)", customer_id, reason, attempt_id)
         return True
 
-    def sweep(self, now: Optional[dt.datetime] = None) -> int:
+    def sweep(self, now: dt.datetime | None = None) -> int:
         """Tell the customers of every unused code that is due (up to SWEEP_BATCH); how many notices went out."""
         now = now or self.clock()
         with self.Session() as session:

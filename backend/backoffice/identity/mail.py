@@ -9,17 +9,18 @@ from __future__ import annotations
 import datetime as dt
 import smtplib
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 try:
     from zoneinfo import ZoneInfo
 
     LOCAL = ZoneInfo("Europe/Amsterdam")
 except Exception:  # no time zone data on this machine: say UTC
-    LOCAL = dt.timezone.utc
+    LOCAL = dt.UTC
 
 SUBJECT = "Je verificatiecode voor Voltera / Your Voltera verification code"
 
@@ -90,7 +91,7 @@ class SmtpConfig:
     timeout: float = 10.0
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "SmtpConfig":
+    def from_settings(cls, settings: Any) -> SmtpConfig:
         """From the back office's `config.Settings`."""
         return cls(host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_from, username=settings.smtp_username,
                    password=settings.smtp_password, starttls=settings.smtp_starttls)
@@ -102,8 +103,8 @@ def code_email(to: str, code: str, expires_at: dt.datetime, validity: dt.timedel
     until = expires_at.astimezone(LOCAL)
     minutes = int(validity.total_seconds() // 60)
     parts = {
-        "nl": TEXT["nl"].format(code=code, minutes=minutes, until=until.strftime("%H:%M") + (" Nederlandse tijd" if LOCAL is not dt.timezone.utc else " UTC")),
-        "en": TEXT["en"].format(code=code, minutes=minutes, until=until.strftime("%H:%M") + (" Dutch time" if LOCAL is not dt.timezone.utc else " UTC")),
+        "nl": TEXT["nl"].format(code=code, minutes=minutes, until=until.strftime("%H:%M") + (" Nederlandse tijd" if LOCAL is not dt.UTC else " UTC")),
+        "en": TEXT["en"].format(code=code, minutes=minutes, until=until.strftime("%H:%M") + (" Dutch time" if LOCAL is not dt.UTC else " UTC")),
     }
     order = ("nl", "en") if language == "nl" else ("en", "nl")
     message = EmailMessage()
@@ -116,14 +117,14 @@ def _headers(message: EmailMessage, subject: str, sender: str, to: str) -> None:
     message["Subject"] = subject
     message["From"] = sender
     message["To"] = to
-    message["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
+    message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
     address = parseaddr(sender)[1]
     message["Message-ID"] = make_msgid(domain=address.rsplit("@", 1)[-1] if "@" in address else None)
     message["Auto-Submitted"] = "auto-generated"
 
 
 def _local_time(moment: dt.datetime, language: Literal["nl", "en"]) -> str:
-    zone = {"nl": " Nederlandse tijd", "en": " Dutch time"}[language] if LOCAL is not dt.timezone.utc else " UTC"
+    zone = {"nl": " Nederlandse tijd", "en": " Dutch time"}[language] if LOCAL is not dt.UTC else " UTC"
     return moment.astimezone(LOCAL).strftime("%d-%m-%Y %H:%M") + zone
 
 

@@ -22,7 +22,6 @@ import hmac
 import logging
 import re
 from dataclasses import dataclass
-from typing import Optional
 
 from fastapi import Header, HTTPException
 from fastapi.responses import JSONResponse
@@ -89,7 +88,7 @@ def present_in(row: ConversationIdentity, seen: Presence) -> bool:
 
 
 def verified_binding(session: Session, conversation_id: str, seen: Presence, now: dt.datetime,
-                     lock: bool = False) -> Optional[ConversationIdentity]:
+                     lock: bool = False) -> ConversationIdentity | None:
     """The conversation's binding if it is valid now and this message is present where it was made."""
     query = select(ConversationIdentity).where(ConversationIdentity.conversation_id == conversation_id)
     row = session.scalar(query.with_for_update() if lock else query)

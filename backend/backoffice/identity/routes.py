@@ -12,8 +12,9 @@ import datetime as dt
 import logging
 import secrets
 import smtplib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Callable, Literal, Optional
+from typing import Annotated, Any, Literal
 
 import httpx2
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request
@@ -69,7 +70,7 @@ class Conflict(Exception):
 class Verification:
     """What verifying needs beyond the database, made once per process (`app.state.verification`)."""
 
-    tokens: Optional[identity.SessionTokens]  # None: website sessions are refused (no SESSION_TOKEN_SECRET)
+    tokens: identity.SessionTokens | None  # None: website sessions are refused (no SESSION_TOKEN_SECRET)
     otp_secret: str
     binding_ttl: dt.timedelta
     systems: CompanySystems
@@ -78,8 +79,8 @@ class Verification:
     notices: CodeNotices
 
     @classmethod
-    def start(cls, settings: Settings, sessions: sessionmaker, systems: CompanySystems, clock: Clock) -> "Verification":
-        tokens: Optional[identity.SessionTokens] = None
+    def start(cls, settings: Settings, sessions: sessionmaker, systems: CompanySystems, clock: Clock) -> Verification:
+        tokens: identity.SessionTokens | None = None
         if identity.secret_is_set(settings.session_token_secret):
             try:
                 tokens = identity.SessionTokens(settings.session_token_secret, dt.timedelta(minutes=settings.session_token_minutes))
@@ -104,11 +105,11 @@ VerificationDep = Annotated[Verification, Depends(verification)]
 router = APIRouter(tags=["identity"], dependencies=[Depends(require_service)])
 
 
-def _iso(value: Optional[dt.datetime]) -> Optional[str]:
+def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def identity_view(conversation_id: str, row: Optional[ConversationIdentity], now: dt.datetime) -> dict:
+def identity_view(conversation_id: str, row: ConversationIdentity | None, now: dt.datetime) -> dict:
     if row is None or row.expires_at <= now:
         return {"conversation_id": conversation_id, "verified": False, "customer_id": None, "method": None,
                 "verified_at": None, "expires_at": None}
@@ -116,7 +117,7 @@ def identity_view(conversation_id: str, row: Optional[ConversationIdentity], now
             "verified_at": _iso(row.verified_at), "expires_at": _iso(row.expires_at)}
 
 
-def refusal(status: int, reason: str, detail: str, headers: Optional[dict] = None, **extra: Any) -> JSONResponse:
+def refusal(status: int, reason: str, detail: str, headers: dict | None = None, **extra: Any) -> JSONResponse:
     return JSONResponse({"verified": False, "reason": reason, "detail": detail, **extra}, status_code=status,
                         headers={**PRIVATE, **(headers or {})})
 
@@ -124,7 +125,7 @@ def refusal(status: int, reason: str, detail: str, headers: Optional[dict] = Non
 def _until(moment: dt.datetime, now: dt.datetime) -> tuple[int, str]:
     """Seconds until `moment` (for Retry-After) and the moment in words: "01:34 Dutch time (in 15 min)"."""
     seconds = max(1, int((moment - now).total_seconds() + 0.999))
-    zone = "UTC" if mail.LOCAL is dt.timezone.utc else "Dutch time"
+    zone = "UTC" if mail.LOCAL is dt.UTC else "Dutch time"
     return seconds, f"{moment.astimezone(mail.LOCAL):%H:%M} {zone} (in {-(-seconds // 60)} min)"
 
 
@@ -138,7 +139,7 @@ def _no_presence() -> JSONResponse:
                                        "the website, X-Chat-Connection)")
 
 
-def binding_of(session: Session, conversation_id: str, lock: bool = False) -> Optional[ConversationIdentity]:
+def binding_of(session: Session, conversation_id: str, lock: bool = False) -> ConversationIdentity | None:
     query = select(ConversationIdentity).where(ConversationIdentity.conversation_id == conversation_id)
     return session.scalar(query.with_for_update() if lock else query)
 
@@ -159,7 +160,7 @@ def bind(session: Session, conversation_id: str, customer_id: str, method: str, 
     return row
 
 
-def newest_code(session: Session, conversation_id: str, lock: bool = False) -> Optional[VerificationAttempt]:
+def newest_code(session: Session, conversation_id: str, lock: bool = False) -> VerificationAttempt | None:
     query = (select(VerificationAttempt)
              .where(VerificationAttempt.conversation_id == conversation_id, VerificationAttempt.channel == EMAIL)
              .order_by(VerificationAttempt.created_at.desc(), VerificationAttempt.id.desc()).limit(1))
@@ -226,7 +227,7 @@ def verify_session(body: SessionIn, sessions: SessionsDep, clock: ClockDep, veri
 # --- one-time code by e-mail ---
 
 
-def lookup(verifying: Verification, email: str) -> Optional[str]:
+def lookup(verifying: Verification, email: str) -> str | None:
     """The customer id the CRM has for this address, None if none; `HTTPException(503)` when it cannot say."""
     try:
         response = verifying.systems.lookup(email, timeout=verifying.lookup_timeout)
@@ -273,7 +274,7 @@ def deliver(verifying: Verification, sessions: sessionmaker, clock: Clock, attem
         session.commit()
 
 
-def asker_refusal(session: Session, who: Any, name: str, limit: int, now: dt.datetime) -> Optional[JSONResponse]:
+def asker_refusal(session: Session, who: Any, name: str, limit: int, now: dt.datetime) -> JSONResponse | None:
     """The 429 for a conversation or source (`who`: the condition on its codes) that may not ask now."""
     lock_ends = session.scalar(select(func.max(VerificationAttempt.locked_until)).where(
         who, VerificationAttempt.channel == EMAIL, VerificationAttempt.locked_until > now))
@@ -313,7 +314,7 @@ def request_email_code(body: EmailCodeIn, background: BackgroundTasks, sessions:
 
     customer_id = lookup(verifying, email)  # outside any transaction: no lock is held while the CRM answers
 
-    def work(session: Session) -> Optional[tuple[int, str, dt.datetime]]:
+    def work(session: Session) -> tuple[int, str, dt.datetime] | None:
         send, outcome = customer_id is not None, "issued" if customer_id else "unknown_address"
         if customer_id is not None:
             # Count and issue as one step per address: SQLite's write lock is taken at BEGIN already,
@@ -351,7 +352,7 @@ def verify_email_code(body: VerifyIn, background: BackgroundTasks, sessions: Ses
     if not seen.known:
         return _no_presence()
 
-    def work(session: Session) -> tuple[Optional[identity.CodeCheck], Optional[dict], Optional[int]]:
+    def work(session: Session) -> tuple[identity.CodeCheck | None, dict | None, int | None]:
         row = newest_code(session, body.conversation_id, lock=True)
         if row is None:
             return None, None, None

@@ -52,7 +52,6 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass, replace
-from typing import Optional
 
 import jwt
 
@@ -109,7 +108,7 @@ def hash_code(code: str, salt: str, secret: str) -> str:
     return hmac.new(secret.encode(), f"{salt}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
-def normalise_code(typed: str) -> Optional[str]:
+def normalise_code(typed: str) -> str | None:
     """The code as typed, without spaces or dashes ("123 456", "123-456"); None unless six digits."""
     code = _CODE_NOISE.sub("", typed or "")
     return code if _CODE_RE.fullmatch(code) else None
@@ -140,8 +139,8 @@ class CodeState:
     expires_at: dt.datetime
     attempts: int = 0  # every try, right or wrong, locked or not
     wrong_attempts: int = 0
-    locked_until: Optional[dt.datetime] = None
-    verified_at: Optional[dt.datetime] = None
+    locked_until: dt.datetime | None = None
+    verified_at: dt.datetime | None = None
     usable: bool = True  # False for a code that may never verify (see `decoy_code`)
 
     def locked(self, now: dt.datetime) -> bool:
@@ -179,7 +178,7 @@ class CodeCheck:
     outcome: Outcome
     state: CodeState
     attempts_left: int
-    locked_until: Optional[dt.datetime] = None
+    locked_until: dt.datetime | None = None
 
     @property
     def verified(self) -> bool:
@@ -222,7 +221,7 @@ class AskRefused:
     until: dt.datetime
 
 
-def may_ask(lock_ends: Optional[dt.datetime], recent_asks: list[dt.datetime], limit: int, now: dt.datetime) -> Optional[AskRefused]:
+def may_ask(lock_ends: dt.datetime | None, recent_asks: list[dt.datetime], limit: int, now: dt.datetime) -> AskRefused | None:
     """Whether one who asks (a conversation or a source) may ask for a code now: not while a code it
     locked is locked, and not beyond `limit` asks in `CODE_RATE_WINDOW` (`recent_asks`: its newest
     asks in the window, newest first, at most `limit`). None when it may. These limits never depend on
@@ -305,7 +304,7 @@ class SessionTokens:
         claims = {"sub": customer_id, "iat": int(issued.timestamp()), "exp": int(expires.timestamp()), "aud": self.audience, "iss": self.issuer}
         return jwt.encode(claims, self._secret, algorithm=TOKEN_ALGORITHM), expires
 
-    def verify(self, token: str, now: Optional[dt.datetime] = None) -> VerifiedToken:
+    def verify(self, token: str, now: dt.datetime | None = None) -> VerifiedToken:
         """The verified token, or a `TokenError` saying why not. `now` is for tests (default: the clock)."""
         if not isinstance(token, str) or not token or len(token) > 4096:
             raise TokenMalformed("no session token was given, or it is not a token")
@@ -341,5 +340,5 @@ class SessionTokens:
         customer_id = claims["sub"]
         if not isinstance(customer_id, str) or not customer_id or len(customer_id) > CUSTOMER_ID_MAX:
             raise TokenMalformed("the session token names no valid customer")
-        utc = dt.timezone.utc
+        utc = dt.UTC
         return VerifiedToken(customer_id, dt.datetime.fromtimestamp(claims["iat"], utc), dt.datetime.fromtimestamp(claims["exp"], utc))

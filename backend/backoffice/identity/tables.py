@@ -18,13 +18,12 @@ Times are stored in UTC and always come back timezone-aware, on SQLite as on Pos
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
 
 from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import rules as identity
 from ..shared.database import Base, UTCDateTime
+from . import rules as identity
 
 EMAIL = "email"
 SESSION = "session"
@@ -42,21 +41,21 @@ class VerificationAttempt(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[str] = mapped_column(String(200))
-    customer_id: Mapped[Optional[str]] = mapped_column(String(64))  # None: unknown address, or a refused token
+    customer_id: Mapped[str | None] = mapped_column(String(64))  # None: unknown address, or a refused token
     channel: Mapped[str] = mapped_column(String(10))  # email | session
-    code_hash: Mapped[Optional[str]] = mapped_column(String(64))
-    salt: Mapped[Optional[str]] = mapped_column(String(64))
+    code_hash: Mapped[str | None] = mapped_column(String(64))
+    salt: Mapped[str | None] = mapped_column(String(64))
     usable: Mapped[bool] = mapped_column(Boolean, default=True)
-    expires_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     wrong_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())
-    verified_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())
-    sent_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())  # the code's e-mail was accepted by the SMTP server
-    last_attempt_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())
-    source: Mapped[Optional[str]] = mapped_column(String(16))  # the asking client's keyed address hash; None: unknown
-    notified_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())  # the customer was told the code went unused
-    outcome: Mapped[Optional[str]] = mapped_column(String(40))  # the last outcome: issued, suppressed, wrong_code, locked, verified, ...
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # the code's e-mail was accepted by the SMTP server
+    last_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    source: Mapped[str | None] = mapped_column(String(16))  # the asking client's keyed address hash; None: unknown
+    notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # the customer was told the code went unused
+    outcome: Mapped[str | None] = mapped_column(String(40))  # the last outcome: issued, suppressed, wrong_code, locked, verified, ...
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
     def code_state(self) -> identity.CodeState:
@@ -81,6 +80,6 @@ class ConversationIdentity(Base):
     method: Mapped[str] = mapped_column(String(10))  # email | session
     verified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    attempt_id: Mapped[Optional[int]] = mapped_column(Integer, ForeignKey("verification_attempts.id"))
+    attempt_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("verification_attempts.id"))
     channel: Mapped[str] = mapped_column(String(40), default="")  # the chat channel that verified it
     connections: Mapped[list] = mapped_column(JSON, default=list)  # SHA-256 of its connection references ("" for none)

@@ -48,7 +48,7 @@ def healthz(kb: KnowledgeDep) -> dict:
 
 @router.get("/api/knowledge/versions")
 def list_versions(kb: KnowledgeDep) -> dict:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     until = kb.current_until(now)
     return {
         "current": kb.current_at(now).version.id,

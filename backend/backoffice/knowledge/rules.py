@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
@@ -49,7 +49,7 @@ class VersionInfo(Strict):
     id: str
     status: Literal["published", "draft"]
     effective_date: dt.date
-    previous: Optional[str] = None
+    previous: str | None = None
     changelog: list[ChangelogEntry] = []
 
 
@@ -82,7 +82,7 @@ class Company(Strict):
 
 
 class Retention(Strict):
-    months: Optional[int] = None
+    months: int | None = None
     period: Text
     reason: Text
 
@@ -94,7 +94,7 @@ class Category(Strict):
     source: Text
     systems: list[str]  # the register's own word; the system catalogue says who holds it (checked at start)
     retention: Retention
-    kept_after_erasure: Optional[Text] = None
+    kept_after_erasure: Text | None = None
 
 
 class NotCollected(Strict):
@@ -108,10 +108,10 @@ class Recipient(Strict):
     role: Text
     country: str
     outside_eu: bool
-    safeguard: Optional[Text] = None
+    safeguard: Text | None = None
 
     @model_validator(mode="after")
-    def safeguard_when_outside_eu(self) -> "Recipient":
+    def safeguard_when_outside_eu(self) -> Recipient:
         if self.outside_eu and self.safeguard is None:
             raise ValueError("a recipient outside the EU needs a safeguard")
         return self
@@ -119,10 +119,10 @@ class Recipient(Strict):
 
 class AutomatedDecision(Strict):
     applies: bool
-    logic: Optional[Text] = None
+    logic: Text | None = None
 
     @model_validator(mode="after")
-    def logic_when_applies(self) -> "AutomatedDecision":
+    def logic_when_applies(self) -> AutomatedDecision:
         if self.applies and self.logic is None:
             raise ValueError("an automated decision needs meaningful information about its logic")
         return self
@@ -138,7 +138,7 @@ class Purpose(Strict):
     recipients: list[Recipient] = []
     automated_decision: AutomatedDecision
     benefit: Text
-    opt_out: Optional[Text] = None
+    opt_out: Text | None = None
 
 
 TOPIC_TEXTS = (
@@ -167,7 +167,7 @@ class Topics(Strict):
     rights: dict[str, Text]
 
     @model_validator(mode="after")
-    def all_present(self) -> "Topics":
+    def all_present(self) -> Topics:
         missing = [t for t in TOPIC_TEXTS if t not in self.topics] + [r for r in RIGHTS if r not in self.rights]
         if missing:
             raise ValueError(f"missing texts for: {', '.join(missing)}")
@@ -184,7 +184,7 @@ class KnowledgeVersion(Strict):
     purposes: list[Purpose]
     topics: Topics
 
-    def category(self, category_id: str) -> Optional[Category]:
+    def category(self, category_id: str) -> Category | None:
         return next((c for c in self.categories if c.id == category_id), None)
 
     def purposes_for(self, category_id: str) -> list[Purpose]:
@@ -294,7 +294,7 @@ class KnowledgeBase:
         self.versions = versions
 
     @classmethod
-    def load(cls, root: Path) -> "KnowledgeBase":
+    def load(cls, root: Path) -> KnowledgeBase:
         root = Path(root)
         if not root.is_dir():
             raise KnowledgeError(f"{root}: knowledge folder is missing")
@@ -343,10 +343,10 @@ class KnowledgeBase:
         items = [v for v in self.versions.values() if v.version.status == "published"]
         return sorted(items, key=lambda v: v.version.effective_date)
 
-    def current(self, today: Optional[dt.date] = None) -> KnowledgeVersion:
+    def current(self, today: dt.date | None = None) -> KnowledgeVersion:
         """The newest published version in effect on `today`, a day in the company's time zone (a
         version dated 1 March takes effect at midnight in Amsterdam, not at 01:00 by a UTC clock)."""
-        today = today or local_date(dt.datetime.now(dt.timezone.utc))
+        today = today or local_date(dt.datetime.now(dt.UTC))
         in_effect = [v for v in self.published() if v.version.effective_date <= today]
         return (in_effect or self.published())[-1]
 
@@ -354,15 +354,15 @@ class KnowledgeBase:
         """The version in effect at `moment` (timezone-aware): the one current on that day in Amsterdam."""
         return self.current(local_date(moment))
 
-    def current_until(self, now: dt.datetime) -> Optional[dt.datetime]:
+    def current_until(self, now: dt.datetime) -> dt.datetime | None:
         """When the version current at `now` stops being current: midnight in the company's time zone
         of the next published version's effective date; None when none is planned."""
         later = [v.version.effective_date for v in self.published() if v.version.effective_date > local_date(now)]
         if not later:
             return None
-        return dt.datetime.combine(min(later), dt.time(0), tzinfo=COMPANY_TIME_ZONE).astimezone(dt.timezone.utc)
+        return dt.datetime.combine(min(later), dt.time(0), tzinfo=COMPANY_TIME_ZONE).astimezone(dt.UTC)
 
-    def get(self, version_id: str) -> Optional[KnowledgeVersion]:
+    def get(self, version_id: str) -> KnowledgeVersion | None:
         return self.versions.get(version_id)
 
     def changes_since(self, version_id: str) -> list[KnowledgeVersion]:

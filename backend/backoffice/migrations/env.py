@@ -1,10 +1,10 @@
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from backoffice.shared.database import Base
-import backoffice.requests.tables  # noqa: F401  (the ledger's tables, so Base.metadata knows them)
 import backoffice.identity.tables  # noqa: F401  (identity verification's tables)
 import backoffice.my_data.export_links  # noqa: F401  (download links of a customer's own data)
+import backoffice.requests.tables  # noqa: F401  (the ledger's tables, so Base.metadata knows them)
+from backoffice.shared.database import Base
 
 config = context.config
 connectable = engine_from_config(config.get_section(config.config_ini_section) or {"sqlalchemy.url": config.get_main_option("sqlalchemy.url")}, prefix="sqlalchemy.", poolclass=pool.NullPool)

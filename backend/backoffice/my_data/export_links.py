@@ -17,8 +17,8 @@ import jwt
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..shared.database import Base, UTCDateTime
 from ..identity.rules import secret_is_set
+from ..shared.database import Base, UTCDateTime
 
 AUDIENCE = "export"
 ALGORITHM = "HS256"
@@ -82,7 +82,7 @@ class ExportLinks:
         language = claims.get("lang") if claims.get("lang") in LANGUAGES else "nl"
         if not isinstance(claims["exp"], int) or not isinstance(claims["sub"], str) or not isinstance(claims["jti"], str):
             raise LinkInvalid("this download link is not valid. Ask the assistant for a new link.")
-        expires = dt.datetime.fromtimestamp(claims["exp"], dt.timezone.utc)
+        expires = dt.datetime.fromtimestamp(claims["exp"], dt.UTC)
         if now >= expires:
             raise LinkExpired(f"this download link has expired: links work for {int(self.ttl.total_seconds() // 60)} minutes. "
                               "Ask the assistant for a new link.")

@@ -17,7 +17,7 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
@@ -52,7 +52,7 @@ class DataSources:
     links: ExportLinks
 
     @classmethod
-    def start(cls, settings: Settings, systems: CompanySystems) -> "DataSources":
+    def start(cls, settings: Settings, systems: CompanySystems) -> DataSources:
         secret = settings.export_link_secret
         if not usable_secret(secret):
             log.warning("EXPORT_LINK_SECRET is not set (or shorter than 32 bytes): download links use a random key of "
@@ -72,7 +72,7 @@ SourcesDep = Annotated[DataSources, Depends(sources)]
 router = APIRouter(tags=["my data"])
 
 
-def verified_customer(sessions: sessionmaker, conversation_id: str, seen: Presence, now: dt.datetime) -> Optional[str]:
+def verified_customer(sessions: sessionmaker, conversation_id: str, seen: Presence, now: dt.datetime) -> str | None:
     """The customer this conversation is verified as right now, where this message is; or None."""
     with sessions() as session:
         row = verified_binding(session, conversation_id, seen, now)

@@ -20,18 +20,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import httpx2
 from sqlalchemy.orm import sessionmaker
 
 from ..catalogue import ASSISTANT, Catalogue
-from ..shared.company_systems import CompanySystems
 from ..knowledge.rules import Category, KnowledgeVersion, Purpose, Recipient
+from ..shared.company_systems import CompanySystems
 from .transcripts import CATEGORY as TRANSCRIPT_CATEGORY
-from .transcripts import Transcript, TrackerStore, TranscriptsUnavailable, customer_conversations, references
+from .transcripts import TrackerStore, Transcript, TranscriptsUnavailable, customer_conversations, references
 
 PREVIEW_RECORDS = 3
 PREVIEW_CHARS = 120
@@ -88,7 +89,7 @@ def collect(systems: CompanySystems, store: TrackerStore, Session: sessionmaker,
 
     records: dict[str, list[tuple[str, dict]]] = {}
     restricted: dict[str, str] = {}
-    for system, export in zip(asked, exports):
+    for system, export in zip(asked, exports, strict=False):
         if export is None:
             continue
         for category, found in export["categories"].items():
@@ -98,11 +99,11 @@ def collect(systems: CompanySystems, store: TrackerStore, Session: sessionmaker,
                 restricted[restriction["category"]] = restriction.get("since")
     if transcripts:
         records.setdefault(TRANSCRIPT_CATEGORY, []).extend(
-            (ASSISTANT, t.as_record(name)) for t, name in zip(transcripts, references(transcripts)))
+            (ASSISTANT, t.as_record(name)) for t, name in zip(transcripts, references(transcripts), strict=False))
     return Holdings(customer_id, records, restricted, transcripts, len(conversations.shared), now, systems.catalogue)
 
 
-def _export(systems: CompanySystems, system: str, customer_id: str) -> Optional[dict]:
+def _export(systems: CompanySystems, system: str, customer_id: str) -> dict | None:
     """One system's export; None when it holds nothing about the customer (404)."""
     try:
         response = systems.export(system, customer_id)
@@ -210,7 +211,7 @@ def _ordered_categories(holdings: Holdings, version: KnowledgeVersion) -> list[s
     return known + [c for c, found in holdings.records.items() if found and c not in known]
 
 
-def _about(category: Optional[Category], category_id: str, version: KnowledgeVersion, language: str) -> dict:
+def _about(category: Category | None, category_id: str, version: KnowledgeVersion, language: str) -> dict:
     """Art. 15(1) for one category, in the knowledge base's words."""
     if category is None:
         return {"id": category_id, "label": category_id, "purposes": [], "retention": None, "retention_reason": None,
@@ -241,7 +242,7 @@ def _unique_recipients(purposes: list[Purpose]) -> list[Recipient]:
     return list({r.name: r for p in purposes for r in p.recipients}.values())
 
 
-def _t(text: Any, language: str) -> Optional[str]:
+def _t(text: Any, language: str) -> str | None:
     return getattr(text, language) if text is not None else None
 
 

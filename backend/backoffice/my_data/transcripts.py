@@ -25,17 +25,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine, delete, insert, inspect, select, text, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..knowledge.tables import AnswerRecord
 from ..identity.tables import ConversationIdentity, VerificationAttempt
+from ..knowledge.tables import AnswerRecord
 from ..requests.tables import Request
 
 CATEGORY = "customer_service"  # the knowledge base: "this includes conversations with this chat assistant"
@@ -86,7 +87,7 @@ class Transcript:
     messages: list[dict]  # {"at": ISO 8601 UTC, "from": "customer" | "assistant", "text": ...}
 
     @property
-    def started_at(self) -> Optional[str]:
+    def started_at(self) -> str | None:
         return self.messages[0]["at"] if self.messages else None
 
     def as_record(self, reference: str) -> dict:
@@ -132,7 +133,7 @@ class TrackerStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._engine: Optional[Engine] = None
+        self._engine: Engine | None = None
 
     def close(self) -> None:
         if self._engine is not None:
@@ -208,7 +209,7 @@ class TrackerStore:
         return conversations, events
 
 
-def _message(type_name: str, timestamp: Optional[float], data: Optional[str]) -> Optional[dict]:
+def _message(type_name: str, timestamp: float | None, data: str | None) -> dict | None:
     """One message as the customer would read it; None for an event without text (buttons only)."""
     try:
         event = json.loads(data) if data else {}
@@ -218,7 +219,7 @@ def _message(type_name: str, timestamp: Optional[float], data: Optional[str]) ->
     if not isinstance(text, str) or not text.strip():
         return None
     moment = timestamp if timestamp is not None else event.get("timestamp")
-    at = dt.datetime.fromtimestamp(moment, dt.timezone.utc).isoformat() if isinstance(moment, (int, float)) else None
+    at = dt.datetime.fromtimestamp(moment, dt.UTC).isoformat() if isinstance(moment, (int, float)) else None
     return {"at": at, "from": SPEAKERS[type_name], "text": text}
 
 

@@ -19,14 +19,14 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..catalogue import Catalogue
-from .filing import Filed, checked_request, file_request
 from ..knowledge.rules import KnowledgeBase
+from .filing import Filed, checked_request, file_request
 from .tables import RequestDraft
 
 DRAFT_TTL = dt.timedelta(minutes=30)
@@ -50,8 +50,8 @@ def draft_view(draft: RequestDraft) -> dict:
 
 
 def make_draft(session: Session, conversation_id: str, customer_id: str, type: str,  # noqa: A002
-               categories: Optional[Iterable[str]], details: Optional[dict], knowledge_version: Optional[str],
-               now: dt.datetime, catalogue: Optional[Catalogue] = None) -> RequestDraft:
+               categories: Iterable[str] | None, details: dict | None, knowledge_version: str | None,
+               now: dt.datetime, catalogue: Catalogue | None = None) -> RequestDraft:
     """Check and store the request as the summary shows it; committed. `FilingError` if it could not be filed."""
     kind, wanted, clean = checked_request(type, categories, details, catalogue)
     open_drafts = session.scalar(select(func.count()).select_from(RequestDraft).where(
@@ -67,7 +67,7 @@ def make_draft(session: Session, conversation_id: str, customer_id: str, type: s
 
 
 def file_draft(session: Session, draft_id: str, conversation_id: str, customer_id: str, now: dt.datetime,
-               kb: KnowledgeBase, channel: str, catalogue: Optional[Catalogue] = None) -> tuple[Filed, RequestDraft]:
+               kb: KnowledgeBase, channel: str, catalogue: Catalogue | None = None) -> tuple[Filed, RequestDraft]:
     """File exactly the stored draft, once; `DraftRefused` for another conversation's, another customer's or an expired one."""
     draft = session.scalar(select(RequestDraft).where(RequestDraft.id == draft_id).with_for_update())
     if draft is None or not hmac.compare_digest(draft.conversation_id.encode(), conversation_id.encode()):

@@ -26,10 +26,11 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -37,9 +38,9 @@ from sqlalchemy.orm import Session
 
 from .. import catalogue as systems_catalogue
 from ..catalogue import Catalogue
+from ..knowledge.rules import KnowledgeBase, KnowledgeVersion
 from ..vocabulary import ADDRESS_PARTS, CONSENT_IDS, CORRECTABLE_FIELDS, DIRECT_MARKETING
 from . import rules as rr
-from ..knowledge.rules import KnowledgeBase, KnowledgeVersion
 from .tables import ConsentState, Request, SystemTask, append_audit
 
 # What each right asks of a system (the calls are in worker.py).
@@ -84,16 +85,16 @@ def file_request(
     session: Session,
     customer_id: str,
     type: str,  # noqa: A002 - the name the callers and the API use
-    categories: Optional[Iterable[str]],
-    details: Optional[dict],
-    client_request_id: Optional[str],
+    categories: Iterable[str] | None,
+    details: dict | None,
+    client_request_id: str | None,
     now: dt.datetime,
     *,
-    channel: Optional[str] = None,
-    conversation_id: Optional[str] = None,
-    knowledge: Optional[KnowledgeVersion] = None,
+    channel: str | None = None,
+    conversation_id: str | None = None,
+    knowledge: KnowledgeVersion | None = None,
     regime: rr.Regime = rr.GDPR,
-    catalogue: Optional[Catalogue] = None,
+    catalogue: Catalogue | None = None,
 ) -> Filed:
     """File a request and commit it with its tasks and audit entries; see the module text for the steps."""
     catalogue = catalogue or systems_catalogue.load()
@@ -149,7 +150,7 @@ def file_request(
 def _write(
     session: Session, customer_id: str, request_type: rr.RequestType, regime: rr.Regime, wanted: list[str],
     details: dict, client_request_id: str, received_on: dt.date, due_on: dt.date, now: dt.datetime,
-    channel: Optional[str], conversation_id: Optional[str], knowledge: Optional[KnowledgeVersion], catalogue: Catalogue,
+    channel: str | None, conversation_id: str | None, knowledge: KnowledgeVersion | None, catalogue: Catalogue,
 ) -> tuple[Request, list[SystemTask]]:
     """Steps 5 and 6: the request, its tasks (the outbox), consents, and an audit entry per step; not committed."""
     request_id = new_request_id(now)
@@ -186,8 +187,8 @@ def _write(
     return request, tasks
 
 
-def checked_request(type: str, categories: Optional[Iterable[str]], details: Optional[dict],  # noqa: A002
-                    catalogue: Optional[Catalogue] = None) -> tuple[str, list[str], dict]:
+def checked_request(type: str, categories: Iterable[str] | None, details: dict | None,  # noqa: A002
+                    catalogue: Catalogue | None = None) -> tuple[str, list[str], dict]:
     """Step 1 on its own: the right, categories and details as filing would take them; `FilingError` if not.
     A draft is checked when it is made, so the customer confirms only what can be filed."""
     request_type = _request_type(type)
@@ -195,7 +196,7 @@ def checked_request(type: str, categories: Optional[Iterable[str]], details: Opt
     return request_type.value, wanted, _details(request_type, details or {})
 
 
-def kept_after_erasure(knowledge: Optional[KnowledgeVersion], categories: Iterable[str]) -> list[dict]:
+def kept_after_erasure(knowledge: KnowledgeVersion | None, categories: Iterable[str]) -> list[dict]:
     """The categories an erasure keeps, with the knowledge base's reason in Dutch and English."""
     if knowledge is None:
         return []
@@ -244,7 +245,7 @@ def _check_now(now: Any) -> None:
         raise FilingError("`now` must be a timezone-aware datetime")
 
 
-def _client_request_id(value: Optional[str]) -> str:
+def _client_request_id(value: str | None) -> str:
     if value is None:
         return f"auto-{uuid.uuid4()}"  # no de-duplication asked for
     if not isinstance(value, str) or not value.strip() or len(value.strip()) > CLIENT_ID_MAX:
@@ -252,7 +253,7 @@ def _client_request_id(value: Optional[str]) -> str:
     return value.strip()
 
 
-def _categories(request_type: rr.RequestType, categories: Optional[Iterable[str]], catalogue: Catalogue) -> list[str]:
+def _categories(request_type: rr.RequestType, categories: Iterable[str] | None, catalogue: Catalogue) -> list[str]:
     """The categories the request covers, in catalogue order; none given means all that apply."""
     if request_type in CONSENT_TYPES:
         fixed = ["marketing_preferences"]
@@ -279,7 +280,7 @@ def _categories(request_type: rr.RequestType, categories: Optional[Iterable[str]
     return [c for c in held if c in given]
 
 
-def _unheld(request_type: rr.RequestType, categories: Optional[Iterable[str]], knowledge: Optional[KnowledgeVersion],
+def _unheld(request_type: rr.RequestType, categories: Iterable[str] | None, knowledge: KnowledgeVersion | None,
             catalogue: Catalogue) -> list[str]:
     """The register's categories a request about "everything" covers that no connected system holds."""
     if categories or request_type in CONSENT_TYPES or request_type is rr.RequestType.RECTIFICATION or knowledge is None:
@@ -340,7 +341,7 @@ def _details(request_type: rr.RequestType, details: Any) -> dict:
     return clean
 
 
-def _find(session: Session, client_request_id: str) -> Optional[Request]:
+def _find(session: Session, client_request_id: str) -> Request | None:
     return session.scalar(select(Request).where(Request.client_request_id == client_request_id))
 
 
@@ -355,7 +356,7 @@ def _repeat(session: Session, existing: Request, customer_id: str, request_type:
 def _task(request_id: str, system: str, categories: list[str], request_type: rr.RequestType, details: dict, now: dt.datetime) -> SystemTask:
     operation = OPERATIONS[request_type]
     if operation in ("erase", "restrict"):
-        payload: Optional[dict] = {"categories": categories}
+        payload: dict | None = {"categories": categories}
     elif operation == "rectify":
         payload = {"field": details["field"], "value": details["value"]}
     elif operation == "preferences":
@@ -389,7 +390,7 @@ def _stop_consents(session: Session, customer_id: str, purposes: list[str], requ
     ), detail={"consents": changed})
 
 
-def _short(value: Optional[str], limit: int) -> Optional[str]:
+def _short(value: str | None, limit: int) -> str | None:
     return value[:limit] if isinstance(value, str) else None
 
 
@@ -398,7 +399,7 @@ def _knowledge_base(root: Path) -> KnowledgeBase:
     return KnowledgeBase.load(root)
 
 
-def _current_knowledge(today: dt.date) -> Optional[KnowledgeVersion]:
+def _current_knowledge(today: dt.date) -> KnowledgeVersion | None:
     from ..settings import Settings
 
     return _knowledge_base(Settings.from_env().knowledge_dir).current(today)

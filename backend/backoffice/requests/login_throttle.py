@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 FREE_FAILURES = 5
 FAILURE_WINDOW = 15 * 60.0
@@ -55,7 +55,7 @@ class LoginThrottle:
     def _keys(self, address: str, user: str) -> tuple[tuple[tuple[str, str], Limit], ...]:
         return (("address", address[:100]), ADDRESS), (("user", user[:100]), USER)
 
-    def retry_after(self, address: str, user: str) -> Optional[int]:
+    def retry_after(self, address: str, user: str) -> int | None:
         """Whole seconds until a login from this address for this user name is checked again; None: now."""
         now = self._clock()
         with self._lock:

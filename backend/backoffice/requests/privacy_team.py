@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request as HttpRequest
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import Request as HttpRequest
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from sqlalchemy import and_, case, exists, func, or_, select
@@ -48,7 +49,7 @@ def _digest(text: str) -> bytes:
 
 
 def require_privacy_team(request: HttpRequest, settings: SettingsDep, logins: Annotated[LoginThrottle, Depends(throttle)],
-                         credentials: Optional[HTTPBasicCredentials] = Depends(basic)) -> str:
+                         credentials: HTTPBasicCredentials | None = Depends(basic)) -> str:
     """The privacy team's login, compared in constant time, throttled per address and user name."""
     refused = HTTPException(401, "privacy team login required", headers={"WWW-Authenticate": 'Basic realm="privacy team", charset="UTF-8"'})
     if credentials is None or not settings.privacy_team_password:

@@ -10,9 +10,10 @@ audit entry.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Iterable, Optional, Sequence, Union
+from typing import Union
 from zoneinfo import ZoneInfo
 
 # The day a request is received, and so its deadline, is the day in the Netherlands, where the
@@ -36,7 +37,7 @@ class RequestType(str, Enum):
 
     article: str
 
-    def __new__(cls, value: str, article: str) -> "RequestType":
+    def __new__(cls, value: str, article: str) -> RequestType:
         member = str.__new__(cls, value)
         member._value_ = value
         member.article = article
@@ -134,8 +135,8 @@ class Regime:
     days: int = 0
     extension_months: int = 0
     extension_days: int = 0
-    confirm_within_business_days: Optional[int] = None
-    opt_out_within_business_days: Optional[int] = None
+    confirm_within_business_days: int | None = None
+    opt_out_within_business_days: int | None = None
 
     def __post_init__(self) -> None:
         numbers = (self.months, self.days, self.extension_months, self.extension_days,
@@ -193,11 +194,11 @@ def _period_end(received_on: dt.date, months: int, days: int) -> dt.date:
     return add_months(received_on, months) + dt.timedelta(days=days)
 
 
-def _is_ccpa_opt_out(regime: Regime, request_type: Optional[RequestType]) -> bool:
+def _is_ccpa_opt_out(regime: Regime, request_type: RequestType | None) -> bool:
     return regime.opt_out_within_business_days is not None and request_type is RequestType.OPT_OUT
 
 
-def due_date(received_on: dt.date, regime: Regime = GDPR, request_type: Optional[RequestType] = None) -> dt.date:
+def due_date(received_on: dt.date, regime: Regime = GDPR, request_type: RequestType | None = None) -> dt.date:
     """The last day to answer: under GDPR one calendar month after receipt (31 Jan -> 28/29 Feb).
 
     We do not move a deadline that falls on a weekend to the next working day, although the law
@@ -223,7 +224,7 @@ def extended_due_date(received_on: dt.date, regime: Regime = GDPR) -> dt.date:
     )
 
 
-def confirmation_due(received_on: dt.date, regime: Regime = GDPR) -> Optional[dt.date]:
+def confirmation_due(received_on: dt.date, regime: Regime = GDPR) -> dt.date | None:
     """The last day to confirm receipt (CCPA: 10 business days), or None if the regime asks none."""
     if regime.confirm_within_business_days is None:
         return None
@@ -246,11 +247,11 @@ class RightsRequest:
     received_on: dt.date
     regime: Regime = GDPR
     status: Status = Status.RECEIVED
-    due_on: Optional[dt.date] = None
-    original_due_on: Optional[dt.date] = None
+    due_on: dt.date | None = None
+    original_due_on: dt.date | None = None
     extended: bool = False
-    extension_reason: Optional[str] = None
-    denial_reason: Optional[str] = None
+    extension_reason: str | None = None
+    denial_reason: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "type", RequestType(self.type))
@@ -279,13 +280,13 @@ class AuditEntry:
     request_id: str
     actor: str
     action: str
-    from_status: Optional[Status]  # None only for the entry that files the request
+    from_status: Status | None  # None only for the entry that files the request
     to_status: Status
-    reason: Optional[str]
+    reason: str | None
     at: dt.datetime
 
 
-def _as_date(value: Union[dt.date, dt.datetime]) -> dt.date:
+def _as_date(value: dt.date | dt.datetime) -> dt.date:
     return local_date(value) if isinstance(value, dt.datetime) else value
 
 
@@ -296,7 +297,7 @@ def _check_actor_and_time(actor: str, now: dt.datetime) -> None:
         raise ValueError("`now` must be a timezone-aware datetime: an audit timestamp must be unambiguous")
 
 
-def _clean(reason: Optional[str]) -> Optional[str]:
+def _clean(reason: str | None) -> str | None:
     if reason is None:
         return None
     reason = reason.strip()
@@ -312,10 +313,10 @@ def transition(
     request: RightsRequest,
     to_status: Status,
     actor: str,
-    reason: Optional[str] = None,
+    reason: str | None = None,
     *,
     now: dt.datetime,
-    tasks: Optional[Sequence["SystemTask"]] = None,
+    tasks: Sequence[SystemTask] | None = None,
 ) -> tuple[RightsRequest, AuditEntry]:
     """Move a request to `to_status` and return the moved request with the audit entry to store.
 
@@ -460,8 +461,8 @@ class SystemTask:
     idempotency_key: str
     state: TaskState = TaskState.PENDING
     attempts: int = 0
-    next_attempt_at: Optional[dt.datetime] = None
-    last_error: Optional[str] = None
+    next_attempt_at: dt.datetime | None = None
+    last_error: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "categories", tuple(self.categories))
@@ -472,7 +473,7 @@ class SystemTask:
             raise ValueError(f"task for {self.system}: needs an idempotency key")
 
     @classmethod
-    def for_request(cls, request_id: str, system: str, categories: Iterable[str]) -> "SystemTask":
+    def for_request(cls, request_id: str, system: str, categories: Iterable[str]) -> SystemTask:
         """A new task with a key that is the same every time this request reaches this system."""
         return cls(request_id=request_id, system=system, categories=tuple(categories),
                    idempotency_key=f"{request_id}:{system}")

@@ -3,7 +3,8 @@ its system tasks and its audit trail."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -19,21 +20,21 @@ class FileIn(BaseModel):
 
     customer_id: str = Field(min_length=1, max_length=32, description="the verified customer's id (never from what the customer typed)")
     type: rr.RequestType
-    categories: Optional[list[str]] = Field(None, max_length=30, description="data categories; none for all that apply")
+    categories: list[str] | None = Field(None, max_length=30, description="data categories; none for all that apply")
     details: dict[str, Any] = Field(default_factory=dict, max_length=10,
                                     description="field/value (correction), purposes (consents), note, language")
     client_request_id: str = Field(min_length=1, max_length=200, description="the same id for a retry of the same filing")
-    channel: Optional[str] = Field(None, max_length=40)
-    conversation_id: Optional[str] = Field(None, max_length=200)
+    channel: str | None = Field(None, max_length=40)
+    conversation_id: str | None = Field(None, max_length=200)
 
 
 class DraftIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: rr.RequestType
-    categories: Optional[list[str]] = Field(None, max_length=30, description="data categories; none for all that apply")
+    categories: list[str] | None = Field(None, max_length=30, description="data categories; none for all that apply")
     details: dict[str, Any] = Field(default_factory=dict, max_length=10, description="as for a filing")
-    knowledge_version: Optional[str] = Field(None, max_length=50, description="the knowledge version the summary came from")
+    knowledge_version: str | None = Field(None, max_length=50, description="the knowledge version the summary came from")
 
 
 class ExtendIn(BaseModel):
@@ -49,11 +50,11 @@ class ExtendIn(BaseModel):
         return value.strip()
 
 
-def _iso(value: Optional[dt.date]) -> Optional[str]:
+def _iso(value: dt.date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _outcome(task: SystemTask) -> Optional[dict]:
+def _outcome(task: SystemTask) -> dict | None:
     """What a done task achieved, without the personal data itself (the privacy view has the full answer)."""
     result = task.result or {}
     if task.state != rr.TaskState.DONE.value:

@@ -18,16 +18,24 @@ Times are stored in UTC and always come back timezone-aware, on SQLite as on Pos
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import (
-    JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event,
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from . import rules as rr
 from ..shared.database import Base, UTCDateTime
-
+from . import rules as rr
 
 REGIMES = {rr.GDPR.name: rr.GDPR, rr.CCPA.name: rr.CCPA}
 
@@ -46,19 +54,19 @@ class Request(Base):
     due_on: Mapped[dt.date] = mapped_column(Date, index=True)
     original_due_on: Mapped[dt.date] = mapped_column(Date)
     extended: Mapped[bool] = mapped_column(Boolean, default=False)
-    extension_reason: Mapped[Optional[str]] = mapped_column(Text)
-    denial_reason: Mapped[Optional[str]] = mapped_column(Text)
+    extension_reason: Mapped[str | None] = mapped_column(Text)
+    denial_reason: Mapped[str | None] = mapped_column(Text)
     categories: Mapped[list] = mapped_column(JSON)
     details: Mapped[dict] = mapped_column(JSON)
-    channel: Mapped[Optional[str]] = mapped_column(String(40))
-    conversation_id: Mapped[Optional[str]] = mapped_column(String(200), index=True)
+    channel: Mapped[str | None] = mapped_column(String(40))
+    conversation_id: Mapped[str | None] = mapped_column(String(200), index=True)
     client_request_id: Mapped[str] = mapped_column(String(200), unique=True)
-    knowledge_version: Mapped[Optional[str]] = mapped_column(String(50))
+    knowledge_version: Mapped[str | None] = mapped_column(String(50))
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    closed_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
-    tasks: Mapped[list["SystemTask"]] = relationship(back_populates="request", order_by="SystemTask.id")
-    audit: Mapped[list["AuditEntry"]] = relationship(order_by="AuditEntry.id", viewonly=True)
+    tasks: Mapped[list[SystemTask]] = relationship(back_populates="request", order_by="SystemTask.id")
+    audit: Mapped[list[AuditEntry]] = relationship(order_by="AuditEntry.id", viewonly=True)
 
     def to_domain(self) -> rr.RightsRequest:
         return rr.RightsRequest(
@@ -83,16 +91,16 @@ class SystemTask(Base):
     system: Mapped[str] = mapped_column(String(20))
     categories: Mapped[list] = mapped_column(JSON)
     operation: Mapped[str] = mapped_column(String(20))  # export | erase | restrict | rectify | preferences
-    payload: Mapped[Optional[dict]] = mapped_column(JSON)  # the JSON body sent to the system (None for export)
+    payload: Mapped[dict | None] = mapped_column(JSON)  # the JSON body sent to the system (None for export)
     state: Mapped[str] = mapped_column(String(20), default=rr.TaskState.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())
-    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
-    locked_by: Mapped[Optional[str]] = mapped_column(String(100))
-    locked_until: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())
-    completed_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())
-    result: Mapped[Optional[dict]] = mapped_column(JSON)  # the system's answer (an export, what was erased and kept)
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    result: Mapped[dict | None] = mapped_column(JSON)  # the system's answer (an export, what was erased and kept)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
     request: Mapped[Request] = relationship(back_populates="tasks")
@@ -115,10 +123,10 @@ class AuditEntry(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(40))
-    from_status: Mapped[Optional[str]] = mapped_column(String(30))
-    to_status: Mapped[Optional[str]] = mapped_column(String(30))
-    reason: Mapped[Optional[str]] = mapped_column(Text)
-    detail: Mapped[Optional[dict]] = mapped_column(JSON)
+    from_status: Mapped[str | None] = mapped_column(String(30))
+    to_status: Mapped[str | None] = mapped_column(String(30))
+    reason: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict | None] = mapped_column(JSON)
 
 
 class ConsentState(Base):
@@ -142,16 +150,16 @@ class RequestDraft(Base):
     conversation_id: Mapped[str] = mapped_column(String(200), index=True)
     customer_id: Mapped[str] = mapped_column(String(64))
     type: Mapped[str] = mapped_column(String(40))
-    categories: Mapped[Optional[list]] = mapped_column(JSON)  # None: all that apply
+    categories: Mapped[list | None] = mapped_column(JSON)  # None: all that apply
     details: Mapped[dict] = mapped_column(JSON)
-    knowledge_version: Mapped[Optional[str]] = mapped_column(String(50))  # the version the summary came from
+    knowledge_version: Mapped[str | None] = mapped_column(String(50))  # the version the summary came from
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    request_id: Mapped[Optional[str]] = mapped_column(String(40), ForeignKey("privacy_requests.id"))  # once filed
-    filed_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime())
+    request_id: Mapped[str | None] = mapped_column(String(40), ForeignKey("privacy_requests.id"))  # once filed
+    filed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
-def append_audit(session: Any, entry: rr.AuditEntry, detail: Optional[dict] = None) -> AuditEntry:
+def append_audit(session: Any, entry: rr.AuditEntry, detail: dict | None = None) -> AuditEntry:
     """Add the domain's audit entry to the session (committed with the change it records)."""
     row = AuditEntry(
         request_id=entry.request_id, at=entry.at, actor=entry.actor, action=entry.action,

@@ -32,23 +32,24 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any
 
 import httpx2
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..identity import mail as mail
 from .. import catalogue
-from . import rules as rr
-from ..identity.code_notices import NOTICE_SWEEP_SECONDS, CodeNotices
-from ..settings import Settings
 from ..catalogue import ASSISTANT
-from ..shared.company_systems import CompanySystems
-from .tables import Request, SystemTask, append_audit
+from ..identity import mail as mail
+from ..identity.code_notices import NOTICE_SWEEP_SECONDS, CodeNotices
 from ..my_data.transcripts import TrackerStore, TranscriptsUnavailable, carry_out
+from ..settings import Settings
+from ..shared.company_systems import CompanySystems
+from . import rules as rr
+from .tables import Request, SystemTask, append_audit
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ ACTOR = "system:outbox"
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ class WorkerConfig:
     backoff_base: float = rr.BACKOFF_BASE.total_seconds()
     backoff_cap: float = rr.BACKOFF_CAP.total_seconds()
     poll_interval: float = 1.0
-    tracker_url: Optional[str] = None  # Rasa's tracker store, for the assistant's own tasks
+    tracker_url: str | None = None  # Rasa's tracker store, for the assistant's own tasks
 
     def __post_init__(self) -> None:
         if self.timeout <= 0 or self.lease <= 0 or self.backoff_base <= 0 or self.backoff_cap < self.backoff_base:
@@ -84,7 +85,7 @@ class WorkerConfig:
             raise ValueError("the lease must outlast a call (lease > timeout), or a second worker could take a task in flight")
 
     @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> "WorkerConfig":
+    def from_settings(cls, settings: Settings, **overrides: Any) -> WorkerConfig:
         values = dict(
             variables=settings.catalogue_variables(), catalogue_file=settings.catalogue_file,
             timeout=settings.worker_timeout_seconds, lease=settings.worker_lease_seconds,
@@ -105,7 +106,7 @@ class Claim:
     customer_id: str
     system: str
     operation: str
-    payload: Optional[dict]
+    payload: dict | None
     idempotency_key: str
     locked_until: dt.datetime
 
@@ -115,10 +116,10 @@ class Delivery:
     """What the company system answered (or why no answer came)."""
 
     ok: bool
-    status: Optional[int] = None
-    body: Optional[dict] = None
-    error: Optional[str] = None
-    retry_after: Optional[dt.timedelta] = None
+    status: int | None = None
+    body: dict | None = None
+    error: str | None = None
+    retry_after: dt.timedelta | None = None
     permanent: bool = False  # retrying cannot help (unknown customer, invalid request)
     replayed: bool = False  # the system had done it before and replayed its stored answer
 
@@ -136,7 +137,7 @@ class RunReport:
         return self.done + self.retried + self.failed + self.skipped
 
 
-def parse_retry_after(value: Optional[str], now: Optional[dt.datetime] = None) -> Optional[dt.timedelta]:
+def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> dt.timedelta | None:
     """`Retry-After` as a wait: delay-seconds or an HTTP-date; None when absent or unreadable."""
     if not value:
         return None
@@ -149,7 +150,7 @@ def parse_retry_after(value: Optional[str], now: Optional[dt.datetime] = None) -
         except (TypeError, ValueError):
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.timezone.utc)
+            when = when.replace(tzinfo=dt.UTC)
         wait = max(when - (now or utcnow()), dt.timedelta(0))
     return min(wait, MAX_RETRY_AFTER)
 
@@ -158,7 +159,7 @@ class Worker:
     """Claims due tasks, delivers them, records the outcome. Safe to run several at once."""
 
     def __init__(
-        self, Session: sessionmaker, config: WorkerConfig, worker_id: Optional[str] = None,
+        self, Session: sessionmaker, config: WorkerConfig, worker_id: str | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self.Session = Session
@@ -183,7 +184,7 @@ class Worker:
             or_(SystemTask.locked_until.is_(None), SystemTask.locked_until <= now),
         )
 
-    def claim(self, now: dt.datetime) -> Optional[Claim]:
+    def claim(self, now: dt.datetime) -> Claim | None:
         """Take the task due longest, with a lease; None when nothing is due."""
         until = now + dt.timedelta(seconds=self.config.lease)
         for _ in range(5):
@@ -323,7 +324,7 @@ class Worker:
 
     # --- the loop ---------------------------------------------------------------------------
 
-    def process_one(self, now: Optional[dt.datetime] = None) -> Optional[tuple[int, str]]:
+    def process_one(self, now: dt.datetime | None = None) -> tuple[int, str] | None:
         """Claim, deliver and record one due task; None when nothing is due."""
         claim = self.claim(now or self.clock())
         if claim is None:
@@ -331,7 +332,7 @@ class Worker:
         delivery = self.deliver(claim)
         return claim.task_id, self.record(claim, delivery, now or self.clock())
 
-    def run_once(self, now: Optional[dt.datetime] = None, max_tasks: int = 10_000) -> RunReport:
+    def run_once(self, now: dt.datetime | None = None, max_tasks: int = 10_000) -> RunReport:
         """Deliver every task due at `now` (default: the clock), then return what happened."""
         report = RunReport()
         while report.total < max_tasks:
@@ -343,7 +344,7 @@ class Worker:
             setattr(report, result, getattr(report, result) + 1)
         return report
 
-    def run_forever(self, stop: threading.Event, notices: Optional[CodeNotices] = None) -> None:
+    def run_forever(self, stop: threading.Event, notices: CodeNotices | None = None) -> None:
         """Poll until `stop` is set; a database or network hiccup is logged and retried, never fatal.
         With `notices`, sweep the unused verification codes every NOTICE_SWEEP_SECONDS as well."""
         log.info("worker %s delivering to %s", self.id, ", ".join(self.systems.addresses))
@@ -364,7 +365,7 @@ class Worker:
                 stop.wait(self.config.poll_interval)
 
 
-def main(settings: Settings, once: bool = False, worker_id: Optional[str] = None, **overrides: Any) -> int:
+def main(settings: Settings, once: bool = False, worker_id: str | None = None, **overrides: Any) -> int:
     """`python -m backoffice worker`: deliver tasks until SIGTERM/SIGINT (or once with --once)."""
     import signal
 

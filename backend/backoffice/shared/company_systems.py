@@ -3,7 +3,8 @@ with the token the system catalogue gives, and a timeout on every call (a caller
 chat sooner passes a shorter one)."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 import httpx2
@@ -49,7 +50,7 @@ def mismatches(systems: CompanySystems) -> tuple[list[str], list[str]]:
     not be asked (not up yet, or not answering the contract)."""
     problems: list[str] = []
     unread: list[str] = []
-    listings: dict[str, Optional[list]] = {}
+    listings: dict[str, list | None] = {}
     for system, address in systems.addresses.items():
         base = address.url.rsplit("/systems/", 1)[0]
         if base not in listings:

@@ -15,16 +15,16 @@ import datetime as dt
 import os
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
 import pytest
 from fastapi.testclient import TestClient
 
 from backoffice.app import create_app
-from backoffice.settings import Settings
-from backoffice.identity.mail import SUBJECT
 from backoffice.demo.mailsink import read_inbox
+from backoffice.identity.mail import SUBJECT
+from backoffice.settings import Settings
 
 from ..conftest import KNOWLEDGE, ROOT, Company, Process, company_systems, eventually, free_port, fresh_secret, serving  # noqa: F401 (re-exported)
 
@@ -70,11 +70,11 @@ class Sink:
         for path in self.folder.glob("*.json"):
             path.unlink()
 
-    def messages(self, to: Optional[str] = None, subject: Optional[str] = None) -> list[dict]:
+    def messages(self, to: str | None = None, subject: str | None = None) -> list[dict]:
         """Every message (to `to`), newest first; with `subject`, only those (SUBJECT: the codes)."""
         return [m for m in read_inbox(self.folder, to, limit=500) if subject is None or m.get("subject") == subject]
 
-    def wait_for(self, to: str, count: int = 1, timeout: float = 10.0, subject: Optional[str] = None) -> list[dict]:
+    def wait_for(self, to: str, count: int = 1, timeout: float = 10.0, subject: str | None = None) -> list[dict]:
         """The messages to `to` (newest first), once at least `count` have arrived."""
         return eventually(lambda: self.messages(to, subject), timeout, f"{count} message(s) to {to}",
                           until=lambda found: len(found) >= count, interval=0.05)
@@ -113,7 +113,7 @@ class Clock:
         self.offset = dt.timedelta()
 
     def __call__(self) -> dt.datetime:
-        return dt.datetime.now(dt.timezone.utc) + self.offset
+        return dt.datetime.now(dt.UTC) + self.offset
 
     def advance(self, **delta: float) -> None:
         self.offset += dt.timedelta(**delta)

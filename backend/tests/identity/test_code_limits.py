@@ -8,12 +8,12 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from backoffice.app import create_app
-from backoffice.identity import rules as idn
-from backoffice.identity import mail
-from backoffice.requests import worker
-from backoffice.identity.code_notices import CodeNotices
 from backoffice import catalogue
+from backoffice.app import create_app
+from backoffice.identity import mail
+from backoffice.identity import rules as idn
+from backoffice.identity.code_notices import CodeNotices
+from backoffice.requests import worker
 from backoffice.shared.company_systems import CompanySystems
 from backoffice.shared.database import open_database
 

@@ -18,15 +18,26 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session as OrmSession
 
-from backoffice.identity import rules as idn
-from backoffice.identity import mail
 from backoffice.app import create_app
-from backoffice.settings import Settings
+from backoffice.identity import mail
+from backoffice.identity import rules as idn
 from backoffice.identity.tables import VerificationAttempt
+from backoffice.settings import Settings
 
 from .conftest import (
-    BACKEND, CODE_RE, OTP_SECRET, ROOT, SERVICE, SERVICE_TOKEN, SESSION_SECRET, SYSTEMS_TOKEN, Process, eventually, free_port,
-    make_settings, serving,
+    BACKEND,
+    CODE_RE,
+    OTP_SECRET,
+    ROOT,
+    SERVICE,
+    SERVICE_TOKEN,
+    SESSION_SECRET,
+    SYSTEMS_TOKEN,
+    Process,
+    eventually,
+    free_port,
+    make_settings,
+    serving,
 )
 
 DEMO_ROUTES = [("GET", "/api/demo/customers", None), ("POST", "/demo/login", {"customer_id": "C0001"}),
@@ -56,7 +67,7 @@ def test_the_demo_login_lists_seed_customers_and_signs_a_token_the_channel_accep
         assert body["customer_id"] == "C0003" and body["name"] == customers[2]["name"]
         verified = idn.SessionTokens(SESSION_SECRET).verify(body["token"])  # what the Rasa channel does at connect
         assert verified.customer_id == "C0003" and verified.expires_at == dt.datetime.fromisoformat(body["expires_at"])
-        assert dt.timedelta(minutes=29) < verified.expires_at - dt.datetime.now(dt.timezone.utc) <= dt.timedelta(minutes=30)
+        assert dt.timedelta(minutes=29) < verified.expires_at - dt.datetime.now(dt.UTC) <= dt.timedelta(minutes=30)
         bound = c.post("/api/identity/session", json={"conversation_id": "demo-1", "token": body["token"]}, headers=SERVICE)
         assert bound.status_code == 200 and bound.json()["customer_id"] == "C0003"
 

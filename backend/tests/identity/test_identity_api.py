@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session as OrmSession
 
-from backoffice.identity import rules as idn
-from backoffice.identity import mail
 from backoffice.app import create_app
+from backoffice.identity import mail
+from backoffice.identity import rules as idn
 from backoffice.identity.tables import ConversationIdentity, VerificationAttempt
 
 from .conftest import OTP_SECRET, SERVICE, SESSION_SECRET, make_settings
@@ -71,7 +71,7 @@ def wrong(code: str) -> str:
 
 
 def test_every_identity_call_needs_the_service_token(client, company, sink):
-    token, _ = TOKENS.issue("C0001", dt.datetime.now(dt.timezone.utc))
+    token, _ = TOKENS.issue("C0001", dt.datetime.now(dt.UTC))
     calls = [
         ("POST", "/api/identity/session", {"conversation_id": "c-auth", "token": token}),
         ("POST", "/api/identity/email-code", {"conversation_id": "c-auth", "email": company.email_of("C0001")}),
@@ -91,7 +91,7 @@ def test_every_identity_call_needs_the_service_token(client, company, sink):
 
 
 def test_a_website_session_binds_the_conversation(client, rows):
-    token, _ = TOKENS.issue("C0004", dt.datetime.now(dt.timezone.utc))
+    token, _ = TOKENS.issue("C0004", dt.datetime.now(dt.UTC))
     response = client.post("/api/identity/session", json={"conversation_id": "c-web", "token": token}, headers=SERVICE)
     assert response.status_code == 200, response.text
     bound = response.json()
@@ -99,7 +99,7 @@ def test_a_website_session_binds_the_conversation(client, rows):
     assert response.headers["cache-control"] == "no-store"
     assert status_of(client, "c-web") == bound
     expires = dt.datetime.fromisoformat(bound["expires_at"])
-    assert dt.timedelta(minutes=59) < expires - dt.datetime.now(dt.timezone.utc) <= dt.timedelta(minutes=60)
+    assert dt.timedelta(minutes=59) < expires - dt.datetime.now(dt.UTC) <= dt.timedelta(minutes=60)
     [attempt] = rows.attempts("c-web")
     assert (attempt.channel, attempt.customer_id, attempt.outcome) == ("session", "C0004", "verified")
     assert attempt.verified_at is not None and attempt.code_hash is None
@@ -107,7 +107,7 @@ def test_a_website_session_binds_the_conversation(client, rows):
 
 
 def forged_tokens() -> dict[str, str]:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     good, _ = TOKENS.issue("C0004", now)
     header, payload, signature = good.split(".")
     claims = jwt.decode(good, options={"verify_signature": False})
@@ -138,7 +138,7 @@ def test_forged_expired_and_misaddressed_tokens_are_refused(client, rows, kind):
 
 
 def test_a_verified_conversation_does_not_silently_become_someone_else(client):
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     first = client.post("/api/identity/session", json={"conversation_id": "c-two", "token": TOKENS.issue("C0001", now)[0]}, headers=SERVICE)
     assert first.status_code == 200
     again = client.post("/api/identity/session", json={"conversation_id": "c-two", "token": TOKENS.issue("C0001", now)[0]}, headers=SERVICE)
@@ -168,7 +168,7 @@ def test_without_a_session_secret_no_token_is_accepted(db_url, company, sink):
     for secret in ("", "change-me", "change-me-session-secret-that-is-long-enough"):
         app = create_app(make_settings(db_url, company, sink, session_token_secret=secret))
         with TestClient(app) as c:
-            token = idn.SessionTokens("change-me-session-secret-that-is-long-enough").issue("C0001", dt.datetime.now(dt.timezone.utc))[0]
+            token = idn.SessionTokens("change-me-session-secret-that-is-long-enough").issue("C0001", dt.datetime.now(dt.UTC))[0]
             response = c.post("/api/identity/session", json={"conversation_id": "c-noconf", "token": token}, headers=SERVICE)
             assert response.status_code == 503 and "SESSION_TOKEN_SECRET" in response.json()["detail"]
 

@@ -15,7 +15,7 @@ from backoffice.identity import rules as idn
 
 SECRET = "rules-test-otp-secret"
 TOKEN_SECRET = "rules-test-session-secret-0123456789abcdef"
-NOW = dt.datetime(2026, 1, 31, 9, 30, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 1, 31, 9, 30, tzinfo=dt.UTC)
 
 
 # --- one-time codes ------------------------------------------------------------------------------
@@ -132,7 +132,7 @@ def test_a_token_carries_customer_issue_time_expiry_and_audience(tokens):
     verified = tokens.verify(token, NOW + dt.timedelta(minutes=29))
     assert (verified.customer_id, verified.issued_at, verified.expires_at) == ("C0007", NOW, expires)
     # And with the real clock.
-    fresh, _ = tokens.issue("C0008", dt.datetime.now(dt.timezone.utc))
+    fresh, _ = tokens.issue("C0008", dt.datetime.now(dt.UTC))
     assert tokens.verify(fresh).customer_id == "C0008"
 
 
@@ -140,7 +140,7 @@ def test_an_expired_token_is_refused(tokens):
     token, _ = tokens.issue("C0007", NOW)
     with pytest.raises(idn.TokenExpired, match="expired"):
         tokens.verify(token, NOW + dt.timedelta(minutes=31))
-    stale, _ = tokens.issue("C0007", dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=31))
+    stale, _ = tokens.issue("C0007", dt.datetime.now(dt.UTC) - dt.timedelta(minutes=31))
     with pytest.raises(idn.TokenExpired):
         tokens.verify(stale)  # against the real clock
 

@@ -11,8 +11,8 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session as OrmSession
 
 from backoffice.identity import rules as idn
-from backoffice.identity.tables import ConversationIdentity
 from backoffice.identity.presence import MAX_CONNECTIONS, Presence, present_in, record_presence
+from backoffice.identity.tables import ConversationIdentity
 
 from .conftest import SERVICE, SESSION_SECRET
 
@@ -32,7 +32,7 @@ ELSEWHERE = {
 
 
 def login(client, conversation_id, customer_id, headers):
-    token, _ = TOKENS.issue(customer_id, dt.datetime.now(dt.timezone.utc))
+    token, _ = TOKENS.issue(customer_id, dt.datetime.now(dt.UTC))
     return client.post("/api/identity/session", json={"conversation_id": conversation_id, "token": token}, headers=headers)
 
 

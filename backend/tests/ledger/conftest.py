@@ -9,24 +9,23 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
 import pytest
 from sqlalchemy import create_engine
 
 from backoffice.knowledge.rules import KnowledgeBase, KnowledgeVersion
-from backoffice.shared.database import open_database
 from backoffice.my_data.transcripts import TOMBSTONES
 from backoffice.requests.worker import Worker, WorkerConfig
-
-from ..my_data.conftest import RASA_EVENTS
+from backoffice.shared.database import open_database
 
 from ..conftest import KNOWLEDGE, ROOT, Company, Process, company_systems, eventually, free_port, fresh_secret, serving, systems_at  # noqa: F401 (re-exported)
+from ..my_data.conftest import RASA_EVENTS
 
 BACKEND = ROOT / "backend"
 SYSTEMS_TOKEN = fresh_secret("ledger-systems")
-NOW = dt.datetime(2026, 1, 31, 9, 30, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 1, 31, 9, 30, tzinfo=dt.UTC)
 
 
 @pytest.fixture(scope="session")
@@ -83,7 +82,7 @@ def make_worker(Session, systems: Company, tmp_path: Path):
     TOMBSTONES.metadata.create_all(tracker)
     tracker.dispose()
 
-    def make(worker_id: Optional[str] = None, base_url: Optional[str] = None, **options: object) -> Worker:
+    def make(worker_id: str | None = None, base_url: str | None = None, **options: object) -> Worker:
         config = WorkerConfig(**{
             "variables": systems_at(base_url or systems.url, SYSTEMS_TOKEN), "timeout": 5.0, "lease": 30.0,
             "max_attempts": 5, "backoff_base": 1.0, "backoff_cap": 60.0,

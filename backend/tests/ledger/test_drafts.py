@@ -31,7 +31,7 @@ class Clock:
         self.offset = dt.timedelta()
 
     def __call__(self) -> dt.datetime:
-        return dt.datetime.now(dt.timezone.utc) + self.offset
+        return dt.datetime.now(dt.UTC) + self.offset
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def client(ledger_url, kb, clock):
 
 def verified_conversation(client, customer_id="C0050", headers=TAB) -> str:
     conversation = f"conv-{uuid.uuid4().hex[:12]}"
-    token, _ = TOKENS.issue(customer_id, dt.datetime.now(dt.timezone.utc))
+    token, _ = TOKENS.issue(customer_id, dt.datetime.now(dt.UTC))
     bound = client.post("/api/identity/session", json={"conversation_id": conversation, "token": token}, headers=headers)
     assert bound.status_code == 200, bound.text
     return conversation
@@ -132,7 +132,7 @@ def test_a_draft_of_the_customer_before_is_not_filed_for_the_next(client, Sessio
     conversation = verified_conversation(client, "C0055")
     draft_id = draft(client, conversation).json()["draft_id"]
     assert client.delete(f"/api/identity/conversations/{conversation}", headers=TAB).json()["forgotten"] is True
-    token, _ = TOKENS.issue("C0056", dt.datetime.now(dt.timezone.utc))
+    token, _ = TOKENS.issue("C0056", dt.datetime.now(dt.UTC))
     assert client.post("/api/identity/session", json={"conversation_id": conversation, "token": token}, headers=TAB).status_code == 200
     refused = file(client, conversation, draft_id)
     assert refused.status_code == 409 and refused.json()["reason"] == "other_customer"

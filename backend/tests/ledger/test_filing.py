@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
+from backoffice import catalogue
+from backoffice.knowledge.rules import Text
 from backoffice.requests import filing
 from backoffice.requests import rules as rr
-from backoffice import catalogue
 from backoffice.requests.filing import FilingConflict, FilingError, file_request
-from backoffice.knowledge.rules import Text
 from backoffice.requests.tables import AuditEntry, ConsentState, Request, SystemTask
 
 from .conftest import NOW
@@ -268,8 +268,8 @@ def test_the_database_refuses_to_change_or_delete_audit_entries(Session, ledger_
 
 
 @pytest.mark.parametrize("moment, received, due", [
-    (dt.datetime(2026, 1, 31, 22, 30, tzinfo=dt.timezone.utc), dt.date(2026, 1, 31), dt.date(2026, 2, 28)),  # 23:30 Amsterdam
-    (dt.datetime(2026, 1, 31, 23, 30, tzinfo=dt.timezone.utc), dt.date(2026, 2, 1), dt.date(2026, 3, 1)),  # 00:30 Amsterdam
+    (dt.datetime(2026, 1, 31, 22, 30, tzinfo=dt.UTC), dt.date(2026, 1, 31), dt.date(2026, 2, 28)),  # 23:30 Amsterdam
+    (dt.datetime(2026, 1, 31, 23, 30, tzinfo=dt.UTC), dt.date(2026, 2, 1), dt.date(2026, 3, 1)),  # 00:30 Amsterdam
 ])
 def test_a_request_filed_around_midnight_is_due_by_the_day_in_amsterdam(Session, knowledge, moment, received, due):
     with Session() as s:

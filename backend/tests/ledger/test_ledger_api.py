@@ -9,11 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from backoffice.requests import rules as rr
 from backoffice.app import create_app
-from backoffice.settings import Settings
+from backoffice.requests import rules as rr
 from backoffice.requests.filing import file_request
 from backoffice.requests.tables import AuditEntry, Request
+from backoffice.settings import Settings
 
 from .conftest import KNOWLEDGE, ROOT, SYSTEMS_TOKEN
 
@@ -107,7 +107,7 @@ def test_without_a_configured_password_the_overview_stays_closed(ledger_url):
 
 
 def test_overview_highlights_overdue_and_due_soon_and_links_to_tasks_and_audit(client, Session, knowledge):
-    today = dt.datetime.now(dt.timezone.utc)
+    today = dt.datetime.now(dt.UTC)
     filed = {}
     with Session() as s:
         for name, days_ago in (("overdue", 40), ("soon", 27), ("calm", 0)):
@@ -142,7 +142,7 @@ def test_overview_highlights_overdue_and_due_soon_and_links_to_tasks_and_audit(c
 def test_html_escapes_what_customers_and_systems_wrote(client, Session, knowledge):
     with Session() as s:
         f = file_request(s, "C0044", "access", ["store_visits"], {"note": "<script>alert(1)</script>"},
-                         "x-" + uuid.uuid4().hex, dt.datetime.now(dt.timezone.utc), channel="<b>web</b>", knowledge=knowledge)
+                         "x-" + uuid.uuid4().hex, dt.datetime.now(dt.UTC), channel="<b>web</b>", knowledge=knowledge)
     page = client.get(f"/privacy/requests/{f.request.id}", auth=TEAM).text
     assert "<b>web</b>" not in page and "&lt;b&gt;web&lt;/b&gt;" in page
 
@@ -181,7 +181,7 @@ def test_extension_moves_the_due_date_and_is_audited(client):
 
 def test_a_failed_task_shows_in_the_overview_and_the_team_can_retry_it(client, Session, knowledge, make_worker, systems):
     systems.fault("service", "down", count=None, retry_after=0)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     with Session() as s:
         request_id = file_request(s, "C0046", "erasure", ["customer_service"], {}, "f-" + uuid.uuid4().hex, now, knowledge=knowledge).request.id
     worker = make_worker(max_attempts=1)
@@ -200,7 +200,7 @@ def test_a_failed_task_shows_in_the_overview_and_the_team_can_retry_it(client, S
     assert client.post(f"/api/privacy/requests/{request_id}/tasks/crm/retry", auth=TEAM).status_code == 404
     retried = client.post(retry, auth=TEAM).json()
     assert retried["tasks"][0]["state"] == "pending" and retried["audit"][-1]["action"] == "task_retry"
-    assert make_worker().run_once(dt.datetime.now(dt.timezone.utc)).done == 1
+    assert make_worker().run_once(dt.datetime.now(dt.UTC)).done == 1
     final = client.get(f"/api/privacy/requests/{request_id}", auth=TEAM).json()
     assert final["status"] == "fulfilled" and final["needs_attention"] == []
     assert client.post(retry, auth=TEAM).status_code == 409  # nothing failed any more

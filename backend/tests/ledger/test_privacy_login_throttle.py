@@ -8,7 +8,6 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-
 from backoffice.app import create_app
 
 from .test_ledger_api import TEAM, settings_for
@@ -18,7 +17,7 @@ WRONG = (TEAM[0], "not-the-password")
 
 class Clock:
     def __init__(self) -> None:
-        self.now = dt.datetime(2026, 1, 31, 9, 30, tzinfo=dt.timezone.utc)
+        self.now = dt.datetime(2026, 1, 31, 9, 30, tzinfo=dt.UTC)
 
     def __call__(self) -> dt.datetime:
         return self.now

@@ -17,7 +17,7 @@ from .test_ledger_api import SERVICE, TEAM, settings_for
 
 def test_an_old_overdue_request_stays_on_top_and_in_the_counts_beyond_the_listing_limit(ledger_url, Session, knowledge, monkeypatch):
     monkeypatch.setattr(privacy_team, "OVERVIEW_LIMIT", 5)
-    long_ago = dt.datetime(2025, 1, 6, 10, tzinfo=dt.timezone.utc)
+    long_ago = dt.datetime(2025, 1, 6, 10, tzinfo=dt.UTC)
     with Session() as s:
         old = file_request(s, "C0050", "access", None, None, f"old-{uuid.uuid4()}", long_ago, knowledge=knowledge).request.id
         newer = [file_request(s, "C0051", "access", None, None, f"new-{n}-{uuid.uuid4()}", long_ago + dt.timedelta(days=40 + n),

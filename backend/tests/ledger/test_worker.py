@@ -10,9 +10,9 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from backoffice.requests import rules as rr
 from backoffice.requests.filing import file_request
 from backoffice.requests.tables import AuditEntry, Request, SystemTask
-from backoffice.requests import rules as rr
 from backoffice.requests.worker import parse_retry_after
 
 from .conftest import BACKEND, NOW, SYSTEMS_TOKEN, Process, eventually, free_port
@@ -179,7 +179,7 @@ def test_two_workers_never_deliver_the_same_task(Session, knowledge, make_worker
 def test_a_worker_killed_mid_task_is_replaced_and_every_task_runs_exactly_once(Session, ledger_url, knowledge, systems, tmp_path):
     stalled = 100  # more crm calls than this test makes: each one stalls until the fault is lifted
     systems.fault("crm", "slow", delay=2.0, count=stalled)
-    now = dt.datetime.now(dt.timezone.utc)  # the worker processes use the real clock
+    now = dt.datetime.now(dt.UTC)  # the worker processes use the real clock
     filed = [file(Session, knowledge, c, "erasure", ["contact_details", "store_visits"], now=now) for c in ("C0030", "C0031")]
     env = {**os.environ, "BACKOFFICE_DATABASE_URL": ledger_url, "COMPANY_SYSTEMS_URL": systems.url,
            "COMPANY_SYSTEMS_TOKEN": SYSTEMS_TOKEN, "WORKER_BACKOFF_BASE_SECONDS": "0.5"}
@@ -272,7 +272,7 @@ def test_a_system_slower_than_the_workers_timeout_is_asked_again_and_acts_once(
 
 
 def test_retry_after_is_read_as_seconds_or_as_a_date():
-    now = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
     assert parse_retry_after("120") == 120 * SECOND
     assert parse_retry_after("Sun, 01 Mar 2026 12:01:30 GMT", now) == 90 * SECOND
     assert parse_retry_after("Sun, 01 Mar 2026 11:00:00 GMT", now) == dt.timedelta(0)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from fastapi import FastAPI
@@ -24,12 +24,22 @@ from sqlalchemy import Column, Float, Integer, MetaData, Sequence, String, Table
 
 from backoffice.app import create_app
 from backoffice.identity import rules as idn
-from backoffice.settings import Settings
 from backoffice.knowledge.rules import KnowledgeBase
 from backoffice.my_data.transcripts import TOMBSTONES
+from backoffice.settings import Settings
 
 from ..identity.conftest import (  # noqa: F401  (company_process, company, clock are fixtures)
-    KNOWLEDGE, ROOT, SERVICE, SERVICE_TOKEN, SESSION_SECRET, SYSTEMS_TOKEN, Clock, Company, clock, company, company_process,
+    KNOWLEDGE,
+    ROOT,
+    SERVICE,
+    SERVICE_TOKEN,
+    SESSION_SECRET,
+    SYSTEMS_TOKEN,
+    Clock,
+    Company,
+    clock,
+    company,
+    company_process,
 )
 
 EXPORT_SECRET = "my-data-test-export-link-secret-0123456789"
@@ -55,7 +65,7 @@ class Tracker:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_engine(url)
-        self.clock = dt.datetime(2026, 1, 31, 9, 0, tzinfo=dt.timezone.utc).timestamp()
+        self.clock = dt.datetime(2026, 1, 31, 9, 0, tzinfo=dt.UTC).timestamp()
 
     def create(self) -> None:
         """Rasa's events table, and the tombstones its erasure-aware store adds (bot/tracker_store.py)."""

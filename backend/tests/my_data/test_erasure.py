@@ -7,16 +7,16 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from backoffice.knowledge.tables import AnswerRecord
-from backoffice.requests.filing import file_request
 from backoffice.identity.tables import VerificationAttempt
-from backoffice.requests.tables import AuditEntry, Request, SystemTask
-from backoffice.shared.database import open_database
+from backoffice.knowledge.tables import AnswerRecord
 from backoffice.my_data.transcripts import TOMBSTONES, TrackerStore, TranscriptsUnavailable
+from backoffice.requests.filing import file_request
+from backoffice.requests.tables import AuditEntry, Request, SystemTask
 from backoffice.requests.worker import Claim, Worker, WorkerConfig
+from backoffice.shared.database import open_database
 
-from .conftest import RASA_EVENTS, SERVICE, SYSTEMS_TOKEN, bind, new_conversation
 from ..conftest import systems_at
+from .conftest import RASA_EVENTS, SERVICE, SYSTEMS_TOKEN, bind, new_conversation
 
 
 def count(session, model, *where) -> int:

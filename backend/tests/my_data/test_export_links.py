@@ -18,7 +18,16 @@ from backoffice.app import create_app
 from backoffice.my_data.export_links import ExportDownload, ExportLink
 
 from .conftest import (
-    EXPORT_SECRET, PUBLIC_URL, SERVICE, SESSION_SECRET, TOKENS, bind, local, make_settings, new_conversation, routes,
+    EXPORT_SECRET,
+    PUBLIC_URL,
+    SERVICE,
+    SESSION_SECRET,
+    TOKENS,
+    bind,
+    local,
+    make_settings,
+    new_conversation,
+    routes,
 )
 
 CSV_HEADER = ["category", "system", "record", "field", "value"]
@@ -48,14 +57,14 @@ def test_the_link_gives_that_customers_data_and_transcripts_as_json_and_csv(db_u
     settings = make_settings(db_url, company, tracker.url)
     with TestClient(create_app(settings)) as client:
         conversation, other = new_conversation(), new_conversation()
-        token, _ = TOKENS.issue("C0001", dt.datetime.now(dt.timezone.utc))
+        token, _ = TOKENS.issue("C0001", dt.datetime.now(dt.UTC))
         assert client.post("/api/identity/session", json={"conversation_id": conversation, "token": token}, headers=SERVICE).status_code == 200
-        token, _ = TOKENS.issue("C0002", dt.datetime.now(dt.timezone.utc))
+        token, _ = TOKENS.issue("C0002", dt.datetime.now(dt.UTC))
         assert client.post("/api/identity/session", json={"conversation_id": other, "token": token}, headers=SERVICE).status_code == 200
         tracker.say(conversation, ("user", "Mag ik al mijn gegevens?"), ("bot", "Hier is een downloadlink."))
         tracker.say(other, ("user", "zebra-secret of the other customer"), ("bot", "reply zebra"))
 
-        before = dt.datetime.now(dt.timezone.utc)
+        before = dt.datetime.now(dt.UTC)
         link = issue(client, conversation, language="en")
         assert set(link) == {"json_url", "csv_url", "expires_at"}
         assert link["json_url"].startswith(f"{PUBLIC_URL}/exports/") and link["json_url"].endswith(".json")

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session as OrmSession
 
-from backoffice.my_data.export_links import ExportLink
 from backoffice import catalogue
+from backoffice.my_data.export_links import ExportLink
 
 from .conftest import SERVICE, bind, local, make_settings, new_conversation, routes
 

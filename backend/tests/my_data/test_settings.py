@@ -5,8 +5,8 @@ import datetime as dt
 
 import pytest
 
-from backoffice.settings import PROJECT_ROOT, Settings, tracker_url
 from backoffice.my_data.export_links import ExportLinks, LinkExpired, LinkInvalid, usable_secret
+from backoffice.settings import PROJECT_ROOT, Settings, tracker_url
 
 
 def test_the_tracker_store_is_the_one_rasa_uses():
@@ -46,7 +46,7 @@ def test_link_keys_must_be_real_secrets():
     with pytest.raises(ValueError):
         ExportLinks("too short", dt.timedelta(minutes=15))
     links = ExportLinks("k" * 32, dt.timedelta(minutes=15))
-    now = dt.datetime(2026, 1, 31, 12, 0, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 1, 31, 12, 0, tzinfo=dt.UTC)
     link = links.issue("C0001", "en", now)
     assert links.verify(link.token, now + dt.timedelta(minutes=14)).customer_id == "C0001"
     with pytest.raises(LinkExpired):
