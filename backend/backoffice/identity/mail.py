@@ -15,69 +15,19 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from typing import Any, Literal
 
+from ..sentences import CODE_EMAIL, CODE_EMAIL_SUBJECT, DUTCH_TIME, UNUSED_CODE_EMAIL, UNUSED_CODE_REASONS, UNUSED_CODE_SUBJECT
+
 try:
     from zoneinfo import ZoneInfo
 
-    LOCAL = ZoneInfo("Europe/Amsterdam")
+    LOCAL: dt.tzinfo = ZoneInfo("Europe/Amsterdam")
 except Exception:  # no time zone data on this machine: say UTC
     LOCAL = dt.UTC
 
-SUBJECT = "Je verificatiecode voor Voltera / Your Voltera verification code"
-
-TEXT = {
-    "nl": (
-        "Hallo,\n\n"
-        "Je verificatiecode voor de privacy-assistent van Voltera is:\n\n"
-        "    {code}\n\n"
-        "Typ deze code in de chat om te bevestigen dat dit e-mailadres van jou is. "
-        "De code is {minutes} minuten geldig (tot {until}) en werkt maar één keer.\n\n"
-        "Wij vragen nooit om een kopie van je identiteitsbewijs (paspoort, ID-kaart of rijbewijs).\n\n"
-        "Heb je hier niet om gevraagd? Negeer deze e-mail dan: zonder de code gebeurt er niets.\n\n"
-        "Groet,\nVoltera, team privacy"
-    ),
-    "en": (
-        "Hello,\n\n"
-        "Your verification code for the Voltera privacy assistant is:\n\n"
-        "    {code}\n\n"
-        "Type this code in the chat to confirm that this e-mail address is yours. "
-        "The code is valid for {minutes} minutes (until {until}) and works only once.\n\n"
-        "We never ask for a copy of your identity document (passport, ID card or driving licence).\n\n"
-        "Did you not ask for this? Then ignore this e-mail: without the code nothing happens.\n\n"
-        "Kind regards,\nVoltera, privacy team"
-    ),
-}
 
 
-NOTICE_SUBJECT = "Er is een verificatiecode voor je aangevraagd / A verification code was asked for you"
 
-# Why the code went unused, in words.
-NOTICE_REASONS = {
-    "locked": {"nl": "na 5 verkeerde pogingen is de code geblokkeerd", "en": "it was blocked after 5 wrong tries"},
-    "expired": {"nl": "de code is verlopen zonder dat hij gebruikt is", "en": "it expired without being used"},
-}
 
-NOTICE_TEXT = {
-    "nl": (
-        "Hallo,\n\n"
-        "Op {asked} heeft iemand in de privacy-assistent van Voltera een verificatiecode voor dit e-mailadres "
-        "aangevraagd. De code is niet gebruikt: {reason}.\n\n"
-        "Was jij dat? Dan hoef je niets te doen; vraag gerust een nieuwe code aan.\n"
-        "Was jij het niet? Dan heeft niemand toegang gekregen tot je gegevens: zonder de code kan dat niet. "
-        "Deel een code nooit met iemand. Blijft dit gebeuren, laat het ons dan weten via {contact}.\n\n"
-        "Wij vragen nooit om een kopie van je identiteitsbewijs (paspoort, ID-kaart of rijbewijs).\n\n"
-        "Groet,\nVoltera, team privacy"
-    ),
-    "en": (
-        "Hello,\n\n"
-        "On {asked}, someone asked the Voltera privacy assistant for a verification code for this e-mail address. "
-        "The code was not used: {reason}.\n\n"
-        "Was that you? Then there is nothing to do; feel free to ask for a new code.\n"
-        "Was it not you? Then nobody got access to your data: without the code that is not possible. "
-        "Never share a code with anyone. If this keeps happening, let us know at {contact}.\n\n"
-        "We never ask for a copy of your identity document (passport, ID card or driving licence).\n\n"
-        "Kind regards,\nVoltera, privacy team"
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -103,12 +53,11 @@ def code_email(to: str, code: str, expires_at: dt.datetime, validity: dt.timedel
     until = expires_at.astimezone(LOCAL)
     minutes = int(validity.total_seconds() // 60)
     parts = {
-        "nl": TEXT["nl"].format(code=code, minutes=minutes, until=until.strftime("%H:%M") + (" Nederlandse tijd" if LOCAL is not dt.UTC else " UTC")),
-        "en": TEXT["en"].format(code=code, minutes=minutes, until=until.strftime("%H:%M") + (" Dutch time" if LOCAL is not dt.UTC else " UTC")),
+        lang: CODE_EMAIL[lang].format(code=code, minutes=minutes, until=until.strftime("%H:%M") + _zone(lang)) for lang in ("nl", "en")
     }
     order = ("nl", "en") if language == "nl" else ("en", "nl")
     message = EmailMessage()
-    _headers(message, SUBJECT, sender, to)
+    _headers(message, CODE_EMAIL_SUBJECT, sender, to)
     message.set_content(f"{parts[order[0]]}\n\n----------------------------------------\n\n{parts[order[1]]}\n")
     return message
 
@@ -123,19 +72,22 @@ def _headers(message: EmailMessage, subject: str, sender: str, to: str) -> None:
     message["Auto-Submitted"] = "auto-generated"
 
 
+def _zone(language: Literal["nl", "en"]) -> str:
+    return DUTCH_TIME[language] if LOCAL is not dt.UTC else " UTC"
+
+
 def _local_time(moment: dt.datetime, language: Literal["nl", "en"]) -> str:
-    zone = {"nl": " Nederlandse tijd", "en": " Dutch time"}[language] if LOCAL is not dt.UTC else " UTC"
-    return moment.astimezone(LOCAL).strftime("%d-%m-%Y %H:%M") + zone
+    return moment.astimezone(LOCAL).strftime("%d-%m-%Y %H:%M") + _zone(language)
 
 
 def unused_code_notice(to: Sequence[str], asked_at: dt.datetime, reason: Literal["locked", "expired"], sender: str) -> EmailMessage:
     """The notice that a code sent to the customer went unused, to every address on file (Dutch first:
     the language of the conversation that asked is not kept)."""
     contact = parseaddr(sender)[1] or sender
-    parts = [NOTICE_TEXT[lang].format(asked=_local_time(asked_at, lang), reason=NOTICE_REASONS[reason][lang], contact=contact)
+    parts = [UNUSED_CODE_EMAIL[lang].format(asked=_local_time(asked_at, lang), reason=UNUSED_CODE_REASONS[reason][lang], contact=contact)
              for lang in ("nl", "en")]
     message = EmailMessage()
-    _headers(message, NOTICE_SUBJECT, sender, ", ".join(to))
+    _headers(message, UNUSED_CODE_SUBJECT, sender, ", ".join(to))
     message.set_content(f"{parts[0]}\n\n----------------------------------------\n\n{parts[1]}\n")
     return message
 

@@ -18,6 +18,7 @@ from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..identity.rules import secret_is_set
+from ..sentences import LINK_CHANGED, LINK_EXPIRED, LINK_INVALID
 from ..shared.database import Base, UTCDateTime
 
 AUDIENCE = "export"
@@ -77,15 +78,13 @@ class ExportLinks:
                 "require": ["aud", "sub", "iat", "exp", "jti"], "verify_exp": False, "verify_iat": False, "verify_nbf": False,
             })
         except jwt.InvalidTokenError:
-            raise LinkInvalid("this download link is not valid: it was changed, or it was not made by us. "
-                              "Ask the assistant for a new link.") from None
-        language = claims.get("lang") if claims.get("lang") in LANGUAGES else "nl"
+            raise LinkInvalid(LINK_CHANGED) from None
+        language = claims["lang"] if claims.get("lang") in LANGUAGES else "nl"
         if not isinstance(claims["exp"], int) or not isinstance(claims["sub"], str) or not isinstance(claims["jti"], str):
-            raise LinkInvalid("this download link is not valid. Ask the assistant for a new link.")
+            raise LinkInvalid(LINK_INVALID)
         expires = dt.datetime.fromtimestamp(claims["exp"], dt.UTC)
         if now >= expires:
-            raise LinkExpired(f"this download link has expired: links work for {int(self.ttl.total_seconds() // 60)} minutes. "
-                              "Ask the assistant for a new link.")
+            raise LinkExpired(LINK_EXPIRED.format(minutes=int(self.ttl.total_seconds() // 60)))
         return Link(token, claims["jti"], claims["sub"], language, expires)
 
 

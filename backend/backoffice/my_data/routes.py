@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import sessionmaker
 
 from ..identity.presence import Presence, not_verified, presence, verified_binding
+from ..sentences import LINK_INVALID
 from ..settings import Settings
 from ..shared.company_systems import CompanySystems
 from ..shared.dependencies import ClockDep, KnowledgeDep, SessionsDep, SettingsDep
@@ -124,8 +125,7 @@ def download(token: str, kind: Literal["json", "csv"], sessions: sessionmaker, k
     with sessions() as session:
         issued = session.get(ExportLink, link.jti)
     if issued is None or issued.customer_id != link.customer_id:
-        return JSONResponse({"reason": "invalid_link", "detail": "this download link is not valid. Ask the assistant "
-                             "for a new link."}, status_code=403, headers=DOWNLOAD)
+        return JSONResponse({"reason": "invalid_link", "detail": LINK_INVALID}, status_code=403, headers=DOWNLOAD)
     try:
         holdings = data.of(sessions, link.customer_id, now)
     except SystemUnavailable as exc:

@@ -30,6 +30,7 @@ from sqlalchemy.orm import sessionmaker
 
 from ..catalogue import ASSISTANT, Catalogue
 from ..knowledge.rules import Category, KnowledgeVersion, Purpose, Recipient
+from ..sentences import CONVERSATION_PREVIEW, LEGAL_BASES, MESSAGES_WORD, YES_NO
 from ..shared.company_systems import CompanySystems
 from .transcripts import CATEGORY as TRANSCRIPT_CATEGORY
 from .transcripts import TrackerStore, Transcript, TranscriptsUnavailable, customer_conversations, references
@@ -38,18 +39,6 @@ PREVIEW_RECORDS = 3
 PREVIEW_CHARS = 120
 CSV_COLUMNS = ("category", "system", "record", "field", "value")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-LEGAL_BASES = {
-    "consent": {"nl": "toestemming", "en": "consent"},
-    "contract": {"nl": "uitvoering van een overeenkomst", "en": "performance of a contract"},
-    "legal_obligation": {"nl": "wettelijke verplichting", "en": "legal obligation"},
-    "legitimate_interest": {"nl": "gerechtvaardigd belang", "en": "legitimate interest"},
-}
-YES_NO = {"nl": ("ja", "nee"), "en": ("yes", "no")}
-CONVERSATION_PREVIEW = {
-    "nl": "Gesprek met de chatassistent op {date}, {count} {messages}",
-    "en": "Conversation with the chat assistant on {date}, {count} {messages}",
-}
-MESSAGES_WORD = {"nl": ("bericht", "berichten"), "en": ("message", "messages")}
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T")
 
 
@@ -68,7 +57,7 @@ class Holdings:
 
     customer_id: str
     records: dict[str, list[tuple[str, dict]]]
-    restricted: dict[str, str]  # category -> since when its processing is restricted
+    restricted: dict[str, str | None]  # category -> since when its processing is restricted
     transcripts: list[Transcript]
     shared_conversations: int  # also verified another customer: left out (transcripts.py)
     collected_at: dt.datetime
@@ -88,7 +77,7 @@ def collect(systems: CompanySystems, store: TrackerStore, Session: sessionmaker,
         raise SystemUnavailable(ASSISTANT, "the assistant's own conversation store cannot be read") from None
 
     records: dict[str, list[tuple[str, dict]]] = {}
-    restricted: dict[str, str] = {}
+    restricted: dict[str, str | None] = {}
     for system, export in zip(asked, exports, strict=False):
         if export is None:
             continue

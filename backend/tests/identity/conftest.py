@@ -6,7 +6,7 @@
 - `company`: the demo company systems as a real process on a free port (own SQLite, seeded, faults on).
 - `sink`: the mail sink as a real process (`python -m backoffice mailsink`) on a free port, storing in
   a temporary folder; `sink.clear()` empties it, `sink.wait_for(to)` reads what arrived (with
-  `subject=`, only those messages: `mail.SUBJECT` the codes, `mail.NOTICE_SUBJECT` the notices).
+  `subject=`, only those messages: `sentences.CODE_EMAIL_SUBJECT` the codes, `sentences.UNUSED_CODE_SUBJECT` the notices).
 - `clock`: a clock the tests can move forward (the app's routers take it).
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 
 from backoffice.app import create_app
 from backoffice.demo.mailsink import read_inbox
-from backoffice.identity.mail import SUBJECT
+from backoffice.sentences import CODE_EMAIL_SUBJECT
 from backoffice.settings import Settings
 
 from ..conftest import KNOWLEDGE, ROOT, Company, Process, company_systems, eventually, free_port, fresh_secret, serving  # noqa: F401 (re-exported)
@@ -71,7 +71,7 @@ class Sink:
             path.unlink()
 
     def messages(self, to: str | None = None, subject: str | None = None) -> list[dict]:
-        """Every message (to `to`), newest first; with `subject`, only those (SUBJECT: the codes)."""
+        """Every message (to `to`), newest first; with `subject`, only those (CODE_EMAIL_SUBJECT: the codes)."""
         return [m for m in read_inbox(self.folder, to, limit=500) if subject is None or m.get("subject") == subject]
 
     def wait_for(self, to: str, count: int = 1, timeout: float = 10.0, subject: str | None = None) -> list[dict]:
@@ -81,7 +81,7 @@ class Sink:
 
     def code_for(self, to: str, count: int = 1) -> str:
         """The code in the newest code e-mail to `to` (after `count` code e-mails arrived)."""
-        text_ = self.wait_for(to, count, subject=SUBJECT)[0]["text"]
+        text_ = self.wait_for(to, count, subject=CODE_EMAIL_SUBJECT)[0]["text"]
         codes = set(CODE_RE.findall(text_))
         assert len(codes) == 1, text_
         return codes.pop()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from backoffice import catalogue
+from backoffice import catalogue, sentences
 from backoffice.app import create_app
 from backoffice.identity import mail
 from backoffice.identity import rules as idn
@@ -62,7 +62,7 @@ def wrong(code: str, n: int = 1) -> str:
 
 
 def notices_to(sink, email) -> list[dict]:
-    return sink.messages(email, subject=mail.NOTICE_SUBJECT)
+    return sink.messages(email, subject=sentences.UNUSED_CODE_SUBJECT)
 
 
 def test_a_strangers_five_wrong_codes_do_not_keep_the_victim_from_verifying(client, company, sink):
@@ -101,8 +101,8 @@ def test_an_address_gets_at_most_three_codes_per_half_hour_whoever_asks(client, 
     answers = [ask(client, f"c-flood-{n}", email, source(n)) for n in range(1, 6)]
     assert [a.status_code for a in answers] == [202] * 5  # the same neutral answer: nothing tells the limit
     assert len({a.json()["detail"] for a in answers}) == 1
-    sink.wait_for(email, count=3, subject=mail.SUBJECT)
-    assert len(sink.messages(email, subject=mail.SUBJECT)) == 3
+    sink.wait_for(email, count=3, subject=sentences.CODE_EMAIL_SUBJECT)
+    assert len(sink.messages(email, subject=sentences.CODE_EMAIL_SUBJECT)) == 3
     # The fourth and fifth got a decoy: their guesses count and lock like any code, and never verify.
     assert verify(client, "c-flood-4", sink.code_for(email), source(4)).status_code == 400
     clock.advance(minutes=30, seconds=1)  # the oldest codes leave the window: the address gets codes again
@@ -127,7 +127,7 @@ def test_the_customer_is_told_once_when_a_code_is_locked(client, company, sink, 
     code = sink.code_for(email)
     for n in range(1, 6):
         verify(client, "c-told", wrong(code, n), STRANGER)
-    [notice] = sink.wait_for(email, subject=mail.NOTICE_SUBJECT)
+    [notice] = sink.wait_for(email, subject=sentences.UNUSED_CODE_SUBJECT)
     assert notice["rcpt_tos"] == [email]
     assert "5 wrong tries" in notice["text"] and "5 verkeerde pogingen" in notice["text"]
     assert "nobody got access to your data" in notice["text"] and code not in notice["text"]
@@ -170,7 +170,7 @@ def test_the_worker_tells_the_customer_of_an_expired_code(client, settings, comp
     ask(client, "c-worker", email, STRANGER)
     sink.code_for(email)
     assert worker.main(settings, once=True) == 0
-    [notice] = sink.wait_for(email, subject=mail.NOTICE_SUBJECT)
+    [notice] = sink.wait_for(email, subject=sentences.UNUSED_CODE_SUBJECT)
     assert "expired without being used" in notice["text"]
     assert worker.main(settings, once=True) == 0
     assert len(notices_to(sink, email)) == 1

@@ -18,8 +18,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session as OrmSession
 
+from backoffice import sentences
 from backoffice.app import create_app
-from backoffice.identity import mail
 from backoffice.identity import rules as idn
 from backoffice.identity.tables import VerificationAttempt
 from backoffice.settings import Settings
@@ -201,7 +201,7 @@ def test_twenty_guesses_at_once_still_get_five_tries(backoffice, company, sink, 
     assert sorted(answers) == [400] * 4 + [429] * 16
     right = backoffice.post("/api/identity/email-code/verify", json={"conversation_id": "p-race", "code": code}, headers=SERVICE)
     assert right.status_code == 429
-    sink.wait_for(email, subject=mail.NOTICE_SUBJECT)  # 17 answers met the lock: the customer is told once
+    sink.wait_for(email, subject=sentences.UNUSED_CODE_SUBJECT)  # 17 answers met the lock: the customer is told once
     engine = create_engine(db_url)
     try:
         with OrmSession(engine) as s:
@@ -210,7 +210,7 @@ def test_twenty_guesses_at_once_still_get_five_tries(backoffice, company, sink, 
             assert attempt.notified_at is not None
     finally:
         engine.dispose()
-    assert len(sink.messages(email, subject=mail.NOTICE_SUBJECT)) == 1
+    assert len(sink.messages(email, subject=sentences.UNUSED_CODE_SUBJECT)) == 1
 
 
 def test_ten_asks_at_once_for_one_address_send_three_codes(backoffice, company, sink, db_url):
@@ -239,5 +239,5 @@ def test_ten_asks_at_once_for_one_address_send_three_codes(backoffice, company, 
     finally:
         engine.dispose()
     assert sorted(codes) == [False] * 7 + [True] * 3  # three codes, seven decoys
-    sink.wait_for(email, count=3, subject=mail.SUBJECT)
-    assert len(sink.messages(email, subject=mail.SUBJECT)) == 3
+    sink.wait_for(email, count=3, subject=sentences.CODE_EMAIL_SUBJECT)
+    assert len(sink.messages(email, subject=sentences.CODE_EMAIL_SUBJECT)) == 3

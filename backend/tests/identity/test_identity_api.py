@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session as OrmSession
 
+from backoffice import sentences
 from backoffice.app import create_app
-from backoffice.identity import mail
 from backoffice.identity import rules as idn
 from backoffice.identity.tables import ConversationIdentity, VerificationAttempt
 
@@ -259,7 +259,7 @@ def test_five_wrong_codes_lock_and_even_the_right_code_is_refused_until_the_lock
     # ...nor for another conversation from the same source (test_code_limits.py: from another, at once).
     same_source = ask_code(client, "c-lock-2", email)
     assert same_source.status_code == 429 and same_source.json()["locked_until"] == locked["locked_until"]
-    assert len(sink.messages(email, subject=mail.SUBJECT)) == 1
+    assert len(sink.messages(email, subject=sentences.CODE_EMAIL_SUBJECT)) == 1
     [attempt] = rows.attempts("c-lock")
     assert (attempt.attempts, attempt.wrong_attempts, attempt.locked_until) == (7, 5, until)  # every try is recorded
 

@@ -1,0 +1,90 @@
+"""Every sentence the back office writes for a customer, in Dutch and English side by side, so that a
+translator finds them in one place: the e-mails of identity verification, the words of the answer to
+"what do you hold about me" and its download, and what a download link that no longer works says.
+(The knowledge base holds the register's own texts; the assistant's chat sentences are in
+`actions/sentences.py`.)"""
+from __future__ import annotations
+
+# --- the e-mail with a one-time code (the customer's language first, then the other) ---
+
+CODE_EMAIL_SUBJECT = "Je verificatiecode voor Voltera / Your Voltera verification code"
+
+CODE_EMAIL = {
+    "nl": (
+        "Hallo,\n\n"
+        "Je verificatiecode voor de privacy-assistent van Voltera is:\n\n"
+        "    {code}\n\n"
+        "Typ deze code in de chat om te bevestigen dat dit e-mailadres van jou is. "
+        "De code is {minutes} minuten geldig (tot {until}) en werkt maar één keer.\n\n"
+        "Wij vragen nooit om een kopie van je identiteitsbewijs (paspoort, ID-kaart of rijbewijs).\n\n"
+        "Heb je hier niet om gevraagd? Negeer deze e-mail dan: zonder de code gebeurt er niets.\n\n"
+        "Groet,\nVoltera, team privacy"
+    ),
+    "en": (
+        "Hello,\n\n"
+        "Your verification code for the Voltera privacy assistant is:\n\n"
+        "    {code}\n\n"
+        "Type this code in the chat to confirm that this e-mail address is yours. "
+        "The code is valid for {minutes} minutes (until {until}) and works only once.\n\n"
+        "We never ask for a copy of your identity document (passport, ID card or driving licence).\n\n"
+        "Did you not ask for this? Then ignore this e-mail: without the code nothing happens.\n\n"
+        "Kind regards,\nVoltera, privacy team"
+    ),
+}
+
+# How the code's end is said: 14:05 Dutch time (UTC where the machine has no time zone data).
+DUTCH_TIME = {"nl": " Nederlandse tijd", "en": " Dutch time"}
+
+# --- the notice that a code sent to the customer went unused (Dutch first) ---
+
+UNUSED_CODE_SUBJECT = "Er is een verificatiecode voor je aangevraagd / A verification code was asked for you"
+
+# Why the code went unused, in words.
+UNUSED_CODE_REASONS = {
+    "locked": {"nl": "na 5 verkeerde pogingen is de code geblokkeerd", "en": "it was blocked after 5 wrong tries"},
+    "expired": {"nl": "de code is verlopen zonder dat hij gebruikt is", "en": "it expired without being used"},
+}
+
+UNUSED_CODE_EMAIL = {
+    "nl": (
+        "Hallo,\n\n"
+        "Op {asked} heeft iemand in de privacy-assistent van Voltera een verificatiecode voor dit e-mailadres "
+        "aangevraagd. De code is niet gebruikt: {reason}.\n\n"
+        "Was jij dat? Dan hoef je niets te doen; vraag gerust een nieuwe code aan.\n"
+        "Was jij het niet? Dan heeft niemand toegang gekregen tot je gegevens: zonder de code kan dat niet. "
+        "Deel een code nooit met iemand. Blijft dit gebeuren, laat het ons dan weten via {contact}.\n\n"
+        "Wij vragen nooit om een kopie van je identiteitsbewijs (paspoort, ID-kaart of rijbewijs).\n\n"
+        "Groet,\nVoltera, team privacy"
+    ),
+    "en": (
+        "Hello,\n\n"
+        "On {asked}, someone asked the Voltera privacy assistant for a verification code for this e-mail address. "
+        "The code was not used: {reason}.\n\n"
+        "Was that you? Then there is nothing to do; feel free to ask for a new code.\n"
+        "Was it not you? Then nobody got access to your data: without the code that is not possible. "
+        "Never share a code with anyone. If this keeps happening, let us know at {contact}.\n\n"
+        "We never ask for a copy of your identity document (passport, ID card or driving licence).\n\n"
+        "Kind regards,\nVoltera, privacy team"
+    ),
+}
+
+# --- the answer to "what do you hold about me", and its download ---
+
+LEGAL_BASES = {
+    "consent": {"nl": "toestemming", "en": "consent"},
+    "contract": {"nl": "uitvoering van een overeenkomst", "en": "performance of a contract"},
+    "legal_obligation": {"nl": "wettelijke verplichting", "en": "legal obligation"},
+    "legitimate_interest": {"nl": "gerechtvaardigd belang", "en": "legitimate interest"},
+}
+YES_NO = {"nl": ("ja", "nee"), "en": ("yes", "no")}
+CONVERSATION_PREVIEW = {
+    "nl": "Gesprek met de chatassistent op {date}, {count} {messages}",
+    "en": "Conversation with the chat assistant on {date}, {count} {messages}",
+}
+MESSAGES_WORD = {"nl": ("bericht", "berichten"), "en": ("message", "messages")}
+
+# --- a download link that no longer works (shown in the customer's browser) ---
+
+LINK_CHANGED = "this download link is not valid: it was changed, or it was not made by us. Ask the assistant for a new link."
+LINK_INVALID = "this download link is not valid. Ask the assistant for a new link."
+LINK_EXPIRED = "this download link has expired: links work for {minutes} minutes. Ask the assistant for a new link."
