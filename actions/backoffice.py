@@ -213,8 +213,10 @@ class BackOfficeClient:
         return self._call("GET", f"/api/conversations/{quote(conversation_id, safe='')}/my-data", params={"language": language},
                           presence=presence)
 
-    def export_links(self, conversation_id: str, presence: Presence) -> dict[str, Any]:
-        return self._call("POST", f"/api/conversations/{quote(conversation_id, safe='')}/exports", presence=presence)
+    def export_links(self, conversation_id: str, language: str, presence: Presence) -> dict[str, Any]:
+        """Download links whose files are in the customer's language."""
+        return self._call("POST", f"/api/conversations/{quote(conversation_id, safe='')}/exports", params={"language": language},
+                          presence=presence)
 
     # --- the request ledger: drafts the customer confirms, and their requests ---
 

@@ -97,7 +97,7 @@ def show_my_data(dispatcher: CollectingDispatcher, tracker: Tracker, language: s
     presence = Presence.of(tracker)
     try:
         data = client.my_data(tracker.sender_id, language, presence)
-        links = client.export_links(tracker.sender_id, presence)
+        links = client.export_links(tracker.sender_id, language, presence)
     except Refused as exc:
         logger.warning("my data refused: %s", exc)
         dispatcher.utter_message(text=sentence("verify_first", language))

@@ -230,7 +230,8 @@ def my_data_report(data: dict[str, Any], links: dict[str, Any] | None, language:
         parts.append("• " + "\n".join(lines))
     empty = data.get("empty_categories") or []
     if empty:
-        labels = [e["label"] if isinstance(e, dict) else str(e) for e in empty]
+        names = data.get("category_names") or {}
+        labels = [names.get(e, e) for e in empty]
         parts.append(sentence("data_empty", language, names=", ".join(labels)))
     chats = data.get("conversations") or {}
     if chats:

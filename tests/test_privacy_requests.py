@@ -146,6 +146,7 @@ def test_show_my_data_after_email_code_shows_own_data_with_purposes_and_links(as
     assert len(links) == 2
     export = requests.get(next(link for link in links if link.endswith(".json")), timeout=10)
     assert export.status_code == 200 and me["email"] in export.text
+    assert export.json()["language"] == "en" and "contact details" in export.text  # the customer's language, not Dutch
     other = customers["C0007"]
     assert other["email"] not in export.text and other["name"] not in export.text
 

@@ -133,3 +133,11 @@ def test_status_report_says_fulfilled_and_progress():
 
 def test_long_date_handles_leap_years():
     assert rights.long_date("2028-02-29", "nl") == "29 februari 2028"
+
+
+def test_what_we_hold_nothing_of_is_named_in_the_customers_words_not_by_id():
+    data = {"categories": [], "empty_categories": ["store_visits", "loyalty"], "knowledge_version": "2026-09",
+            "category_names": {"store_visits": "store visits", "loyalty": "loyalty programme"}}
+    text = rights.my_data_report(data, None, "en")
+    assert "We hold nothing about you in: store visits, loyalty programme." in text
+    assert "store_visits" not in text

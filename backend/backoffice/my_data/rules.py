@@ -167,6 +167,8 @@ def _document(holdings: Holdings, version: KnowledgeVersion, language: str, full
         "empty_categories": [c.id for c in version.categories if c.id not in held and c.id in holdings.catalogue.holders],
         # Described in the knowledge base, but no connected system can say what it holds.
         "not_in_connected_systems": [c for c in holdings.catalogue.unheld(version) if c not in held],
+        # Every category of the register by its name in the language asked for, so no id reaches the customer.
+        "category_names": {c.id: _t(c.name, language) for c in version.categories},
         "conversations": {
             "count": len(holdings.transcripts),
             "messages": sum(len(t.messages) for t in holdings.transcripts),

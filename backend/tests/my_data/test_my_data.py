@@ -35,7 +35,11 @@ def test_shows_the_verified_customers_data_with_purposes_legal_basis_and_retenti
     held = [c["id"] for c in data["categories"]]
     assert held == [c.id for c in version.categories if c.id in held]
     assert sorted(held + data["empty_categories"] + data["not_in_connected_systems"]) == sorted(c.id for c in version.categories)
-    assert data["not_in_connected_systems"] == [c.id for c in version.categories if c.id not in catalogue.load().categories] == ["website_usage"]
+    held_by_no_system = [c.id for c in version.categories if c.id not in catalogue.load().categories]
+    assert data["not_in_connected_systems"] == held_by_no_system == ["website_usage"]
+    # ... each with its name in the customer's language, for the assistant to say instead of the id.
+    assert data["category_names"] == {c.id: c.name.en for c in version.categories}
+    assert data["category_names"]["store_visits"] == "store visits (Wi-Fi counting)"
 
     contact = company.contact("C0001")
     details = next(c for c in data["categories"] if c["id"] == "contact_details")
@@ -60,7 +64,8 @@ def test_shows_the_verified_customers_data_with_purposes_legal_basis_and_retenti
     assert data["conversations"] == {"count": 1, "messages": 2, "shared_left_out": 0}
 
     # Art. 15's general facts, from the knowledge base.
-    assert data["complaint"]["authority"] == version.company.authority.name.en and "Autoriteit Persoonsgegevens" in data["complaint"]["authority"]
+    assert data["complaint"]["authority"] == version.company.authority.name.en
+    assert "Autoriteit Persoonsgegevens" in data["complaint"]["authority"]
     assert data["dpo"]["email"] == version.company.dpo.email
     assert set(data["rights"]) == set(version.topics.rights)
     assert "personalised_offers" in [d["purpose"] for d in data["automated_decisions"]]
