@@ -122,7 +122,7 @@ class BackOfficeClient:
     def from_env(cls) -> BackOfficeClient:
         return cls(
             os.getenv("BACKOFFICE_URL", "http://localhost:8000"),
-            os.getenv("BACKOFFICE_SERVICE_TOKEN", "change-me-service-token"),
+            os.getenv("BACKOFFICE_SERVICE_TOKEN", ""),  # the action server does not start without it (server.py)
         )
 
     def _call(self, method: str, path: str, json: dict[str, Any] | None = None, params: dict[str, str] | None = None,

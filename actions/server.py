@@ -67,6 +67,10 @@ class ServerSettings:
         if len(token) < MIN_TOKEN_LENGTH:
             raise SettingError(f"ACTION_SERVER_TOKEN must be at least {MIN_TOKEN_LENGTH} characters "
                                "(e.g. `openssl rand -hex 24`)")
+        service_token = env.get("BACKOFFICE_SERVICE_TOKEN", "")
+        if not service_token or service_token.startswith("change-me"):
+            raise SettingError("BACKOFFICE_SERVICE_TOKEN is not set (or still the change-me placeholder): the actions "
+                               "call the back office with it; set the back office's own token")
         try:
             port = int(env.get("ACTIONS_PORT") or DEFAULT_PORT)
             max_body = int(env.get("ACTION_SERVER_MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES)

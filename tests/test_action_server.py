@@ -167,3 +167,15 @@ def test_rasa_and_the_action_server_share_the_secret_fresh_per_stack():
     first, second = isolated_env(VAR), isolated_env(VAR)
     assert first["ACTION_SERVER_TOKEN"] != second["ACTION_SERVER_TOKEN"] and len(first["ACTION_SERVER_TOKEN"]) >= 32
     assert "X-Action-Token: ${ACTION_SERVER_TOKEN}" in (ROOT / "bot" / "endpoints.yml").read_text()
+
+
+@pytest.mark.parametrize("secret", [None, "", "change-me", "change-me-service-token"])
+def test_it_refuses_to_start_without_the_back_offices_service_token(secret):
+    env = load_env(isolated_env(VAR))
+    env.pop("BACKOFFICE_SERVICE_TOKEN", None)
+    if secret is not None:
+        env["BACKOFFICE_SERVICE_TOKEN"] = secret
+    done = subprocess.run([str(RASA_BIN / "python"), "-m", "actions.server"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2
+    assert "the action server does not start: BACKOFFICE_SERVICE_TOKEN" in done.stderr
