@@ -16,10 +16,11 @@ RASA_VENV := .venv/rasa
 BO_VENV := .venv/backoffice
 RASA := $(RASA_VENV)/bin/rasa
 MODEL := models/current.tar.gz
-MODEL_INPUTS := config.yml bot/domain.yml bot/language.py bot/lemmas.py bot/cannot_answer.py bot/typed_values.py $(shell find data -name '*.yml')
+MODEL_INPUTS := config.yml bot/domain.yml bot/language.py bot/lemmas.py bot/cannot_answer.py bot/typed_values.py bot/value_shapes.py \
+	$(shell find data -name '*.yml')
 FILE ?= ../shared/eval/questions_en_dev.tsv
 
-.PHONY: help run test shell stop eval validate-knowledge publish-knowledge deps test-deps clean
+.PHONY: help run test lint shell stop eval validate-knowledge publish-knowledge deps test-deps clean
 
 help:
 	@echo "make run    start the assistant and print the demo website's address"
@@ -38,12 +39,13 @@ $(RASA_VENV)/.installed: requirements/rasa.txt requirements/rasa-test.txt
 	$(RASA_VENV)/bin/pip install --quiet --require-hashes -r requirements/rasa-test.txt
 	touch $@
 
-$(BO_VENV)/.installed: requirements/backoffice.txt requirements/backoffice-test.txt
+$(BO_VENV)/.installed: requirements/backoffice.txt requirements/backoffice-test.txt backend/pyproject.toml companysystems/pyproject.toml
 	@test -n "$(PYTHON_BO)" || { echo "Python >= 3.11 not found for the back office"; exit 1; }
 	@echo "==> back office environment ($(PYTHON_BO))"
 	$(PYTHON_BO) -m venv $(BO_VENV)
 	$(BO_VENV)/bin/pip install --quiet --require-hashes -r requirements/backoffice.txt
 	$(BO_VENV)/bin/pip install --quiet --require-hashes -r requirements/backoffice-test.txt
+	$(BO_VENV)/bin/pip install --quiet --no-deps -e backend -e companysystems
 	touch $@
 
 web/node_modules/.installed: web/package-lock.json
@@ -96,7 +98,15 @@ stop:
 
 test-deps: deps /usr/bin/chromium /usr/bin/faketime $(MODEL)
 
-test: test-deps validate-knowledge
+# ruff and mypy over every Python part, each with its own settings (pyproject.toml in the root, backend/, companysystems/).
+lint: deps
+	@echo "==> ruff and mypy: the assistant (actions, bot, connectors, scripts), the back office, the company systems"
+	$(RASA_VENV)/bin/ruff check actions bot connectors scripts tests
+	$(RASA_VENV)/bin/mypy
+	cd backend && ../$(BO_VENV)/bin/ruff check backoffice tests && ../$(BO_VENV)/bin/mypy
+	cd companysystems && ../$(BO_VENV)/bin/ruff check && ../$(BO_VENV)/bin/mypy
+
+test: test-deps validate-knowledge lint
 	@echo "==> back office tests"
 	cd backend && ../$(BO_VENV)/bin/python -m pytest -q
 	@echo "==> demo company systems tests (SQLite and PostgreSQL)"
