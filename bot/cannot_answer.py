@@ -20,13 +20,8 @@ from rasa.shared.nlu.training_data.message import Message
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class CannotAnswerClassifier(GraphComponent):
     @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> CannotAnswerClassifier:
+    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> CannotAnswerClassifier:
         return cls()
 
     def process(self, messages: list[Message]) -> list[Message]:

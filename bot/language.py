@@ -55,13 +55,8 @@ class LanguageDetector(GraphComponent):
         )
 
     @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> LanguageDetector:
+    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> LanguageDetector:
         return cls(config)
 
     def detect(self, text: str, page_language: str | None = None) -> str | None:

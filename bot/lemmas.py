@@ -33,13 +33,8 @@ class LemmaTokenizer(WhitespaceTokenizer):
         lemma("gegevens")  # loads the dictionaries when the model loads, not at the first customer's message
 
     @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> LemmaTokenizer:
+    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> LemmaTokenizer:
         return cls(config)
 
     def tokenize(self, message: Message, attribute: str) -> list[Token]:

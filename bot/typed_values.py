@@ -74,13 +74,8 @@ def recognise(text: str) -> tuple[str, str, int, int] | None:
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class TypedValueClassifier(GraphComponent):
     @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> TypedValueClassifier:
+    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> TypedValueClassifier:
         return cls()
 
     def process(self, messages: list[Message]) -> list[Message]:

@@ -6,21 +6,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from companysystems import db as tables
 from companysystems.data_operations import SYSTEMS, retained_until
-from companysystems.db import (
-    Account,
-    Base,
-    Contact,
-    Customer,
-    Invoice,
-    LoyaltyCard,
-    MarketingConsent,
-    Order,
-    ProfileSegment,
-    Ticket,
-    WifiDevice,
-    connect,
-)
 from companysystems.seed import CUSTOMERS, reset, seed
 
 
@@ -30,13 +17,13 @@ def count(s, model, *where) -> int:
 
 def test_fifty_customers_with_shared_ids(Session):
     with Session() as s:
-        ids = s.scalars(select(Customer.id).order_by(Customer.id)).all()
+        ids = s.scalars(select(tables.Customer.id).order_by(tables.Customer.id)).all()
     assert ids == [f"C{n:04d}" for n in range(1, CUSTOMERS + 1)] and len(ids) == 50
 
 
 def test_dutch_contacts_with_example_emails(Session):
     with Session() as s:
-        contacts = s.scalars(select(Contact)).all()
+        contacts = s.scalars(select(tables.Contact)).all()
     emails = [c.email for c in contacts]
     assert len(set(emails)) == len(emails) == 50
     for c in contacts:
@@ -48,17 +35,17 @@ def test_dutch_contacts_with_example_emails(Session):
 
 def test_a_mix_of_customers(Session):
     with Session() as s:
-        with_orders = count(s, Customer, Customer.id.in_(select(Order.customer_id)))
+        with_orders = count(s, tables.Customer, tables.Customer.id.in_(select(tables.Order.customer_id)))
         facts = {
-            "accounts": count(s, Account),
-            "loyalty": count(s, LoyaltyCard),
-            "segments": count(s, Customer, Customer.id.in_(select(ProfileSegment.customer_id))),
-            "consents": count(s, Customer, Customer.id.in_(select(MarketingConsent.customer_id))),
-            "withdrawn": count(s, MarketingConsent, MarketingConsent.granted.is_(False)),
-            "wifi": count(s, WifiDevice),
-            "tickets": count(s, Customer, Customer.id.in_(select(Ticket.customer_id))),
+            "accounts": count(s, tables.Account),
+            "loyalty": count(s, tables.LoyaltyCard),
+            "segments": count(s, tables.Customer, tables.Customer.id.in_(select(tables.ProfileSegment.customer_id))),
+            "consents": count(s, tables.Customer, tables.Customer.id.in_(select(tables.MarketingConsent.customer_id))),
+            "withdrawn": count(s, tables.MarketingConsent, tables.MarketingConsent.granted.is_(False)),
+            "wifi": count(s, tables.WifiDevice),
+            "tickets": count(s, tables.Customer, tables.Customer.id.in_(select(tables.Ticket.customer_id))),
         }
-        issued = s.scalars(select(Invoice.issued_at)).all()
+        issued = s.scalars(select(tables.Invoice.issued_at)).all()
     for fact, n in facts.items():
         assert 0 < n < 50, (fact, n)
     assert 0 < with_orders < 50
@@ -82,16 +69,16 @@ def test_fixed_customers_for_demos(systems):
 def test_seeding_again_adds_nothing(Session):
     assert seed(Session) == 0
     with Session() as s:
-        assert count(s, Customer) == 50
+        assert count(s, tables.Customer) == 50
 
 
 def dump(url: str) -> dict:
     """Every row of every table, in primary-key order."""
-    engine, Session = connect(url)
+    engine, Session = tables.connect(url)
     with Session() as s:
         data = {
             table.name: s.execute(select(table).order_by(*table.primary_key.columns)).all()
-            for table in Base.metadata.sorted_tables
+            for table in tables.Base.metadata.sorted_tables
         }
     engine.dispose()
     return data
@@ -100,13 +87,13 @@ def dump(url: str) -> dict:
 def test_same_data_every_time(tmp_path: Path):
     today = dt.date(2026, 3, 1)
     for name in ("a", "b"):
-        _, Session = connect(f"sqlite:///{tmp_path / name}.db")
+        _, Session = tables.connect(f"sqlite:///{tmp_path / name}.db")
         assert seed(Session, today=today) == 50
     first = dump(f"sqlite:///{tmp_path / 'a'}.db")
     assert len(first["customers"]) == 50 and len(first["orders_orders"]) > 100
     assert first == dump(f"sqlite:///{tmp_path / 'b'}.db")
     # ... and after a reset, too.
-    _, Session = connect(f"sqlite:///{tmp_path / 'a'}.db")
+    _, Session = tables.connect(f"sqlite:///{tmp_path / 'a'}.db")
     reset(Session)
     assert seed(Session, today=today) == 50
     assert dump(f"sqlite:///{tmp_path / 'a'}.db") == first

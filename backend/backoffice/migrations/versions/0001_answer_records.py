@@ -1,15 +1,8 @@
-"""answer records: which knowledge version answered a conversation
-
-Revision ID: 0001
-Revises:
-"""
+"""answer records: which knowledge version answered a conversation"""
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0001"
-down_revision = None
-branch_labels = None
-depends_on = None
+revision, down_revision = "0001", None
 
 
 def upgrade() -> None:

@@ -1,15 +1,8 @@
-"""privacy request ledger: requests, system tasks (the outbox), append-only audit log, consent states
-
-Revision ID: 0002
-Revises: 0001
-"""
+"""privacy request ledger: requests, system tasks (the outbox), append-only audit log, consent states"""
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0002", "0001"
 
 TZ = sa.DateTime(timezone=True)
 APPEND_ONLY = "audit entries are append-only: they are never changed or deleted"

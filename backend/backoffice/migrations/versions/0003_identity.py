@@ -1,15 +1,8 @@
-"""identity verification: verification attempts (one-time codes, session tokens) and conversation identities
-
-Revision ID: 0003
-Revises: 0002
-"""
+"""identity verification: verification attempts (one-time codes, session tokens) and conversation identities"""
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0003", "0002"
 
 TZ = sa.DateTime(timezone=True)
 

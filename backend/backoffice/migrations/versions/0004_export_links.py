@@ -1,15 +1,8 @@
-"""download links for a customer's own data: every link issued and every download
-
-Revision ID: 0004
-Revises: 0003
-"""
+"""download links for a customer's own data: every link issued and every download"""
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0004", "0003"
 
 TZ = sa.DateTime(timezone=True)
 

@@ -2,17 +2,11 @@
 
 Bindings made before this revision have no channel, so they match no message: those conversations
 verify again (safe, and at most IDENTITY_MINUTES of inconvenience).
-
-Revision ID: 0005
-Revises: 0004
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0005", "0004"
 
 TZ = sa.DateTime(timezone=True)
 

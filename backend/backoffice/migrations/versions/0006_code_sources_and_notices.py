@@ -1,17 +1,11 @@
 """one-time codes: the source that asked (for its limits) and when the customer was told of an unused code
 
 Codes asked for before this revision have no source: only their conversation's limits apply to them.
-
-Revision ID: 0006
-Revises: 0005
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0006", "0005"
 
 TZ = sa.DateTime(timezone=True)
 

@@ -1,16 +1,9 @@
-"""company systems: crm, orders, loyalty, marketing, wifi, service, and the contract's bookkeeping
-
-Revision ID: 0001
-Revises:
-"""
+"""company systems: crm, orders, loyalty, marketing, wifi, service, and the contract's bookkeeping"""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0001"
-down_revision = None
-branch_labels = None
-depends_on = None
+revision, down_revision = "0001", None
 
 
 def ts(name: str, nullable: bool = False) -> sa.Column:
