@@ -36,7 +36,8 @@ def main() -> int:
     worker.add_argument("--timeout", type=float, help="seconds per call to a system (WORKER_TIMEOUT_SECONDS)")
     worker.add_argument("--lease", type=float, help="seconds a claimed task stays with this worker (WORKER_LEASE_SECONDS)")
     worker.add_argument("--max-attempts", dest="max_attempts", type=int, help="attempts before a task fails (WORKER_MAX_ATTEMPTS)")
-    worker.add_argument("--backoff-base", dest="backoff_base", type=float, help="seconds before the first retry (WORKER_BACKOFF_BASE_SECONDS)")
+    worker.add_argument("--backoff-base", dest="backoff_base", type=float,
+                        help="seconds before the first retry (WORKER_BACKOFF_BASE_SECONDS)")
     worker.add_argument("--backoff-cap", dest="backoff_cap", type=float, help="longest wait between retries (WORKER_BACKOFF_CAP_SECONDS)")
     sink = sub.add_parser("mailsink", help="the demo's local SMTP server: keeps every message in var/mail/ for the demo inbox")
     sink.add_argument("--host", default="127.0.0.1")

@@ -7,10 +7,11 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from .catalogue import Catalogue
@@ -34,7 +35,8 @@ def validation_problems(exc: RequestValidationError) -> list[dict]:
     short text, a whole number or a truth value is repeated."""
     problems = []
     for error in exc.errors()[:20]:
-        problem = {"loc": [str(part) for part in error.get("loc", ())], "msg": str(error.get("msg", "")), "type": str(error.get("type", ""))}
+        problem: dict[str, Any] = {"loc": [str(part) for part in error.get("loc", ())], "msg": str(error.get("msg", "")),
+                                   "type": str(error.get("type", ""))}
         given = error.get("input")
         if isinstance(given, bool) or (isinstance(given, int) and abs(given) < 10 ** 15) or (isinstance(given, str) and len(given) <= 100):
             problem["input"] = given
@@ -107,7 +109,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utcnow) -> FastA
     app.state.demo_customers = demo.DemoCustomers()
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> Response:
         # ASCII-escaped: a lone surrogate ("\ud800") in the input is valid JSON but no UTF-8.
         return Response(json.dumps({"detail": validation_problems(exc)}), status_code=422, media_type="application/json")
 

@@ -122,7 +122,8 @@ def test_a_30_mb_body_gets_413_at_once_from_the_company_systems(company):
 def test_a_body_just_under_the_limit_is_still_read(backoffice_url):
     body = json.dumps({"conversation_id": "c-limit", "email": "x" * (LIMIT - 100)}).encode()
     assert len(body) < LIMIT
-    answer = httpx2.post(f"{backoffice_url}/api/identity/email-code", content=body, headers={**SERVICE, "Content-Type": "application/json"}, timeout=10)
+    answer = httpx2.post(f"{backoffice_url}/api/identity/email-code", content=body,
+                         headers={**SERVICE, "Content-Type": "application/json"}, timeout=10)
     assert answer.status_code == 422  # read, and refused for what it says: the address is too long
 
 

@@ -18,7 +18,7 @@ from .conftest import KNOWLEDGE, company_systems, fresh_secret, systems_at
 from .ledger.test_ledger_api import SERVICE, TEAM, settings_for
 
 CATALOGUE = catalogue.load()
-REGISTER = KnowledgeBase.load(KNOWLEDGE).get("2026-09")
+REGISTER = KnowledgeBase.load(KNOWLEDGE).versions["2026-09"]
 
 
 def test_the_catalogue_routes_each_category_to_the_systems_that_hold_it():

@@ -41,7 +41,8 @@ def test_a_version_is_current_from_midnight_in_amsterdam_until_the_next_one():
     assert kb.current_at(just_before).version.id == first.version.id
     assert kb.current_at(midnight_utc).version.id == second.version.id
     assert kb.current_until(just_before) == midnight_utc
-    assert kb.current_until(midnight_utc) is None or kb.current_until(midnight_utc) > midnight_utc
+    until = kb.current_until(midnight_utc)
+    assert until is None or until > midnight_utc
 
 
 def test_newer_version_adds_wifi_counting_and_changes_a_retention_period():

@@ -33,11 +33,17 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
         admin.dispose()
 
 
+def finished(process: subprocess.Popen[str]) -> tuple[int, str]:
+    """How a process ended: its exit code and what it wrote to stderr."""
+    _, err = process.communicate(timeout=120)
+    return process.returncode, err
+
+
 def test_processes_that_start_together_on_a_new_database_all_start(empty_database):
     program = "import sys; from backoffice.shared.database import migrate; migrate(sys.argv[1])"
     started = [subprocess.Popen([sys.executable, "-c", program, empty_database], cwd=ROOT / "backend",
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(STARTING_TOGETHER)]
-    outcomes = [(p.wait(timeout=120), p.stderr.read()) for p in started]
+    outcomes = [finished(p) for p in started]
     assert [code for code, _ in outcomes] == [0] * STARTING_TOGETHER, [err[-600:] for _, err in outcomes]
     engine = create_engine(empty_database)
     assert {"privacy_requests", "system_tasks", "conversation_identities"} <= set(inspect(engine).get_table_names())

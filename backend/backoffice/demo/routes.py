@@ -135,7 +135,8 @@ pre { white-space: pre-wrap; font-family: inherit; margin: 0; }
 def render_inbox(messages: list[dict], to: str | None) -> str:
     items = "".join(
         f'<article data-testid="inbox-message"><h2>{escape(m.get("subject", ""))}</h2>'
-        f'<p class="meta">To: {escape(", ".join(m.get("rcpt_tos", [])))} &middot; {escape(m.get("received_at", "")[:19].replace("T", " "))} UTC</p>'
+        f'<p class="meta">To: {escape(", ".join(m.get("rcpt_tos", [])))} &middot; '
+        f'{escape(m.get("received_at", "")[:19].replace("T", " "))} UTC</p>'
         f'<pre>{escape(m.get("text", ""))}</pre></article>'
         for m in messages
     )

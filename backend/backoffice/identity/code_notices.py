@@ -20,6 +20,7 @@ import datetime as dt
 import logging
 import smtplib
 from collections.abc import Callable
+from typing import Literal
 
 import httpx2
 from sqlalchemy import and_, exists, or_, select, update
@@ -93,7 +94,7 @@ class CodeNotices:
             if not addresses:
                 log.warning("no address on file to tell customer %s of an unused code (attempt %s)", customer_id, attempt_id)
                 return False
-            reason = "locked" if locked_until is not None else "expired"
+            reason: Literal["locked", "expired"] = "locked" if locked_until is not None else "expired"
             mail.send(mail.unused_code_notice(addresses, asked_at, reason, self.smtp.sender), self.smtp)
         except (httpx2.HTTPError, ValueError, KeyError, TypeError, AttributeError, smtplib.SMTPException, OSError) as exc:
             log.warning("the notice of unused code %s could not go out (%s); the next sweep tries again", attempt_id, type(exc).__name__)

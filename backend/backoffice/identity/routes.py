@@ -339,7 +339,7 @@ def request_email_code(body: EmailCodeIn, background: BackgroundTasks, sessions:
         return (row.id, code, state.expires_at) if code is not None else None
 
     issued = in_transaction(sessions, work)
-    if issued is not None:
+    if issued is not None and customer_id is not None:  # a code goes out only to a customer's own address
         attempt_id, code, expires_at = issued
         background.add_task(deliver, verifying, sessions, clock, attempt_id, customer_id, email, code, expires_at, body.language)
     return JSONResponse({**identity.NEUTRAL_ANSWER, "conversation_id": body.conversation_id}, status_code=202, headers=PRIVATE)
@@ -361,6 +361,7 @@ def verify_email_code(body: VerifyIn, background: BackgroundTasks, sessions: Ses
         row.last_attempt_at, row.outcome = now, check.outcome.value
         if not check.verified:
             return check, None, row.id
+        assert row.customer_id is not None  # only a code sent to a customer's address can be right
         try:
             binding = bind(session, body.conversation_id, row.customer_id, EMAIL, row, now, seen, verifying.binding_ttl)
         except Conflict:
@@ -412,7 +413,9 @@ def forget_identity(conversation_id: str, sessions: SessionsDep, clock: ClockDep
         row = binding_of(session, conversation_id)
         if row is not None and row.expires_at > now and not present_in(row, seen):
             return 0  # only from where it was verified: a stranger naming the id cannot log the customer out
-        removed = session.execute(delete(ConversationIdentity).where(ConversationIdentity.conversation_id == conversation_id)).rowcount
+        # Session.execute is typed as returning a plain Result; for a DELETE it is a CursorResult, which has rowcount.
+        removed = session.execute(  # type: ignore[attr-defined]
+            delete(ConversationIdentity).where(ConversationIdentity.conversation_id == conversation_id)).rowcount
         # Codes still open in this conversation die with the log-out (locks stay).
         session.execute(update(VerificationAttempt).where(
             VerificationAttempt.conversation_id == conversation_id, VerificationAttempt.channel == EMAIL,

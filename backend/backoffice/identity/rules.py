@@ -54,6 +54,7 @@ import secrets
 from dataclasses import dataclass, replace
 
 import jwt
+from jwt.types import Options
 
 CODE_DIGITS = 6
 CODE_TTL = dt.timedelta(minutes=10)
@@ -78,7 +79,7 @@ MIN_SECRET_BYTES = 32
 CLOCK_SKEW_SECONDS = 10
 CUSTOMER_ID_MAX = 64
 
-_CODE_RE = re.compile(r"[0-9]{%d}" % CODE_DIGITS)
+_CODE_RE = re.compile(f"[0-9]{{{CODE_DIGITS}}}")
 _EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}")
 _CODE_NOISE = re.compile(r"[\s\-.]")
 
@@ -288,7 +289,8 @@ class SessionTokens:
     """Sign and check the website's session tokens: HS256, `sub` = customer id, `iat`, `exp`,
     `aud` = "chat", `iss` = "voltera-website". Only HS256 is accepted (no `none`, no key confusion)."""
 
-    def __init__(self, secret: str, ttl: dt.timedelta = SESSION_TOKEN_TTL, audience: str = TOKEN_AUDIENCE, issuer: str = TOKEN_ISSUER) -> None:
+    def __init__(self, secret: str, ttl: dt.timedelta = SESSION_TOKEN_TTL, audience: str = TOKEN_AUDIENCE,
+                 issuer: str = TOKEN_ISSUER) -> None:
         if len(secret.encode()) < MIN_SECRET_BYTES:
             raise ValueError(f"the session token secret must be at least {MIN_SECRET_BYTES} bytes (e.g. `openssl rand -hex 24`)")
         self._secret = secret
@@ -301,14 +303,15 @@ class SessionTokens:
             raise ValueError("a customer id is required")
         issued = now.replace(microsecond=0)
         expires = issued + self.ttl
-        claims = {"sub": customer_id, "iat": int(issued.timestamp()), "exp": int(expires.timestamp()), "aud": self.audience, "iss": self.issuer}
+        claims = {"sub": customer_id, "iat": int(issued.timestamp()), "exp": int(expires.timestamp()),
+                  "aud": self.audience, "iss": self.issuer}
         return jwt.encode(claims, self._secret, algorithm=TOKEN_ALGORITHM), expires
 
     def verify(self, token: str, now: dt.datetime | None = None) -> VerifiedToken:
         """The verified token, or a `TokenError` saying why not. `now` is for tests (default: the clock)."""
         if not isinstance(token, str) or not token or len(token) > 4096:
             raise TokenMalformed("no session token was given, or it is not a token")
-        options = {"require": ["exp", "iat", "sub", "aud", "iss"]}
+        options: Options = {"require": ["exp", "iat", "sub", "aud", "iss"]}
         try:
             if now is None:
                 claims = jwt.decode(token, self._secret, algorithms=[TOKEN_ALGORITHM], audience=self.audience,
@@ -316,7 +319,8 @@ class SessionTokens:
             else:
                 # PyJWT checks times against the system clock; with an explicit `now`, check them here.
                 claims = jwt.decode(token, self._secret, algorithms=[TOKEN_ALGORITHM], audience=self.audience,
-                                    issuer=self.issuer, options={**options, "verify_exp": False, "verify_iat": False, "verify_nbf": False})
+                                    issuer=self.issuer, options={**options, "verify_exp": False, "verify_iat": False,
+                                                                 "verify_nbf": False})
                 if not isinstance(claims.get("exp"), (int, float)) or now.timestamp() >= claims["exp"] + CLOCK_SKEW_SECONDS:
                     raise jwt.ExpiredSignatureError("Signature has expired")
                 if not isinstance(claims.get("iat"), (int, float)) or claims["iat"] > now.timestamp() + CLOCK_SKEW_SECONDS:

@@ -3,7 +3,7 @@ of which version answered a conversation."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
@@ -15,7 +15,7 @@ from ..shared.service_auth import require_service
 from .rules import KnowledgeBase, KnowledgeVersion, diff, pick_language
 from .tables import AnswerRecord
 
-Language = Optional[Literal["nl", "en"]]
+Language = Literal["nl", "en"] | None
 # Ids in the address are bounded like the ids they name (a knowledge version, a topic, a conversation).
 VersionId = Annotated[str, Path(max_length=50)]
 EntryId = Annotated[str, Path(max_length=80)]

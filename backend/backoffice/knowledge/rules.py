@@ -250,7 +250,8 @@ def load_version(folder: Path) -> KnowledgeVersion:
         version = KnowledgeVersion.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
-        key, *rest = err["loc"]
+        top, *rest = err["loc"]
+        key = str(top)  # the version's top-level fields are its files
         file_data = {key: raw[key]}
         where = _describe(paths[key], file_data, (key, *rest))
         raise KnowledgeError(f"{where}: {err['msg']}") from None

@@ -1,3 +1,5 @@
+from typing import Any
+
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
@@ -7,7 +9,8 @@ import backoffice.requests.tables  # noqa: F401  (the ledger's tables, so Base.m
 from backoffice.shared.database import Base
 
 config = context.config
-connectable = engine_from_config(config.get_section(config.config_ini_section) or {"sqlalchemy.url": config.get_main_option("sqlalchemy.url")}, prefix="sqlalchemy.", poolclass=pool.NullPool)
+section: dict[str, Any] = config.get_section(config.config_ini_section) or {"sqlalchemy.url": config.get_main_option("sqlalchemy.url")}
+connectable = engine_from_config(section, prefix="sqlalchemy.", poolclass=pool.NullPool)
 with connectable.connect() as connection:
     context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
     with context.begin_transaction():

@@ -149,7 +149,10 @@ class TrackerStore:
     def _missing_file(self) -> bool:
         """A SQLite file Rasa has not made yet holds nothing (and connecting would create it)."""
         url = make_url(self.url)
-        return url.get_backend_name() == "sqlite" and bool(url.database) and url.database != ":memory:" and not Path(url.database).exists()
+        database = url.database
+        if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+            return False
+        return not Path(database).exists()
 
     def transcripts(self, conversation_ids: Iterable[str]) -> list[Transcript]:
         """The customer's and the assistant's messages of these conversations, oldest conversation first."""

@@ -54,8 +54,8 @@ def make_draft(session: Session, conversation_id: str, customer_id: str, type: s
                now: dt.datetime, catalogue: Catalogue | None = None) -> RequestDraft:
     """Check and store the request as the summary shows it; committed. `FilingError` if it could not be filed."""
     kind, wanted, clean = checked_request(type, categories, details, catalogue)
-    open_drafts = session.scalar(select(func.count()).select_from(RequestDraft).where(
-        RequestDraft.conversation_id == conversation_id, RequestDraft.request_id.is_(None), RequestDraft.expires_at > now))
+    open_drafts = session.execute(select(func.count()).select_from(RequestDraft).where(
+        RequestDraft.conversation_id == conversation_id, RequestDraft.request_id.is_(None), RequestDraft.expires_at > now)).scalar_one()
     if open_drafts >= MAX_OPEN_DRAFTS:
         raise DraftRefused(429, "too_many_drafts", f"this conversation has {open_drafts} requests waiting for a yes or no already")
     draft = RequestDraft(id=f"DRAFT-{secrets.token_hex(12)}", conversation_id=conversation_id, customer_id=customer_id,

@@ -13,7 +13,6 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Union
 from zoneinfo import ZoneInfo
 
 # The day a request is received, and so its deadline, is the day in the Netherlands, where the
@@ -35,26 +34,35 @@ def local_date(moment: dt.datetime) -> dt.date:
 class RequestType(str, Enum):
     """A right the customer uses, with the GDPR article it rests on (`RequestType.ACCESS.article`)."""
 
-    article: str
-
-    def __new__(cls, value: str, article: str) -> RequestType:
-        member = str.__new__(cls, value)
-        member._value_ = value
-        member.article = article
-        return member
-
-    ACCESS = ("access", "Art. 15")
-    PORTABILITY = ("portability", "Art. 20")
-    RECTIFICATION = ("rectification", "Art. 16")
-    ERASURE = ("erasure", "Art. 17")
-    RESTRICTION = ("restriction", "Art. 18")
-    OBJECTION = ("objection", "Art. 21(1)")
-    OBJECTION_DIRECT_MARKETING = ("objection_direct_marketing", "Art. 21(2)-(3)")
-    WITHDRAW_CONSENT = ("withdraw_consent", "Art. 7(3)")
+    ACCESS = "access"
+    PORTABILITY = "portability"
+    RECTIFICATION = "rectification"
+    ERASURE = "erasure"
+    RESTRICTION = "restriction"
+    OBJECTION = "objection"
+    OBJECTION_DIRECT_MARKETING = "objection_direct_marketing"
+    WITHDRAW_CONSENT = "withdraw_consent"
     # Stopping one use of data: a withdrawal when that use rests on consent, an objection when it
     # rests on legitimate interest (the knowledge base says which). Under the CCPA regime it is the
     # opt-out of sale or sharing.
-    OPT_OUT = ("opt_out", "Art. 7(3) / Art. 21")
+    OPT_OUT = "opt_out"
+
+    @property
+    def article(self) -> str:
+        return _ARTICLES[self]
+
+
+_ARTICLES = {
+    RequestType.ACCESS: "Art. 15",
+    RequestType.PORTABILITY: "Art. 20",
+    RequestType.RECTIFICATION: "Art. 16",
+    RequestType.ERASURE: "Art. 17",
+    RequestType.RESTRICTION: "Art. 18",
+    RequestType.OBJECTION: "Art. 21(1)",
+    RequestType.OBJECTION_DIRECT_MARKETING: "Art. 21(2)-(3)",
+    RequestType.WITHDRAW_CONSENT: "Art. 7(3)",
+    RequestType.OPT_OUT: "Art. 7(3) / Art. 21",
+}
 
 
 def takes_effect_immediately(request_type: RequestType) -> bool:
@@ -234,35 +242,51 @@ def confirmation_due(received_on: dt.date, regime: Regime = GDPR) -> dt.date | N
 # --- the request and its audit trail ------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class RightsRequest:
     """One request from one customer to use one right. Never changed in place: moves return a copy.
 
     `due_on` is the deadline in force; `original_due_on` the first one, kept after an extension.
+    Both are worked out from the regime when not given, so a request always has a deadline.
     """
 
     id: str
     customer_id: str
     type: RequestType
     received_on: dt.date
-    regime: Regime = GDPR
-    status: Status = Status.RECEIVED
-    due_on: dt.date | None = None
-    original_due_on: dt.date | None = None
-    extended: bool = False
-    extension_reason: str | None = None
-    denial_reason: str | None = None
+    regime: Regime
+    status: Status
+    due_on: dt.date
+    original_due_on: dt.date
+    extended: bool
+    extension_reason: str | None
+    denial_reason: str | None
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "type", RequestType(self.type))
-        object.__setattr__(self, "status", Status(self.status))
-        object.__setattr__(self, "received_on", _as_date(self.received_on))
-        if self.due_on is None:
-            object.__setattr__(self, "due_on", due_date(self.received_on, self.regime, self.type))
-        if self.original_due_on is None:
-            object.__setattr__(self, "original_due_on", self.due_on)
-        if self.extended and not (self.extension_reason or "").strip():
-            raise ValueError(f"request {self.id}: an extended request needs the reason the customer was told")
+    def __init__(
+        self,
+        id: str,
+        customer_id: str,
+        type: RequestType | str,
+        received_on: dt.date | dt.datetime,
+        regime: Regime = GDPR,
+        status: Status | str = Status.RECEIVED,
+        due_on: dt.date | None = None,
+        original_due_on: dt.date | None = None,
+        extended: bool = False,
+        extension_reason: str | None = None,
+        denial_reason: str | None = None,
+    ) -> None:
+        request_type, request_status, received = RequestType(type), Status(status), _as_date(received_on)
+        due = due_on if due_on is not None else due_date(received, regime, request_type)
+        if extended and not (extension_reason or "").strip():
+            raise ValueError(f"request {id}: an extended request needs the reason the customer was told")
+        fields = {
+            "id": id, "customer_id": customer_id, "type": request_type, "received_on": received, "regime": regime,
+            "status": request_status, "due_on": due, "original_due_on": original_due_on if original_due_on is not None else due,
+            "extended": extended, "extension_reason": extension_reason, "denial_reason": denial_reason,
+        }
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
 
     @property
     def is_open(self) -> bool:
@@ -311,7 +335,7 @@ def allowed_moves(status: Status) -> frozenset[Status]:
 
 def transition(
     request: RightsRequest,
-    to_status: Status,
+    to_status: Status | str,
     actor: str,
     reason: str | None = None,
     *,
@@ -381,7 +405,7 @@ def transition(
 
 
 def extend(
-    request: RightsRequest, reason: str, now: dt.datetime, actor: str
+    request: RightsRequest, reason: str | None, now: dt.datetime, actor: str
 ) -> tuple[RightsRequest, AuditEntry]:
     """Extend the deadline once (GDPR: to receipt + 3 months) and return the audit entry to store.
 
@@ -479,7 +503,7 @@ class SystemTask:
                    idempotency_key=f"{request_id}:{system}")
 
 
-RetryAfter = Union[dt.timedelta, int, float, None]
+RetryAfter = dt.timedelta | int | float | None
 
 
 def next_backoff(

@@ -86,7 +86,7 @@ class WorkerConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> WorkerConfig:
-        values = dict(
+        values: dict[str, Any] = dict(
             variables=settings.catalogue_variables(), catalogue_file=settings.catalogue_file,
             timeout=settings.worker_timeout_seconds, lease=settings.worker_lease_seconds,
             max_attempts=settings.worker_max_attempts, backoff_base=settings.worker_backoff_base_seconds,

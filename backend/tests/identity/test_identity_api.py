@@ -129,7 +129,8 @@ def test_forged_expired_and_misaddressed_tokens_are_refused(client, rows, kind):
     body = response.json()
     assert body["verified"] is False and body["detail"]
     assert body["reason"] == {"other_secret": "bad_signature", "unsigned": "bad_signature"}.get(kind, kind)
-    assert {"expired": "expired", "bad_signature": "signature", "other_secret": "signature", "wrong_audience": "not meant for the chat"}.get(kind, "") in body["detail"]
+    said = {"expired": "expired", "bad_signature": "signature", "other_secret": "signature", "wrong_audience": "not meant for the chat"}
+    assert said.get(kind, "") in body["detail"]
     assert status_of(client, f"c-{kind}")["verified"] is False
     assert "C0001" not in response.text
     [attempt] = rows.attempts(f"c-{kind}")  # the refusal is recorded, without a customer
@@ -346,7 +347,8 @@ def test_a_company_system_that_is_down_or_slow_gives_a_clear_answer_and_sends_no
 def test_bad_input_is_refused(client):
     assert ask_code(client, "c-bad", "not-an-address").status_code == 422
     assert ask_code(client, "c-bad", "x@example.nl", extra_field=1).status_code == 422
-    assert client.post("/api/identity/email-code", json={"conversation_id": "", "email": "a@example.nl"}, headers=SERVICE).status_code == 422
+    assert client.post("/api/identity/email-code", json={"conversation_id": "", "email": "a@example.nl"},
+                       headers=SERVICE).status_code == 422
     assert verify(client, "c-bad", "1" * 21).status_code == 422
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import re
 import warnings
+from typing import Any
 
 import jwt
 import pytest
@@ -190,7 +191,8 @@ def test_a_token_for_another_audience_or_issuer_is_refused(tokens):
 
 
 def test_a_token_without_the_required_claims_or_customer_is_refused(tokens):
-    base = {"sub": "C0007", "iat": int(NOW.timestamp()), "exp": int(NOW.timestamp()) + 600, "aud": "chat", "iss": "voltera-website"}
+    base: dict[str, Any] = {"sub": "C0007", "iat": int(NOW.timestamp()), "exp": int(NOW.timestamp()) + 600, "aud": "chat",
+                            "iss": "voltera-website"}
     for missing in ("sub", "exp", "iat", "aud", "iss"):
         claims = {k: v for k, v in base.items() if k != missing}
         with pytest.raises(idn.TokenError):

@@ -120,7 +120,7 @@ def test_the_binding_stores_a_hash_of_the_connection_and_the_log_no_full_id(clie
     assert login(client, conversation, "C0007", TAB_A).status_code == 200
     engine = create_engine(db_url)
     with OrmSession(engine) as s:
-        row = s.scalar(select(ConversationIdentity).where(ConversationIdentity.conversation_id == conversation))
+        row = s.scalars(select(ConversationIdentity).where(ConversationIdentity.conversation_id == conversation)).one()
     engine.dispose()
     assert row.channel == "website" and len(row.connections) == 1
     assert TAB_A["X-Chat-Connection"] not in str(row.connections)  # only its SHA-256

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine
@@ -83,11 +84,12 @@ def make_worker(Session, systems: Company, tmp_path: Path):
     tracker.dispose()
 
     def make(worker_id: str | None = None, base_url: str | None = None, **options: object) -> Worker:
-        config = WorkerConfig(**{
+        values: dict[str, Any] = {
             "variables": systems_at(base_url or systems.url, SYSTEMS_TOKEN), "timeout": 5.0, "lease": 30.0,
             "max_attempts": 5, "backoff_base": 1.0, "backoff_cap": 60.0,
             "tracker_url": tracker_url, **options,
-        })
+        }
+        config = WorkerConfig(**values)
         worker = Worker(Session, config, worker_id=worker_id)
         made.append(worker)
         return worker

@@ -75,7 +75,8 @@ def test_yes_files_exactly_the_stored_draft_once(client, Session, knowledge):
     assert made.status_code == 201, made.text
     shown = made.json()
     assert shown["draft_id"].startswith("DRAFT-") and shown["request_id"] is None
-    assert (shown["type"], shown["categories"], shown["knowledge_version"]) == ("erasure", ["invoices", "store_visits"], knowledge.version.id)
+    assert (shown["type"], shown["categories"], shown["knowledge_version"]) == (
+        "erasure", ["invoices", "store_visits"], knowledge.version.id)
 
     first = file(client, conversation, shown["draft_id"])
     assert first.status_code == 201, first.text

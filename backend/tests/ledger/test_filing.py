@@ -88,7 +88,8 @@ def test_only_the_systems_holding_the_categories_get_a_task(Session, knowledge):
         ]
         assert filed.kept_after_erasure == []  # not an erasure
         restricted = file_request(s, "C0003", "objection", ["profile_segments"], None, cid(), NOW, knowledge=knowledge)
-        assert [(t.system, t.operation, t.payload) for t in restricted.tasks] == [("loyalty", "restrict", {"categories": ["profile_segments"]})]
+        assert [(t.system, t.operation, t.payload) for t in restricted.tasks] == [
+            ("loyalty", "restrict", {"categories": ["profile_segments"]})]
 
 
 def test_a_repeated_filing_returns_the_first_and_adds_nothing(Session, knowledge):
@@ -185,7 +186,8 @@ def test_the_same_filing_sent_by_20_threads_at_once_is_filed_once(Session, knowl
 
 def test_objection_to_direct_marketing_takes_effect_at_once(Session, knowledge):
     with Session() as s:
-        s.add(ConsentState(customer_id="C0008", purpose="newsletter", granted=True, changed_at=NOW - dt.timedelta(days=90), source="signup"))
+        s.add(ConsentState(customer_id="C0008", purpose="newsletter", granted=True, changed_at=NOW - dt.timedelta(days=90),
+                           source="signup"))
         s.commit()
     with Session() as s:
         filed = file_request(s, "C0008", "objection_direct_marketing", None, None, cid(), NOW, knowledge=knowledge)
@@ -226,8 +228,10 @@ def test_correction_needs_a_field_and_a_value_and_goes_to_crm(Session, knowledge
         with pytest.raises(FilingError, match="not invoices"):
             file_request(s, "C0010", "rectification", ["invoices"], {"field": "email", "value": "a@b.nl"}, cid(), NOW, knowledge=knowledge)
         with pytest.raises(FilingError, match="address in its parts"):
-            file_request(s, "C0010", "rectification", None, {"field": "address", "value": "Kerkstraat 5 Utrecht"}, cid(), NOW, knowledge=knowledge)
-        filed = file_request(s, "C0010", "rectification", None, {"field": "email", "value": " new@example.nl "}, cid(), NOW, knowledge=knowledge)
+            file_request(s, "C0010", "rectification", None, {"field": "address", "value": "Kerkstraat 5 Utrecht"}, cid(), NOW,
+                         knowledge=knowledge)
+        filed = file_request(s, "C0010", "rectification", None, {"field": "email", "value": " new@example.nl "}, cid(), NOW,
+                             knowledge=knowledge)
         assert [(t.system, t.operation, t.payload) for t in filed.tasks] == [
             ("crm", "rectify", {"field": "email", "value": "new@example.nl"})]
 
@@ -242,9 +246,10 @@ def test_correction_needs_a_field_and_a_value_and_goes_to_crm(Session, knowledge
     (("C0011", "erasure", None, {"purposes": ["newsletter"]}), "purposes belong"),
 ])
 def test_bad_input_is_refused_and_nothing_is_written(Session, knowledge, args, message):
+    customer_id, type_, categories, details = args
     with Session() as s:
         with pytest.raises(FilingError, match=message):
-            file_request(s, *args, cid(), NOW, knowledge=knowledge)
+            file_request(s, customer_id, type_, categories, details, cid(), NOW, knowledge=knowledge)
         with pytest.raises(FilingError, match="timezone-aware"):
             file_request(s, "C0011", "access", None, {}, cid(), NOW.replace(tzinfo=None), knowledge=knowledge)
         assert count(s, Request) == 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,7 +24,7 @@ TEAM = ("dpo", "s3cret-privacy-pass")
 
 
 def settings_for(ledger_url: str, **changes) -> Settings:
-    values = dict(
+    values: dict[str, Any] = dict(
         knowledge_dir=KNOWLEDGE, web_dir=ROOT / "web", database_url=ledger_url, socket_url="http://localhost:5005",
         service_token="ledger-service-token", privacy_team_user=TEAM[0], privacy_team_password=TEAM[1],
         company_systems_token=SYSTEMS_TOKEN,
@@ -32,7 +34,7 @@ def settings_for(ledger_url: str, **changes) -> Settings:
 
 
 @pytest.fixture
-def client(ledger_url: str) -> TestClient:
+def client(ledger_url: str) -> Iterator[TestClient]:
     with TestClient(create_app(settings_for(ledger_url))) as c:
         yield c
 
@@ -111,7 +113,8 @@ def test_overview_highlights_overdue_and_due_soon_and_links_to_tasks_and_audit(c
     filed = {}
     with Session() as s:
         for name, days_ago in (("overdue", 40), ("soon", 27), ("calm", 0)):
-            f = file_request(s, "C0043", "access", None, {}, f"{name}-{uuid.uuid4().hex}", today - dt.timedelta(days=days_ago), knowledge=knowledge)
+            f = file_request(s, "C0043", "access", None, {}, f"{name}-{uuid.uuid4().hex}", today - dt.timedelta(days=days_ago),
+                             knowledge=knowledge)
             filed[name] = f.request.id
 
     data = client.get("/api/privacy/requests", auth=TEAM).json()
@@ -164,7 +167,8 @@ def test_extension_moves_the_due_date_and_is_audited(client):
     assert extended["original_due_on"] == filed["due_on"] and extended["extended"] is True
     assert extended["extension_reason"] == "Your request covers six systems and eight years of orders."
     entry = extended["audit"][-1]
-    assert (entry["action"], entry["actor"], entry["from_status"], entry["to_status"]) == ("extension", f"privacy:{TEAM[0]}", "in_progress", "in_progress")
+    assert (entry["action"], entry["actor"], entry["from_status"], entry["to_status"]) == (
+        "extension", f"privacy:{TEAM[0]}", "in_progress", "in_progress")
     assert entry["reason"] == extended["extension_reason"]
     assert entry["detail"] == {"from_due_on": filed["due_on"], "to_due_on": extended["due_on"]}
     assert client.get(f"/api/requests/{filed['id']}", headers=SERVICE).json()["due_on"] == extended["due_on"]
@@ -183,7 +187,8 @@ def test_a_failed_task_shows_in_the_overview_and_the_team_can_retry_it(client, S
     systems.fault("service", "down", count=None, retry_after=0)
     now = dt.datetime.now(dt.UTC)
     with Session() as s:
-        request_id = file_request(s, "C0046", "erasure", ["customer_service"], {}, "f-" + uuid.uuid4().hex, now, knowledge=knowledge).request.id
+        request_id = file_request(s, "C0046", "erasure", ["customer_service"], {}, "f-" + uuid.uuid4().hex, now,
+                                  knowledge=knowledge).request.id
     worker = make_worker(max_attempts=1)
     report = worker.run_once(now)
     assert (report.failed, report.done) == (1, 1)  # the service system failed; the assistant's own transcripts were erased

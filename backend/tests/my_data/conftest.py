@@ -94,7 +94,7 @@ class Tracker:
 
     def count(self, conversation_id: str) -> int:
         with self.engine.connect() as c:
-            return c.scalar(select(func.count()).select_from(RASA_EVENTS).where(RASA_EVENTS.c.sender_id == conversation_id))
+            return c.execute(select(func.count()).select_from(RASA_EVENTS).where(RASA_EVENTS.c.sender_id == conversation_id)).scalar_one()
 
 
 @pytest.fixture

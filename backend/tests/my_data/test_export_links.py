@@ -58,7 +58,8 @@ def test_the_link_gives_that_customers_data_and_transcripts_as_json_and_csv(db_u
     with TestClient(create_app(settings)) as client:
         conversation, other = new_conversation(), new_conversation()
         token, _ = TOKENS.issue("C0001", dt.datetime.now(dt.UTC))
-        assert client.post("/api/identity/session", json={"conversation_id": conversation, "token": token}, headers=SERVICE).status_code == 200
+        assert client.post("/api/identity/session", json={"conversation_id": conversation, "token": token},
+                           headers=SERVICE).status_code == 200
         token, _ = TOKENS.issue("C0002", dt.datetime.now(dt.UTC))
         assert client.post("/api/identity/session", json={"conversation_id": other, "token": token}, headers=SERVICE).status_code == 200
         tracker.say(conversation, ("user", "Mag ik al mijn gegevens?"), ("bot", "Hier is een downloadlink."))
