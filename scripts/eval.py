@@ -23,9 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack import ROOT, Stack, isolated_env, load_env  # noqa: E402
+from stack import ROOT, Stack, isolated_env, load_env  # scripts/ is on the path: run as `python scripts/eval.py`
 
 EVAL_VAR = ROOT / "var" / f"eval-{os.getpid()}"
 EVAL_ENV = isolated_env(EVAL_VAR)
@@ -101,7 +99,7 @@ def main() -> int:
                     predicted.append(topic)
                     if i % 100 == 0:
                         print(f"  {path.name}: {i}/{len(questions)}", flush=True)
-                results_per_file[path] = [(q, gold, p) for (q, gold), p in zip(questions, predicted)]
+                results_per_file[path] = [(q, gold, p) for (q, gold), p in zip(questions, predicted, strict=False)]
     finally:
         stack.stop()
     for path, results in results_per_file.items():

@@ -5,7 +5,7 @@ until each answers, prints the demo website's address and stays until Ctrl-C or 
 The end-to-end tests use the same `Stack` class, so they test the assistant as `make run` starts it;
 every test that starts a process of its own does so with `Process` (logs, free ports, fresh secrets,
 and readiness only of the process it started), and waits with `eventually` instead of sleeping.
-Tests import this file by path, from either environment (it needs only python-dotenv).
+Tests import it through pytest's `pythonpath` (scripts/), from either environment (it needs only python-dotenv).
 """
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple, Type, TypeVar
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
@@ -36,7 +37,7 @@ PORT_SETTINGS = {"companysystems": "COMPANY_SYSTEMS_PORT", "backoffice": "BACKOF
 T = TypeVar("T")
 
 
-def load_env(overrides: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+def load_env(overrides: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of the processes: .env.example's defaults, then .env, then the real environment."""
     env = {k: v or "" for k, v in dotenv_values(ROOT / ".env.example").items()}
     if (ROOT / ".env").exists():
@@ -47,7 +48,7 @@ def load_env(overrides: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     return {**os.environ, **env}
 
 
-def website_origins(env: Dict[str, str]) -> List[str]:
+def website_origins(env: dict[str, str]) -> list[str]:
     """The origins whose pages may use the chat (Rasa's CORS, the socket.io channel's origin check):
     CORS_ORIGINS, else the back office's public address, where the demo website is served."""
     if env.get("CORS_ORIGINS", "").strip():
@@ -69,7 +70,7 @@ def fresh_secret(name: str) -> str:
     return f"{name}-{secrets.token_hex(20)}"
 
 
-def isolated_env(var_dir: Path) -> Dict[str, str]:
+def isolated_env(var_dir: Path) -> dict[str, str]:
     """Settings for a stack of its own (tests, evaluation): free ports, own databases, and secrets
     made fresh for this run."""
     ports = {name: free_port() for name in ("backoffice", "actions", "rasa", "company", "smtp")}
@@ -108,7 +109,7 @@ def isolated_env(var_dir: Path) -> Dict[str, str]:
 
 
 def eventually(read: Callable[[], T], timeout: float, what: str, until: Callable[[T], object] = bool,
-               interval: float = 0.1, retry_on: Tuple[Type[BaseException], ...] = ()) -> T:
+               interval: float = 0.1, retry_on: tuple[type[BaseException], ...] = ()) -> T:
     """Wait for a condition instead of sleeping for a guess: call `read` until what it returns meets
     `until` (by default: is true), and return that. After `timeout` seconds fail, saying `what` was
     awaited and what `read` returned last (or raised last, of the errors in `retry_on`); any other
@@ -127,7 +128,7 @@ def eventually(read: Callable[[], T], timeout: float, what: str, until: Callable
         time.sleep(interval)
 
 
-def listening_sockets(port: int) -> Optional[Set[str]]:
+def listening_sockets(port: int) -> set[str] | None:
     """The inodes of the sockets listening on this TCP port (IPv4 and IPv6), from the kernel's tables;
     None where there are no such tables (not Linux)."""
     tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
@@ -142,7 +143,7 @@ def listening_sockets(port: int) -> Optional[Set[str]]:
     return found
 
 
-def sockets_of_session(session: int) -> Set[str]:
+def sockets_of_session(session: int) -> set[str]:
     """The inodes of the sockets open in the processes of this session: a process started in a
     session of its own, and its children."""
     found = set()
@@ -168,11 +169,11 @@ class Process:
     on its port is its own, and its health URL answers 200. So a process left over from another run
     (or anything else on that port) never passes for this one."""
 
-    def __init__(self, name: str, command: List[str], cwd: Path, env: Dict[str, str], log_path: Path,
-                 port: Optional[int] = None, health_url: Optional[str] = None) -> None:
+    def __init__(self, name: str, command: list[str], cwd: Path, env: dict[str, str], log_path: Path,
+                 port: int | None = None, health_url: str | None = None) -> None:
         self.name, self.command, self.cwd, self.env, self.log_path = name, command, cwd, env, log_path
         self.port, self.health_url = port, health_url
-        self.popen: Optional[subprocess.Popen] = None
+        self.popen: subprocess.Popen | None = None
         self.waiting_for = "not started"
 
     @property
@@ -180,10 +181,10 @@ class Process:
         assert self.popen is not None, f"{self.name} was not started"
         return self.popen.pid
 
-    def poll(self) -> Optional[int]:
+    def poll(self) -> int | None:
         return self.popen.poll() if self.popen is not None else None
 
-    def start(self) -> "Process":
+    def start(self) -> Process:
         """Start it; refuse when its port is taken (another process would answer in its place)."""
         if self.port is not None and not port_free(self.port):
             raise RuntimeError(f"port in use by another process: {self.name} ({self.port}) (an earlier run? `make stop`)")
@@ -195,8 +196,9 @@ class Process:
 
     def ready(self) -> bool:
         """True once it serves; fails at once (with its log) when it has exited."""
-        if self.poll() is not None:
-            raise RuntimeError(f"{self.name} exited with {self.popen.returncode}:\n{self.tail()}")
+        code = self.poll()
+        if code is not None:
+            raise RuntimeError(f"{self.name} exited with {code}:\n{self.tail()}")
         if self.port is not None and not self.holds_port():
             return False
         if self.health_url is not None:
@@ -214,6 +216,7 @@ class Process:
     def holds_port(self) -> bool:
         """Something listens on its port, and every socket listening there is this process's own. Where
         the kernel does not say whose a socket is (not Linux), that the port was free at start has to do."""
+        assert self.port is not None, f"{self.name} has no port"
         listening = listening_sockets(self.port)
         if listening is None:
             held = port_answers(self.port)
@@ -226,7 +229,7 @@ class Process:
             self.waiting_for = f"nothing listens on port {self.port} yet"
         return held
 
-    def wait_ready(self, timeout: float) -> "Process":
+    def wait_ready(self, timeout: float) -> Process:
         try:
             eventually(self.ready, timeout, f"{self.name} ready", interval=0.2)
         except TimeoutError:
@@ -244,7 +247,7 @@ class Process:
             os.killpg(self.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        self.popen.wait(10)
+        self.wait(10)
 
     def stop(self) -> None:
         if self.popen is not None:
@@ -268,14 +271,14 @@ def serving(process: Process, timeout: float = 90.0) -> Iterator[Process]:
 
 
 class Stack:
-    def __init__(self, env: Dict[str, str], log_dir: Path = VAR / "log", pid_dir: Optional[Path] = None) -> None:
+    def __init__(self, env: dict[str, str], log_dir: Path = VAR / "log", pid_dir: Path | None = None) -> None:
         """`pid_dir`: where to record the process ids for `make stop` (only `make run` does)."""
         self.env = env
         self.log_dir = log_dir
         self.pid_dir = pid_dir
-        self.procs: Dict[str, Process] = {}
+        self.procs: dict[str, Process] = {}
 
-    def commands(self) -> Dict[str, List[str]]:
+    def commands(self) -> dict[str, list[str]]:
         """RASA_MODEL names the model file or folder to load (default: the newest in `models/`)."""
         e = self.env
         return {
@@ -291,7 +294,7 @@ class Stack:
             ],
         }
 
-    def health_urls(self) -> Dict[str, str]:
+    def health_urls(self) -> dict[str, str]:
         e = self.env
         return {
             "companysystems": f"http://localhost:{e['COMPANY_SYSTEMS_PORT']}/healthz",
@@ -305,7 +308,7 @@ class Stack:
         return Process(name, self.commands()[name], ROOT / WORKDIRS.get(name, "."), self.env, self.log_dir / f"{name}.log",
                        port, self.health_urls().get(name))
 
-    def start(self, names: Optional[List[str]] = None) -> None:
+    def start(self, names: list[str] | None = None) -> None:
         """Start the processes; refuse when one's port is taken (another process would answer its health check)."""
         processes = [self.process(name) for name in names or list(self.commands())]
         taken = [f"{p.name} ({p.port})" for p in processes if p.port is not None and not port_free(p.port)]
@@ -337,7 +340,7 @@ class Stack:
             waiting = "; ".join(f"{p.name} ({p.waiting_for})" for p in pending)
             raise TimeoutError(f"not up after {timeout:.0f} s: {waiting}") from None
 
-    def stop(self, names: Optional[List[str]] = None) -> None:
+    def stop(self, names: list[str] | None = None) -> None:
         for name in names or list(self.procs):
             process = self.procs.pop(name, None)
             if process is None:
@@ -365,7 +368,7 @@ def port_free(port: int) -> bool:
     return True
 
 
-def terminate(pid: int, proc: Optional[subprocess.Popen] = None, grace: float = 10.0) -> None:
+def terminate(pid: int, proc: subprocess.Popen | None = None, grace: float = 10.0) -> None:
     try:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
@@ -397,13 +400,13 @@ def stop_recorded() -> None:
         print(f"stopped {pid_file.stem}")
 
 
-def demo_env() -> Dict[str, str]:
+def demo_env() -> dict[str, str]:
     """The local demo's environment: demo mode on (the demo login and the demo inbox) unless the
     caller's own environment says DEMO_MODE (.env.example keeps it off for a deployment)."""
     return load_env({"DEMO_MODE": os.environ.get("DEMO_MODE", "1")})
 
 
-def demo_notice(env: Dict[str, str]) -> str:
+def demo_notice(env: dict[str, str]) -> str:
     if env.get("DEMO_MODE") == "1":
         return ("Demo mode is on (DEMO_MODE=1): log in as a demo customer on the website, one-time codes at "
                 f"http://localhost:{env['BACKOFFICE_PORT']}/demo/inbox. For this machine only (DEMO_MODE=0 make run: off).")

@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import sys
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,13 +12,11 @@ from typing import Any, Dict, Iterator, Tuple
 import pytest
 import yaml
 from sqlalchemy import create_engine, text
+from stack import Stack, isolated_env, load_env
+
+from actions.backoffice import Vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from stack import Stack, isolated_env, load_env  # noqa: E402
-
-from actions.backoffice import Vocabulary  # noqa: E402
 
 TEST_VAR = ROOT / "var" / f"test-{os.getpid()}"
 PG_ADMIN = "postgresql://postgres@localhost:5432/postgres"

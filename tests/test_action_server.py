@@ -8,18 +8,15 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import zlib
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 import requests
+from stack import RASA_BIN, Stack, isolated_env, load_env
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from stack import RASA_BIN, Stack, isolated_env, load_env  # noqa: E402
 
 VAR = ROOT / "var" / f"test-actions-{os.getpid()}"
 LIMIT = 64 * 1024  # a small body limit, so the test need not send megabytes

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import sys
 import uuid
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
@@ -22,11 +21,9 @@ import jwt
 import pytest
 import requests
 import socketio
+from stack import Stack, eventually, isolated_env, load_env
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from stack import Stack, eventually, isolated_env, load_env  # noqa: E402
 
 CHANNEL_VAR = ROOT / "var" / f"test-channel-{os.getpid()}"
 CHANNEL_ENV = isolated_env(CHANNEL_VAR)

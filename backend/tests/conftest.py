@@ -10,12 +10,11 @@ from pathlib import Path
 import httpx2
 import pytest
 from sqlalchemy import create_engine, text
+from stack import Process, eventually, free_port, fresh_secret, serving  # noqa: F401 (re-exported)
 
 from backoffice.shared.database import migrate
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-from stack import Process, eventually, free_port, fresh_secret, serving  # noqa: E402,F401 (re-exported)
 
 KNOWLEDGE = ROOT / "knowledge"
 COMPANY_DIR = ROOT / "companysystems"

@@ -8,14 +8,12 @@ from pathlib import Path
 
 import httpx2
 import pytest
+import stack  # scripts/stack.py: what `make run` and `make shell` start
 from dotenv import dotenv_values
 
 from backoffice.settings import demo_mode_refusal
 
 from .conftest import BACKEND, OTP_SECRET, ROOT, SERVICE_TOKEN, SESSION_SECRET, SYSTEMS_TOKEN, Process, free_port, make_settings
-
-sys.path.insert(0, str(ROOT / "scripts"))
-import stack  # noqa: E402  (scripts/stack.py: what `make run` and `make shell` start)
 
 SQLITE_URL = "sqlite:////tmp/never-opened.db"
 PG_URL = "postgresql+psycopg://postgres@localhost:5432/never-opened"
