@@ -9,8 +9,8 @@ import shutil
 import socket
 import subprocess
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import requests
@@ -94,12 +94,15 @@ def test_get_webhook_and_unknown_paths_are_not_server_errors(server):
     get = requests.get(webhook(server), headers=token(server), timeout=10)
     assert get.status_code == 405 and "not allowed" in get.json()["error"]
     assert requests.get(webhook(server), timeout=10).status_code == 401  # without the secret: refused first
-    assert requests.get(f"http://127.0.0.1:{server.env['ACTIONS_PORT']}/nothing", headers=token(server), timeout=10).status_code == 404
+    unknown_path = f"http://127.0.0.1:{server.env['ACTIONS_PORT']}/nothing"
+    assert requests.get(unknown_path, headers=token(server), timeout=10).status_code == 404
 
 
-@pytest.mark.parametrize("body", [b"", b"not json", b"[1, 2]", b'{"next_action": 3}', b'{"next_action": "action_default_fallback"}'])
+@pytest.mark.parametrize("body", [b"", b"not json", b"[1, 2]", b'{"next_action": 3}',
+                                  b'{"next_action": "action_default_fallback"}'])
 def test_a_body_that_is_not_an_action_call_gets_400(server, body):
-    response = requests.post(webhook(server), data=body, headers={**token(server), "Content-Type": "application/json"}, timeout=10)
+    response = requests.post(webhook(server), data=body, headers={**token(server), "Content-Type": "application/json"},
+                             timeout=10)
     assert response.status_code == 400 and response.json()["error"]
 
 

@@ -7,6 +7,7 @@ import uuid
 import jwt
 import pytest
 import requests
+from conftest import claim_customers
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -17,7 +18,6 @@ from actions.backoffice import BackOfficeClient
 from actions.customer_actions import _clock, ask_to_confirm
 from actions.sentences import sentence
 from bot import typed_values
-from conftest import claim_customers
 
 claim_customers(__name__, "C0041")
 
@@ -67,15 +67,18 @@ def test_dutch_retention_answer_records_topic_and_version(client, published):
     category = {"entity": "data_category", "value": "purchase_history"}
     messages, slots, _ = run(
         ActionAnswerDataQuestion(),
-        tracker("hoe lang bewaren jullie mijn aankoopgeschiedenis?", "ask_retention", {"language": "nl"}, [category], sender="c-nl"),
+        tracker("hoe lang bewaren jullie mijn aankoopgeschiedenis?", "ask_retention", {"language": "nl"}, [category],
+                sender="c-nl"),
     )
     assert len(messages) == 1
     text = messages[0]["text"]
     purchase = next(c for c in current["categories"] if c["id"] == "purchase_history")
     assert purchase["retention"]["period"]["nl"] in text and f"versie {current['version']['id']}" in text
-    assert slots == {"kb_version": current["version"]["id"], "kb_version_seen": current["version"]["id"], "answer_topic": "retention"}
+    assert slots == {"kb_version": current["version"]["id"], "kb_version_seen": current["version"]["id"],
+                     "answer_topic": "retention"}
     recorded = requests.get(
-        f"{client.base_url}/api/conversations/c-nl/answers", headers={"Authorization": client.session.headers["Authorization"]}, timeout=5
+        f"{client.base_url}/api/conversations/c-nl/answers",
+        headers={"Authorization": client.session.headers["Authorization"]}, timeout=5
     ).json()["answers"]
     assert recorded[-1]["topic"] == "retention" and recorded[-1]["language"] == "nl"
 
@@ -94,19 +97,22 @@ def test_returning_customer_is_told_once_what_changed(client, published):
 
 def test_new_session_tells_a_returning_customer_and_carries_slots(client, published):
     old = published[0]["version"]["id"]
-    messages, slots, events = run(ActionSessionStart(), tracker("", "greet", {"language": "nl", "kb_version_seen": old, "answer_topic": "retention"}))
+    returning_slots = {"language": "nl", "kb_version_seen": old, "answer_topic": "retention"}
+    messages, slots, events = run(ActionSessionStart(), tracker("", "greet", returning_slots))
     assert events[0]["event"] == "session_started" and events[-1]["name"] == "action_listen"
     assert "Sinds je vorige bezoek" in messages[0]["text"]
     assert slots["language"] == "nl" and "answer_topic" not in slots
 
 
 def test_a_customer_writing_another_language_is_told_which_we_speak(client):
-    messages, slots, _ = run(ActionAnswerDataQuestion(), tracker("Quelles données avez-vous?", "ask_what_data_collected", {"language": "other"}))
+    messages, slots, _ = run(ActionAnswerDataQuestion(),
+                             tracker("Quelles données avez-vous?", "ask_what_data_collected", {"language": "other"}))
     assert "Dutch" in messages[0]["text"] and slots["answer_topic"] == "what_data_collected"
 
 
 def test_clarify_offers_buttons(client):
-    messages, slots, _ = run(ActionClarify(), tracker("data?", "nlu_fallback", {"language": "en"}, ranking=["nlu_fallback", "ask_security", "ask_retention"]))
+    messages, slots, _ = run(ActionClarify(), tracker("data?", "nlu_fallback", {"language": "en"},
+                                                      ranking=["nlu_fallback", "ask_security", "ask_retention"]))
     assert [b["payload"] for b in messages[0]["buttons"]] == ["/ask_security", "/ask_retention"]
     assert slots["answer_topic"] == "clarify"
 
@@ -129,7 +135,8 @@ def test_fallback_says_what_the_assistant_can_do(client):
 
 def test_back_office_down_gives_a_clear_answer(monkeypatch):
     use_backoffice(monkeypatch, unreachable_backoffice())
-    messages, slots, _ = run(ActionAnswerDataQuestion(), tracker("what do you collect?", "ask_what_data_collected", {"language": "en"}))
+    messages, slots, _ = run(ActionAnswerDataQuestion(),
+                             tracker("what do you collect?", "ask_what_data_collected", {"language": "en"}))
     assert "can't reach our privacy register" in messages[0]["text"]
     assert slots == {"answer_topic": None}
 
@@ -159,7 +166,8 @@ def website_login(stack, sender, customer_id):
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     token = jwt.encode({"sub": customer_id, "iat": int(now.timestamp()), "exp": int(now.timestamp()) + 1800, "aud": "chat",
                         "iss": "voltera-website"}, stack.env["SESSION_TOKEN_SECRET"], algorithm="HS256")
-    response = requests.post(f"{stack.env['BACKOFFICE_URL']}/api/identity/session", json={"conversation_id": sender, "token": token},
+    response = requests.post(f"{stack.env['BACKOFFICE_URL']}/api/identity/session",
+                             json={"conversation_id": sender, "token": token},
                              headers={"Authorization": f"Bearer {stack.env['BACKOFFICE_SERVICE_TOKEN']}",
                                       "X-Chat-Channel": "website", "X-Chat-Connection": TAB}, timeout=10)
     assert response.status_code == 200, response.text
@@ -203,7 +211,8 @@ def test_yes_files_the_shown_draft_once_only_where_verified_and_a_crafted_slot_f
     repeat, _, _ = yes(pending)
     assert f"filed already ({request_id})" in repeat[0]["text"]
     [filed] = ledger_of(stack, "C0041")
-    assert (filed["id"], filed["type"], filed["conversation_id"], filed["channel"]) == (request_id, "erasure", sender, "assistant:website")
+    assert ((filed["id"], filed["type"], filed["conversation_id"], filed["channel"])
+            == (request_id, "erasure", sender, "assistant:website"))
 
 
 def test_the_time_to_try_again_is_the_clock_in_the_netherlands():
@@ -230,7 +239,8 @@ def test_what_to_stop_or_correct_is_offered_from_the_served_ids(client):
     dispatcher = CollectingDispatcher()
     ask_to_confirm(dispatcher, tracker("I want to opt out", "request_opt_out"), {"missing": "purpose"}, "en")
     payloads = [b["payload"] for b in dispatcher.messages[0]["buttons"]]
-    assert payloads == [f'/request_opt_out{{"purpose": "{c}"}}' for c in served.consents] + ['/request_opt_out{"purpose": "all_marketing"}']
+    assert payloads == ([f'/request_opt_out{{"purpose": "{c}"}}' for c in served.consents]
+                        + ['/request_opt_out{"purpose": "all_marketing"}'])
     dispatcher = CollectingDispatcher()
     ask_to_confirm(dispatcher, tracker("correct my data", "request_correction"), {"missing": "field"}, "nl")
     assert [b["payload"] for b in dispatcher.messages[0]["buttons"]] == [

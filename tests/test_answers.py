@@ -55,7 +55,8 @@ def test_purposes_name_legal_basis_and_automated_decisions(current):
     assert "legal basis" in text and "(your consent" in text and "(contract)" in text
     assert "automated decision" in text
     profiling = next(p for p in current["purposes"] if p["automated_decision"]["applies"])
-    assert profiling["automated_decision"]["logic"]["en"] in all_text(Composer(current, "en").answer("why_data_used", all_details=True))
+    why_used = all_text(Composer(current, "en").answer("why_data_used", all_details=True))
+    assert profiling["automated_decision"]["logic"]["en"] in why_used
 
 
 def test_benefit_question_answers_what_the_customer_gets(current):
@@ -145,7 +146,8 @@ def test_returning_customer_notice_lists_changes_since_their_version(published):
 
 
 def test_clarifying_question_offers_likely_topics_as_buttons(current):
-    answer = Composer(current, "nl").clarify(["nlu_fallback", "ask_retention", "ask_why_data_used", "out_of_scope", "ask_security"])
+    answer = Composer(current, "nl").clarify(["nlu_fallback", "ask_retention", "ask_why_data_used", "out_of_scope",
+                                              "ask_security"])
     assert [b["payload"] for b in answer.buttons] == ["/ask_retention", "/ask_why_data_used", "/ask_security"]
     assert answer.buttons[0]["title"] == "Hoe lang jullie ze bewaren"
 

@@ -2,14 +2,14 @@
 import re
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
-
 from conftest import TEST_VAR, claim_customers
+from playwright.sync_api import expect, sync_playwright
 from test_privacy_requests import wait_for_status
 
 claim_customers(__name__, "C0010")  # erased by the logged-in test
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
 
 
 @pytest.fixture(scope="module")

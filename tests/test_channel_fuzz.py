@@ -18,15 +18,16 @@ import random
 import re
 import string
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any
 
 import requests
 import socketio
-
 from conftest import claim_customers
-from connectors.limits import MAX_MESSAGE_CHARS, MAX_METADATA_BYTES
 from test_end_to_end import rest_auth
+
+from connectors.limits import MAX_MESSAGE_CHARS, MAX_METADATA_BYTES
 
 SEED = int(os.environ.get("FUZZ_SEED", "7"))
 MESSAGES_PER_CHANNEL = 1_000
@@ -64,7 +65,7 @@ MARKUP = [
 ]
 ODD_CHARS = ["\x00", "\x01", "\x07", "\x1b[31m", "\x7f", "\r\n", "\t", "\u200b", "\u202e", "\ufeff", "\ufffd",
              "\ud800", "\udfff", "\U0010ffff", "😀", "👩‍👩‍👧‍👦", "🏳️‍🌈", "ﷺ", "𝕏", "Ω", "ß", "ĳ", "é", "中文", "العربية", "עברית"]
-LANGUAGES: List[Any] = ["nl", "en", "fr", "", "NL", "en-GB", "x" * 300, 5, None, ["nl"], {"lang": "nl"}, True]
+LANGUAGES: list[Any] = ["nl", "en", "fr", "", "NL", "en-GB", "x" * 300, 5, None, ["nl"], {"lang": "nl"}, True]
 
 
 class Fuzz:
@@ -79,7 +80,8 @@ class Fuzz:
         return getattr(self, f"_{kind}")()
 
     def _long(self) -> str:
-        return "".join(self.rnd.choice(string.printable) for _ in range(self.rnd.randint(MAX_MESSAGE_CHARS - 50, MAX_MESSAGE_CHARS + 50)))
+        return "".join(self.rnd.choice(string.printable)
+                       for _ in range(self.rnd.randint(MAX_MESSAGE_CHARS - 50, MAX_MESSAGE_CHARS + 50)))
 
     def _very_long(self) -> str:
         return self.rnd.choice("a@.-x1 ") * self.rnd.randint(MAX_MESSAGE_CHARS + 1, 100_000)
@@ -114,9 +116,9 @@ class Fuzz:
     def _repeat(self) -> str:
         return self.rnd.choice(SENTENCES) * self.rnd.randint(2, 200)
 
-    def metadata(self) -> Dict[str, Any]:
+    def metadata(self) -> dict[str, Any]:
         """An object, as the channels take it; odd inside."""
-        metadata: Dict[str, Any] = {"language": self.rnd.choice(LANGUAGES)}
+        metadata: dict[str, Any] = {"language": self.rnd.choice(LANGUAGES)}
         extra = self.rnd.choice([{}, {"_connection": "f" * 32, "_source": "0" * 16}, {"session_token": "not.a.token"},
                                  {"nested": {"deep": [[[[[[[[[["x"]]]]]]]]]]}}, {"page": "/" * 100, "n": 1e308},
                                  {"x" * 200: "y" * 2_000}, {"input_channel": "website"}, {"": None}])
@@ -129,7 +131,7 @@ class Fuzz:
                                 f"{self.rnd.getrandbits(128):032x}.{self.rnd.getrandbits(128):032x}"])
 
 
-def malformed_requests(fuzz: Fuzz) -> Iterator[Tuple[bytes, Dict[str, str], int]]:
+def malformed_requests(fuzz: Fuzz) -> Iterator[tuple[bytes, dict[str, str], int]]:
     """(body, extra headers, expected status) of requests the REST channel must refuse cleanly."""
     good = {"sender": "fuzz-malformed", "message": "hello"}
     yield b"", {}, 400
@@ -171,7 +173,7 @@ def test_a_thousand_hostile_messages_through_rest_are_each_answered(assistant):
     fuzz = Fuzz(SEED)
     cases = [(fuzz.sender(), fuzz.text(), fuzz.metadata()) for _ in range(MESSAGES_PER_CHANNEL)]
 
-    def send(case: Tuple[str, str, Dict[str, Any]]) -> Tuple[str, str, int, Any]:
+    def send(case: tuple[str, str, dict[str, Any]]) -> tuple[str, str, int, Any]:
         sender, text, metadata = case
         with requests.Session() as http:
             answer = http.post(url, json={"sender": sender, "message": text, "metadata": metadata},
@@ -197,7 +199,7 @@ def test_a_thousand_hostile_messages_through_rest_are_each_answered(assistant):
     assert_clean_log(log_since(rasa_log, offset))
 
 
-async def website_conversation(url: str, messages: List[Tuple[str, Dict[str, Any]]]) -> List[Tuple[str, List[Dict[str, Any]]]]:
+async def website_conversation(url: str, messages: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, list[dict[str, Any]]]]:
     """One visitor's connection saying each message in turn once the previous one is answered; the replies to each."""
     client = socketio.AsyncClient(reconnection=False)
     inbox: asyncio.Queue = asyncio.Queue()

@@ -10,13 +10,22 @@ import sys
 import pytest
 import requests
 from dotenv import dotenv_values
+from stack import ROOT, Process, free_port, serving
 
 from connectors import limits
-from connectors.limits import (MAX_MESSAGE_CHARS, MAX_METADATA_BYTES, Refused, client_metadata, is_sender_id,
-                               is_too_long, message_language, too_long_answer, well_formed_text,
-                               without_credentials)
+from connectors.limits import (
+    MAX_MESSAGE_CHARS,
+    MAX_METADATA_BYTES,
+    Refused,
+    client_metadata,
+    is_sender_id,
+    is_too_long,
+    message_language,
+    too_long_answer,
+    well_formed_text,
+    without_credentials,
+)
 from connectors.rest import TokenRestInput
-from stack import ROOT, Process, free_port, serving
 
 TOO_LONG_EN = "Your message is too long for me: at most 2,000 characters."
 TOO_LONG_NL = "Je bericht is te lang voor mij: maximaal 2.000 tekens."
@@ -59,7 +68,8 @@ def test_plain_sender_ids_are_taken(sender):
     assert is_sender_id(sender)
 
 
-@pytest.mark.parametrize("sender", ["", "a/b", "../tracker", ".", "..", "a b", "a?b", "a#b", "a%2Fb", "é", "a" * 129, "a\n", 5, None])
+@pytest.mark.parametrize("sender", ["", "a/b", "../tracker", ".", "..", "a b", "a?b", "a#b", "a%2Fb", "é", "a" * 129,
+                                    "a\n", 5, None])
 def test_other_sender_ids_are_not(sender):
     assert not is_sender_id(sender)
 

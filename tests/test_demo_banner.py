@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
-
 from conftest import ROOT
+from playwright.sync_api import expect, sync_playwright
 from stack import Stack, isolated_env, load_env
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
 
 
 def website(demo_mode: str) -> Iterator[str]:

@@ -22,19 +22,19 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 import requests
+from conftest import PG_ADMIN, ROOT, postgresql_stack
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-
-from actions.sentences import SENTENCES
-from conftest import PG_ADMIN, ROOT, postgresql_stack
 from stack import Stack, eventually
 from test_end_to_end import ONE_QUESTION_PER_TOPIC, rest_auth
 from test_privacy_requests import CODE, REQUEST_ID, email_of
+
+from actions.sentences import SENTENCES
 
 SOAK_SECONDS = float(os.environ.get("SOAK_SECONDS", "120"))
 SOAK_CONVERSATIONS = int(os.environ.get("SOAK_CONVERSATIONS", "50"))
@@ -90,10 +90,10 @@ class Conversation:
     language: str = field(init=False)
     sender: str = field(init=False)
     verified: bool = False
-    latencies: List[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
     told_try_again: int = 0
-    receipts: List[str] = field(default_factory=list)
-    error: Optional[str] = None
+    receipts: list[str] = field(default_factory=list)
+    error: str | None = None
     asked: int = 0
 
     def __post_init__(self) -> None:
@@ -121,7 +121,7 @@ class Conversation:
         except Exception as exc:  # every kind of failure is a figure of the run; the test asserts there were none
             self.error = f"{self.customer_id} ({self.sender}): {type(exc).__name__}: {exc}"
 
-    def plan(self) -> List[Callable[[], None]]:
+    def plan(self) -> list[Callable[[], None]]:
         """Every fifth conversation sees its data, then files an erasure; the others file the other
         kinds, each conversation starting at another one."""
         if self.number % 5 == 4:
@@ -187,7 +187,7 @@ class Conversation:
             raise Unexpected(f"the code was answered without {missing}: {answer[:400]!r}")
         return answer
 
-    def file(self, typed: List[Tuple[str, str]]) -> None:
+    def file(self, typed: list[tuple[str, str]]) -> None:
         """Ask for a request (in one or more messages), say yes at its summary, ask its status."""
         (first, expected), *rest = typed
         self.verified_turn(first, expected)
@@ -227,14 +227,14 @@ def wait_for_back_office(stack: Stack) -> None:
     eventually(lambda: back_office_answers(stack), BACK_OFFICE_WAIT, "the back office answering", interval=0.5)
 
 
-def inbox(stack: Stack, email: str) -> List[dict]:
+def inbox(stack: Stack, email: str) -> list[dict]:
     """The demo inbox of this address, newest first; read again while the back office is down."""
     return eventually(lambda: service_get(stack, "/api/demo/inbox", to=email)["messages"], BACK_OFFICE_WAIT,
                       f"the inbox of {email}", until=lambda _: True, interval=0.5, retry_on=(requests.RequestException,))
 
 
 def newest_code(stack: Stack, email: str, mails_before: int) -> str:
-    def code_mailed() -> Optional[str]:
+    def code_mailed() -> str | None:
         messages = inbox(stack, email)
         found = CODE.search(messages[0]["text"]) if len(messages) > mails_before else None
         return found.group(1) + found.group(2) if found else None
@@ -252,8 +252,8 @@ class Outages:
     stack: Stack
     started: float
     done: threading.Event = field(default_factory=threading.Event)
-    log: List[str] = field(default_factory=list)
-    error: Optional[str] = None
+    log: list[str] = field(default_factory=list)
+    error: str | None = None
 
     def run(self) -> None:
         try:
@@ -291,7 +291,7 @@ class Outages:
 # --- what the ledger and the company systems hold afterwards -------------------------------------------
 
 
-def customer_requests(stack: Stack, customer_id: str) -> List[dict]:
+def customer_requests(stack: Stack, customer_id: str) -> list[dict]:
     return service_get(stack, f"/api/customers/{customer_id}/requests")["requests"]
 
 
@@ -299,9 +299,9 @@ def finished(request: dict) -> bool:
     return request["status"] == "fulfilled" and all(t["state"] == "done" for t in request["tasks"])
 
 
-def drain(stack: Stack, customer_ids: List[str]) -> Dict[str, dict]:
+def drain(stack: Stack, customer_ids: list[str]) -> dict[str, dict]:
     """Every request of these customers once all are fulfilled, or as they are after DRAIN_SECONDS."""
-    def ledger() -> Dict[str, dict]:
+    def ledger() -> dict[str, dict]:
         return {r["id"]: r for cid in customer_ids for r in customer_requests(stack, cid)}
 
     try:
@@ -318,7 +318,7 @@ def privacy_view(stack: Stack, request_id: str) -> dict:
     return response.json()
 
 
-def company_actions(stack: Stack, customer_ids: List[str]) -> Counter:
+def company_actions(stack: Stack, customer_ids: list[str]) -> Counter:
     """How often each company system carried out each idempotency key for these customers (its action log)."""
     engine = create_engine(make_url(stack.env["COMPANY_DATABASE_URL"]).set(drivername="postgresql"))
     try:
@@ -332,13 +332,13 @@ def company_actions(stack: Stack, customer_ids: List[str]) -> Counter:
 
 @dataclass
 class Verdict:
-    lost: List[str] = field(default_factory=list)
-    doubled: List[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+    doubled: list[str] = field(default_factory=list)
     tasks: int = 0
     replayed: int = 0
 
 
-def judge(stack: Stack, conversations: List[Conversation], ledger: Dict[str, dict]) -> Verdict:
+def judge(stack: Stack, conversations: list[Conversation], ledger: dict[str, dict]) -> Verdict:
     """Lost: a receipt not in the ledger or not carried out. Doubled: a request no summary was
     confirmed for, one receipt for two summaries, a task twice in the ledger or in a system's log."""
     verdict = Verdict()
@@ -352,8 +352,8 @@ def judge(stack: Stack, conversations: List[Conversation], ledger: Dict[str, dic
     asked = set()
     for rid, request in sorted(ledger.items()):
         if not finished(request):
-            verdict.lost.append(f"{rid}: still {request['status']}, tasks "
-                                f"{[(t['system'], t['state'], t['last_error']) for t in request['tasks'] if t['state'] != 'done']}")
+            unfinished = [(t["system"], t["state"], t["last_error"]) for t in request["tasks"] if t["state"] != "done"]
+            verdict.lost.append(f"{rid}: still {request['status']}, tasks {unfinished}")
         view = privacy_view(stack, rid)
         done_audits = Counter(a["detail"]["system"] for a in view["audit"] if a["action"] == "task_done")
         verdict.replayed += sum(1 for a in view["audit"] if a["action"] == "task_done" and a["detail"].get("replayed"))
@@ -375,12 +375,12 @@ def judge(stack: Stack, conversations: List[Conversation], ledger: Dict[str, dic
 # --- the probe -----------------------------------------------------------------------------------------
 
 
-def percentile(values: List[float], fraction: float) -> float:
+def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def figures(conversations: List[Conversation], outages: Outages, ledger: Dict[str, dict], errors: List[str],
+def figures(conversations: list[Conversation], outages: Outages, ledger: dict[str, dict], errors: list[str],
             verdict: Verdict, ran: float, drained: float) -> str:
     latencies = [x for c in conversations for x in c.latencies]
     filed = sum(len(set(c.receipts)) for c in conversations)

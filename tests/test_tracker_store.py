@@ -13,11 +13,12 @@ import asyncio
 import secrets
 import subprocess
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import rasa.core.tracker_store
+from conftest import PG_ADMIN, ROOT
 from rasa.core.tracker_store import SQLTrackerStore, TrackerStore
 from rasa.core.utils import read_endpoints_from_path
 from rasa.shared.core.domain import Domain
@@ -26,7 +27,6 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import create_engine, text
 
 from bot.tracker_store import ErasureAwareTrackerStore
-from conftest import PG_ADMIN, ROOT
 
 BACKOFFICE_PY = ROOT / ".venv" / "backoffice" / "bin" / "python"
 ERASE = """
@@ -148,7 +148,8 @@ def test_the_endpoints_file_reaches_a_postgresql_role_with_a_password(password_p
     try:
         assert isinstance(store, ErasureAwareTrackerStore)
         url = store.engine.url
-        assert (url.username, url.password, url.port, url.database) == (database["role"], database["password"], 5432, database["db"])
+        assert ((url.username, url.password, url.port, url.database)
+                == (database["role"], database["password"], 5432, database["db"]))
         with store.engine.connect() as db:
             assert db.execute(text("SELECT current_user")).scalar() == database["role"]
         conversation_id = f"own-role-{uuid.uuid4().hex[:12]}"

@@ -14,8 +14,9 @@ import os
 import re
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any
 
 import jwt
 import pytest
@@ -49,11 +50,11 @@ def website() -> Iterator[Stack]:
 # --- helpers ---------------------------------------------------------------------------------------
 
 
-def service_headers(stack: Stack) -> Dict[str, str]:
+def service_headers(stack: Stack) -> dict[str, str]:
     return {"Authorization": f"Bearer {stack.env['BACKOFFICE_SERVICE_TOKEN']}"}
 
 
-def identity(stack: Stack, conversation_id: str) -> Dict[str, Any]:
+def identity(stack: Stack, conversation_id: str) -> dict[str, Any]:
     """The conversation's identity as the back office tells it to the conversation's own website
     connection (the `_connection` of its latest website message): a binding holds only there."""
     events = tracker(stack, conversation_id)["events"]
@@ -65,14 +66,14 @@ def identity(stack: Stack, conversation_id: str) -> Dict[str, Any]:
     return response.json()
 
 
-def tracker(stack: Stack, conversation_id: str) -> Dict[str, Any]:
+def tracker(stack: Stack, conversation_id: str) -> dict[str, Any]:
     url = f"http://localhost:{stack.env['RASA_PORT']}/conversations/{conversation_id}/tracker"
     response = requests.get(url, params={"token": stack.env["RASA_API_TOKEN"]}, timeout=30)
     response.raise_for_status()
     return response.json()
 
 
-def user_texts(conversation: Dict[str, Any]) -> List[str]:
+def user_texts(conversation: dict[str, Any]) -> list[str]:
     return [e.get("text") for e in conversation["events"] if e["event"] == "user"]
 
 
@@ -83,18 +84,20 @@ def demo_login(stack: Stack, customer_id: str) -> str:
     return response.json()["token"]
 
 
-def mint(stack: Stack, customer_id: str = "C0003", *, key: Optional[str] = None, audience: str = "chat",
-         issuer: str = "voltera-website", age: dt.timedelta = dt.timedelta(0), ttl: dt.timedelta = dt.timedelta(minutes=30)) -> str:
+def mint(stack: Stack, customer_id: str = "C0003", *, key: str | None = None, audience: str = "chat",
+         issuer: str = "voltera-website", age: dt.timedelta = dt.timedelta(0),
+         ttl: dt.timedelta = dt.timedelta(minutes=30)) -> str:
     """A session token as the website signs it (identity.py), with one thing changed if asked."""
     issued = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - age
-    claims = {"sub": customer_id, "iat": int(issued.timestamp()), "exp": int((issued + ttl).timestamp()), "aud": audience, "iss": issuer}
+    claims = {"sub": customer_id, "iat": int(issued.timestamp()), "exp": int((issued + ttl).timestamp()), "aud": audience,
+              "iss": issuer}
     return jwt.encode(claims, key or stack.env["SESSION_TOKEN_SECRET"], algorithm="HS256")
 
 
 class Visitor:
     """One browser tab with the chat widget: a socket.io connection, logged in or not."""
 
-    def __init__(self, stack: Stack, token: Optional[str] = None, auth_at_connect: bool = True) -> None:
+    def __init__(self, stack: Stack, token: str | None = None, auth_at_connect: bool = True) -> None:
         self.url = f"http://localhost:{stack.env['RASA_PORT']}"
         self.token = token
         self.auth_at_connect = auth_at_connect
@@ -103,7 +106,7 @@ class Visitor:
         self.confirms: asyncio.Queue = asyncio.Queue()
         self.client.on("bot_uttered", lambda data: self.inbox.put_nowait(data))
         self.client.on("session_confirm", lambda data: self.confirms.put_nowait(data))
-        self.session_id: Optional[str] = None
+        self.session_id: str | None = None
 
     async def open(self, proposed: Any = None) -> str:
         auth = {"token": self.token} if self.token and self.auth_at_connect else None
@@ -116,12 +119,13 @@ class Visitor:
         data = await asyncio.wait_for(self.confirms.get(), timeout)
         return data if isinstance(data, str) else data["session_id"]
 
-    async def say(self, text: str, language: str = "en", session_id: Optional[str] = None, **extra: Any) -> List[Dict[str, Any]]:
+    async def say(self, text: str, language: str = "en", session_id: str | None = None, **extra: Any) -> list[dict[str, Any]]:
         """Send like the widget does and collect the replies (until 3 s of silence)."""
-        custom: Dict[str, Any] = {"language": language, **extra}
+        custom: dict[str, Any] = {"language": language, **extra}
         if self.token:
             custom["session_token"] = self.token
-        await self.client.emit("user_uttered", {"message": text, "session_id": session_id or self.session_id, "customData": custom})
+        await self.client.emit("user_uttered", {"message": text, "session_id": session_id or self.session_id,
+                                                "customData": custom})
         replies = [await asyncio.wait_for(self.inbox.get(), 120)]
         while True:
             try:
@@ -133,7 +137,7 @@ class Visitor:
         await self.client.disconnect()
 
 
-def joined(replies: List[Dict[str, Any]]) -> str:
+def joined(replies: list[dict[str, Any]]) -> str:
     return "\n".join(r.get("text") or "" for r in replies)
 
 
@@ -199,7 +203,8 @@ def test_refused_login_is_told_and_the_conversation_stays_unverified(website, ki
         try:
             session_id = await visitor.open()
             first = await visitor.say("hello" if language == "en" else "hoi", language)
-            second = await visitor.say("how long do you keep my invoices?" if language == "en" else "hoe lang bewaren jullie mijn facturen?", language)
+            second = await visitor.say("how long do you keep my invoices?" if language == "en"
+                                       else "hoe lang bewaren jullie mijn facturen?", language)
             return session_id, first, second
         finally:
             await visitor.close()
@@ -349,13 +354,13 @@ def test_unreachable_back_office_is_told_and_the_login_is_checked_again_later(we
 # --- the binding holds only on the connection that verified it ----------------------------------------
 
 
-def demo_customer(stack: Stack, customer_id: str) -> Dict[str, Any]:
+def demo_customer(stack: Stack, customer_id: str) -> dict[str, Any]:
     url = f"{stack.env['BACKOFFICE_URL']}/api/demo/customers"
     found = requests.get(url, headers=service_headers(stack), timeout=30).json()["customers"]
     return next(c for c in found if c["customer_id"] == customer_id)
 
 
-def requests_of(stack: Stack, customer_id: str) -> List[Dict[str, Any]]:
+def requests_of(stack: Stack, customer_id: str) -> list[dict[str, Any]]:
     url = f"{stack.env['BACKOFFICE_URL']}/api/customers/{customer_id}/requests"
     return requests.get(url, headers=service_headers(stack), timeout=10).json()["requests"]
 
@@ -393,7 +398,8 @@ def test_rest_naming_a_logged_in_website_session_gets_nothing_personal_and_files
     [filed] = requests_of(website, "C0002")
     assert filed["type"] == "erasure" and filed["channel"] == "assistant:website"
 
-    metadata = [e["metadata"] for e in tracker(website, session_id)["events"] if e["event"] == "user" and e.get("input_channel") == "website"]
+    metadata = [e["metadata"] for e in tracker(website, session_id)["events"]
+                if e["event"] == "user" and e.get("input_channel") == "website"]
     assert all(re.fullmatch(r"[0-9a-f]{32}", m["_connection"]) and re.fullmatch(r"[0-9a-f]{16}", m["_source"]) for m in metadata)
     assert all(m["_connection"] != "f" * 32 and m["_source"] != "0" * 16 for m in metadata)  # the client's keys are dropped
     assert len({m["_connection"] for m in metadata}) == 1
@@ -403,7 +409,7 @@ def test_a_page_reload_with_the_login_stays_verified_and_without_it_does_not(web
     customer = demo_customer(website, "C0006")
     token = demo_login(website, "C0006")
 
-    async def visit(login: Optional[str], proposed: Optional[str] = None):
+    async def visit(login: str | None, proposed: str | None = None):
         visitor = Visitor(website, login)
         try:
             session_id = await visitor.open(proposed=proposed)
@@ -443,7 +449,7 @@ def test_a_100000_character_message_is_told_too_long_in_the_page_language_and_fr
 
     sessions, too_long, hello = asyncio.run(chat())
     assert hello[0]["text"].startswith("Hi!")
-    for session_id, replies in zip(sessions, too_long):
+    for session_id, replies in zip(sessions, too_long, strict=False):
         assert [r["text"] for r in replies] == [replies[0]["text"]] and TOO_LONG_NL in replies[0]["text"]
         assert TOO_LONG_EN not in replies[0]["text"]
         assert user_texts(tracker(website, session_id)) == [], "it reached the NLU"
