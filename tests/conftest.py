@@ -5,9 +5,10 @@ import datetime as dt
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterator, Tuple
+from typing import Any
 
 import pytest
 import yaml
@@ -21,10 +22,10 @@ ROOT = Path(__file__).resolve().parents[1]
 TEST_VAR = ROOT / "var" / f"test-{os.getpid()}"
 PG_ADMIN = "postgresql://postgres@localhost:5432/postgres"
 TEST_ENV = isolated_env(TEST_VAR)
-CUSTOMER_OWNERS: Dict[str, str] = {}
+CUSTOMER_OWNERS: dict[str, str] = {}
 
 
-def claim_customers(module: str, *customer_ids: str) -> Tuple[str, ...]:
+def claim_customers(module: str, *customer_ids: str) -> tuple[str, ...]:
     """The seed customers (C0001..C0050) a module uses on the shared stacks (`stack`, `assistant`,
     `postgresql_assistant`), each claimed by one module only: what one module changes (an erasure, a
     code request that counts against the address's limits, a filing) never reaches what another
@@ -45,9 +46,9 @@ def _json_dates(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.date) else value
 
 
-def load_version_json(folder: Path) -> Dict[str, Any]:
+def load_version_json(folder: Path) -> dict[str, Any]:
     """A version in the shape the back office serves it (both languages), read straight from YAML."""
-    data: Dict[str, Any] = {}
+    data: dict[str, Any] = {}
     for name in ("version", "company", "categories", "not_collected", "purposes", "topics"):
         content = yaml.safe_load((folder / f"{name}.yml").read_text())
         data[name] = content[name] if name in ("categories", "not_collected", "purposes") else content
@@ -57,7 +58,7 @@ def load_version_json(folder: Path) -> Dict[str, Any]:
 # The ids both sides use, in the shape the back office serves them (GET /api/vocabulary), for the
 # tests of the actions' pure functions, which run without a back office; tests/test_sentences.py
 # checks that the back office serves every id in it.
-VOCABULARY_AS_SERVED: Dict[str, Any] = {
+VOCABULARY_AS_SERVED: dict[str, Any] = {
     "rights": ["access", "portability", "erasure", "restriction", "objection", "objection_direct_marketing",
                "withdraw_consent", "opt_out", "rectification"],
     "statuses": ["received", "identity_unverified", "verified", "in_progress", "fulfilled", "denied", "canceled", "expired"],
@@ -75,7 +76,7 @@ def vocabulary() -> Vocabulary:
 
 
 @pytest.fixture(scope="session")
-def kb() -> Dict[str, Dict[str, Any]]:
+def kb() -> dict[str, dict[str, Any]]:
     """Every version in knowledge/, by id, oldest published first."""
     versions = {p.name: load_version_json(p) for p in sorted((ROOT / "knowledge").iterdir()) if p.is_dir()}
     return dict(sorted(versions.items(), key=lambda kv: kv[1]["version"]["effective_date"]))

@@ -13,9 +13,8 @@ import threading
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
-
 from conftest import claim_customers
+from sqlalchemy import create_engine, text
 from test_end_to_end import tracker
 from test_privacy_requests import REQUEST_ID, backoffice, company_export, new_conversation, say, verify_by_email, wait_for_status
 

@@ -13,17 +13,17 @@ import datetime as dt
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-
-from actions.rights import long_date
 from conftest import ROOT
 from stack import BACKOFFICE_PY, Stack, eventually, isolated_env, load_env
 from test_privacy_requests import REQUEST_ID, backoffice, email_of, new_conversation, say, verify_by_email
+
+from actions.rights import long_date
 
 OLD, NEW = "2026-09", "2027-03"
 SWITCH = dt.datetime(2027, 3, 1, tzinfo=ZoneInfo("Europe/Amsterdam"))

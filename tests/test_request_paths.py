@@ -5,15 +5,19 @@ Each test has a customer of its own (C0032-C0039, claimed: no other module uses 
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import pytest
 import requests
-
 from conftest import claim_customers
 from stack import eventually
 from test_privacy_requests import (
-    REQUEST_ID, backoffice, company_export, email_of, new_conversation, say, verify_by_email, wait_for_status,
+    REQUEST_ID,
+    backoffice,
+    company_export,
+    email_of,
+    new_conversation,
+    say,
+    verify_by_email,
+    wait_for_status,
 )
 
 claim_customers(__name__, "C0032", "C0033", "C0034", "C0035", "C0036", "C0037", "C0038", "C0039")
@@ -31,7 +35,7 @@ def filed_request(assistant, receipt: str) -> dict:
     return backoffice(assistant, f"/api/requests/{found.group(0)}")
 
 
-def preference(assistant, customer_id: str, purpose: str) -> Optional[bool]:
+def preference(assistant, customer_id: str, purpose: str) -> bool | None:
     """The marketing system's newest choice of the customer for a purpose (None: never asked)."""
     records = company_export(assistant, "marketing", customer_id)["categories"]["marketing_preferences"]
     chosen = sorted((r for r in records if r["purpose"] == purpose), key=lambda r: r["changed_at"])

@@ -3,14 +3,13 @@ only when the one that answers is the one started, a taken port is refused, and 
 import sys
 import threading
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-
 from stack import Process, Stack, eventually, free_port, isolated_env, load_env
 
 IDLE = [sys.executable, "-c", "import signal; signal.pause()"]  # alive, listening on nothing

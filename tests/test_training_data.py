@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import yaml
-
 from conftest import ROOT
 
 EVAL_FILES = [ROOT.parent / "shared" / "eval" / name for name in ("questions_en_dev.tsv", "questions_nl_dev.tsv")]

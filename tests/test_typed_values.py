@@ -8,7 +8,7 @@ returns, so a thread could not be given up on). Before these fixes the e-mail pa
 from __future__ import annotations
 
 import multiprocessing
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 

@@ -12,13 +12,16 @@ import pytest
 from sqlalchemy import create_engine, text
 from stack import Process, eventually, free_port, fresh_secret, serving  # noqa: F401 (re-exported)
 
+from backoffice import catalogue
 from backoffice.shared.database import migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 
 KNOWLEDGE = ROOT / "knowledge"
 COMPANY_DIR = ROOT / "companysystems"
-SYSTEMS = ("crm", "orders", "loyalty", "marketing", "wifi", "service")
+SYSTEMS = catalogue.load().company_systems
+# The token of the company systems the back-office tests share (one process for the whole run).
+SYSTEMS_TOKEN = fresh_secret("systems")
 
 
 # --- processes -----------------------------------------------------------------------------------
@@ -100,6 +103,27 @@ def company_systems(folder: Path, token: str) -> Iterator[Company]:
             company.http.close()
 
 
+@pytest.fixture(scope="session")
+def company_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Company]:
+    with company_systems(tmp_path_factory.mktemp("company"), SYSTEMS_TOKEN) as company:
+        yield company
+
+
+@contextmanager
+def new_pg_database(prefix: str, template: str | None = None) -> Iterator[str]:
+    """A PostgreSQL database of its own (a copy of `template`, or empty), dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture
 def knowledge_copy(tmp_path: Path) -> Path:
     """A writable copy of the real knowledge base, to break on purpose."""
@@ -140,17 +164,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
         yield f"sqlite:///{target}"
         return
-    template = request.getfixturevalue("pg_template")
-    name = f"backoffice_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with new_pg_database("backoffice_test", request.getfixturevalue("pg_template")) as url:
+        yield url
 
 
 def systems_at(url: str, token: str) -> dict[str, str]:

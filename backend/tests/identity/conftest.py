@@ -26,10 +26,20 @@ from backoffice.demo.mailsink import read_inbox
 from backoffice.sentences import CODE_EMAIL_SUBJECT
 from backoffice.settings import Settings
 
-from ..conftest import KNOWLEDGE, ROOT, Company, Process, company_systems, eventually, free_port, fresh_secret, serving  # noqa: F401 (re-exported)
+from ..conftest import (  # noqa: F401 (re-exported)
+    KNOWLEDGE,
+    ROOT,
+    SYSTEMS_TOKEN,
+    Company,
+    Process,
+    company_process,
+    eventually,
+    free_port,
+    fresh_secret,
+    serving,
+)
 
 BACKEND = ROOT / "backend"
-SYSTEMS_TOKEN = fresh_secret("identity-systems")
 SERVICE_TOKEN = fresh_secret("identity-service")
 # The presence of the chat message a call serves (presence.py): here one website connection throughout.
 PRESENCE = {"X-Chat-Channel": "website", "X-Chat-Connection": "5e" * 16, "X-Chat-Source": "a1" * 8}
@@ -43,12 +53,6 @@ CODE_RE = re.compile(r"^\s+(\d{6})\s*$", re.M)
 
 
 # --- the company systems, as a real process ------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def company_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Company]:
-    with company_systems(tmp_path_factory.mktemp("identity-company"), SYSTEMS_TOKEN) as company:
-        yield company
 
 
 @pytest.fixture

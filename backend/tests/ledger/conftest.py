@@ -21,11 +21,22 @@ from backoffice.my_data.transcripts import TOMBSTONES
 from backoffice.requests.worker import Worker, WorkerConfig
 from backoffice.shared.database import open_database
 
-from ..conftest import KNOWLEDGE, ROOT, Company, Process, company_systems, eventually, free_port, fresh_secret, serving, systems_at  # noqa: F401 (re-exported)
+from ..conftest import (  # noqa: F401 (re-exported)
+    KNOWLEDGE,
+    ROOT,
+    SYSTEMS_TOKEN,
+    Company,
+    Process,
+    company_process,
+    eventually,
+    free_port,
+    fresh_secret,
+    serving,
+    systems_at,
+)
 from ..my_data.conftest import RASA_EVENTS
 
 BACKEND = ROOT / "backend"
-SYSTEMS_TOKEN = fresh_secret("ledger-systems")
 NOW = dt.datetime(2026, 1, 31, 9, 30, tzinfo=dt.UTC)
 
 
@@ -58,18 +69,12 @@ def Session(ledger_url: str):
 # --- the company systems, as a real process ------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def company(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Company]:
-    with company_systems(tmp_path_factory.mktemp("company"), SYSTEMS_TOKEN) as running:
-        yield running
-
-
 @pytest.fixture
-def systems(company: Company) -> Iterator[Company]:
+def systems(company_process: Company) -> Iterator[Company]:
     """The company systems with no faults pending before and after the test."""
-    company.reset_faults()
-    yield company
-    company.reset_faults()
+    company_process.reset_faults()
+    yield company_process
+    company_process.reset_faults()
 
 
 @pytest.fixture
