@@ -73,11 +73,14 @@ SourcesDep = Annotated[DataSources, Depends(sources)]
 router = APIRouter(tags=["my data"])
 
 
-def verified_customer(sessions: sessionmaker, conversation_id: str, seen: Presence, now: dt.datetime) -> str | None:
+def conversation_customer(conversation_id: str, sessions: SessionsDep, clock: ClockDep, seen: Presence = Depends(presence)) -> str | None:
     """The customer this conversation is verified as right now, where this message is; or None."""
     with sessions() as session:
-        row = verified_binding(session, conversation_id, seen, now)
+        row = verified_binding(session, conversation_id, seen, clock())
     return row.customer_id if row is not None else None
+
+
+VerifiedCustomer = Annotated[str | None, Depends(conversation_customer)]
 
 
 def unavailable(exc: SystemUnavailable) -> JSONResponse:
@@ -87,12 +90,11 @@ def unavailable(exc: SystemUnavailable) -> JSONResponse:
 
 
 @router.get("/api/conversations/{conversation_id}/my-data", dependencies=[Depends(require_service)])
-def my_data(conversation_id: str, sessions: SessionsDep, kb: KnowledgeDep, clock: ClockDep, data: SourcesDep,
-            language: Language = "nl", seen: Presence = Depends(presence)) -> JSONResponse:
-    now = clock()
-    customer_id = verified_customer(sessions, conversation_id, seen, now)
+def my_data(customer_id: VerifiedCustomer, sessions: SessionsDep, kb: KnowledgeDep, clock: ClockDep, data: SourcesDep,
+            language: Language = "nl") -> JSONResponse:
     if customer_id is None:
         return not_verified()
+    now = clock()
     try:
         holdings = data.of(sessions, customer_id, now)
     except SystemUnavailable as exc:
@@ -101,12 +103,11 @@ def my_data(conversation_id: str, sessions: SessionsDep, kb: KnowledgeDep, clock
 
 
 @router.post("/api/conversations/{conversation_id}/exports", dependencies=[Depends(require_service)], status_code=201)
-def issue_link(conversation_id: str, sessions: SessionsDep, settings: SettingsDep, clock: ClockDep, data: SourcesDep,
-               language: Language = "nl", seen: Presence = Depends(presence)) -> JSONResponse:
-    now = clock()
-    customer_id = verified_customer(sessions, conversation_id, seen, now)
+def issue_link(conversation_id: str, customer_id: VerifiedCustomer, sessions: SessionsDep, settings: SettingsDep,
+               clock: ClockDep, data: SourcesDep, language: Language = "nl") -> JSONResponse:
     if customer_id is None:
         return not_verified()
+    now = clock()
     link = data.links.issue(customer_id, language, now)
     with sessions.begin() as session:
         session.add(ExportLink(jti=link.jti, customer_id=customer_id, conversation_id=conversation_id[:200],
