@@ -1,5 +1,6 @@
 """The one process helper every test starts its processes with (scripts/stack.py): a process is ready
 only when the one that answers is the one started, a taken port is refused, and waits are on conditions."""
+import re
 import sys
 import threading
 import urllib.request
@@ -99,3 +100,9 @@ def test_eventually_fails_with_what_it_waited_for_and_saw_last():
         eventually(lambda: "in_progress", 0.2, "the status fulfilled", until=lambda s: s == "fulfilled", interval=0.05)
     with pytest.raises(ValueError):  # an error not named in retry_on is not waited out
         eventually(lambda: int("x"), 10, "a number", retry_on=(ConnectionError,))
+
+
+def test_the_readme_counts_the_processes_make_run_starts(tmp_path: Path):
+    words = {"five": 5, "six": 6, "seven": 7, "eight": 8}
+    said = re.search(r"`make run` starts (\w+) processes", (Path(__file__).resolve().parents[1] / "README.md").read_text())
+    assert said and words[said.group(1)] == len(Stack(load_env(isolated_env(tmp_path))).commands())

@@ -1,6 +1,6 @@
 """What the company holds about one customer, and why: the answer to Art. 15, and the copy to take away.
 
-- `collect` asks every company system for its export (`GET /systems/{system}/customers/{id}/export`,
+- `collect` asks every company system of the catalogue for its export (`GET <system>/customers/{id}/export`,
   all at once, each call with a short timeout) and reads the assistant's own transcripts of the
   customer's conversations (transcripts.py). A system that cannot answer raises `SystemUnavailable`
   naming it: an answer with one system missing would look complete and not be. A system that
