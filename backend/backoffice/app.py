@@ -3,7 +3,6 @@ per process here."""
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,7 +23,7 @@ from .requests import privacy_team
 from .requests import routes as requests
 from .requests.login_throttle import LoginThrottle
 from .settings import Settings
-from .shared.company_systems import CompanySystems, mismatches
+from .shared.company_systems import CatalogueProblems, CompanySystems
 from .shared.database import open_database
 from .shared.dependencies import Clock, Process, utcnow
 
@@ -42,39 +41,6 @@ def validation_problems(exc: RequestValidationError) -> list[dict]:
             problem["input"] = given
         problems.append(problem)
     return problems
-
-
-log = logging.getLogger(__name__)
-
-
-class CatalogueProblems:
-    """Where the system catalogue disagrees with the register or with the systems themselves: logged
-    once each, and shown to the privacy team."""
-
-    SYSTEMS_WAIT_SECONDS = 60.0
-
-    def __init__(self, found: list[str]) -> None:
-        self.found: list[str] = []
-        self.stop = threading.Event()
-        self.add(found)
-
-    def add(self, found: list[str]) -> None:
-        for problem in found:
-            if problem not in self.found:
-                log.warning("system catalogue: %s", problem)
-                self.found.append(problem)
-
-    def check_systems(self, systems: CompanySystems) -> None:
-        """Ask the systems until each answered, for up to a minute; then say which did not."""
-        waited = 0.0
-        while not self.stop.is_set():
-            found, unread = mismatches(systems)
-            if not unread or waited >= self.SYSTEMS_WAIT_SECONDS:
-                self.add(found + [f"{system}: its GET /systems could not be read, so the catalogue was not checked "
-                                  "against it" for system in unread])
-                return
-            self.stop.wait(2.0)
-            waited += 2.0
 
 
 def create_app(settings: Settings | None = None, clock: Clock = utcnow) -> FastAPI:

@@ -1,8 +1,11 @@
 """The back office's client of the company systems: one per process, each call to the address and
 with the token the system catalogue gives, and a timeout on every call (a caller that must answer a
-chat sooner passes a shorter one)."""
+chat sooner passes a shorter one). Also the check, at start, of the catalogue against what each
+system says of itself."""
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -10,6 +13,8 @@ from urllib.parse import quote
 import httpx2
 
 from ..catalogue import Catalogue
+
+log = logging.getLogger(__name__)
 
 
 class CompanySystems:
@@ -67,3 +72,33 @@ def mismatches(systems: CompanySystems) -> tuple[list[str], list[str]]:
         served = next((s for s in listed if isinstance(s, dict) and s.get("system") == system), None)
         problems += systems.catalogue.system_mismatches(system, served)
     return problems, unread
+
+
+class CatalogueProblems:
+    """Where the system catalogue disagrees with the register or with the systems themselves: logged
+    once each, and shown to the privacy team."""
+
+    SYSTEMS_WAIT_SECONDS = 60.0
+
+    def __init__(self, found: list[str]) -> None:
+        self.found: list[str] = []
+        self.stop = threading.Event()
+        self.add(found)
+
+    def add(self, found: list[str]) -> None:
+        for problem in found:
+            if problem not in self.found:
+                log.warning("system catalogue: %s", problem)
+                self.found.append(problem)
+
+    def check_systems(self, systems: CompanySystems) -> None:
+        """Ask the systems until each answered, for up to a minute; then say which did not."""
+        waited = 0.0
+        while not self.stop.is_set():
+            found, unread = mismatches(systems)
+            if not unread or waited >= self.SYSTEMS_WAIT_SECONDS:
+                self.add(found + [f"{system}: its GET /systems could not be read, so the catalogue was not checked "
+                                  "against it" for system in unread])
+                return
+            self.stop.wait(2.0)
+            waited += 2.0
