@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import yaml
@@ -58,6 +58,8 @@ class Address:
 @dataclass(frozen=True)
 class Catalogue:
     systems: dict[str, System]  # in the file's order: tasks and answers follow it
+    # `holders` and `categories` are worked out once (every filing and answer asks them): a
+    # catalogue never changes after it is loaded.
 
     @classmethod
     def load(cls, path: Path) -> Catalogue:
@@ -95,7 +97,7 @@ class Catalogue:
     def categories_of(self, system: str) -> tuple[str, ...]:
         return ASSISTANT_CATEGORIES if system == ASSISTANT else self.systems[system].categories
 
-    @property
+    @cached_property
     def holders(self) -> dict[str, tuple[str, ...]]:
         """Each category held by a connected system, with every system that holds it (the assistant last)."""
         found: dict[str, list[str]] = {}
@@ -106,7 +108,7 @@ class Catalogue:
             found.setdefault(category, []).append(ASSISTANT)
         return {c: tuple(s) for c, s in found.items()}
 
-    @property
+    @cached_property
     def categories(self) -> tuple[str, ...]:
         return tuple(self.holders)
 

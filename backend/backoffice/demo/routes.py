@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..identity.routes import VerificationDep
 from ..shared.company_systems import CompanySystems
 from ..shared.dependencies import ClockDep, SettingsDep
+from ..shared.responses import PAGE, PRIVATE
 from .mailsink import read_inbox
 
-PRIVATE = {"Cache-Control": "no-store"}
 DEMO_CUSTOMERS = tuple(f"C{n:04d}" for n in range(1, 11))
 DEMO_CUSTOMERS_CACHE_SECONDS = 300.0
 
@@ -115,11 +115,7 @@ def demo_inbox_json(settings: SettingsDep, to: str | None = Query(None, max_leng
 
 @router.get("/demo/inbox", response_class=HTMLResponse, include_in_schema=False)
 def demo_inbox_page(settings: SettingsDep, to: str | None = Query(None, max_length=254)) -> HTMLResponse:
-    return HTMLResponse(render_inbox(read_inbox(settings.mail_dir, to, 50), to), headers={
-        **PRIVATE,
-        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-        "Referrer-Policy": "no-referrer",
-    })
+    return HTMLResponse(render_inbox(read_inbox(settings.mail_dir, to, 50), to), headers=PAGE)
 
 
 INBOX_STYLE = """

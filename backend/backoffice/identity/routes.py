@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..settings import Settings
 from ..shared.company_systems import CompanySystems
 from ..shared.dependencies import Clock, ClockDep, SessionsDep
+from ..shared.responses import PRIVATE
 from ..shared.service_auth import require_service
 from . import mail
 from . import rules as identity
@@ -36,7 +37,6 @@ from .tables import EMAIL, SESSION, ConversationIdentity, VerificationAttempt
 
 log = logging.getLogger(__name__)
 
-PRIVATE = {"Cache-Control": "no-store"}
 ConversationId = Field(min_length=1, max_length=200, description="the conversation (Rasa sender id) to verify")
 
 

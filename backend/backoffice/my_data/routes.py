@@ -28,6 +28,7 @@ from ..sentences import LINK_INVALID
 from ..settings import Settings
 from ..shared.company_systems import CompanySystems
 from ..shared.dependencies import ClockDep, KnowledgeDep, SessionsDep, SettingsDep
+from ..shared.responses import PRIVATE
 from ..shared.service_auth import require_service
 from .export_links import ExportDownload, ExportLink, ExportLinks, LinkError, usable_secret
 from .rules import CSV_COLUMNS, Holdings, SystemUnavailable, collect, export_document, export_rows, overview
@@ -35,7 +36,6 @@ from .transcripts import TrackerStore
 
 log = logging.getLogger(__name__)
 
-PRIVATE = {"Cache-Control": "no-store"}
 # The token is in the address: keep it out of referrers and caches, and the file out of the page.
 DOWNLOAD = {**PRIVATE, "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
 # A byte-order mark first, so that a spreadsheet (Excel with Dutch settings) reads the file as UTF-8: "één", not "Ã©Ã©n".

@@ -19,21 +19,15 @@ from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..shared.dependencies import ClockDep, SessionDep, SettingsDep
+from ..shared.responses import PAGE, PRIVATE
 from . import rules as rr
 from .login_throttle import LoginThrottle
 from .privacy_pages import render_overview, render_request
-from .routes import PRIVATE, load, tasks_of
-from .schemas import DUE_SOON_DAYS, ExtendIn, audit_view, request_view
+from .routes import load, tasks_of
+from .schemas import DUE_SOON_DAYS, OPEN, ExtendIn, audit_view, request_view
 from .tables import AuditEntry, Request, SystemTask, append_audit
 
 OVERVIEW_LIMIT = 500
-HTML_HEADERS = {
-    **PRIVATE,
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-}
-OPEN = [s.value for s in rr.OPEN_STATES]
 Listing = Literal["all", "open", "closed"]
 
 basic = HTTPBasic(auto_error=False, realm="privacy team")
@@ -159,9 +153,9 @@ def privacy_request(request_id: str, _user: PrivacyOfficer, session: SessionDep,
 def privacy_page(request: HttpRequest, _user: PrivacyOfficer, session: SessionDep, clock: ClockDep,
                  status: Listing = Query("all")) -> HTMLResponse:
     found = overview(session, status, rr.local_date(clock()), request.app.state.catalogue_problems.found)
-    return HTMLResponse(render_overview(found, status), headers=HTML_HEADERS)
+    return HTMLResponse(render_overview(found, status), headers=PAGE)
 
 
 @router.get("/privacy/requests/{request_id}", response_class=HTMLResponse, include_in_schema=False)
 def privacy_request_page(request_id: str, _user: PrivacyOfficer, session: SessionDep, clock: ClockDep) -> HTMLResponse:
-    return HTMLResponse(render_request(full_view(session, load(session, request_id), rr.local_date(clock()))), headers=HTML_HEADERS)
+    return HTMLResponse(render_request(full_view(session, load(session, request_id), rr.local_date(clock()))), headers=PAGE)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from .. import vocabulary
 from ..identity.presence import Presence, not_verified, presence, verified_binding
 from ..shared.dependencies import CatalogueDep, ClockDep, KnowledgeDep, SessionDep
+from ..shared.responses import PRIVATE
 from ..shared.service_auth import require_service
 from . import rules as rr
 from .drafts import DraftRefused, draft_view, file_draft, make_draft
@@ -23,7 +24,6 @@ from .filing import FilingConflict, FilingError, file_request
 from .schemas import DraftIn, FileIn, request_view
 from .tables import Request, SystemTask
 
-PRIVATE = {"Cache-Control": "no-store"}
 CUSTOMER_REQUESTS_SHOWN = 100
 
 router = APIRouter(tags=["requests"], dependencies=[Depends(require_service)])

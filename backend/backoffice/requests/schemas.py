@@ -12,7 +12,7 @@ from . import rules as rr
 from .tables import AuditEntry, Request, SystemTask
 
 DUE_SOON_DAYS = 7
-OPEN = frozenset(s.value for s in rr.OPEN_STATES)
+OPEN = tuple(sorted(s.value for s in rr.OPEN_STATES))  # as stored, for queries and views
 
 
 class FileIn(BaseModel):
