@@ -1,0 +1,323 @@
+"""What happens when the bot hands a chat to a person, start to finish, in one place.
+
+1. `hand_over`: the assistant asks (with the message's presence). When the office is open and an
+   agent has the console open, the conversation joins the queue (a `QueueEntry` with the reason,
+   language, channel, how the customer is verified, their open requests and a summary) and the
+   customer is told their place and the expected wait; the bot pauses the conversation. Otherwise
+   the customer is offered a ticket (`record_ticket`, with the transcript, answered by e-mail).
+2. Everything the customer types while waiting stays in Rasa's tracker (paused, the bot predicts
+   nothing): the agent reads it from there (`conversation`), so nothing typed is lost, whichever
+   process was up.
+3. An agent claims (one only: a conditional update), replies (a bot event on the customer's own
+   channel: `rasa_conversations`), writes notes, transfers, hands back (the bot resumes and says so)
+   or closes. Each step is in the audit log with the agent's name.
+4. `Upkeep.run_once`, every second in the back office: a claim whose agent's console went away
+   returns to the queue; a customer who restarted the chat, whose session ended, or who pressed
+   "stop waiting" leaves the queue, and the bot resumes.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import secrets
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import holidays
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from .. import sentences
+from ..identity.tables import ConversationIdentity
+from ..my_data.transcripts import TrackerStore, TranscriptsUnavailable
+from ..requests.schemas import OPEN as OPEN_REQUESTS
+from ..requests.tables import Request
+from ..settings import Settings
+from ..staff.rules import Staff
+from . import rules as hr
+from .rasa_conversations import RasaConversations, RasaUnavailable
+from .tables import AgentNote, AgentPresence, HandoffAudit, QueueEntry, Ticket
+
+log = logging.getLogger(__name__)
+
+CANCEL_INTENT = "cancel_handoff"  # the "stop waiting" button's payload, /cancel_handoff
+PUSHING_CHANNELS = frozenset({"website"})  # channels whose output reaches the customer without their asking
+MAX_OPEN_REQUESTS = 10
+
+
+@dataclass(frozen=True)
+class DeskConfig:
+    hours: hr.OfficeHours
+    minutes_per_conversation: float
+    ticket_working_days: int
+    claim_timeout: dt.timedelta
+    agent_presence: dt.timedelta  # an agent seen this recently is available
+
+    @classmethod
+    def from_settings(cls, settings: Settings, today: dt.date) -> DeskConfig:
+        """ValueError names a setting that cannot be read."""
+        closed: set[dt.date] = set()
+        if settings.handoff_holidays_country:
+            years = range(today.year - 1, today.year + 3)
+            closed.update(holidays.country_holidays(settings.handoff_holidays_country.upper(), years=years))
+        try:
+            closed.update(dt.date.fromisoformat(day) for day in settings.handoff_closed_dates.split())
+        except ValueError:
+            raise ValueError("HANDOFF_CLOSED_DATES: each date must be YYYY-MM-DD, space-separated") from None
+        return cls(hr.OfficeHours.parse(settings.handoff_office_hours, closed), settings.handoff_minutes_per_conversation,
+                   settings.handoff_ticket_working_days, dt.timedelta(seconds=settings.handoff_claim_timeout_seconds),
+                   dt.timedelta(seconds=settings.handoff_agent_presence_seconds))
+
+
+def actor(staff: Staff) -> str:
+    """How the audit log names a member of staff: by role and login, as the ledger's audit does."""
+    return f"{staff.role}:{staff.email}"[:150]
+
+
+def language_of(value: str) -> str:
+    return value if value in ("nl", "en") else "en"
+
+
+def audit(session: Session, entry: QueueEntry, actor: str, action: str, now: dt.datetime, **detail: Any) -> None:
+    session.add(HandoffAudit(entry_id=entry.id, at=now, actor=actor, action=action, detail=detail or None))
+
+
+def open_entry(session: Session, conversation_id: str) -> QueueEntry | None:
+    return session.scalar(select(QueueEntry).where(QueueEntry.conversation_id == conversation_id,
+                                                   QueueEntry.state.in_(hr.OPEN_STATES)).order_by(QueueEntry.created_at.desc()))
+
+
+def agents_available(session: Session, config: DeskConfig, now: dt.datetime) -> int:
+    return session.scalar(select(func.count()).select_from(AgentPresence)
+                          .where(AgentPresence.seen_at >= now - config.agent_presence)) or 0
+
+
+def waiting_before(session: Session, entry: QueueEntry) -> int:
+    return session.scalar(select(func.count()).select_from(QueueEntry).where(
+        QueueEntry.state == hr.State.WAITING.value, QueueEntry.created_at < entry.created_at)) or 0
+
+
+def hand_over(session: Session, config: DeskConfig, store: TrackerStore, *, conversation_id: str, channel: str,
+              language: str, reason: hr.Reason, summary: dict, binding: ConversationIdentity | None, now: dt.datetime) -> dict:
+    """Queue the conversation or offer a ticket; what the customer is to be told. A second hand-over of
+    a conversation already in the queue keeps its place."""
+    existing = open_entry(session, conversation_id)
+    if existing is not None:
+        ahead = waiting_before(session, existing)
+        return {"queued": True, "entry": existing.id, "position": ahead + 1,
+                "expected_wait_minutes": hr.expected_wait(ahead + 1, max(agents_available(session, config, now), 1),
+                                                          config.minutes_per_conversation)}
+    ahead = session.scalar(select(func.count()).select_from(QueueEntry).where(QueueEntry.state == hr.State.WAITING.value)) or 0
+    offer = hr.welcome(config.hours, now, agents_available(session, config, now), ahead, config.minutes_per_conversation,
+                       config.ticket_working_days)
+    if not offer.queued:
+        return {"queued": False, "opens_at": offer.opens_at.isoformat() if offer.opens_at else None,
+                "ticket_answered_by": offer.ticket_answered_by.isoformat() if offer.ticket_answered_by else None}
+    entry = QueueEntry(
+        id=f"H-{secrets.token_hex(6)}", conversation_id=conversation_id, channel=channel, language=language_of(language),
+        reason=reason.value, customer_id=binding.customer_id if binding else None, verified_by=binding.method if binding else None,
+        summary=summary, state=hr.State.WAITING.value, created_at=now, last_event_id=store.last_event_id(conversation_id),
+    )
+    session.add(entry)
+    audit(session, entry, "assistant", "queued", now, reason=reason.value)
+    session.commit()
+    return {"queued": True, "entry": entry.id, "position": offer.position, "expected_wait_minutes": offer.expected_wait_minutes}
+
+
+def record_ticket(session: Session, config: DeskConfig, store: TrackerStore, *, conversation_id: str, customer_id: str,
+                  language: str, reason: hr.Reason, now: dt.datetime) -> Ticket:
+    """A question for the team, with the conversation so far, to be answered by e-mail at the verified
+    customer's address in the company's records (never one typed in the chat)."""
+    transcripts = store.transcripts([conversation_id])
+    ticket = Ticket(id=f"T-{secrets.token_hex(6)}", conversation_id=conversation_id, customer_id=customer_id,
+                    language=language_of(language), reason=reason.value,
+                    transcript=transcripts[0].messages if transcripts else [], created_at=now,
+                    answer_by=config.hours.working_days_after(now, config.ticket_working_days), state="open")
+    session.add(ticket)
+    session.commit()
+    return ticket
+
+
+# --- what an agent sees ---------------------------------------------------------------------------
+
+def open_requests(session: Session, customer_id: str | None) -> list[dict]:
+    if not customer_id:
+        return []
+    rows = session.scalars(select(Request).where(Request.customer_id == customer_id, Request.status.in_(OPEN_REQUESTS))
+                           .order_by(Request.due_on).limit(MAX_OPEN_REQUESTS))
+    return [{"id": r.id, "type": r.type, "status": r.status, "due_on": r.due_on.isoformat()} for r in rows]
+
+
+def entry_view(session: Session, entry: QueueEntry, now: dt.datetime) -> dict:
+    waited_until = entry.claimed_at if entry.state != hr.State.WAITING.value and entry.claimed_at else now
+    return {
+        "id": entry.id, "state": entry.state, "reason": entry.reason, "language": entry.language, "channel": entry.channel,
+        "channel_pushes": entry.channel in PUSHING_CHANNELS,
+        "verified": {"customer_id": entry.customer_id, "by": entry.verified_by} if entry.customer_id else None,
+        "open_requests": open_requests(session, entry.customer_id), "summary": entry.summary,
+        "waiting_seconds": max(0, int((waited_until - entry.created_at).total_seconds())),
+        "created_at": entry.created_at.isoformat(), "claimed_by": entry.claimed_by, "claimed_by_name": entry.claimed_by_name,
+        "ended_because": entry.ended_because,
+    }
+
+
+def queue(session: Session, now: dt.datetime) -> list[dict]:
+    """The open entries, the longest waiting first."""
+    rows = session.scalars(select(QueueEntry).where(QueueEntry.state.in_(hr.OPEN_STATES)).order_by(QueueEntry.created_at))
+    return [entry_view(session, e, now) for e in rows]
+
+
+def may_read(entry: QueueEntry, agent: Staff) -> bool:
+    """An agent reads a conversation in the queue or one they hold; a privacy officer reads any."""
+    return agent.is_privacy_officer or entry.state == hr.State.WAITING.value or entry.claimed_by == agent.id
+
+
+def conversation(session: Session, store: TrackerStore, entry: QueueEntry, now: dt.datetime) -> dict:
+    """The entry with the whole transcript (the customer, the assistant, agents), the notes and the audit log."""
+    transcripts = store.transcripts([entry.conversation_id])
+    notes = session.scalars(select(AgentNote).where(AgentNote.conversation_id == entry.conversation_id).order_by(AgentNote.id))
+    trail = session.scalars(select(HandoffAudit).where(HandoffAudit.entry_id == entry.id).order_by(HandoffAudit.id))
+    return {
+        **entry_view(session, entry, now),
+        "transcript": transcripts[0].messages if transcripts else [],
+        "notes": [{"at": n.at.isoformat(), "by": n.staff_name, "text": n.text} for n in notes],
+        "audit": [{"at": a.at.isoformat(), "actor": a.actor, "action": a.action, "detail": a.detail} for a in trail],
+    }
+
+
+def seen(session: Session, agent: Staff, now: dt.datetime) -> None:
+    """The agent's console is open: they are available, and their claims stay theirs."""
+    row = session.get(AgentPresence, agent.id)
+    if row is None:
+        session.add(AgentPresence(staff_id=agent.id, first_name=agent.first_name, seen_at=now))
+    else:
+        row.seen_at = now
+    session.execute(update(QueueEntry).where(QueueEntry.claimed_by == agent.id, QueueEntry.state == hr.State.CLAIMED.value)
+                    .values(agent_seen_at=now))
+    session.commit()
+
+
+# --- what an agent does ---------------------------------------------------------------------------
+
+def claim(session: Session, rasa: RasaConversations, entry: QueueEntry, agent: Staff, now: dt.datetime) -> None:
+    """Take the conversation; two agents at once: the first wins, the second gets `Refused`."""
+    hr.claim(hr.State(entry.state), entry.claimed_by, agent.id)
+    if entry.claimed_by == agent.id:
+        return
+    taken = session.execute(update(QueueEntry).where(QueueEntry.id == entry.id, QueueEntry.state == hr.State.WAITING.value).values(
+        state=hr.State.CLAIMED.value, claimed_by=agent.id, claimed_by_name=agent.first_name, claimed_at=now, agent_seen_at=now))
+    if taken.rowcount != 1:
+        session.rollback()
+        raise hr.Refused("someone else has taken this conversation")
+    audit(session, entry, actor(agent), "claimed", now)
+    session.commit()
+    session.refresh(entry)
+    rasa.say(entry.conversation_id, entry.channel, sentences.AGENT_JOINED[entry.language].format(name=agent.first_name),
+             metadata={"agent": agent.first_name})
+
+
+def reply(session: Session, rasa: RasaConversations, entry: QueueEntry, agent: Staff, text: str, now: dt.datetime) -> None:
+    hr.act_on(hr.State(entry.state), entry.claimed_by, agent.id)
+    said = sentences.AGENT_SAYS[entry.language].format(name=agent.first_name, text=hr.bounded_text(text))
+    rasa.say(entry.conversation_id, entry.channel, said, metadata={"agent": agent.first_name})
+    audit(session, entry, actor(agent), "replied", now, characters=len(text))
+    entry.agent_seen_at = now
+    session.commit()
+
+
+def note(session: Session, entry: QueueEntry, agent: Staff, text: str, now: dt.datetime) -> None:
+    if not may_read(entry, agent):
+        raise hr.Refused("this conversation is not yours")
+    session.add(AgentNote(entry_id=entry.id, conversation_id=entry.conversation_id, staff_id=agent.id,
+                          staff_name=agent.full_name[:100], text=hr.bounded_text(text), at=now))
+    audit(session, entry, actor(agent), "noted", now)
+    session.commit()
+
+
+def transfer(session: Session, rasa: RasaConversations, entry: QueueEntry, agent: Staff, to: Staff | None, now: dt.datetime) -> None:
+    """To a colleague (who holds it at once), or back to the queue (`to` None)."""
+    hr.act_on(hr.State(entry.state), entry.claimed_by, agent.id)
+    if to is None:
+        entry.state, entry.claimed_by, entry.claimed_by_name, entry.claimed_at = hr.State.WAITING.value, None, None, None
+    else:
+        entry.claimed_by, entry.claimed_by_name, entry.claimed_at, entry.agent_seen_at = to.id, to.first_name, now, now
+    audit(session, entry, actor(agent), "transferred", now, to=actor(to) if to else "queue")
+    session.commit()
+    rasa.say(entry.conversation_id, entry.channel, sentences.AGENT_TRANSFERRED[entry.language].format(name=agent.first_name))
+
+
+def end(session: Session, rasa: RasaConversations, entry: QueueEntry, agent: Staff, state: hr.State, now: dt.datetime) -> None:
+    """Hand back to the bot or close: the bot resumes and tells the customer, then the entry ends."""
+    hr.act_on(hr.State(entry.state), entry.claimed_by, agent.id)
+    told = sentences.BOT_IS_BACK if state == hr.State.HANDED_BACK else sentences.AGENT_CLOSED
+    rasa.say(entry.conversation_id, entry.channel, told[entry.language].format(name=agent.first_name), resume=True)
+    entry.state, entry.ended_at = state.value, now
+    entry.ended_because = "handed back to the assistant" if state == hr.State.HANDED_BACK else "closed by the agent"
+    audit(session, entry, actor(agent), "handed_back" if state == hr.State.HANDED_BACK else "closed", now)
+    session.commit()
+
+
+# --- upkeep ---------------------------------------------------------------------------------------
+
+def _intent(data: str | None) -> str | None:
+    try:
+        event = json.loads(data) if data else {}
+    except ValueError:
+        return None
+    intent = (event.get("parse_data") or {}).get("intent") or {} if isinstance(event, dict) else {}
+    return intent.get("name") if isinstance(intent, dict) else None
+
+
+class Upkeep:
+    """Keeps the queue true to what happened elsewhere: consoles that went away, customers who left."""
+
+    def __init__(self, sessions: sessionmaker, store: TrackerStore, rasa: RasaConversations, config: DeskConfig) -> None:
+        self.sessions, self.store, self.rasa, self.config = sessions, store, rasa, config
+        self.stop = threading.Event()
+
+    def run_forever(self, clock: Any, every: float = 1.0) -> None:
+        while not self.stop.wait(every):
+            try:
+                self.run_once(clock())
+            except Exception:  # the database or Rasa may be restarting: the next pass tries again
+                log.exception("handoff upkeep failed; trying again")
+
+    def run_once(self, now: dt.datetime) -> None:
+        with self.sessions() as session:
+            for entry in list(session.scalars(select(QueueEntry).where(QueueEntry.state.in_(hr.OPEN_STATES)))):
+                self._follow(session, entry, now)
+
+    def _follow(self, session: Session, entry: QueueEntry, now: dt.datetime) -> None:
+        if hr.claim_lapsed(hr.State(entry.state), entry.agent_seen_at, now, self.config.claim_timeout):
+            audit(session, entry, "back office", "returned_to_queue", now, agent=entry.claimed_by_name)
+            entry.state, entry.claimed_by, entry.claimed_by_name, entry.claimed_at = hr.State.WAITING.value, None, None, None
+            session.commit()
+        try:
+            events = self.store.events_after(entry.conversation_id, entry.last_event_id)
+        except TranscriptsUnavailable as exc:
+            log.warning("handoff upkeep cannot read %s: %s", entry.id, exc)
+            return
+        for event_id, type_name, data in events:
+            entry.last_event_id = event_id
+            if type_name in ("restart", "session_started"):
+                self._ends(session, entry, hr.State.LEFT, "the customer restarted the chat" if type_name == "restart"
+                           else "the customer's chat session ended", now)
+                return
+            if type_name == "user" and _intent(data) == CANCEL_INTENT and entry.state == hr.State.WAITING.value:
+                try:
+                    self.rasa.say(entry.conversation_id, entry.channel, sentences.STOPPED_WAITING[entry.language], resume=True)
+                except RasaUnavailable as exc:  # the entry stays as it was: the next pass tries again
+                    log.error("the customer of %s stopped waiting, but the bot could not be resumed yet: %s", entry.id, exc)
+                    session.rollback()
+                    return
+                self._ends(session, entry, hr.State.CANCELLED, "the customer stopped waiting", now)
+                return
+        session.commit()
+
+    @staticmethod
+    def _ends(session: Session, entry: QueueEntry, state: hr.State, because: str, now: dt.datetime) -> None:
+        entry.state, entry.ended_at, entry.ended_because = state.value, now, because
+        audit(session, entry, "customer", state.value, now)
+        session.commit()

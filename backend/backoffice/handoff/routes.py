@@ -1,0 +1,322 @@
+"""HTTP layer of the handoff: the assistant hands a conversation over or records a ticket (service
+token and the message's presence); agents and privacy officers work the queue in the console (their
+own session, CSRF on every change); the queue and the open conversation update live (server-sent events)."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from html import escape
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException
+from fastapi import Request as HttpRequest
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..identity.presence import Presence, not_verified, presence, verified_binding
+from ..my_data.transcripts import TrackerStore, TranscriptsUnavailable
+from ..settings import Settings
+from ..shared.dependencies import Clock, ClockDep, SessionDep, SessionsDep
+from ..shared.responses import PRIVATE
+from ..shared.service_auth import require_service
+from ..staff.pages import console_page, console_response
+from ..staff.routes import AgentOrOfficer
+from ..staff.rules import Staff
+from ..staff.tables import StaffMember
+from . import desk
+from . import rules as hr
+from .rasa_conversations import RasaConversations, RasaUnavailable
+from .tables import QueueEntry
+
+STREAM_SECONDS = 600  # a live stream ends after this; the browser's EventSource reconnects by itself
+STREAMS_PER_AGENT = 4
+
+Short = Annotated[str, StringConstraints(max_length=60)]
+Said = Annotated[str, StringConstraints(max_length=300)]
+
+
+@dataclass
+class Handoff:
+    """The handoff's parts of one process (on `app.state.handoff`)."""
+
+    config: desk.DeskConfig
+    store: TrackerStore
+    rasa: RasaConversations
+    upkeep: desk.Upkeep
+    streams: dict[int, int] = field(default_factory=dict)  # open live streams per staff member
+    streams_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def start(cls, settings: Settings, sessions: sessionmaker, clock: Clock) -> Handoff:
+        config = desk.DeskConfig.from_settings(settings, clock().date())
+        store = TrackerStore(settings.tracker_url)
+        rasa = RasaConversations(settings.rasa_url, settings.rasa_api_token)
+        return cls(config, store, rasa, desk.Upkeep(sessions, store, rasa, config))
+
+    def run_upkeep(self, clock: Clock) -> threading.Thread:
+        thread = threading.Thread(target=self.upkeep.run_forever, args=(clock,), daemon=True, name="handoff-upkeep")
+        thread.start()
+        return thread
+
+    def close(self) -> None:
+        self.upkeep.stop.set()
+        self.rasa.close()
+        self.store.close()
+
+
+def handoff(request: HttpRequest) -> Handoff:
+    return request.app.state.handoff
+
+
+HandoffDep = Annotated[Handoff, Depends(handoff)]
+router = APIRouter(tags=["handoff"])
+
+
+class SummaryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    topics: list[Short] = Field(default_factory=list, max_length=15)
+    requests: list[Short] = Field(default_factory=list, max_length=10)
+    last_messages: list[Said] = Field(default_factory=list, max_length=hr.SUMMARY_MESSAGES)
+
+
+class HandOverIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: hr.Reason
+    language: Literal["nl", "en"] = "en"
+    summary: SummaryIn = Field(default_factory=SummaryIn)
+
+
+class TicketIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: hr.Reason
+    language: Literal["nl", "en"] = "en"
+
+
+class TextIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=hr.MAX_MESSAGE_CHARS)
+
+
+class TransferIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to: int | None = Field(default=None, ge=1, description="the colleague's staff id; none: back to the queue")
+
+
+ConversationId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+@router.post("/api/conversations/{conversation_id}/handoff", dependencies=[Depends(require_service)])
+def hand_over(conversation_id: ConversationId, body: HandOverIn, session: SessionDep, clock: ClockDep, parts: HandoffDep,
+              seen: Annotated[Presence, Depends(presence)]) -> JSONResponse:
+    now = clock()
+    binding = verified_binding(session, conversation_id, seen, now)
+    try:
+        told = desk.hand_over(session, parts.config, parts.store, conversation_id=conversation_id, channel=seen.channel or "rest",
+                              language=body.language, reason=body.reason, summary=body.summary.model_dump(), binding=binding, now=now)
+    except TranscriptsUnavailable as exc:
+        raise HTTPException(503, str(exc)) from None
+    return JSONResponse(told, headers=PRIVATE)
+
+
+@router.post("/api/conversations/{conversation_id}/tickets", dependencies=[Depends(require_service)], status_code=201)
+def record_ticket(conversation_id: ConversationId, body: TicketIn, session: SessionDep, clock: ClockDep, parts: HandoffDep,
+                  seen: Annotated[Presence, Depends(presence)]) -> JSONResponse:
+    """Only for a customer verified here: the answer goes to their address, never to one anybody typed."""
+    now = clock()
+    binding = verified_binding(session, conversation_id, seen, now)
+    if binding is None:
+        return not_verified()
+    try:
+        ticket = desk.record_ticket(session, parts.config, parts.store, conversation_id=conversation_id, customer_id=binding.customer_id,
+                                    language=body.language, reason=body.reason, now=now)
+    except TranscriptsUnavailable as exc:
+        raise HTTPException(503, str(exc)) from None
+    return JSONResponse({"ticket": ticket.id, "answer_by": ticket.answer_by.isoformat()}, status_code=201, headers=PRIVATE)
+
+
+# --- the console's API ---------------------------------------------------------------------------
+
+def _entry(session: Session, entry_id: str, staff: Staff) -> QueueEntry:
+    entry = session.get(QueueEntry, entry_id[:40])
+    if entry is None or not desk.may_read(entry, staff):
+        raise HTTPException(404, "no such conversation in the queue or yours")
+    return entry
+
+
+def _refused(exc: hr.Refused | ValueError) -> HTTPException:
+    return HTTPException(409 if isinstance(exc, hr.Refused) else 422, str(exc))
+
+
+def _not_sent(exc: RasaUnavailable) -> HTTPException:
+    return HTTPException(502, f"{exc}: the customer has not received it")
+
+
+@router.get("/api/console/queue")
+def console_queue(staff: AgentOrOfficer, session: SessionDep, clock: ClockDep) -> JSONResponse:
+    now = clock()
+    desk.seen(session, staff, now)
+    return JSONResponse({"queue": desk.queue(session, now)}, headers=PRIVATE)
+
+
+@router.get("/api/console/conversations/{entry_id}")
+def console_conversation(entry_id: str, staff: AgentOrOfficer, session: SessionDep, clock: ClockDep, parts: HandoffDep) -> JSONResponse:
+    try:
+        return JSONResponse(desk.conversation(session, parts.store, _entry(session, entry_id, staff), clock()), headers=PRIVATE)
+    except TranscriptsUnavailable as exc:
+        raise HTTPException(503, str(exc)) from None
+
+
+def _act(session: Session, parts: Handoff, entry_id: str, staff: Staff, now: dt.datetime, step: str, body: BaseModel | None = None) -> dict:
+    entry = _entry(session, entry_id, staff)
+    try:
+        if step == "claim":
+            desk.claim(session, parts.rasa, entry, staff, now)
+        elif step == "reply" and isinstance(body, TextIn):
+            desk.reply(session, parts.rasa, entry, staff, body.text, now)
+        elif step == "note" and isinstance(body, TextIn):
+            desk.note(session, entry, staff, body.text, now)
+        elif step == "transfer" and isinstance(body, TransferIn):
+            colleague = _colleague(session, body.to) if body.to is not None else None
+            desk.transfer(session, parts.rasa, entry, staff, colleague, now)
+        elif step in ("hand_back", "close"):
+            desk.end(session, parts.rasa, entry, staff, hr.State.HANDED_BACK if step == "hand_back" else hr.State.CLOSED, now)
+    except (hr.Refused, ValueError) as exc:
+        raise _refused(exc) from None
+    except RasaUnavailable as exc:
+        raise _not_sent(exc) from None
+    return desk.conversation(session, parts.store, entry, now)
+
+
+def _colleague(session: Session, staff_id: int) -> Staff:
+    member = session.get(StaffMember, staff_id)
+    if member is None or not member.active:
+        raise HTTPException(422, "no such colleague")
+    return Staff(id=member.id, email=member.email, first_name=member.first_name, full_name=member.full_name, role=member.role)
+
+
+@router.post("/api/console/conversations/{entry_id}/claim")
+def claim(entry_id: str, staff: AgentOrOfficer, session: SessionDep, clock: ClockDep, parts: HandoffDep) -> JSONResponse:
+    return JSONResponse(_act(session, parts, entry_id, staff, clock(), "claim"), headers=PRIVATE)
+
+
+@router.post("/api/console/conversations/{entry_id}/reply")
+def reply(entry_id: str, body: TextIn, staff: AgentOrOfficer, session: SessionDep, clock: ClockDep, parts: HandoffDep) -> JSONResponse:
+    return JSONResponse(_act(session, parts, entry_id, staff, clock(), "reply", body), headers=PRIVATE)
+
+
+@router.post("/api/console/conversations/{entry_id}/notes")
+def add_note(entry_id: str, body: TextIn, staff: AgentOrOfficer, session: SessionDep, clock: ClockDep, parts: HandoffDep) -> JSONResponse:
+    return JSONResponse(_act(session, parts, entry_id, staff, clock(), "note", body), headers=PRIVATE)
+
+
+@router.post("/api/console/conversations/{entry_id}/transfer")
+def transfer(entry_id: str, body: TransferIn, staff: AgentOrOfficer, session: SessionDep, clock: ClockDep,
+             parts: HandoffDep) -> JSONResponse:
+    return JSONResponse(_act(session, parts, entry_id, staff, clock(), "transfer", body), headers=PRIVATE)
+
+
+@router.post("/api/console/conversations/{entry_id}/hand-back")
+def hand_back(entry_id: str, staff: AgentOrOfficer, session: SessionDep, clock: ClockDep, parts: HandoffDep) -> JSONResponse:
+    return JSONResponse(_act(session, parts, entry_id, staff, clock(), "hand_back"), headers=PRIVATE)
+
+
+@router.post("/api/console/conversations/{entry_id}/close")
+def close(entry_id: str, staff: AgentOrOfficer, session: SessionDep, clock: ClockDep, parts: HandoffDep) -> JSONResponse:
+    return JSONResponse(_act(session, parts, entry_id, staff, clock(), "close"), headers=PRIVATE)
+
+
+@router.get("/api/console/stream")
+async def stream(request: HttpRequest, staff: AgentOrOfficer, sessions: SessionsDep, clock: ClockDep, parts: HandoffDep,
+                 conversation: str | None = None) -> StreamingResponse:
+    """Server-sent events: `queue` whenever the queue changes, and with `conversation=<entry id>`,
+    `conversation` whenever that conversation does. Keeping it open keeps the agent available and
+    their claims theirs."""
+    with parts.streams_lock:
+        if parts.streams.get(staff.id, 0) >= STREAMS_PER_AGENT:
+            raise HTTPException(429, f"at most {STREAMS_PER_AGENT} live consoles per person: close one")
+        parts.streams[staff.id] = parts.streams.get(staff.id, 0) + 1
+    watched = conversation[:40] if conversation else None
+
+    def snapshot() -> list[tuple[str, str]]:
+        now = clock()
+        with sessions() as session:
+            desk.seen(session, staff, now)
+            found = [("queue", json.dumps({"queue": desk.queue(session, now)}))]
+            if watched:
+                entry = session.get(QueueEntry, watched)
+                if entry is not None and desk.may_read(entry, staff):
+                    found.append(("conversation", json.dumps(desk.conversation(session, parts.store, entry, now))))
+                else:
+                    found.append(("gone", json.dumps({"id": watched})))
+            return found
+
+    async def events() -> AsyncIterator[str]:
+        sent: dict[str, str] = {}
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + STREAM_SECONDS
+        try:
+            yield "retry: 2000\n\n"
+            while loop.time() < ends and not await request.is_disconnected():
+                try:
+                    current = await run_in_threadpool(snapshot)
+                except TranscriptsUnavailable:
+                    current = []
+                for kind, data in current:
+                    if sent.get(kind) != data:
+                        sent[kind] = data
+                        yield f"event: {kind}\ndata: {data}\n\n"
+                await asyncio.sleep(1.0)
+        finally:
+            with parts.streams_lock:
+                parts.streams[staff.id] = max(0, parts.streams.get(staff.id, 1) - 1)
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={**PRIVATE, "X-Accel-Buffering": "no"})
+
+
+# --- the console's pages -------------------------------------------------------------------------
+
+@router.get("/console", response_class=HTMLResponse, include_in_schema=False)
+def queue_page(staff: AgentOrOfficer) -> HTMLResponse:
+    body = (
+        f"<h1>Queue</h1><p>Signed in as {escape(staff.full_name)} ({escape(staff.role.replace('_', ' '))}). "
+        "Conversations the assistant handed over, the longest waiting first; the list updates by itself.</p>"
+        '<p id="live-status" role="status" aria-live="polite">Connecting…</p>'
+        '<table id="queue"><caption class="visually-hidden">Conversations waiting for a person</caption><thead><tr>'
+        '<th scope="col">waiting</th><th scope="col">reason</th><th scope="col">language</th><th scope="col">channel</th>'
+        '<th scope="col">customer</th><th scope="col">what they asked</th><th scope="col">state</th><th scope="col"></th>'
+        '</tr></thead><tbody><tr><td colspan="8">Loading…</td></tr></tbody></table>'
+        '<script src="/static/console.js" defer></script>'
+    )
+    return console_response(console_page("Queue", body, staff))
+
+
+@router.get("/console/conversations/{entry_id}", response_class=HTMLResponse, include_in_schema=False)
+def conversation_page(entry_id: str, staff: AgentOrOfficer, session: SessionDep) -> HTMLResponse:
+    entry = _entry(session, entry_id, staff)
+    body = (
+        f'<p><a href="/console">&larr; queue</a></p><h1>Conversation {escape(entry.id)}</h1>'
+        f'<section id="conversation" data-entry="{escape(entry.id)}">'
+        '<p id="live-status" role="status" aria-live="polite">Connecting…</p>'
+        '<dl id="facts"></dl>'
+        '<div id="actions"><button type="button" id="claim">Take this conversation</button> '
+        '<button type="button" id="hand-back">Hand back to the assistant</button> '
+        '<button type="button" id="close">Close</button></div>'
+        '<h2>Transcript</h2><ol id="transcript" aria-live="polite"></ol>'
+        '<form id="reply-form"><label for="reply">Reply to the customer</label>'
+        f'<textarea id="reply" name="text" maxlength="{hr.MAX_MESSAGE_CHARS}" rows="3" required></textarea>'
+        '<button type="submit">Send</button></form>'
+        '<h2>Private notes</h2><ul id="notes"></ul>'
+        '<form id="note-form"><label for="note">Add a private note (never shown to the customer)</label>'
+        f'<textarea id="note" name="text" maxlength="{hr.MAX_MESSAGE_CHARS}" rows="2" required></textarea>'
+        '<button type="submit">Save note</button></form>'
+        '<p id="problem" role="alert"></p></section>'
+        '<script src="/static/console.js" defer></script>'
+    )
+    return console_response(console_page(f"Conversation {entry.id}", body, staff))
+

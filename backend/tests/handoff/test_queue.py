@@ -1,0 +1,212 @@
+"""The handoff in the back office: the queue, claiming, replying, handing back, what the customer
+does meanwhile, and who may see what. On SQLite and PostgreSQL (`db_url`)."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from backoffice.handoff.tables import HandoffAudit, QueueEntry, Ticket
+from backoffice.identity.tables import ConversationIdentity
+
+from .conftest import CONNECTION, Clock, FakeRasa, Tracker, assistant, browser
+
+SUMMARY = {"topics": ["what_data_collected"], "requests": ["request_deletion"],
+           "last_messages": ["what do you keep about me?", "I want to talk to a person"]}
+
+
+def hand_over(app: FastAPI, conversation_id: str, reason: str = "asked_for_person", language: str = "en") -> dict:
+    answer = assistant(app).post(f"/api/conversations/{conversation_id}/handoff",
+                                 json={"reason": reason, "language": language, "summary": SUMMARY})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def agent_online(app: FastAPI, signed_in, first_name: str = "Anna", role: str = "agent"):
+    client = browser(app)
+    staff = signed_in(client, role=role, first_name=first_name)
+    assert client.get("/api/console/queue").status_code == 200  # the console is open: the agent is available
+    return client, staff
+
+
+def verify(app: FastAPI, conversation_id: str, customer_id: str, clock: Clock) -> None:
+    with app.state.process.sessions() as session:
+        session.add(ConversationIdentity(conversation_id=conversation_id, customer_id=customer_id, method="session",
+                                         verified_at=clock(), expires_at=clock() + dt.timedelta(hours=1), channel="website",
+                                         connections=[hashlib.sha256(CONNECTION.encode()).hexdigest()]))
+        session.commit()
+
+
+def test_within_office_hours_the_conversation_joins_the_queue_with_its_summary(app, signed_in, clock, tracker):
+    anna, _ = agent_online(app, signed_in)
+    verify(app, "conv-queued", "C-1001", clock)
+    placed = hand_over(app, "conv-queued")
+    assert placed["queued"] is True and placed["position"] == 1 and placed["expected_wait_minutes"] >= 1
+    assert hand_over(app, "conv-other")["position"] == 2
+    assert hand_over(app, "conv-queued")["entry"] == placed["entry"], "asking again keeps the place"
+
+    clock.now += dt.timedelta(minutes=3)
+    queue = anna.get("/api/console/queue").json()["queue"]
+    assert [e["id"] for e in queue][0] == placed["entry"]
+    entry = queue[0]
+    assert entry["reason"] == "asked_for_person" and entry["language"] == "en" and entry["channel"] == "website"
+    assert entry["verified"] == {"customer_id": "C-1001", "by": "session"}
+    assert entry["summary"] == SUMMARY and entry["waiting_seconds"] == 180 and entry["state"] == "waiting"
+
+
+def test_without_an_agent_or_outside_office_hours_a_ticket_is_offered(app, signed_in, clock):
+    nobody = hand_over(app, "conv-nobody")
+    assert nobody["queued"] is False and nobody["ticket_answered_by"] == "2026-12-03"
+
+    agent_online(app, signed_in)
+    clock.now = dt.datetime(2026, 12, 4, 17, 30, tzinfo=dt.UTC)  # Friday 18:30 in Amsterdam
+    evening = hand_over(app, "conv-evening")
+    assert evening["queued"] is False
+    assert evening["opens_at"] == "2026-12-07T09:00:00+01:00", "back on Monday morning"
+    assert evening["ticket_answered_by"] == "2026-12-08", "two working days: Monday and Tuesday"
+
+    clock.now = dt.datetime(2026, 12, 25, 10, 0, tzinfo=dt.UTC)  # Christmas Day, a Friday
+    assert hand_over(app, "conv-christmas")["opens_at"] == "2026-12-28T09:00:00+01:00"
+
+
+def test_a_ticket_is_recorded_with_the_transcript_only_for_a_verified_customer(app, clock, tracker):
+    tracker.customer_says("conv-ticket", "who sees my order history?")
+    refused = assistant(app).post("/api/conversations/conv-ticket/tickets", json={"reason": "asked_for_person", "language": "nl"})
+    assert refused.status_code == 403 and refused.json()["reason"] == "not_verified"
+
+    verify(app, "conv-ticket", "C-1002", clock)
+    recorded = assistant(app).post("/api/conversations/conv-ticket/tickets", json={"reason": "asked_for_person", "language": "nl"})
+    assert recorded.status_code == 201, recorded.text
+    assert recorded.json()["answer_by"] == "2026-12-03"
+    with app.state.process.sessions() as session:
+        ticket = session.get(Ticket, recorded.json()["ticket"])
+        assert ticket.customer_id == "C-1002" and ticket.language == "nl"
+        assert [m["text"] for m in ticket.transcript] == ["who sees my order history?"]
+
+
+def test_two_agents_cannot_claim_the_same_conversation(app, signed_in, rasa: FakeRasa):
+    anna, _ = agent_online(app, signed_in, "Anna")
+    bram, _ = agent_online(app, signed_in, "Bram")
+    entry = hand_over(app, "conv-claim")["entry"]
+
+    taken = anna.post(f"/api/console/conversations/{entry}/claim")
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["state"] == "claimed" and taken.json()["claimed_by_name"] == "Anna"
+    assert rasa.said("conv-claim") == ["You are now talking to Anna from Voltera's team."]
+    assert rasa.calls[-1].params["output_channel"] == "website" and rasa.calls[-1].params["execute_side_effects"] == "true"
+
+    second = bram.post(f"/api/console/conversations/{entry}/claim")
+    assert second.status_code in (404, 409)
+    assert bram.get(f"/api/console/conversations/{entry}").status_code == 404, "not in the queue and not Bram's"
+    assert bram.post(f"/api/console/conversations/{entry}/reply", json={"text": "hello"}).status_code == 404
+
+
+def test_a_privacy_officer_reads_any_conversation(app, signed_in):
+    anna, _ = agent_online(app, signed_in, "Anna")
+    officer, _ = agent_online(app, signed_in, "Olga", role="privacy_officer")
+    entry = hand_over(app, "conv-officer")["entry"]
+    anna.post(f"/api/console/conversations/{entry}/claim")
+    seen = officer.get(f"/api/console/conversations/{entry}")
+    assert seen.status_code == 200 and seen.json()["claimed_by_name"] == "Anna"
+
+
+def test_the_agent_replies_reads_what_the_customer_types_and_hands_back(app, signed_in, rasa, tracker, clock):
+    anna, staff = agent_online(app, signed_in, "Anna")
+    entry = hand_over(app, "conv-talk", language="nl")["entry"]
+    tracker.customer_says("conv-talk", "ik wil een mens spreken", intent="ask_human")
+    tracker.add("conv-talk", "pause")
+    assert anna.post(f"/api/console/conversations/{entry}/claim").status_code == 200
+    assert rasa.said("conv-talk") == ["Je praat nu met Anna van het team van Voltera."]
+
+    replied = anna.post(f"/api/console/conversations/{entry}/reply", json={"text": "Waarmee kan ik helpen?"})
+    assert replied.status_code == 200, replied.text
+    assert rasa.said("conv-talk")[-1] == "Anna: Waarmee kan ik helpen?"
+    tracker.customer_says("conv-talk", "Mijn adres klopt niet <script>alert(1)</script>", intent="request_correction")
+    anna.post(f"/api/console/conversations/{entry}/notes", json={"text": "Klant wil adres wijzigen"})
+
+    view = anna.get(f"/api/console/conversations/{entry}").json()
+    texts = [(m["from"], m["text"]) for m in view["transcript"]]
+    assert ("customer", "ik wil een mens spreken") in texts
+    assert ("assistant", "Anna: Waarmee kan ik helpen?") in texts
+    assert texts[-1] == ("customer", "Mijn adres klopt niet <script>alert(1)</script>")
+    assert [n["text"] for n in view["notes"]] == ["Klant wil adres wijzigen"]
+
+    back = anna.post(f"/api/console/conversations/{entry}/hand-back")
+    assert back.status_code == 200 and back.json()["state"] == "handed_back"
+    assert rasa.calls[-1].events[0] == {"event": "resume"}
+    assert rasa.said("conv-talk")[-1] == "Je praat weer met de assistent van Voltera. Waarmee kan ik je helpen?"
+    assert anna.get("/api/console/queue").json()["queue"] == []
+    with app.state.process.sessions() as session:
+        trail = [(a.actor, a.action) for a in session.scalars(select(HandoffAudit).where(HandoffAudit.entry_id == entry)
+                                                                .order_by(HandoffAudit.id))]
+    actor = f"agent:{staff.email}"
+    assert trail == [("assistant", "queued"), (actor, "claimed"), (actor, "replied"), (actor, "noted"), (actor, "handed_back")]
+
+
+def test_a_reply_rasa_did_not_take_is_reported_to_the_agent(app, signed_in, rasa):
+    anna, _ = agent_online(app, signed_in)
+    entry = hand_over(app, "conv-down")["entry"]
+    anna.post(f"/api/console/conversations/{entry}/claim")
+    rasa.refuse = True
+    failed = anna.post(f"/api/console/conversations/{entry}/reply", json={"text": "hello"})
+    assert failed.status_code == 502 and "has not received it" in failed.json()["detail"]
+    assert anna.post(f"/api/console/conversations/{entry}/reply", json={"text": " "}).status_code == 422
+
+
+def test_a_customer_who_restarts_or_stops_waiting_leaves_the_queue(app, signed_in, rasa, tracker, clock):
+    anna, _ = agent_online(app, signed_in)
+    restarted = hand_over(app, "conv-restart")["entry"]
+    stopped = hand_over(app, "conv-stop")["entry"]
+    tracker.add("conv-restart", "restart")
+    tracker.customer_says("conv-stop", "/cancel_handoff", intent="cancel_handoff")
+    app.state.handoff.upkeep.run_once(clock())
+
+    assert anna.get("/api/console/queue").json()["queue"] == []
+    with app.state.process.sessions() as session:
+        assert session.get(QueueEntry, restarted).ended_because == "the customer restarted the chat"
+        assert session.get(QueueEntry, stopped).state == "cancelled"
+    assert rasa.calls[-1].events[0] == {"event": "resume"}
+    assert rasa.said("conv-stop") == ["You are no longer waiting for a member of staff. You are talking to the assistant again."]
+
+
+def test_a_claim_whose_console_went_away_returns_to_the_queue(app, signed_in, clock):
+    anna, _ = agent_online(app, signed_in)
+    entry = hand_over(app, "conv-lapse")["entry"]
+    anna.post(f"/api/console/conversations/{entry}/claim")
+    clock.now += dt.timedelta(seconds=60)
+    app.state.handoff.upkeep.run_once(clock())
+    with app.state.process.sessions() as session:
+        assert session.get(QueueEntry, entry).state == "claimed", "within the timeout it stays Anna's"
+    clock.now += dt.timedelta(seconds=121)
+    app.state.handoff.upkeep.run_once(clock())
+    with app.state.process.sessions() as session:
+        assert session.get(QueueEntry, entry).state == "waiting"
+
+
+def test_the_console_api_refuses_without_a_session_a_forged_one_or_the_csrf_token(app, signed_in):
+    anna, _ = agent_online(app, signed_in)
+    entry = hand_over(app, "conv-refuse")["entry"]
+    stranger = browser(app)
+    assert stranger.get("/api/console/queue").status_code == 401
+    assert stranger.get(f"/api/console/conversations/{entry}").status_code == 401
+    assert stranger.post(f"/api/console/conversations/{entry}/claim").status_code == 401
+    stranger.cookies.set("console_session", "forged-" + "x" * 40)
+    assert stranger.get("/api/console/queue").status_code == 401
+    assert stranger.get("/console", follow_redirects=False).status_code in (303, 307)
+
+    del anna.headers["X-CSRF-Token"]
+    assert anna.post(f"/api/console/conversations/{entry}/claim").status_code == 403
+    anna.headers["X-CSRF-Token"] = "wrong"
+    assert anna.post(f"/api/console/conversations/{entry}/claim").status_code == 403
+
+
+def test_the_assistant_side_needs_the_service_token_and_bounded_input(app):
+    no_token = browser(app).post("/api/conversations/c/handoff", json={"reason": "asked_for_person"})
+    assert no_token.status_code == 401
+    too_long = assistant(app).post("/api/conversations/c/handoff", json={
+        "reason": "asked_for_person", "summary": {"last_messages": ["x" * 301]}})
+    assert too_long.status_code == 422
+    unknown = assistant(app).post("/api/conversations/c/handoff", json={"reason": "because"})
+    assert unknown.status_code == 422
