@@ -3,6 +3,7 @@ that was trained on them would be measured on what it memorised (../shared/eval/
 from __future__ import annotations
 
 import csv
+import difflib
 import re
 from pathlib import Path
 
@@ -12,6 +13,9 @@ from conftest import ROOT
 EVAL_FILES = [ROOT.parent / "shared" / "eval" / name for name in ("questions_en_dev.tsv", "questions_nl_dev.tsv")]
 HELD_OUT = ROOT / "tests" / "eval" / "questions_nl_heldout.tsv"
 ANNOTATION = re.compile(r"\[([^\]]+)\](?:\{[^}]*\}|\([^)]*\))")
+# an example this similar to an evaluation question (difflib's ratio of the normalised texts) is the
+# question with a word changed: it would be measured as understood when it was memorised
+NEAR_DUPLICATE_RATIO = 0.9
 
 
 def normalised(text: str) -> str:
@@ -39,3 +43,18 @@ def test_no_evaluation_question_is_in_the_training_data():
     for path in [*EVAL_FILES, HELD_OUT]:
         leaked = sorted((q, examples[q]) for q in questions(path) & set(examples))
         assert not leaked, f"{path.name} questions in the training data: {leaked}"
+
+
+def test_no_training_example_is_a_near_duplicate_of_an_evaluation_question():
+    examples = training_examples()
+    near: list[tuple[float, str, str, str]] = []
+    matcher = difflib.SequenceMatcher(autojunk=False)
+    for path in [*EVAL_FILES, HELD_OUT]:
+        for question in questions(path):
+            matcher.set_seq2(question)  # difflib caches what it learns of the second text
+            for example, source in examples.items():
+                matcher.set_seq1(example)
+                if matcher.real_quick_ratio() >= NEAR_DUPLICATE_RATIO and matcher.quick_ratio() >= NEAR_DUPLICATE_RATIO \
+                        and matcher.ratio() >= NEAR_DUPLICATE_RATIO:
+                    near.append((round(matcher.ratio(), 2), example, question, source))
+    assert not near, f"training examples nearly the same as evaluation questions: {sorted(near, reverse=True)}"
