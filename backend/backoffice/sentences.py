@@ -88,3 +88,18 @@ MESSAGES_WORD = {"nl": ("bericht", "berichten"), "en": ("message", "messages")}
 LINK_CHANGED = "this download link is not valid: it was changed, or it was not made by us. Ask the assistant for a new link."
 LINK_INVALID = "this download link is not valid. Ask the assistant for a new link."
 LINK_EXPIRED = "this download link has expired: links work for {minutes} minutes. Ask the assistant for a new link."
+
+# --- a chat handed to a person (the agent's words go to the customer as typed) ---
+
+AGENT_JOINED = {"nl": "Je praat nu met {name} van het team van Voltera.", "en": "You are now talking to {name} from Voltera's team."}
+AGENT_SAYS = {"nl": "{name}: {text}", "en": "{name}: {text}"}
+AGENT_TRANSFERRED = {"nl": "{name} geeft je gesprek door aan een collega. Even geduld.",
+                     "en": "{name} is passing your chat to a colleague. One moment, please."}
+BOT_IS_BACK = {"nl": "Je praat weer met de assistent van Voltera. Waarmee kan ik je helpen?",
+               "en": "You are talking to Voltera's assistant again. How can I help?"}
+STOPPED_WAITING = {"nl": "Je wacht niet meer op een medewerker. Je praat weer met de assistent.",
+                   "en": "You are no longer waiting for a member of staff. You are talking to the assistant again."}
+AGENT_CLOSED = {"nl": "{name} heeft het gesprek afgesloten. Je praat weer met de assistent als je nog iets wilt vragen.",
+                "en": "{name} has closed the chat. The assistant is here if you want to ask anything else."}
+AGENT_FILED = {"nl": "{name} heeft je verzoek {request} ingediend. We handelen het uiterlijk {due} af.",
+               "en": "{name} has filed your request {request}. We complete it by {due}."}

@@ -26,16 +26,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import holidays
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import sentences
+from ..catalogue import Catalogue
 from ..identity.tables import ConversationIdentity
 from ..my_data.transcripts import TrackerStore, TranscriptsUnavailable
+from ..requests.filing import Filed, file_request
 from ..requests.schemas import OPEN as OPEN_REQUESTS
 from ..requests.tables import Request
 from ..settings import Settings
 from ..staff.rules import Staff
+from ..staff.tables import StaffSession
 from . import rules as hr
 from .rasa_conversations import RasaConversations, RasaUnavailable
 from .tables import AgentNote, AgentPresence, HandoffAudit, QueueEntry, Ticket
@@ -90,8 +93,10 @@ def open_entry(session: Session, conversation_id: str) -> QueueEntry | None:
 
 
 def agents_available(session: Session, config: DeskConfig, now: dt.datetime) -> int:
+    """Agents whose console asked lately and who are still signed in (signing out ends it at once)."""
+    signed_in = exists().where(StaffSession.staff_id == AgentPresence.staff_id)
     return session.scalar(select(func.count()).select_from(AgentPresence)
-                          .where(AgentPresence.seen_at >= now - config.agent_presence)) or 0
+                          .where(AgentPresence.seen_at >= now - config.agent_presence, signed_in)) or 0
 
 
 def waiting_before(session: Session, entry: QueueEntry) -> int:
@@ -206,9 +211,10 @@ def claim(session: Session, rasa: RasaConversations, entry: QueueEntry, agent: S
     hr.claim(hr.State(entry.state), entry.claimed_by, agent.id)
     if entry.claimed_by == agent.id:
         return
-    taken = session.execute(update(QueueEntry).where(QueueEntry.id == entry.id, QueueEntry.state == hr.State.WAITING.value).values(
-        state=hr.State.CLAIMED.value, claimed_by=agent.id, claimed_by_name=agent.first_name, claimed_at=now, agent_seen_at=now))
-    if taken.rowcount != 1:
+    taken = session.scalar(update(QueueEntry).where(QueueEntry.id == entry.id, QueueEntry.state == hr.State.WAITING.value).values(
+        state=hr.State.CLAIMED.value, claimed_by=agent.id, claimed_by_name=agent.first_name, claimed_at=now, agent_seen_at=now)
+        .returning(QueueEntry.id))
+    if taken is None:
         session.rollback()
         raise hr.Refused("someone else has taken this conversation")
     audit(session, entry, actor(agent), "claimed", now)
@@ -257,6 +263,26 @@ def end(session: Session, rasa: RasaConversations, entry: QueueEntry, agent: Sta
     entry.ended_because = "handed back to the assistant" if state == hr.State.HANDED_BACK else "closed by the agent"
     audit(session, entry, actor(agent), "handed_back" if state == hr.State.HANDED_BACK else "closed", now)
     session.commit()
+
+
+def file_for_customer(session: Session, rasa: RasaConversations, entry: QueueEntry, agent: Staff, *, type: str,  # noqa: A002
+                      categories: list[str] | None, details: dict | None, client_request_id: str, now: dt.datetime,
+                      catalogue: Catalogue) -> Filed:
+    """File a privacy request for the customer of a conversation the agent holds, if it is verified
+    (still, now): the ledger records the agent as the one who filed it, and the customer is told."""
+    hr.act_on(hr.State(entry.state), entry.claimed_by, agent.id)
+    binding = session.scalar(select(ConversationIdentity).where(ConversationIdentity.conversation_id == entry.conversation_id))
+    if binding is None or binding.expires_at <= now:
+        raise hr.Refused("the customer is not verified in this chat: ask them to verify (website login or e-mail code) first")
+    filed = file_request(session, binding.customer_id, type, categories, details, client_request_id, now, channel=entry.channel,
+                         conversation_id=entry.conversation_id, catalogue=catalogue, filed_by=actor(agent))
+    if filed.created:
+        audit(session, entry, actor(agent), "filed_request", now, request=filed.request.id, type=filed.request.type)
+        session.commit()
+        told = sentences.AGENT_FILED[entry.language].format(name=agent.first_name, request=filed.request.id,
+                                                             due=filed.request.due_on.strftime("%d-%m-%Y"))
+        rasa.say(entry.conversation_id, entry.channel, told, metadata={"agent": agent.first_name})
+    return filed
 
 
 # --- upkeep ---------------------------------------------------------------------------------------

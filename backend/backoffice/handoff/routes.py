@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..identity.presence import Presence, not_verified, presence, verified_binding
 from ..my_data.transcripts import TrackerStore, TranscriptsUnavailable
+from ..requests.filing import FilingError
 from ..settings import Settings
-from ..shared.dependencies import Clock, ClockDep, SessionDep, SessionsDep
+from ..shared.dependencies import CatalogueDep, Clock, ClockDep, SessionDep, SessionsDep
 from ..shared.responses import PRIVATE
 from ..shared.service_auth import require_service
 from ..staff.pages import console_page, console_response
@@ -101,6 +102,16 @@ class TicketIn(BaseModel):
 class TextIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, max_length=hr.MAX_MESSAGE_CHARS)
+
+
+class FileIn(BaseModel):
+    """A privacy request an agent files for the verified customer (the same checks as the assistant's)."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: str = Field(max_length=40)
+    categories: list[Short] | None = Field(default=None, max_length=30)
+    details: dict | None = None
+    client_request_id: str = Field(min_length=8, max_length=64, description="the console's id for this filing: a retry files once")
 
 
 class TransferIn(BaseModel):
@@ -231,6 +242,24 @@ def close(entry_id: str, staff: AgentOrOfficer, session: SessionDep, clock: Cloc
     return JSONResponse(_act(session, parts, entry_id, staff, clock(), "close"), headers=PRIVATE)
 
 
+@router.post("/api/console/conversations/{entry_id}/requests", status_code=201)
+def file_for_customer(entry_id: str, body: FileIn, staff: AgentOrOfficer, session: SessionDep, clock: ClockDep, parts: HandoffDep,
+                      catalogue: CatalogueDep) -> JSONResponse:
+    entry = _entry(session, entry_id, staff)
+    try:
+        filed = desk.file_for_customer(session, parts.rasa, entry, staff, type=body.type, categories=body.categories,
+                                       details=body.details, client_request_id=body.client_request_id, now=clock(), catalogue=catalogue)
+    except hr.Refused as exc:
+        raise _refused(exc) from None
+    except FilingError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except RasaUnavailable as exc:
+        raise HTTPException(502, f"the request is filed, but the customer was not told: {exc}") from None
+    request = filed.request
+    return JSONResponse({"request": request.id, "type": request.type, "status": request.status, "due_on": request.due_on.isoformat()},
+                        status_code=201 if filed.created else 200, headers=PRIVATE)
+
+
 @router.get("/api/console/stream")
 async def stream(request: HttpRequest, staff: AgentOrOfficer, sessions: SessionsDep, clock: ClockDep, parts: HandoffDep,
                  conversation: str | None = None) -> StreamingResponse:
@@ -289,7 +318,8 @@ def queue_page(staff: AgentOrOfficer) -> HTMLResponse:
         '<p id="live-status" role="status" aria-live="polite">Connecting…</p>'
         '<table id="queue"><caption class="visually-hidden">Conversations waiting for a person</caption><thead><tr>'
         '<th scope="col">waiting</th><th scope="col">reason</th><th scope="col">language</th><th scope="col">channel</th>'
-        '<th scope="col">customer</th><th scope="col">what they asked</th><th scope="col">state</th><th scope="col"></th>'
+        '<th scope="col">customer</th><th scope="col">what they asked</th><th scope="col">state</th>'
+        '<th scope="col"><span class="visually-hidden">open</span></th>'
         '</tr></thead><tbody><tr><td colspan="8">Loading…</td></tr></tbody></table>'
         '<script src="/static/console.js" defer></script>'
     )

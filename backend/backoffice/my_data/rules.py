@@ -33,7 +33,7 @@ from ..knowledge.rules import Category, KnowledgeVersion, Purpose, Recipient
 from ..sentences import CONVERSATION_PREVIEW, LEGAL_BASES, MESSAGES_WORD, YES_NO
 from ..shared.company_systems import CompanySystems
 from .transcripts import CATEGORY as TRANSCRIPT_CATEGORY
-from .transcripts import TrackerStore, Transcript, TranscriptsUnavailable, customer_conversations, references
+from .transcripts import TrackerStore, Transcript, TranscriptsUnavailable, customer_conversations, references, staff_notes
 
 PREVIEW_RECORDS = 3
 PREVIEW_CHARS = 120
@@ -71,8 +71,9 @@ def collect(systems: CompanySystems, store: TrackerStore, Session: sessionmaker,
         exports = list(pool.map(lambda system: _export(systems, system, customer_id), asked))
     with Session() as session:
         conversations = customer_conversations(session, customer_id)
+        notes = staff_notes(session, conversations.own)
     try:
-        transcripts = store.transcripts(conversations.own)
+        transcripts = [t.with_notes(notes.get(t.conversation_id, [])) for t in store.transcripts(conversations.own)]
     except TranscriptsUnavailable:
         raise SystemUnavailable(ASSISTANT, "the assistant's own conversation store cannot be read") from None
 

@@ -35,6 +35,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..handoff.tables import AgentNote, QueueEntry, Ticket
 from ..identity.tables import ConversationIdentity, VerificationAttempt
 from ..knowledge.tables import AnswerRecord
 from ..requests.tables import Request
@@ -90,6 +91,13 @@ class Transcript:
     def started_at(self) -> str | None:
         return self.messages[0]["at"] if self.messages else None
 
+    def with_notes(self, notes: list[dict]) -> Transcript:
+        """The transcript with the staff's private notes on it in their place in time: they are the
+        customer's personal data too."""
+        if not notes:
+            return self
+        return Transcript(self.conversation_id, sorted([*self.messages, *notes], key=lambda m: m["at"] or ""))
+
     def as_record(self, reference: str) -> dict:
         """The transcript as the customer gets it: under `reference`, never the conversation id (the
         chat session id, which is the key to a verified website conversation)."""
@@ -126,6 +134,16 @@ def customer_conversations(session: Session, customer_id: str) -> Conversations:
         query = select(conversation).where(conversation.in_(theirs), customer != customer_id, customer.is_not(None))
         shared.update(session.scalars(query if condition is None else query.where(condition)))
     return Conversations(own=sorted(theirs - shared), shared=sorted(shared))
+
+
+def staff_notes(session: Session, conversation_ids: Iterable[str]) -> dict[str, list[dict]]:
+    """The notes agents wrote on these conversations, as transcript messages from "staff note"."""
+    found: dict[str, list[dict]] = {}
+    ids = sorted(set(conversation_ids))
+    for note in session.scalars(select(AgentNote).where(AgentNote.conversation_id.in_(ids)).order_by(AgentNote.at)) if ids else []:
+        found.setdefault(note.conversation_id, []).append({"at": note.at.isoformat(), "from": "staff note", "by": note.staff_name,
+                                                           "text": note.text})
+    return found
 
 
 class TrackerStore:
@@ -178,6 +196,28 @@ class TrackerStore:
         transcripts = [Transcript(cid, messages) for cid, messages in found.items()]
         return sorted(transcripts, key=lambda t: (t.started_at or "", t.conversation_id))
 
+    def last_event_id(self, conversation_id: str) -> int:
+        """The id of the conversation's newest stored event (0 for none): what a hand-over has seen."""
+        found = self._read(select(EVENTS.c.id, EVENTS.c.type_name, EVENTS.c.data).where(EVENTS.c.sender_id == conversation_id)
+                           .order_by(EVENTS.c.id.desc()).limit(1))
+        return found[0][0] if found else 0
+
+    def events_after(self, conversation_id: str, after_id: int, limit: int = 500) -> list[tuple[int, str, str | None]]:
+        """(id, type, data) of the conversation's events stored after `after_id`, oldest first."""
+        return self._read(select(EVENTS.c.id, EVENTS.c.type_name, EVENTS.c.data)
+                          .where(EVENTS.c.sender_id == conversation_id, EVENTS.c.id > after_id).order_by(EVENTS.c.id).limit(limit))
+
+    def _read(self, query: Any) -> list[tuple[int, str, str | None]]:
+        if self._missing_file():
+            return []
+        try:
+            with self.engine().connect() as connection:
+                if not inspect(connection).has_table(EVENTS.name):
+                    return []
+                return [(row[0], row[1], row[2]) for row in connection.execute(query)]
+        except SQLAlchemyError as exc:
+            raise TranscriptsUnavailable(f"the assistant's conversation store cannot be read ({type(exc).__name__})") from None
+
     def erase(self, conversation_ids: Iterable[str], now: dt.datetime) -> tuple[int, int]:
         """Delete every event of these conversations and leave a tombstone, so that a turn still
         running cannot write them back (bot/tracker_store.py): (conversations that had rows, rows
@@ -212,6 +252,14 @@ class TrackerStore:
         return conversations, events
 
 
+def forget_handoffs(session: Session, conversation_ids: list[str]) -> None:
+    """An erasure's part in the handoff's records: the notes go, and so do the queue's summaries and the
+    tickets' copies of the conversation; who claimed and replied when (the handoff's audit) stays."""
+    session.execute(delete(AgentNote).where(AgentNote.conversation_id.in_(conversation_ids)))
+    session.execute(update(QueueEntry).where(QueueEntry.conversation_id.in_(conversation_ids)).values(summary={}))
+    session.execute(update(Ticket).where(Ticket.conversation_id.in_(conversation_ids)).values(transcript=[]))
+
+
 def _message(type_name: str, timestamp: float | None, data: str | None) -> dict | None:
     """One message as the customer would read it; None for an event without text (buttons only)."""
     try:
@@ -240,6 +288,7 @@ def carry_out(operation: str, customer_id: str, Session: sessionmaker, store: Tr
         erased, events = store.erase(conversations.own, now)
         with Session.begin() as session:
             records = session.execute(delete(AnswerRecord).where(AnswerRecord.conversation_id.in_(conversations.own))).rowcount
+            forget_handoffs(session, conversations.own)
         kept = [{
             "category": CATEGORY, "count": len(conversations.shared), "retained_until": None,
             "reason": "conversations in which another customer was verified too; the privacy team decides what to erase",

@@ -95,8 +95,10 @@ def file_request(
     knowledge: KnowledgeVersion | None = None,
     regime: rr.Regime = rr.GDPR,
     catalogue: Catalogue | None = None,
+    filed_by: str | None = None,
 ) -> Filed:
-    """File a request and commit it with its tasks and audit entries; see the module text for the steps."""
+    """File a request and commit it with its tasks and audit entries; see the module text for the steps.
+    `filed_by` names the member of staff who filed it for the customer (the audit says so); else the customer did."""
     catalogue = catalogue or systems_catalogue.load()
     # 1. check the input
     request_type = _request_type(type)
@@ -130,7 +132,7 @@ def file_request(
     for attempt in range(3):
         try:
             request, tasks = _write(session, customer_id, request_type, regime, wanted, details, client_request_id,
-                                    received_on, due_on, now, channel, conversation_id, knowledge, catalogue)
+                                    received_on, due_on, now, channel, conversation_id, knowledge, catalogue, filed_by)
             session.commit()
             return Filed(request=request, tasks=tasks, created=True, kept_after_erasure=kept)
         except IntegrityError:
@@ -151,6 +153,7 @@ def _write(
     session: Session, customer_id: str, request_type: rr.RequestType, regime: rr.Regime, wanted: list[str],
     details: dict, client_request_id: str, received_on: dt.date, due_on: dt.date, now: dt.datetime,
     channel: str | None, conversation_id: str | None, knowledge: KnowledgeVersion | None, catalogue: Catalogue,
+    filed_by: str | None = None,
 ) -> tuple[Request, list[SystemTask]]:
     """Steps 5 and 6: the request, its tasks (the outbox), consents, and an audit entry per step; not committed."""
     request_id = new_request_id(now)
@@ -165,9 +168,9 @@ def _write(
     )
     session.add(request)
     session.flush()  # the request row first, so the rows that point at it can follow
-    append_audit(session, rr.filed(domain, f"customer:{customer_id}", now),
+    append_audit(session, rr.filed(domain, filed_by or f"customer:{customer_id}", now),
                  detail={"categories": list(wanted), "channel": channel, "conversation_id": conversation_id,
-                         "knowledge_version": request.knowledge_version})
+                         "knowledge_version": request.knowledge_version, "on_behalf_of": customer_id if filed_by else None})
 
     tasks = [_task(request_id, system, cats, request_type, details, now) for system, cats in catalogue.route(wanted).items()]
     session.add_all(tasks)

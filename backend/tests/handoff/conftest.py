@@ -40,6 +40,8 @@ EVENTS = sa.Table(
     sa.Column("action_name", sa.String(255)),
     sa.Column("data", sa.Text),
 )
+TOMBSTONES = sa.Table("erased_conversations", sa.MetaData(), sa.Column("sender_id", sa.String(255), primary_key=True),
+                      sa.Column("erased_at", sa.Float, nullable=False))  # bot/tracker_store.py's
 
 
 class Tracker:
@@ -49,10 +51,12 @@ class Tracker:
         self.url = f"sqlite:///{path}"
         self.engine = sa.create_engine(self.url)
         EVENTS.metadata.create_all(self.engine)
+        TOMBSTONES.metadata.create_all(self.engine)
 
     def add(self, conversation_id: str, type_name: str, **data: object) -> None:
         event = {"event": type_name, "timestamp": time.time(), **data}
-        intent = ((data.get("parse_data") or {}).get("intent") or {}).get("name") if isinstance(data.get("parse_data"), dict) else None
+        parsed = data.get("parse_data")
+        intent = parsed.get("intent", {}).get("name") if isinstance(parsed, dict) else None
         with self.engine.begin() as connection:
             connection.execute(sa.insert(EVENTS).values(sender_id=conversation_id, type_name=type_name, timestamp=event["timestamp"],
                                                         intent_name=intent, data=json.dumps(event)))

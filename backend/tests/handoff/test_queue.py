@@ -10,6 +10,8 @@ from sqlalchemy import select
 
 from backoffice.handoff.tables import HandoffAudit, QueueEntry, Ticket
 from backoffice.identity.tables import ConversationIdentity
+from backoffice.my_data.transcripts import carry_out, staff_notes
+from backoffice.requests.tables import AuditEntry, Request
 
 from .conftest import CONNECTION, Clock, FakeRasa, Tracker, assistant, browser
 
@@ -210,3 +212,47 @@ def test_the_assistant_side_needs_the_service_token_and_bounded_input(app):
     assert too_long.status_code == 422
     unknown = assistant(app).post("/api/conversations/c/handoff", json={"reason": "because"})
     assert unknown.status_code == 422
+
+
+def test_an_agent_files_a_request_for_the_verified_customer_and_the_ledger_names_them(app, signed_in, rasa, clock):
+    anna, staff = agent_online(app, signed_in)
+    entry = hand_over(app, "conv-file")["entry"]
+    anna.post(f"/api/console/conversations/{entry}/claim")
+    asked = {"type": "access", "client_request_id": "console-0001"}
+    unverified = anna.post(f"/api/console/conversations/{entry}/requests", json=asked)
+    assert unverified.status_code == 409 and "not verified" in unverified.json()["detail"]
+
+    verify(app, "conv-file", "C-3003", clock)
+    filed = anna.post(f"/api/console/conversations/{entry}/requests", json=asked)
+    assert filed.status_code == 201, filed.text
+    request_id = filed.json()["request"]
+    assert rasa.said("conv-file")[-1] == f"Anna has filed your request {request_id}. We complete it by 01-01-2027."
+    again = anna.post(f"/api/console/conversations/{entry}/requests", json=asked)
+    assert again.status_code == 200 and again.json()["request"] == request_id, "a retry of the console files once"
+
+    with app.state.process.sessions() as session:
+        filed_entry = session.scalar(select(AuditEntry).where(AuditEntry.request_id == request_id, AuditEntry.action == "filed"))
+        request = session.get(Request, request_id)
+    assert filed_entry.actor == f"agent:{staff.email}" and request.customer_id == "C-3003"
+    assert filed_entry.detail["on_behalf_of"] == "C-3003"
+
+
+def test_notes_are_in_the_customers_transcript_and_go_with_an_erasure(app, signed_in, tracker, clock):
+    anna, _ = agent_online(app, signed_in)
+    verify(app, "conv-notes", "C-4004", clock)
+    tracker.customer_says("conv-notes", "please delete everything")
+    entry = hand_over(app, "conv-notes")["entry"]
+    anna.post(f"/api/console/conversations/{entry}/claim")
+    anna.post(f"/api/console/conversations/{entry}/notes", json={"text": "asked for erasure by phone too"})
+
+    store = app.state.handoff.store
+    with app.state.process.sessions() as session:
+        notes = staff_notes(session, ["conv-notes"])
+    transcript = store.transcripts(["conv-notes"])[0].with_notes(notes["conv-notes"])
+    assert {"from": "staff note", "text": "asked for erasure by phone too"} in [
+        {k: m[k] for k in ("from", "text")} for m in transcript.messages]
+
+    carry_out("erase", "C-4004", app.state.process.sessions, store, clock())
+    with app.state.process.sessions() as session:
+        assert staff_notes(session, ["conv-notes"]) == {}
+        assert session.get(QueueEntry, entry).summary == {}
