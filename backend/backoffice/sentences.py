@@ -103,3 +103,23 @@ AGENT_CLOSED = {"nl": "{name} heeft het gesprek afgesloten. Je praat weer met de
                 "en": "{name} has closed the chat. The assistant is here if you want to ask anything else."}
 AGENT_FILED = {"nl": "{name} heeft je verzoek {request} ingediend. We handelen het uiterlijk {due} af.",
                "en": "{name} has filed your request {request}. We complete it by {due}."}
+
+# What an agent may insert into a reply with one click (the console's canned replies), per language.
+CANNED_REPLIES = {
+    "nl": {
+        "Begroeting": "Hallo, ik help je graag. Waar gaat je vraag over?",
+        "Even geduld": "Een moment, ik zoek het voor je uit.",
+        "Verifiëren": "Om je gegevens te laten zien of een verzoek voor je in te dienen, moet ik weten dat jij het bent: log in op de "
+                      "website of typ het e-mailadres van je account in de chat, dan krijg je een code.",
+        "Nog iets?": "Kan ik je nog ergens anders mee helpen?",
+        "Afsluiten": "Dank je wel voor je vraag. Fijne dag!",
+    },
+    "en": {
+        "Greeting": "Hello, I'm happy to help. What is your question about?",
+        "One moment": "One moment please, I'm looking into it.",
+        "Verify": "To show your data or file a request for you, I need to know it is you: log in on the website, or type the e-mail "
+                  "address of your account in the chat and you will get a code.",
+        "Anything else?": "Is there anything else I can help you with?",
+        "Closing": "Thank you for your question. Have a good day!",
+    },
+}

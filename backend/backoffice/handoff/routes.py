@@ -19,11 +19,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy.orm import Session, sessionmaker
 
+from .. import sentences
 from ..identity.presence import Presence, not_verified, presence, verified_binding
 from ..my_data.transcripts import TrackerStore, TranscriptsUnavailable
 from ..requests.filing import FilingError
 from ..settings import Settings
-from ..shared.dependencies import CatalogueDep, Clock, ClockDep, SessionDep, SessionsDep
+from ..shared.dependencies import CatalogueDep, Clock, ClockDep, KnowledgeDep, SessionDep, SessionsDep
 from ..shared.responses import PRIVATE
 from ..shared.service_auth import require_service
 from ..staff.pages import console_page, console_response
@@ -240,6 +241,21 @@ def hand_back(entry_id: str, staff: AgentOrOfficer, session: SessionDep, clock: 
 @router.post("/api/console/conversations/{entry_id}/close")
 def close(entry_id: str, staff: AgentOrOfficer, session: SessionDep, clock: ClockDep, parts: HandoffDep) -> JSONResponse:
     return JSONResponse(_act(session, parts, entry_id, staff, clock(), "close"), headers=PRIVATE)
+
+
+@router.get("/api/console/conversations/{entry_id}/suggestions")
+def suggestions(entry_id: str, staff: AgentOrOfficer, session: SessionDep, clock: ClockDep, knowledge: KnowledgeDep) -> JSONResponse:
+    """What the agent may insert into a reply, in the customer's language: canned replies, and the
+    current knowledge-base version's answer per topic and per right (named with its version)."""
+    entry = _entry(session, entry_id, staff)
+    version = knowledge.current_at(clock())
+    language = entry.language
+    answers = [{"title": topic.replace("_", " "), "text": getattr(text, language)} for topic, text in version.topics.topics.items()]
+    answers += [{"title": f"right: {right.replace('_', ' ')}", "text": getattr(text, language)}
+                for right, text in version.topics.rights.items()]
+    canned = [{"title": title, "text": text} for title, text in sentences.CANNED_REPLIES[language].items()]
+    return JSONResponse({"language": language, "knowledge_version": version.version.id, "canned": canned, "knowledge": answers},
+                        headers=PRIVATE)
 
 
 @router.post("/api/console/conversations/{entry_id}/requests", status_code=201)

@@ -256,3 +256,13 @@ def test_notes_are_in_the_customers_transcript_and_go_with_an_erasure(app, signe
     with app.state.process.sessions() as session:
         assert staff_notes(session, ["conv-notes"]) == {}
         assert session.get(QueueEntry, entry).summary == {}
+
+
+def test_suggestions_are_in_the_customers_language_with_the_knowledge_version(app, signed_in):
+    anna, _ = agent_online(app, signed_in)
+    entry = hand_over(app, "conv-suggest", language="nl")["entry"]
+    found = anna.get(f"/api/console/conversations/{entry}/suggestions").json()
+    assert found["language"] == "nl" and found["knowledge_version"] == "2026-09"
+    assert {"title": "Even geduld", "text": "Een moment, ik zoek het voor je uit."} in found["canned"]
+    security = next(a for a in found["knowledge"] if a["title"] == "security")
+    assert security["text"].startswith("We beschermen je gegevens")
