@@ -1,0 +1,543 @@
+/*
+ * The staff console's live pages: the queue (/console) and one conversation
+ * (/console/conversations/<entry id>). Plain JS, no build step, no inline script
+ * (the console's Content-Security-Policy runs scripts from the back office only).
+ *
+ * Both pages listen to the back office's server-sent events (GET /api/console/stream,
+ * with ?conversation=<entry id> on a conversation's page): `queue` whenever the queue
+ * changes, `conversation` whenever the open conversation does, `gone` when it is no
+ * longer in the queue nor this agent's. Keeping the stream open is what keeps the
+ * agent available and their claims theirs, so the page reconnects by itself.
+ *
+ * Everything a customer (or anyone) wrote is put in with textContent, never as HTML:
+ * a customer's "<script>" shows as text. Every change is a POST with the session's
+ * CSRF token (the csrf-token meta tag) in the X-CSRF-Token header; a refusal's
+ * `detail` is shown to the agent in the #problem alert.
+ */
+(function () {
+  "use strict";
+
+  var STREAM = "/api/console/stream";
+  var RECONNECT_AFTER_MS = 5000; // when the browser gave up on the stream (a refusal, not a dropped line)
+
+  var REASONS = {
+    asked_for_person: "asked for a person",
+    not_understood: "not understood twice in a row",
+    complaint: "complaint",
+    child: "a child, or a parent acting for one",
+    cannot_file: "a request the assistant cannot file"
+  };
+  var LANGUAGES = { nl: "Dutch", en: "English" };
+  var VERIFIED_BY = {
+    session: "logged in on the website",
+    email: "one-time code sent to their e-mail address"
+  };
+  var STATES = {
+    waiting: "waiting",
+    claimed: "taken",
+    handed_back: "handed back to the assistant",
+    closed: "closed",
+    cancelled: "the customer stopped waiting",
+    left: "the customer left",
+    gone: "no longer in the queue nor yours"
+  };
+  var ENDED = ["handed_back", "closed", "cancelled", "left"];
+
+  /* ------------------------------------------------------------------ */
+  /* Small helpers                                                       */
+  /* ------------------------------------------------------------------ */
+
+  function el(tag, text, className) {
+    var node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (className) node.className = className;
+    return node;
+  }
+
+  function words(value) {
+    return String(value || "").replace(/_/g, " ");
+  }
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") || "" : "";
+  }
+
+  function waited(seconds) {
+    var minutes = Math.floor((Number(seconds) || 0) / 60);
+    if (minutes < 1) return "under 1 min";
+    if (minutes < 60) return minutes + " min";
+    return Math.floor(minutes / 60) + " h " + (minutes % 60) + " min";
+  }
+
+  function clock(iso) {
+    var moment = new Date(iso);
+    if (!iso || isNaN(moment.getTime())) return "";
+    var time = moment.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" });
+    if (moment.toDateString() === new Date().toDateString()) return time;
+    return moment.toLocaleDateString("en-GB", { day: "numeric", month: "short" }) + " " + time;
+  }
+
+  function timeElement(iso) {
+    var node = el("time", clock(iso));
+    if (iso) node.setAttribute("datetime", iso);
+    return node;
+  }
+
+  function channelText(entry) {
+    var name = entry.channel === "rest" ? "REST" : words(entry.channel);
+    return entry.channel_pushes ? name : name + " (replies reach the customer when their app next asks)";
+  }
+
+  function verifiedText(entry) {
+    if (!entry.verified) return "not verified";
+    var how = VERIFIED_BY[entry.verified.by] || words(entry.verified.by);
+    return "verified (" + how + "), customer " + entry.verified.customer_id;
+  }
+
+  function requestText(request) {
+    return request.id + ": " + words(request.type) + ", " + words(request.status) + ", due " + request.due_on;
+  }
+
+  function stateText(entry, me) {
+    if (entry.state === "claimed") {
+      return me !== null && entry.claimed_by === me.id ? "taken by you" : "taken by " + (entry.claimed_by_name || "a colleague");
+    }
+    var text = STATES[entry.state] || words(entry.state);
+    return entry.ended_because ? text + " (" + entry.ended_because + ")" : text;
+  }
+
+  /* A list of texts, or a short "none" when there are none. */
+  function listOf(texts, none) {
+    if (!texts.length) return el("span", none, "muted");
+    var list = el("ul", null, "plain");
+    texts.forEach(function (text) { list.appendChild(el("li", text)); });
+    return list;
+  }
+
+  function summaryNode(summary) {
+    summary = summary || {};
+    var box = document.createDocumentFragment();
+    var topics = (summary.topics || []).map(words);
+    var requests = (summary.requests || []).map(function (r) { return words(String(r).replace(/^request_/, "")); });
+    if (topics.length) box.appendChild(el("p", "Topics: " + topics.join(", ")));
+    if (requests.length) box.appendChild(el("p", "Asked to file: " + requests.join(", ")));
+    var said = summary.last_messages || [];
+    if (said.length) {
+      box.appendChild(el("p", "Last messages:", "label"));
+      var quotes = el("ul", null, "said");
+      said.forEach(function (text) { quotes.appendChild(el("li", text)); });
+      box.appendChild(quotes);
+    }
+    if (!box.childNodes.length) box.appendChild(el("span", "nothing recognised yet", "muted"));
+    return box;
+  }
+
+  /* Replace a node's children only when what it shows changed (keeps focus and the reader's place). */
+  function show(node, signature, build) {
+    if (node.dataset.shown === signature) return;
+    node.dataset.shown = signature;
+    while (node.firstChild) node.removeChild(node.firstChild);
+    var built = build();
+    if (typeof built === "string") node.textContent = built;
+    else node.appendChild(built);
+  }
+
+  function problemText(answer, body) {
+    var detail = body && body.detail;
+    if (typeof detail === "string" && detail) return detail;
+    if (Array.isArray(detail) && detail.length) {
+      return detail.map(function (d) { return d && d.msg ? String(d.msg) : JSON.stringify(d); }).join("; ");
+    }
+    return "The back office answered " + answer.status + ": please try again.";
+  }
+
+  /* POST a change with the CSRF header; resolves with the JSON answer, rejects with the detail to show. */
+  function post(path, body) {
+    var options = {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRF-Token": csrfToken(), Accept: "application/json" }
+    };
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    return fetch(path, options).then(
+      function (answer) {
+        return answer.json().catch(function () { return null; }).then(function (parsed) {
+          if (!answer.ok) throw new Error(problemText(answer, parsed));
+          return parsed;
+        });
+      },
+      function () { throw new Error("The back office cannot be reached: check the connection and try again."); }
+    );
+  }
+
+  /* Who is signed in (their id tells "taken by you" from a colleague's): the account, "signed out" or null (not known now). */
+  function whoAmI() {
+    return fetch("/api/console/me", { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (answer) {
+        if (answer.status === 401) return "signed out";
+        return answer.ok ? answer.json() : null;
+      })
+      .catch(function () { return null; });
+  }
+
+  function account(found) {
+    return found && typeof found === "object" ? found : null;
+  }
+
+  /*
+   * The live stream. `handlers` maps an event name to a function of its parsed data.
+   * EventSource reconnects by itself after a dropped line; when the back office refused
+   * the stream (signed out, too many consoles open) it gives up, and then a signed-out
+   * agent goes to the sign-in form and anyone else tries again a little later.
+   */
+  function listen(url, status, handlers) {
+    var source = null;
+
+    function connect() {
+      source = new EventSource(url);
+      source.onopen = function () { status.textContent = "Live"; };
+      source.onerror = function () {
+        status.textContent = "Reconnecting…";
+        if (source.readyState !== EventSource.CLOSED) return;
+        whoAmI().then(function (found) {
+          if (found === "signed out") {
+            window.location.assign("/console/login?next=" + encodeURIComponent(window.location.pathname));
+          } else {
+            window.setTimeout(connect, RECONNECT_AFTER_MS);
+          }
+        });
+      };
+      Object.keys(handlers).forEach(function (name) {
+        source.addEventListener(name, function (event) {
+          var data;
+          try {
+            data = JSON.parse(event.data);
+          } catch (e) {
+            return;
+          }
+          handlers[name](data);
+        });
+      });
+    }
+
+    connect();
+    window.addEventListener("pagehide", function () { if (source) source.close(); });
+  }
+
+  /* ------------------------------------------------------------------ */
+  /* The queue                                                           */
+  /* ------------------------------------------------------------------ */
+
+  function queuePage(table, status) {
+    var body = table.tBodies[0] || table.appendChild(document.createElement("tbody"));
+    var rows = {}; // entry id -> its row, kept between updates so focus stays where it was
+    var empty = el("tr");
+    var emptyCell = el("td", "Nobody is waiting for a person.");
+    emptyCell.colSpan = 8;
+    empty.appendChild(emptyCell);
+    var me = null;
+
+    function rowFor(entry) {
+      var row = rows[entry.id];
+      if (row) return row;
+      row = el("tr");
+      row.dataset.entry = entry.id;
+      for (var i = 0; i < 7; i += 1) row.appendChild(el("td"));
+      var open = el("td");
+      var link = el("a", "Open");
+      link.href = "/console/conversations/" + encodeURIComponent(entry.id);
+      link.appendChild(el("span", " conversation " + entry.id, "visually-hidden"));
+      open.appendChild(link);
+      row.appendChild(open);
+      rows[entry.id] = row;
+      return row;
+    }
+
+    function fill(row, entry) {
+      var cells = row.cells;
+      show(cells[0], waited(entry.waiting_seconds), function () { return waited(entry.waiting_seconds); });
+      show(cells[1], entry.reason, function () { return REASONS[entry.reason] || words(entry.reason); });
+      show(cells[2], entry.language, function () { return LANGUAGES[entry.language] || entry.language; });
+      show(cells[3], entry.channel + entry.channel_pushes, function () { return channelText(entry); });
+      show(cells[4], JSON.stringify([entry.verified, entry.open_requests]), function () {
+        var box = document.createDocumentFragment();
+        box.appendChild(el("p", verifiedText(entry)));
+        if (entry.open_requests && entry.open_requests.length) {
+          box.appendChild(el("p", "Open requests:", "label"));
+          box.appendChild(listOf(entry.open_requests.map(requestText), "none"));
+        }
+        return box;
+      });
+      show(cells[5], JSON.stringify(entry.summary), function () { return summaryNode(entry.summary); });
+      show(cells[6], stateText(entry, me), function () { return stateText(entry, me); });
+    }
+
+    function render(data) {
+      var queue = Array.isArray(data.queue) ? data.queue : [];
+      var wanted = [];
+      var seen = {};
+      queue.forEach(function (entry) {
+        var row = rowFor(entry);
+        fill(row, entry);
+        wanted.push(row);
+        seen[entry.id] = true;
+      });
+      Object.keys(rows).forEach(function (id) {
+        if (!seen[id]) {
+          if (rows[id].parentNode) rows[id].parentNode.removeChild(rows[id]);
+          delete rows[id];
+        }
+      });
+      if (!wanted.length) wanted.push(empty);
+      Array.prototype.slice.call(body.rows).forEach(function (row) {
+        if (wanted.indexOf(row) < 0) body.removeChild(row);
+      });
+      wanted.forEach(function (row, index) {
+        if (body.rows[index] !== row) body.insertBefore(row, body.rows[index] || null);
+      });
+    }
+
+    whoAmI().then(function (found) {
+      me = account(found);
+      listen(STREAM, status, { queue: render });
+    });
+  }
+
+  /* ------------------------------------------------------------------ */
+  /* One conversation                                                    */
+  /* ------------------------------------------------------------------ */
+
+  function conversationPage(section, status) {
+    var entryId = section.dataset.entry;
+    var base = "/api/console/conversations/" + encodeURIComponent(entryId);
+    var facts = document.getElementById("facts");
+    var transcript = document.getElementById("transcript");
+    var notes = document.getElementById("notes");
+    var problem = document.getElementById("problem");
+    var buttons = {
+      claim: document.getElementById("claim"),
+      handBack: document.getElementById("hand-back"),
+      close: document.getElementById("close")
+    };
+    var replyForm = document.getElementById("reply-form");
+    var noteForm = document.getElementById("note-form");
+    var outcome = el("p", null, "outcome");
+    outcome.id = "outcome";
+    outcome.setAttribute("role", "status");
+    var actions = document.getElementById("actions");
+    actions.parentNode.insertBefore(outcome, actions.nextSibling);
+
+    var me = null;
+    var current = null; // the conversation as last shown
+    var shownMessages = []; // the transcript's messages as shown, to add only the new ones
+    var busy = false;
+
+    function mine() {
+      return current !== null && me !== null && current.state === "claimed" && current.claimed_by === me.id;
+    }
+
+    /* Ended for good; a conversation that is merely `gone` (a colleague has it) may come back to the queue. */
+    function ended() {
+      return current !== null && ENDED.indexOf(current.state) >= 0;
+    }
+
+    function updateControls() {
+      var holding = mine();
+      buttons.claim.disabled = busy || holding || ended();
+      buttons.handBack.disabled = busy || !holding;
+      buttons.close.disabled = busy || !holding;
+      Array.prototype.forEach.call(replyForm.elements, function (field) { field.disabled = busy || !holding; });
+      var readable = current !== null && current.state !== "gone";
+      Array.prototype.forEach.call(noteForm.elements, function (field) { field.disabled = busy || !readable; });
+    }
+
+    function fact(list, term, value) {
+      list.appendChild(el("dt", term));
+      var description = el("dd");
+      if (typeof value === "string") description.textContent = value;
+      else description.appendChild(value);
+      list.appendChild(description);
+    }
+
+    function showFacts(c) {
+      var signature = JSON.stringify([c.state, c.claimed_by, c.claimed_by_name, c.ended_because, waited(c.waiting_seconds), c.reason,
+        c.language, c.channel, c.verified, c.open_requests, c.summary, me && me.id]);
+      show(facts, signature, function () {
+        var list = document.createDocumentFragment();
+        fact(list, "State", stateText(c, me));
+        fact(list, c.state === "waiting" ? "Waiting for" : "Waited", waited(c.waiting_seconds));
+        fact(list, "Reason", REASONS[c.reason] || words(c.reason));
+        fact(list, "Language", LANGUAGES[c.language] || c.language);
+        fact(list, "Channel", channelText(c));
+        fact(list, "Customer", verifiedText(c));
+        fact(list, "Open requests", listOf((c.open_requests || []).map(requestText), "none"));
+        fact(list, "What they asked", summaryNode(c.summary));
+        return list;
+      });
+    }
+
+    /* An agent's reply is a bot message in Rasa's tracker; the back office names the agent when it knows them. */
+    function speaker(message) {
+      if (message.agent) return message.agent + " (agent)";
+      if (message.from === "agent") return "Agent";
+      if (message.from === "customer") return "Customer";
+      if (message.from === "assistant") return "Assistant";
+      return words(message.from) || "unknown";
+    }
+
+    function messageItem(message) {
+      var item = el("li", null, "message from-" + (message.agent ? "agent" : String(message.from || "unknown").replace(/[^a-z]/g, "")));
+      var heading = el("p", null, "said-by");
+      heading.appendChild(el("span", speaker(message), "who"));
+      heading.appendChild(document.createTextNode(", "));
+      heading.appendChild(timeElement(message.at));
+      item.appendChild(heading);
+      item.appendChild(el("p", message.text, "text"));
+      return item;
+    }
+
+    function sameMessage(a, b) {
+      return a.at === b.at && a.from === b.from && a.text === b.text && a.agent === b.agent;
+    }
+
+    /* New messages are added at the end (the list is a polite live region); a changed history is redrawn. */
+    function showTranscript(messages) {
+      var keeps = shownMessages.length > 0 && messages.length >= shownMessages.length &&
+        shownMessages.every(function (m, i) { return sameMessage(m, messages[i]); });
+      if (!keeps) {
+        if (!messages.length && transcript.dataset.shown === "none") return;
+        while (transcript.firstChild) transcript.removeChild(transcript.firstChild);
+        shownMessages = [];
+      }
+      transcript.dataset.shown = messages.length ? "messages" : "none";
+      if (!messages.length) transcript.appendChild(el("li", "No messages yet.", "muted"));
+      messages.slice(shownMessages.length).forEach(function (message) { transcript.appendChild(messageItem(message)); });
+      shownMessages = messages.slice();
+    }
+
+    function showNotes(list) {
+      show(notes, JSON.stringify(list), function () {
+        var items = document.createDocumentFragment();
+        if (!list.length) items.appendChild(el("li", "No notes yet.", "muted"));
+        list.forEach(function (note) {
+          var item = el("li");
+          var heading = el("p", null, "said-by");
+          heading.appendChild(el("span", note.by, "who"));
+          heading.appendChild(document.createTextNode(", "));
+          heading.appendChild(timeElement(note.at));
+          item.appendChild(heading);
+          item.appendChild(el("p", note.text, "text"));
+          items.appendChild(item);
+        });
+        return items;
+      });
+    }
+
+    function render(c) {
+      current = c;
+      showFacts(c);
+      showTranscript(Array.isArray(c.transcript) ? c.transcript : []);
+      showNotes(Array.isArray(c.notes) ? c.notes : []);
+      if (ended()) outcome.textContent = "This conversation has ended: " + stateText(c, me) + ".";
+      updateControls();
+    }
+
+    /* Not ours to see any more: a colleague took it, or it ended. The claim button stays, so a claim
+       made from what the page last showed is answered by the back office (and a refusal shown). */
+    function gone() {
+      if (current !== null) {
+        current = Object.assign({}, current, { state: "gone" });
+        showFacts(current);
+      }
+      outcome.textContent = "This conversation is no longer in the queue nor yours: a colleague has taken it, or it has ended.";
+      updateControls();
+    }
+
+    /* One change: the button or form is off while it is under way, the answer is shown, a refusal in #problem. */
+    function act(step, body, done) {
+      busy = true;
+      updateControls();
+      problem.textContent = "";
+      return post(base + "/" + step, body).then(
+        function (answer) {
+          busy = false;
+          if (answer) render(answer);
+          if (done) done(answer);
+          else updateControls();
+        },
+        function (error) {
+          busy = false;
+          updateControls();
+          problem.textContent = error.message;
+          problem.scrollIntoView({ block: "nearest" });
+        }
+      );
+    }
+
+    buttons.claim.addEventListener("click", function () {
+      act("claim", undefined, function () {
+        outcome.textContent = "You have taken this conversation: the customer is told your first name.";
+        updateControls();
+        document.getElementById("reply").focus();
+      });
+    });
+    buttons.handBack.addEventListener("click", function () {
+      act("hand-back", undefined, function () {
+        outcome.textContent = "Handed back to the assistant. Back to the queue…";
+        window.location.assign("/console");
+      });
+    });
+    buttons.close.addEventListener("click", function () {
+      act("close", undefined, function () {
+        outcome.textContent = "Conversation closed. Back to the queue…";
+        window.location.assign("/console");
+      });
+    });
+
+    function sendsText(form, field, step, said) {
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        var text = field.value.trim();
+        if (!text) {
+          problem.textContent = "Write something first.";
+          field.focus();
+          return;
+        }
+        act(step, { text: text }, function () {
+          field.value = "";
+          outcome.textContent = said;
+          updateControls();
+          field.focus();
+        });
+      });
+    }
+
+    sendsText(replyForm, document.getElementById("reply"), "reply", "Reply sent to the customer.");
+    sendsText(noteForm, document.getElementById("note"), "notes", "Note saved (the customer never sees it).");
+
+    updateControls();
+    whoAmI().then(function (found) {
+      me = account(found);
+      listen(STREAM + "?conversation=" + encodeURIComponent(entryId), status, { conversation: render, gone: gone });
+    });
+  }
+
+  /* ------------------------------------------------------------------ */
+  /* Start                                                               */
+  /* ------------------------------------------------------------------ */
+
+  function start() {
+    var status = document.getElementById("live-status");
+    var queue = document.getElementById("queue");
+    var conversation = document.getElementById("conversation");
+    if (conversation && status) conversationPage(conversation, status);
+    else if (queue && status) queuePage(queue, status);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
