@@ -12,8 +12,9 @@
    channel: `rasa_conversations`), writes notes, transfers, hands back (the bot resumes and says so)
    or closes. Each step is in the audit log with the agent's name.
 4. `Upkeep.run_once`, every second in the back office: a claim whose agent's console went away
-   returns to the queue; a customer who restarted the chat, whose session ended, or who pressed
-   "stop waiting" leaves the queue, and the bot resumes.
+   returns to the queue; a customer who restarted the chat, whose session ended, who pressed "stop
+   waiting", or whose website chat stayed closed (`customer_presence`) leaves the queue, and the bot
+   resumes.
 """
 from __future__ import annotations
 
@@ -165,6 +166,7 @@ def entry_view(session: Session, entry: QueueEntry, now: dt.datetime) -> dict:
         "waiting_seconds": max(0, int((waited_until - entry.created_at).total_seconds())),
         "created_at": entry.created_at.isoformat(), "claimed_by": entry.claimed_by, "claimed_by_name": entry.claimed_by_name,
         "ended_because": entry.ended_because,
+        "customer_away_since": entry.customer_away_at.isoformat() if entry.customer_away_at else None,
     }
 
 
@@ -265,6 +267,17 @@ def end(session: Session, rasa: RasaConversations, entry: QueueEntry, agent: Sta
     session.commit()
 
 
+def customer_presence(session: Session, conversation_id: str, here: bool, now: dt.datetime) -> None:
+    """The website says the customer's chat window closed (or opened again): the agent sees it, and a
+    waiting customer who stays away leaves the queue (`Upkeep`)."""
+    entry = open_entry(session, conversation_id)
+    if entry is None or (entry.customer_away_at is None) == here:
+        return
+    entry.customer_away_at = None if here else now
+    audit(session, entry, "customer", "back" if here else "away", now)
+    session.commit()
+
+
 def file_for_customer(session: Session, rasa: RasaConversations, entry: QueueEntry, agent: Staff, *, type: str,  # noqa: A002
                       categories: list[str] | None, details: dict | None, client_request_id: str, now: dt.datetime,
                       catalogue: Catalogue) -> Filed:
@@ -320,6 +333,14 @@ class Upkeep:
             audit(session, entry, "back office", "returned_to_queue", now, agent=entry.claimed_by_name)
             entry.state, entry.claimed_by, entry.claimed_by_name, entry.claimed_at = hr.State.WAITING.value, None, None, None
             session.commit()
+        if hr.left_for_good(hr.State(entry.state), entry.customer_away_at, now, hr.AWAY_GRACE):
+            try:
+                self.rasa.say(entry.conversation_id, entry.channel, sentences.STOPPED_WAITING[entry.language], resume=True)
+            except RasaUnavailable as exc:
+                log.error("the customer of %s left, but the bot could not be resumed yet: %s", entry.id, exc)
+                return
+            self._ends(session, entry, hr.State.LEFT, "the customer closed the chat", now)
+            return
         try:
             events = self.store.events_after(entry.conversation_id, entry.last_event_id)
         except TranscriptsUnavailable as exc:

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi import Request as HttpRequest
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -150,6 +150,18 @@ def record_ticket(conversation_id: ConversationId, body: TicketIn, session: Sess
     except TranscriptsUnavailable as exc:
         raise HTTPException(503, str(exc)) from None
     return JSONResponse({"ticket": ticket.id, "answer_by": ticket.answer_by.isoformat()}, status_code=201, headers=PRIVATE)
+
+
+class PresenceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    here: bool
+
+
+@router.post("/api/conversations/{conversation_id}/handoff/presence", dependencies=[Depends(require_service)], status_code=204)
+def customer_presence(conversation_id: ConversationId, body: PresenceIn, session: SessionDep, clock: ClockDep) -> Response:
+    """The website channel: the customer's last chat window closed, or one opened again."""
+    desk.customer_presence(session, conversation_id, body.here, clock())
+    return Response(status_code=204)
 
 
 # --- the console's API ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SUMMARY_MESSAGES = 5  # the last customer messages a queue entry shows
 MAX_MESSAGE_CHARS = 2000  # an agent's reply or note
+AWAY_GRACE = dt.timedelta(minutes=2)  # a closed chat window is a customer who left after this long
 
 
 class Reason(str, enum.Enum):
@@ -147,6 +148,12 @@ def act_on(state: State, claimed_by: int | None, agent_id: int) -> None:
 def claim_lapsed(state: State, agent_seen_at: dt.datetime | None, now: dt.datetime, timeout: dt.timedelta) -> bool:
     """A claimed conversation whose agent's console has been away longer than `timeout` goes back to the queue."""
     return state == State.CLAIMED and (agent_seen_at is None or now - agent_seen_at > timeout)
+
+
+def left_for_good(state: State, away_since: dt.datetime | None, now: dt.datetime, grace: dt.timedelta) -> bool:
+    """A waiting customer whose chat window has been closed longer than `grace` has left (a reload
+    or a brief loss of connection is not leaving)."""
+    return state == State.WAITING and away_since is not None and now - away_since > grace
 
 
 def bounded_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:

@@ -32,6 +32,7 @@ class QueueEntry(Base):
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     ended_because: Mapped[str | None] = mapped_column(String(200))
+    customer_away_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # the website chat was closed
     # the last tracker event read for this entry (Rasa's events.id): what the customer typed since is new
     last_event_id: Mapped[int] = mapped_column(Integer, default=0)
 

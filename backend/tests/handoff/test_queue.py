@@ -266,3 +266,25 @@ def test_suggestions_are_in_the_customers_language_with_the_knowledge_version(ap
     assert {"title": "Even geduld", "text": "Een moment, ik zoek het voor je uit."} in found["canned"]
     security = next(a for a in found["knowledge"] if a["title"] == "security")
     assert security["text"].startswith("We beschermen je gegevens")
+
+
+def test_a_waiting_customer_whose_chat_stays_closed_leaves_the_queue(app, signed_in, rasa, clock):
+    anna, _ = agent_online(app, signed_in)
+    entry = hand_over(app, "conv-away")["entry"]
+    said = assistant(app)
+    assert said.post("/api/conversations/conv-away/handoff/presence", json={"here": False}).status_code == 204
+    clock.now += dt.timedelta(seconds=30)
+    app.state.handoff.upkeep.run_once(clock())
+    waiting = anna.get("/api/console/queue").json()["queue"][0]
+    assert waiting["id"] == entry and waiting["customer_away_since"] is not None, "the agent sees the window closed"
+
+    said.post("/api/conversations/conv-away/handoff/presence", json={"here": True})  # a reload: back again
+    clock.now += dt.timedelta(minutes=5)
+    app.state.handoff.upkeep.run_once(clock())
+    assert anna.get("/api/console/queue").json()["queue"][0]["customer_away_since"] is None
+
+    said.post("/api/conversations/conv-away/handoff/presence", json={"here": False})
+    clock.now += dt.timedelta(minutes=3)
+    app.state.handoff.upkeep.run_once(clock())
+    assert anna.get("/api/console/queue").json()["queue"] == []
+    assert rasa.calls[-1].events[0] == {"event": "resume"}, "the bot is back for when they return"

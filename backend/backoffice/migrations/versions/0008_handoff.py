@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("claimed_at", TZ),
         sa.Column("ended_at", TZ),
         sa.Column("ended_because", sa.String(200)),
+        sa.Column("customer_away_at", TZ),
         sa.Column("last_event_id", sa.Integer, nullable=False, server_default="0"),
     )
     op.create_index("ix_queue_entries_conversation_id", "queue_entries", ["conversation_id"])
