@@ -59,7 +59,9 @@ web/node_modules/.installed: web/package-lock.json
 		-e "s/^BACKOFFICE_SERVICE_TOKEN=change-me/BACKOFFICE_SERVICE_TOKEN=$$(openssl rand -hex 24)/" \
 		-e "s/^COMPANY_SYSTEMS_TOKEN=change-me/COMPANY_SYSTEMS_TOKEN=$$(openssl rand -hex 24)/" \
 		-e "s/^ACTION_SERVER_TOKEN=change-me/ACTION_SERVER_TOKEN=$$(openssl rand -hex 24)/" \
-		-e "s/^PRIVACY_TEAM_PASSWORD=change-me/PRIVACY_TEAM_PASSWORD=$$(openssl rand -hex 12)/" \
+		-e "s/^DEMO_AGENT_1_PASSWORD=change-me/DEMO_AGENT_1_PASSWORD=$$(openssl rand -hex 12)/" \
+		-e "s/^DEMO_AGENT_2_PASSWORD=change-me/DEMO_AGENT_2_PASSWORD=$$(openssl rand -hex 12)/" \
+		-e "s/^DEMO_PRIVACY_OFFICER_PASSWORD=change-me/DEMO_PRIVACY_OFFICER_PASSWORD=$$(openssl rand -hex 12)/" \
 		-e "s/^SESSION_TOKEN_SECRET=change-me/SESSION_TOKEN_SECRET=$$(openssl rand -hex 24)/" \
 		-e "s/^OTP_SECRET=change-me/OTP_SECRET=$$(openssl rand -hex 24)/" \
 		-e "s/^CHAT_SESSION_ID_SECRET=change-me/CHAT_SESSION_ID_SECRET=$$(openssl rand -hex 24)/" \

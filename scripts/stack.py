@@ -79,7 +79,11 @@ def isolated_env(var_dir: Path) -> dict[str, str]:
         "COMPANY_SYSTEMS_URL": f"http://localhost:{ports['company']}",
         "COMPANY_SYSTEMS_TOKEN": fresh_secret("systems"),
         "COMPANY_DATABASE_URL": f"sqlite:///{var_dir / 'companysystems.db'}",
-        "PRIVACY_TEAM_PASSWORD": fresh_secret("privacy"),
+        # The demo's staff accounts (made by the back office in demo mode), signed in to over plain http.
+        "DEMO_AGENT_1_PASSWORD": fresh_secret("agent-1"),
+        "DEMO_AGENT_2_PASSWORD": fresh_secret("agent-2"),
+        "DEMO_PRIVACY_OFFICER_PASSWORD": fresh_secret("privacy-officer"),
+        "CONSOLE_INSECURE_COOKIES": "true",
         "SESSION_TOKEN_SECRET": fresh_secret("session"),
         "OTP_SECRET": fresh_secret("otp"),
         "EXPORT_LINK_SECRET": fresh_secret("export"),
@@ -401,9 +405,26 @@ def stop_recorded() -> None:
 
 
 def demo_env() -> dict[str, str]:
-    """The local demo's environment: demo mode on (the demo login and the demo inbox) unless the
-    caller's own environment says DEMO_MODE (.env.example keeps it off for a deployment)."""
-    return load_env({"DEMO_MODE": os.environ.get("DEMO_MODE", "1")})
+    """The local demo's environment: demo mode on (the demo login and the demo inbox, the demo's
+    staff accounts) unless the caller's own environment says DEMO_MODE (.env.example keeps it off for
+    a deployment), and the staff console's cookies sent over the demo's plain http."""
+    return load_env({"DEMO_MODE": os.environ.get("DEMO_MODE", "1"),
+                     "CONSOLE_INSECURE_COOKIES": os.environ.get("CONSOLE_INSECURE_COOKIES", "true")})
+
+
+DEMO_STAFF = (("agent", "DEMO_AGENT_1"), ("agent", "DEMO_AGENT_2"), ("privacy officer", "DEMO_PRIVACY_OFFICER"))
+
+
+def console_notice(env: dict[str, str]) -> str:
+    """Where the staff console is, and the demo's logins to it (the back office makes them in demo mode)."""
+    lines = [f"  Staff console:              http://localhost:{env['BACKOFFICE_PORT']}/console"]
+    if env.get("DEMO_MODE") != "1":
+        return lines[0] + " (accounts: cd backend && python -m backoffice staff add --help)"
+    for role, prefix in DEMO_STAFF:
+        password = env.get(f"{prefix}_PASSWORD", "")
+        shown = password if password and not password.startswith("change-me") else f"none: set {prefix}_PASSWORD in .env"
+        lines.append(f"    {role + ':':17} {env.get(f'{prefix}_EMAIL', '')}  password {shown}")
+    return "\n".join(lines)
 
 
 def demo_notice(env: dict[str, str]) -> str:
@@ -429,8 +450,7 @@ def run() -> int:
     rest_channel = (f"http://localhost:{env['RASA_PORT']}/webhooks/rest/webhook (Bearer REST_CHANNEL_TOKEN)"
                     if env.get("REST_CHANNEL_TOKEN") else "off (set REST_CHANNEL_TOKEN in .env to turn it on)")
     print(f"\nThe assistant is running.\n  Demo website with the chat: http://localhost:{env['BACKOFFICE_PORT']}/\n"
-          f"  Privacy team overview:      http://localhost:{env['BACKOFFICE_PORT']}/privacy/requests"
-          f" (user {env['PRIVACY_TEAM_USER']}, password PRIVACY_TEAM_PASSWORD in .env)\n"
+          f"{console_notice(env)}\n"
           f"  REST channel:               {rest_channel}\n"
           f"  Logs: {stack.log_dir}\nStop with Ctrl-C or `make stop`.", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

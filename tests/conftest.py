@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 from sqlalchemy import create_engine, text
 from stack import Stack, isolated_env, load_env
@@ -23,6 +25,7 @@ TEST_VAR = ROOT / "var" / f"test-{os.getpid()}"
 PG_ADMIN = "postgresql://postgres@localhost:5432/postgres"
 TEST_ENV = isolated_env(TEST_VAR)
 CUSTOMER_OWNERS: dict[str, str] = {}
+FORM_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def claim_customers(module: str, *customer_ids: str) -> tuple[str, ...]:
@@ -162,3 +165,18 @@ def postgresql_assistant() -> Iterator[Stack]:
     """The same processes on PostgreSQL, each database a throwaway one (`postgresql_stack`)."""
     with postgresql_stack("test-pg") as running:
         yield running
+
+
+def privacy_officer(stack: Stack) -> requests.Session:
+    """An HTTP session signed in to the staff console as the demo's privacy officer (the account the
+    back office makes in demo mode from DEMO_PRIVACY_OFFICER_PASSWORD), with its CSRF token set."""
+    url, officer = stack.env["BACKOFFICE_URL"], requests.Session()
+    form = officer.get(f"{url}/console/login", timeout=10)
+    token = FORM_TOKEN.search(form.text)
+    assert token, form.text
+    filled = {"email": stack.env["DEMO_PRIVACY_OFFICER_EMAIL"], "password": stack.env["DEMO_PRIVACY_OFFICER_PASSWORD"],
+              "csrf_token": token.group(1)}
+    signed = officer.post(f"{url}/console/login", data=filled, allow_redirects=False, timeout=10)
+    assert signed.status_code == 303, signed.text
+    officer.headers["X-CSRF-Token"] = officer.get(f"{url}/api/console/me", timeout=10).json()["csrf_token"]
+    return officer

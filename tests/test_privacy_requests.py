@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 import requests
-from conftest import claim_customers
+from conftest import claim_customers, privacy_officer
 from stack import eventually
 from test_end_to_end import joined, rest, tracker
 
@@ -113,8 +113,7 @@ def test_erasure_by_email_code_is_filed_fulfilled_and_tracked(assistant, custome
     status = say(assistant, sender, "wat is de status van mijn verzoek?")
     assert request_id in status and "afgerond" in status
 
-    overview = requests.get(f"{assistant.env['BACKOFFICE_URL']}/api/privacy/requests/{request_id}",
-                            auth=(assistant.env["PRIVACY_TEAM_USER"], assistant.env["PRIVACY_TEAM_PASSWORD"]), timeout=10)
+    overview = privacy_officer(assistant).get(f"{assistant.env['BACKOFFICE_URL']}/api/privacy/requests/{request_id}", timeout=10)
     assert overview.json()["status"] == "fulfilled"
     systems = [task["system"] for task in overview.json()["tasks"]]
     # An erasure of everything: one task per system of the catalogue, the assistant's transcripts last,

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import pytest
 import requests
-from conftest import PG_ADMIN, ROOT, postgresql_stack
+from conftest import PG_ADMIN, ROOT, postgresql_stack, privacy_officer
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from stack import Stack, eventually
@@ -311,9 +311,8 @@ def drain(stack: Stack, customer_ids: list[str]) -> dict[str, dict]:
         return ledger()
 
 
-def privacy_view(stack: Stack, request_id: str) -> dict:
-    response = requests.get(f"{stack.env['BACKOFFICE_URL']}/api/privacy/requests/{request_id}", timeout=30,
-                            auth=(stack.env["PRIVACY_TEAM_USER"], stack.env["PRIVACY_TEAM_PASSWORD"]))
+def privacy_view(officer: requests.Session, stack: Stack, request_id: str) -> dict:
+    response = officer.get(f"{stack.env['BACKOFFICE_URL']}/api/privacy/requests/{request_id}", timeout=30)
     response.raise_for_status()
     return response.json()
 
@@ -350,11 +349,12 @@ def judge(stack: Stack, conversations: list[Conversation], ledger: dict[str, dic
         verdict.doubled += [f"{rid} ({c.customer_id}): in the ledger, never confirmed" for rid in held - set(given)]
     carried_out = company_actions(stack, [c.customer_id for c in conversations])
     asked = set()
+    officer = privacy_officer(stack)
     for rid, request in sorted(ledger.items()):
         if not finished(request):
             unfinished = [(t["system"], t["state"], t["last_error"]) for t in request["tasks"] if t["state"] != "done"]
             verdict.lost.append(f"{rid}: still {request['status']}, tasks {unfinished}")
-        view = privacy_view(stack, rid)
+        view = privacy_view(officer, stack, rid)
         done_audits = Counter(a["detail"]["system"] for a in view["audit"] if a["action"] == "task_done")
         verdict.replayed += sum(1 for a in view["audit"] if a["action"] == "task_done" and a["detail"].get("replayed"))
         for system, n in Counter(t["system"] for t in view["tasks"]).items():

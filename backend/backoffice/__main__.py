@@ -1,5 +1,5 @@
 """Command line of the back office: `validate` the knowledge base, `publish` it, `serve` the API, run the outbox `worker`,
-or the demo's local `mailsink`."""
+the demo's local `mailsink`, or add a `staff` account to the console."""
 from __future__ import annotations
 
 import argparse
@@ -43,6 +43,13 @@ def main() -> int:
     sink.add_argument("--host", default="127.0.0.1")
     sink.add_argument("--port", type=int, default=8025)
     sink.add_argument("--dir", dest="folder", help="where messages are kept (MAIL_SINK_DIR, default var/mail)")
+    staff = sub.add_parser("staff", help="staff accounts of the console")
+    staff_commands = staff.add_subparsers(dest="staff_command", required=True)
+    add = staff_commands.add_parser("add", help="add an account; the password is read from standard input")
+    add.add_argument("--email", required=True, help="the login name")
+    add.add_argument("--first-name", dest="first_name", required=True, help="the name customers see in the chat")
+    add.add_argument("--full-name", dest="full_name", required=True)
+    add.add_argument("--role", required=True, choices=["agent", "privacy_officer"])
     args = parser.parse_args()
     try:
         settings = Settings.from_env()
@@ -62,6 +69,11 @@ def main() -> int:
         from .demo.mailsink import serve as run_sink
 
         return run_sink(Path(args.folder) if args.folder else settings.mail_dir, host=args.host, port=args.port)
+
+    if args.command == "staff":
+        from .staff.accounts import add_from_command_line
+
+        return add_from_command_line(settings, args.email, args.first_name, args.full_name, args.role)
 
     if args.command == "worker":
         from .requests.worker import main as run_worker

@@ -21,11 +21,13 @@ from .knowledge.rules import KnowledgeBase
 from .my_data import routes as my_data
 from .requests import privacy_team
 from .requests import routes as requests
-from .requests.login_throttle import LoginThrottle
 from .settings import Settings
 from .shared.company_systems import CatalogueProblems, CompanySystems
 from .shared.database import open_database
 from .shared.dependencies import Clock, Process, utcnow
+from .staff import routes as staff
+from .staff.accounts import ensure_demo_accounts
+from .staff.login_throttle import LoginThrottle
 
 
 def validation_problems(exc: RequestValidationError) -> list[dict]:
@@ -71,7 +73,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utcnow) -> FastA
     app.state.catalogue_problems = problems
     app.state.verification = identity.Verification.start(settings, sessions, systems, clock)
     app.state.my_data = my_data.DataSources.start(settings, systems)
-    app.state.privacy_login_throttle = LoginThrottle(lambda: clock().timestamp())
+    app.state.console_login_throttle = LoginThrottle(lambda: clock().timestamp())
     app.state.demo_customers = demo.DemoCustomers()
 
     @app.exception_handler(RequestValidationError)
@@ -79,9 +81,11 @@ def create_app(settings: Settings | None = None, clock: Clock = utcnow) -> FastA
         # ASCII-escaped: a lone surrogate ("\ud800") in the input is valid JSON but no UTF-8.
         return Response(json.dumps({"detail": validation_problems(exc)}), status_code=422, media_type="application/json")
 
-    for router in (knowledge.router, requests.router, privacy_team.router, identity.router, my_data.router, demo.website):
+    for router in (knowledge.router, requests.router, privacy_team.router, identity.router, my_data.router, staff.router,
+                   demo.website):
         app.include_router(router)
     if settings.demo_mode:
         app.include_router(demo.router)
+        ensure_demo_accounts(settings, sessions, clock())
     app.mount("/static", StaticFiles(directory=settings.web_dir / "static"), name="static")
     return app

@@ -38,9 +38,9 @@ class Settings(BaseSettings):
     # The company systems (the system catalogue's ${COMPANY_SYSTEMS_URL} and ${COMPANY_SYSTEMS_TOKEN}).
     company_systems_url: str = _env("COMPANY_SYSTEMS_URL", "http://localhost:8100", "company_systems_url")
     company_systems_token: str = _env("COMPANY_SYSTEMS_TOKEN", "", "company_systems_token")
-    # The privacy team's login for the overview (an empty password keeps the overview closed).
-    privacy_team_user: str = _env("PRIVACY_TEAM_USER", "privacy", "privacy_team_user")
-    privacy_team_password: str = _env("PRIVACY_TEAM_PASSWORD", "", "privacy_team_password")
+    # The staff console's cookies are Secure (sent over HTTPS only) unless this says the console is
+    # served over plain http on this machine (the demo and the tests on http://127.0.0.1).
+    console_insecure_cookies: bool = _env("CONSOLE_INSECURE_COOKIES", False, "console_insecure_cookies")
     # Outbox worker: seconds between polls, call timeout, lease on a claimed task, retry schedule.
     worker_poll_seconds: float = _env("WORKER_POLL_SECONDS", 1.0, "worker_poll_seconds", gt=0)
     worker_timeout_seconds: float = _env("WORKER_TIMEOUT_SECONDS", 5.0, "worker_timeout_seconds", gt=0)
@@ -69,6 +69,14 @@ class Settings(BaseSettings):
     demo_mode: bool = _env("DEMO_MODE", False, "demo_mode")
     demo_mode_allow_public: bool = _env("DEMO_MODE_ALLOW_PUBLIC", False, "demo_mode_allow_public")
     mail_dir: Path = _env("MAIL_SINK_DIR", PROJECT_ROOT / "var" / "mail", "mail_dir")
+    # The demo's staff accounts (two agents, one privacy officer), made or brought up to date at start
+    # in demo mode; an account whose password is unset or a placeholder is not made.
+    demo_agent_1_email: str = _env("DEMO_AGENT_1_EMAIL", "anna@voltera.example", "demo_agent_1_email")
+    demo_agent_1_password: str = _env("DEMO_AGENT_1_PASSWORD", "", "demo_agent_1_password")
+    demo_agent_2_email: str = _env("DEMO_AGENT_2_EMAIL", "bram@voltera.example", "demo_agent_2_email")
+    demo_agent_2_password: str = _env("DEMO_AGENT_2_PASSWORD", "", "demo_agent_2_password")
+    demo_privacy_officer_email: str = _env("DEMO_PRIVACY_OFFICER_EMAIL", "sanne@voltera.example", "demo_privacy_officer_email")
+    demo_privacy_officer_password: str = _env("DEMO_PRIVACY_OFFICER_PASSWORD", "", "demo_privacy_officer_password")
     # A customer's own data: Rasa's tracker store, read for the transcripts and emptied by an erasure
     # (`tracker_url`, from TRACKER_DB_URL or TRACKER_DB_*); how long a company system may take to
     # answer; download links: EXPORT_LINK_SECRET signs them (at least 32 bytes), they live
@@ -132,8 +140,6 @@ class Settings(BaseSettings):
                 problems.append(f"{name} is not set")
             elif is_placeholder(value):
                 problems.append(f"{name} is still the placeholder '{value}' of .env.example")
-        if is_placeholder(self.privacy_team_password):
-            problems.append("PRIVACY_TEAM_PASSWORD is still the placeholder of .env.example (empty keeps the overview closed)")
         return problems
 
 

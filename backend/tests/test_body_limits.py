@@ -36,8 +36,7 @@ def backoffice_url(company_process: Company, sink_process, tmp_path_factory) -> 
                 "COMPANY_SYSTEMS_URL": company_process.url, "COMPANY_SYSTEMS_TOKEN": SYSTEMS_TOKEN,
                 "SESSION_TOKEN_SECRET": SESSION_SECRET, "OTP_SECRET": OTP_SECRET, "SMTP_HOST": "127.0.0.1",
                 "SMTP_PORT": str(sink_process.port), "MAIL_SINK_DIR": str(sink_process.folder), "DEMO_MODE": "1",
-                "DEMO_MODE_ALLOW_PUBLIC": "0", "PRIVACY_TEAM_PASSWORD": "body-limit-privacy-password",
-                "MAX_REQUEST_BODY_BYTES": str(LIMIT)}
+                "DEMO_MODE_ALLOW_PUBLIC": "0", "MAX_REQUEST_BODY_BYTES": str(LIMIT)}
     with back_office_process(folder, values) as url:
         yield url
 
@@ -92,7 +91,7 @@ def backoffice_targets() -> list[tuple[str, str, dict[str, str]]]:
     return [("POST", "/api/identity/email-code", SERVICE), ("POST", "/api/identity/session", SERVICE),
             ("POST", "/api/requests", SERVICE), ("POST", "/demo/login", {}),
             ("POST", "/api/conversations/c-1/answers", SERVICE), ("POST", "/api/requests/REQ-1/extend", {}),
-            ("GET", "/healthz", {})]
+            ("POST", "/console/login", {}), ("GET", "/healthz", {})]
 
 
 def systems_targets() -> list[tuple[str, str, dict[str, str]]]:

@@ -15,7 +15,8 @@ from backoffice.knowledge.rules import KnowledgeBase
 from backoffice.shared.company_systems import CompanySystems, mismatches
 
 from .conftest import KNOWLEDGE, company_systems, fresh_secret, systems_at
-from .ledger.test_ledger_api import SERVICE, TEAM, settings_for
+from .ledger.test_ledger_api import SERVICE, settings_for
+from .staff.conftest import sign_in
 
 CATALOGUE = catalogue.load()
 REGISTER = KnowledgeBase.load(KNOWLEDGE).versions["2026-09"]
@@ -60,8 +61,9 @@ def test_an_erasure_of_everything_keeps_what_no_system_holds_in_sight_of_the_pri
                                                    "client_request_id": f"cat-{uuid.uuid4()}"}, headers=SERVICE).json()
         assert filed["needs_attention"] == ["website_usage is held by no connected system: handle it by hand"]
         assert ASSISTANT in [t["system"] for t in filed["tasks"]]
-        overview = client.get("/api/privacy/requests", auth=TEAM).json()
-        page = client.get("/privacy/requests", auth=TEAM).text
+        sign_in(client, "privacy_officer", "Sanne")
+        overview = client.get("/api/privacy/requests").json()
+        page = client.get("/console/privacy/requests").text
     assert overview["counts"]["needs_attention"] == 1
     assert overview["catalogue_problems"][:1] == [CATALOGUE.register_mismatches(REGISTER)[0]]
     assert 'data-testid="catalogue-problems"' in page and "website_usage" in page

@@ -2,14 +2,15 @@
 generated valid and invalid input, never answers with a server error.
 
 Against the real processes (`python -m backoffice serve` on a migrated SQLite database, demo mode on,
-the company systems and the mail sink running), with the service token, the privacy team's login and
-the company systems' token, so the authenticated operations are exercised past their login. Bounded:
+the company systems and the mail sink running), with the service token, a privacy officer's console session (the demo's
+account, with its CSRF token) and the company systems' token, so the authenticated operations are
+exercised past their login. Bounded:
 a few examples per operation and a time limit per call.
 """
 from __future__ import annotations
 
-import base64
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -37,8 +38,7 @@ from .identity.conftest import (  # noqa: F401  (sink_process is a fixture)
 )
 
 VERIFIED = "fuzz-verified-conversation"
-TEAM = ("privacy", "fuzz-privacy-team-password")
-TEAM_HEADER = {"Authorization": "Basic " + base64.b64encode(f"{TEAM[0]}:{TEAM[1]}".encode()).decode()}
+OFFICER = ("sanne@voltera.example", "fuzz-privacy-officer-password")
 SYSTEMS = {"Authorization": f"Bearer {SYSTEMS_TOKEN}"}
 EXAMPLES_PER_OPERATION = 12
 CALL_TIMEOUT_SECONDS = 20
@@ -60,7 +60,8 @@ def backoffice_url(company_url: str, sink_process, tmp_path_factory: pytest.Temp
                 "COMPANY_SYSTEMS_URL": company_url, "COMPANY_SYSTEMS_TOKEN": SYSTEMS_TOKEN, "SESSION_TOKEN_SECRET": SESSION_SECRET,
                 "OTP_SECRET": OTP_SECRET, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(sink_process.port),
                 "MAIL_SINK_DIR": str(sink_process.folder), "DEMO_MODE": "1", "DEMO_MODE_ALLOW_PUBLIC": "0",
-                "PRIVACY_TEAM_USER": TEAM[0], "PRIVACY_TEAM_PASSWORD": TEAM[1],
+                "DEMO_PRIVACY_OFFICER_EMAIL": OFFICER[0], "DEMO_PRIVACY_OFFICER_PASSWORD": OFFICER[1],
+                "CONSOLE_INSECURE_COOKIES": "true",
                 "EXPORT_LINK_SECRET": "fuzz-export-link-secret-0123456789abcdef",
                 "TRACKER_DB_DIALECT": "sqlite", "TRACKER_DB": str(folder / "rasa-tracker.db")}
     with back_office_process(folder, values) as url:
@@ -122,9 +123,23 @@ def verified_conversation(backoffice_url: str) -> dict[str, str]:
     return {"conversation_id": VERIFIED, "token": download}
 
 
+def officer_session(backoffice_url: str) -> dict[str, str]:
+    """The headers of a privacy officer's console session: its cookie and its CSRF token."""
+    with httpx2.Client(base_url=backoffice_url, timeout=10) as browser:
+        form = browser.get("/console/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token, form.text
+        signed_in = browser.post("/console/login", data={"email": OFFICER[0], "password": OFFICER[1], "csrf_token": token.group(1)})
+        assert signed_in.status_code == 303, signed_in.text
+        me = browser.get("/api/console/me").json()
+        return {"Cookie": f"console_session={browser.cookies['console_session']}", "X-CSRF-Token": me["csrf_token"]}
+
+
 def test_no_back_office_operation_answers_with_a_server_error(backoffice_url):
+    officer = officer_session(backoffice_url)
+
     def login(operation) -> dict:
-        return TEAM_HEADER if "privacy team" in (operation.tags or []) else SERVICE
+        return officer if {"privacy team", "console"} & set(operation.tags or []) else SERVICE
 
     assert server_errors(f"{backoffice_url}/openapi.json", login, lambda: verified_conversation(backoffice_url), PRESENCE) == []
 

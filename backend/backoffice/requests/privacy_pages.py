@@ -1,31 +1,18 @@
-"""The privacy team's pages: every request with its deadline, and one request with its tasks and audit trail."""
+"""The privacy team's pages in the staff console: every request with its deadline (and a picture of
+the open ones by due week), and one request with its tasks and audit trail."""
 from __future__ import annotations
 
 from html import escape
 
+from ..staff.pages import console_page
+from ..staff.rules import Staff
+from .due_weeks import STATUS_ORDER
 from .schemas import DUE_SOON_DAYS
 
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem; color: #1d1d1f; }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #ddd; vertical-align: top; }
-.overdue { background: #fde2e1; }
-.due-soon { background: #fff4d6; }
-.flag { font-weight: 600; }
-.overdue .flag, p.overdue { color: #a40e0e; }
-.due-soon .flag, p.due-soon { color: #8a5a00; }
-.attention { color: #a40e0e; }
-nav a { margin-right: 1rem; }
-code { font-size: .9em; }
-"""
-
-
-def _page(title: str, body: str) -> str:
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="robots" content="noindex">'
-        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>{body}</body></html>"
-    )
-
+OVERVIEW = "/console/privacy/requests"
+CHART_HEIGHT = 160
+BAR_WIDTH = 44
+BAR_GAP = 16
 
 def _row_class(view: dict) -> tuple[str, str]:
     if view["overdue"]:
@@ -35,7 +22,43 @@ def _row_class(view: dict) -> tuple[str, str]:
     return "", ""
 
 
-def render_overview(data: dict, status: str) -> str:
+def render_due_weeks(bars: list[dict]) -> str:
+    """Open requests by due week as stacked bars (inline SVG, one colour per status, drawn by the
+    stylesheet) and the same figures as a table, which is what a screen reader reads."""
+    if not bars:
+        return '<section class="due-weeks" aria-labelledby="due-weeks-title"><h2 id="due-weeks-title">Open requests by due week</h2>' \
+               "<p>No open requests.</p></section>"
+    tallest = max(bar["total"] for bar in bars) or 1
+    width = len(bars) * (BAR_WIDTH + BAR_GAP) + BAR_GAP
+    shapes = []
+    for n, bar in enumerate(bars):
+        x, bottom = BAR_GAP + n * (BAR_WIDTH + BAR_GAP), CHART_HEIGHT
+        for status in STATUS_ORDER:
+            height = round(bar["counts"][status] * (CHART_HEIGHT - 20) / tallest)
+            if height:
+                bottom -= height
+                shapes.append(f'<rect class="status-{status}" x="{x}" y="{bottom}" width="{BAR_WIDTH}" height="{height}"></rect>')
+        shapes.append(f'<text class="total" x="{x + BAR_WIDTH // 2}" y="{bottom - 4}" text-anchor="middle">{bar["total"]}</text>')
+        label_class = "week overdue" if bar["overdue"] else "week"
+        shapes.append(f'<text class="{label_class}" x="{x + BAR_WIDTH // 2}" y="{CHART_HEIGHT + 16}" text-anchor="middle">'
+                      f'{escape(bar["short_label"])}</text>')
+    legend = "".join(f'<li><span class="swatch status-{s}"></span>{escape(s.replace("_", " "))}</li>' for s in STATUS_ORDER)
+    header = "".join(f"<th scope=\"col\">{escape(s.replace('_', ' '))}</th>" for s in STATUS_ORDER)
+    rows = "".join(
+        f'<tr{" class=overdue" if bar["overdue"] else ""}><th scope="row">{escape(bar["label"])}</th>'
+        + "".join(f"<td>{bar['counts'][s]}</td>" for s in STATUS_ORDER) + f"<td>{bar['total']}</td></tr>"
+        for bar in bars
+    )
+    return (
+        '<section class="due-weeks" aria-labelledby="due-weeks-title"><h2 id="due-weeks-title">Open requests by due week</h2>'
+        f'<svg class="chart" aria-hidden="true" focusable="false" viewBox="0 0 {width} {CHART_HEIGHT + 24}" width="{width}"'
+        f' height="{CHART_HEIGHT + 24}">{"".join(shapes)}</svg><ul class="legend" aria-hidden="true">{legend}</ul>'
+        '<table class="figures" data-testid="due-weeks"><caption>Open requests by due week and status</caption>'
+        f'<thead><tr><th scope="col">due</th>{header}<th scope="col">total</th></tr></thead><tbody>{rows}</tbody></table></section>'
+    )
+
+
+def render_overview(data: dict, status: str, officer: Staff) -> str:
     counts = data["counts"]
     rows = []
     for v in data["requests"]:
@@ -44,14 +67,14 @@ def render_overview(data: dict, status: str) -> str:
         attention = "<br>".join(escape(r) for r in v["needs_attention"])
         rows.append(
             f'<tr class="{css}" data-request="{escape(v["id"])}">'
-            f'<td><a href="/privacy/requests/{escape(v["id"])}">{escape(v["id"])}</a></td>'
+            f'<td><a href="{OVERVIEW}/{escape(v["id"])}">{escape(v["id"])}</a></td>'
             f'<td>{escape(v["customer_id"])}</td><td>{escape(v["type"])} <small>({escape(v["article"])})</small></td>'
             f'<td>{escape(v["status"])}</td><td>{escape(v["received_at"][:10])}</td>'
             f'<td>{escape(v["due_on"])}{" (extended)" if v["extended"] else ""}</td>'
             f'<td class="flag">{escape(flag)}</td><td>{escape(tasks)}</td><td class="attention">{attention}</td></tr>'
         )
     nav = " ".join(
-        f'<a href="/privacy/requests?status={s}">{s}</a>' if s != status else f"<strong>{s}</strong>"
+        f'<a href="{OVERVIEW}?status={s}">{s}</a>' if s != status else f'<strong aria-current="page">{s}</strong>'
         for s in ("all", "open", "closed")
     )
     problems = "".join(f"<li>{escape(p)}</li>" for p in data.get("catalogue_problems", []))
@@ -62,15 +85,16 @@ def render_overview(data: dict, status: str) -> str:
         "<h1>Privacy requests</h1>"
         f"<p>Today {escape(data['today'])}: {counts['open']} open, <strong>{counts['overdue']} overdue</strong>, "
         f"{counts[f'due_within_{DUE_SOON_DAYS}_days']} due within {DUE_SOON_DAYS} days, "
-        f"{counts['needs_attention']} need attention.</p>{catalogue}<nav>{nav}</nav>"
-        "<table><thead><tr><th>request</th><th>customer</th><th>right</th><th>status</th><th>received</th>"
+        f"{counts['needs_attention']} need attention.</p>{catalogue}{render_due_weeks(data['open_by_due_week'])}"
+        f'<h2>Requests</h2><nav aria-label="Which requests">{nav}</nav>'
+        "<table class=\"requests\"><thead><tr><th>request</th><th>customer</th><th>right</th><th>status</th><th>received</th>"
         "<th>due</th><th>deadline</th><th>systems</th><th>needs attention</th></tr></thead>"
         f"<tbody>{''.join(rows) or '<tr><td colspan=9>No requests.</td></tr>'}</tbody></table>"
     )
-    return _page("Privacy requests", body)
+    return console_page("Privacy requests", body, officer)
 
 
-def render_request(v: dict) -> str:
+def render_request(v: dict, officer: Staff) -> str:
     css, flag = _row_class(v)
     facts = [
         ("customer", v["customer_id"]), ("right", f"{v['type']} ({v['article']})"), ("status", v["status"]),
@@ -95,7 +119,7 @@ def render_request(v: dict) -> str:
         for a in v["audit"]
     )
     body = (
-        f'<p><a href="/privacy/requests">&larr; all requests</a></p><h1>{escape(v["id"])}</h1>'
+        f'<p><a href="{OVERVIEW}">&larr; all requests</a></p><h1>{escape(v["id"])}</h1>'
         + (f'<p class="flag {css}">{escape(flag)}</p>' if flag else "")
         + f'<table class="facts"><tbody>{fact_rows}</tbody></table>'
         + (f'<h2>Needs attention</h2><ul class="attention">{attention}</ul>' if attention else "")
@@ -106,4 +130,4 @@ def render_request(v: dict) -> str:
         "<h2>Audit trail</h2><table><thead><tr><th>at</th><th>who</th><th>what</th><th>status</th><th>reason</th></tr></thead>"
         f"<tbody>{audit}</tbody></table>"
     )
-    return _page(f"Request {v['id']}", body)
+    return console_page(f"Request {v['id']}", body, officer)

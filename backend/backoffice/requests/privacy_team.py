@@ -1,27 +1,27 @@
 """HTTP layer of the privacy team: every request with its deadline, one request with its tasks and
 audit trail, extending a deadline and retrying a failed task.
 
-HTTP Basic with PRIVACY_TEAM_USER / PRIVACY_TEAM_PASSWORD (an empty password keeps it all closed);
-without a valid login only 401, and after too many wrong ones 429 with Retry-After (`login_throttle`).
+For privacy officers signed in to the staff console (`staff.routes.PrivacyOfficer`; a change also
+needs the session's CSRF token); the audit trail names the officer (`privacy_officer:<e-mail>`).
 """
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query
 from fastapi import Request as HttpRequest
 from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from ..shared.dependencies import ClockDep, SessionDep, SettingsDep
-from ..shared.responses import PAGE, PRIVATE
+from ..shared.dependencies import ClockDep, SessionDep
+from ..shared.responses import PRIVATE
+from ..staff.pages import console_response
+from ..staff.routes import PrivacyOfficer
+from ..staff.rules import Staff
 from . import rules as rr
-from .login_throttle import LoginThrottle
+from .due_weeks import open_by_due_week
 from .privacy_pages import render_overview, render_request
 from .routes import load, tasks_of
 from .schemas import DUE_SOON_DAYS, OPEN, ExtendIn, audit_view, request_view
@@ -30,38 +30,11 @@ from .tables import AuditEntry, Request, SystemTask, append_audit
 OVERVIEW_LIMIT = 500
 Listing = Literal["all", "open", "closed"]
 
-basic = HTTPBasic(auto_error=False, realm="privacy team")
+
+def actor(officer: Staff) -> str:
+    return f"privacy_officer:{officer.email}"
 
 
-def throttle(request: HttpRequest) -> LoginThrottle:
-    return request.app.state.privacy_login_throttle
-
-
-def _digest(text: str) -> bytes:
-    """Equal-length values for compare_digest, so not even the length of the secret shows in the timing."""
-    return hashlib.sha256(text.encode()).digest()
-
-
-def require_privacy_team(request: HttpRequest, settings: SettingsDep, logins: Annotated[LoginThrottle, Depends(throttle)],
-                         credentials: HTTPBasicCredentials | None = Depends(basic)) -> str:
-    """The privacy team's login, compared in constant time, throttled per address and user name."""
-    refused = HTTPException(401, "privacy team login required", headers={"WWW-Authenticate": 'Basic realm="privacy team", charset="UTF-8"'})
-    if credentials is None or not settings.privacy_team_password:
-        raise refused
-    address = request.client.host if request.client else "unknown"
-    wait = logins.retry_after(address, credentials.username)
-    if wait is not None:
-        raise HTTPException(429, f"too many wrong logins: try again in {wait} seconds", headers={"Retry-After": str(wait)})
-    user_ok = hmac.compare_digest(_digest(credentials.username), _digest(settings.privacy_team_user))
-    password_ok = hmac.compare_digest(_digest(credentials.password), _digest(settings.privacy_team_password))
-    if not (user_ok and password_ok):
-        logins.failed(address, credentials.username)
-        raise refused
-    logins.succeeded(address, credentials.username)
-    return credentials.username
-
-
-PrivacyOfficer = Annotated[str, Depends(require_privacy_team)]
 router = APIRouter(tags=["privacy team"])
 
 
@@ -99,16 +72,24 @@ def overview(session: Session, listing: Listing, today: dt.date, catalogue_probl
         "counts": {"open": counted[0], "overdue": counted[1], f"due_within_{DUE_SOON_DAYS}_days": counted[2],
                    "needs_attention": counted[3]},
         "requests": views,
+        "open_by_due_week": open_by_due_week(due_counts(session), today),
         "catalogue_problems": catalogue_problems,
     }
 
 
+def due_counts(session: Session) -> list[tuple[str, dt.date, int]]:
+    """How many open requests there are of each status on each due date."""
+    rows = session.execute(select(Request.status, Request.due_on, func.count()).where(Request.status.in_(OPEN))
+                           .group_by(Request.status, Request.due_on))
+    return [(status, due_on, count) for status, due_on, count in rows]
+
+
 @router.post("/api/requests/{request_id}/extend")
-def extend_request(request_id: str, body: ExtendIn, user: PrivacyOfficer, session: SessionDep, clock: ClockDep) -> JSONResponse:
+def extend_request(request_id: str, body: ExtendIn, officer: PrivacyOfficer, session: SessionDep, clock: ClockDep) -> JSONResponse:
     now = clock()
     request = load(session, request_id, lock=True)
     try:
-        moved, entry = rr.extend(request.to_domain(), body.reason, now, actor=f"privacy:{user}")
+        moved, entry = rr.extend(request.to_domain(), body.reason, now, actor=actor(officer))
     except rr.ExtensionRefused as exc:
         raise HTTPException(409, str(exc)) from None
     before = request.due_on
@@ -120,14 +101,14 @@ def extend_request(request_id: str, body: ExtendIn, user: PrivacyOfficer, sessio
 
 
 @router.post("/api/privacy/requests/{request_id}/tasks/{system}/retry")
-def retry_task(request_id: str, system: str, user: PrivacyOfficer, session: SessionDep, clock: ClockDep) -> JSONResponse:
+def retry_task(request_id: str, system: str, officer: PrivacyOfficer, session: SessionDep, clock: ClockDep) -> JSONResponse:
     now = clock()
     request = load(session, request_id, lock=True)
     task = session.scalar(select(SystemTask).where(SystemTask.request_id == request.id, SystemTask.system == system))
     if task is None:
         raise HTTPException(404, f"request {request.id} has no task for '{system[:40]}'")
     try:
-        again, entry = rr.retry(task.to_domain(), request.to_domain(), f"privacy:{user}", now)
+        again, entry = rr.retry(task.to_domain(), request.to_domain(), actor(officer), now)
     except rr.RetryRefused as exc:
         raise HTTPException(409, str(exc)) from None
     task.state, task.attempts, task.next_attempt_at = again.state.value, again.attempts, again.next_attempt_at
@@ -139,23 +120,23 @@ def retry_task(request_id: str, system: str, user: PrivacyOfficer, session: Sess
 
 
 @router.get("/api/privacy/requests")
-def privacy_requests(request: HttpRequest, _user: PrivacyOfficer, session: SessionDep, clock: ClockDep,
+def privacy_requests(request: HttpRequest, _officer: PrivacyOfficer, session: SessionDep, clock: ClockDep,
                      status: Listing = "all") -> JSONResponse:
     return JSONResponse(overview(session, status, rr.local_date(clock()), request.app.state.catalogue_problems.found), headers=PRIVATE)
 
 
 @router.get("/api/privacy/requests/{request_id}")
-def privacy_request(request_id: str, _user: PrivacyOfficer, session: SessionDep, clock: ClockDep) -> JSONResponse:
+def privacy_request(request_id: str, _officer: PrivacyOfficer, session: SessionDep, clock: ClockDep) -> JSONResponse:
     return JSONResponse(full_view(session, load(session, request_id), rr.local_date(clock())), headers=PRIVATE)
 
 
-@router.get("/privacy/requests", response_class=HTMLResponse, include_in_schema=False)
-def privacy_page(request: HttpRequest, _user: PrivacyOfficer, session: SessionDep, clock: ClockDep,
+@router.get("/console/privacy/requests", response_class=HTMLResponse, include_in_schema=False)
+def privacy_page(request: HttpRequest, officer: PrivacyOfficer, session: SessionDep, clock: ClockDep,
                  status: Listing = Query("all")) -> HTMLResponse:
     found = overview(session, status, rr.local_date(clock()), request.app.state.catalogue_problems.found)
-    return HTMLResponse(render_overview(found, status), headers=PAGE)
+    return console_response(render_overview(found, status, officer))
 
 
-@router.get("/privacy/requests/{request_id}", response_class=HTMLResponse, include_in_schema=False)
-def privacy_request_page(request_id: str, _user: PrivacyOfficer, session: SessionDep, clock: ClockDep) -> HTMLResponse:
-    return HTMLResponse(render_request(full_view(session, load(session, request_id), rr.local_date(clock()))), headers=PAGE)
+@router.get("/console/privacy/requests/{request_id}", response_class=HTMLResponse, include_in_schema=False)
+def privacy_request_page(request_id: str, officer: PrivacyOfficer, session: SessionDep, clock: ClockDep) -> HTMLResponse:
+    return console_response(render_request(full_view(session, load(session, request_id), rr.local_date(clock())), officer))

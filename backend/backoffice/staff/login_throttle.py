@@ -1,4 +1,5 @@
-"""Throttle for the privacy team's login: wrong passwords slow a guesser down without locking the team out for long.
+"""Throttle in front of the staff console's sign-in: wrong passwords slow a guesser down without locking staff out for long.
+(Each account also locks itself after 10 wrong passwords: `rules`.)
 
 Failed logins are counted per client address and per user name, each over FAILURE_WINDOW (a
 quiet window forgets them). From the FREE_FAILURES-th failure on, that key is locked: a login
@@ -7,8 +8,8 @@ doubles the lock.
 - A client address is locked from 30 seconds up to 15 minutes: one source guesses at most a few
   passwords an hour.
 - A user name is locked after twice as many failures, from anywhere, and for 30 to 60 seconds
-  only: a stranger guessing from many addresses gets about one guess a minute, and the real team
-  waits at most a minute at a time (the trade-off: during such an attack the team may have to wait).
+  only: a stranger guessing from many addresses gets about one guess a minute, and the real person
+  waits at most a minute at a time (the trade-off: during such an attack they may have to wait).
 A successful login clears both. Counts live in this process (the back office runs one); they are
 bounded to MAX_TRACKED keys, the stalest dropped first. Behind a reverse proxy every request comes
 from the proxy's address, so the per-address limit becomes one for everyone.

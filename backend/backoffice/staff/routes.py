@@ -1,0 +1,271 @@
+"""HTTP layer of the staff console's sign-in, and what every other console route takes from it.
+
+Signing in: the form carries a pre-session token that must equal the `console_login` cookie (login
+CSRF: another site cannot sign a browser in to an account of its choosing). In front of the
+password check is the per-address throttle (`login_throttle`, 429 with Retry-After); behind it the
+account's own lock (`rules`). A good login ends the browser's old session and starts a new one
+(no fixation): a random token in the `console_session` cookie (HttpOnly, SameSite=Strict, Secure
+unless CONSOLE_INSECURE_COOKIES), kept in the database as its SHA-256, with a CSRF token of its own.
+
+For other routes: `SignedIn`, `AgentOrOfficer` and `PrivacyOfficer` give the signed-in `Staff`.
+Without a live session an API path (`/api/...`) gets 401 and a page a redirect to the sign-in form;
+every unsafe method also needs the session's CSRF token (header `X-CSRF-Token` or form field
+`csrf_token`), else 403; a role that does not fit gets 403.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import re
+from typing import Annotated
+from urllib.parse import parse_qs, quote
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import Request as HttpRequest
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from ..settings import Settings
+from ..shared.dependencies import ClockDep, SessionsDep, SettingsDep
+from ..shared.responses import PRIVATE
+from .login_throttle import LoginThrottle
+from .pages import console_response, login_page
+from .rules import (
+    ABSOLUTE_TIMEOUT,
+    PASSWORDS,
+    Role,
+    Staff,
+    after_wrong_password,
+    is_locked,
+    login_within_bounds,
+    needs_touch,
+    new_session_token,
+    normalise_email,
+    session_alive,
+    token_digest,
+)
+from .tables import StaffMember, StaffSession
+
+SESSION_COOKIE = "console_session"
+LOGIN_COOKIE = "console_login"
+LOGIN_PATH = "/console/login"
+LOGIN_FORM_SECONDS = 2 * 60 * 60
+MAX_LOGIN_BODY_BYTES = 16 * 1024  # a 1,024-character password, percent-encoded, and the rest
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
+CONSOLE_PATH = re.compile(r"/console(?:/[A-Za-z0-9._~-]+)*/?")
+REFUSED = "That e-mail address and password did not work. After 10 wrong passwords an account is locked for 15 minutes."
+FORM_EXPIRED = "The sign-in form had expired. Please sign in again."
+
+router = APIRouter(tags=["console"])
+
+
+def throttle(request: HttpRequest) -> LoginThrottle:
+    return request.app.state.console_login_throttle
+
+
+def console_path(wanted: str) -> str:
+    """Where to go after signing in: a page of the console, never anywhere else."""
+    return wanted if len(wanted) <= 200 and CONSOLE_PATH.fullmatch(wanted) and "/." not in wanted else "/console"
+
+
+def _cookie(response: Response, settings: Settings, name: str, value: str, path: str, max_age: int) -> None:
+    response.set_cookie(name, value, max_age=max_age, path=path, secure=not settings.console_insecure_cookies, httponly=True,
+                        samesite="strict")
+
+
+def _forget_cookie(response: Response, settings: Settings, name: str, path: str) -> None:
+    response.delete_cookie(name, path=path, secure=not settings.console_insecure_cookies, httponly=True, samesite="strict")
+
+
+def _same(offered: str, expected: str) -> bool:
+    return hmac.compare_digest(offered.encode(), expected.encode())
+
+
+# --- the signed-in member of staff, for every console route ----------------------------------------
+
+
+async def offered_csrf_token(request: HttpRequest) -> str:
+    """The CSRF token a change sends: the X-CSRF-Token header, else a form's csrf_token field."""
+    header = request.headers.get("x-csrf-token")
+    if header is not None or request.method not in UNSAFE_METHODS:
+        return header or ""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        return ""
+    fields = _form_fields(await request.body())
+    return fields.get("csrf_token", "")
+
+
+def _live_session(session: Session, token: str, now: dt.datetime) -> tuple[StaffSession, StaffMember] | None:
+    if not TOKEN_SHAPE.fullmatch(token):
+        return None
+    found = session.execute(select(StaffSession, StaffMember).join(StaffMember, StaffMember.id == StaffSession.staff_id)
+                            .where(StaffSession.token_hash == token_digest(token))).first()
+    if found is None:
+        return None
+    row, member = found
+    if not member.active or not session_alive(row.created_at, row.last_seen_at, now):
+        session.delete(row)
+        session.commit()
+        return None
+    return row, member
+
+
+def _not_signed_in(request: HttpRequest) -> HTTPException:
+    if request.url.path.startswith("/api/"):
+        return HTTPException(401, "sign in to the staff console first")
+    return HTTPException(303, "sign in to the staff console first",
+                         headers={"Location": f"{LOGIN_PATH}?next={quote(console_path(request.url.path))}"})
+
+
+def signed_in(request: HttpRequest, sessions: SessionsDep, clock: ClockDep,
+              offered: Annotated[str, Depends(offered_csrf_token)]) -> Staff:
+    now = clock()
+    with sessions() as session:
+        found = _live_session(session, request.cookies.get(SESSION_COOKIE, ""), now)
+        if found is None:
+            raise _not_signed_in(request)
+        row, member = found
+        if request.method in UNSAFE_METHODS and not _same(offered, row.csrf_token):
+            raise HTTPException(403, "a change needs this session's CSRF token (header X-CSRF-Token or form field csrf_token)")
+        if needs_touch(row.last_seen_at, now):
+            row.last_seen_at = now
+            session.commit()
+        return member.as_staff(row.csrf_token)
+
+
+SignedIn = Annotated[Staff, Depends(signed_in)]
+
+
+def agent_or_officer(staff: SignedIn) -> Staff:
+    if staff.role not in (Role.AGENT.value, Role.PRIVACY_OFFICER.value):
+        raise HTTPException(403, "for support agents and privacy officers")
+    return staff
+
+
+def privacy_officer(staff: SignedIn) -> Staff:
+    if not staff.is_privacy_officer:
+        raise HTTPException(403, "for privacy officers only")
+    return staff
+
+
+AgentOrOfficer = Annotated[Staff, Depends(agent_or_officer)]
+PrivacyOfficer = Annotated[Staff, Depends(privacy_officer)]
+
+
+@router.get("/api/console/me")
+def me(staff: SignedIn) -> JSONResponse:
+    return JSONResponse({"id": staff.id, "email": staff.email, "first_name": staff.first_name, "full_name": staff.full_name,
+                         "role": staff.role, "csrf_token": staff.csrf_token}, headers=PRIVATE)
+
+
+# --- signing in and out ------------------------------------------------------------------------------
+
+
+def _form_fields(body: bytes) -> dict[str, str]:
+    try:
+        parsed = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=20)
+    except ValueError:
+        raise HTTPException(400, "too many form fields") from None
+    return {name: values[0] for name, values in parsed.items()}
+
+
+async def login_form(request: HttpRequest) -> dict[str, str]:
+    """The sign-in form's fields, from a bounded urlencoded body."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_LOGIN_BODY_BYTES:
+        raise HTTPException(413, "the sign-in form is too big")
+    body = await request.body()  # no more than MAX_REQUEST_BODY_BYTES, however it is sent
+    if len(body) > MAX_LOGIN_BODY_BYTES:
+        raise HTTPException(413, "the sign-in form is too big")
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        raise HTTPException(415, "the sign-in form is sent as application/x-www-form-urlencoded")
+    return _form_fields(body)
+
+
+def _login_form(settings: Settings, form_token: str | None, next_path: str, status_code: int = 200, message: str = "",
+                email: str = "", headers: dict[str, str] | None = None) -> Response:
+    """The sign-in form, with the pre-session cookie it must be sent back with (a fresh one when `form_token` is None)."""
+    token = form_token if form_token and TOKEN_SHAPE.fullmatch(form_token) else new_session_token()
+    response = console_response(login_page(token, next_path, message, email), status_code, headers)
+    _cookie(response, settings, LOGIN_COOKIE, token, LOGIN_PATH, LOGIN_FORM_SECONDS)
+    return response
+
+
+@router.get(LOGIN_PATH, include_in_schema=False)
+def login(request: HttpRequest, settings: SettingsDep, next_path: str = Query("", alias="next", max_length=200)) -> Response:
+    return _login_form(settings, request.cookies.get(LOGIN_COOKIE), console_path(next_path))
+
+
+def _authenticate(session: Session, email: str, password: str, now: dt.datetime) -> StaffMember | None:
+    """The account this login opens, or None. Every refusal has done the work of one password check."""
+    member = session.scalar(select(StaffMember).where(StaffMember.email == email, StaffMember.active.is_(True)).with_for_update())
+    if member is None:
+        PASSWORDS.verify_unknown(password)
+        return None
+    right = PASSWORDS.verify(member.password_hash, password)
+    if is_locked(member.locked_until, now):
+        return None
+    if not right:
+        member.failed_logins, locked_until = after_wrong_password(member.failed_logins, now)
+        if locked_until is not None:
+            member.locked_until = locked_until
+        session.commit()
+        return None
+    member.failed_logins, member.locked_until = 0, None
+    if PASSWORDS.needs_rehash(member.password_hash):
+        member.password_hash = PASSWORDS.hash(password)
+    return member
+
+
+def _start_session(session: Session, member: StaffMember, old_token: str, now: dt.datetime) -> str:
+    """A new session for this member (the browser's old one ended, and this member's dead ones cleared); its token."""
+    if TOKEN_SHAPE.fullmatch(old_token):
+        session.execute(delete(StaffSession).where(StaffSession.token_hash == token_digest(old_token)))
+    for row in session.scalars(select(StaffSession).where(StaffSession.staff_id == member.id)):
+        if not session_alive(row.created_at, row.last_seen_at, now):
+            session.delete(row)
+    token = new_session_token()
+    session.add(StaffSession(staff_id=member.id, token_hash=token_digest(token), csrf_token=new_session_token(), created_at=now,
+                             last_seen_at=now))
+    return token
+
+
+@router.post(LOGIN_PATH, include_in_schema=False)
+def login_submit(request: HttpRequest, form: Annotated[dict[str, str], Depends(login_form)], settings: SettingsDep,
+                 sessions: SessionsDep, clock: ClockDep, logins: Annotated[LoginThrottle, Depends(throttle)]) -> Response:
+    next_path = console_path(form.get("next", ""))
+    form_token = request.cookies.get(LOGIN_COOKIE, "")
+    if not (TOKEN_SHAPE.fullmatch(form_token) and _same(form.get("csrf_token", ""), form_token)):
+        return _login_form(settings, None, next_path, 403, FORM_EXPIRED)
+    email, password = normalise_email(form.get("email", "")), form.get("password", "")
+    shown_email = email[:254]
+    address = request.client.host if request.client else "unknown"
+    wait = logins.retry_after(address, shown_email)
+    if wait is not None:
+        return _login_form(settings, form_token, next_path, 429, f"Too many wrong sign-ins: try again in {wait} seconds.",
+                           shown_email, {"Retry-After": str(wait)})
+    now = clock()
+    with sessions() as session:
+        member = _authenticate(session, email, password, now) if login_within_bounds(email, password) else None
+        if member is None:
+            logins.failed(address, shown_email)
+            return _login_form(settings, form_token, next_path, 401, REFUSED, shown_email)
+        token = _start_session(session, member, request.cookies.get(SESSION_COOKIE, ""), now)
+        session.commit()
+    logins.succeeded(address, shown_email)
+    response = RedirectResponse(next_path, status_code=303)
+    _cookie(response, settings, SESSION_COOKIE, token, "/", int(ABSOLUTE_TIMEOUT.total_seconds()))
+    _forget_cookie(response, settings, LOGIN_COOKIE, LOGIN_PATH)
+    return response
+
+
+@router.post("/console/logout", include_in_schema=False)
+def logout(request: HttpRequest, _staff: SignedIn, settings: SettingsDep, sessions: SessionsDep) -> Response:
+    with sessions() as session:
+        session.execute(delete(StaffSession).where(StaffSession.token_hash == token_digest(request.cookies.get(SESSION_COOKIE, ""))))
+        session.commit()
+    response = RedirectResponse(LOGIN_PATH, status_code=303)
+    _forget_cookie(response, settings, SESSION_COOKIE, "/")
+    return response
