@@ -11,7 +11,7 @@ from itertools import count
 from pathlib import Path
 
 import pytest
-from stack import Process, Stack, eventually, free_port, isolated_env, load_env
+from stack import Process, Stack, console_notice, eventually, free_port, isolated_env, load_env
 
 IDLE = [sys.executable, "-c", "import signal; signal.pause()"]  # alive, listening on nothing
 
@@ -106,3 +106,13 @@ def test_the_readme_counts_the_processes_make_run_starts(tmp_path: Path):
     words = {"five": 5, "six": 6, "seven": 7, "eight": 8}
     said = re.search(r"`make run` starts (\w+) processes", (Path(__file__).resolve().parents[1] / "README.md").read_text())
     assert said and words[said.group(1)] == len(Stack(load_env(isolated_env(tmp_path))).commands())
+
+
+def test_make_run_names_the_staff_console_and_the_demo_logins_beside_the_website():
+    env = load_env({"DEMO_MODE": "1", "BACKOFFICE_PORT": "8000", "DEMO_AGENT_1_PASSWORD": "anna-pass",
+                    "DEMO_AGENT_2_PASSWORD": "change-me", "DEMO_PRIVACY_OFFICER_PASSWORD": "sanne-pass"})
+    notice = console_notice(env)
+    assert "Staff console:              http://localhost:8000/console\n" in notice
+    assert "anna@voltera.example  password anna-pass" in notice and "sanne@voltera.example  password sanne-pass" in notice
+    assert "bram@voltera.example  password none: set DEMO_AGENT_2_PASSWORD in .env" in notice
+    assert "password" not in console_notice({**env, "DEMO_MODE": "0"})  # no demo accounts without demo mode
