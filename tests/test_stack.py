@@ -109,8 +109,10 @@ def test_the_readme_counts_the_processes_make_run_starts(tmp_path: Path):
 
 
 def test_make_run_names_the_staff_console_and_the_demo_logins_beside_the_website():
-    env = load_env({"DEMO_MODE": "1", "BACKOFFICE_PORT": "8000", "DEMO_AGENT_1_PASSWORD": "anna-pass",
-                    "DEMO_AGENT_2_PASSWORD": "change-me", "DEMO_PRIVACY_OFFICER_PASSWORD": "sanne-pass"})
+    env = {"DEMO_MODE": "1", "BACKOFFICE_PORT": "8000",
+           "DEMO_AGENT_1_EMAIL": "anna@voltera.example", "DEMO_AGENT_1_PASSWORD": "anna-pass",
+           "DEMO_AGENT_2_EMAIL": "bram@voltera.example", "DEMO_AGENT_2_PASSWORD": "change-me",
+           "DEMO_PRIVACY_OFFICER_EMAIL": "sanne@voltera.example", "DEMO_PRIVACY_OFFICER_PASSWORD": "sanne-pass"}
     notice = console_notice(env)
     assert "Staff console:              http://localhost:8000/console\n" in notice
     assert "anna@voltera.example  password anna-pass" in notice and "sanne@voltera.example  password sanne-pass" in notice
