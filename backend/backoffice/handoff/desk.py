@@ -93,11 +93,14 @@ def open_entry(session: Session, conversation_id: str) -> QueueEntry | None:
                                                    QueueEntry.state.in_(hr.OPEN_STATES)).order_by(QueueEntry.created_at.desc()))
 
 
-def agents_available(session: Session, config: DeskConfig, now: dt.datetime) -> int:
+def available_agents(session: Session, config: DeskConfig, now: dt.datetime) -> set[int]:
     """Agents whose console asked lately and who are still signed in (signing out ends it at once)."""
     signed_in = exists().where(StaffSession.staff_id == AgentPresence.staff_id)
-    return session.scalar(select(func.count()).select_from(AgentPresence)
-                          .where(AgentPresence.seen_at >= now - config.agent_presence, signed_in)) or 0
+    return set(session.scalars(select(AgentPresence.staff_id).where(AgentPresence.seen_at >= now - config.agent_presence, signed_in)))
+
+
+def agents_available(session: Session, config: DeskConfig, now: dt.datetime) -> int:
+    return len(available_agents(session, config, now))
 
 
 def waiting_before(session: Session, entry: QueueEntry) -> int:
@@ -254,6 +257,9 @@ def transfer(session: Session, rasa: RasaConversations, entry: QueueEntry, agent
     audit(session, entry, actor(agent), "transferred", now, to=actor(to) if to else "queue")
     session.commit()
     rasa.say(entry.conversation_id, entry.channel, sentences.AGENT_TRANSFERRED[entry.language].format(name=agent.first_name))
+    if to is not None:
+        rasa.say(entry.conversation_id, entry.channel, sentences.AGENT_JOINED[entry.language].format(name=to.first_name),
+                 metadata={"agent": to.first_name})
 
 
 def end(session: Session, rasa: RasaConversations, entry: QueueEntry, agent: Staff, state: hr.State, now: dt.datetime) -> None:

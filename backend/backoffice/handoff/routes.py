@@ -17,6 +17,7 @@ from fastapi import Request as HttpRequest
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import sentences
@@ -221,7 +222,18 @@ def _colleague(session: Session, staff_id: int) -> Staff:
     member = session.get(StaffMember, staff_id)
     if member is None or not member.active:
         raise HTTPException(422, "no such colleague")
-    return Staff(id=member.id, email=member.email, first_name=member.first_name, full_name=member.full_name, role=member.role)
+    return member.as_staff()
+
+
+@router.get("/api/console/colleagues")
+def colleagues(staff: AgentOrOfficer, session: SessionDep, clock: ClockDep, parts: HandoffDep) -> JSONResponse:
+    """Whom a conversation can be transferred to: the other active members of staff, the available ones first."""
+    available = desk.available_agents(session, parts.config, clock())
+    others = session.scalars(select(StaffMember).where(StaffMember.active.is_(True), StaffMember.id != staff.id)
+                             .order_by(StaffMember.first_name))
+    found = [{"id": m.id, "first_name": m.first_name, "full_name": m.full_name, "role": m.role, "available": m.id in available}
+             for m in others]
+    return JSONResponse({"colleagues": sorted(found, key=lambda c: not c["available"])}, headers=PRIVATE)
 
 
 @router.post("/api/console/conversations/{entry_id}/claim")

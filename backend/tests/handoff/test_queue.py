@@ -13,7 +13,7 @@ from backoffice.identity.tables import ConversationIdentity
 from backoffice.my_data.transcripts import carry_out, staff_notes
 from backoffice.requests.tables import AuditEntry, Request
 
-from .conftest import CONNECTION, Clock, FakeRasa, Tracker, assistant, browser
+from .conftest import CONNECTION, Clock, FakeRasa, assistant, browser
 
 SUMMARY = {"topics": ["what_data_collected"], "requests": ["request_deletion"],
            "last_messages": ["what do you keep about me?", "I want to talk to a person"]}
@@ -288,3 +288,20 @@ def test_a_waiting_customer_whose_chat_stays_closed_leaves_the_queue(app, signed
     app.state.handoff.upkeep.run_once(clock())
     assert anna.get("/api/console/queue").json()["queue"] == []
     assert rasa.calls[-1].events[0] == {"event": "resume"}, "the bot is back for when they return"
+
+
+def test_an_agent_transfers_a_conversation_to_an_available_colleague(app, signed_in, rasa):
+    anna, anna_staff = agent_online(app, signed_in, "Anna")
+    bram, bram_staff = agent_online(app, signed_in, "Bram")
+    entry = hand_over(app, "conv-transfer")["entry"]
+    anna.post(f"/api/console/conversations/{entry}/claim")
+    listed = anna.get("/api/console/colleagues").json()["colleagues"]
+    assert {"id": bram_staff.id, "available": True} in [{k: c[k] for k in ("id", "available")} for c in listed]
+    assert anna_staff.id not in [c["id"] for c in listed]
+
+    moved = anna.post(f"/api/console/conversations/{entry}/transfer", json={"to": bram_staff.id})
+    assert moved.status_code == 200 and moved.json()["claimed_by_name"] == "Bram"
+    assert rasa.said("conv-transfer")[-2:] == ["Anna is passing your chat to a colleague. One moment, please.",
+                                               "You are now talking to Bram from Voltera's team."]
+    assert bram.post(f"/api/console/conversations/{entry}/reply", json={"text": "Bram here"}).status_code == 200
+    assert anna.get(f"/api/console/conversations/{entry}").status_code == 404, "no longer Anna's"
