@@ -8,7 +8,7 @@ import logging
 import sys
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -61,8 +61,7 @@ def ensure_account(session: Session, account: NewAccount, now: dt.datetime, pass
     if not same_password:
         member.password_hash = passwords.hash(account.password)
     member.failed_logins, member.locked_until = 0, None
-    for old in session.scalars(select(StaffSession).where(StaffSession.staff_id == member.id)):
-        session.delete(old)
+    session.execute(delete(StaffSession).where(StaffSession.staff_id == member.id))
     return "updated"
 
 

@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, quote
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi import Request as HttpRequest
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from ..settings import Settings
@@ -106,7 +106,7 @@ def _live_session(session: Session, token: str, now: dt.datetime) -> tuple[Staff
         return None
     row, member = found
     if not member.active or not session_alive(row.created_at, row.last_seen_at, now):
-        session.delete(row)
+        session.execute(delete(StaffSession).where(StaffSession.id == row.id))  # a no-op if another request ended it first
         session.commit()
         return None
     return row, member
@@ -130,7 +130,7 @@ def signed_in(request: HttpRequest, sessions: SessionsDep, clock: ClockDep,
         if request.method in UNSAFE_METHODS and not _same(offered, row.csrf_token):
             raise HTTPException(403, "a change needs this session's CSRF token (header X-CSRF-Token or form field csrf_token)")
         if needs_touch(row.last_seen_at, now):
-            row.last_seen_at = now
+            session.execute(update(StaffSession).where(StaffSession.id == row.id).values(last_seen_at=now))
             session.commit()
         return member.as_staff(row.csrf_token)
 
@@ -223,9 +223,10 @@ def _start_session(session: Session, member: StaffMember, old_token: str, now: d
     """A new session for this member (the browser's old one ended, and this member's dead ones cleared); its token."""
     if TOKEN_SHAPE.fullmatch(old_token):
         session.execute(delete(StaffSession).where(StaffSession.token_hash == token_digest(old_token)))
-    for row in session.scalars(select(StaffSession).where(StaffSession.staff_id == member.id)):
-        if not session_alive(row.created_at, row.last_seen_at, now):
-            session.delete(row)
+    dead = [row.id for row in session.scalars(select(StaffSession).where(StaffSession.staff_id == member.id))
+            if not session_alive(row.created_at, row.last_seen_at, now)]
+    if dead:
+        session.execute(delete(StaffSession).where(StaffSession.id.in_(dead)))
     token = new_session_token()
     session.add(StaffSession(staff_id=member.id, token_hash=token_digest(token), csrf_token=new_session_token(), created_at=now,
                              last_seen_at=now))
