@@ -226,6 +226,7 @@
 
     connect();
     window.addEventListener("pagehide", function () { if (source) source.close(); });
+    window.addEventListener("pageshow", function (event) { if (event.persisted) connect(); }); // back from the history cache
   }
 
   /* ------------------------------------------------------------------ */
@@ -266,9 +267,12 @@
       show(cells[4], JSON.stringify([entry.verified, entry.open_requests]), function () {
         var box = document.createDocumentFragment();
         box.appendChild(el("p", verifiedText(entry)));
-        if (entry.open_requests && entry.open_requests.length) {
+        var open = entry.open_requests || [];
+        if (open.length) {
           box.appendChild(el("p", "Open requests:", "label"));
-          box.appendChild(listOf(entry.open_requests.map(requestText), "none"));
+          box.appendChild(listOf(open.map(requestText), "none"));
+        } else if (entry.verified) {
+          box.appendChild(el("p", "no open requests", "muted"));
         }
         return box;
       });
