@@ -182,6 +182,43 @@ def test_agent_takes_a_conversation_replies_and_hands_it_back(assistant: Stack, 
     assert any(BOT_IS_BACK in t for t in said_to_customer(assistant, sender))  # answering again: tests/test_agent_handoff.py
 
 
+def test_agent_inserts_a_canned_reply_and_transfers_to_a_colleague(assistant: Stack, browser: Browser,
+                                                                    contexts: list[BrowserContext]):
+    """A suggestion put into the reply (to edit or send as it is), then the conversation passed to Bram,
+    who holds it at once: the customer is told who takes over."""
+    marker = uuid.uuid4().hex[:8]
+    bram = new_page(browser, contexts)
+    sign_in(bram, assistant, agent_login(assistant, 2))  # his console is open: he is available for a transfer
+    anna = new_page(browser, contexts)
+    sign_in(anna, assistant, agent_login(assistant, 1))
+    sender = asks_for_a_person(assistant, f"Which personal data do you keep about me? ({marker})")
+    queue_row(anna, marker).get_by_role("link", name=re.compile("^Open")).click()
+    anna.get_by_role("button", name="Take this conversation").click()
+    expect(anna.locator("#facts")).to_contain_text("taken by you", timeout=LIVE)
+
+    anna.get_by_label("Suggested answers").select_option(label="Greeting")
+    anna.get_by_role("button", name="Insert into the reply").click()
+    greeting = "Hello, I'm happy to help. What is your question about?"
+    expect(anna.get_by_label("Reply to the customer")).to_have_value(greeting)
+    anna.get_by_role("button", name="Send", exact=True).click()
+    expect(anna.locator("#transcript")).to_contain_text(f"Anna: {greeting}", timeout=LIVE)
+
+    anna.get_by_label("Transfer to").select_option(label="Bram Jansen (available)")
+    anna.get_by_role("button", name="Transfer", exact=True).click()
+    expect(anna).to_have_url(console_url(assistant), timeout=LIVE)
+    expect(queue_row(anna, marker)).to_contain_text("taken by Bram", timeout=LIVE)
+    expect(queue_row(bram, marker)).to_contain_text("taken by you", timeout=LIVE)
+    told = said_to_customer(assistant, sender)
+    assert "Anna is passing your chat to a colleague. One moment, please." in told
+    assert "You are now talking to Bram from Voltera's team." in told
+
+    queue_row(bram, marker).get_by_role("link", name=re.compile("^Open")).click()
+    expect(bram.locator("#facts")).to_contain_text("taken by you", timeout=LIVE)
+    bram.get_by_role("button", name="Hand back to the assistant").click()
+    expect(bram).to_have_url(console_url(assistant), timeout=LIVE)
+    assert any(BOT_IS_BACK in t for t in said_to_customer(assistant, sender))
+
+
 def test_the_console_pages_have_no_serious_accessibility_violations(assistant: Stack, browser: Browser,
                                                                       contexts: list[BrowserContext]):
     """axe-core on the sign-in form, the queue with a conversation in it, and that conversation taken."""

@@ -19,6 +19,7 @@
 
   var STREAM = "/api/console/stream";
   var RECONNECT_AFTER_MS = 5000; // when the browser gave up on the stream (a refusal, not a dropped line)
+  var COLLEAGUES_EVERY_MS = 30000; // who is available to take a transfer changes as consoles open and close
 
   var REASONS = {
     asked_for_person: "asked for a person",
@@ -105,6 +106,26 @@
     }
     var text = STATES[entry.state] || words(entry.state);
     return entry.ended_because ? text + " (" + entry.ended_because + ")" : text;
+  }
+
+  function awayText(entry) {
+    return entry.customer_away_since ? "the customer's chat window has been closed since " + clock(entry.customer_away_since) : "";
+  }
+
+  /* An id for one filing, so that sending the same form again files it once (the back office's client_request_id). */
+  function filingId() {
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  function getJson(path) {
+    return fetch(path, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(function (answer) {
+      return answer.json().catch(function () { return null; }).then(function (parsed) {
+        if (!answer.ok) throw new Error(problemText(answer, parsed));
+        return parsed;
+      });
+    });
   }
 
   /* A list of texts, or a short "none" when there are none. */
@@ -277,7 +298,8 @@
         return box;
       });
       show(cells[5], JSON.stringify(entry.summary), function () { return summaryNode(entry.summary); });
-      show(cells[6], stateText(entry, me), function () { return stateText(entry, me); });
+      var state = stateText(entry, me) + (entry.customer_away_since ? "; " + awayText(entry) : "");
+      show(cells[6], state, function () { return state; });
     }
 
     function render(data) {
@@ -335,6 +357,13 @@
     var actions = document.getElementById("actions");
     actions.parentNode.insertBefore(outcome, actions.nextSibling);
 
+    var transfer = transferControl();
+    actions.parentNode.insertBefore(transfer.node, outcome.nextSibling);
+    var suggestions = suggestionsControl(document.getElementById("reply"));
+    replyForm.parentNode.insertBefore(suggestions.node, replyForm);
+    var filing = filingControl();
+    noteForm.parentNode.insertBefore(filing.node, noteForm.nextSibling);
+
     var me = null;
     var current = null; // the conversation as last shown
     var shownMessages = []; // the transcript's messages as shown, to add only the new ones
@@ -357,6 +386,162 @@
       Array.prototype.forEach.call(replyForm.elements, function (field) { field.disabled = busy || !holding; });
       var readable = current !== null && current.state !== "gone";
       Array.prototype.forEach.call(noteForm.elements, function (field) { field.disabled = busy || !readable; });
+      transfer.enable(!busy && holding);
+      suggestions.enable(!busy && holding);
+      filing.enable(!busy && holding && current !== null && Boolean(current.verified));
+    }
+
+    function labelled(id, text, control) {
+      var box = el("p");
+      var label = el("label", text);
+      label.htmlFor = id;
+      control.id = id;
+      box.appendChild(label);
+      box.appendChild(control);
+      return box;
+    }
+
+    function option(value, text) {
+      var node = el("option", text);
+      node.value = value;
+      return node;
+    }
+
+    /* Transfer to a colleague (the available ones first) or back to the queue. */
+    function transferControl() {
+      var box = el("div", null, "transfer");
+      var choice = el("select");
+      var send = el("button", "Transfer");
+      send.type = "button";
+      box.appendChild(labelled("transfer-to", "Transfer to", choice));
+      box.appendChild(send);
+
+      function load() {
+        if (document.activeElement === choice) return; // never rebuild a list the agent is choosing from
+        getJson("/api/console/colleagues").then(function (answer) {
+          var chosen = choice.value;
+          while (choice.firstChild) choice.removeChild(choice.firstChild);
+          choice.appendChild(option("", "the queue (any agent)"));
+          (answer.colleagues || []).forEach(function (c) {
+            choice.appendChild(option(String(c.id), c.full_name + (c.available ? " (available)" : " (not signed in)")));
+          });
+          choice.value = chosen;
+          if (choice.selectedIndex < 0) choice.selectedIndex = 0;
+        }, function () { /* the list stays as it was; the next look tries again */ });
+      }
+
+      choice.appendChild(option("", "the queue (any agent)"));
+      window.setInterval(load, COLLEAGUES_EVERY_MS);
+      send.addEventListener("click", function () {
+        var to = choice.value ? Number(choice.value) : null;
+        var whom = choice.options[choice.selectedIndex] ? choice.options[choice.selectedIndex].textContent : "the queue";
+        act("transfer", { to: to }, function () {
+          outcome.textContent = "Transferred to " + whom + ". Back to the queue…";
+          window.location.assign("/console");
+        });
+      });
+      load();
+      return {
+        node: box,
+        enable: function (on) { choice.disabled = !on; send.disabled = !on; }
+      };
+    }
+
+    /* Canned replies and the knowledge base's answers, in the customer's language, put into the reply to edit and send. */
+    function suggestionsControl(reply) {
+      var box = el("div", null, "suggestions");
+      var choice = el("select");
+      var insert = el("button", "Insert into the reply");
+      insert.type = "button";
+      var texts = {};
+      choice.appendChild(option("", "choose a suggested answer"));
+      box.appendChild(labelled("suggestion", "Suggested answers", choice));
+      box.appendChild(insert);
+
+      function group(label, items, prefix) {
+        var node = el("optgroup");
+        node.label = label;
+        items.forEach(function (item, index) {
+          texts[prefix + index] = item.text;
+          node.appendChild(option(prefix + index, item.title));
+        });
+        if (items.length) choice.appendChild(node);
+      }
+
+      getJson(base + "/suggestions").then(function (answer) {
+        group("Canned replies", answer.canned || [], "canned-");
+        group("Knowledge base, version " + answer.knowledge_version, answer.knowledge || [], "knowledge-");
+      }, function () { /* none to offer: the agent writes the reply */ });
+
+      insert.addEventListener("click", function () {
+        var text = texts[choice.value];
+        if (!text) {
+          problem.textContent = "Choose a suggested answer first.";
+          choice.focus();
+          return;
+        }
+        problem.textContent = "";
+        reply.value = reply.value.trim() ? reply.value.replace(/\s+$/, "") + "\n\n" + text : text;
+        reply.focus();
+      });
+      return {
+        node: box,
+        enable: function (on) { choice.disabled = !on; insert.disabled = !on; }
+      };
+    }
+
+    /* A privacy request filed for the verified customer: the ledger names the agent, the customer is told. */
+    function filingControl() {
+      var box = el("section", null, "filing");
+      box.setAttribute("aria-labelledby", "filing-heading");
+      var heading = el("h2", "File a request for the customer");
+      heading.id = "filing-heading";
+      box.appendChild(heading);
+      var hint = el("p", "Only for a customer verified in this chat (website login or e-mail code), in a conversation you have taken.",
+        "muted");
+      box.appendChild(hint);
+      var form = el("form");
+      form.id = "filing-form";
+      var type = el("select");
+      [["access", "access: a copy of their data"], ["portability", "portability: their data, machine-readable"],
+        ["erasure", "erasure"], ["restriction", "restriction of use"], ["objection", "objection"],
+        ["objection_direct_marketing", "objection to direct marketing"], ["opt_out", "opt out"]]
+        .forEach(function (t) { type.appendChild(option(t[0], t[1])); });
+      form.appendChild(labelled("filing-type", "Which request", type));
+      var note = el("textarea");
+      note.rows = 2;
+      note.maxLength = 2000;
+      form.appendChild(labelled("filing-note", "Note for the privacy team (optional)", note));
+      var send = el("button", "File the request");
+      send.type = "submit";
+      form.appendChild(send);
+      box.appendChild(form);
+      var pending = filingId(); // kept until the filing succeeds: sending again files once
+
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        var details = note.value.trim() ? { note: note.value.trim() } : null;
+        var body = { type: type.value, categories: null, details: details, client_request_id: pending };
+        busy = true;
+        updateControls();
+        problem.textContent = "";
+        post(base + "/requests", body).then(function (filed) {
+          busy = false;
+          pending = filingId();
+          note.value = "";
+          outcome.textContent = "Filed " + filed.request + " (" + words(filed.type) + ", due " + filed.due_on + "); the customer is told.";
+          updateControls();
+        }, function (error) {
+          busy = false;
+          updateControls();
+          problem.textContent = error.message;
+          problem.scrollIntoView({ block: "nearest" });
+        });
+      });
+      return {
+        node: box,
+        enable: function (on) { Array.prototype.forEach.call(form.elements, function (field) { field.disabled = !on; }); }
+      };
     }
 
     function fact(list, term, value) {
@@ -369,10 +554,11 @@
 
     function showFacts(c) {
       var signature = JSON.stringify([c.state, c.claimed_by, c.claimed_by_name, c.ended_because, waited(c.waiting_seconds), c.reason,
-        c.language, c.channel, c.verified, c.open_requests, c.summary, me && me.id]);
+        c.language, c.channel, c.verified, c.open_requests, c.summary, c.customer_away_since, me && me.id]);
       show(facts, signature, function () {
         var list = document.createDocumentFragment();
         fact(list, "State", stateText(c, me));
+        if (c.customer_away_since) fact(list, "Customer away", awayText(c));
         fact(list, c.state === "waiting" ? "Waiting for" : "Waited", waited(c.waiting_seconds));
         fact(list, "Reason", REASONS[c.reason] || words(c.reason));
         fact(list, "Language", LANGUAGES[c.language] || c.language);
