@@ -8,6 +8,7 @@ from alembic import op
 revision, down_revision = "0007", "0006"
 
 TZ = sa.DateTime(timezone=True)
+APPEND_ONLY = "audit entries are append-only: they are never changed or deleted"  # as 0002 says it
 
 
 def upgrade() -> None:
@@ -34,12 +35,23 @@ def upgrade() -> None:
         sa.Column("created_at", TZ, nullable=False),
         sa.Column("last_seen_at", TZ, nullable=False),
     )
+    _actor_length(300, 100)
+
+
+def _actor_length(new: int, old: int) -> None:
+    """SQLite changes a column by copying the table, which drops its triggers: the audit log's
+    append-only guard (0002) is made again on the copy."""
     with op.batch_alter_table("audit_entries") as table:
-        table.alter_column("actor", type_=sa.String(300), existing_type=sa.String(100), existing_nullable=False)
+        table.alter_column("actor", type_=sa.String(new), existing_type=sa.String(old), existing_nullable=False)
+    if op.get_bind().dialect.name == "sqlite":
+        for verb in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER IF NOT EXISTS audit_entries_no_{verb.lower()} BEFORE {verb} ON audit_entries "
+                f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END"
+            )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("audit_entries") as table:
-        table.alter_column("actor", type_=sa.String(100), existing_type=sa.String(300), existing_nullable=False)
+    _actor_length(100, 300)
     op.drop_table("staff_sessions")
     op.drop_table("staff_members")
