@@ -107,7 +107,8 @@ def main() -> int:
     except KnowledgeError as exc:
         print(f"knowledge base invalid: {exc}", file=sys.stderr)
         return 1
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # An agent's console holds a live stream open for minutes: a stop waits for them this long, then closes them.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=5)
     return 0
 
 

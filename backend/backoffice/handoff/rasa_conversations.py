@@ -35,7 +35,9 @@ class RasaConversations:
             resume: bool = False) -> None:
         """Send `text` to the customer as the conversation's next bot message on their channel (after
         resuming the bot first when `resume`)."""
-        events: list[dict[str, Any]] = [{"event": "resume"}] if resume else []
+        # After `resume` the bot listens again: without the `action_listen`, Rasa predicts the customer's
+        # next message from a turn that never ended (and answers it with a fallback).
+        events: list[dict[str, Any]] = [{"event": "resume"}, {"event": "action", "name": "action_listen"}] if resume else []
         events.append({"event": "bot", "text": text, "metadata": metadata or {}})
         self._append(conversation_id, channel, events)
 

@@ -42,7 +42,7 @@ from ..requests.tables import Request
 
 CATEGORY = "customer_service"  # the knowledge base: "this includes conversations with this chat assistant"
 SYSTEM = "assistant"
-SPEAKERS = {"user": "customer", "bot": "assistant"}  # an agent's reply in a handed-over chat is a bot event too
+SPEAKERS = {"user": "customer", "bot": "assistant"}  # an agent's reply in a handed-over chat is a bot event too (`_message`)
 CONNECT_TIMEOUT_SECONDS = 5
 
 # Rasa's SQLTrackerStore.SQLEvent, just the columns read here.
@@ -271,6 +271,9 @@ def _message(type_name: str, timestamp: float | None, data: str | None) -> dict 
         return None
     moment = timestamp if timestamp is not None else event.get("timestamp")
     at = dt.datetime.fromtimestamp(moment, dt.UTC).isoformat() if isinstance(moment, (int, float)) else None
+    agent = (event.get("metadata") or {}).get("agent") if isinstance(event.get("metadata"), dict) else None
+    if type_name == "bot" and isinstance(agent, str) and agent:
+        return {"at": at, "from": "agent", "agent": agent[:100], "text": text}  # a member of staff, in a chat handed to them
     return {"at": at, "from": SPEAKERS[type_name], "text": text}
 
 

@@ -131,7 +131,7 @@ def test_the_agent_replies_reads_what_the_customer_types_and_hands_back(app, sig
     view = anna.get(f"/api/console/conversations/{entry}").json()
     texts = [(m["from"], m["text"]) for m in view["transcript"]]
     assert ("customer", "ik wil een mens spreken") in texts
-    assert ("assistant", "Anna: Waarmee kan ik helpen?") in texts
+    assert ("agent", "Anna: Waarmee kan ik helpen?") in texts
     assert texts[-1] == ("customer", "Mijn adres klopt niet <script>alert(1)</script>")
     assert [n["text"] for n in view["notes"]] == ["Klant wil adres wijzigen"]
 
