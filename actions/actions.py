@@ -89,33 +89,6 @@ def answer_from_knowledge(dispatcher: CollectingDispatcher, tracker: Tracker, to
     ]
 
 
-class ActionClarify(Action):
-    """Ask a short clarifying question with the likeliest topics as buttons, when NLU is unsure."""
-
-    def name(self) -> str:
-        return "action_clarify"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        language = conversation_language(tracker)
-        if tracker.get_slot("language") == "other":
-            dispatcher.utter_message(text=f'{sentence("other_language", language)}\n{sentence("not_understood", language)}')
-            return [SlotSet("answer_topic", None)]
-        if not (tracker.latest_message.get("text") or "").strip():
-            dispatcher.utter_message(text=sentence("not_understood", language))
-            return [SlotSet("answer_topic", None)]
-        ranking = [r.get("name") for r in tracker.latest_message.get("intent_ranking", [])]
-        client = backoffice()
-        try:
-            composer = Composer(client.version(client.current_version_id()), language)
-        except BackOfficeError as exc:
-            logger.error("back office unavailable: %s", exc)
-            dispatcher.utter_message(text=sentence("unavailable", language))
-            return []
-        answer = composer.clarify(ranking)
-        dispatcher.utter_message(text=answer.text, buttons=answer.buttons)
-        return [SlotSet("answer_topic", answer.topic)]
-
-
 class ActionSessionStart(Action):
     """Start a session as Rasa does, carrying slots over, and tell a returning customer what changed."""
 

@@ -237,6 +237,19 @@ class BackOfficeClient:
         """The requests of the customer this conversation is verified as (where the message is)."""
         return self._call("GET", f"/api/conversations/{quote(conversation_id, safe='')}/requests", presence=presence)
 
+    # --- handing the chat to a person ---
+
+    def hand_over(self, conversation_id: str, reason: str, language: str, summary: dict[str, list[str]],
+                  presence: Presence) -> dict[str, Any]:
+        """Queued (`position`, `expected_wait_minutes`) or not (`opens_at`, `ticket_answered_by`)."""
+        return self._call("POST", f"/api/conversations/{quote(conversation_id, safe='')}/handoff",
+                          json={"reason": reason, "language": language, "summary": summary}, presence=presence)
+
+    def record_ticket(self, conversation_id: str, reason: str, language: str, presence: Presence) -> dict[str, Any]:
+        """`{ticket, answer_by}`; `Refused` with reason `not_verified` until the conversation is verified here."""
+        return self._call("POST", f"/api/conversations/{quote(conversation_id, safe='')}/tickets",
+                          json={"reason": reason, "language": language}, presence=presence)
+
     def request_categories(self) -> dict[str, Any]:
         """Category -> the systems holding it: what a request can cover (changes only with a deployment)."""
         if self._categories is None:

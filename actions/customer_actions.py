@@ -27,6 +27,7 @@ from . import rights
 from .actions import answer_from_knowledge, backoffice, conversation_language
 from .answers import INTENT_TOPICS, Composer
 from .backoffice import BackOfficeError, Presence, Refused
+from .handoff import hand_over
 from .sentences import FIELD_EXAMPLES, FIELD_NAMES, sentence
 
 logger = logging.getLogger(__name__)
@@ -86,10 +87,27 @@ class CustomerAction(Action, metaclass=ABCMeta):
             return show_my_data(dispatcher, tracker, language)
         if kind == "status":
             return request_status(dispatcher, tracker, language)
+        if kind == "ticket":
+            reason = pending.get("reason") if isinstance(pending, dict) else None
+            return leave_ticket(dispatcher, tracker, language, reason if isinstance(reason, str) else "asked_for_person")
         if isinstance(kind, str):
             return ask_to_confirm(dispatcher, tracker, pending, language)  # type: ignore[arg-type]
         dispatcher.utter_message(text=sentence("verified_next", language))
         return []
+
+
+def leave_ticket(dispatcher: CollectingDispatcher, tracker: Tracker, language: str, reason: str) -> list[EventType]:
+    """Record the ticket for the verified customer; ask them to verify first otherwise."""
+    try:
+        ticket = backoffice().record_ticket(tracker.sender_id, reason, language, Presence.of(tracker))
+    except Refused as exc:
+        if exc.reason != "not_verified":
+            raise BackOfficeError(str(exc)) from None
+        dispatcher.utter_message(text=sentence("ticket_verify_first", language))
+        return [SlotSet("pending_request", {"type": "ticket", "reason": reason})]
+    answer_by = dt.date.fromisoformat(ticket["answer_by"]).strftime("%d-%m-%Y")
+    dispatcher.utter_message(text=sentence("ticket_recorded", language, ticket=ticket["ticket"], date=answer_by))
+    return [SlotSet("pending_request", None)]
 
 
 def show_my_data(dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> list[EventType]:
@@ -224,10 +242,12 @@ class ActionConfirmRequest(CustomerAction):
                 dispatcher.utter_message(text=sentence("verify_first", language))
                 return []
             key = {"no_draft": "no_draft", "draft_expired": "draft_expired"}.get(exc.reason)
-            detail = exc.body.get("detail") or exc.reason
-            text = sentence(key, language) if key else sentence("not_filed", language, detail=detail)
-            dispatcher.utter_message(text=text)
-            return [SlotSet("pending_request", None)]
+            if key:
+                dispatcher.utter_message(text=sentence(key, language))
+                return [SlotSet("pending_request", None)]
+            # a request the assistant cannot file: a person takes it from here
+            dispatcher.utter_message(text=sentence("not_filed", language, detail=exc.body.get("detail") or exc.reason))
+            return [SlotSet("pending_request", None), *hand_over(dispatcher, tracker, "cannot_file")]
         except BackOfficeError as exc:
             logger.error("filing draft %s: %s", draft_id[:14], exc)
             dispatcher.utter_message(text=sentence("filing_unsure", language))
@@ -318,3 +338,15 @@ def _clock(moment: str | None, seconds: Any = None, language: str = "en") -> str
     if at is None or at.tzinfo is None:
         return sentence("try_again_later", language)
     return at.astimezone(AMSTERDAM).strftime("%H:%M")
+
+
+class ActionLeaveTicket(CustomerAction):
+    """The customer takes the offer of a ticket."""
+
+    def name(self) -> str:
+        return "action_leave_ticket"
+
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> list[EventType]:
+        pending = tracker.get_slot("pending_request")
+        reason = pending.get("reason") if isinstance(pending, dict) and pending.get("type") == "ticket" else "asked_for_person"
+        return leave_ticket(dispatcher, tracker, language, reason if isinstance(reason, str) else "asked_for_person")

@@ -95,9 +95,39 @@ SENTENCES: dict[str, Wording] = {
         "en": "Customer service: {email}, {phone} ({hours}).",
     },
     "human": {
-        "nl": "In deze chat kan ik je nog niet doorverbinden met een medewerker. Je bereikt een mens zo:",
-        "en": "I can't hand this chat over to a member of staff yet. You can reach a person here:",
+        "nl": "Je bereikt een mens ook zo:",
+        "en": "You can also reach a person here:",
     },
+    # -- handing the chat to a person (actions/handoff.py) -------------------------------------
+    "handing_over": {
+        "nl": "Ik geef je door aan een medewerker van Voltera. Je bent nummer {position} in de rij; de verwachte wachttijd is "
+              "ongeveer {minutes} minuten. Alles wat je nu typt, komt bij hen aan.",
+        "en": "I'm handing you over to a member of Voltera's team. You are number {position} in the queue; the expected wait is "
+              "about {minutes} minutes. Everything you type now reaches them.",
+    },
+    "stop_waiting_button": {"nl": "Niet meer wachten", "en": "Stop waiting"},
+    "nobody_now": {
+        "nl": "Er is nu niemand van ons team beschikbaar voor een chat{opens}. Ik kan je vraag met dit gesprek als ticket "
+              "doorgeven; je krijgt dan uiterlijk {date} antwoord per e-mail.",
+        "en": "Nobody from our team can take a chat right now{opens}. I can pass your question on as a ticket, with this "
+              "conversation, and we answer by e-mail by {date}.",
+    },
+    "opens_at": {"nl": " (we zijn er weer op {when})", "en": " (we are back on {when})"},
+    "ticket_button": {"nl": "Laat een ticket achter", "en": "Leave a ticket"},
+    "ticket_verify_first": {
+        "nl": "Om je per e-mail te antwoorden, moet ik eerst weten dat jij het bent: typ het e-mailadres van je Voltera-account, "
+              "dan stuur ik je een code.",
+        "en": "To answer you by e-mail, I first need to know it is you: type the e-mail address of your Voltera account and "
+              "I'll send you a code.",
+    },
+    "ticket_recorded": {
+        "nl": "Dank je. Je vraag staat genoteerd als ticket {ticket}. We antwoorden uiterlijk {date} per e-mail, op het "
+              "adres dat we van je hebben.",
+        "en": "Thank you. Your question is recorded as ticket {ticket}. We answer by e-mail by {date}, at the address we have "
+              "for you.",
+    },
+    "not_waiting": {"nl": "Je wacht niet op een medewerker. Waarmee kan ik je helpen?",
+                    "en": "You are not waiting for a member of staff. How can I help?"},
     "clarify": {
         "nl": "Ik weet niet zeker wat je bedoelt. Gaat je vraag over een van deze onderwerpen?",
         "en": "I'm not sure what you mean. Is your question about one of these?",

@@ -13,6 +13,10 @@ assistant's replies `[{"recipient_id": ..., "text": ...}, ...]`. What it adds:
   another shape than `connectors.limits` allows, metadata that is not an object; 413 for a body or
   metadata over its limit. A message longer than `MAX_MESSAGE_CHARS` gets the "too long" answer
   (200) and never reaches the NLU pipeline.
+- **Replies that come later.** REST cannot push: what a member of staff writes in a chat handed
+  over to them is stored in the conversation, and `GET /webhooks/rest/webhook/messages?sender=<id>&after=<unix time>`
+  (same token) answers with the assistant's and the agent's messages stored after that moment,
+  `[{"recipient_id", "text", "timestamp"}, ...]`, oldest first; the client polls it while waiting.
 - **The input channel is always `rest`** (Rasa's channel lets the body name any, `website`
   included), metadata keys starting with `_` (the server's own) and credential-looking keys are
   dropped, and `?stream=true` is not offered.
@@ -29,6 +33,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.core.events import BotUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -46,6 +51,7 @@ from connectors.limits import (
 logger = logging.getLogger(__name__)
 
 MIN_TOKEN_CHARS = 32
+MAX_LATER_MESSAGES = 100
 BEARER = "bearer "
 
 
@@ -107,6 +113,24 @@ class TokenRestInput(InputChannel):
             except Exception:
                 logger.exception("REST message for %s could not be handled", sender[:16])
             return response.json(collector.messages)
+
+        @rest.route("/webhook/messages", methods=["GET"])
+        async def later_messages(request: Request) -> HTTPResponse:
+            if not self.token:
+                return refusal(403, "channel_off", "the REST channel is off: set REST_CHANNEL_TOKEN to use it")
+            if not self.authorised(request):
+                return refusal(401, "unauthorised", "send the channel's token as 'Authorization: Bearer <token>'")
+            sender = request.args.get("sender") or ""
+            if not is_sender_id(sender):
+                return refusal(400, "bad_request", "'sender' must be a sender id as in POST /webhooks/rest/webhook")
+            try:
+                after = float(request.args.get("after") or 0)
+            except ValueError:
+                return refusal(400, "bad_request", "'after' must be a Unix time in seconds")
+            tracker = await request.app.ctx.agent.tracker_store.retrieve(sender)
+            said = [{"recipient_id": sender, "text": e.text, "timestamp": e.timestamp}
+                    for e in (tracker.events if tracker else []) if isinstance(e, BotUttered) and e.text and e.timestamp > after]
+            return response.json(said[-MAX_LATER_MESSAGES:])
 
         return rest
 

@@ -190,6 +190,36 @@ class IdentityClient:
         return Verdict(UNAVAILABLE, reason or f"status {status}")
 
 
+class PresenceNotices:
+    """Tell the back office when a conversation's last chat window closes and when one opens again, so
+    that an agent sees a customer who left, and a waiting one who stays away leaves the queue. Sent in
+    the background (a closing socket waits for nobody); a notice that fails is logged and dropped."""
+
+    def __init__(self, base_url: str | None, service_token: str | None, timeout: float = IDENTITY_TIMEOUT_SECONDS) -> None:
+        self.base_url = (base_url or "").rstrip("/")
+        self.service_token = service_token or ""
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.sending: set[asyncio.Task] = set()
+
+    def tell(self, conversation_id: str, here: bool) -> None:
+        if not self.base_url or _placeholder(self.service_token):
+            return
+        task = asyncio.get_running_loop().create_task(self._send(conversation_id, here))
+        self.sending.add(task)
+        task.add_done_callback(self.sending.discard)
+
+    async def _send(self, conversation_id: str, here: bool) -> None:
+        url = f"{self.base_url}/api/conversations/{conversation_id}/handoff/presence"
+        headers = {"Authorization": f"Bearer {self.service_token}"}
+        try:
+            async with aiohttp.ClientSession(timeout=self.timeout) as http:
+                async with http.post(url, json={"here": here}, headers=headers) as answer:
+                    if answer.status >= 400:
+                        logger.warning("the back office answered %s to a chat window's presence", answer.status)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            logger.warning("the back office could not be told of a chat window's presence: %s", type(exc).__name__)
+
+
 async def _maybe_await(result: Any) -> None:
     if inspect.isawaitable(result):
         await result
@@ -262,6 +292,7 @@ class WebsiteInput(SocketIOInput):
                          jwt_key=None, metadata_key=metadata_key)
         self.session_ids = SessionIds(session_id_secret)
         self.identity = IdentityClient(backoffice_url, backoffice_service_token)
+        self.presence = PresenceNotices(backoffice_url, backoffice_service_token)
         self.connections: dict[str, _Connection] = {}
         self.allowed_origins = frozenset((allowed_origins or "").replace(",", " ").split())
         if not self.allowed_origins:
@@ -296,7 +327,9 @@ class WebsiteInput(SocketIOInput):
 
         @sio.on("disconnect", namespace=self.namespace)
         async def disconnect(sid: str) -> None:
-            self.connections.pop(sid, None)
+            gone = self.connections.pop(sid, None)
+            if gone is not None and gone.session_id and not self._open_windows(gone.session_id):
+                self.presence.tell(gone.session_id, here=False)
             logger.debug("website chat %s disconnected", sid)
 
         @sio.on("session_request", namespace=self.namespace)
@@ -364,6 +397,10 @@ class WebsiteInput(SocketIOInput):
             self._remember_notice(conn, token, verdict.notice_key)
         return session_id
 
+    def _open_windows(self, session_id: str) -> int:
+        """The connections of this replica in the session (the tabs of one customer)."""
+        return sum(1 for c in self.connections.values() if c.session_id == session_id)
+
     @staticmethod
     def _remember_notice(conn: _Connection, token: str, key: str) -> None:
         if (token, key) not in conn.told:
@@ -378,6 +415,8 @@ class WebsiteInput(SocketIOInput):
             await _maybe_await(self.sio.leave_room(sid, conn.session_id))
         await _maybe_await(self.sio.enter_room(sid, session_id))
         conn.session_id = session_id
+        if self._open_windows(session_id) == 1:
+            self.presence.tell(session_id, here=True)
         await self.sio.emit("session_confirm", session_id, room=sid)
 
     async def _prepare(self, sid: str, data: Any, output: SocketIOOutput) -> UserMessage | None:

@@ -91,6 +91,9 @@ def isolated_env(var_dir: Path) -> dict[str, str]:
         "SMTP_PORT": str(ports["smtp"]),
         "MAIL_SINK_DIR": str(var_dir / "mail"),
         "DEMO_MODE": "1",
+        # Agents may take chats at any hour in the tests (the office hours' own tests set theirs).
+        "HANDOFF_OFFICE_HOURS": "mon-sun 00:00-24:00",
+        "HANDOFF_HOLIDAYS_COUNTRY": "",
         # Tests make company systems fail on purpose, and a failing task give up after a few quick tries.
         "COMPANY_SYSTEMS_FAULTS": "1",
         "WORKER_MAX_ATTEMPTS": "3",

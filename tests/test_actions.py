@@ -13,9 +13,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import actions as actions_module
 from actions import rights
-from actions.actions import ActionAnswerDataQuestion, ActionClarify, ActionDefaultFallback, ActionSessionStart
+from actions.actions import ActionAnswerDataQuestion, ActionDefaultFallback, ActionSessionStart
 from actions.backoffice import BackOfficeClient
 from actions.customer_actions import _clock, ask_to_confirm
+from actions.handoff import ActionClarify
 from actions.sentences import sentence
 from bot import typed_values
 

@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from .catalogue import Catalogue
 from .demo import routes as demo
+from .handoff import routes as handoff
 from .identity import routes as identity
 from .knowledge import routes as knowledge
 from .knowledge.rules import KnowledgeBase
@@ -60,7 +61,9 @@ def create_app(settings: Settings | None = None, clock: Clock = utcnow) -> FastA
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         checking = threading.Thread(target=problems.check_systems, args=(systems,), daemon=True, name="catalogue-check")
         checking.start()
+        app.state.handoff.run_upkeep(clock)
         yield
+        app.state.handoff.close()
         problems.stop.set()
         systems.close()
         app.state.my_data.tracker.close()
@@ -75,6 +78,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utcnow) -> FastA
     app.state.my_data = my_data.DataSources.start(settings, systems)
     app.state.console_login_throttle = LoginThrottle(lambda: clock().timestamp())
     app.state.demo_customers = demo.DemoCustomers()
+    app.state.handoff = handoff.Handoff.start(settings, sessions, clock)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> Response:
@@ -82,7 +86,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utcnow) -> FastA
         return Response(json.dumps({"detail": validation_problems(exc)}), status_code=422, media_type="application/json")
 
     for router in (knowledge.router, requests.router, privacy_team.router, identity.router, my_data.router, staff.router,
-                   demo.website):
+                   demo.website, handoff.router):
         app.include_router(router)
     if settings.demo_mode:
         app.include_router(demo.router)

@@ -97,6 +97,25 @@ class Settings(BaseSettings):
     backoffice_port: int = _env("BACKOFFICE_PORT", 8000)
     # The largest request body accepted (bytes); a bigger one gets 413 before anything parses it.
     max_body_bytes: int = _env("MAX_REQUEST_BODY_BYTES", 64 * 1024, "max_body_bytes", gt=0)
+    # Handing chats to a person. Agents answer within HANDOFF_OFFICE_HOURS (Amsterdam time, e.g.
+    # "mon-fri 09:00-17:00, sat 10:00-14:00"), except on the public holidays of HANDOFF_HOLIDAYS_COUNTRY
+    # (an ISO country code; empty for none) and HANDOFF_CLOSED_DATES (YYYY-MM-DD, space-separated).
+    # The expected wait counts HANDOFF_MINUTES_PER_CONVERSATION per agent; a ticket is answered within
+    # HANDOFF_TICKET_WORKING_DAYS; a claim lapses when its agent's console has been away for
+    # HANDOFF_CLAIM_TIMEOUT_SECONDS, and an agent counts as available for HANDOFF_AGENT_PRESENCE_SECONDS
+    # after their console last asked.
+    handoff_office_hours: str = _env("HANDOFF_OFFICE_HOURS", "mon-fri 09:00-17:00", "handoff_office_hours")
+    handoff_holidays_country: str = _env("HANDOFF_HOLIDAYS_COUNTRY", "NL", "handoff_holidays_country")
+    handoff_closed_dates: str = _env("HANDOFF_CLOSED_DATES", "", "handoff_closed_dates")
+    handoff_minutes_per_conversation: float = _env("HANDOFF_MINUTES_PER_CONVERSATION", 6.0, "handoff_minutes_per_conversation", gt=0)
+    handoff_ticket_working_days: int = _env("HANDOFF_TICKET_WORKING_DAYS", 2, "handoff_ticket_working_days", ge=1)
+    handoff_claim_timeout_seconds: float = _env("HANDOFF_CLAIM_TIMEOUT_SECONDS", 120.0, "handoff_claim_timeout_seconds", gt=0)
+    handoff_agent_presence_seconds: float = _env("HANDOFF_AGENT_PRESENCE_SECONDS", 60.0, "handoff_agent_presence_seconds", gt=0)
+    # Rasa's HTTP API, where an agent's replies enter the conversation: its address (else localhost
+    # and RASA_PORT) and the token `rasa run --auth-token` was given.
+    rasa_url: str = _env("RASA_URL", "", "rasa_url")
+    rasa_port: int = _env("RASA_PORT", 5005)
+    rasa_api_token: str = _env("RASA_API_TOKEN", "", "rasa_api_token")
 
     @model_validator(mode="after")
     def _derived(self) -> Settings:
@@ -109,6 +128,7 @@ class Settings(BaseSettings):
             object.__setattr__(self, "tracker_url", tracker_url({"TRACKER_DB_URL": self.tracker_url}))
         public = self.public_url or self.backoffice_url or f"http://localhost:{self.backoffice_port}"
         object.__setattr__(self, "public_url", public.rstrip("/"))
+        object.__setattr__(self, "rasa_url", (self.rasa_url or f"http://localhost:{self.rasa_port}").rstrip("/"))
         return self
 
     @classmethod
@@ -135,7 +155,7 @@ class Settings(BaseSettings):
         problems = []
         for name, value in (("BACKOFFICE_SERVICE_TOKEN", self.service_token), ("COMPANY_SYSTEMS_TOKEN", self.company_systems_token),
                             ("SESSION_TOKEN_SECRET", self.session_token_secret), ("OTP_SECRET", self.otp_secret),
-                            ("EXPORT_LINK_SECRET", self.export_link_secret)):
+                            ("EXPORT_LINK_SECRET", self.export_link_secret), ("RASA_API_TOKEN", self.rasa_api_token)):
             if not value:
                 problems.append(f"{name} is not set")
             elif is_placeholder(value):
