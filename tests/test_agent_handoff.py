@@ -10,10 +10,13 @@ import time
 import uuid
 from typing import Any
 
+import pytest
 import requests
+from conftest import claim_customers
 from stack import BACKOFFICE_PY, ROOT, Stack, eventually
 from test_website_channel import Visitor, demo_login, joined, tracker
 
+[TICKET_CUSTOMER] = claim_customers(__name__, "C0044")
 PASSWORD = "a long enough agent password"
 FORM_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -76,7 +79,7 @@ async def next_reply(visitor: Visitor, timeout: float = 30) -> str:
 def test_with_nobody_available_a_verified_customer_leaves_a_ticket(assistant: Stack):
     """First in this file, and this file before the console's browser test: no agent has signed in yet."""
     async def chat() -> None:
-        visitor = Visitor(assistant, token=demo_login(assistant, "C0004"))
+        visitor = Visitor(assistant, token=demo_login(assistant, TICKET_CUSTOMER))
         await visitor.open()
         await visitor.say("hallo", language="nl")
         offered = await visitor.say("ik wil een medewerker spreken", language="nl")
@@ -92,7 +95,14 @@ def test_with_nobody_available_a_verified_customer_leaves_a_ticket(assistant: St
     asyncio.run(chat())
 
 
-def test_a_website_chat_goes_to_an_agent_and_back(assistant: Stack):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_assistant(request: pytest.FixtureRequest) -> Stack:
+    """The embedded SQLite stack, and the same on PostgreSQL (the queue, the claims, Rasa's tracker)."""
+    return request.getfixturevalue(f"{request.param}_assistant")
+
+
+def test_a_website_chat_goes_to_an_agent_and_back(any_assistant: Stack):
+    assistant = any_assistant
     anna = Console(assistant, "Anna")
     anna.queue()  # her console is open: she is available
     opening = f"Hello, my order {uuid.uuid4().hex[:6]} did not arrive"

@@ -15,6 +15,8 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
+from .handoff.rules import OfficeHours
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER = "change-me"
 
@@ -160,6 +162,10 @@ class Settings(BaseSettings):
                 problems.append(f"{name} is not set")
             elif is_placeholder(value):
                 problems.append(f"{name} is still the placeholder '{value}' of .env.example")
+        try:
+            OfficeHours.parse(self.handoff_office_hours)
+        except ValueError as exc:
+            problems.append(f"HANDOFF_OFFICE_HOURS: {exc}")
         return problems
 
 

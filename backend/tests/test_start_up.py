@@ -13,7 +13,7 @@ from .conftest import ROOT, fresh_secret
 BACKEND = ROOT / "backend"
 
 GOOD = {name: fresh_secret(name.lower()) for name in (
-    "BACKOFFICE_SERVICE_TOKEN", "COMPANY_SYSTEMS_TOKEN", "SESSION_TOKEN_SECRET", "OTP_SECRET", "EXPORT_LINK_SECRET")}
+    "BACKOFFICE_SERVICE_TOKEN", "COMPANY_SYSTEMS_TOKEN", "SESSION_TOKEN_SECRET", "OTP_SECRET", "EXPORT_LINK_SECRET", "RASA_API_TOKEN")}
 
 
 def start(command: str, **env: str) -> subprocess.CompletedProcess:
@@ -39,3 +39,8 @@ def test_a_variable_the_catalogue_reads_must_be_set():
 def test_a_setting_of_the_wrong_type_is_named():
     ran = start("serve", SMTP_PORT="eight")
     assert ran.returncode == 1 and "SMTP_PORT" in ran.stderr
+
+
+def test_office_hours_that_cannot_be_read_stop_start_up():
+    ran = start("serve", HANDOFF_OFFICE_HOURS="weekdays 9 to 5")
+    assert ran.returncode == 1 and "HANDOFF_OFFICE_HOURS" in ran.stderr and "mon-fri 09:00-17:00" in ran.stderr

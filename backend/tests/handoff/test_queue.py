@@ -305,3 +305,17 @@ def test_an_agent_transfers_a_conversation_to_an_available_colleague(app, signed
                                                "You are now talking to Bram from Voltera's team."]
     assert bram.post(f"/api/console/conversations/{entry}/reply", json={"text": "Bram here"}).status_code == 200
     assert anna.get(f"/api/console/conversations/{entry}").status_code == 404, "no longer Anna's"
+
+
+def test_outside_office_hours_a_ticket_is_recorded_with_the_transcript_and_its_answer_date(app, signed_in, clock, tracker):
+    agent_online(app, signed_in)  # an agent still signed in on Friday evening does not open the office
+    clock.now = dt.datetime(2026, 12, 4, 18, 0, tzinfo=dt.UTC)  # Friday 19:00 in Amsterdam
+    verify(app, "conv-friday", "C-5005", clock)
+    tracker.customer_says("conv-friday", "mijn bestelling is naar een verkeerd adres gestuurd")
+    offer = hand_over(app, "conv-friday", language="nl")
+    assert offer == {"queued": False, "opens_at": "2026-12-07T09:00:00+01:00", "ticket_answered_by": "2026-12-08"}
+    recorded = assistant(app).post("/api/conversations/conv-friday/tickets", json={"reason": "asked_for_person", "language": "nl"})
+    assert recorded.status_code == 201 and recorded.json()["answer_by"] == "2026-12-08"
+    with app.state.process.sessions() as session:
+        ticket = session.get(Ticket, recorded.json()["ticket"])
+    assert [m["text"] for m in ticket.transcript] == ["mijn bestelling is naar een verkeerd adres gestuurd"]
