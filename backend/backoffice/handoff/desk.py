@@ -23,6 +23,7 @@ import json
 import logging
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -322,7 +323,7 @@ class Upkeep:
         self.sessions, self.store, self.rasa, self.config = sessions, store, rasa, config
         self.stop = threading.Event()
 
-    def run_forever(self, clock: Any, every: float = 1.0) -> None:
+    def run_forever(self, clock: Callable[[], dt.datetime], every: float = 1.0) -> None:
         while not self.stop.wait(every):
             try:
                 self.run_once(clock())

@@ -7,7 +7,8 @@ import asyncio
 import datetime as dt
 import json
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html import escape
 from typing import Annotated, Literal
@@ -23,7 +24,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from .. import sentences
 from ..identity.presence import Presence, not_verified, presence, verified_binding
 from ..my_data.transcripts import TrackerStore, TranscriptsUnavailable
-from ..requests.filing import FilingError
 from ..settings import Settings
 from ..shared.dependencies import CatalogueDep, Clock, ClockDep, KnowledgeDep, SessionDep, SessionsDep
 from ..shared.responses import PRIVATE
@@ -174,12 +174,18 @@ def _entry(session: Session, entry_id: str, staff: Staff) -> QueueEntry:
     return entry
 
 
-def _refused(exc: hr.Refused | ValueError) -> HTTPException:
-    return HTTPException(409 if isinstance(exc, hr.Refused) else 422, str(exc))
-
-
-def _not_sent(exc: RasaUnavailable) -> HTTPException:
-    return HTTPException(502, f"{exc}: the customer has not received it")
+@contextmanager
+def refusals_answered() -> Iterator[None]:
+    """A move the conversation's state does not allow: 409; text out of bounds: 422; a message Rasa did
+    not take: 502, saying the customer has not received it."""
+    try:
+        yield
+    except hr.Refused as exc:
+        raise HTTPException(409, str(exc)) from None
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except RasaUnavailable as exc:
+        raise HTTPException(502, f"{exc}: the customer has not received it") from None
 
 
 @router.get("/api/console/queue")
@@ -197,25 +203,8 @@ def console_conversation(entry_id: str, staff: AgentOrOfficer, session: SessionD
         raise HTTPException(503, str(exc)) from None
 
 
-def _act(session: Session, parts: Handoff, entry_id: str, staff: Staff, now: dt.datetime, step: str, body: BaseModel | None = None) -> dict:
-    entry = _entry(session, entry_id, staff)
-    try:
-        if step == "claim":
-            desk.claim(session, parts.rasa, entry, staff, now)
-        elif step == "reply" and isinstance(body, TextIn):
-            desk.reply(session, parts.rasa, entry, staff, body.text, now)
-        elif step == "note" and isinstance(body, TextIn):
-            desk.note(session, entry, staff, body.text, now)
-        elif step == "transfer" and isinstance(body, TransferIn):
-            colleague = _colleague(session, body.to) if body.to is not None else None
-            desk.transfer(session, parts.rasa, entry, staff, colleague, now)
-        elif step in ("hand_back", "close"):
-            desk.end(session, parts.rasa, entry, staff, hr.State.HANDED_BACK if step == "hand_back" else hr.State.CLOSED, now)
-    except (hr.Refused, ValueError) as exc:
-        raise _refused(exc) from None
-    except RasaUnavailable as exc:
-        raise _not_sent(exc) from None
-    return desk.conversation(session, parts.store, entry, now)
+def _view(session: Session, parts: Handoff, entry: QueueEntry, now: dt.datetime) -> JSONResponse:
+    return JSONResponse(desk.conversation(session, parts.store, entry, now), headers=PRIVATE)
 
 
 def _colleague(session: Session, staff_id: int) -> Staff:
@@ -238,33 +227,52 @@ def colleagues(staff: AgentOrOfficer, session: SessionDep, clock: ClockDep, part
 
 @router.post("/api/console/conversations/{entry_id}/claim")
 def claim(entry_id: str, staff: AgentOrOfficer, session: SessionDep, clock: ClockDep, parts: HandoffDep) -> JSONResponse:
-    return JSONResponse(_act(session, parts, entry_id, staff, clock(), "claim"), headers=PRIVATE)
+    entry = _entry(session, entry_id, staff)
+    with refusals_answered():
+        desk.claim(session, parts.rasa, entry, staff, clock())
+    return _view(session, parts, entry, clock())
 
 
 @router.post("/api/console/conversations/{entry_id}/reply")
 def reply(entry_id: str, body: TextIn, staff: AgentOrOfficer, session: SessionDep, clock: ClockDep, parts: HandoffDep) -> JSONResponse:
-    return JSONResponse(_act(session, parts, entry_id, staff, clock(), "reply", body), headers=PRIVATE)
+    entry = _entry(session, entry_id, staff)
+    with refusals_answered():
+        desk.reply(session, parts.rasa, entry, staff, body.text, clock())
+    return _view(session, parts, entry, clock())
 
 
 @router.post("/api/console/conversations/{entry_id}/notes")
 def add_note(entry_id: str, body: TextIn, staff: AgentOrOfficer, session: SessionDep, clock: ClockDep, parts: HandoffDep) -> JSONResponse:
-    return JSONResponse(_act(session, parts, entry_id, staff, clock(), "note", body), headers=PRIVATE)
+    entry = _entry(session, entry_id, staff)
+    with refusals_answered():
+        desk.note(session, entry, staff, body.text, clock())
+    return _view(session, parts, entry, clock())
 
 
 @router.post("/api/console/conversations/{entry_id}/transfer")
 def transfer(entry_id: str, body: TransferIn, staff: AgentOrOfficer, session: SessionDep, clock: ClockDep,
              parts: HandoffDep) -> JSONResponse:
-    return JSONResponse(_act(session, parts, entry_id, staff, clock(), "transfer", body), headers=PRIVATE)
+    entry = _entry(session, entry_id, staff)
+    colleague = _colleague(session, body.to) if body.to is not None else None
+    with refusals_answered():
+        desk.transfer(session, parts.rasa, entry, staff, colleague, clock())
+    return _view(session, parts, entry, clock())
 
 
 @router.post("/api/console/conversations/{entry_id}/hand-back")
 def hand_back(entry_id: str, staff: AgentOrOfficer, session: SessionDep, clock: ClockDep, parts: HandoffDep) -> JSONResponse:
-    return JSONResponse(_act(session, parts, entry_id, staff, clock(), "hand_back"), headers=PRIVATE)
+    entry = _entry(session, entry_id, staff)
+    with refusals_answered():
+        desk.end(session, parts.rasa, entry, staff, hr.State.HANDED_BACK, clock())
+    return _view(session, parts, entry, clock())
 
 
 @router.post("/api/console/conversations/{entry_id}/close")
 def close(entry_id: str, staff: AgentOrOfficer, session: SessionDep, clock: ClockDep, parts: HandoffDep) -> JSONResponse:
-    return JSONResponse(_act(session, parts, entry_id, staff, clock(), "close"), headers=PRIVATE)
+    entry = _entry(session, entry_id, staff)
+    with refusals_answered():
+        desk.end(session, parts.rasa, entry, staff, hr.State.CLOSED, clock())
+    return _view(session, parts, entry, clock())
 
 
 @router.get("/api/console/conversations/{entry_id}/suggestions")
@@ -286,15 +294,13 @@ def suggestions(entry_id: str, staff: AgentOrOfficer, session: SessionDep, clock
 def file_for_customer(entry_id: str, body: FileIn, staff: AgentOrOfficer, session: SessionDep, clock: ClockDep, parts: HandoffDep,
                       catalogue: CatalogueDep) -> JSONResponse:
     entry = _entry(session, entry_id, staff)
-    try:
-        filed = desk.file_for_customer(session, parts.rasa, entry, staff, type=body.type, categories=body.categories,
-                                       details=body.details, client_request_id=body.client_request_id, now=clock(), catalogue=catalogue)
-    except hr.Refused as exc:
-        raise _refused(exc) from None
-    except FilingError as exc:
-        raise HTTPException(422, str(exc)) from None
-    except RasaUnavailable as exc:
-        raise HTTPException(502, f"the request is filed, but the customer was not told: {exc}") from None
+    with refusals_answered():  # a request filing refuses (FilingError) is a ValueError: 422 with the reason
+        try:
+            filed = desk.file_for_customer(session, parts.rasa, entry, staff, type=body.type, categories=body.categories,
+                                           details=body.details, client_request_id=body.client_request_id, now=clock(),
+                                           catalogue=catalogue)
+        except RasaUnavailable as exc:
+            raise HTTPException(502, f"the request is filed, but the customer was not told: {exc}") from None
     request = filed.request
     return JSONResponse({"request": request.id, "type": request.type, "status": request.status, "due_on": request.due_on.isoformat()},
                         status_code=201 if filed.created else 200, headers=PRIVATE)
