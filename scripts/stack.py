@@ -407,12 +407,19 @@ def stop_recorded() -> None:
         print(f"stopped {pid_file.stem}")
 
 
+DEMO_OFFICE_HOURS = "mon-sun 00:00-24:00"
+
+
 def demo_env() -> dict[str, str]:
     """The local demo's environment: demo mode on (the demo login and the demo inbox, the demo's
     staff accounts) unless the caller's own environment says DEMO_MODE (.env.example keeps it off for
-    a deployment), and the staff console's cookies sent over the demo's plain http."""
-    return load_env({"DEMO_MODE": os.environ.get("DEMO_MODE", "1"),
-                     "CONSOLE_INSECURE_COOKIES": os.environ.get("CONSOLE_INSECURE_COOKIES", "true")})
+    a deployment), the staff console's cookies sent over the demo's plain http, and agents taking
+    chats at any hour unless HANDOFF_OFFICE_HOURS is set (in the environment or .env)."""
+    overrides = {"DEMO_MODE": os.environ.get("DEMO_MODE", "1"),
+                 "CONSOLE_INSECURE_COOKIES": os.environ.get("CONSOLE_INSECURE_COOKIES", "true")}
+    if not load_env().get("HANDOFF_OFFICE_HOURS"):
+        overrides["HANDOFF_OFFICE_HOURS"] = DEMO_OFFICE_HOURS
+    return load_env(overrides)
 
 
 DEMO_STAFF = (("agent", "DEMO_AGENT_1"), ("agent", "DEMO_AGENT_2"), ("privacy officer", "DEMO_PRIVACY_OFFICER"))
@@ -420,7 +427,9 @@ DEMO_STAFF = (("agent", "DEMO_AGENT_1"), ("agent", "DEMO_AGENT_2"), ("privacy of
 
 def console_notice(env: dict[str, str]) -> str:
     """Where the staff console is, and the demo's logins to it (the back office makes them in demo mode)."""
-    lines = [f"  Staff console:              http://localhost:{env['BACKOFFICE_PORT']}/console"]
+    hours = env.get("HANDOFF_OFFICE_HOURS") or "mon-fri 09:00-17:00"
+    lines = [f"  Staff console:              http://localhost:{env['BACKOFFICE_PORT']}/console "
+             f"(agents take chats {'at any hour' if hours == DEMO_OFFICE_HOURS else hours}; HANDOFF_OFFICE_HOURS)"]
     if env.get("DEMO_MODE") != "1":
         return lines[0] + " (accounts: cd backend && python -m backoffice staff add --help)"
     for role, prefix in DEMO_STAFF:

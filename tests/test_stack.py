@@ -11,7 +11,7 @@ from itertools import count
 from pathlib import Path
 
 import pytest
-from stack import Process, Stack, console_notice, eventually, free_port, isolated_env, load_env
+from stack import DEMO_OFFICE_HOURS, Process, Stack, console_notice, eventually, free_port, isolated_env, load_env
 
 IDLE = [sys.executable, "-c", "import signal; signal.pause()"]  # alive, listening on nothing
 
@@ -114,7 +114,8 @@ def test_make_run_names_the_staff_console_and_the_demo_logins_beside_the_website
            "DEMO_AGENT_2_EMAIL": "bram@voltera.example", "DEMO_AGENT_2_PASSWORD": "change-me",
            "DEMO_PRIVACY_OFFICER_EMAIL": "sanne@voltera.example", "DEMO_PRIVACY_OFFICER_PASSWORD": "sanne-pass"}
     notice = console_notice(env)
-    assert "Staff console:              http://localhost:8000/console\n" in notice
+    assert "Staff console:              http://localhost:8000/console (agents take chats mon-fri 09:00-17:00;" in notice
+    assert "(agents take chats at any hour;" in console_notice({**env, "HANDOFF_OFFICE_HOURS": DEMO_OFFICE_HOURS})
     assert "anna@voltera.example  password anna-pass" in notice and "sanne@voltera.example  password sanne-pass" in notice
     assert "bram@voltera.example  password none: set DEMO_AGENT_2_PASSWORD in .env" in notice
     assert "password" not in console_notice({**env, "DEMO_MODE": "0"})  # no demo accounts without demo mode
