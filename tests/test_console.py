@@ -52,11 +52,15 @@ def sign_in(page: Page, stack: Stack, login: tuple[str, str]) -> None:
 
 
 @pytest.fixture
-def contexts(browser: Browser) -> Iterator[list[BrowserContext]]:
-    """Browsers of their own (own cookies) for each person a test signs in, closed afterwards."""
+def contexts(browser: Browser, assistant: Stack) -> Iterator[list[BrowserContext]]:
+    """Browsers of their own (own cookies) for each person a test signs in, signed out and closed
+    afterwards: an agent left signed in would count as available to the next modules' customers."""
     made: list[BrowserContext] = []
     yield made
     for context in made:
+        me = context.request.get(console_url(assistant).replace("/console", "/api/console/me"))
+        if me.ok:
+            context.request.post(console_url(assistant, "/logout"), headers={"X-CSRF-Token": me.json()["csrf_token"]})
         context.close()
 
 
