@@ -3,6 +3,7 @@ project root), with its default stated once. A secret that is unset or still a p
 `.env.example` stops start-up with the variable's name (`Settings.problems`)."""
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import os
 from collections.abc import Mapping
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import holidays
 from dotenv import load_dotenv
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -166,7 +168,20 @@ class Settings(BaseSettings):
             OfficeHours.parse(self.handoff_office_hours)
         except ValueError as exc:
             problems.append(f"HANDOFF_OFFICE_HOURS: {exc}")
+        if self.handoff_holidays_country and self.handoff_holidays_country.upper() not in holidays.list_supported_countries():
+            problems.append(f"HANDOFF_HOLIDAYS_COUNTRY: no public holidays known for '{self.handoff_holidays_country[:10]}' "
+                            "(an ISO country code such as NL or BE; empty for none)")
+        if any(not _is_date(day) for day in self.handoff_closed_dates.split()):
+            problems.append("HANDOFF_CLOSED_DATES: each date must be YYYY-MM-DD, space-separated")
         return problems
+
+
+def _is_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def is_placeholder(value: str) -> bool:

@@ -44,3 +44,9 @@ def test_a_setting_of_the_wrong_type_is_named():
 def test_office_hours_that_cannot_be_read_stop_start_up():
     ran = start("serve", HANDOFF_OFFICE_HOURS="weekdays 9 to 5")
     assert ran.returncode == 1 and "HANDOFF_OFFICE_HOURS" in ran.stderr and "mon-fri 09:00-17:00" in ran.stderr
+
+
+@pytest.mark.parametrize("variable, value", [("HANDOFF_HOLIDAYS_COUNTRY", "XX"), ("HANDOFF_CLOSED_DATES", "25-12-2026")])
+def test_closed_days_that_cannot_be_read_stop_start_up(variable, value):
+    ran = start("serve", **{variable: value})
+    assert ran.returncode == 1 and variable in ran.stderr, ran.stderr
