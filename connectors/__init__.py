@@ -4,6 +4,10 @@
   session ids and the website login checked by the back office.
 - `connectors.rest.TokenRestInput`: Rasa's REST channel behind a bearer token, for the tests and
   the evaluation; off unless REST_CHANNEL_TOKEN is set.
+- `connectors.telegram.TelegramInput`: Telegram's webhook behind its secret token, private chats only;
+  off unless TELEGRAM_TOKEN and TELEGRAM_SECRET_TOKEN are set.
+- `connectors.teams.TeamsInput`: Microsoft Teams for a single-tenant Azure bot (token issuer, audience
+  and tenant checked); off unless TEAMS_APP_ID, TEAMS_APP_PASSWORD and TEAMS_TENANT_ID are set.
 - `connectors.limits`: what every channel lets through (message length, request and metadata size,
   sender id shape), and the "too long" answer.
 - `connectors.sentences`: every sentence the channels say themselves, in Dutch and English.

@@ -44,3 +44,35 @@ NOTICES: dict[str, dict[str, str]] = {
               "so I have started a new conversation for you.",
     },
 }
+
+# What the Telegram channel says itself (connectors/telegram.py): in a group chat it answers every
+# message with the pointer to a private chat ({link}: the bot's t.me address, or words saying where),
+# and to a photo, sticker or voice note it says it reads text only.
+TELEGRAM_NOTICES: dict[str, dict[str, str]] = {
+    "group_chat": {
+        "nl": "In een groepsgesprek bespreek ik geen persoonlijke gegevens. Voor vragen over je eigen gegevens "
+              "chat je privé met mij: {link}",
+        "en": "In a group chat I do not discuss anyone's personal data. For questions about your own data, "
+              "chat with me privately: {link}",
+    },
+    "private_chat_link": {
+        "nl": "open een privégesprek met mij in Telegram.",
+        "en": "open a private chat with me in Telegram.",
+    },
+    "text_only": {
+        "nl": "Ik kan alleen tekstberichten lezen. Typ je vraag, dan help ik je verder.",
+        "en": "I can only read text messages. Please type your question and I will help you.",
+    },
+}
+
+# What the Teams channel says itself (connectors/teams.py): in a group chat or a team's channel it
+# answers with the pointer to a personal chat; to a message without text, that it reads text only.
+TEAMS_NOTICES: dict[str, dict[str, str]] = {
+    "group_chat": {
+        "nl": "In een groepsgesprek of kanaal bespreek ik geen persoonlijke gegevens. Voor vragen over je eigen "
+              "gegevens chat je privé met mij: open de app in Teams en kies Chat.",
+        "en": "In a group chat or channel I do not discuss anyone's personal data. For questions about your own data, "
+              "chat with me privately: open the app in Teams and choose Chat.",
+    },
+    "text_only": TELEGRAM_NOTICES["text_only"],
+}

@@ -73,7 +73,7 @@ def fresh_secret(name: str) -> str:
 def isolated_env(var_dir: Path) -> dict[str, str]:
     """Settings for a stack of its own (tests, evaluation): free ports, own databases, and secrets
     made fresh for this run."""
-    ports = {name: free_port() for name in ("backoffice", "actions", "rasa", "company", "smtp")}
+    ports = {name: free_port() for name in ("backoffice", "actions", "rasa", "company", "smtp", "telegram_api")}
     return {
         "COMPANY_SYSTEMS_PORT": str(ports["company"]),
         "COMPANY_SYSTEMS_URL": f"http://localhost:{ports['company']}",
@@ -107,6 +107,11 @@ def isolated_env(var_dir: Path) -> dict[str, str]:
         "PUBLIC_SOCKET_URL": f"http://localhost:{ports['rasa']}",
         "RASA_API_TOKEN": fresh_secret("rasa"),
         "REST_CHANNEL_TOKEN": fresh_secret("rest"),
+        # Telegram on, against a fake Bot API a test starts on this port (tests/test_telegram.py).
+        "TELEGRAM_TOKEN": f"123456:{fresh_secret('telegram-bot')}",
+        "TELEGRAM_SECRET_TOKEN": fresh_secret("telegram-webhook"),
+        "TELEGRAM_BOT_NAME": "VolteraPrivacyBot",
+        "TELEGRAM_API_URL": f"http://127.0.0.1:{ports['telegram_api']}",
         "CORS_ORIGINS": f"http://localhost:{ports['backoffice']}",
         "BACKOFFICE_SERVICE_TOKEN": fresh_secret("service"),
         "TRACKER_DB_DIALECT": "sqlite",

@@ -48,7 +48,8 @@ from .tables import AgentNote, AgentPresence, HandoffAudit, QueueEntry, Ticket
 log = logging.getLogger(__name__)
 
 CANCEL_INTENT = "cancel_handoff"  # the "stop waiting" button's payload, /cancel_handoff
-PUSHING_CHANNELS = frozenset({"website"})  # channels whose output reaches the customer without their asking
+# channels whose output reaches the customer without their asking
+PUSHING_CHANNELS = frozenset({"website", "telegram", "teams"})
 MAX_OPEN_REQUESTS = 10
 
 
