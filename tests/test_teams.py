@@ -44,7 +44,8 @@ KID = "test-signing-key"
 class FakeMicrosoft:
     """Microsoft's endpoints as far as the channel uses them; records token requests and activities."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0, tenant: str = TENANT) -> None:
+        self.tenant = tenant
         self.token_requests: list[dict[str, Any]] = []
         self.activities: list[dict[str, Any]] = []
         fake = self
@@ -67,17 +68,17 @@ class FakeMicrosoft:
                             {"issuer": "https://api.botframework.com", "jwks_uri": f"{fake.url}/botframework/keys"}
                         ).encode(),
                     )
-                elif self.path == f"/{TENANT}/v2.0/.well-known/openid-configuration":
+                elif self.path == f"/{fake.tenant}/v2.0/.well-known/openid-configuration":
                     self.reply(
                         200,
                         json.dumps(
                             {
-                                "issuer": f"https://login.microsoftonline.com/{TENANT}/v2.0",
-                                "jwks_uri": f"{fake.url}/{TENANT}/discovery/v2.0/keys",
+                                "issuer": f"https://login.microsoftonline.com/{fake.tenant}/v2.0",
+                                "jwks_uri": f"{fake.url}/{fake.tenant}/discovery/v2.0/keys",
                             }
                         ).encode(),
                     )
-                elif self.path in ("/botframework/keys", f"/{TENANT}/discovery/v2.0/keys"):
+                elif self.path in ("/botframework/keys", f"/{fake.tenant}/discovery/v2.0/keys"):
                     self.reply(200, jwks)
                 else:
                     self.reply(404, b"{}")
@@ -101,7 +102,7 @@ class FakeMicrosoft:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.service_url = f"{self.url}/teams/"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -366,3 +367,59 @@ def test_after_a_restart_an_agents_reply_finds_the_users_conversation_in_the_tra
         return await channel.reference_of(sender), await channel.reference_of("teams-someone-else")
 
     assert asyncio.run(look_up()) == (newest, None)
+
+
+def test_the_assistant_answers_on_teams_and_an_agents_reply_reaches_the_chat(assistant):
+    """Through the real assistant on the shared test stack, whose Rasa has the channel on against a
+    fake of Microsoft on the port scripts/stack.py gave it."""
+    env = assistant.env
+    rasa = f"http://localhost:{env['RASA_PORT']}"
+    microsoft = FakeMicrosoft(port=int(env["TEAMS_LOGIN_URL"].rsplit(":", 1)[1]), tenant=env["TEAMS_TENANT_ID"])
+    microsoft.thread.start()
+    try:
+        sent = activity(microsoft, "hello", tenant=env["TEAMS_TENANT_ID"], user_object_id="7d6c5b4a-3e2f-4a1b-9c8d-7e6f5a4b3c2d")
+        sender = "teams-7d6c5b4a-3e2f-4a1b-9c8d-7e6f5a4b3c2d"
+        foreign = activity(microsoft, "hello", tenant=OTHER_TENANT)
+        good = token(microsoft, audience=env["TEAMS_APP_ID"])
+        assert (
+            requests.post(
+                f"{rasa}/webhooks/teams/webhook", json=foreign, headers={"Authorization": f"Bearer {good}"}, timeout=30
+            ).status_code
+            == 403
+        )
+        assert (
+            requests.post(
+                f"{rasa}/webhooks/teams/webhook", json=sent, headers={"Authorization": f"Bearer {token(microsoft)}"}, timeout=30
+            ).status_code
+            == 401
+        )  # another app's audience
+        answer = requests.post(
+            f"{rasa}/webhooks/teams/webhook", json=sent, headers={"Authorization": f"Bearer {good}"}, timeout=60
+        )
+        assert answer.status_code == 200
+        eventually(lambda: microsoft.sent_to(sent["conversation"]["id"]), 30, "the assistant's answer in Teams")
+        tracker = requests.get(
+            f"{rasa}/conversations/{sender}/tracker", params={"token": env["RASA_API_TOKEN"]}, timeout=10
+        ).json()
+        assert [e.get("input_channel") for e in tracker["events"] if e["event"] == "user"] == ["teams"]
+        said = requests.post(
+            f"{rasa}/conversations/{sender}/tracker/events",
+            params={
+                "token": env["RASA_API_TOKEN"],
+                "output_channel": "teams",
+                "execute_side_effects": "true",
+                "include_events": "NONE",
+            },
+            json=[{"event": "bot", "text": "Anna here: I will look into it."}],
+            timeout=10,
+        )
+        assert said.status_code == 200
+        eventually(
+            lambda: [a["body"].get("text") for a in microsoft.sent_to(sent["conversation"]["id"])],
+            30,
+            "the agent's reply in Teams",
+            until=lambda texts: "Anna here: I will look into it." in texts,
+        )
+    finally:
+        microsoft.server.shutdown()
+        microsoft.server.server_close()
