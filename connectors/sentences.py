@@ -65,6 +65,13 @@ TELEGRAM_NOTICES: dict[str, dict[str, str]] = {
     },
 }
 
+# The WhatsApp channel (connectors/whatsapp.py): the label of the button that opens a list of choices
+# (at most 20 characters; both languages when the customer's is not known), and its answer to a photo,
+# voice note or other message that is not text.
+WHATSAPP_CHOOSE: dict[str, str] = {"nl": "Kies", "en": "Choose", "": "Kies / Choose"}
+WHATSAPP_TEXT_ONLY = ("Ik kan alleen tekstberichten lezen. Typ je vraag, dan help ik je verder.\n\n"
+                      "I can only read text messages. Please type your question and I will help you.")
+
 # What the Teams channel says itself (connectors/teams.py): in a group chat or a team's channel it
 # answers with the pointer to a personal chat; to a message without text, that it reads text only.
 TEAMS_NOTICES: dict[str, dict[str, str]] = {

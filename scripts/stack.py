@@ -18,7 +18,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -74,8 +73,8 @@ def fresh_secret(name: str) -> str:
 def isolated_env(var_dir: Path) -> dict[str, str]:
     """Settings for a stack of its own (tests, evaluation): free ports, own databases, and secrets
     made fresh for this run."""
-    ports = {name: free_port() for name in ("backoffice", "actions", "rasa", "company", "smtp",
-                                            "telegram_api", "microsoft")}
+    ports = {name: free_port() for name in ("backoffice", "actions", "rasa", "company", "smtp", "telegram_api",
+                                            "whatsapp_graph")}
     return {
         "COMPANY_SYSTEMS_PORT": str(ports["company"]),
         "COMPANY_SYSTEMS_URL": f"http://localhost:{ports['company']}",
@@ -109,17 +108,18 @@ def isolated_env(var_dir: Path) -> dict[str, str]:
         "PUBLIC_SOCKET_URL": f"http://localhost:{ports['rasa']}",
         "RASA_API_TOKEN": fresh_secret("rasa"),
         "REST_CHANNEL_TOKEN": fresh_secret("rest"),
+        # WhatsApp on, against a fake Graph API a test starts on this port (tests/test_whatsapp.py).
+        "WHATSAPP_APP_SECRET": fresh_secret("whatsapp-app"),
+        "WHATSAPP_VERIFY_TOKEN": fresh_secret("whatsapp-verify"),
+        "WHATSAPP_ACCESS_TOKEN": fresh_secret("whatsapp-access"),
+        "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
+        "WHATSAPP_GRAPH_URL": f"http://127.0.0.1:{ports['whatsapp_graph']}/v26.0",
+        "WHATSAPP_DEDUP_REDIS_URL": "redis://localhost:6379/0",
         # Telegram on, against a fake Bot API a test starts on this port (tests/test_telegram.py).
         "TELEGRAM_TOKEN": f"123456:{fresh_secret('telegram-bot')}",
         "TELEGRAM_SECRET_TOKEN": fresh_secret("telegram-webhook"),
         "TELEGRAM_BOT_NAME": "VolteraPrivacyBot",
         "TELEGRAM_API_URL": f"http://127.0.0.1:{ports['telegram_api']}",
-        # Teams on, against a fake of Microsoft's login, keys and Bot Connector a test starts on this port (tests/test_teams.py).
-        "TEAMS_APP_ID": str(uuid.uuid4()),
-        "TEAMS_APP_PASSWORD": fresh_secret("teams-app"),
-        "TEAMS_TENANT_ID": str(uuid.uuid4()),
-        "TEAMS_LOGIN_URL": f"http://127.0.0.1:{ports['microsoft']}",
-        "TEAMS_OPENID_METADATA_URL": f"http://127.0.0.1:{ports['microsoft']}/botframework/v1/.well-known/openidconfiguration",
         "CORS_ORIGINS": f"http://localhost:{ports['backoffice']}",
         "BACKOFFICE_SERVICE_TOKEN": fresh_secret("service"),
         "TRACKER_DB_DIALECT": "sqlite",

@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 CANCEL_INTENT = "cancel_handoff"  # the "stop waiting" button's payload, /cancel_handoff
 # channels whose output reaches the customer without their asking
-PUSHING_CHANNELS = frozenset({"website", "telegram", "teams"})
+PUSHING_CHANNELS = frozenset({"website", "telegram", "whatsapp", "teams"})
 MAX_OPEN_REQUESTS = 10
 
 

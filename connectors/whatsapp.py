@@ -1,0 +1,506 @@
+"""The WhatsApp Business Cloud API channel: Meta calls `/webhooks/whatsapp/webhook` (Rasa 3.6 has no
+WhatsApp Cloud channel of its own).
+
+- **Meta's handshake.** `GET /webhook?hub.mode=subscribe&hub.verify_token=...&hub.challenge=...`
+  echoes the challenge when the verify token (WHATSAPP_VERIFY_TOKEN) matches, compared in constant
+  time; 403 otherwise.
+- **Signed posts only.** Every `POST /webhook` must carry `X-Hub-Signature-256: sha256=<HMAC-SHA256
+  of the raw body under WHATSAPP_APP_SECRET>`; it is checked, in constant time, before the body is
+  read as JSON. Anything else gets 403 and nothing reaches the assistant.
+- **What goes in.** Text messages, reply-button and list taps (their id: the button's payload) and
+  template quick-reply taps; status webhooks (sent, delivered, read, failed) and other numbers'
+  messages are ignored; media and other kinds are answered that only text is read. Every message
+  goes through connectors/limits.py (length, well-formed text, sender id).
+- **Each message id once**, also when Meta retries and across replicas: the id is claimed with
+  Redis `SET NX` (WHATSAPP_DEDUP_REDIS_URL) before Meta gets its 200; without Redis the claim is
+  held in this process only (one log line says so). Redis unreachable: 503, so Meta tries again later.
+- **The sender** is the business-scoped user id (BSUID, `CC.digits`) when the payload has one,
+  else the phone number; replies go to a BSUID as `recipient` and to a phone number as `to`.
+  A WhatsApp number proves nothing: customers verify with the e-mail code, as on the website.
+- **Answers come later.** Meta gets 200 at once; the message is marked read with the typing
+  indicator and handed to the assistant in the background. What the assistant (or an agent, through
+  `get_output_channel`) says is sent per recipient in order, each call with a timeout and retried on
+  429, 5xx and network errors. Buttons become up to 3 reply buttons (20-character titles), else a
+  list of up to 10 rows (24-character titles); text is split at sentence boundaries under 4,096
+  characters. Outside the 24-hour customer service window (known from the customer's last message,
+  or Meta's error 131047) the template WHATSAPP_TEMPLATE_NAME is sent instead, with the text as its
+  one body parameter.
+
+Registered in bot/credentials.yml as `connectors.whatsapp.WhatsAppInput`; off (403 with the reason)
+while any of WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN, WHATSAPP_ACCESS_TOKEN, WHATSAPP_PHONE_NUMBER_ID
+is empty. See docs/whatsapp.md.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from connectors.limits import MAX_REQUEST_BYTES, is_sender_id, is_too_long, message_language, too_long_answer, well_formed_text
+from connectors.sentences import WHATSAPP_CHOOSE, WHATSAPP_TEXT_ONLY
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_GRAPH_URL = "https://graph.facebook.com/v26.0"
+SIGNATURE_PREFIX = "sha256="
+MAX_TEXT_CHARS = 4096  # WhatsApp's limit for a text message
+MAX_INTERACTIVE_BODY_CHARS = 1024  # the body of a message with buttons or a list
+MAX_REPLY_BUTTONS, MAX_BUTTON_TITLE_CHARS, MAX_BUTTON_ID_CHARS = 3, 20, 256
+MAX_LIST_ROWS, MAX_ROW_TITLE_CHARS, MAX_ROW_DESCRIPTION_CHARS, MAX_ROW_ID_CHARS = 10, 24, 72, 200
+MAX_TEMPLATE_PARAMETER_CHARS = 1000
+MAX_MESSAGES_PER_WEBHOOK = 100  # Meta batches at most a few; more is not Meta
+SERVICE_WINDOW_SECONDS = 24 * 3600
+DEDUP_SECONDS = 7 * 24 * 3600  # Meta retries a failed webhook for up to 7 days
+MAX_REMEMBERED_IN_PROCESS = 100_000
+# Per Graph API call: a timeout, and retries on 429, 5xx and network errors (well under Rasa's 60 s lock).
+CALL_TIMEOUT_SECONDS = 5.0
+CALL_ATTEMPTS = 3
+RETRY_BACKOFF_SECONDS = 0.5
+REDIS_TIMEOUT_SECONDS = 2.0
+OUTSIDE_WINDOW_ERROR = 131047  # Meta: more than 24 hours since the customer last wrote
+BSUID = re.compile(r"[A-Z]{2}\.[A-Za-z0-9.]{1,120}")
+SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
+PLAIN_SPACE = re.compile(r"\s+")
+TEXT_TYPES = {"text", "interactive", "button"}
+IGNORED_TYPES = {"reaction", "system", "request_welcome", "ephemeral", "unsupported"}
+SETTINGS = {"app_secret": "WHATSAPP_APP_SECRET", "verify_token": "WHATSAPP_VERIFY_TOKEN",
+            "access_token": "WHATSAPP_ACCESS_TOKEN", "phone_number_id": "WHATSAPP_PHONE_NUMBER_ID"}
+
+
+def shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
+def split_text(text: str, limit: int = MAX_TEXT_CHARS) -> list[str]:
+    """The text in parts of at most `limit` characters, cut between sentences (else between words,
+    else anywhere)."""
+    text = text.strip()
+    if len(text) <= limit:
+        return [text] if text else []
+    parts: list[str] = []
+    current = ""
+    for sentence in (s for s in SENTENCE_END.split(text) if s.strip()):
+        while len(sentence) > limit:
+            cut = sentence.rfind(" ", 0, limit + 1)
+            cut = cut if cut > 0 else limit
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(sentence[:cut].strip())
+            sentence = sentence[cut:].strip()
+        joined = f"{current} {sentence}" if current else sentence
+        if len(joined) <= limit:
+            current = joined
+        else:
+            parts.append(current)
+            current = sentence
+    if current:
+        parts.append(current)
+    return parts
+
+
+def choice_label(language: str | None) -> str:
+    return WHATSAPP_CHOOSE.get(language or "", WHATSAPP_CHOOSE[""])
+
+
+def interactive_of(text: str, buttons: list[dict[str, Any]], language: str | None = None) -> dict[str, Any] | None:
+    """The bot's buttons as WhatsApp allows them: up to 3 reply buttons with titles of at most 20
+    characters, else a list of at most 10 rows (24-character titles, the whole title as the row's
+    description when cut). None when no button has a usable payload."""
+    usable = [(str(b.get("title") or b.get("payload")), str(b.get("payload") or b.get("title")))
+              for b in buttons if isinstance(b, dict) and (b.get("payload") or b.get("title"))]
+    usable = [(title.strip(), payload) for title, payload in usable if payload and len(payload) <= MAX_ROW_ID_CHARS]
+    if not usable:
+        return None
+    body = {"text": text or choice_label(language)}
+    titles = [title for title, _ in usable]
+    fits = all(len(t) <= MAX_BUTTON_TITLE_CHARS for t in titles) and len(set(titles)) == len(titles)
+    if len(usable) <= MAX_REPLY_BUTTONS and fits:
+        return {"type": "button", "body": body,
+                "action": {"buttons": [{"type": "reply", "reply": {"id": payload, "title": title}} for title, payload in usable]}}
+    if len(usable) > MAX_LIST_ROWS:
+        logger.warning("WhatsApp lists hold %d rows: %d buttons left out", MAX_LIST_ROWS, len(usable) - MAX_LIST_ROWS)
+    rows = []
+    for title, payload in usable[:MAX_LIST_ROWS]:
+        row = {"id": payload, "title": shortened(title, MAX_ROW_TITLE_CHARS)}
+        if len(title) > MAX_ROW_TITLE_CHARS:
+            row["description"] = shortened(title, MAX_ROW_DESCRIPTION_CHARS)
+        rows.append(row)
+    return {"type": "list", "body": body, "action": {"button": choice_label(language), "sections": [{"rows": rows}]}}
+
+
+def signature_matches(secret: str, body: bytes, header: str | None) -> bool:
+    """Whether `X-Hub-Signature-256` is the HMAC-SHA256 of the raw body under the app secret."""
+    if not header or not header.startswith(SIGNATURE_PREFIX):
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(header[len(SIGNATURE_PREFIX):].strip().lower().encode("ascii", "replace"), expected.encode())
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One customer message of a webhook, as the channel reads it."""
+
+    message_id: str
+    sender: str
+    kind: str
+    text: str
+
+
+def sender_of(message: dict[str, Any], contacts: list[Any]) -> str:
+    """The business-scoped user id when the payload has one (Meta's, from 2026), else the phone number."""
+    contact = next((c for c in contacts if isinstance(c, dict)
+                    and (c.get("wa_id") == message.get("from") or c.get("user_id") == message.get("from_user_id"))),
+                   contacts[0] if len(contacts) == 1 and isinstance(contacts[0], dict) else {})
+    for candidate in (message.get("from_user_id"), contact.get("user_id"), message.get("from"), contact.get("wa_id")):
+        if isinstance(candidate, str) and candidate:
+            return candidate
+    return ""
+
+
+def text_of(message: dict[str, Any]) -> str:
+    kind = message.get("type")
+    if kind == "text":
+        return str((message.get("text") or {}).get("body") or "")
+    if kind == "interactive":
+        interactive = message.get("interactive") or {}
+        reply = interactive.get("button_reply") or interactive.get("list_reply") or {}
+        return str(reply.get("id") or reply.get("title") or "")
+    if kind == "button":
+        button = message.get("button") or {}
+        return str(button.get("payload") or button.get("text") or "")
+    return ""
+
+
+def messages_of(payload: Any, phone_number_id: str) -> list[Incoming]:
+    """The customer messages of a webhook sent to this business number; statuses and the rest left out."""
+    if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
+        return []
+    found: list[Incoming] = []
+    for entry in payload.get("entry") or []:
+        for change in (entry.get("changes") or []) if isinstance(entry, dict) else []:
+            value = change.get("value") if isinstance(change, dict) and change.get("field") == "messages" else None
+            if not isinstance(value, dict) or str((value.get("metadata") or {}).get("phone_number_id")) != phone_number_id:
+                continue
+            contacts: list[Any] = value["contacts"] if isinstance(value.get("contacts"), list) else []
+            for message in value.get("messages") or []:
+                if not isinstance(message, dict) or not isinstance(message.get("id"), str) or message.get("group_id"):
+                    continue
+                kind = str(message.get("type") or "")
+                if kind in IGNORED_TYPES:
+                    continue
+                found.append(Incoming(message["id"], sender_of(message, contacts), kind, well_formed_text(text_of(message))))
+    return found[:MAX_MESSAGES_PER_WEBHOOK]
+
+
+class Memory:
+    """Which message ids were claimed and when each customer last wrote: in Redis when a URL is set
+    (shared by every replica), else in this process only."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.redis_url = redis_url
+        self._redis: Any = None
+        self._claimed: OrderedDict[str, float] = OrderedDict()
+        self._last_seen: OrderedDict[str, float] = OrderedDict()
+        if not redis_url:
+            logger.warning("WhatsApp message ids are remembered in this process only: each message is answered once on "
+                           "one replica; set WHATSAPP_DEDUP_REDIS_URL when Rasa runs more than one")
+
+    def _client(self) -> Any:
+        if self._redis is None:
+            import redis.asyncio
+
+            self._redis = redis.asyncio.from_url(self.redis_url, socket_timeout=REDIS_TIMEOUT_SECONDS,
+                                                 socket_connect_timeout=REDIS_TIMEOUT_SECONDS)
+        return self._redis
+
+    @staticmethod
+    def _remember(kept: OrderedDict[str, float], key: str, now: float) -> None:
+        kept[key] = now
+        kept.move_to_end(key)
+        while len(kept) > MAX_REMEMBERED_IN_PROCESS or (kept and next(iter(kept.values())) < now - DEDUP_SECONDS):
+            kept.popitem(last=False)
+
+    async def claim(self, message_id: str) -> bool:
+        """True the first time a message id is seen; the Redis error when it cannot be told."""
+        if self.redis_url:
+            return bool(await self._client().set(f"whatsapp:message:{message_id}", "1", nx=True, ex=DEDUP_SECONDS))
+        if message_id in self._claimed:
+            return False
+        self._remember(self._claimed, message_id, time.time())
+        return True
+
+    async def saw(self, sender: str) -> None:
+        now = time.time()
+        if self.redis_url:
+            await self._client().set(f"whatsapp:last-seen:{sender}", str(now), ex=DEDUP_SECONDS)
+        else:
+            self._remember(self._last_seen, sender, now)
+
+    async def window_closed(self, sender: str) -> bool:
+        """True only when the customer's last message is known and more than 24 hours old."""
+        try:
+            seen = await self._client().get(f"whatsapp:last-seen:{sender}") if self.redis_url else self._last_seen.get(sender)
+        except Exception as exc:  # the window is then unknown: Meta's answer tells
+            logger.warning("WhatsApp: the customer's last message time could not be read (%s)", type(exc).__name__)
+            return False
+        return seen is not None and float(seen) < time.time() - SERVICE_WINDOW_SECONDS
+
+
+class GraphApi:
+    """The calls this channel makes to Meta's Graph API, each with a timeout and retries."""
+
+    def __init__(self, graph_url: str, access_token: str, phone_number_id: str) -> None:
+        self.messages_url = f"{graph_url.rstrip('/')}/{phone_number_id}/messages"
+        self.access_token = access_token
+
+    async def post(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """(status, answer) of Meta's last answer; (0, {}) when it could not be reached."""
+        headers = {"Authorization": f"Bearer {self.access_token}"}
+        status: int = 0
+        answer: Any = {}
+        for attempt in range(CALL_ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1))
+            try:
+                async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=CALL_TIMEOUT_SECONDS)) as http:
+                    async with http.post(self.messages_url, json=body, headers=headers) as reply:
+                        status = reply.status
+                        answer = await reply.json(content_type=None) if reply.content_length != 0 else {}
+            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+                logger.warning("WhatsApp Graph API call failed (%s), attempt %d of %d", type(exc).__name__, attempt + 1,
+                               CALL_ATTEMPTS)
+                status, answer = 0, {}
+                continue
+            if status != 429 and status < 500:
+                break
+            logger.warning("WhatsApp Graph API answered %d, attempt %d of %d", status, attempt + 1, CALL_ATTEMPTS)
+        return status, answer if isinstance(answer, dict) else {}
+
+
+def error_code(answer: dict[str, Any]) -> int | None:
+    error = answer.get("error")
+    return error.get("code") if isinstance(error, dict) and isinstance(error.get("code"), int) else None
+
+
+def addressed(recipient: str) -> dict[str, Any]:
+    """Meta's address of a customer: a business-scoped user id as `recipient`, a phone number as `to`."""
+    key = "recipient" if BSUID.fullmatch(recipient) else "to"
+    return {"messaging_product": "whatsapp", "recipient_type": "individual", key: recipient}
+
+
+class Outbox:
+    """What goes to customers, sent in order per recipient in the background, so neither Meta's
+    webhook nor Rasa's conversation lock waits for the Graph API."""
+
+    def __init__(self, graph: GraphApi, memory: Memory, template_name: str, template_language: str) -> None:
+        self.graph, self.memory = graph, memory
+        self.template_name, self.template_language = template_name, template_language or "en"
+        self._tails: dict[str, asyncio.Task[None]] = {}
+
+    def send(self, recipient: str, kind: str, content: dict[str, Any], plain_text: str) -> asyncio.Task[None]:
+        previous = self._tails.get(recipient)
+
+        async def in_turn() -> None:
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            await self._deliver(recipient, kind, content, plain_text)
+
+        task = asyncio.get_running_loop().create_task(in_turn())
+        self._tails[recipient] = task
+        task.add_done_callback(lambda done: self._tails.pop(recipient, None) if self._tails.get(recipient) is done else None)
+        return task
+
+    async def _deliver(self, recipient: str, kind: str, content: dict[str, Any], plain_text: str) -> None:
+        if await self.memory.window_closed(recipient):
+            await self._template(recipient, plain_text)
+            return
+        status, answer = await self.graph.post({**addressed(recipient), "type": kind, kind: content})
+        if error_code(answer) == OUTSIDE_WINDOW_ERROR:
+            await self._template(recipient, plain_text)
+        elif not 200 <= status < 300:
+            logger.error("a WhatsApp message to %s… was not sent: %s %s", recipient[:6], status or "unreachable",
+                         error_code(answer))
+
+    async def _template(self, recipient: str, plain_text: str) -> None:
+        """Outside the 24-hour window WhatsApp takes templates only: the configured one, the text as its parameter."""
+        if not self.template_name:
+            logger.error("a WhatsApp message to %s… was not sent: the customer last wrote over 24 hours ago and "
+                         "WHATSAPP_TEMPLATE_NAME is not set", recipient[:6])
+            return
+        for part in split_text(PLAIN_SPACE.sub(" ", plain_text), MAX_TEMPLATE_PARAMETER_CHARS):
+            template = {"name": self.template_name, "language": {"code": self.template_language},
+                        "components": [{"type": "body", "parameters": [{"type": "text", "text": part}]}]}
+            status, answer = await self.graph.post({**addressed(recipient), "type": "template", "template": template})
+            if not 200 <= status < 300:
+                logger.error("the WhatsApp template to %s… was not sent: %s %s", recipient[:6], status or "unreachable",
+                             error_code(answer))
+                return
+
+    async def mark_read_and_typing(self, message_id: str) -> None:
+        await self.graph.post({"messaging_product": "whatsapp", "status": "read", "message_id": message_id,
+                               "typing_indicator": {"type": "text"}})
+
+
+class WhatsAppOutput(OutputChannel):
+    """The assistant's and the agents' messages to a customer on WhatsApp, within WhatsApp's limits."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "whatsapp"
+
+    def __init__(self, outbox: Outbox, language: str | None = None) -> None:
+        self.outbox = outbox
+        self.language = language
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        for part in split_text(text):
+            self.outbox.send(recipient_id, "text", {"body": part, "preview_url": False}, part)
+
+    async def send_text_with_buttons(self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any) -> None:
+        parts = split_text(text or "")
+        last = parts.pop() if parts and len(parts[-1]) <= MAX_INTERACTIVE_BODY_CHARS else ""
+        for part in parts:
+            self.outbox.send(recipient_id, "text", {"body": part, "preview_url": False}, part)
+        interactive = interactive_of(last, buttons or [], self.language)
+        if interactive is None:
+            await self.send_text_message(recipient_id, last)
+            return
+        titles = " / ".join(str(b.get("title") or "") for b in buttons if isinstance(b, dict))
+        self.outbox.send(recipient_id, "interactive", interactive, f"{last} ({titles})" if last else titles)
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        self.outbox.send(recipient_id, "image", {"link": image}, image)
+
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
+        logger.info("WhatsApp: a custom message for %s… is not sent (the channel sends text, buttons and images)",
+                    recipient_id[:6])
+
+
+class WhatsAppInput(InputChannel):
+    """Meta's webhook for the WhatsApp Business Cloud API."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "whatsapp"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        given = {k: str(v or "").strip() for k, v in (credentials or {}).items()}
+        names = (*SETTINGS, "graph_url", "dedup_redis_url", "template_name", "template_language")
+        return cls(**{k: given.get(k, "") for k in names})
+
+    def __init__(self, app_secret: str = "", verify_token: str = "", access_token: str = "", phone_number_id: str = "",
+                 graph_url: str = "", dedup_redis_url: str = "", template_name: str = "", template_language: str = "") -> None:
+        self.app_secret, self.verify_token = app_secret, verify_token
+        self.phone_number_id = phone_number_id
+        given = {"app_secret": app_secret, "verify_token": verify_token, "access_token": access_token,
+                 "phone_number_id": phone_number_id}
+        self.missing = [SETTINGS[k] for k, v in given.items() if not v]
+        self._handling: dict[str, asyncio.Task[None]] = {}
+        if self.missing:
+            logger.info("the WhatsApp channel is off: set %s to use it (docs/whatsapp.md)", ", ".join(self.missing))
+            self.outbox: Outbox | None = None
+            return
+        self.memory = Memory(dedup_redis_url)
+        self.outbox = Outbox(GraphApi(graph_url or DEFAULT_GRAPH_URL, access_token, phone_number_id), self.memory,
+                             template_name, template_language)
+
+    def off_reason(self) -> str:
+        return f"the WhatsApp channel is off: set {', '.join(self.missing)} to use it"
+
+    def get_output_channel(self) -> OutputChannel | None:
+        return WhatsAppOutput(self.outbox) if self.outbox else None
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        whatsapp = Blueprint(f"whatsapp_webhook_{type(self).__name__}")
+
+        @whatsapp.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "off" if self.missing else "ok"})
+
+        @whatsapp.route("/webhook", methods=["GET"])
+        async def verify(request: Request) -> HTTPResponse:
+            if self.missing:
+                return response.json({"error": "channel_off", "reason": self.off_reason()}, status=403)
+            offered = str(request.args.get("hub.verify_token") or "").encode("utf-8", "surrogateescape")
+            if request.args.get("hub.mode") != "subscribe" or not hmac.compare_digest(offered, self.verify_token.encode()):
+                reason = "hub.mode must be subscribe, with the verify token"
+                return response.json({"error": "forbidden", "reason": reason}, status=403)
+            return response.text(str(request.args.get("hub.challenge") or "")[:256])
+
+        @whatsapp.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            if self.missing or self.outbox is None:
+                return response.json({"error": "channel_off", "reason": self.off_reason()}, status=403)
+            body = request.body or b""
+            signature = request.headers.get("X-Hub-Signature-256")
+            if len(body) > MAX_REQUEST_BYTES or not signature_matches(self.app_secret, body, signature):
+                return response.json({"error": "forbidden", "reason": "X-Hub-Signature-256 does not sign this body"}, status=403)
+            try:
+                incoming = messages_of(json.loads(body), self.phone_number_id)
+            except (ValueError, RecursionError):
+                return response.json({"error": "bad_request", "reason": "the body is not JSON"}, status=400)
+            for message in incoming:
+                try:
+                    first = await self.memory.claim(message.message_id)
+                except Exception as exc:
+                    logger.error("WhatsApp message ids cannot be claimed (%s): Meta is asked to send again later",
+                                 type(exc).__name__)
+                    return response.json({"error": "unavailable", "reason": "try again later"}, status=503)
+                if first:
+                    self._in_turn(message, on_new_message)
+            return response.json({"status": "received"})
+
+        return whatsapp
+
+    def _in_turn(self, message: Incoming, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        """Handle the message in the background, after the same customer's earlier ones (in the order Meta sent them)."""
+        previous = self._handling.get(message.sender)
+
+        async def in_turn() -> None:
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            await self._handle(message, on_new_message)
+
+        task = asyncio.get_running_loop().create_task(in_turn())
+        self._handling[message.sender] = task
+        task.add_done_callback(lambda done: self._handling.pop(message.sender, None)
+                               if self._handling.get(message.sender) is done else None)
+
+    async def _handle(self, message: Incoming, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        assert self.outbox is not None
+        if not is_sender_id(message.sender):
+            logger.warning("a WhatsApp message with a sender id of another shape was left out")
+            return
+        await self.outbox.mark_read_and_typing(message.message_id)
+        try:
+            await self.memory.saw(message.sender)
+        except Exception as exc:
+            logger.warning("WhatsApp: the customer's last message time could not be kept (%s)", type(exc).__name__)
+        language = message_language(message.text)
+        output = WhatsAppOutput(self.outbox, language)
+        if message.kind not in TEXT_TYPES:
+            await output.send_text_message(message.sender, WHATSAPP_TEXT_ONLY)
+        elif is_too_long(message.text):
+            await output.send_text_message(message.sender, too_long_answer(message.text))
+        elif message.text.strip():
+            try:
+                await on_new_message(UserMessage(message.text, output, message.sender, input_channel=self.name(),
+                                                 metadata={"whatsapp_message_id": message.message_id[:MAX_ROW_ID_CHARS]}))
+            except Exception:
+                logger.exception("a WhatsApp message for %s… could not be handled", message.sender[:6])
