@@ -18,6 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,8 +74,8 @@ def fresh_secret(name: str) -> str:
 def isolated_env(var_dir: Path) -> dict[str, str]:
     """Settings for a stack of its own (tests, evaluation): free ports, own databases, and secrets
     made fresh for this run."""
-    ports = {name: free_port() for name in ("backoffice", "actions", "rasa", "company", "smtp", "telegram_api",
-                                            "whatsapp_graph")}
+    ports = {name: free_port() for name in ("backoffice", "actions", "rasa", "company", "smtp",
+                                            "telegram_api", "whatsapp_graph", "microsoft")}
     return {
         "COMPANY_SYSTEMS_PORT": str(ports["company"]),
         "COMPANY_SYSTEMS_URL": f"http://localhost:{ports['company']}",
@@ -120,6 +121,12 @@ def isolated_env(var_dir: Path) -> dict[str, str]:
         "TELEGRAM_SECRET_TOKEN": fresh_secret("telegram-webhook"),
         "TELEGRAM_BOT_NAME": "VolteraPrivacyBot",
         "TELEGRAM_API_URL": f"http://127.0.0.1:{ports['telegram_api']}",
+        # Teams on, against a fake of Microsoft's login, keys and Bot Connector a test starts on this port (tests/test_teams.py).
+        "TEAMS_APP_ID": str(uuid.uuid4()),
+        "TEAMS_APP_PASSWORD": fresh_secret("teams-app"),
+        "TEAMS_TENANT_ID": str(uuid.uuid4()),
+        "TEAMS_LOGIN_URL": f"http://127.0.0.1:{ports['microsoft']}",
+        "TEAMS_OPENID_METADATA_URL": f"http://127.0.0.1:{ports['microsoft']}/botframework/v1/.well-known/openidconfiguration",
         "CORS_ORIGINS": f"http://localhost:{ports['backoffice']}",
         "BACKOFFICE_SERVICE_TOKEN": fresh_secret("service"),
         "TRACKER_DB_DIALECT": "sqlite",
