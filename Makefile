@@ -53,6 +53,11 @@ web/node_modules/.installed: web/package-lock.json
 	cd web && npm ci --no-audit --no-fund
 	touch $@
 
+# The website widget's one script: chat.js bundled with the pinned socket.io client (git-ignored, never copied by hand).
+web/static/widget.js: web/node_modules/.installed web/static/chat.js
+	@echo "==> the website widget (web/static/widget.js, esbuild)"
+	cd web && npx --no-install esbuild static/chat.js --bundle --minify --format=iife --target=es2017 --log-level=warning --outfile=static/widget.js
+
 .env: .env.example
 	@echo "==> .env with fresh secrets (from .env.example)"
 	@test -f .env || sed -e "s/^RASA_API_TOKEN=change-me/RASA_API_TOKEN=$$(openssl rand -hex 24)/" \
@@ -76,7 +81,7 @@ web/node_modules/.installed: web/package-lock.json
 	@echo "==> libfaketime for the test of a knowledge version taking effect at midnight (Debian package)"
 	apt-get install -y -q faketime || { apt-get update -q && apt-get install -y -q faketime; }
 
-deps: $(RASA_VENV)/.installed $(BO_VENV)/.installed web/node_modules/.installed .env
+deps: $(RASA_VENV)/.installed $(BO_VENV)/.installed web/node_modules/.installed web/static/widget.js .env
 
 validate-knowledge: $(BO_VENV)/.installed
 	@cd backend && ../$(BO_VENV)/bin/python -m backoffice validate

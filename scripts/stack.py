@@ -75,7 +75,7 @@ def isolated_env(var_dir: Path) -> dict[str, str]:
     """Settings for a stack of its own (tests, evaluation): free ports, own databases, and secrets
     made fresh for this run."""
     ports = {name: free_port() for name in ("backoffice", "actions", "rasa", "company", "smtp",
-                                            "telegram_api", "whatsapp_graph", "microsoft")}
+                                            "telegram_api", "whatsapp_graph", "microsoft", "widget_page")}
     return {
         "COMPANY_SYSTEMS_PORT": str(ports["company"]),
         "COMPANY_SYSTEMS_URL": f"http://localhost:{ports['company']}",
@@ -127,7 +127,9 @@ def isolated_env(var_dir: Path) -> dict[str, str]:
         "TEAMS_TENANT_ID": str(uuid.uuid4()),
         "TEAMS_LOGIN_URL": f"http://127.0.0.1:{ports['microsoft']}",
         "TEAMS_OPENID_METADATA_URL": f"http://127.0.0.1:{ports['microsoft']}/botframework/v1/.well-known/openidconfiguration",
-        "CORS_ORIGINS": f"http://localhost:{ports['backoffice']}",
+        # The demo website (the back office) and the plain page of another origin that tests/test_widget.py serves.
+        "WIDGET_TEST_PAGE_PORT": str(ports["widget_page"]),
+        "CORS_ORIGINS": f"http://localhost:{ports['backoffice']} http://localhost:{ports['widget_page']}",
         "BACKOFFICE_SERVICE_TOKEN": fresh_secret("service"),
         "TRACKER_DB_DIALECT": "sqlite",
         "TRACKER_DB": str(var_dir / "rasa-tracker.db"),

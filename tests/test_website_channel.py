@@ -505,8 +505,8 @@ def test_a_page_of_another_origin_cannot_connect(website):
         await client.disconnect()
         return True
 
-    assert website.env["CORS_ORIGINS"] == website.env["BACKOFFICE_URL"]
-    assert asyncio.run(connect(website.env["CORS_ORIGINS"])) is True
+    assert website.env["BACKOFFICE_URL"] in website.env["CORS_ORIGINS"].split()
+    assert asyncio.run(connect(website.env["BACKOFFICE_URL"])) is True
     assert asyncio.run(connect("http://evil.example")) is False
     assert asyncio.run(connect("null")) is False
 

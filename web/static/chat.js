@@ -1,16 +1,23 @@
 /*
- * Voltera privacy-assistant chat widget.
+ * Voltera privacy-assistant chat widget: the source of the one script a website includes,
  *
- * Vanilla JS, no build step. Talks to Rasa Open Source 3.6 through its
- * socket.io channel (rasa.core.channels.socketio.SocketIOInput):
+ *   <script src="<back office>/static/widget.js" data-socket-url="https://..." data-language="nl"></script>
+ *
+ * `make deps` bundles this file with the socket.io client (npm, pinned) into web/static/widget.js
+ * (esbuild; git-ignored, never copied by hand). The widget loads its style (chat.css) from beside
+ * the script. Where it connects: data-socket-url when given, else window.ASSISTANT_CONFIG.socketUrl,
+ * else the script's own origin (a back office whose address also reaches Rasa's /socket.io/).
+ * Its language: data-language when given, else the page's <html lang> (followed as it changes).
+ * Talks to Rasa Open Source 3.6 through its socket.io channel (connectors.website.WebsiteInput):
  *
  *   client -> server  "session_request"  {session_id: <stored id or null>}
  *   server -> client  "session_confirm"  "<id>"  (or {session_id: "<id>"})
  *   client -> server  "user_uttered"     {message, session_id, customData: {language, session_token?}}
  *   server -> client  "bot_uttered"      {text, quick_replies|buttons, attachment}
  *
- * Needs the socket.io client (global `io`, loaded from /vendor/socket.io.min.js)
- * and reads window.ASSISTANT_CONFIG (from /config.js) with fallbacks.
+ * The conversation lasts for the browser tab's session: its id and what was said are kept in
+ * sessionStorage, so a reload shows it again and goes on with the same id; a dropped connection
+ * reconnects by itself and asks for the same id.
  *
  * Privacy: the socket is only opened when the visitor opens the chat (or calls
  * volteraChat.send), so just visiting the page does not start a conversation.
@@ -25,14 +32,22 @@
  * "bot-message" (class "bot") | "user-message" | "chat-button" |
  * "chat-offline" | "typing-indicator" | "chat-panel"; window.volteraChat.
  */
+import { io } from "socket.io-client";
+
 (function () {
   "use strict";
 
   if (window.volteraChat) return; // loaded twice: keep the first instance
 
+  var SCRIPT = document.currentScript; // this script's tag: its data-* settings and where it came from
+
   var SESSION_KEY = "voltera_chat_session";
   var LOGIN_KEY = "voltera_session"; // the website's login (site.js): {token, customer_id, name, expires_at}
-  var DEFAULTS = { socketUrl: "http://localhost:5005", socketPath: "/socket.io/" };
+  var LOG_KEY = "voltera_chat_log"; // what was said in this tab's conversation, shown again after a reload
+  var OPEN_KEY = "voltera_chat_open";
+  var MAX_KEPT_MESSAGES = 100;
+  var MAX_KEPT_CHARS = 200000;
+  var SOCKET_PATH = "/socket.io/";
   var SESSION_CONFIRM_TIMEOUT_MS = 5000;
   var TYPING_TIMEOUT_MS = 30000;
 
@@ -87,18 +102,45 @@
   /* Config, language, storage                                           */
   /* ------------------------------------------------------------------ */
 
+  function scriptAttr(name) {
+    var v = SCRIPT && SCRIPT.getAttribute ? SCRIPT.getAttribute(name) : null;
+    return typeof v === "string" && v.trim() ? v.trim() : null;
+  }
+
+  function scriptOrigin() {
+    try {
+      if (SCRIPT && SCRIPT.src) return new URL(SCRIPT.src, document.baseURI).origin;
+    } catch (e) { /* not a URL: fall back to the page's origin */ }
+    return window.location.origin;
+  }
+
+  function nonEmpty(v) {
+    return typeof v === "string" && v ? v : null;
+  }
+
   function readConfig() {
     var c = window.ASSISTANT_CONFIG;
     if (!c || typeof c !== "object") c = {};
     return {
-      socketUrl: typeof c.socketUrl === "string" && c.socketUrl ? c.socketUrl : DEFAULTS.socketUrl,
-      socketPath: typeof c.socketPath === "string" && c.socketPath ? c.socketPath : DEFAULTS.socketPath,
-      token: typeof c.token === "string" && c.token ? c.token : null // optional JWT (Rasa jwt_key)
+      socketUrl: scriptAttr("data-socket-url") || nonEmpty(c.socketUrl) || scriptOrigin(),
+      socketPath: scriptAttr("data-socket-path") || nonEmpty(c.socketPath) || SOCKET_PATH,
+      token: nonEmpty(c.token) // optional JWT (Rasa jwt_key)
     };
   }
 
+  /* The language the conversation is in: the script's data-language, else the page's. */
   function pageLang() {
-    return document.documentElement.lang || "";
+    return scriptAttr("data-language") || document.documentElement.lang || "";
+  }
+
+  /* The widget's style, from beside the script (a page needs no <link> of its own). */
+  function loadStyle() {
+    if (!SCRIPT || !SCRIPT.src || document.querySelector("link[data-voltera-chat]")) return;
+    var link = document.createElement("link");
+    link.rel = "stylesheet";
+    link.href = new URL("chat.css", SCRIPT.src).href;
+    link.setAttribute("data-voltera-chat", "");
+    document.head.appendChild(link);
   }
 
   function uiLang() {
@@ -112,7 +154,7 @@
 
   function loadSessionId() {
     try {
-      var v = window.localStorage.getItem(SESSION_KEY);
+      var v = window.sessionStorage.getItem(SESSION_KEY);
       return v ? v : null;
     } catch (e) {
       return null;
@@ -121,14 +163,51 @@
 
   function saveSessionId(id) {
     try {
-      window.localStorage.setItem(SESSION_KEY, id);
+      window.sessionStorage.setItem(SESSION_KEY, id);
     } catch (e) { /* storage blocked: the session lasts for this page only */ }
   }
 
   function forgetSessionId() {
     try {
-      window.localStorage.removeItem(SESSION_KEY);
+      window.sessionStorage.removeItem(SESSION_KEY);
+      window.sessionStorage.removeItem(LOG_KEY);
     } catch (e) { /* ignore */ }
+  }
+
+  /* What was said so far in this tab: [{who: "user", text} | {who: "bot", data}], the newest kept. */
+  function loadTranscript() {
+    try {
+      var kept = JSON.parse(window.sessionStorage.getItem(LOG_KEY) || "[]");
+      return Array.isArray(kept) ? kept.slice(-MAX_KEPT_MESSAGES) : [];
+    } catch (e) {
+      return [];
+    }
+  }
+
+  function keepInTranscript(entry) {
+    try {
+      var kept = loadTranscript().concat([entry]).slice(-MAX_KEPT_MESSAGES);
+      var text = JSON.stringify(kept);
+      while (text.length > MAX_KEPT_CHARS && kept.length > 1) {
+        kept.shift();
+        text = JSON.stringify(kept);
+      }
+      window.sessionStorage.setItem(LOG_KEY, text);
+    } catch (e) { /* storage blocked or full: a reload starts the transcript afresh */ }
+  }
+
+  function keepOpen(isOpen) {
+    try {
+      if (isOpen) window.sessionStorage.setItem(OPEN_KEY, "1"); else window.sessionStorage.removeItem(OPEN_KEY);
+    } catch (e) { /* ignore */ }
+  }
+
+  function wasOpen() {
+    try {
+      return window.sessionStorage.getItem(OPEN_KEY) === "1";
+    } catch (e) {
+      return false;
+    }
   }
 
   /* The website's signed session token while the visitor is logged in (and it has not expired). */
@@ -277,7 +356,8 @@
     authToken: null, // the session token this connection was opened with
     queue: [],
     confirmTimer: null,
-    typingTimer: null
+    typingTimer: null,
+    replyStart: null // the first row of the bot's reply to the latest user message
   };
 
   function build() {
@@ -452,6 +532,15 @@
     ui.log.scrollTop = ui.log.scrollHeight;
   }
 
+  /* A reply is read from its start: the log shows the first row of it at the top (or the end, if it is short). */
+  function scrollToReply() {
+    if (!state.replyStart || !state.replyStart.parentNode) {
+      scrollToBottom();
+      return;
+    }
+    ui.log.scrollTop = state.replyStart.offsetTop - ui.log.offsetTop - 8;
+  }
+
   function addRow(who) {
     var row = el("div", { className: "vc-row vc-row-" + who });
     row.appendChild(el("span", { className: "vc-sr-only", "data-vc-sr": who === "user" ? "you" : "bot" }, t(who === "user" ? "you" : "bot")));
@@ -459,10 +548,12 @@
     return row;
   }
 
-  function addUserMessage(text) {
+  function addUserMessage(text, restoring) {
     var row = addRow("user");
     var msg = el("div", { className: "vc-msg user", "data-testid": "user-message" }, text);
     row.appendChild(msg);
+    state.replyStart = null;
+    if (!restoring) keepInTranscript({ who: "user", text: String(text) });
     scrollToBottom();
     return msg;
   }
@@ -540,11 +631,11 @@
     return group;
   }
 
-  function addBotMessage(data) {
+  function addBotMessage(data, restoring) {
     if (data === null || data === undefined) return;
     if (typeof data === "string") data = { text: data };
     if (typeof data !== "object") return;
-    hideTyping();
+    if (!restoring) hideTyping();
 
     var text = data.text !== undefined && data.text !== null ? String(data.text) : "";
     var buttons = Array.isArray(data.quick_replies) && data.quick_replies.length ? data.quick_replies
@@ -560,7 +651,10 @@
     }
     if (text || hasAttachment) row.appendChild(msg);
     if (buttons) row.appendChild(renderButtons(buttons));
-    scrollToBottom();
+    if (!state.replyStart) state.replyStart = row;
+    if (restoring) return;
+    keepInTranscript({ who: "bot", data: { text: data.text, quick_replies: data.quick_replies, buttons: data.buttons, attachment: data.attachment } });
+    scrollToReply();
     if (!state.isOpen) {
       ui.badge.removeAttribute("hidden");
       applyTexts();
@@ -570,7 +664,7 @@
   function showTyping() {
     ui.typing.removeAttribute("hidden");
     ui.log.appendChild(ui.typing); // keep it last
-    scrollToBottom();
+    if (!state.replyStart) scrollToBottom();
     clearTimeout(state.typingTimer);
     state.typingTimer = setTimeout(hideTyping, TYPING_TIMEOUT_MS);
   }
@@ -585,18 +679,13 @@
   /* ------------------------------------------------------------------ */
 
   function connect() {
-    if (state.socket || state.offline && typeof window.io !== "function") return;
-    if (typeof window.io !== "function") {
-      // socket.io client script missing or failed to load
-      setOffline(true);
-      return;
-    }
+    if (state.socket) return;
     var opts = { path: cfg.socketPath, transports: ["websocket", "polling"] };
     state.authToken = loginToken() || cfg.token;
     if (state.authToken) opts.auth = { token: state.authToken };
     var socket;
     try {
-      socket = window.io(cfg.socketUrl, opts);
+      socket = io(cfg.socketUrl, opts);
     } catch (e) {
       setOffline(true);
       return;
@@ -703,8 +792,9 @@
       ui.root.classList.add("is-open");
       ui.launcher.setAttribute("aria-expanded", "true");
       ui.badge.setAttribute("hidden", "");
+      keepOpen(true);
       applyTexts();
-      scrollToBottom();
+      scrollToReply();
     }
     connect();
     try { ui.input.focus({ preventScroll: true }); } catch (e) { ui.input.focus(); }
@@ -734,6 +824,7 @@
       for (var i = 0; i < rows.length; i++) rows[i].parentNode.removeChild(rows[i]);
       hideTyping();
     }
+    state.replyStart = null;
     state.offline = false;
     if (ui.root) renderStatus();
     if (state.isOpen) connect();
@@ -745,13 +836,34 @@
     ui.panel.setAttribute("hidden", "");
     ui.root.classList.remove("is-open");
     ui.launcher.setAttribute("aria-expanded", "false");
+    keepOpen(false);
     applyTexts();
     ui.launcher.focus();
   }
 
+  /* Show this tab's conversation again (after a reload), and reopen the chat if it was open. */
+  function restore() {
+    loadTranscript().forEach(function (entry) {
+      if (!entry || typeof entry !== "object") return;
+      if (entry.who === "user" && typeof entry.text === "string") addUserMessage(entry.text, true);
+      else if (entry.who === "bot") addBotMessage(entry.data, true);
+    });
+    // Buttons of a reply that the visitor already answered stay answered.
+    var rows = ui.log.querySelectorAll(".vc-row");
+    var lastUser = -1;
+    for (var i = 0; i < rows.length; i++) if (rows[i].classList.contains("vc-row-user")) lastUser = i;
+    for (var j = 0; j < lastUser; j++) {
+      var chips = rows[j].querySelectorAll("button.vc-chip");
+      for (var k = 0; k < chips.length; k++) chips[k].disabled = true;
+    }
+    if (state.sessionId && wasOpen()) open();
+  }
+
   function init() {
     if (ui.root || !document.body) return;
+    loadStyle();
     build();
+    restore();
     if (window.MutationObserver) {
       new MutationObserver(applyTexts).observe(document.documentElement, { attributes: true, attributeFilter: ["lang"] });
     }

@@ -40,9 +40,14 @@ def socketio_client(settings: SettingsDep) -> FileResponse:
     return FileResponse(client, media_type="application/javascript")
 
 
+DEMO_SOCKET_URL = 'data-socket-url="http://localhost:5005"'
+
+
 @website.get("/")
-def index(settings: SettingsDep) -> FileResponse:
-    return FileResponse(settings.web_dir / "index.html")
+def index(settings: SettingsDep) -> HTMLResponse:
+    """The demo website, its widget's one script tag pointed at this deployment's PUBLIC_SOCKET_URL."""
+    page = (settings.web_dir / "index.html").read_text(encoding="utf-8")
+    return HTMLResponse(page.replace(DEMO_SOCKET_URL, f'data-socket-url="{escape(settings.socket_url, quote=True)}"'))
 
 
 class DemoLoginIn(BaseModel):
