@@ -14,7 +14,7 @@ import pytest
 import requests
 from conftest import claim_customers
 from stack import BACKOFFICE_PY, ROOT, Stack, eventually
-from test_website_channel import Visitor, demo_login, joined, tracker
+from test_website_channel import Visitor, joined, mint, tracker
 
 [TICKET_CUSTOMER] = claim_customers(__name__, "C0044")
 PASSWORD = "a long enough agent password"
@@ -79,7 +79,7 @@ async def next_reply(visitor: Visitor, timeout: float = 30) -> str:
 def test_with_nobody_available_a_verified_customer_leaves_a_ticket(assistant: Stack):
     """First in this file, and this file before the console's browser test: no agent has signed in yet."""
     async def chat() -> None:
-        visitor = Visitor(assistant, token=demo_login(assistant, TICKET_CUSTOMER))
+        visitor = Visitor(assistant, token=mint(assistant, TICKET_CUSTOMER))  # the website's login of this customer
         await visitor.open()
         await visitor.say("hallo", language="nl")
         offered = await visitor.say("ik wil een medewerker spreken", language="nl")
