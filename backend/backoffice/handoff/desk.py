@@ -51,6 +51,7 @@ CANCEL_INTENT = "cancel_handoff"  # the "stop waiting" button's payload, /cancel
 # channels whose output reaches the customer without their asking
 PUSHING_CHANNELS = frozenset({"website", "telegram", "whatsapp", "teams"})
 MAX_OPEN_REQUESTS = 10
+SEEN_EVERY = dt.timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
@@ -200,10 +201,14 @@ def conversation(session: Session, store: TrackerStore, entry: QueueEntry, now: 
 
 
 def seen(session: Session, agent: Staff, now: dt.datetime) -> None:
-    """The agent's console is open: they are available, and their claims stay theirs."""
+    """The agent's console is open: they are available, and their claims stay theirs. A console asks
+    every second; the presence is written at most every SEEN_EVERY (well inside the presence window
+    and the claim timeout), so an open console is not two writes a second."""
     row = session.get(AgentPresence, agent.id)
     if row is None:
         session.add(AgentPresence(staff_id=agent.id, first_name=agent.first_name, seen_at=now))
+    elif now - row.seen_at < SEEN_EVERY:
+        return
     else:
         row.seen_at = now
     session.execute(update(QueueEntry).where(QueueEntry.claimed_by == agent.id, QueueEntry.state == hr.State.CLAIMED.value)
