@@ -2,7 +2,7 @@
 import pytest
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
-from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -15,9 +15,11 @@ EXAMPLES = {
 }
 
 
-def diet_says(text, ranking):
-    """A message as DIET leaves it: its intent and ranking set."""
+def diet_says(text, ranking, language=None):
+    """A message as DIET leaves it: its intent and ranking set, and the language the detector found."""
     message = Message(data={TEXT: text})
+    if language:
+        message.set(ENTITIES, [{"entity": "language", "value": language, "extractor": "LanguageDetector"}])
     message.set(INTENT, {"name": ranking[0][0], "confidence": ranking[0][1]})
     message.set(INTENT_RANKING_KEY, [{"name": name, "confidence": confidence} for name, confidence in ranking])
     return message
@@ -62,6 +64,14 @@ def test_when_both_agree_the_intent_stays_and_is_surer_than_the_runner_up(traine
     ranking = message.get(INTENT_RANKING_KEY)
     assert ranking[0]["name"] == "request_deletion"
     assert ranking[0]["confidence"] - ranking[1]["confidence"] > 0.5
+
+
+def test_in_dutch_the_linear_model_decides_and_in_english_the_blend(trained):
+    sure = [("out_of_scope", 1.0), ("ask_retention", 0.0), ("request_deletion", 0.0)]
+    [dutch] = trained.process([diet_says("hoe lang bewaren jullie dat", sure, "nl")])
+    assert dutch.get(INTENT)["name"] == "ask_retention"
+    [english] = trained.process([diet_says("how long do you keep that", sure, "en")])
+    assert english.get(INTENT)["name"] == "out_of_scope"
 
 
 def test_a_message_no_classifier_ranked_is_left_alone(trained):
