@@ -55,7 +55,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         return {
             # the linear model's share of the blend per language (DIET has the rest), and when no
             # language was found (a short message on a page that named none)
-            "weights": {"nl": 1.0, "en": 0.5},
+            "weights": {"nl": 1.0, "en": 0.6},
             "weight": 0.5,
             # support-vector margin: higher fits the examples more closely
             "C": 1.0,

@@ -66,11 +66,14 @@ def test_when_both_agree_the_intent_stays_and_is_surer_than_the_runner_up(traine
     assert ranking[0]["confidence"] - ranking[1]["confidence"] > 0.5
 
 
-def test_in_dutch_the_linear_model_decides_and_in_english_the_blend(trained):
+def test_each_language_has_its_own_share(trained):
+    # as if configured so: the linear model decides Dutch intents, DIET English ones
+    per_language = LinearIntentClassifier(dict(trained.config, weights={"nl": 1.0, "en": 0.0}),
+                                          trained.model_storage, trained.resource, trained.model)
     sure = [("out_of_scope", 1.0), ("ask_retention", 0.0), ("request_deletion", 0.0)]
-    [dutch] = trained.process([diet_says("hoe lang bewaren jullie dat", sure, "nl")])
+    [dutch] = per_language.process([diet_says("hoe lang bewaren jullie dat", sure, "nl")])
     assert dutch.get(INTENT)["name"] == "ask_retention"
-    [english] = trained.process([diet_says("how long do you keep that", sure, "en")])
+    [english] = per_language.process([diet_says("how long do you keep that", sure, "en")])
     assert english.get(INTENT)["name"] == "out_of_scope"
 
 
