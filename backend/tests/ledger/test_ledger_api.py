@@ -75,7 +75,7 @@ def test_file_repeat_and_ask_where_a_request_is(client):
     assert first.status_code == 201
     filed = first.json()
     assert filed["created"] and filed["status"] == "in_progress" and filed["article"] == "Art. 17"
-    received = dt.date.fromisoformat(filed["received_at"][:10])
+    received = rr.local_date(dt.datetime.fromisoformat(filed["received_at"]))  # the receipt day in Amsterdam
     assert filed["due_on"] == rr.due_date(received).isoformat()
     assert [t["system"] for t in filed["tasks"]] == ["orders", "wifi"]
     assert [k["category"] for k in filed["kept_after_erasure"]] == ["invoices"]
@@ -169,7 +169,7 @@ def test_extension_moves_the_due_date_and_is_audited(client):
     response = client.post(url, json={"reason": "  Your request covers six systems and eight years of orders. "})
     assert response.status_code == 200
     extended = response.json()
-    received = dt.date.fromisoformat(filed["received_at"][:10])
+    received = rr.local_date(dt.datetime.fromisoformat(filed["received_at"]))  # the receipt day in Amsterdam
     assert extended["due_on"] == rr.extended_due_date(received).isoformat() == rr.add_months(received, 3).isoformat()
     assert extended["original_due_on"] == filed["due_on"] and extended["extended"] is True
     assert extended["extension_reason"] == "Your request covers six systems and eight years of orders."
