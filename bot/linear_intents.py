@@ -129,7 +129,8 @@ def scores(model: dict[str, Any], text: str, sharpness: float) -> dict[str, floa
     """The linear model's ranking of every intent, summing to 1."""
     features = hstack([model["words"].transform([lemmas(text)]), model["characters"].transform([text.lower()])])
     margins = model["svm"].decision_function(features)[0]
-    exps = [math.exp(sharpness * (m - max(margins))) for m in margins]
+    best = max(margins)
+    exps = [math.exp(sharpness * (m - best)) for m in margins]
     total = sum(exps)
     return {str(name): e / total for name, e in zip(model["svm"].classes_, exps, strict=True)}
 
