@@ -59,3 +59,13 @@ def test_no_training_example_is_a_near_duplicate_of_an_evaluation_question():
                         and matcher.ratio() >= NEAR_DUPLICATE_RATIO:
                     near.append((round(matcher.ratio(), 2), example, question, source))
     assert not near, f"training examples nearly the same as evaluation questions: {sorted(near, reverse=True)}"
+
+
+def test_an_annotated_data_category_is_whole_words():
+    # "[eID]-gegevens" marks part of a token: the tokenizer cannot align it, and Rasa drops the entity in training
+    inside_a_word = re.compile(r"\w\[[^\]]+\]\{|\[[^\]]+\]\{[^}]*\}[\w-]")
+    found = []
+    for path in sorted((ROOT / "data").rglob("*.yml")):
+        found += [f"{path.relative_to(ROOT)}: {line.strip()}" for line in path.read_text(encoding="utf-8").splitlines()
+                  if inside_a_word.search(line)]
+    assert not found, found
