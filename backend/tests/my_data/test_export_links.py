@@ -67,11 +67,13 @@ def test_the_link_gives_that_customers_data_and_transcripts_as_json_and_csv(db_u
 
         before = dt.datetime.now(dt.UTC)
         link = issue(client, conversation, language="en")
+        after = dt.datetime.now(dt.UTC)
         assert set(link) == {"json_url", "csv_url", "expires_at"}
         assert link["json_url"].startswith(f"{PUBLIC_URL}/exports/") and link["json_url"].endswith(".json")
         assert link["csv_url"] == link["json_url"].removesuffix(".json") + ".csv"
         expires = dt.datetime.fromisoformat(link["expires_at"])
-        assert dt.timedelta(minutes=14) < expires - before <= dt.timedelta(minutes=15)
+        # 15 minutes from the whole second the link was issued in
+        assert before.replace(microsecond=0) + dt.timedelta(minutes=15) <= expires <= after + dt.timedelta(minutes=15)
         claims = jwt.decode(token_of(link), EXPORT_SECRET, algorithms=["HS256"], audience="export")
         assert claims["sub"] == "C0001" and claims["jti"] and claims["exp"] == int(expires.timestamp())
 
