@@ -3,11 +3,12 @@
 1. `hand_over`: the assistant asks (with the message's presence). When the office is open and an
    agent has the console open, the conversation joins the queue (a `QueueEntry` with the reason,
    language, channel, how the customer is verified, their open requests and a summary) and the
-   customer is told their place and the expected wait; the bot pauses the conversation. Otherwise
-   the customer is offered a ticket (`record_ticket`, with the transcript, answered by e-mail).
+   customer is told their place and the expected wait; the bot pauses the conversation. Otherwise,
+   or when the customer's address or account already has as many chats waiting as allowed, the
+   customer is offered a ticket (`record_ticket`, with the transcript, answered by e-mail).
 2. Everything the customer types while waiting stays in Rasa's tracker (paused, the bot predicts
    nothing): the agent reads it from there (`conversation`), so nothing typed is lost, whichever
-   process was up.
+   process was up. Staff read it with codes, links and tokens masked (`rules.masked`).
 3. An agent claims (one only: a conditional update), replies (a bot event on the customer's own
    channel: `rasa_conversations`), writes notes, transfers, hands back (the bot resumes and says so)
    or closes. Each step is in the audit log with the agent's name.
@@ -23,6 +24,7 @@ import json
 import logging
 import secrets
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +63,8 @@ class DeskConfig:
     ticket_working_days: int
     claim_timeout: dt.timedelta
     agent_presence: dt.timedelta  # an agent seen this recently is available
+    waiting_per_source: int = 3
+    waiting_per_customer: int = 2
 
     @classmethod
     def from_settings(cls, settings: Settings, today: dt.date) -> DeskConfig:
@@ -75,7 +79,8 @@ class DeskConfig:
             raise ValueError("HANDOFF_CLOSED_DATES: each date must be YYYY-MM-DD, space-separated") from None
         return cls(hr.OfficeHours.parse(settings.handoff_office_hours, closed), settings.handoff_minutes_per_conversation,
                    settings.handoff_ticket_working_days, dt.timedelta(seconds=settings.handoff_claim_timeout_seconds),
-                   dt.timedelta(seconds=settings.handoff_agent_presence_seconds))
+                   dt.timedelta(seconds=settings.handoff_agent_presence_seconds), settings.handoff_waiting_per_source,
+                   settings.handoff_waiting_per_customer)
 
 
 def actor(staff: Staff) -> str:
@@ -111,19 +116,32 @@ def waiting_before(session: Session, entry: QueueEntry) -> int:
         QueueEntry.state == hr.State.WAITING.value, QueueEntry.created_at < entry.created_at)) or 0
 
 
-def hand_over(session: Session, config: DeskConfig, store: TrackerStore, *, conversation_id: str, channel: str,
+def waiting_count(session: Session, *where: Any) -> int:
+    return session.scalar(select(func.count()).select_from(QueueEntry).where(QueueEntry.state == hr.State.WAITING.value, *where)) or 0
+
+
+def hand_over(session: Session, config: DeskConfig, store: TrackerStore, *, conversation_id: str, channel: str, source: str,
               language: str, reason: hr.Reason, summary: dict, binding: ConversationIdentity | None, now: dt.datetime) -> dict:
     """Queue the conversation or offer a ticket; what the customer is to be told. A second hand-over of
-    a conversation already in the queue keeps its place."""
+    a conversation already in the queue keeps its place. A source (the client's keyed address) or a
+    verified customer with as many chats waiting as allowed is offered a ticket instead of a place.
+    (Two hand-overs from one source at the same instant may both pass the count: the limit is for
+    floods, and one more place is no flood.)"""
     existing = open_entry(session, conversation_id)
     if existing is not None:
         ahead = waiting_before(session, existing)
         return {"queued": True, "entry": existing.id, "position": ahead + 1,
                 "expected_wait_minutes": hr.expected_wait(ahead + 1, max(agents_available(session, config, now), 1),
                                                           config.minutes_per_conversation)}
-    ahead = session.scalar(select(func.count()).select_from(QueueEntry).where(QueueEntry.state == hr.State.WAITING.value)) or 0
+    ahead = waiting_count(session)
+    from_source = waiting_count(session, QueueEntry.source == source) if source else 0
+    of_customer = waiting_count(session, QueueEntry.customer_id == binding.customer_id) if binding else 0
+    crowded = hr.over_limit(from_source, of_customer, config.waiting_per_source, config.waiting_per_customer)
+    if crowded:
+        log.warning("hand-over of %s… offered a ticket: its %s has as many chats waiting as allowed", conversation_id[:8],
+                    "source" if from_source >= config.waiting_per_source else "customer")
     offer = hr.welcome(config.hours, now, agents_available(session, config, now), ahead, config.minutes_per_conversation,
-                       config.ticket_working_days)
+                       config.ticket_working_days, over_limit=crowded)
     if not offer.queued:
         return {"queued": False, "opens_at": offer.opens_at.isoformat() if offer.opens_at else None,
                 "ticket_answered_by": offer.ticket_answered_by.isoformat() if offer.ticket_answered_by else None}
@@ -131,6 +149,7 @@ def hand_over(session: Session, config: DeskConfig, store: TrackerStore, *, conv
         id=f"H-{secrets.token_hex(6)}", conversation_id=conversation_id, channel=channel, language=language_of(language),
         reason=reason.value, customer_id=binding.customer_id if binding else None, verified_by=binding.method if binding else None,
         summary=summary, state=hr.State.WAITING.value, created_at=now, last_event_id=store.last_event_id(conversation_id),
+        source=source or None, handover_stored=False,
     )
     session.add(entry)
     audit(session, entry, "assistant", "queued", now, reason=reason.value)
@@ -140,12 +159,13 @@ def hand_over(session: Session, config: DeskConfig, store: TrackerStore, *, conv
 
 def record_ticket(session: Session, config: DeskConfig, store: TrackerStore, *, conversation_id: str, customer_id: str,
                   language: str, reason: hr.Reason, now: dt.datetime) -> Ticket:
-    """A question for the team, with the conversation so far, to be answered by e-mail at the verified
-    customer's address in the company's records (never one typed in the chat)."""
+    """A question for the team, with the conversation so far (codes, links and tokens masked: staff
+    read it), to be answered by e-mail at the verified customer's address in the company's records
+    (never one typed in the chat)."""
     transcripts = store.transcripts([conversation_id])
     ticket = Ticket(id=f"T-{secrets.token_hex(6)}", conversation_id=conversation_id, customer_id=customer_id,
                     language=language_of(language), reason=reason.value,
-                    transcript=transcripts[0].messages if transcripts else [], created_at=now,
+                    transcript=hr.masked_messages(transcripts[0].messages) if transcripts else [], created_at=now,
                     answer_by=config.hours.working_days_after(now, config.ticket_working_days), state="open")
     session.add(ticket)
     session.commit()
@@ -162,13 +182,36 @@ def open_requests(session: Session, customer_id: str | None) -> list[dict]:
     return [{"id": r.id, "type": r.type, "status": r.status, "due_on": r.due_on.isoformat()} for r in rows]
 
 
-def entry_view(session: Session, entry: QueueEntry, now: dt.datetime) -> dict:
+def preview(entry: QueueEntry, agent: Staff) -> dict:
+    """What the queue shows of the chat: for a waiting one or the agent's own, the topics, requests and
+    last messages (masked); for a colleague's, nothing."""
+    if not hr.may_preview(hr.State(entry.state), entry.claimed_by, agent.id):
+        return {"topics": [], "requests": [], "last_messages": []}
+    summary = entry.summary or {}
+    said = summary.get("last_messages")
+    if not isinstance(said, list):
+        return summary
+    return {**summary, "last_messages": [hr.masked(m) if isinstance(m, str) else m for m in said]}
+
+
+def same_source(session: Session, entry: QueueEntry) -> int:
+    """How many other open chats came from the entry's source (0 when it has none)."""
+    if not entry.source:
+        return 0
+    return session.scalar(select(func.count()).select_from(QueueEntry).where(
+        QueueEntry.source == entry.source, QueueEntry.state.in_(hr.OPEN_STATES), QueueEntry.id != entry.id)) or 0
+
+
+def entry_view(session: Session, entry: QueueEntry, now: dt.datetime, agent: Staff, others_from_source: int) -> dict:
+    """An entry as an agent sees it; `same_source_as`: how many other open chats came from the same
+    client address (a flood from one place shows)."""
     waited_until = entry.claimed_at if entry.state != hr.State.WAITING.value and entry.claimed_at else now
     return {
         "id": entry.id, "state": entry.state, "reason": entry.reason, "language": entry.language, "channel": entry.channel,
         "channel_pushes": entry.channel in PUSHING_CHANNELS,
         "verified": {"customer_id": entry.customer_id, "by": entry.verified_by} if entry.customer_id else None,
-        "open_requests": open_requests(session, entry.customer_id), "summary": entry.summary,
+        "open_requests": open_requests(session, entry.customer_id), "summary": preview(entry, agent),
+        "same_source_as": others_from_source,
         "waiting_seconds": max(0, int((waited_until - entry.created_at).total_seconds())),
         "created_at": entry.created_at.isoformat(), "claimed_by": entry.claimed_by, "claimed_by_name": entry.claimed_by_name,
         "ended_because": entry.ended_because,
@@ -176,10 +219,11 @@ def entry_view(session: Session, entry: QueueEntry, now: dt.datetime) -> dict:
     }
 
 
-def queue(session: Session, now: dt.datetime) -> list[dict]:
+def queue(session: Session, now: dt.datetime, agent: Staff) -> list[dict]:
     """The open entries, the longest waiting first."""
-    rows = session.scalars(select(QueueEntry).where(QueueEntry.state.in_(hr.OPEN_STATES)).order_by(QueueEntry.created_at))
-    return [entry_view(session, e, now) for e in rows]
+    rows = list(session.scalars(select(QueueEntry).where(QueueEntry.state.in_(hr.OPEN_STATES)).order_by(QueueEntry.created_at)))
+    per_source = Counter(e.source for e in rows if e.source)
+    return [entry_view(session, e, now, agent, per_source[e.source] - 1 if e.source else 0) for e in rows]
 
 
 def may_read(entry: QueueEntry, agent: Staff) -> bool:
@@ -187,14 +231,15 @@ def may_read(entry: QueueEntry, agent: Staff) -> bool:
     return agent.is_privacy_officer or entry.state == hr.State.WAITING.value or entry.claimed_by == agent.id
 
 
-def conversation(session: Session, store: TrackerStore, entry: QueueEntry, now: dt.datetime) -> dict:
-    """The entry with the whole transcript (the customer, the assistant, agents), the notes and the audit log."""
+def conversation(session: Session, store: TrackerStore, entry: QueueEntry, now: dt.datetime, agent: Staff) -> dict:
+    """The entry with the whole transcript (the customer, the assistant, agents; codes, links and
+    tokens masked), the notes and the audit log."""
     transcripts = store.transcripts([entry.conversation_id])
     notes = session.scalars(select(AgentNote).where(AgentNote.conversation_id == entry.conversation_id).order_by(AgentNote.id))
     trail = session.scalars(select(HandoffAudit).where(HandoffAudit.entry_id == entry.id).order_by(HandoffAudit.id))
     return {
-        **entry_view(session, entry, now),
-        "transcript": transcripts[0].messages if transcripts else [],
+        **entry_view(session, entry, now, agent, same_source(session, entry)),
+        "transcript": hr.masked_messages(transcripts[0].messages) if transcripts else [],
         "notes": [{"at": n.at.isoformat(), "by": n.staff_name, "text": n.text} for n in notes],
         "audit": [{"at": a.at.isoformat(), "actor": a.actor, "action": a.action, "detail": a.detail} for a in trail],
     }
@@ -246,8 +291,8 @@ def reply(session: Session, rasa: RasaConversations, entry: QueueEntry, agent: S
 
 
 def note(session: Session, entry: QueueEntry, agent: Staff, text: str, now: dt.datetime) -> None:
-    if not may_read(entry, agent):
-        raise hr.Refused("this conversation is not yours")
+    """A private note, by the agent who holds the conversation: one nobody has taken is not theirs to annotate."""
+    hr.act_on(hr.State(entry.state), entry.claimed_by, agent.id)
     session.add(AgentNote(entry_id=entry.id, conversation_id=entry.conversation_id, staff_id=agent.id,
                           staff_name=agent.full_name[:100], text=hr.bounded_text(text), at=now))
     audit(session, entry, actor(agent), "noted", now)
@@ -361,6 +406,11 @@ class Upkeep:
             return
         for event_id, type_name, data in events:
             entry.last_event_id = event_id
+            if not entry.handover_stored:
+                # the hand-over's own turn: a first message's (or an expired session's) turn begins
+                # with a session start; the turn ends with the pause the hand-over asked for
+                entry.handover_stored = type_name == "pause"
+                continue
             if type_name in ("restart", "session_started"):
                 self._ends(session, entry, hr.State.LEFT, "the customer restarted the chat" if type_name == "restart"
                            else "the customer's chat session ended", now)

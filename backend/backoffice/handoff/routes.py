@@ -131,7 +131,8 @@ def hand_over(conversation_id: ConversationId, body: HandOverIn, session: Sessio
     binding = verified_binding(session, conversation_id, seen, now)
     try:
         told = desk.hand_over(session, parts.config, parts.store, conversation_id=conversation_id, channel=seen.channel or "rest",
-                              language=body.language, reason=body.reason, summary=body.summary.model_dump(), binding=binding, now=now)
+                              source=seen.source, language=body.language, reason=body.reason, summary=body.summary.model_dump(),
+                              binding=binding, now=now)
     except TranscriptsUnavailable as exc:
         raise HTTPException(503, str(exc)) from None
     return JSONResponse(told, headers=PRIVATE)
@@ -192,19 +193,20 @@ def refusals_answered() -> Iterator[None]:
 def console_queue(staff: AgentOrOfficer, session: SessionDep, clock: ClockDep) -> JSONResponse:
     now = clock()
     desk.seen(session, staff, now)
-    return JSONResponse({"queue": desk.queue(session, now)}, headers=PRIVATE)
+    return JSONResponse({"queue": desk.queue(session, now, staff)}, headers=PRIVATE)
 
 
 @router.get("/api/console/conversations/{entry_id}")
 def console_conversation(entry_id: str, staff: AgentOrOfficer, session: SessionDep, clock: ClockDep, parts: HandoffDep) -> JSONResponse:
     try:
-        return JSONResponse(desk.conversation(session, parts.store, _entry(session, entry_id, staff), clock()), headers=PRIVATE)
+        return JSONResponse(desk.conversation(session, parts.store, _entry(session, entry_id, staff), clock(), staff),
+                            headers=PRIVATE)
     except TranscriptsUnavailable as exc:
         raise HTTPException(503, str(exc)) from None
 
 
-def _view(session: Session, parts: Handoff, entry: QueueEntry, now: dt.datetime) -> JSONResponse:
-    return JSONResponse(desk.conversation(session, parts.store, entry, now), headers=PRIVATE)
+def _view(session: Session, parts: Handoff, entry: QueueEntry, now: dt.datetime, staff: Staff) -> JSONResponse:
+    return JSONResponse(desk.conversation(session, parts.store, entry, now, staff), headers=PRIVATE)
 
 
 def _colleague(session: Session, staff_id: int) -> Staff:
@@ -230,7 +232,7 @@ def claim(entry_id: str, staff: AgentOrOfficer, session: SessionDep, clock: Cloc
     entry = _entry(session, entry_id, staff)
     with refusals_answered():
         desk.claim(session, parts.rasa, entry, staff, clock())
-    return _view(session, parts, entry, clock())
+    return _view(session, parts, entry, clock(), staff)
 
 
 @router.post("/api/console/conversations/{entry_id}/reply")
@@ -238,7 +240,7 @@ def reply(entry_id: str, body: TextIn, staff: AgentOrOfficer, session: SessionDe
     entry = _entry(session, entry_id, staff)
     with refusals_answered():
         desk.reply(session, parts.rasa, entry, staff, body.text, clock())
-    return _view(session, parts, entry, clock())
+    return _view(session, parts, entry, clock(), staff)
 
 
 @router.post("/api/console/conversations/{entry_id}/notes")
@@ -246,7 +248,7 @@ def add_note(entry_id: str, body: TextIn, staff: AgentOrOfficer, session: Sessio
     entry = _entry(session, entry_id, staff)
     with refusals_answered():
         desk.note(session, entry, staff, body.text, clock())
-    return _view(session, parts, entry, clock())
+    return _view(session, parts, entry, clock(), staff)
 
 
 @router.post("/api/console/conversations/{entry_id}/transfer")
@@ -256,7 +258,7 @@ def transfer(entry_id: str, body: TransferIn, staff: AgentOrOfficer, session: Se
     colleague = _colleague(session, body.to) if body.to is not None else None
     with refusals_answered():
         desk.transfer(session, parts.rasa, entry, staff, colleague, clock())
-    return _view(session, parts, entry, clock())
+    return _view(session, parts, entry, clock(), staff)
 
 
 @router.post("/api/console/conversations/{entry_id}/hand-back")
@@ -264,7 +266,7 @@ def hand_back(entry_id: str, staff: AgentOrOfficer, session: SessionDep, clock: 
     entry = _entry(session, entry_id, staff)
     with refusals_answered():
         desk.end(session, parts.rasa, entry, staff, hr.State.HANDED_BACK, clock())
-    return _view(session, parts, entry, clock())
+    return _view(session, parts, entry, clock(), staff)
 
 
 @router.post("/api/console/conversations/{entry_id}/close")
@@ -272,7 +274,7 @@ def close(entry_id: str, staff: AgentOrOfficer, session: SessionDep, clock: Cloc
     entry = _entry(session, entry_id, staff)
     with refusals_answered():
         desk.end(session, parts.rasa, entry, staff, hr.State.CLOSED, clock())
-    return _view(session, parts, entry, clock())
+    return _view(session, parts, entry, clock(), staff)
 
 
 @router.get("/api/console/conversations/{entry_id}/suggestions")
@@ -322,11 +324,11 @@ async def stream(request: HttpRequest, staff: AgentOrOfficer, sessions: Sessions
         now = clock()
         with sessions() as session:
             desk.seen(session, staff, now)
-            found = [("queue", json.dumps({"queue": desk.queue(session, now)}))]
+            found = [("queue", json.dumps({"queue": desk.queue(session, now, staff)}))]
             if watched:
                 entry = session.get(QueueEntry, watched)
                 if entry is not None and desk.may_read(entry, staff):
-                    found.append(("conversation", json.dumps(desk.conversation(session, parts.store, entry, now))))
+                    found.append(("conversation", json.dumps(desk.conversation(session, parts.store, entry, now, staff))))
                 else:
                     found.append(("gone", json.dumps({"id": watched})))
             return found

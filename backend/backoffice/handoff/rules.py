@@ -5,7 +5,12 @@ A conversation the bot hands over is a `QueueEntry` that moves
   waiting -> claimed (one agent) -> waiting (transferred or the agent's console went away) ...
 and ends handed back to the bot, closed by the agent, cancelled by the customer ("stop waiting"), or
 left (the customer restarted the chat or it ended). Outside office hours, or when no agent is signed
-in, the customer is offered a ticket instead, answered by e-mail.
+in, the customer is offered a ticket instead, answered by e-mail. So is a customer whose address
+(`source`) or verified account already has `waiting_per_source` / `waiting_per_customer` chats
+waiting: one address cannot fill the queue ahead of everyone else.
+
+Staff read customers' words, never their credentials: `masked` hides one-time codes, export links
+and other tokens in every transcript and preview served to staff.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SUMMARY_MESSAGES = 5  # the last customer messages a queue entry shows
 MAX_MESSAGE_CHARS = 2000  # an agent's reply or note
 AWAY_GRACE = dt.timedelta(minutes=2)  # a closed chat window is a customer who left after this long
+MASK = "[hidden]"
 
 
 class Reason(str, enum.Enum):
@@ -118,12 +124,20 @@ class Welcome:
 
 
 def welcome(hours: OfficeHours, now: dt.datetime, agents_available: int, waiting_ahead: int,
-            minutes_per_conversation: float, ticket_working_days: int) -> Welcome:
-    """Queue the conversation when the office is open and an agent is signed in; else offer a ticket."""
+            minutes_per_conversation: float, ticket_working_days: int, over_limit: bool = False) -> Welcome:
+    """Queue the conversation when the office is open and an agent is signed in, unless its source or
+    customer has as many chats waiting as allowed (`over_limit`); else offer a ticket."""
+    if over_limit and hours.is_open(now):
+        return Welcome(False, ticket_answered_by=hours.working_days_after(now, ticket_working_days))
     if hours.is_open(now) and agents_available > 0:
         position = waiting_ahead + 1
         return Welcome(True, position, expected_wait(position, agents_available, minutes_per_conversation))
     return Welcome(False, opens_at=hours.next_opening(now), ticket_answered_by=hours.working_days_after(now, ticket_working_days))
+
+
+def over_limit(waiting_from_source: int, waiting_of_customer: int, per_source: int, per_customer: int) -> bool:
+    """May one more chat from this source (counted when known) or customer (when verified) wait?"""
+    return waiting_from_source >= per_source or waiting_of_customer >= per_customer
 
 
 def expected_wait(position: int, agents_available: int, minutes_per_conversation: float) -> int:
@@ -145,6 +159,11 @@ def act_on(state: State, claimed_by: int | None, agent_id: int) -> None:
         raise Refused("take the conversation first" if state == State.WAITING else "this conversation is not yours")
 
 
+def may_preview(state: State, claimed_by: int | None, agent_id: int) -> bool:
+    """The queue shows what the customer said only for a waiting chat or the agent's own, never a colleague's."""
+    return state == State.WAITING or claimed_by == agent_id
+
+
 def claim_lapsed(state: State, agent_seen_at: dt.datetime | None, now: dt.datetime, timeout: dt.timedelta) -> bool:
     """A claimed conversation whose agent's console has been away longer than `timeout` goes back to the queue."""
     return state == State.CLAIMED and (agent_seen_at is None or now - agent_seen_at > timeout)
@@ -164,3 +183,34 @@ def bounded_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     if len(cleaned) > limit:
         raise ValueError(f"the message is longer than {limit} characters")
     return cleaned
+
+
+# One-time codes: six digits, as the verification reads them (spaces, dashes or dots between them
+# allowed), not part of a longer number. Export links: the path after /exports/. Tokens: JWTs, and
+# any long run of letters and digits with at least one digit (session ids, signed tokens, keys).
+# Every pattern runs in linear time: bounded repeats, and runs matched from their start only.
+_CODE = re.compile(r"(?<![\w])(?<![0-9][\s.\-])[0-9](?:[\s.\-]?[0-9]){5}(?![\s.\-]?[0-9])(?!\w)")
+_EXPORT_LINK = re.compile(r"(/exports/)[^\s/?#\"'<>]+")
+_JWT = re.compile(r"(?<![\w-])eyJ[\w-]{2,}\.[\w-]+\.[\w-]*")
+_TOKEN = re.compile(r"(?<![\w-])[\w-]{20,}(?![\w-])")
+_QUERY_SECRET = re.compile(r"([?&](?:token|code|key|sig|signature|secret|access_token|session)=)[^\s&#]+", re.IGNORECASE)
+
+
+def _token(found: re.Match[str]) -> str:
+    run = found[0]
+    return MASK if any(c.isdigit() for c in run) and any(c.isalpha() for c in run) else run
+
+
+def masked(text: str) -> str:
+    """The text as staff may read it: one-time codes, export links and other tokens replaced by
+    "[hidden]" (a customer's credentials are theirs alone; everything else is left as typed)."""
+    text = _EXPORT_LINK.sub(rf"\g<1>{MASK}", text)
+    text = _QUERY_SECRET.sub(rf"\g<1>{MASK}", text)
+    text = _JWT.sub(MASK, text)
+    text = _TOKEN.sub(_token, text)
+    return _CODE.sub(MASK, text)
+
+
+def masked_messages(messages: list[dict]) -> list[dict]:
+    """A transcript (or preview) for staff: each message's text `masked`."""
+    return [{**m, "text": masked(m["text"])} if isinstance(m.get("text"), str) else m for m in messages]

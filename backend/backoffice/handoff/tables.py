@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Date, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..shared.database import Base, UTCDateTime
@@ -35,6 +35,12 @@ class QueueEntry(Base):
     customer_away_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # the website chat was closed
     # the last tracker event read for this entry (Rasa's events.id): what the customer typed since is new
     last_event_id: Mapped[int] = mapped_column(Integer, default=0)
+    # the client address's keyed hash (the website channel's X-Chat-Source; none on other channels):
+    # how many chats wait from one source is limited, and agents see which come from one
+    source: Mapped[str | None] = mapped_column(String(16), index=True)
+    # Rasa saves a turn only when it ends: until the hand-over's own turn (up to its pause) is read,
+    # a session start in it is that turn's beginning, not the customer leaving
+    handover_stored: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class AgentNote(Base):
