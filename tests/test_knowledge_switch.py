@@ -1,8 +1,10 @@
 """A knowledge-base version that takes effect while the assistant runs.
 
 A stack of its own whose back office and worker run on a clock (libfaketime) that reaches midnight in
-Amsterdam on 1 March 2027, when a planned version takes effect, about a minute after they start; the
-clock then runs on as usual. Before midnight the answers name the old version and a customer is shown
+Amsterdam two days from today, when a planned version takes effect, about a minute after they start;
+the clock then runs on as usual. The switch is dated from the real date (never a fixed day that the
+calendar overtakes), and the planned version is written with that date into a knowledge folder of
+the test's own. Before midnight the answers name the old version and a customer is shown
 an erasure summary from it; after midnight the next answer names the new version at once (not after
 the action server's 30 s cache), and the customer's "yes" files the request the summary showed: on
 the old version, with what that version said is kept.
@@ -25,14 +27,32 @@ from test_privacy_requests import REQUEST_ID, backoffice, email_of, new_conversa
 
 from actions.rights import long_date
 
-OLD, NEW = "2026-09", "2027-03"
-SWITCH = dt.datetime(2027, 3, 1, tzinfo=ZoneInfo("Europe/Amsterdam"))
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+def midnight_in_two_days() -> dt.datetime:
+    """Midnight in Amsterdam two days after today there: ahead of the clock, whatever today is."""
+    today = dt.datetime.now(AMSTERDAM).date()
+    return dt.datetime.combine(today + dt.timedelta(days=2), dt.time(), tzinfo=AMSTERDAM)
+
+
+def one_month_after(day: dt.date) -> dt.date:
+    """The same day a month later, or that month's last day (how the ledger counts GDPR's month)."""
+    year, month = divmod(day.year * 12 + day.month, 12)
+    next_month = dt.date(year, month + 1, 1)
+    following = dt.date(year + (month == 11), (month + 1) % 12 + 1, 1)
+    return next_month.replace(day=min(day.day, (following - dt.timedelta(days=1)).day))
+
+
+OLD = "2026-09"
+SWITCH = midnight_in_two_days()
+NEW = f"{SWITCH:%Y-%m-%d}"  # a version named by its day: no published version has such a name
 LEAD = 75  # seconds of the back office's clock before the switch: time to verify and see the summary
 CUSTOMER = "C0001"  # a stack of its own, so any customer: this one has data in every system
 
 
 def knowledge_with_a_planned_version(folder: Path) -> Path:
-    """The published versions, and 2027-03 published ahead of its date: invoices kept 10 years."""
+    """The published versions, and NEW published ahead of its date (SWITCH): invoices kept 10 years."""
     shutil.copytree(ROOT / "knowledge", folder, ignore=shutil.ignore_patterns("draft"))
     planned = folder / NEW
     shutil.copytree(folder / OLD, planned)
@@ -108,8 +128,9 @@ def test_answers_switch_at_midnight_and_a_summary_is_filed_on_the_version_it_cam
     assert found, receipt
     filed = backoffice(assistant, f"/api/requests/{found.group(0)}")
     assert filed["knowledge_version"] == OLD
-    # Received at 23:0x UTC on 28 February, which is 1 March in Amsterdam: due one month later, on 1 April.
-    assert filed["received_at"].startswith("2027-02-28T23:") and filed["due_on"] == "2027-04-01"
-    assert f"by {long_date('2027-04-01', 'en')}" in receipt
+    # Received just after midnight in Amsterdam (the evening before in UTC): due one month after the switch day.
+    due = one_month_after(SWITCH.date()).isoformat()
+    assert filed["received_at"].startswith(f"{SWITCH.astimezone(dt.timezone.utc):%Y-%m-%dT%H:}") and filed["due_on"] == due
+    assert f"by {long_date(due, 'en')}" in receipt
     kept = {entry["category"]: entry for entry in filed["kept_after_erasure"]}
     assert "7 years" in str(kept["invoices"]) and "10 years" not in str(kept["invoices"])

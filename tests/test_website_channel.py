@@ -31,6 +31,7 @@ CHANNEL_ENV = isolated_env(CHANNEL_VAR)
 SERVER_ISSUED = re.compile(r"[0-9a-f]{32}\.[0-9a-f]{32}")
 REFUSED_EN = "I could not confirm your login"
 REFUSED_NL = "Ik kon je inlog niet bevestigen"
+TURN_SECONDS = 120  # a whole turn on a busy machine; ended by its acknowledgement, not by this
 
 
 @pytest.fixture(scope="session")
@@ -120,18 +121,22 @@ class Visitor:
         return data if isinstance(data, str) else data["session_id"]
 
     async def say(self, text: str, language: str = "en", session_id: str | None = None, **extra: Any) -> list[dict[str, Any]]:
-        """Send like the widget does and collect the replies (until 3 s of silence)."""
+        """Send like the widget does and return the turn's replies.
+
+        The turn ends on a signal, not on silence: the message is sent with a socket.io
+        acknowledgement, which the server sends once the channel's handler has returned, that is once
+        Rasa has run the whole turn. Every reply of the turn was emitted before it on the same
+        connection, so it has arrived by then."""
         custom: dict[str, Any] = {"language": language, **extra}
         if self.token:
             custom["session_token"] = self.token
-        await self.client.emit("user_uttered", {"message": text, "session_id": session_id or self.session_id,
-                                                "customData": custom})
-        replies = [await asyncio.wait_for(self.inbox.get(), 120)]
-        while True:
-            try:
-                replies.append(await asyncio.wait_for(self.inbox.get(), 3))
-            except asyncio.TimeoutError:
-                return replies
+        await self.client.call("user_uttered", {"message": text, "session_id": session_id or self.session_id,
+                                                "customData": custom}, timeout=TURN_SECONDS)
+        await asyncio.sleep(0)  # let the client hand over what it received before the acknowledgement
+        replies = []
+        while not self.inbox.empty():
+            replies.append(self.inbox.get_nowait())
+        return replies
 
     async def close(self) -> None:
         await self.client.disconnect()
@@ -283,12 +288,13 @@ def test_only_the_server_issued_session_can_be_resumed_and_spoken_in(website):
         intruder = Visitor(website)
         try:
             own = await owner.open()
-            await owner.say("hello")
+            greeted = await owner.say("hello")
             tampered = own[:-1] + ("0" if own[-1] != "0" else "1")
             other = await intruder.open(proposed=tampered)
             # The intruder names the owner's session in its message: it still speaks in its own.
             await intruder.say("what is my loyalty data used for?", session_id=own)
-            assert owner.inbox.empty(), "the intruder's replies reached the owner"
+            # Anything sent to the owner's connection before its next turn ends arrives before that turn's end.
+            assert await owner.say("hello") == greeted, "the intruder's replies reached the owner"
             await owner.close()
             returning = Visitor(website)
             resumed = await returning.open(proposed=own)
