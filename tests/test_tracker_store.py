@@ -6,15 +6,24 @@ environment, as the worker runs it): a turn loads the conversation, the back off
 turn adds its events and saves. Rasa's plain SQLTrackerStore then writes the whole session back;
 bot.tracker_store.ErasureAwareTrackerStore writes only what happened after the erasure. On SQLite
 and on PostgreSQL.
+
+The save and the erasure also race for real: the save is held between reading the tombstone and
+writing its events, and the back office's erasure is released against it (the serialisation in
+bot/tracker_store.py makes the erasure wait for the save). The advisory-lock key is computed on both
+sides (the two environments cannot import each other); one test checks that the two agree.
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import subprocess
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import rasa.core.tracker_store
@@ -26,7 +35,7 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, 
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import create_engine, text
 
-from bot.tracker_store import ErasureAwareTrackerStore
+from bot.tracker_store import ErasureAwareTrackerStore, erasure_lock_key
 
 BACKOFFICE_PY = ROOT / ".venv" / "backoffice" / "bin" / "python"
 ERASE = """
@@ -36,6 +45,24 @@ store = TrackerStore(sys.argv[1])
 print(store.erase([sys.argv[2]], dt.datetime.now(dt.timezone.utc)))
 store.close()
 """
+
+ERASE_ON_CUE = """
+import datetime as dt, sys
+from backoffice.my_data.transcripts import TrackerStore
+store = TrackerStore(sys.argv[1])
+print("ready", flush=True)
+sys.stdin.readline()
+print(store.erase([sys.argv[2]], dt.datetime.now(dt.timezone.utc)), flush=True)
+store.close()
+"""
+LOCK_KEYS = """
+import json, sys
+from backoffice.my_data.transcripts import erasure_lock_key
+print(json.dumps([erasure_lock_key(sender_id) for sender_id in json.loads(sys.stdin.read())]))
+"""
+# SQLite shows no waiting writer: there the save is held until the erasure is done, or this long
+# (well under the back office's 30 s wait for SQLite's write lock).
+SQLITE_HOLD_SECONDS = 5.0
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -106,6 +133,89 @@ def test_rasas_plain_sql_tracker_store_writes_the_erased_conversation_back(datab
         assert "my e-mail is jan@example.nl" in stored_texts(plain, conversation_id)
     finally:
         plain.engine.dispose()
+
+
+def erasure_waits_on_a_lock(store: SQLTrackerStore) -> bool:
+    """PostgreSQL: a session of this database waits for an advisory lock (the erasure, for the save's)."""
+    with store.engine.connect() as db:
+        return bool(db.execute(text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")).scalar())
+
+
+def test_an_erasure_released_against_a_save_between_its_read_and_its_write_erases_what_the_save_wrote(
+        database, monkeypatch):
+    """The save has read the tombstone (none yet) and is held before it counts and writes its events;
+    the back office's erasure is released at that moment. Serialised, the erasure waits for the save
+    and then deletes everything; without the serialisation the erasure slips in between, and the
+    save finds no rows and writes the whole session back."""
+    store = ErasureAwareTrackerStore(domain=Domain.empty(), **database["settings"])
+    conversation_id = f"race-{uuid.uuid4().hex[:12]}"
+    asyncio.run(store.save(DialogueStateTracker.from_events(conversation_id, [
+        ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen"),
+        UserUttered("my e-mail is jan@example.nl"), BotUttered("a code is on its way"),
+    ])))
+    turn = asyncio.run(store.retrieve(conversation_id))
+    turn.update(UserUttered("yes, erase my data"))
+    turn.update(BotUttered("your erasure is filed"))
+    erasure = subprocess.Popen([str(BACKOFFICE_PY), "-c", ERASE_ON_CUE, database["url"], conversation_id], cwd=ROOT / "backend",
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    together = threading.Barrier(2, timeout=120)
+    failures: list[BaseException] = []
+    count_and_write = SQLTrackerStore._additional_events
+
+    def held_between_read_and_write(self: SQLTrackerStore, session: Any, tracker: DialogueStateTracker) -> Any:
+        together.wait()  # the tombstone is read: the erasure is released now
+        held_until = time.monotonic() + (SQLITE_HOLD_SECONDS if self.engine.dialect.name == "sqlite" else 120)
+        while erasure.poll() is None and time.monotonic() < held_until:
+            if self.engine.dialect.name == "postgresql" and erasure_waits_on_a_lock(self):
+                break
+            time.sleep(0.05)
+        return count_and_write(self, session, tracker)
+
+    def save() -> None:
+        try:
+            asyncio.run(store.save(turn))
+        except BaseException as exc:  # raised in the test below
+            failures.append(exc)
+            together.abort()
+
+    monkeypatch.setattr(SQLTrackerStore, "_additional_events", held_between_read_and_write)
+    try:
+        assert erasure.stdout is not None and erasure.stdin is not None
+        assert erasure.stdout.readline().strip() == "ready", erasure.communicate(timeout=60)
+        saver = threading.Thread(target=save, daemon=True)
+        saver.start()
+        try:
+            together.wait()
+        except threading.BrokenBarrierError:
+            saver.join(timeout=60)
+            raise failures[0] if failures else AssertionError("the save never reached its write") from None
+        erasure.stdin.write("go\n")
+        erasure.stdin.flush()
+        saver.join(timeout=180)
+        out, err = erasure.communicate(timeout=120)
+        if failures:
+            raise failures[0]
+        assert not saver.is_alive(), "the save never finished"
+        assert erasure.returncode == 0, err
+        monkeypatch.undo()
+        assert stored_texts(store, conversation_id) == [], "the save wrote the erased conversation back"
+    finally:
+        if erasure.poll() is None:
+            erasure.kill()
+        store.engine.dispose()
+
+
+def test_the_bot_and_the_back_office_lock_a_conversation_under_the_same_key():
+    """The erasure and the save meet at one PostgreSQL advisory lock only if both sides compute its key alike."""
+    senders = ["", "req-0a1b2c3d4e5f", "telegram-31000001", "whatsapp-31612345678", "C0048",
+               "teams-7d6c5b4a-3e2f-4a1b-9c8d-7e6f5a4b3c2d", "Zoë 🏳️‍🌈 中文", "x" * 255]
+    back_office = subprocess.run([str(BACKOFFICE_PY), "-c", LOCK_KEYS], input=json.dumps(senders), cwd=ROOT / "backend",
+                                 check=True, capture_output=True, text=True, timeout=60)
+    keys = json.loads(back_office.stdout)
+    assert keys == [erasure_lock_key(sender) for sender in senders]
+    assert len(set(keys)) == len(senders)
 
 
 def gave_up(_seconds: float) -> None:

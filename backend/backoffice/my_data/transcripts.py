@@ -66,7 +66,7 @@ TOMBSTONES = Table(
 
 def erasure_lock_key(sender_id: str) -> int:
     """The PostgreSQL advisory lock that serialises an erasure with Rasa's saves of the conversation
-    (the same key as bot/tracker_store.py's)."""
+    (the same key as bot/tracker_store.py's: tests/test_tracker_store.py checks that the two agree)."""
     return int.from_bytes(hashlib.sha256(sender_id.encode()).digest()[:8], "big", signed=True)
 
 
