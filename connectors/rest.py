@@ -5,8 +5,9 @@ takes a message from anyone, for any sender id).
 `{"sender": "<id>", "message": "<text>", "metadata": {...}}` answers, as Rasa's channel does, with the
 assistant's replies `[{"recipient_id": ..., "text": ...}, ...]`. What it adds:
 
-- **Off without a token.** With `token` (REST_CHANNEL_TOKEN) empty the channel answers 403 with the
-  reason; a set token must be at least 32 characters. A missing or wrong token gets 401; tokens
+- **Off without a token.** With `token` (REST_CHANNEL_TOKEN) empty the channel answers a plain 404,
+  as an address that does not exist (its log says what turns it on); a set token must be at least
+  32 characters. A missing or wrong token gets 401; tokens
   are compared in constant time.
 - **Clean answers to malformed requests**: 400 with `{"error": ..., "reason": ...}` for an empty
   body, a body that is not a JSON object, a message or sender that is not a string, a sender id of
@@ -38,6 +39,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from connectors.edge import keep_the_version_private, not_found
 from connectors.limits import (
     MAX_REQUEST_BYTES,
     Refused,
@@ -86,7 +88,7 @@ class TokenRestInput(InputChannel):
         return hmac.compare_digest(offered, self.token.encode())
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        rest = Blueprint(f"rest_webhook_{type(self).__name__}")
+        rest = keep_the_version_private(Blueprint(f"rest_webhook_{type(self).__name__}"))
 
         @rest.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -95,7 +97,7 @@ class TokenRestInput(InputChannel):
         @rest.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             if not self.token:
-                return refusal(403, "channel_off", "the REST channel is off: set REST_CHANNEL_TOKEN to use it")
+                not_found(request)
             if not self.authorised(request):
                 return refusal(401, "unauthorised", "send the channel's token as 'Authorization: Bearer <token>'")
             try:
@@ -117,7 +119,7 @@ class TokenRestInput(InputChannel):
         @rest.route("/webhook/messages", methods=["GET"])
         async def later_messages(request: Request) -> HTTPResponse:
             if not self.token:
-                return refusal(403, "channel_off", "the REST channel is off: set REST_CHANNEL_TOKEN to use it")
+                not_found(request)
             if not self.authorised(request):
                 return refusal(401, "unauthorised", "send the channel's token as 'Authorization: Bearer <token>'")
             sender = request.args.get("sender") or ""

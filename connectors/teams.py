@@ -25,7 +25,7 @@ tenant, and talks to Microsoft with blocking `requests` calls. What this one doe
 - **Bounded input** (connectors/limits.py): body size, the "too long" answer, text well formed.
 
 A Teams user id is not proof of identity: verification is the e-mail code, as on every channel.
-Settings: `TEAMS_APP_ID`, `TEAMS_APP_PASSWORD`, `TEAMS_TENANT_ID`; off (403) while one is empty. For
+Settings: `TEAMS_APP_ID`, `TEAMS_APP_PASSWORD`, `TEAMS_TENANT_ID`; off (a plain 404) while one is empty. For
 tests only: `TEAMS_LOGIN_URL` (default https://login.microsoftonline.com) and `TEAMS_OPENID_METADATA_URL`.
 """
 
@@ -48,6 +48,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from connectors.edge import keep_the_version_private, not_found
 from connectors.limits import MAX_REQUEST_BYTES, is_sender_id, is_too_long, too_long_answer, well_formed_text
 from connectors.sentences import TEAMS_NOTICES
 
@@ -303,7 +304,7 @@ class TeamsInput(BotFrameworkInput):
     # --- the webhook -------------------------------------------------------------------------------------
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        teams = Blueprint(f"teams_webhook_{type(self).__name__}")
+        teams = keep_the_version_private(Blueprint(f"teams_webhook_{type(self).__name__}"))
         self._blueprint = teams
 
         @teams.route("/", methods=["GET"])
@@ -313,13 +314,7 @@ class TeamsInput(BotFrameworkInput):
         @teams.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             if not self.on:
-                return response.json(
-                    {
-                        "error": "channel_off",
-                        "reason": "the Teams channel is off: set TEAMS_APP_ID, TEAMS_APP_PASSWORD and TEAMS_TENANT_ID to use it",
-                    },
-                    status=403,
-                )
+                not_found(request)
             body = request.body or b""
             try:
                 if len(body) > MAX_REQUEST_BYTES:

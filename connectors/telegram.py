@@ -7,7 +7,7 @@ Telegram posts each update to `/webhooks/telegram/webhook`. What this channel do
 - **The secret first.** Every update must carry `X-Telegram-Bot-Api-Secret-Token` equal to
   `TELEGRAM_SECRET_TOKEN` (compared in constant time), the secret given to Telegram when the webhook
   was set; without it: 403, and nothing reaches the bot. With `TELEGRAM_TOKEN` or
-  `TELEGRAM_SECRET_TOKEN` empty the channel is off (403 with the reason).
+  `TELEGRAM_SECRET_TOKEN` empty the channel is off (a plain 404).
 - **No Bot API call per update** beyond the answer itself: no `getMe`. The webhook is set once by an
   operator, `python -m connectors.telegram set-webhook https://<host>/webhooks/telegram/webhook`
   (with the secret and only the update types read here), never by a Rasa replica at start.
@@ -53,6 +53,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from connectors.edge import keep_the_version_private, not_found
 from connectors.limits import MAX_REQUEST_BYTES, is_sender_id, is_too_long, too_long_answer, well_formed_text
 from connectors.sentences import TELEGRAM_NOTICES
 
@@ -262,7 +263,7 @@ class TelegramInput(InputChannel):
         return TELEGRAM_NOTICES["group_chat"][language].format(link=link)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        telegram = Blueprint(f"telegram_webhook_{type(self).__name__}")
+        telegram = keep_the_version_private(Blueprint(f"telegram_webhook_{type(self).__name__}"))
 
         @telegram.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -271,13 +272,7 @@ class TelegramInput(InputChannel):
         @telegram.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             if not self.on:
-                return response.json(
-                    {
-                        "error": "channel_off",
-                        "reason": "the Telegram channel is off: set TELEGRAM_TOKEN and TELEGRAM_SECRET_TOKEN to use it",
-                    },
-                    status=403,
-                )
+                not_found(request)
             if not self.authorised(request):
                 return response.json(
                     {"error": "forbidden", "reason": f"the update lacks the webhook's secret ({SECRET_HEADER})"}, status=403

@@ -1,18 +1,25 @@
 """The website's chat channel: Rasa's socket.io channel, with sessions the server owns and the
 website login checked by the back office.
 
-The widget (web/static/chat.js) speaks Rasa's socket.io protocol unchanged: `session_request`
-`{session_id}` -> `session_confirm` "<id>", `user_uttered` `{message, session_id, customData}`,
-`bot_uttered` `{text, ...}`, at the socket path /socket.io/. What this channel adds to
-`rasa.core.channels.socketio.SocketIOInput`:
+The widget (web/static/chat.js) speaks Rasa's socket.io protocol with one addition: `session_request`
+`{session_id, resume_secret}` -> `session_secret` `{session_id, resume_secret}` and `session_confirm`
+"<id>", `user_uttered` `{message, session_id, customData}`, `bot_uttered` `{text, ...}`, at the
+socket path /socket.io/. What this channel adds to `rasa.core.channels.socketio.SocketIOInput`:
 
 1. **The server chooses the session id** (the Rasa sender id). An id is `<nonce>.<tag>`: 32 hex
    digits from `secrets`, a dot, and the first 32 hex digits of an HMAC-SHA256 of the nonce under a
-   key derived from `CHAT_SESSION_ID_SECRET`. A proposed id is taken back only with a valid tag
-   (a returning visitor keeps their conversation); anything else gets a fresh id. The session id a
-   client puts in `user_uttered` is ignored: a connection speaks only in the session the server
-   confirmed to it. (Rasa's own channel lets any client name any session id, another customer's
-   included, and then receives that conversation's replies.)
+   key derived from `CHAT_SESSION_ID_SECRET`. The session id a client puts in `user_uttered` is
+   ignored: a connection speaks only in the session the server confirmed to it. (Rasa's own channel
+   lets any client name any session id, another customer's included, and then receives that
+   conversation's replies.)
+   **A session is taken back only with its resume secret.** The id is no secret: it is the
+   conversation's name in the tracker store, the back office, the console and the logs. So every
+   confirmation is preceded by `session_secret`, to that connection only, with the session's resume
+   secret (64 hex: an HMAC-SHA256 of the id under another key derived from CHAT_SESSION_ID_SECRET,
+   so every replica knows it and nothing is stored). The widget keeps it in sessionStorage beside the
+   id, and a reload or a reconnection proposes both; the secret is compared in constant time. A
+   proposed id without its secret (or with a wrong one), or not issued here, gets a fresh session:
+   nothing of the other conversation reaches that connection, and what it says goes to its own.
 2. **The website login.** The widget connects with `io(url, {auth: {token}})` and repeats the token
    as `customData.session_token`. When the session is confirmed (and whenever a new token arrives
    in a message), the channel asks the back office to bind the conversation to the token's
@@ -34,10 +41,12 @@ The widget (web/static/chat.js) speaks Rasa's socket.io protocol unchanged: `ses
 5. **The presence of every message.** Each socket connection gets a random reference (32 hex);
    every message carries it as the reserved metadata key `_connection`, with `_source`, the client's
    address as an HMAC-SHA256 under a key derived from `CHAT_SESSION_ID_SECRET` (16 hex: no raw
-   address in the tracker). Keys a client sends that start with `_` are dropped first. The login is
-   bound with the connection's presence (`X-Chat-Channel: website`, `X-Chat-Connection`,
-   `X-Chat-Source`), again on every new connection, and the back office answers with personal data
-   only to messages of a connection so bound (or the one an e-mail code was typed on).
+   address in the tracker). The address is the TCP peer's, or, when the peer is one of
+   TRUSTED_PROXIES, the one its forwarding header names (connectors/proxies.py). Keys a client sends
+   that start with `_` are dropped first. The login is bound with the connection's presence
+   (`X-Chat-Channel: website`, `X-Chat-Connection`, `X-Chat-Source`), again on every new connection,
+   and the back office answers with personal data only to messages of a connection so bound (or the
+   one an e-mail code was typed on).
 6. **Bounded input** (connectors/limits.py, shared with every channel): a message over
    `MAX_MESSAGE_CHARS` gets the "too long" answer in the page's language and never reaches Rasa;
    metadata that is not an object of at most 8 KiB is dropped; a socket.io packet over
@@ -76,7 +85,9 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError as ConnectionRefused
 
+from connectors.edge import keep_the_version_private
 from connectors.limits import MAX_REQUEST_BYTES, Refused, client_metadata, is_too_long, too_long_answer, well_formed_text
+from connectors.proxies import client_address
 from connectors.sentences import NOTICES
 
 logger = logging.getLogger(__name__)
@@ -87,7 +98,10 @@ MIN_SECRET_BYTES = 32
 MAX_TOKEN_CHARS = 4096  # the longest token the back office accepts
 SESSION_ID_LABEL = b"voltera website chat session id v1"
 SOURCE_LABEL = b"voltera website chat source v1"
+RESUME_LABEL = b"voltera website chat resume secret v1"
+RESUME_SECRET_KEY = "resume_secret"  # in `session_secret` (server -> widget) and `session_request` (widget -> server)
 SESSION_ID_PATTERN = re.compile(r"[0-9a-f]{32}\.[0-9a-f]{32}")
+RESUME_SECRET_PATTERN = re.compile(r"[0-9a-f]{64}")
 
 VERIFIED, REFUSED, OTHER_CUSTOMER, UNAVAILABLE = "verified", "refused", "other_customer", "unavailable"
 
@@ -116,6 +130,7 @@ class SessionIds:
             key = str(secret).encode()
         self._key = hmac.new(key, SESSION_ID_LABEL, hashlib.sha256).digest()
         self._source_key = hmac.new(key, SOURCE_LABEL, hashlib.sha256).digest()
+        self._resume_key = hmac.new(key, RESUME_LABEL, hashlib.sha256).digest()
 
     def source_of(self, address: str) -> str:
         """The client's address as 16 hex digits of a keyed hash: limits per source without the address."""
@@ -133,6 +148,17 @@ class SessionIds:
 
     def _tag(self, nonce: str) -> str:
         return hmac.new(self._key, nonce.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def resume_secret(self, session_id: str) -> str:
+        """The second secret of a session (64 hex): given only to the connection the session is
+        confirmed to, and asked for when a connection proposes the session again."""
+        return hmac.new(self._resume_key, session_id.encode(), hashlib.sha256).hexdigest()
+
+    def may_resume(self, session_id: Any, secret: Any) -> bool:
+        """A server-issued session id with its resume secret (compared in constant time)."""
+        if not self.issued_here(session_id) or not isinstance(secret, str) or not RESUME_SECRET_PATTERN.fullmatch(secret):
+            return False
+        return hmac.compare_digest(secret, self.resume_secret(session_id))
 
 
 @dataclass(frozen=True)
@@ -304,7 +330,7 @@ class WebsiteInput(SocketIOInput):
         # python-socketio's own list, both would send the header, and browsers refuse it twice); the origin
         # is checked at `connect`.
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[], max_http_buffer_size=MAX_REQUEST_BYTES)
-        website = SocketBlueprint(sio, self.socketio_path, "website_webhook", __name__)
+        website = keep_the_version_private(SocketBlueprint(sio, self.socketio_path, "website_webhook", __name__))
         self.sio = sio
         output = SocketIOOutput(sio, self.bot_message_evt)
 
@@ -319,7 +345,8 @@ class WebsiteInput(SocketIOInput):
                 logger.info("website chat %s refused: a page of %r is not one of CORS_ORIGINS", sid, origin[:100])
                 raise ConnectionRefused("this website may not use the chat")
             request = environ.get("sanic.request")
-            address = str(getattr(request, "remote_addr", "") or getattr(request, "ip", "") or environ.get("REMOTE_ADDR", ""))
+            peer = str(getattr(request, "ip", "") or environ.get("REMOTE_ADDR", ""))
+            address = client_address(peer, environ.get("HTTP_X_FORWARDED_FOR"), environ.get("HTTP_FORWARDED"))
             self.connections[sid] = _Connection(source=self.session_ids.source_of(address),
                                                 token=_token(auth.get("token")) if isinstance(auth, dict) else None)
             logger.debug("website chat %s connected (%s)", sid, "with a login" if self.connections[sid].token else "anonymous")
@@ -337,8 +364,9 @@ class WebsiteInput(SocketIOInput):
             try:
                 conn = self.connections.setdefault(sid, _Connection())
                 proposed = data.get("session_id") if isinstance(data, dict) and self.session_persistence else None
+                secret = data.get(RESUME_SECRET_KEY) if isinstance(data, dict) else None
                 async with conn.lock:
-                    await self._open_session(sid, conn, proposed)
+                    await self._open_session(sid, conn, proposed, secret)
             except Exception:  # never let one connection's trouble take the channel down
                 logger.exception("website chat %s: the session request failed", sid)
 
@@ -360,14 +388,16 @@ class WebsiteInput(SocketIOInput):
 
     # --- sessions and logins (called with the connection's lock held) ---
 
-    async def _open_session(self, sid: str, conn: _Connection, proposed: Any) -> str:
+    async def _open_session(self, sid: str, conn: _Connection, proposed: Any, secret: Any = None) -> str:
         """Confirm a session to the connection (and return its id): the proposed one if this server
-        issued it, else a fresh one."""
-        if self.session_ids.issued_here(proposed):
+        issued it and the connection holds its resume secret, else a fresh one."""
+        if self.session_ids.may_resume(proposed, secret):
             session_id = proposed
         else:
             session_id = self.session_ids.issue()
-            if proposed:
+            if self.session_ids.issued_here(proposed):
+                logger.info("website chat %s proposed a session without its resume secret: a fresh one is issued", sid)
+            elif proposed:
                 logger.info("website chat %s proposed a session id this server did not issue: a fresh one is issued", sid)
         session_id = await self._check_login(conn, session_id)
         await self._join(sid, conn, session_id)
@@ -409,7 +439,7 @@ class WebsiteInput(SocketIOInput):
 
     async def _join(self, sid: str, conn: _Connection, session_id: str) -> None:
         """Put the connection in the session's room (Rasa's replies go to the room named by the sender
-        id) and confirm the session to it."""
+        id) and confirm the session to it, its resume secret first (to this connection only)."""
         assert self.sio is not None
         if conn.session_id and conn.session_id != session_id:
             await _maybe_await(self.sio.leave_room(sid, conn.session_id))
@@ -417,6 +447,8 @@ class WebsiteInput(SocketIOInput):
         conn.session_id = session_id
         if self._open_windows(session_id) == 1:
             self.presence.tell(session_id, here=True)
+        await self.sio.emit("session_secret", {"session_id": session_id,
+                                               RESUME_SECRET_KEY: self.session_ids.resume_secret(session_id)}, room=sid)
         await self.sio.emit("session_confirm", session_id, room=sid)
 
     async def _prepare(self, sid: str, data: Any, output: SocketIOOutput) -> UserMessage | None:

@@ -26,7 +26,7 @@ WhatsApp Cloud channel of its own).
   or Meta's error 131047) the template WHATSAPP_TEMPLATE_NAME is sent instead, with the text as its
   one body parameter.
 
-Registered in bot/credentials.yml as `connectors.whatsapp.WhatsAppInput`; off (403 with the reason)
+Registered in bot/credentials.yml as `connectors.whatsapp.WhatsAppInput`; off (a plain 404)
 while any of WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN, WHATSAPP_ACCESS_TOKEN, WHATSAPP_PHONE_NUMBER_ID
 is empty. See docs/whatsapp.md.
 """
@@ -50,6 +50,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from connectors.edge import keep_the_version_private, not_found
 from connectors.limits import MAX_REQUEST_BYTES, is_sender_id, is_too_long, message_language, too_long_answer, well_formed_text
 from connectors.sentences import WHATSAPP_CHOOSE, WHATSAPP_TEXT_ONLY
 
@@ -420,14 +421,11 @@ class WhatsAppInput(InputChannel):
         self.outbox = Outbox(GraphApi(graph_url or DEFAULT_GRAPH_URL, access_token, phone_number_id), self.memory,
                              template_name, template_language)
 
-    def off_reason(self) -> str:
-        return f"the WhatsApp channel is off: set {', '.join(self.missing)} to use it"
-
     def get_output_channel(self) -> OutputChannel | None:
         return WhatsAppOutput(self.outbox) if self.outbox else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        whatsapp = Blueprint(f"whatsapp_webhook_{type(self).__name__}")
+        whatsapp = keep_the_version_private(Blueprint(f"whatsapp_webhook_{type(self).__name__}"))
 
         @whatsapp.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -436,7 +434,7 @@ class WhatsAppInput(InputChannel):
         @whatsapp.route("/webhook", methods=["GET"])
         async def verify(request: Request) -> HTTPResponse:
             if self.missing:
-                return response.json({"error": "channel_off", "reason": self.off_reason()}, status=403)
+                not_found(request)
             offered = str(request.args.get("hub.verify_token") or "").encode("utf-8", "surrogateescape")
             if request.args.get("hub.mode") != "subscribe" or not hmac.compare_digest(offered, self.verify_token.encode()):
                 reason = "hub.mode must be subscribe, with the verify token"
@@ -446,7 +444,7 @@ class WhatsAppInput(InputChannel):
         @whatsapp.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             if self.missing or self.outbox is None:
-                return response.json({"error": "channel_off", "reason": self.off_reason()}, status=403)
+                not_found(request)
             body = request.body or b""
             signature = request.headers.get("X-Hub-Signature-256")
             if len(body) > MAX_REQUEST_BYTES or not signature_matches(self.app_secret, body, signature):

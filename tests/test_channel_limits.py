@@ -167,5 +167,63 @@ def test_the_rest_channel_is_off_without_a_token_as_make_run_starts_it(tmp_path)
         health = requests.get(f"{url}/", timeout=2)
         assert health.json() == {"status": "off"}
         for headers in ({}, {"Authorization": "Bearer "}, {"Authorization": "Bearer anything"}):
-            answer = requests.post(f"{url}/webhook", json={"sender": "a", "message": "hello"}, headers=headers, timeout=10)
-            assert answer.status_code == 403 and "REST_CHANNEL_TOKEN" in answer.json()["reason"]
+            for answer in (requests.post(f"{url}/webhook", json={"sender": "a", "message": "hello"}, headers=headers, timeout=10),
+                           requests.get(f"{url}/webhook/messages", params={"sender": "a"}, headers=headers, timeout=10)):
+                # As an address that does not exist: no setting named (the log says what turns it on).
+                assert answer.status_code == 404 and "Not Found" in answer.text and "REST_CHANNEL_TOKEN" not in answer.text
+
+
+# --- the client's address behind proxies (connectors/proxies.py) --------------------------------------
+
+BALANCERS = "10.0.0.0/8, 192.0.2.7"
+
+
+@pytest.mark.parametrize("peer, forwarded_for, forwarded, trusted, client", [
+    # No trusted proxy (the default): the peer, whatever a header says.
+    ("203.0.113.9", "198.51.100.1", None, "", "203.0.113.9"),
+    ("127.0.0.1", None, "for=198.51.100.1", "", "127.0.0.1"),
+    # A peer that is not one of the trusted proxies: its headers are its own words.
+    ("203.0.113.9", "198.51.100.1", "for=198.51.100.2", BALANCERS, "203.0.113.9"),
+    # A trusted proxy: the first hop from the right that no trusted proxy is.
+    ("10.1.2.3", "198.51.100.1", None, BALANCERS, "198.51.100.1"),
+    ("10.1.2.3", "6.6.6.6, 198.51.100.1", None, BALANCERS, "198.51.100.1"),  # the client's own claim is left of it
+    ("10.1.2.3", "6.6.6.6, 198.51.100.1, 192.0.2.7", None, BALANCERS, "198.51.100.1"),  # two proxies in a row
+    ("10.1.2.3", "10.9.9.9, 10.8.8.8", None, BALANCERS, "10.9.9.9"),  # all trusted: the first
+    ("10.1.2.3", "198.51.100.1:4711", None, BALANCERS, "198.51.100.1"),
+    ("::ffff:10.1.2.3", "::ffff:198.51.100.1", None, BALANCERS, "198.51.100.1"),
+    ("10.1.2.3", "[2001:db8::1]:80", None, BALANCERS, "2001:db8::1"),
+    ("10.1.2.3", "unknown", None, BALANCERS, "10.1.2.3"),  # not an address: the proxy's own
+    ("10.1.2.3", "", None, BALANCERS, "10.1.2.3"),
+    # Forwarded (RFC 7239), read only without X-Forwarded-For.
+    ("10.1.2.3", None, 'for=6.6.6.6, for="[2001:db8:cafe::17]:4711";proto=https', BALANCERS, "2001:db8:cafe::17"),
+    ("10.1.2.3", None, "For=198.51.100.1;by=10.1.2.3", BALANCERS, "198.51.100.1"),
+    ("10.1.2.3", None, "for=_hidden", BALANCERS, "10.1.2.3"),
+    ("10.1.2.3", "198.51.100.1", "for=6.6.6.6", BALANCERS, "198.51.100.1"),
+])
+def test_the_client_address_comes_from_a_forwarding_header_only_through_a_trusted_proxy(peer, forwarded_for, forwarded,
+                                                                                      trusted, client):
+    from connectors.proxies import client_address, trusted_proxies
+
+    assert client_address(peer, forwarded_for, forwarded, trusted_proxies(trusted)) == client
+
+
+def test_a_long_forwarding_header_is_read_from_its_right_end_without_the_hop_cut_in_two():
+    from connectors.proxies import client_address, trusted_proxies
+
+    trusted = trusted_proxies(BALANCERS)
+    assert client_address("10.1.2.3", "6.6.6.6," * 5_000 + "198.51.100.1", None, trusted) == "198.51.100.1"
+    assert client_address("10.1.2.3", "6.6.6.6," * 5_000 + "10.0.0.1," * 300 + "10.0.0.2", None, trusted) == "10.0.0.1"
+    cut = "198.51.100.1" + " " * 2_029 + ",10.0.0.2"  # 2,050 characters: what is read starts with "8.51.100.1"
+    assert client_address("10.1.2.3", cut, None, trusted) == "10.0.0.2"
+
+
+def test_trusted_proxies_are_addresses_or_networks_and_none_by_default():
+    from connectors.proxies import TRUSTED_PROXIES, trusted_proxies
+
+    assert dotenv_values(ROOT / ".env.example").get("TRUSTED_PROXIES", "") == ""
+    if not os.environ.get("TRUSTED_PROXIES"):
+        assert TRUSTED_PROXIES == ()
+    assert [str(n) for n in trusted_proxies(" 10.0.0.0/8,192.0.2.7 ,, ::1")] == ["10.0.0.0/8", "192.0.2.7/32", "::1/128"]
+    for wrong in ("10.0.0.0/33", "proxy.internal", "10.0.0.1-10.0.0.9"):
+        with pytest.raises(ValueError, match="TRUSTED_PROXIES"):
+            trusted_proxies(wrong)

@@ -107,12 +107,19 @@ class Visitor:
         self.confirms: asyncio.Queue = asyncio.Queue()
         self.client.on("bot_uttered", lambda data: self.inbox.put_nowait(data))
         self.client.on("session_confirm", lambda data: self.confirms.put_nowait(data))
+        self.client.on("session_secret", self.keep_secret)
         self.session_id: str | None = None
+        self.resume_secret: str | None = None  # what the widget keeps in sessionStorage beside the id
 
-    async def open(self, proposed: Any = None) -> str:
+    def keep_secret(self, data: dict[str, str]) -> None:
+        self.resume_secret = data["resume_secret"]
+
+    async def open(self, proposed: Any = None, secret: Any = None, **connect: Any) -> str:
+        """Connect and ask for a session: a fresh one, or `proposed` (shown with its resume `secret`, as a
+        reload does)."""
         auth = {"token": self.token} if self.token and self.auth_at_connect else None
-        await self.client.connect(self.url, socketio_path="/socket.io/", transports=["websocket"], auth=auth)
-        await self.client.emit("session_request", {"session_id": proposed})
+        await self.client.connect(self.url, socketio_path="/socket.io/", transports=["websocket"], auth=auth, **connect)
+        await self.client.emit("session_request", {"session_id": proposed, "resume_secret": secret})
         self.session_id = await self.confirmed()
         return self.session_id
 
@@ -232,18 +239,18 @@ def test_login_of_another_customer_gets_a_new_conversation_and_leaves_the_first_
         try:
             session_id = await a.open()
             await a.say("which data do you collect about me?")
-            return session_id
+            return session_id, a.resume_secret
         finally:
             await a.close()
 
-    session_a = asyncio.run(first_customer())
+    session_a, secret_a = asyncio.run(first_customer())
     before = tracker(website, session_a)["events"]
     assert identity(website, session_a)["customer_id"] == "C0001"
 
     async def second_customer(auth_at_connect: bool):
         b = Visitor(website, token_b, auth_at_connect=auth_at_connect)
         try:
-            offered = await b.open(proposed=session_a)
+            offered = await b.open(proposed=session_a, secret=secret_a)  # the same tab, another customer's login
             replies = await b.say("how long do you keep my purchase history?")
             if not auth_at_connect:  # the login arrives with the message: the session changes then
                 offered = await b.confirmed(timeout=1)
@@ -295,9 +302,10 @@ def test_only_the_server_issued_session_can_be_resumed_and_spoken_in(website):
             await intruder.say("what is my loyalty data used for?", session_id=own)
             # Anything sent to the owner's connection before its next turn ends arrives before that turn's end.
             assert await owner.say("hello") == greeted, "the intruder's replies reached the owner"
+            secret = owner.resume_secret
             await owner.close()
             returning = Visitor(website)
-            resumed = await returning.open(proposed=own)
+            resumed = await returning.open(proposed=own, secret=secret)
             await returning.say("how long do you keep my invoices?")
             await returning.close()
             return own, tampered, other, resumed
@@ -308,9 +316,58 @@ def test_only_the_server_issued_session_can_be_resumed_and_spoken_in(website):
 
     own, tampered, other, resumed = asyncio.run(chat())
     assert other not in (own, tampered) and SERVER_ISSUED.fullmatch(other)
-    assert resumed == own, "a server-issued session id is taken back (the widget's stored id)"
-    assert user_texts(tracker(website, own)) == ["hello", "how long do you keep my invoices?"]
+    assert resumed == own, "a server-issued session id is taken back with its resume secret (what the widget stores)"
+    assert user_texts(tracker(website, own)) == ["hello", "hello", "how long do you keep my invoices?"]
     assert user_texts(tracker(website, other)) == ["what is my loyalty data used for?"]
+
+
+AGENT_REPLY = "Anna here, from Voltera's privacy desk: I have your chat."
+
+
+def agent_says(stack: Stack, conversation_id: str, text: str) -> None:
+    """What an agent's reply does (backend/backoffice/handoff): a bot event that Rasa sends to the
+    conversation's website room."""
+    url = f"http://localhost:{stack.env['RASA_PORT']}/conversations/{conversation_id}/tracker/events"
+    params = {"token": stack.env["RASA_API_TOKEN"], "output_channel": "website", "execute_side_effects": "true"}
+    requests.post(url, params=params, json=[{"event": "bot", "text": text}], timeout=30).raise_for_status()
+
+
+def test_a_session_id_without_its_resume_secret_gets_a_new_session_and_nothing_of_the_chat(website):
+    """Whoever learns a chat's session id (the console, an export, a log, a screenshot) and proposes it
+    from another connection gets a session of its own: not the agent's replies, not the customer's
+    place in the conversation. Only the id with its resume secret (the widget's reload) rejoins."""
+    async def chat():
+        owner, other = Visitor(website), Visitor(website)
+        intruders = [Visitor(website) for _ in range(3)]
+        returning = Visitor(website)
+        try:
+            own = await owner.open()
+            await owner.say("hello")
+            await other.open()
+            # The id alone; a made-up secret; a real secret, of another session.
+            for intruder, secret in zip(intruders, (None, "0" * 64, other.resume_secret), strict=True):
+                await intruder.open(proposed=own, secret=secret)
+            await asyncio.to_thread(agent_says, website, own, AGENT_REPLY)
+            to_owner = await asyncio.wait_for(owner.inbox.get(), 30)
+            # An intruder's own turn ends after anything sent to its room before it: the agent's reply included.
+            heard = [await intruder.say("what do you know about me?") for intruder in intruders]
+            resumed = await returning.open(proposed=own, secret=owner.resume_secret)  # the customer's reload
+            await asyncio.to_thread(agent_says, website, own, AGENT_REPLY + " (again)")
+            to_returning = await asyncio.wait_for(returning.inbox.get(), 30)
+            return own, [i.session_id for i in intruders], to_owner, heard, resumed, to_returning
+        finally:
+            for visitor in (owner, other, *intruders, returning):
+                if visitor.client.connected:
+                    await visitor.close()
+
+    own, offered, to_owner, heard, resumed, to_returning = asyncio.run(chat())
+    assert to_owner["text"] == AGENT_REPLY
+    for session_id, replies in zip(offered, heard, strict=True):
+        assert session_id != own and SERVER_ISSUED.fullmatch(session_id)
+        assert replies and AGENT_REPLY not in joined(replies)
+        assert user_texts(tracker(website, session_id)) == ["what do you know about me?"]
+    assert user_texts(tracker(website, own)) == ["hello"], "an intruder's message reached the customer's conversation"
+    assert resumed == own and to_returning["text"] == AGENT_REPLY + " (again)"
 
 
 def test_anonymous_visitor_is_answered_as_before(website, published):
@@ -415,19 +472,19 @@ def test_a_page_reload_with_the_login_stays_verified_and_without_it_does_not(web
     customer = demo_customer(website, "C0006")
     token = demo_login(website, "C0006")
 
-    async def visit(login: str | None, proposed: str | None = None):
+    async def visit(login: str | None, proposed: str | None = None, secret: str | None = None):
         visitor = Visitor(website, login)
         try:
-            session_id = await visitor.open(proposed=proposed)
-            return session_id, joined(await visitor.say("show me my data"))
+            session_id = await visitor.open(proposed=proposed, secret=secret)
+            return session_id, visitor.resume_secret, joined(await visitor.say("show me my data"))
         finally:
             await visitor.close()
 
-    first, shown = asyncio.run(visit(token))
+    first, secret, shown = asyncio.run(visit(token))
     assert customer["email"] in shown
-    reloaded, again = asyncio.run(visit(token, proposed=first))  # a page reload: a new connection, the same login
+    reloaded, _, again = asyncio.run(visit(token, first, secret))  # a page reload: a new connection, the same login
     assert reloaded == first and customer["email"] in again
-    anonymous, refused = asyncio.run(visit(None, proposed=first))  # the session id without the login
+    anonymous, _, refused = asyncio.run(visit(None, first, secret))  # the session (and its secret) without the login
     assert anonymous == first
     assert customer["email"] not in refused and customer["name"] not in refused and "e-mail address" in refused
 
@@ -533,6 +590,20 @@ def test_session_ids_verify_only_their_own_tag():
         SessionIds("too-short")
 
 
+def test_a_session_resumes_only_with_its_own_resume_secret():
+    from connectors.website import SessionIds
+
+    ours = SessionIds("a" * 32)
+    issued, other = ours.issue(), ours.issue()
+    secret = ours.resume_secret(issued)
+    assert re.fullmatch(r"[0-9a-f]{64}", secret) and secret not in issued
+    assert ours.may_resume(issued, secret)
+    for proposed, offered in [(issued, None), (issued, ""), (issued, ours.resume_secret(other)), (issued, secret.upper()),
+                              (issued, secret[:-1]), (issued, {"secret": secret}), (other, secret),
+                              (issued, SessionIds("b" * 32).resume_secret(issued))]:
+        assert not ours.may_resume(proposed, offered), (proposed, offered)
+
+
 def test_the_presence_keys_are_the_servers_own():
     from connectors.website import _Connection, presence_metadata
 
@@ -572,4 +643,8 @@ def test_rooms_are_entered_with_a_python_socketio_that_awaits():
 
     asyncio.run(join_twice())
     assert channel.sio.rooms == {("sid1", "second")}
-    assert channel.sio.emitted == [("session_confirm", "first", "sid1"), ("session_confirm", "second", "sid1")]
+    def confirmed(session_id):
+        secret = {"session_id": session_id, "resume_secret": channel.session_ids.resume_secret(session_id)}
+        return [("session_secret", secret, "sid1"), ("session_confirm", session_id, "sid1")]
+
+    assert channel.sio.emitted == confirmed("first") + confirmed("second")

@@ -10,14 +10,17 @@
  * Its language: data-language when given, else the page's <html lang> (followed as it changes).
  * Talks to Rasa Open Source 3.6 through its socket.io channel (connectors.website.WebsiteInput):
  *
- *   client -> server  "session_request"  {session_id: <stored id or null>}
+ *   client -> server  "session_request"  {session_id: <stored id or null>, resume_secret: <stored secret or null>}
+ *   server -> client  "session_secret"   {session_id, resume_secret}  (just before the confirmation)
  *   server -> client  "session_confirm"  "<id>"  (or {session_id: "<id>"})
  *   client -> server  "user_uttered"     {message, session_id, customData: {language, session_token?}}
  *   server -> client  "bot_uttered"      {text, quick_replies|buttons, attachment}
  *
- * The conversation lasts for the browser tab's session: its id and what was said are kept in
- * sessionStorage, so a reload shows it again and goes on with the same id; a dropped connection
- * reconnects by itself and asks for the same id.
+ * The conversation lasts for the browser tab's session: its id, its resume secret and what was said
+ * are kept in sessionStorage, so a reload shows it again and goes on with the same id; a dropped
+ * connection reconnects by itself and asks for the same id. The server takes an id back only with
+ * its resume secret (the id alone is no secret: staff and logs see it), and otherwise starts a new
+ * conversation.
  *
  * Privacy: the socket is only opened when the visitor opens the chat (or calls
  * volteraChat.send), so just visiting the page does not start a conversation.
@@ -42,6 +45,7 @@ import { io } from "socket.io-client";
   var SCRIPT = document.currentScript; // this script's tag: its data-* settings and where it came from
 
   var SESSION_KEY = "voltera_chat_session";
+  var RESUME_KEY = "voltera_chat_resume"; // the session's resume secret, which a rejoin must show with the id
   var LOGIN_KEY = "voltera_session"; // the website's login (site.js): {token, customer_id, name, expires_at}
   var LOG_KEY = "voltera_chat_log"; // what was said in this tab's conversation, shown again after a reload
   var OPEN_KEY = "voltera_chat_open";
@@ -161,15 +165,25 @@ import { io } from "socket.io-client";
     }
   }
 
-  function saveSessionId(id) {
+  function loadResumeSecret() {
+    try {
+      return window.sessionStorage.getItem(RESUME_KEY) || null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function saveSession(id, secret) {
     try {
       window.sessionStorage.setItem(SESSION_KEY, id);
+      if (secret) window.sessionStorage.setItem(RESUME_KEY, secret); else window.sessionStorage.removeItem(RESUME_KEY);
     } catch (e) { /* storage blocked: the session lasts for this page only */ }
   }
 
   function forgetSessionId() {
     try {
       window.sessionStorage.removeItem(SESSION_KEY);
+      window.sessionStorage.removeItem(RESUME_KEY);
       window.sessionStorage.removeItem(LOG_KEY);
     } catch (e) { /* ignore */ }
   }
@@ -352,6 +366,8 @@ import { io } from "socket.io-client";
     connected: false,
     offline: false,
     sessionId: loadSessionId(),
+    resumeSecret: loadResumeSecret(),
+    offered: null, // the latest session_secret: {id, secret}
     sessionReady: false,
     authToken: null, // the session token this connection was opened with
     queue: [],
@@ -697,7 +713,8 @@ import { io } from "socket.io-client";
       state.connected = true;
       state.sessionReady = false;
       setOffline(false);
-      socket.emit("session_request", { session_id: state.sessionId || null });
+      state.offered = null;
+      socket.emit("session_request", { session_id: state.sessionId || null, resume_secret: state.resumeSecret || null });
       clearTimeout(state.confirmTimer);
       // Servers that never confirm: carry on with the stored id or the socket id.
       state.confirmTimer = setTimeout(function () {
@@ -708,13 +725,20 @@ import { io } from "socket.io-client";
       }, SESSION_CONFIRM_TIMEOUT_MS);
     });
 
+    socket.on("session_secret", function (data) {
+      if (data && typeof data.session_id === "string" && typeof data.resume_secret === "string") {
+        state.offered = { id: data.session_id, secret: data.resume_secret };
+      }
+    });
+
     socket.on("session_confirm", function (data) {
       var id = null;
       if (typeof data === "string") id = data;
       else if (data && typeof data === "object") id = data.session_id || data.sessionId || null;
       if (id !== null && id !== undefined && String(id) !== "") {
         state.sessionId = String(id);
-        saveSessionId(state.sessionId);
+        state.resumeSecret = state.offered && state.offered.id === state.sessionId ? state.offered.secret : null;
+        saveSession(state.sessionId, state.resumeSecret);
       } else if (!state.sessionId) {
         state.sessionId = socket.id;
       }
@@ -816,6 +840,8 @@ import { io } from "socket.io-client";
     state.connected = false;
     state.sessionReady = false;
     state.sessionId = null;
+    state.resumeSecret = null;
+    state.offered = null;
     state.authToken = null;
     state.queue = [];
     forgetSessionId();
