@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from .catalogue import Catalogue
 from .demo import routes as demo
@@ -28,7 +29,6 @@ from .shared.database import open_database
 from .shared.dependencies import Clock, Process, utcnow
 from .staff import routes as staff
 from .staff.accounts import ensure_demo_accounts
-from .staff.login_throttle import LoginThrottle
 
 
 def validation_problems(exc: RequestValidationError) -> list[dict]:
@@ -76,7 +76,6 @@ def create_app(settings: Settings | None = None, clock: Clock = utcnow) -> FastA
     app.state.catalogue_problems = problems
     app.state.verification = identity.Verification.start(settings, sessions, systems, clock)
     app.state.my_data = my_data.DataSources.start(settings, systems)
-    app.state.console_login_throttle = LoginThrottle(lambda: clock().timestamp())
     app.state.demo_customers = demo.DemoCustomers()
     app.state.handoff = handoff.Handoff.start(settings, sessions, clock)
 
@@ -92,4 +91,8 @@ def create_app(settings: Settings | None = None, clock: Clock = utcnow) -> FastA
         app.include_router(demo.router)
         ensure_demo_accounts(settings, sessions, clock())
     app.mount("/static", StaticFiles(directory=settings.web_dir / "static"), name="static")
+    # The client's address (the sign-in throttle's source) is the TCP peer's, unless that peer is one
+    # of TRUSTED_PROXIES: then the nearest untrusted address in its X-Forwarded-For. The server itself
+    # believes no forwarding header (`__main__`), so this is the one place that decides.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list())
     return app

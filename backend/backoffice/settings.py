@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     # The staff console's cookies are Secure (sent over HTTPS only) unless this says the console is
     # served over plain http on this machine (the demo and the tests on http://127.0.0.1).
     console_insecure_cookies: bool = _env("CONSOLE_INSECURE_COOKIES", False, "console_insecure_cookies")
+    # The reverse proxies in front of the back office (addresses or networks, comma-separated, e.g.
+    # "10.0.0.5, 10.1.0.0/16"): only a request from one of them is believed when its X-Forwarded-For
+    # names the client. Empty (the default): every client is the address it connects from.
+    trusted_proxies: str = _env("TRUSTED_PROXIES", "", "trusted_proxies")
+    # Seconds a client has to send a request's line and headers (from connecting, or from the end of
+    # its previous response); a slower one is disconnected.
+    request_header_timeout_seconds: float = _env("REQUEST_HEADER_TIMEOUT_SECONDS", 10.0, "request_header_timeout_seconds", gt=0)
     # Outbox worker: seconds between polls, call timeout, lease on a claimed task, retry schedule.
     worker_poll_seconds: float = _env("WORKER_POLL_SECONDS", 1.0, "worker_poll_seconds", gt=0)
     worker_timeout_seconds: float = _env("WORKER_TIMEOUT_SECONDS", 5.0, "worker_timeout_seconds", gt=0)
@@ -156,6 +163,9 @@ class Settings(BaseSettings):
         and token as set here."""
         return {**os.environ, "COMPANY_SYSTEMS_URL": self.company_systems_url, "COMPANY_SYSTEMS_TOKEN": self.company_systems_token}
 
+    def trusted_proxy_list(self) -> list[str]:
+        return [item.strip() for item in self.trusted_proxies.split(",") if item.strip()]
+
     def problems(self) -> list[str]:
         """Why the back office must not start with these settings: each names the variable to set.
         (The variables the system catalogue reads are checked when it connects: `Catalogue.connect`.)"""
@@ -176,12 +186,24 @@ class Settings(BaseSettings):
                             "(an ISO country code such as NL or BE; empty for none)")
         if any(not _is_date(day) for day in self.handoff_closed_dates.split()):
             problems.append("HANDOFF_CLOSED_DATES: each date must be YYYY-MM-DD, space-separated")
+        for proxy in self.trusted_proxy_list():
+            if not _is_network(proxy):
+                problems.append(f"TRUSTED_PROXIES: '{proxy[:50]}' is not an IP address or network (such as 10.0.0.5 or 10.1.0.0/16)")
         return problems
 
 
 def _is_date(text: str) -> bool:
     try:
         dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_network(text: str) -> bool:
+    """An address or a network (10.1.0.0/16, not 10.1.0.1/16); not "*", which would let every client choose its own address."""
+    try:
+        ipaddress.ip_network(text)
     except ValueError:
         return False
     return True

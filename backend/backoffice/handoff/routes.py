@@ -29,7 +29,7 @@ from ..shared.dependencies import CatalogueDep, Clock, ClockDep, KnowledgeDep, S
 from ..shared.responses import PRIVATE
 from ..shared.service_auth import require_service
 from ..staff.pages import console_page, console_response
-from ..staff.routes import AgentOrOfficer
+from ..staff.routes import SESSION_COOKIE, AgentOrOfficer, still_signed_in
 from ..staff.rules import Staff
 from ..staff.tables import StaffMember
 from . import desk
@@ -319,10 +319,14 @@ async def stream(request: HttpRequest, staff: AgentOrOfficer, sessions: Sessions
             raise HTTPException(429, f"at most {STREAMS_PER_AGENT} live consoles per person: close one")
         parts.streams[staff.id] = parts.streams.get(staff.id, 0) + 1
     watched = conversation[:40] if conversation else None
+    session_token = request.cookies.get(SESSION_COOKIE, "")
 
-    def snapshot() -> list[tuple[str, str]]:
+    def snapshot() -> list[tuple[str, str]] | None:
+        """What the console shows now; None once the session that opened the stream has ended."""
         now = clock()
         with sessions() as session:
+            if not still_signed_in(session, session_token, now):
+                return None
             desk.seen(session, staff, now)
             found = [("queue", json.dumps({"queue": desk.queue(session, now, staff)}))]
             if watched:
@@ -344,6 +348,8 @@ async def stream(request: HttpRequest, staff: AgentOrOfficer, sessions: Sessions
                     current = await run_in_threadpool(snapshot)
                 except TranscriptsUnavailable:
                     current = []
+                if current is None:
+                    break
                 for kind, data in current:
                     if sent.get(kind) != data:
                         sent[kind] = data

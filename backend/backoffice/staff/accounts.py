@@ -35,7 +35,7 @@ def add_account(session: Session, account: NewAccount, now: dt.datetime, passwor
     if session.scalar(select(StaffMember.id).where(StaffMember.email == login)) is not None:
         raise AccountRefused(f"there is an account for {login} already")
     member = StaffMember(email=login, first_name=account.first_name.strip(), full_name=account.full_name.strip(), role=account.role,
-                         password_hash=passwords.hash(account.password), failed_logins=0, active=True, created_at=now)
+                         password_hash=passwords.hash(account.password), active=True, created_at=now)
     session.add(member)
     try:
         session.flush()
@@ -47,7 +47,7 @@ def add_account(session: Session, account: NewAccount, now: dt.datetime, passwor
 
 def ensure_account(session: Session, account: NewAccount, now: dt.datetime, passwords: Passwords = PASSWORDS) -> str:
     """The account as given, whether it existed or not: "created", "updated" (its names, role or
-    password differed; its sessions end and its lock is lifted) or "unchanged"."""
+    password differed; its sessions end) or "unchanged"."""
     login = check_new_account(account.email, account.first_name, account.full_name, account.role, account.password)
     member = session.scalar(select(StaffMember).where(StaffMember.email == login).with_for_update())
     if member is None:
@@ -60,7 +60,6 @@ def ensure_account(session: Session, account: NewAccount, now: dt.datetime, pass
     member.first_name, member.full_name, member.role, member.active = wanted
     if not same_password:
         member.password_hash = passwords.hash(account.password)
-    member.failed_logins, member.locked_until = 0, None
     session.execute(delete(StaffSession).where(StaffSession.staff_id == member.id))
     return "updated"
 

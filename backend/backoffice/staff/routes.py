@@ -2,10 +2,11 @@
 
 Signing in: the form carries a pre-session token that must equal the `console_login` cookie (login
 CSRF: another site cannot sign a browser in to an account of its choosing). In front of the
-password check is the per-address throttle (`login_throttle`, 429 with Retry-After); behind it the
-account's own lock (`rules`). A good login ends the browser's old session and starts a new one
-(no fixation): a random token in the `console_session` cookie (HttpOnly, SameSite=Strict, Secure
-unless CONSOLE_INSECURE_COOKIES), kept in the database as its SHA-256, with a CSRF token of its own.
+password check is the throttle (`login_throttle`, 429 with Retry-After), which tells the account's
+own browsers (the `console_device` cookie, sent to the sign-in form only) from strangers. A good
+login ends the browser's old session and starts a new one (no fixation): a random token in the
+`console_session` cookie (HttpOnly, SameSite=Strict, Secure unless CONSOLE_INSECURE_COOKIES), kept
+in the database as its SHA-256, with a CSRF token of its own.
 
 For other routes: `SignedIn`, `AgentOrOfficer` and `PrivacyOfficer` give the signed-in `Staff`.
 Without a live session an API path (`/api/...`) gets 401 and a page a redirect to the sign-in form;
@@ -29,15 +30,16 @@ from sqlalchemy.orm import Session
 from ..settings import Settings
 from ..shared.dependencies import ClockDep, SessionsDep, SettingsDep
 from ..shared.responses import PRIVATE
-from .login_throttle import LoginThrottle
+from . import login_throttle
 from .pages import console_response, login_page
 from .rules import (
     ABSOLUTE_TIMEOUT,
+    DEVICE_LIFETIME,
+    DEVICES_PER_ACCOUNT,
     PASSWORDS,
     Role,
     Staff,
-    after_wrong_password,
-    is_locked,
+    device_known,
     login_within_bounds,
     needs_touch,
     new_session_token,
@@ -45,24 +47,21 @@ from .rules import (
     session_alive,
     token_digest,
 )
-from .tables import StaffMember, StaffSession
+from .tables import StaffDevice, StaffMember, StaffSession
 
 SESSION_COOKIE = "console_session"
 LOGIN_COOKIE = "console_login"
+DEVICE_COOKIE = "console_device"
 LOGIN_PATH = "/console/login"
 LOGIN_FORM_SECONDS = 2 * 60 * 60
 MAX_LOGIN_BODY_BYTES = 16 * 1024  # a 1,024-character password, percent-encoded, and the rest
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 CONSOLE_PATH = re.compile(r"/console(?:/[A-Za-z0-9._~-]+)*/?")
-REFUSED = "That e-mail address and password did not work. After 10 wrong passwords an account is locked for 15 minutes."
+REFUSED = "That e-mail address and password did not work."
 FORM_EXPIRED = "The sign-in form had expired. Please sign in again."
 
 router = APIRouter(tags=["console"])
-
-
-def throttle(request: HttpRequest) -> LoginThrottle:
-    return request.app.state.console_login_throttle
 
 
 def console_path(wanted: str) -> str:
@@ -110,6 +109,12 @@ def _live_session(session: Session, token: str, now: dt.datetime) -> tuple[Staff
         session.commit()
         return None
     return row, member
+
+
+def still_signed_in(session: Session, token: str, now: dt.datetime) -> bool:
+    """Whether a session still opens the console: not signed out, not expired, its account not
+    disabled. Asked again on every tick of a live stream, which outlives the request that opened it."""
+    return _live_session(session, token, now) is not None
 
 
 def _not_signed_in(request: HttpRequest) -> HTTPException:
@@ -198,25 +203,41 @@ def login(request: HttpRequest, settings: SettingsDep, next_path: str = Query(""
     return _login_form(settings, request.cookies.get(LOGIN_COOKIE), console_path(next_path))
 
 
-def _authenticate(session: Session, email: str, password: str, now: dt.datetime) -> StaffMember | None:
+def _authenticate(session: Session, email: str, password: str) -> StaffMember | None:
     """The account this login opens, or None. Every refusal has done the work of one password check."""
-    member = session.scalar(select(StaffMember).where(StaffMember.email == email, StaffMember.active.is_(True)).with_for_update())
+    member = session.scalar(select(StaffMember).where(StaffMember.email == email, StaffMember.active.is_(True)))
     if member is None:
         PASSWORDS.verify_unknown(password)
         return None
-    right = PASSWORDS.verify(member.password_hash, password)
-    if is_locked(member.locked_until, now):
+    if not PASSWORDS.verify(member.password_hash, password):
         return None
-    if not right:
-        member.failed_logins, locked_until = after_wrong_password(member.failed_logins, now)
-        if locked_until is not None:
-            member.locked_until = locked_until
-        session.commit()
-        return None
-    member.failed_logins, member.locked_until = 0, None
     if PASSWORDS.needs_rehash(member.password_hash):
         member.password_hash = PASSWORDS.hash(password)
     return member
+
+
+def _device_of(session: Session, token: str, email: str, now: dt.datetime) -> StaffDevice | None:
+    """The browser's device record when it is one of this login's, else None."""
+    if not TOKEN_SHAPE.fullmatch(token):
+        return None
+    device = session.scalar(select(StaffDevice).join(StaffMember, StaffMember.id == StaffDevice.staff_id)
+                            .where(StaffDevice.token_hash == token_digest(token), StaffMember.email == email))
+    return device if device is not None and device_known(device.created_at, now) else None
+
+
+def _remember_device(session: Session, member: StaffMember, device: StaffDevice | None, now: dt.datetime) -> str | None:
+    """Mark this browser as one of the member's devices: the new device cookie's token, or None when it is one already.
+    Only the member's newest devices are kept."""
+    if device is not None:
+        device.last_used_at = now
+        return None
+    token = new_session_token()
+    session.add(StaffDevice(staff_id=member.id, token_hash=token_digest(token), created_at=now, last_used_at=now))
+    session.flush()
+    kept = session.scalars(select(StaffDevice.id).where(StaffDevice.staff_id == member.id)
+                           .order_by(StaffDevice.created_at.desc(), StaffDevice.id.desc()).limit(DEVICES_PER_ACCOUNT)).all()
+    session.execute(delete(StaffDevice).where(StaffDevice.staff_id == member.id, StaffDevice.id.not_in(kept)))
+    return token
 
 
 def _start_session(session: Session, member: StaffMember, old_token: str, now: dt.datetime) -> str:
@@ -235,30 +256,37 @@ def _start_session(session: Session, member: StaffMember, old_token: str, now: d
 
 @router.post(LOGIN_PATH, include_in_schema=False)
 def login_submit(request: HttpRequest, form: Annotated[dict[str, str], Depends(login_form)], settings: SettingsDep,
-                 sessions: SessionsDep, clock: ClockDep, logins: Annotated[LoginThrottle, Depends(throttle)]) -> Response:
+                 sessions: SessionsDep, clock: ClockDep) -> Response:
     next_path = console_path(form.get("next", ""))
     form_token = request.cookies.get(LOGIN_COOKIE, "")
     if not (TOKEN_SHAPE.fullmatch(form_token) and _same(form.get("csrf_token", ""), form_token)):
         return _login_form(settings, None, next_path, 403, FORM_EXPIRED)
     email, password = normalise_email(form.get("email", "")), form.get("password", "")
     shown_email = email[:254]
-    address = request.client.host if request.client else "unknown"
-    wait = logins.retry_after(address, shown_email)
-    if wait is not None:
-        return _login_form(settings, form_token, next_path, 429, f"Too many wrong sign-ins: try again in {wait} seconds.",
-                           shown_email, {"Retry-After": str(wait)})
+    address = request.client.host if request.client else "unknown"  # a proxy's client only from TRUSTED_PROXIES (app.py)
     now = clock()
     with sessions() as session:
-        member = _authenticate(session, email, password, now) if login_within_bounds(email, password) else None
+        device = _device_of(session, request.cookies.get(DEVICE_COOKIE, ""), shown_email, now)
+        keys = login_throttle.keys_for(address, shown_email, device.id if device else None)
+        wait = login_throttle.hold(session, keys, now)
+        if wait is not None:
+            session.rollback()
+            return _login_form(settings, form_token, next_path, 429, f"Too many wrong sign-ins: try again in {wait} seconds.",
+                               shown_email, {"Retry-After": str(wait)})
+        member = _authenticate(session, email, password) if login_within_bounds(email, password) else None
         if member is None:
-            logins.failed(address, shown_email)
+            login_throttle.failed(session, keys, now)
+            session.commit()
             return _login_form(settings, form_token, next_path, 401, REFUSED, shown_email)
+        login_throttle.succeeded(session, keys)
         token = _start_session(session, member, request.cookies.get(SESSION_COOKIE, ""), now)
+        device_token = _remember_device(session, member, device, now)
         session.commit()
-    logins.succeeded(address, shown_email)
     response = RedirectResponse(next_path, status_code=303)
     _cookie(response, settings, SESSION_COOKIE, token, "/", int(ABSOLUTE_TIMEOUT.total_seconds()))
     _forget_cookie(response, settings, LOGIN_COOKIE, LOGIN_PATH)
+    if device_token is not None:
+        _cookie(response, settings, DEVICE_COOKIE, device_token, LOGIN_PATH, int(DEVICE_LIFETIME.total_seconds()))
     return response
 
 

@@ -1,15 +1,17 @@
-"""Who may use the staff console, and for how long: the rules of accounts, passwords, locks and sessions.
+"""Who may use the staff console, and for how long: the rules of accounts, passwords, sessions and the browsers staff sign in on.
 
 No web or database imports: `tables` stores what these rules decide, `routes` asks them.
 
 - A login is an e-mail address (at most 254 characters, compared in lower case) and a password (at
   most 1,024 characters, checked before anything is hashed). Passwords are kept as argon2id hashes
   (argon2-cffi); a hash made with older parameters is replaced at the next good login.
-- 10 wrong passwords in a row lock the account for 15 minutes, wherever they came from. The lock
-  is kept with the account, so a restart or a second back office does not forget it. A locked
-  account is refused like a wrong password, and a wrong password like an unknown address: the
-  console never tells whether an address has an account.
+- A wrong password is refused like an unknown address: the console never tells whether an address
+  has an account. Wrong passwords slow sign-ins down (`login_throttle`); no number of them locks an
+  account, so no stranger can keep its owner out.
 - A session ends 30 minutes after its last use and 12 hours after the login, whichever is first.
+- A good sign-in marks its browser as one of the account's devices for 90 days (a random token in
+  a cookie, kept as its SHA-256; the newest 10 per account). A device's sign-ins are throttled on
+  their own, apart from strangers'.
 """
 from __future__ import annotations
 
@@ -29,11 +31,11 @@ MAX_PASSWORD_CHARS = 1024
 MIN_PASSWORD_CHARS = 12  # for a new account's password
 MAX_NAME_CHARS = 100
 
-WRONG_PASSWORDS_BEFORE_LOCK = 10
-LOCK = dt.timedelta(minutes=15)
 IDLE_TIMEOUT = dt.timedelta(minutes=30)
 ABSOLUTE_TIMEOUT = dt.timedelta(hours=12)
 TOUCH_EVERY = dt.timedelta(minutes=1)  # how stale a session's last use may be before it is written again
+DEVICE_LIFETIME = dt.timedelta(days=90)
+DEVICES_PER_ACCOUNT = 10
 
 
 class Role(str, Enum):
@@ -118,19 +120,6 @@ class Passwords:
 PASSWORDS = Passwords()  # argon2-cffi's current defaults (argon2id)
 
 
-def is_locked(locked_until: dt.datetime | None, now: dt.datetime) -> bool:
-    return locked_until is not None and now < locked_until
-
-
-def after_wrong_password(failed_logins: int, now: dt.datetime) -> tuple[int, dt.datetime | None]:
-    """The account's count of wrong passwords and its lock after one more: the 10th locks it for
-    15 minutes and starts the count again."""
-    failed = failed_logins + 1
-    if failed >= WRONG_PASSWORDS_BEFORE_LOCK:
-        return 0, now + LOCK
-    return failed, None
-
-
 def new_session_token() -> str:
     return secrets.token_urlsafe(32)
 
@@ -151,3 +140,8 @@ def session_alive(created_at: dt.datetime, last_seen_at: dt.datetime, now: dt.da
 def needs_touch(last_seen_at: dt.datetime, now: dt.datetime) -> bool:
     """Whether to record the session's use now (at most once a minute, not on every call)."""
     return now - last_seen_at >= TOUCH_EVERY
+
+
+def device_known(created_at: dt.datetime, now: dt.datetime) -> bool:
+    """Whether a browser marked as a device at `created_at` still counts as one."""
+    return now < created_at + DEVICE_LIFETIME
