@@ -1,29 +1,34 @@
 """Download links for a customer's own data: short-lived, for one customer, and on record.
 
-A link carries a signed token (JWT, HS256, key EXPORT_LINK_SECRET): `aud` "export", `sub` the customer
-id, `iat`, `exp` (EXPORT_LINK_MINUTES after issue, 15 by default), `jti` a random id, `lang` the
-language. The link is the credential, so it is only made for a conversation verified as that
-customer, lives minutes, and every link issued (`ExportLink`) and every download (`ExportDownload`)
-is recorded. `verify` tells an expired link (`LinkExpired`, 410) from one that is not ours, was
-changed, or is meant for something else (`LinkInvalid`, 403); neither says anything about a customer.
+A link carries an opaque token: 32 random bytes (URL-safe base64), which say nothing about anyone.
+What the link is for stays here: its record (`ExportLink`: the customer, the language, the expiry,
+the conversation it was made in) is filed under the token's keyed hash (HMAC-SHA256 with
+EXPORT_LINK_SECRET), never under the token itself, so a reader of the database cannot download, and
+a new secret ends every link. The link is the credential, so it is only made for a conversation
+verified as that customer, lives minutes (EXPORT_LINK_MINUTES, 15 by default), and every link issued
+and every download (`ExportDownload`) is recorded. `verify` tells an expired link (`LinkExpired`,
+410) from one that is not ours, was changed, or was never issued (`LinkInvalid`, 403); neither says
+anything about a customer.
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import re
 import secrets
 from dataclasses import dataclass
 
-import jwt
 from sqlalchemy import ForeignKey, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ..identity.rules import secret_is_set
 from ..sentences import LINK_CHANGED, LINK_EXPIRED, LINK_INVALID
 from ..shared.database import Base, UTCDateTime
 
-AUDIENCE = "export"
-ALGORITHM = "HS256"
 MIN_SECRET_BYTES = 32
+TOKEN_BYTES = 32
+TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # 32 bytes in URL-safe base64, unpadded
 LANGUAGES = ("nl", "en")
 
 
@@ -46,46 +51,44 @@ class LinkInvalid(LinkError):
 @dataclass(frozen=True)
 class Link:
     token: str
-    jti: str
+    jti: str  # the token's keyed hash: the link's record's key
     customer_id: str
     language: str
     expires_at: dt.datetime
 
 
 class ExportLinks:
-    """Sign and check download links. Only HS256 with our key and audience "export" is accepted."""
+    """Make opaque download links and find what one is for."""
 
     def __init__(self, secret: str, ttl: dt.timedelta) -> None:
         if len(secret.encode()) < MIN_SECRET_BYTES:
             raise ValueError(f"the export link secret must be at least {MIN_SECRET_BYTES} bytes (e.g. `openssl rand -hex 24`)")
         if ttl <= dt.timedelta(0):
             raise ValueError("export links must live a positive time")
-        self._secret = secret
+        self._secret = secret.encode()
         self.ttl = ttl
 
-    def issue(self, customer_id: str, language: str, now: dt.datetime) -> Link:
-        issued = now.replace(microsecond=0)
-        expires = issued + self.ttl
-        jti = secrets.token_urlsafe(16)
-        claims = {"aud": AUDIENCE, "sub": customer_id, "iat": int(issued.timestamp()), "exp": int(expires.timestamp()),
-                  "jti": jti, "lang": language}
-        return Link(jwt.encode(claims, self._secret, algorithm=ALGORITHM), jti, customer_id, language, expires)
+    def reference(self, token: str) -> str:
+        """The key the token's link is recorded under (`ExportLink.jti`); LinkInvalid for a token not in our shape."""
+        if not TOKEN.fullmatch(token):
+            raise LinkInvalid(LINK_CHANGED)
+        return hmac.new(self._secret, b"export-link:" + token.encode(), hashlib.sha256).hexdigest()
 
-    def verify(self, token: str, now: dt.datetime) -> Link:
-        """The link's contents, or `LinkExpired` / `LinkInvalid`. Times are checked against `now`."""
-        try:
-            claims = jwt.decode(token, self._secret, algorithms=[ALGORITHM], audience=AUDIENCE, options={
-                "require": ["aud", "sub", "iat", "exp", "jti"], "verify_exp": False, "verify_iat": False, "verify_nbf": False,
-            })
-        except jwt.InvalidTokenError:
-            raise LinkInvalid(LINK_CHANGED) from None
-        language = claims["lang"] if claims.get("lang") in LANGUAGES else "nl"
-        if not isinstance(claims["exp"], int) or not isinstance(claims["sub"], str) or not isinstance(claims["jti"], str):
+    def issue(self, customer_id: str, language: str, now: dt.datetime) -> Link:
+        """A new link; the caller records it (`ExportLink` under `jti`) before handing out the token."""
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        expires = now.replace(microsecond=0) + self.ttl
+        return Link(token, self.reference(token), customer_id, language, expires)
+
+    def verify(self, token: str, now: dt.datetime, session: Session) -> Link:
+        """What the link is for, from its record, or `LinkExpired` / `LinkInvalid`. Times are checked against `now`."""
+        issued = session.get(ExportLink, self.reference(token))
+        if issued is None:
             raise LinkInvalid(LINK_INVALID)
-        expires = dt.datetime.fromtimestamp(claims["exp"], dt.UTC)
-        if now >= expires:
+        if now >= issued.expires_at:
             raise LinkExpired(LINK_EXPIRED.format(minutes=int(self.ttl.total_seconds() // 60)))
-        return Link(token, claims["jti"], claims["sub"], language, expires)
+        language = issued.language if issued.language in LANGUAGES else "nl"
+        return Link(token, issued.jti, issued.customer_id, language, issued.expires_at)
 
 
 def usable_secret(secret: str) -> bool:
@@ -94,7 +97,8 @@ def usable_secret(secret: str) -> bool:
 
 
 class ExportLink(Base):
-    """A download link that was issued: for whom, from which conversation, until when."""
+    """A download link that was issued: for whom, from which conversation, until when; under the
+    token's keyed hash (the token itself is only in the link)."""
 
     __tablename__ = "export_links"
 

@@ -24,7 +24,6 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import sessionmaker
 
 from ..identity.presence import Presence, not_verified, presence, verified_binding
-from ..sentences import LINK_INVALID
 from ..settings import Settings
 from ..shared.company_systems import CompanySystems
 from ..shared.dependencies import ClockDep, KnowledgeDep, SessionsDep, SettingsDep
@@ -120,13 +119,10 @@ def issue_link(conversation_id: str, customer_id: VerifiedCustomer, sessions: Se
 def download(token: str, kind: Literal["json", "csv"], sessions: sessionmaker, kb: KnowledgeDep, now: dt.datetime,
              data: DataSources) -> Response:
     try:
-        link = data.links.verify(token, now)
+        with sessions() as session:
+            link = data.links.verify(token, now, session)
     except LinkError as exc:
         return JSONResponse({"reason": exc.reason, "detail": str(exc)}, status_code=exc.status, headers=DOWNLOAD)
-    with sessions() as session:
-        issued = session.get(ExportLink, link.jti)
-    if issued is None or issued.customer_id != link.customer_id:
-        return JSONResponse({"reason": "invalid_link", "detail": LINK_INVALID}, status_code=403, headers=DOWNLOAD)
     try:
         holdings = data.of(sessions, link.customer_id, now)
     except SystemUnavailable as exc:

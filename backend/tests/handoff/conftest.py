@@ -61,6 +61,18 @@ class Tracker:
             connection.execute(sa.insert(EVENTS).values(sender_id=conversation_id, type_name=type_name, timestamp=event["timestamp"],
                                                         intent_name=intent, data=json.dumps(event)))
 
+    def hand_over_turn(self, conversation_id: str, text: str, first: bool = False) -> None:
+        """What Rasa stores of the turn that handed the chat over, once the turn has ended (after the
+        action asked the back office): a first message's turn begins with the session's start."""
+        if first:
+            self.add(conversation_id, "action", name="action_session_start")
+            self.add(conversation_id, "session_started")
+            self.add(conversation_id, "action", name="action_listen")
+        self.customer_says(conversation_id, text, intent="ask_human")
+        self.add(conversation_id, "action", name="action_hand_over")
+        self.add(conversation_id, "bot", text="I'm handing you over to a member of Voltera's team.")
+        self.add(conversation_id, "pause")
+
     def customer_says(self, conversation_id: str, text: str, intent: str = "ask_what_data_collected") -> None:
         self.add(conversation_id, "user", text=text, parse_data={"intent": {"name": intent, "confidence": 0.9}},
                  input_channel="website")
@@ -151,6 +163,13 @@ def app(db_url: str, tracker: Tracker, rasa: FakeRasa, clock: Clock) -> FastAPI:
 def browser(app: FastAPI) -> TestClient:
     """One person's browser: its own cookies."""
     return TestClient(app)
+
+
+def turn_stored(app: FastAPI, conversation_id: str) -> None:
+    """Rasa stores the hand-over's turn when it ends, with the pause the assistant's action asked for."""
+    with app.state.handoff.store.engine().begin() as connection:
+        connection.execute(sa.insert(EVENTS).values(sender_id=conversation_id, type_name="pause", timestamp=time.time(),
+                                                    data=json.dumps({"event": "pause"})))
 
 
 def assistant(app: FastAPI) -> TestClient:

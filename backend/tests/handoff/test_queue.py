@@ -13,16 +13,20 @@ from backoffice.identity.tables import ConversationIdentity
 from backoffice.my_data.transcripts import carry_out, staff_notes
 from backoffice.requests.tables import AuditEntry, Request
 
-from .conftest import CONNECTION, Clock, FakeRasa, assistant, browser
+from .conftest import CONNECTION, Clock, FakeRasa, assistant, browser, turn_stored
 
 SUMMARY = {"topics": ["what_data_collected"], "requests": ["request_deletion"],
            "last_messages": ["what do you keep about me?", "I want to talk to a person"]}
 
 
-def hand_over(app: FastAPI, conversation_id: str, reason: str = "asked_for_person", language: str = "en") -> dict:
-    answer = assistant(app).post(f"/api/conversations/{conversation_id}/handoff",
-                                 json={"reason": reason, "language": language, "summary": SUMMARY})
+def hand_over(app: FastAPI, conversation_id: str, reason: str = "asked_for_person", language: str = "en", source: str = "",
+              summary: dict | None = None) -> dict:
+    """The assistant's hand-over, and then Rasa storing its turn (the pause last) when it was queued."""
+    answer = assistant(app).post(f"/api/conversations/{conversation_id}/handoff", headers={"X-Chat-Source": source} if source else {},
+                                 json={"reason": reason, "language": language, "summary": summary or SUMMARY})
     assert answer.status_code == 200, answer.text
+    if answer.json()["queued"]:
+        turn_stored(app, conversation_id)
     return answer.json()
 
 
@@ -319,3 +323,108 @@ def test_outside_office_hours_a_ticket_is_recorded_with_the_transcript_and_its_a
     with app.state.process.sessions() as session:
         ticket = session.get(Ticket, recorded.json()["ticket"])
     assert [m["text"] for m in ticket.transcript] == ["mijn bestelling is naar een verkeerd adres gestuurd"]
+
+
+def test_twenty_chats_from_one_source_are_capped_and_other_sources_keep_their_place(app, signed_in):
+    """One address cannot fill the queue: beyond HANDOFF_WAITING_PER_SOURCE (3) chats waiting from it,
+    it is offered a ticket, and a customer from elsewhere is still number 4, not number 21."""
+    anna, _ = agent_online(app, signed_in)
+    flood = "f" * 16
+    answers = [hand_over(app, f"conv-flood-{n}", source=flood) for n in range(20)]
+    assert [a["queued"] for a in answers] == [True] * 3 + [False] * 17
+    assert [a["position"] for a in answers[:3]] == [1, 2, 3]
+    assert answers[3] == {"queued": False, "opens_at": None, "ticket_answered_by": "2026-12-03"}, "a ticket, answered by e-mail"
+
+    elsewhere = hand_over(app, "conv-elsewhere", source="e" * 16)
+    assert elsewhere["queued"] is True and elsewhere["position"] == 4
+    assert hand_over(app, "conv-no-source")["position"] == 5, "channels without a source are not limited by it"
+    assert hand_over(app, "conv-flood-0", source=flood)["position"] == 1, "asking again keeps the place"
+
+    queue = anna.get("/api/console/queue").json()["queue"]
+    assert [e["same_source_as"] for e in queue] == [2, 2, 2, 0, 0], "the agent sees three chats from one place"
+    first = queue[0]["id"]
+    assert anna.post(f"/api/console/conversations/{first}/claim").status_code == 200
+    assert hand_over(app, "conv-flood-20", source=flood)["queued"] is True, "a place frees up when an agent takes one"
+    assert hand_over(app, "conv-flood-21", source=flood)["queued"] is False
+    assert anna.get(f"/api/console/conversations/{first}").json()["same_source_as"] == 3, "the open chats from that source"
+
+
+def test_a_verified_customer_has_at_most_two_chats_waiting(app, signed_in, clock):
+    agent_online(app, signed_in)
+    for n in range(3):
+        verify(app, f"conv-same-customer-{n}", "C-6006", clock)
+    placed = [hand_over(app, f"conv-same-customer-{n}", source=f"{n + 1:016x}") for n in range(3)]
+    assert [p["queued"] for p in placed] == [True, True, False]
+    assert placed[2]["ticket_answered_by"] == "2026-12-03"
+
+
+def test_a_hand_over_in_the_conversations_first_turn_stays_in_the_queue(app, signed_in, tracker, clock):
+    """Rasa stores a turn when it has ended: the first message's turn, which begins with the session's
+    start, reaches the tracker store after the hand-over. That start is not the customer leaving."""
+    anna, _ = agent_online(app, signed_in)
+    answer = assistant(app).post("/api/conversations/conv-first/handoff", json={
+        "reason": "asked_for_person", "language": "nl", "summary": {"last_messages": ["ik wil een medewerker spreken"]}})
+    assert answer.json()["queued"] is True and answer.json()["position"] == 1
+    tracker.hand_over_turn("conv-first", "ik wil een medewerker spreken", first=True)
+    app.state.handoff.upkeep.run_once(clock())
+    [entry] = anna.get("/api/console/queue").json()["queue"]
+    assert entry["summary"]["last_messages"] == ["ik wil een medewerker spreken"] and entry["state"] == "waiting"
+
+    tracker.add("conv-first", "session_started")  # a session that starts after the hand-over's turn: the customer left
+    app.state.handoff.upkeep.run_once(clock())
+    assert anna.get("/api/console/queue").json()["queue"] == []
+    with app.state.process.sessions() as session:
+        assert session.get(QueueEntry, entry["id"]).ended_because == "the customer's chat session ended"
+
+
+def test_the_queue_shows_what_customers_said_only_for_waiting_chats_and_the_agents_own(app, signed_in):
+    anna, _ = agent_online(app, signed_in, "Anna")
+    bram, _ = agent_online(app, signed_in, "Bram")
+    annas = hand_over(app, "conv-annas")["entry"]
+    waiting = hand_over(app, "conv-waiting")["entry"]
+    assert anna.post(f"/api/console/conversations/{annas}/claim").status_code == 200
+
+    def previews(client) -> dict[str, list[str]]:
+        return {e["id"]: e["summary"]["last_messages"] for e in client.get("/api/console/queue").json()["queue"]}
+
+    assert previews(anna) == {annas: SUMMARY["last_messages"], waiting: SUMMARY["last_messages"]}
+    assert previews(bram) == {annas: [], waiting: SUMMARY["last_messages"]}, "Anna's chat shows Bram nothing of it"
+
+
+def test_notes_only_by_the_agent_holding_the_chat(app, signed_in):
+    anna, _ = agent_online(app, signed_in, "Anna")
+    officer, _ = agent_online(app, signed_in, "Olga", role="privacy_officer")
+    entry = hand_over(app, "conv-noted")["entry"]
+    untaken = anna.post(f"/api/console/conversations/{entry}/notes", json={"text": "a note on nobody's chat"})
+    assert untaken.status_code == 409 and "take the conversation first" in untaken.json()["detail"]
+    assert anna.post(f"/api/console/conversations/{entry}/claim").status_code == 200
+    assert officer.post(f"/api/console/conversations/{entry}/notes", json={"text": "not Olga's"}).status_code == 409
+    noted = anna.post(f"/api/console/conversations/{entry}/notes", json={"text": "holding it now"})
+    assert noted.status_code == 200 and [n["text"] for n in noted.json()["notes"]] == ["holding it now"]
+
+
+def test_the_console_transcript_masks_a_typed_code_an_export_link_and_tokens(app, signed_in, tracker):
+    """Staff read what the customer said, never their credentials: the transcript API (and the queue's
+    preview) masks one-time codes, export links and tokens; the customer's own copy is untouched."""
+    anna, _ = agent_online(app, signed_in)
+    link = "http://localhost:8123/exports/0Hq3xN7b-K2mZpVd9sWcRt4YuEa1LfGo6jXiBh5nTkA.json"
+    session_token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJDMDAwMSJ9.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg"
+    tracker.customer_says("conv-secret", "my code is 482 913")
+    tracker.add("conv-secret", "bot", text=f"Here is your download link: {link} (15 minutes)")
+    tracker.customer_says("conv-secret", f"my login token {session_token} and order 42")
+    summary = {"last_messages": ["my code is 482913", f"the link {link} does not open"]}
+    entry = hand_over(app, "conv-secret", summary=summary)["entry"]
+
+    answer = anna.get(f"/api/console/conversations/{entry}")
+    assert answer.status_code == 200
+    texts = [m["text"] for m in answer.json()["transcript"]]
+    assert texts == ["my code is [hidden]", "Here is your download link: http://localhost:8123/exports/[hidden] (15 minutes)",
+                     "my login token [hidden] and order 42"]
+    assert answer.json()["summary"]["last_messages"] == ["my code is [hidden]", "the link http://localhost:8123/exports/[hidden] does "
+                                                         "not open"]
+    queue = anna.get("/api/console/queue").text
+    for secret in ("482913", "482 913", "0Hq3xN7b", session_token[:20]):
+        assert secret not in answer.text and secret not in queue, secret
+    assert anna.post(f"/api/console/conversations/{entry}/claim").status_code == 200
+    assert "482 913" not in anna.get(f"/api/console/conversations/{entry}").text, "nor once the agent holds the chat"
+    assert [m["text"] for m in app.state.handoff.store.transcripts(["conv-secret"])[0].messages][0] == "my code is 482 913"

@@ -4,9 +4,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
 
-from backoffice.my_data.export_links import ExportLinks, LinkExpired, LinkInvalid, usable_secret
+from backoffice.my_data.export_links import ExportLink, ExportLinks, LinkExpired, LinkInvalid, usable_secret
 from backoffice.settings import PROJECT_ROOT, Settings, tracker_url
+from backoffice.shared.database import Base
 
 
 def test_the_tracker_store_is_the_one_rasa_uses():
@@ -48,8 +51,14 @@ def test_link_keys_must_be_real_secrets():
     links = ExportLinks("k" * 32, dt.timedelta(minutes=15))
     now = dt.datetime(2026, 1, 31, 12, 0, tzinfo=dt.UTC)
     link = links.issue("C0001", "en", now)
-    assert links.verify(link.token, now + dt.timedelta(minutes=14)).customer_id == "C0001"
-    with pytest.raises(LinkExpired):
-        links.verify(link.token, now + dt.timedelta(minutes=15))
-    with pytest.raises(LinkInvalid):
-        ExportLinks("o" * 32, dt.timedelta(minutes=15)).verify(link.token, now)
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine, tables=[Base.metadata.tables["export_links"]])
+    with Session(engine) as session:
+        session.add(ExportLink(jti=link.jti, customer_id="C0001", conversation_id="c", language="en", issued_at=now,
+                               expires_at=link.expires_at))
+        session.commit()
+        assert links.verify(link.token, now + dt.timedelta(minutes=14), session).customer_id == "C0001"
+        with pytest.raises(LinkExpired):
+            links.verify(link.token, now + dt.timedelta(minutes=15), session)
+        with pytest.raises(LinkInvalid):  # another key: the same token is recorded under another name
+            ExportLinks("o" * 32, dt.timedelta(minutes=15)).verify(link.token, now, session)

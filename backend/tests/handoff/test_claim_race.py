@@ -1,0 +1,63 @@
+"""Two agents take one chat at the same instant: the database decides, and exactly one gets it. On
+SQLite and PostgreSQL (`db_url`). Both claims are released together (a barrier), after each agent's
+own session has read the chat as waiting, so the check in Python passes for both and only the
+conditional UPDATE in `desk.claim` stands between them and two holders. (Replace it with a plain
+UPDATE, and both win.)"""
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import select
+
+from backoffice.handoff import desk
+from backoffice.handoff import rules as hr
+from backoffice.handoff.tables import HandoffAudit, QueueEntry
+
+from .conftest import FakeRasa, assistant, browser
+
+ROUNDS = 5
+
+
+def test_two_agents_claiming_at_the_same_instant_one_wins(app, signed_in, clock, rasa: FakeRasa):
+    agents = []
+    for name in ("Anna", "Bram"):
+        client = browser(app)
+        agents.append(signed_in(client, first_name=name))
+        assert client.get("/api/console/queue").status_code == 200
+    sessions, parts = app.state.process.sessions, app.state.handoff
+
+    for round_ in range(ROUNDS):
+        conversation = f"conv-race-{round_}"
+        entry_id = assistant(app).post(f"/api/conversations/{conversation}/handoff", json={"reason": "asked_for_person"}).json()["entry"]
+        together = threading.Barrier(2, timeout=30)
+        outcome: dict[str, str] = {}
+
+        def take(agent, entry_id=entry_id, together=together, outcome=outcome) -> None:
+            try:
+                with sessions() as session:
+                    entry = session.get(QueueEntry, entry_id)
+                    outcome[agent.first_name] = f"read it {entry.state if entry else 'missing'}"
+                    session.commit()  # the read's transaction ends (on SQLite it holds the write lock), the entry stays read
+                    together.wait()
+                    try:
+                        desk.claim(session, parts.rasa, entry, agent, clock())
+                        outcome[agent.first_name] = "won"
+                    except hr.Refused:
+                        outcome[agent.first_name] = "refused"
+            except Exception as exc:  # reported below: an exception in a thread would otherwise pass silently
+                outcome[agent.first_name] += f", then failed: {exc!r}"
+
+        threads = [threading.Thread(target=take, args=(agent,)) for agent in agents]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert sorted(outcome.values()) == ["refused", "won"], outcome  # both read it waiting, then the database chose
+        winner = next(name for name, result in outcome.items() if result == "won")
+        with sessions() as session:
+            entry = session.get(QueueEntry, entry_id)
+            claims = session.scalars(select(HandoffAudit.actor).where(HandoffAudit.entry_id == entry_id,
+                                                                      HandoffAudit.action == "claimed")).all()
+        assert entry.state == "claimed" and entry.claimed_by_name == winner
+        assert len(claims) == 1, "one claim on record"
+        assert rasa.said(conversation) == [f"You are now talking to {winner} from Voltera's team."], "the customer hears one name"
