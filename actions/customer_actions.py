@@ -289,6 +289,8 @@ class ActionSendCode(CustomerAction):
         except Refused as exc:
             if exc.status == 422:
                 dispatcher.utter_message(text=sentence("not_an_email", language))
+            elif exc.reason == "not_sent":  # the address's limits held the code back: say so, and offer the login
+                dispatcher.utter_message(text=sentence("code_not_sent", language))
             else:
                 key = "code_locked" if exc.reason == "locked" else "too_many_codes"
                 when = _clock(exc.body.get("locked_until"), exc.body.get("retry_after_seconds"), language)

@@ -238,6 +238,12 @@ SENTENCES: dict[str, Wording] = {
         "en": "If this address belongs to a customer, a 6-digit code is on its way to it. It is valid for {minutes} minutes. "
               "Type the code here.",
     },
+    "code_not_sent": {
+        "nl": "Ik heb nu geen code gestuurd: voor dit adres zijn de afgelopen tijd al zoveel codes aangevraagd als mag. "
+              "Log in op de website, dan herken ik je hier. Of typ je e-mailadres over een uur opnieuw.",
+        "en": "I have not sent a code this time: as many codes were asked for this address lately as it may get. "
+              "Log in on the website instead, then I recognise you here. Or type your e-mail address again in an hour.",
+    },
     "not_an_email": {
         "nl": "Dat lijkt geen e-mailadres. Probeer het nog eens?",
         "en": "That doesn't look like an e-mail address. Try again?",

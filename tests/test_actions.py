@@ -216,6 +216,37 @@ def test_yes_files_the_shown_draft_once_only_where_verified_and_a_crafted_slot_f
             == (request_id, "erasure", sender, "assistant:website"))
 
 
+def test_a_code_held_back_by_the_address_limits_is_said_so_with_the_website_login(client, stack):
+    """The back office's 429 `not_sent` becomes "no code was sent, log in on the website", in the
+    customer's language; never "a code is on its way". The same words for an address that is no customer's."""
+    from actions.customer_actions import ActionSendCode
+
+    export = requests.get(f"{stack.env['COMPANY_SYSTEMS_URL']}/systems/crm/customers/C0041/export",
+                          headers={"Authorization": f"Bearer {stack.env['COMPANY_SYSTEMS_TOKEN']}"}, timeout=10).json()
+    known = export["categories"]["contact_details"][0]["email"]
+    unknown = f"nobody-{uuid.uuid4().hex[:8]}@example.nl"
+
+    def ask_four_times(address, language):
+        sender = f"codes-{uuid.uuid4().hex[:10]}"
+        source = uuid.uuid4().hex[:16]  # a source of its own: these asks spend no other test's source limit
+        said = []
+        for _ in range(4):
+            t = tracker(address, "give_email", {"language": language}, [{"entity": "email", "value": address}], sender=sender)
+            t.events = [{"event": "user", "text": address, "input_channel": "website",
+                         "metadata": {"_connection": uuid.uuid4().hex, "_source": source}}]
+            messages, _, _ = run(ActionSendCode(), t)
+            said.append(messages[0]["text"])
+        return said
+
+    for language in ("en", "nl"):
+        told = ask_four_times(unknown, language)
+        assert told == [sentence("code_sent", language, minutes=10)] * 3 + [sentence("code_not_sent", language)]
+    assert ask_four_times(known, "en") == ask_four_times(unknown.replace("nobody", "noone"), "en")
+    not_sent = {language: sentence("code_not_sent", language) for language in ("en", "nl")}
+    assert "not sent a code" in not_sent["en"] and "Log in on the website" in not_sent["en"]
+    assert "geen code gestuurd" in not_sent["nl"] and "Log in op de website" in not_sent["nl"]
+
+
 def test_the_time_to_try_again_is_the_clock_in_the_netherlands():
     assert _clock("2026-01-31T13:05:00Z") == "14:05"  # winter time, UTC+1
     assert _clock("2026-07-01T12:00:00+00:00") == "14:00"  # summer time, UTC+2

@@ -161,8 +161,10 @@ def bind(session: Session, conversation_id: str, customer_id: str, method: str, 
 
 
 def newest_code(session: Session, conversation_id: str, lock: bool = False) -> VerificationAttempt | None:
+    """The conversation's newest code (sent, or a decoy); an ask that made no code leaves the one before in force."""
     query = (select(VerificationAttempt)
-             .where(VerificationAttempt.conversation_id == conversation_id, VerificationAttempt.channel == EMAIL)
+             .where(VerificationAttempt.conversation_id == conversation_id, VerificationAttempt.channel == EMAIL,
+                    VerificationAttempt.code_hash.is_not(None))
              .order_by(VerificationAttempt.created_at.desc(), VerificationAttempt.id.desc()).limit(1))
     return session.scalar(query.with_for_update() if lock else query)
 
@@ -274,10 +276,12 @@ def deliver(verifying: Verification, sessions: sessionmaker, clock: Clock, attem
         session.commit()
 
 
-def asker_refusal(session: Session, who: Any, name: str, limit: int, now: dt.datetime) -> JSONResponse | None:
-    """The 429 for a conversation or source (`who`: the condition on its codes) that may not ask now."""
+def asker_refusal(session: Session, who: Any, name: str, limit: int, now: dt.datetime, locks: bool) -> JSONResponse | None:
+    """The 429 for a conversation or source (`who`: the condition on its asks) that may not ask now;
+    `locks`: whether a code it locked keeps it from asking (a conversation: yes; a source, which a
+    crowd may share: no)."""
     lock_ends = session.scalar(select(func.max(VerificationAttempt.locked_until)).where(
-        who, VerificationAttempt.channel == EMAIL, VerificationAttempt.locked_until > now))
+        who, VerificationAttempt.channel == EMAIL, VerificationAttempt.locked_until > now)) if locks else None
     recent = list(session.scalars(
         select(VerificationAttempt.created_at)
         .where(who, VerificationAttempt.channel == EMAIL, VerificationAttempt.created_at > now - identity.CODE_RATE_WINDOW)
@@ -294,6 +298,17 @@ def asker_refusal(session: Session, who: Any, name: str, limit: int, now: dt.dat
                    headers={"Retry-After": str(seconds)}, retry_after_seconds=seconds)
 
 
+def codes_to_address(session: Session, key: str, since: dt.datetime, conversation_id: str | None = None) -> int:
+    """How many codes (sent, or decoys) were made for the address with this key since `since`, from
+    one conversation or from all."""
+    query = select(func.count()).select_from(VerificationAttempt).where(
+        VerificationAttempt.address_key == key, VerificationAttempt.channel == EMAIL,
+        VerificationAttempt.code_hash.is_not(None), VerificationAttempt.created_at > since)
+    if conversation_id is not None:
+        query = query.where(VerificationAttempt.conversation_id == conversation_id)
+    return session.scalar(query) or 0
+
+
 @router.post("/api/identity/email-code", status_code=202)
 def request_email_code(body: EmailCodeIn, background: BackgroundTasks, sessions: SessionsDep, clock: ClockDep,
                        verifying: VerificationDep, seen: Presence = Depends(presence)) -> JSONResponse:
@@ -305,42 +320,47 @@ def request_email_code(body: EmailCodeIn, background: BackgroundTasks, sessions:
 
     with sessions() as session:
         refused = asker_refusal(session, VerificationAttempt.conversation_id == body.conversation_id, "in this conversation",
-                                identity.MAX_CODE_REQUESTS_PER_CONVERSATION, now)
+                                identity.MAX_CODE_REQUESTS_PER_CONVERSATION, now, locks=True)
         if refused is None and source is not None:
             refused = asker_refusal(session, VerificationAttempt.source == source, "from where this conversation comes",
-                                    identity.MAX_CODE_REQUESTS_PER_SOURCE, now)
+                                    identity.MAX_CODE_REQUESTS_PER_SOURCE, now, locks=False)
     if refused is not None:
         return refused
 
     customer_id = lookup(verifying, email)  # outside any transaction: no lock is held while the CRM answers
+    key = identity.address_key(email, verifying.otp_secret)
 
-    def work(session: Session) -> tuple[int, str, dt.datetime] | None:
-        send, outcome = customer_id is not None, "issued" if customer_id else "unknown_address"
+    def work(session: Session) -> tuple[int, str | None, dt.datetime] | None:
+        # Count and make the code as one step per address, a customer's or not: SQLite's write lock is
+        # taken at BEGIN already, PostgreSQL takes this transaction-scoped lock, so parallel asks cannot
+        # pass the limits together.
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"email-code:{key}"})
+        since = now - identity.ADDRESS_WINDOW
+        if not identity.may_send(codes_to_address(session, key, since, body.conversation_id), codes_to_address(session, key, since)):
+            session.add(VerificationAttempt(conversation_id=body.conversation_id, customer_id=customer_id, channel=EMAIL,
+                                            usable=False, source=source, address_key=key, outcome="not_sent", created_at=now))
+            return None
         if customer_id is not None:
-            # Count and issue as one step per address: SQLite's write lock is taken at BEGIN already,
-            # PostgreSQL takes this transaction-scoped lock, so parallel asks cannot pass the limit together.
-            if session.get_bind().dialect.name == "postgresql":
-                session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"email-code:{customer_id}"})
-            sent = session.scalar(select(func.count()).select_from(VerificationAttempt).where(
-                VerificationAttempt.customer_id == customer_id, VerificationAttempt.channel == EMAIL,
-                VerificationAttempt.usable.is_(True), VerificationAttempt.created_at > now - identity.ADDRESS_WINDOW))
-            if not identity.may_send(sent or 0):
-                send, outcome = False, "suppressed:too_many_codes"
-        if send:
             issued = identity.issue_code(now, verifying.otp_secret)
-            state, code = issued.state, issued.code
+            state, code, outcome = issued.state, issued.code, "issued"
         else:
-            state, code = identity.decoy_code(now, verifying.otp_secret), None
+            state, code, outcome = identity.decoy_code(now, verifying.otp_secret), None, "unknown_address"
         row = VerificationAttempt(conversation_id=body.conversation_id, customer_id=customer_id, channel=EMAIL,
                                   code_hash=state.code_hash, salt=state.salt, usable=state.usable, expires_at=state.expires_at,
-                                  source=source, outcome=outcome, created_at=now)
+                                  source=source, address_key=key, outcome=outcome, created_at=now)
         session.add(row)
         session.flush()
-        return (row.id, code, state.expires_at) if code is not None else None
+        return row.id, code, state.expires_at
 
-    issued = in_transaction(sessions, work)
-    if issued is not None and customer_id is not None:  # a code goes out only to a customer's own address
-        attempt_id, code, expires_at = issued
+    made = in_transaction(sessions, work)
+    if made is None:
+        log.warning("no code made for conversation %s: the address's limits are reached (address key %s…)",
+                    body.conversation_id[:40], key[:8])
+        return JSONResponse({"verified": False, **identity.NOT_SENT_ANSWER, "conversation_id": body.conversation_id},
+                            status_code=429, headers={**PRIVATE, "Retry-After": str(identity.NOT_SENT_ANSWER["retry_after_seconds"])})
+    attempt_id, code, expires_at = made
+    if code is not None and customer_id is not None:  # a code goes out only to a customer's own address
         background.add_task(deliver, verifying, sessions, clock, attempt_id, customer_id, email, code, expires_at, body.language)
     return JSONResponse({**identity.NEUTRAL_ANSWER, "conversation_id": body.conversation_id}, status_code=202, headers=PRIVATE)
 

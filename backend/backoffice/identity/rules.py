@@ -12,33 +12,58 @@ ask for a copy of an ID document. Two means, both the norm under the GDPR:
    minutes, stored only as an HMAC-SHA256 of a server secret, a per-code salt and the code.
    `check_code()` takes a code's state and a guess and returns the outcome and the state to store.
 
-**Limits of the codes: a stranger cannot keep a customer from verifying.** Anyone can type a
-customer's address, so the limits fall on who asks, not on the customer:
+**Limits of the codes: a stranger cannot use up a customer's codes.** Anyone can type a customer's
+address, so the limits fall on who asks, and an address's codes are counted per asking conversation:
 
 - *The code*: the 5th wrong try locks it for good (it never verifies, not even with the right
   digits).
 - *The conversation that asked* (and so typed the wrong tries): after a locked code it gets no new
   code for `LOCKOUT` (15 min); it may ask `MAX_CODE_REQUESTS_PER_CONVERSATION` (5) codes an hour.
-- *The source that asked* (the website channel's keyed hash of the client's address, `X-Chat-Source`;
-  without one, only the conversation's limits apply): after a locked code it gets no new code for
-  `LOCKOUT`; it may ask `MAX_CODE_REQUESTS_PER_SOURCE` (10) codes an hour, whatever the addresses.
-  Both answer 429 with a reason: they do not depend on the address, so they tell nothing about it.
-- *The address* (the customer it belongs to): at most `MAX_CODES_PER_ADDRESS` (3) codes go out per
-  `ADDRESS_WINDOW` (30 min), whoever asks. Beyond that the answer stays the same and no mail is
-  sent. This bounds the mail a customer gets, and the guessing.
+  A lock belongs to the conversation and its code only: never to the source, which a crowd behind
+  one proxy may share.
+- *The source that asked* (the channel's keyed hash of the client's address, `X-Chat-Source`;
+  without one, only the conversation's limits apply): `MAX_CODE_REQUESTS_PER_SOURCE` (10) codes an
+  hour, whatever the addresses. A coarse flood limit, right once the channels pass real client
+  addresses. Conversation and source answer 429 with a reason: they do not depend on the address.
+- *The address, per conversation*: at most `MAX_CODES_PER_ADDRESS_IN_A_CONVERSATION` (3) codes per
+  `ADDRESS_WINDOW` (1 hour) to one address from one conversation. Other conversations' asks do not
+  count here, so a stranger's asks never spend the customer's own conversation's codes.
+- *The address, overall*: at most `MAX_CODES_PER_ADDRESS` (6) per `ADDRESS_WINDOW`, whoever asks.
+  This bounds the mail one inbox gets (6 codes an hour, and a notice for each that goes unused) and
+  the guessing: 5 tries x 6 codes = 30 guesses an hour, 720 a day, against 1,000,000 codes, at most
+  1 chance in about 1,400 per day of a sustained attack, every try visible in the customer's inbox.
+- *Beyond either address limit* no code is made, and the answer says so (`NOT_SENT_ANSWER`, 429
+  `not_sent`): the assistant offers the website login, which no stranger can block, or a new try
+  within the hour. Nobody is told "a code is on its way" when none is.
 - *The customer is told*: a code that was sent and not used (locked by wrong tries, or expired)
   brings one notice e-mail to the customer's addresses on file (`code_notices`).
 
-The trade-off, written out. A stranger's wrong codes never lock the customer: another conversation
-from another source gets a code at once. The one thing a stranger can take away is the address's
-quota: 3 codes asked for in 30 minutes keep new codes from the customer until the oldest of them
-is 30 minutes old. Holding the quota longer means spending it again and again, and every code
-spent is an e-mail, and later a notice, in the customer's inbox; logging in on the website still
-works meanwhile. In return, the guessing budget per address is bounded whatever the number of
-sources: 5 tries x 3 codes per 30 min = 30 guesses an hour, 720 a day, against 1,000,000 codes: at
-most 1 chance in about 1,400 per day of a sustained attack, every try of it visible in the
-customer's inbox. A longer window would cut the budget and lengthen the worst wait alike (1 hour:
-360 guesses a day, an hour's wait); we chose the shorter wait.
+Both address limits count the typed address (`address_key`, a keyed hash; the address itself is
+never stored), whether or not it is a customer's: an unknown address gets a decoy (`decoy_code`)
+that counts exactly as a sent code. So every answer is the same for an unknown address as for a
+customer's, given the same asks before it. What a stranger learns from each answer:
+
+- *202 accepted* ("if this address belongs to a customer, a code has been sent"): nothing about the
+  address, except that fewer than 6 codes were asked for it in the last hour, and fewer than 3 by
+  this conversation.
+- *429 not_sent*: that this conversation asked 3 codes for the address in the last hour (it knows
+  that already), or that 6 were asked for it by anyone. The second is the one thing an answer tells
+  about others: that somebody (the customer, or another stranger) asked codes for this address
+  lately. Learning it costs the stranger up to 6 asks, each a code in the customer's inbox if the
+  address is a customer's; the answer gives no count and no time but the window's length, and it is
+  the same for an address that is no customer's. It never says whether the address belongs to a customer.
+- *429 locked / too_many_codes*: about the conversation and the source only.
+- *Trying a code*: a decoy answers like a sent code ("wrong code", 5 tries, locked).
+- *Timing*: the customer records are asked for every address, and the code's e-mail goes out after
+  the answer.
+
+The trade-off, written out. A stranger's wrong codes lock only the stranger's code and
+conversation. A stranger's asks spend only the address's overall cap: the customer's conversation
+gets its code unless 6 codes were asked for the address within the hour. A stranger who keeps that
+cap spent (6 asks an hour, from one source at most 10 asks an hour) keeps codes from the customer,
+but the customer is told so and offered the website login, and sees 6 codes and 6 notices an hour
+arrive. A lower cap would make that easier to do; a higher one would send more mail and allow more
+guesses. A customer with two addresses on file has two inboxes, each with its own cap.
 
 A customer id never comes from what the customer typed: it comes from a verified token, or from the
 company's own records for the address a code was sent to.
@@ -59,17 +84,18 @@ from jwt.types import Options
 CODE_DIGITS = 6
 CODE_TTL = dt.timedelta(minutes=10)
 MAX_WRONG_ATTEMPTS = 5
-# How long the conversation and the source whose wrong tries locked a code get no new code.
+# How long the conversation whose wrong tries locked a code gets no new code.
 LOCKOUT = dt.timedelta(minutes=15)
 
 # How many codes may be asked for per conversation and per source (whatever addresses they type) in
-# CODE_RATE_WINDOW (429 beyond), and how many go out per address in ADDRESS_WINDOW, whoever asks
-# (beyond that the answer stays the same and no mail is sent). The module docstring says why.
+# CODE_RATE_WINDOW (429 beyond), and how many go to one address in ADDRESS_WINDOW from one
+# conversation and from all together (429 not_sent beyond). The module docstring says why.
 CODE_RATE_WINDOW = dt.timedelta(hours=1)
 MAX_CODE_REQUESTS_PER_CONVERSATION = 5
 MAX_CODE_REQUESTS_PER_SOURCE = 10
-ADDRESS_WINDOW = dt.timedelta(minutes=30)
-MAX_CODES_PER_ADDRESS = 3
+ADDRESS_WINDOW = dt.timedelta(hours=1)
+MAX_CODES_PER_ADDRESS_IN_A_CONVERSATION = 3
+MAX_CODES_PER_ADDRESS = 6
 
 SESSION_TOKEN_TTL = dt.timedelta(minutes=30)
 TOKEN_AUDIENCE = "chat"
@@ -90,6 +116,15 @@ _CODE_NOISE = re.compile(r"[\s\-.]")
 def plausible_email(typed: str) -> bool:
     """Looks like an e-mail address (the company's records decide whether it is one of theirs)."""
     return len(typed) <= 254 and _EMAIL_RE.fullmatch(typed) is not None
+
+
+def address_key(typed: str, secret: str) -> str:
+    """What the limits per address count by: an HMAC-SHA256 of the address as the company's records
+    match it (case-insensitively), hex. The same for a customer's address and any other, and
+    without the server secret it tells nobody which address it was."""
+    if not secret:
+        raise ValueError("a server secret is required to key e-mail addresses")
+    return hmac.new(secret.encode(), f"address:{typed.strip().lower()}".encode(), hashlib.sha256).hexdigest()
 
 
 def new_code() -> str:
@@ -167,9 +202,10 @@ def issue_code(now: dt.datetime, secret: str, ttl: dt.timedelta = CODE_TTL) -> I
 
 def decoy_code(now: dt.datetime, secret: str, ttl: dt.timedelta = CODE_TTL) -> CodeState:
     """A code that is never sent and can never verify (the hash of something that is not six
-    digits). Stored when no code may be sent (unknown address, the address's quota used up),
-    so that the conversation then behaves exactly as if one had been: wrong tries count, five lock.
-    Nobody can tell from the answers whether an address belongs to a customer."""
+    digits). Stored for an address that is no customer's, so that the conversation then behaves
+    exactly as if a code had been sent: wrong tries count, five lock, and it counts against the
+    address's limits like a sent code. Nobody can tell from the answers whether an address belongs
+    to a customer."""
     salt = new_salt()
     return CodeState(code_hash=hash_code(secrets.token_hex(16), salt, secret), salt=salt, expires_at=now + ttl, usable=False)
 
@@ -192,7 +228,7 @@ def check_code(state: CodeState, typed: str, now: dt.datetime, secret: str) -> C
     Order matters: a used code stays used; a locked code is refused even with the right digits until
     the lock ends (and after that it has expired: the lock outlasts the code); an expired code is
     refused; only then is the guess compared. The fifth wrong guess locks the code for good, and the
-    asking conversation and source for `LOCKOUT` (the `locked_until` of the code)."""
+    asking conversation for `LOCKOUT` (the `locked_until` of the code)."""
     tried = replace(state, attempts=state.attempts + 1)
     if state.verified_at is not None:
         return CodeCheck(Outcome.USED, tried, 0)
@@ -216,17 +252,18 @@ def check_code(state: CodeState, typed: str, now: dt.datetime, secret: str) -> C
 
 @dataclass(frozen=True)
 class AskRefused:
-    """Why a conversation or source gets no new code now (429), and until when."""
+    """Why a conversation or source may not ask for a code now (429), and until when."""
 
     reason: str  # "locked": it locked a code lately; "too_many_codes": its hourly allowance is used
     until: dt.datetime
 
 
 def may_ask(lock_ends: dt.datetime | None, recent_asks: list[dt.datetime], limit: int, now: dt.datetime) -> AskRefused | None:
-    """Whether one who asks (a conversation or a source) may ask for a code now: not while a code it
-    locked is locked, and not beyond `limit` asks in `CODE_RATE_WINDOW` (`recent_asks`: its newest
-    asks in the window, newest first, at most `limit`). None when it may. These limits never depend on
-    the address asked for, so saying so tells nothing about it."""
+    """Whether one who asks (a conversation or a source) may ask for a code now: not while a code the
+    conversation locked is locked (`lock_ends`; None for a source), and not beyond `limit` asks in
+    `CODE_RATE_WINDOW` (`recent_asks`: its newest asks in the window, newest first, at most `limit`).
+    None when it may. These limits never depend on the address asked for, so saying so tells nothing
+    about it."""
     if lock_ends is not None and lock_ends > now:
         return AskRefused("locked", lock_ends)
     if len(recent_asks) >= limit:
@@ -234,17 +271,31 @@ def may_ask(lock_ends: dt.datetime | None, recent_asks: list[dt.datetime], limit
     return None
 
 
-def may_send(codes_sent_to_address: int) -> bool:
-    """Whether a code may go out to an address that got this many usable codes in `ADDRESS_WINDOW`."""
-    return codes_sent_to_address < MAX_CODES_PER_ADDRESS
+def may_send(codes_from_this_conversation: int, codes_from_all: int) -> bool:
+    """Whether a code may be made for an address that got this many codes (sent, or decoys for an
+    address that is no customer's) in `ADDRESS_WINDOW` from the asking conversation, and from all."""
+    return codes_from_this_conversation < MAX_CODES_PER_ADDRESS_IN_A_CONVERSATION and codes_from_all < MAX_CODES_PER_ADDRESS
 
 
-# The same answer to every request for a code, whether the address is a customer's or not.
+# The answer to a request for a code that was made, whether the address is a customer's (a code was
+# sent) or not (nothing to send).
 NEUTRAL_ANSWER = {
     "status": "accepted",
     "detail": (f"If this e-mail address belongs to a customer, a {CODE_DIGITS}-digit code has been sent to it. "
                f"It is valid for {int(CODE_TTL.total_seconds() // 60)} minutes."),
     "code_valid_minutes": int(CODE_TTL.total_seconds() // 60),
+}
+
+# The answer (429) when the address's limits hold a code back: nothing was sent, and it says so, the
+# same for any address. It names no time but the window's length (the oldest ask's time would tell
+# when somebody else asked).
+NOT_SENT_ANSWER = {
+    "status": "not_sent",
+    "code_sent": False,
+    "reason": "not_sent",
+    "detail": ("No code was sent: as many codes were asked for this address lately as it may get. Log in on the "
+               f"website instead, or ask again within {int(ADDRESS_WINDOW.total_seconds() // 60)} minutes."),
+    "retry_after_seconds": int(ADDRESS_WINDOW.total_seconds()),
 }
 
 

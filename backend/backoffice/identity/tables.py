@@ -4,7 +4,9 @@ The rules live in `identity` (pure, no database); this module only stores their 
 
 - `VerificationAttempt`: one try to verify a conversation. For a one-time code (`channel` "email")
   the row holds the code's HMAC and salt, never the code, and counts every try at it; a row whose
-  `usable` is false is a decoy (see `identity.decoy_code`) and never verifies. `source` is the keyed
+  `usable` is false is a decoy (see `identity.decoy_code`) and never verifies; a row without a code
+  hash records an ask the address's limits held back (outcome `not_sent`). `address_key` is the keyed
+  hash of the typed address (the limits per address count the rows with a code), `source` the keyed
   hash of the asking client's address (the limits per source), `notified_at` when the customer was
   told that a code sent to them went unused (once per code). For a website session
   (`channel` "session") the row records the token check and its outcome. Nothing here holds the
@@ -35,6 +37,7 @@ class VerificationAttempt(Base):
         Index("ix_verification_attempts_conversation", "conversation_id", "created_at"),
         Index("ix_verification_attempts_customer", "customer_id", "created_at"),
         Index("ix_verification_attempts_source", "source", "created_at"),
+        Index("ix_verification_attempts_address", "address_key", "created_at"),
         Index("ix_verification_attempts_unnotified", "notified_at", "expires_at"),
         CheckConstraint("channel IN ('email', 'session')", name="ck_verification_attempts_channel"),
     )
@@ -54,8 +57,9 @@ class VerificationAttempt(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # the code's e-mail was accepted by the SMTP server
     last_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     source: Mapped[str | None] = mapped_column(String(16))  # the asking client's keyed address hash; None: unknown
+    address_key: Mapped[str | None] = mapped_column(String(64))  # the typed e-mail address's keyed hash (identity.address_key)
     notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # the customer was told the code went unused
-    outcome: Mapped[str | None] = mapped_column(String(40))  # the last outcome: issued, suppressed, wrong_code, locked, verified, ...
+    outcome: Mapped[str | None] = mapped_column(String(40))  # the last outcome: issued, not_sent, wrong_code, locked, verified, ...
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
     def code_state(self) -> identity.CodeState:

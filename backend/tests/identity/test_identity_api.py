@@ -257,17 +257,17 @@ def test_five_wrong_codes_lock_and_even_the_right_code_is_refused_until_the_lock
     # No new code either while the conversation is locked...
     refused = ask_code(client, "c-lock", email)
     assert refused.status_code == 429 and refused.json()["locked_until"] == locked["locked_until"]
-    # ...nor for another conversation from the same source (test_code_limits.py: from another, at once).
-    same_source = ask_code(client, "c-lock-2", email)
-    assert same_source.status_code == 429 and same_source.json()["locked_until"] == locked["locked_until"]
-    assert len(sink.messages(email, subject=sentences.CODE_EMAIL_SUBJECT)) == 1
+    # ...but another conversation from the same source gets one: the lock is the conversation's and its
+    # code's, not the source's, which a crowd behind one proxy may share.
+    assert ask_code(client, "c-lock-2", email).status_code == 202
+    assert len(sink.wait_for(email, count=2, subject=sentences.CODE_EMAIL_SUBJECT)) == 2
     [attempt] = rows.attempts("c-lock")
     assert (attempt.attempts, attempt.wrong_attempts, attempt.locked_until) == (7, 5, until)  # every try is recorded
 
     clock.advance(minutes=2)  # the lock has ended: the old code is dead, a new one works
     assert verify(client, "c-lock", code).status_code == 410
     assert ask_code(client, "c-lock", email).status_code == 202
-    fresh = sink.code_for(email, count=2)
+    fresh = sink.code_for(email, count=3)
     ok = verify(client, "c-lock", fresh)
     assert ok.status_code == 200 and ok.json()["customer_id"] == "C0006"
 
@@ -301,29 +301,31 @@ def test_another_conversation_cannot_use_someone_elses_code(client, company, sin
     assert ok.status_code == 200 and ok.json()["customer_id"] == "C0008"
 
 
-def test_a_newer_code_replaces_the_older_one(client, company, sink):
+def test_a_newer_code_replaces_the_older_one(client, company, sink, monkeypatch):
+    """The codes are made known and different, so the older one is always tried (random codes could be
+    equal, and a check skipped then would be skipped exactly when a reissued code went unnoticed)."""
+    made = iter(["111111", "222222"])
+    monkeypatch.setattr(idn, "new_code", lambda: next(made))
     email = company.email_of("C0009")
     ask_code(client, "c-new", email)
     first = sink.code_for(email)
     ask_code(client, "c-new", email)
     second = sink.code_for(email, count=2)
-    if first != second:
-        assert verify(client, "c-new", first).status_code == 400
+    assert (first, second) == ("111111", "222222")  # each ask mailed a new code
+    assert verify(client, "c-new", first).status_code == 400
     assert verify(client, "c-new", second).status_code == 200
 
 
-def test_codes_per_customer_and_per_conversation_are_limited(client, company, sink):
+def test_codes_per_conversation_are_limited(client, company, sink):
+    """Five asks an hour per conversation, whatever the addresses (the limits per address: test_code_limits.py)."""
     email = company.email_of("C0010")
-    for n in range(4):
-        assert ask_code(client, f"c-many-{n}", email).status_code == 202
-    sink.wait_for(email, count=3)
-    assert len(sink.messages(email)) == 3  # three codes per half hour per address, however many conversations ask
     for n in range(4):
         assert ask_code(client, "c-greedy", f"someone{n}@example.nl").status_code == 202
     too_many = ask_code(client, "c-greedy", "someone5@example.nl")
     assert too_many.status_code == 202  # the fifth is still taken...
     sixth = ask_code(client, "c-greedy", email)
     assert sixth.status_code == 429 and sixth.json()["reason"] == "too_many_codes" and int(sixth.headers["retry-after"]) > 3500
+    assert sink.messages(email) == []
 
 
 def test_a_company_system_that_is_down_or_slow_gives_a_clear_answer_and_sends_nothing(client, db_url, company, sink, rows):

@@ -116,6 +116,25 @@ def test_plausible_email():
         assert not idn.plausible_email(bad), bad
 
 
+def test_an_address_is_counted_by_a_keyed_hash_as_the_records_match_it():
+    key = idn.address_key("Noor.Hoekstra@Example.nl", SECRET)
+    assert re.fullmatch(r"[0-9a-f]{64}", key) and "noor" not in key
+    assert idn.address_key(" noor.hoekstra@example.nl ", SECRET) == key  # the CRM matches case-insensitively
+    assert idn.address_key("noor.hoekstra@example.nl", SECRET + "x") != key  # without the secret, no address can be tried
+    assert idn.address_key("noor.hoekstra+x@example.nl", SECRET) != key
+    with pytest.raises(ValueError):
+        idn.address_key("noor.hoekstra@example.nl", "")
+
+
+def test_codes_go_to_an_address_within_its_limits_per_conversation_and_overall():
+    per_conversation, overall = idn.MAX_CODES_PER_ADDRESS_IN_A_CONVERSATION, idn.MAX_CODES_PER_ADDRESS
+    assert per_conversation < overall  # the customer's own conversation can get a code after strangers asked
+    assert idn.may_send(0, 0) and idn.may_send(per_conversation - 1, overall - 1)
+    assert not idn.may_send(per_conversation, per_conversation)
+    assert not idn.may_send(0, overall)
+    assert idn.NOT_SENT_ANSWER["code_sent"] is False and idn.NOT_SENT_ANSWER["status"] != idn.NEUTRAL_ANSWER["status"]
+
+
 # --- website session tokens ----------------------------------------------------------------------
 
 
