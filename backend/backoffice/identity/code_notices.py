@@ -1,6 +1,6 @@
 """Telling a customer that a verification code sent to them went unused, once per code.
 
-Anyone can type a customer's address and have a code sent (identity.py, "Limits of the codes"). When
+Anyone can type a customer's address and have a code sent (rules.py, "Limits of the codes"). When
 such a code is locked by wrong tries, or expires without being used, the customer gets one notice
 (`mail.unused_code_notice`) at every address the CRM has for them:
 
