@@ -101,11 +101,48 @@ def any_assistant(request: pytest.FixtureRequest) -> Stack:
     return request.getfixturevalue(f"{request.param}_assistant")
 
 
+def test_a_person_asked_for_in_the_first_message_is_queued(any_assistant: Stack):
+    """Rasa stores a turn once it has ended: the first message's turn begins with the session's start,
+    and reaches the tracker store after the hand-over. The queue must not take that start for the
+    customer leaving. The customer's "stop waiting" then shows the queue still had the chat: the
+    back office reads it after the turn's session start, and only an entry still open answers it."""
+    assistant = any_assistant
+    carla = Console(assistant, "Carla")
+    carla.queue()
+    asked = "ik wil een medewerker spreken"
+
+    async def chat() -> None:
+        visitor = Visitor(assistant)
+        conversation_id = await visitor.open()
+        handing = joined(await visitor.say(asked, language="nl"))
+        assert re.search(r"Je bent nummer \d+ in de rij", handing), handing
+
+        def waiting() -> dict[str, Any] | None:
+            found = [e for e in carla.queue() if e["summary"]["last_messages"] == [asked] and e["channel"] == "website"]
+            return found[-1] if found else None
+
+        entry = await asyncio.to_thread(eventually, waiting, 20, "the first message's hand-over in the queue")
+        assert entry["state"] == "waiting" and entry["language"] == "nl"
+        await asyncio.to_thread(eventually, lambda: tracker(assistant, conversation_id)["paused"], 20, "the turn stored")
+
+        # the back office's answer comes from outside the turn: with the turn's replies (none: paused) or after them
+        stopped = joined(await visitor.say("/cancel_handoff", language="nl")) or await next_reply(visitor)
+        assert stopped == "Je wacht niet meer op een medewerker. Je praat weer met de assistent."
+        assert entry["id"] not in [e["id"] for e in carla.queue()]
+        assert tracker(assistant, conversation_id)["paused"] is False
+        await visitor.close()
+
+    try:
+        asyncio.run(chat())
+    finally:
+        carla.sign_out()
+
+
 def test_a_website_chat_goes_to_an_agent_and_back(any_assistant: Stack):
     assistant = any_assistant
     anna = Console(assistant, "Anna")
     anna.queue()  # her console is open: she is available
-    opening = f"Hello, my order {uuid.uuid4().hex[:6]} did not arrive"
+    opening = f"Hello, my order {uuid.uuid4().hex[:8]} did not arrive"  # never six digits: a code, masked for staff
 
     async def chat() -> None:
         visitor = Visitor(assistant)
@@ -152,14 +189,16 @@ def test_a_website_chat_goes_to_an_agent_and_back(any_assistant: Stack):
         anna.sign_out()
 
 
-def test_a_rest_chat_gets_the_agents_replies_by_asking(assistant: Stack):
+def test_a_rest_chat_gets_the_agents_replies_by_asking(any_assistant: Stack):
+    """The queue, the claim and the agent's sign-in survive a restart of the back office, on SQLite and on PostgreSQL."""
+    assistant = any_assistant
     bram = Console(assistant, "Bram")
     bram.queue()
     try:
         webhook = f"http://localhost:{assistant.env['RASA_PORT']}/webhooks/rest/webhook"
         auth = {"Authorization": f"Bearer {assistant.env['REST_CHANNEL_TOKEN']}"}
         sender = f"rest-{uuid.uuid4().hex}"
-        opening = f"question about invoice {uuid.uuid4().hex[:6]}"
+        opening = f"question about invoice {uuid.uuid4().hex[:8]}"
 
         def say(text: str) -> list[dict[str, Any]]:
             body = {"sender": sender, "message": text, "metadata": {"language": "en"}}
