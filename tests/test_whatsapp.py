@@ -400,7 +400,7 @@ def test_an_agents_reply_from_the_console_reaches_the_customer_on_whatsapp(assis
     with FakeGraphApi(graph_port) as graph:
         forged = json.dumps(webhook("I want to talk to a person", sender=sender)).encode()
         assert requests.post(rasa, data=forged, headers=signed(forged, "guessed"), timeout=10).status_code == 403
-        opening = f"Hello 👋 my order {uuid.uuid4().hex[:6]} did not arrive, I'm Zoë from Curaçao"
+        opening = f"Hello 👋 my order {uuid.uuid4().hex[:8]} did not arrive, I'm Zoë from Curaçao"
         say(opening)
         eventually(lambda: graph.sent_to(sender), 60, "the assistant's answer on WhatsApp")
         say("I want to talk to a person")
