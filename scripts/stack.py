@@ -36,6 +36,10 @@ WORKDIRS = {"companysystems": "companysystems", "backoffice": "backend", "worker
 PORT_SETTINGS = {"companysystems": "COMPANY_SYSTEMS_PORT", "backoffice": "BACKOFFICE_PORT", "mailsink": "SMTP_PORT",
                  "actions": "ACTIONS_PORT", "rasa": "RASA_PORT"}
 T = TypeVar("T")
+# Rasa's web server (Sanic) closes a connection whose request header stalls longer than this between two
+# reads (SANIC_REQUEST_TIMEOUT, unless set): Sanic's 60 s let one client hold a connection open for
+# good by sending a header line every 10 s.
+RASA_REQUEST_TIMEOUT_SECONDS = "5"
 
 
 def load_env(overrides: dict[str, str] | None = None) -> dict[str, str]:
@@ -334,7 +338,8 @@ class Stack:
 
     def process(self, name: str) -> Process:
         port = int(self.env[PORT_SETTINGS[name]]) if name in PORT_SETTINGS else None
-        return Process(name, self.commands()[name], ROOT / WORKDIRS.get(name, "."), self.env, self.log_dir / f"{name}.log",
+        env = {"SANIC_REQUEST_TIMEOUT": RASA_REQUEST_TIMEOUT_SECONDS, **self.env} if name == "rasa" else self.env
+        return Process(name, self.commands()[name], ROOT / WORKDIRS.get(name, "."), env, self.log_dir / f"{name}.log",
                        port, self.health_urls().get(name))
 
     def start(self, names: list[str] | None = None) -> None:

@@ -307,3 +307,52 @@ def test_all_details_button_gives_everything_in_short_messages(assistant, publis
     assert len(details) > 1 and all(len(m["text"]) <= 600 for m in details)
     assert " ".join(profiling["automated_decision"]["logic"]["en"].split()) in " ".join(joined(details).split())
     assert tracker(assistant, sender)["slots"]["answer_topic"] == "why_data_used"
+
+
+# --- the public edge: the client's address, the demo website's headers -----------------------------
+
+
+def test_a_forwarding_header_names_no_address_without_a_trusted_proxy(assistant):
+    """As `make run` starts it, TRUSTED_PROXIES is empty: whatever a client writes in X-Forwarded-For or
+    Forwarded, its source (the per-source limits' key) is that of its TCP peer (connectors/proxies.py)."""
+    assert not assistant.env.get("TRUSTED_PROXIES")
+
+    async def source(headers):
+        client = socketio.AsyncClient(reconnection=False)
+        confirmed = asyncio.get_running_loop().create_future()
+        client.on("session_confirm", lambda data: confirmed.done() or confirmed.set_result(data))
+        await client.connect(f"http://localhost:{assistant.env['RASA_PORT']}", socketio_path="/socket.io/",
+                             transports=["websocket"], headers=headers)
+        await client.emit("session_request", {"session_id": None})
+        session_id = await asyncio.wait_for(confirmed, 30)
+        await client.call("user_uttered", {"message": "hello", "customData": {"language": "en"}}, timeout=120)
+        await client.disconnect()
+        [metadata] = [e["metadata"] for e in tracker(assistant, session_id)["events"] if e["event"] == "user"]
+        return metadata["_source"]
+
+    async def sources():
+        return [await source(headers) for headers in (
+            {}, {"X-Forwarded-For": "203.0.113.7"}, {"X-Forwarded-For": "198.51.100.1, 203.0.113.8"},
+            {"Forwarded": "for=198.51.100.9"}, {"X-Real-IP": "198.51.100.10"})]
+
+    seen = asyncio.run(sources())
+    assert len(set(seen)) == 1, seen
+
+
+def csp(headers):
+    return {name: set(sources.split()) for name, _, sources in
+            (d.strip().partition(" ") for d in headers["Content-Security-Policy"].split(";"))}
+
+
+def test_the_demo_website_has_the_consoles_strict_headers(stack, backoffice_url):
+    """The page that hosts the chat widget: no script from elsewhere, never framed, no referrer; besides
+    the console's policy only the chat server (socket.io over http and ws) and a data: icon."""
+    page, console = requests.get(f"{backoffice_url}/", timeout=10), requests.get(f"{backoffice_url}/console/login", timeout=10)
+    assert page.status_code == 200 and 'data-socket-url="' in page.text
+    assert page.headers["X-Frame-Options"] == console.headers["X-Frame-Options"] == "DENY"
+    assert page.headers["Referrer-Policy"] == console.headers["Referrer-Policy"] == "no-referrer"
+    site, strict = csp(page.headers), csp(console.headers)
+    chat = stack.env["PUBLIC_SOCKET_URL"]
+    assert site == {**strict, "connect-src": strict["connect-src"] | {chat, chat.replace("http", "ws", 1)},
+                    "img-src": strict["img-src"] | {"data:"}}
+    assert site["script-src"] == {"'self'"} and site["default-src"] == {"'none'"} and site["frame-ancestors"] == {"'none'"}

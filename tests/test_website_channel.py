@@ -3,31 +3,40 @@ back office, the action server and the Rasa server with a trained model, driven 
 way the widget (web/static/chat.js) drives it.
 
 Its own stack on its own ports (back office 19000, company systems 19100, actions 16055, Rasa 16005)
-and databases (var/test-channel), so it runs beside the other end-to-end tests.
+and databases (var/test-channel), so it runs beside the other end-to-end tests. The tests of the
+channel and the server's edge that need no model run on Rasa's server with a stand-in for it
+(tests/website_channel_alone.py), whose proxy is 127.0.0.2 (TRUSTED_PROXIES): a test connecting from
+there plays the proxy, from any other loopback address a client that is not one.
 """
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import importlib.metadata
 import json
 import os
 import re
+import select
 import shutil
+import socket
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import jwt
 import pytest
 import requests
 import socketio
-from stack import Stack, eventually, isolated_env, load_env
+from stack import Process, Stack, eventually, isolated_env, load_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
 CHANNEL_VAR = ROOT / "var" / f"test-channel-{os.getpid()}"
 CHANNEL_ENV = isolated_env(CHANNEL_VAR)
+PROXY, NOT_A_PROXY = "127.0.0.2", "127.0.0.3"  # loopback addresses a test connects from
 SERVER_ISSUED = re.compile(r"[0-9a-f]{32}\.[0-9a-f]{32}")
 REFUSED_EN = "I could not confirm your login"
 REFUSED_NL = "Ik kon je inlog niet bevestigen"
@@ -96,13 +105,17 @@ def mint(stack: Stack, customer_id: str = "C0003", *, key: str | None = None, au
 
 
 class Visitor:
-    """One browser tab with the chat widget: a socket.io connection, logged in or not."""
+    """One browser tab with the chat widget: a socket.io connection, logged in or not; from
+    `local_address` (a loopback address) when given."""
 
-    def __init__(self, stack: Stack, token: str | None = None, auth_at_connect: bool = True) -> None:
-        self.url = f"http://localhost:{stack.env['RASA_PORT']}"
+    def __init__(self, stack: Stack, token: str | None = None, auth_at_connect: bool = True,
+                 local_address: str | None = None) -> None:
+        self.url = f"http://{'127.0.0.1' if local_address else 'localhost'}:{stack.env['RASA_PORT']}"
         self.token = token
         self.auth_at_connect = auth_at_connect
-        self.client = socketio.AsyncClient(reconnection=False)
+        self.http = None if local_address is None else aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(local_addr=(local_address, 0)))
+        self.client = socketio.AsyncClient(reconnection=False, http_session=self.http)
         self.inbox: asyncio.Queue = asyncio.Queue()
         self.confirms: asyncio.Queue = asyncio.Queue()
         self.client.on("bot_uttered", lambda data: self.inbox.put_nowait(data))
@@ -147,6 +160,8 @@ class Visitor:
 
     async def close(self) -> None:
         await self.client.disconnect()
+        if self.http is not None:
+            await self.http.close()
 
 
 def joined(replies: list[dict[str, Any]]) -> str:
@@ -319,55 +334,6 @@ def test_only_the_server_issued_session_can_be_resumed_and_spoken_in(website):
     assert resumed == own, "a server-issued session id is taken back with its resume secret (what the widget stores)"
     assert user_texts(tracker(website, own)) == ["hello", "hello", "how long do you keep my invoices?"]
     assert user_texts(tracker(website, other)) == ["what is my loyalty data used for?"]
-
-
-AGENT_REPLY = "Anna here, from Voltera's privacy desk: I have your chat."
-
-
-def agent_says(stack: Stack, conversation_id: str, text: str) -> None:
-    """What an agent's reply does (backend/backoffice/handoff): a bot event that Rasa sends to the
-    conversation's website room."""
-    url = f"http://localhost:{stack.env['RASA_PORT']}/conversations/{conversation_id}/tracker/events"
-    params = {"token": stack.env["RASA_API_TOKEN"], "output_channel": "website", "execute_side_effects": "true"}
-    requests.post(url, params=params, json=[{"event": "bot", "text": text}], timeout=30).raise_for_status()
-
-
-def test_a_session_id_without_its_resume_secret_gets_a_new_session_and_nothing_of_the_chat(website):
-    """Whoever learns a chat's session id (the console, an export, a log, a screenshot) and proposes it
-    from another connection gets a session of its own: not the agent's replies, not the customer's
-    place in the conversation. Only the id with its resume secret (the widget's reload) rejoins."""
-    async def chat():
-        owner, other = Visitor(website), Visitor(website)
-        intruders = [Visitor(website) for _ in range(3)]
-        returning = Visitor(website)
-        try:
-            own = await owner.open()
-            await owner.say("hello")
-            await other.open()
-            # The id alone; a made-up secret; a real secret, of another session.
-            for intruder, secret in zip(intruders, (None, "0" * 64, other.resume_secret), strict=True):
-                await intruder.open(proposed=own, secret=secret)
-            await asyncio.to_thread(agent_says, website, own, AGENT_REPLY)
-            to_owner = await asyncio.wait_for(owner.inbox.get(), 30)
-            # An intruder's own turn ends after anything sent to its room before it: the agent's reply included.
-            heard = [await intruder.say("what do you know about me?") for intruder in intruders]
-            resumed = await returning.open(proposed=own, secret=owner.resume_secret)  # the customer's reload
-            await asyncio.to_thread(agent_says, website, own, AGENT_REPLY + " (again)")
-            to_returning = await asyncio.wait_for(returning.inbox.get(), 30)
-            return own, [i.session_id for i in intruders], to_owner, heard, resumed, to_returning
-        finally:
-            for visitor in (owner, other, *intruders, returning):
-                if visitor.client.connected:
-                    await visitor.close()
-
-    own, offered, to_owner, heard, resumed, to_returning = asyncio.run(chat())
-    assert to_owner["text"] == AGENT_REPLY
-    for session_id, replies in zip(offered, heard, strict=True):
-        assert session_id != own and SERVER_ISSUED.fullmatch(session_id)
-        assert replies and AGENT_REPLY not in joined(replies)
-        assert user_texts(tracker(website, session_id)) == ["what do you know about me?"]
-    assert user_texts(tracker(website, own)) == ["hello"], "an intruder's message reached the customer's conversation"
-    assert resumed == own and to_returning["text"] == AGENT_REPLY + " (again)"
 
 
 def test_anonymous_visitor_is_answered_as_before(website, published):
@@ -572,6 +538,168 @@ def test_a_page_of_another_origin_cannot_connect(website):
     assert asyncio.run(connect(website.env["BACKOFFICE_URL"])) is True
     assert asyncio.run(connect("http://evil.example")) is False
     assert asyncio.run(connect("null")) is False
+
+
+# --- the channel and the server's public edge, with a stand-in for the model ---------------------------
+# Rasa's own web app with this channel, run with the environment scripts/stack.py gives Rasa, the real
+# back office behind it, and in place of the trained assistant a stand-in (tests/website_channel_alone.py).
+
+ALONE_VAR = ROOT / "var" / f"test-channel-alone-{os.getpid()}"
+ALONE_ENV = {**isolated_env(ALONE_VAR), "TRUSTED_PROXIES": PROXY}
+AGENT_REPLY = "Anna here, from Voltera's privacy desk: I have your chat."
+
+
+@pytest.fixture(scope="module")
+def alone() -> Iterator[Stack]:
+    """The company systems, the mail sink, the back office, and Rasa's server with the stand-in."""
+    shutil.rmtree(ALONE_VAR, ignore_errors=True)
+    ALONE_VAR.mkdir(parents=True)
+    stack = Stack(load_env(ALONE_ENV), log_dir=ALONE_VAR / "log")
+    port = int(stack.env["RASA_PORT"])
+    server = Process("rasa with a stand-in", [sys.executable, "tests/website_channel_alone.py", str(port)], ROOT,
+                     {**stack.process("rasa").env, "PYTHONPATH": str(ROOT)}, ALONE_VAR / "log" / "rasa.log", port,
+                     f"http://127.0.0.1:{port}/")
+    try:
+        stack.start(["companysystems", "mailsink", "backoffice"])
+        server.start()
+        stack.wait_ready(timeout=300)
+        server.wait_ready(300)
+        yield stack
+    finally:
+        server.stop()
+        stack.stop()
+
+
+def agent_says(stack: Stack, session_id: str, text: str) -> None:
+    """What Rasa's API does with an agent's reply (backend/backoffice/handoff): a bot message out through
+    the website channel, to the session's room."""
+    url = f"http://127.0.0.1:{stack.env['RASA_PORT']}/stand-in/agent-says"
+    requests.post(url, json={"session_id": session_id, "text": text}, timeout=30).raise_for_status()
+
+
+def heard(stack: Stack) -> list[dict[str, Any]]:
+    """What reached the assistant: [{sender, text, metadata}]."""
+    return requests.get(f"http://127.0.0.1:{stack.env['RASA_PORT']}/stand-in/heard", timeout=30).json()
+
+
+def test_a_session_id_without_its_resume_secret_gets_a_new_session_and_nothing_of_the_chat(alone):
+    """Whoever learns a chat's session id (the console, an export, a log, a screenshot) and proposes it
+    from another connection gets a session of its own: not the agent's replies, not the customer's
+    place in the conversation. Only the id with its resume secret (the widget's reload) rejoins."""
+    async def chat():
+        owner, other = Visitor(alone), Visitor(alone)
+        intruders = [Visitor(alone) for _ in range(3)]
+        returning = Visitor(alone)
+        try:
+            own = await owner.open()
+            await owner.say("hello")
+            await other.open()
+            # The id alone; a made-up secret; a real secret, of another session.
+            for intruder, secret in zip(intruders, (None, "0" * 64, other.resume_secret), strict=True):
+                await intruder.open(proposed=own, secret=secret)
+            await asyncio.to_thread(agent_says, alone, own, AGENT_REPLY)
+            to_owner = await asyncio.wait_for(owner.inbox.get(), 30)
+            # An intruder's own turn ends after anything sent to its room before it: the agent's reply included.
+            told = [await intruder.say(f"I am intruder {n}") for n, intruder in enumerate(intruders)]
+            resumed = await returning.open(proposed=own, secret=owner.resume_secret)  # the customer's reload
+            await asyncio.to_thread(agent_says, alone, own, AGENT_REPLY + " (again)")
+            to_returning = await asyncio.wait_for(returning.inbox.get(), 30)
+            return own, [i.session_id for i in intruders], to_owner, told, resumed, to_returning
+        finally:
+            for visitor in (owner, other, *intruders, returning):
+                if visitor.client.connected:
+                    await visitor.close()
+
+    own, offered, to_owner, told, resumed, to_returning = asyncio.run(chat())
+    assert to_owner["text"] == AGENT_REPLY
+    said = {(m["sender"], m["text"]) for m in heard(alone)}
+    for n, (session_id, replies) in enumerate(zip(offered, told, strict=True)):
+        assert session_id != own and SERVER_ISSUED.fullmatch(session_id)
+        assert [r["text"] for r in replies] == [f"echo: I am intruder {n}"], "the agent's reply reached an intruder"
+        assert (session_id, f"I am intruder {n}") in said and (own, f"I am intruder {n}") not in said
+    assert resumed == own and to_returning["text"] == AGENT_REPLY + " (again)"
+
+
+def email_of(stack: Stack, customer_id: str) -> str:
+    url = f"{stack.env['COMPANY_SYSTEMS_URL']}/systems/crm/customers/{customer_id}/export"
+    answer = requests.get(url, headers={"Authorization": f"Bearer {stack.env['COMPANY_SYSTEMS_TOKEN']}"}, timeout=30)
+    answer.raise_for_status()
+    return answer.json()["categories"]["contact_details"][0]["email"]
+
+
+def mails_to(stack: Stack, email: str) -> list[dict[str, Any]]:
+    url = f"{stack.env['BACKOFFICE_URL']}/api/demo/inbox"
+    return requests.get(url, params={"to": email}, headers=service_headers(stack), timeout=10).json()["messages"]
+
+
+def ask_codes(stack: Stack, local_address: str, customer_ids: list[str]) -> list[tuple[str, str]]:
+    """One new chat per customer, each from its own client (203.0.113.n in X-Forwarded-For), connected
+    from `local_address`; each asks for a code for its customer's address. (session id, the answer) per chat."""
+    async def one(n: int, customer_id: str) -> tuple[str, str]:
+        visitor = Visitor(stack, local_address=local_address)
+        try:
+            session_id = await visitor.open(headers={"X-Forwarded-For": f"203.0.113.{n + 1}"})
+            return session_id, joined(await visitor.say(f"email: {email_of(stack, customer_id)}"))
+        finally:
+            await visitor.close()
+
+    async def all_of_them() -> list[tuple[str, str]]:
+        return [await one(n, customer_id) for n, customer_id in enumerate(customer_ids)]
+
+    return asyncio.run(all_of_them())
+
+
+def sources(stack: Stack, session_ids: list[str]) -> set[str]:
+    return {m["metadata"]["_source"] for m in heard(stack) if m["sender"] in session_ids}
+
+
+def test_eleven_clients_behind_the_trusted_proxy_each_get_their_code_and_a_forged_header_counts_for_nothing(alone):
+    """The back office allows 10 code requests an hour per source. Behind the proxy each client is its
+    own source, so the 11th client still gets its code; a client that is not the proxy, writing the same
+    X-Forwarded-For values, is one source, its own, and its 11th request is refused."""
+    behind = [f"C{n:04d}" for n in range(11, 22)]
+    chats = ask_codes(alone, PROXY, behind)
+    assert [answer for _, answer in chats] == ["code: 202"] * 11
+    for customer_id in behind:
+        eventually(lambda customer_id=customer_id: mails_to(alone, email_of(alone, customer_id)), 30,
+                   f"the code mailed to {customer_id}")
+    assert len(sources(alone, [session_id for session_id, _ in chats])) == 11
+
+    forging = ask_codes(alone, NOT_A_PROXY, [f"C{n:04d}" for n in range(22, 33)])
+    assert [answer for _, answer in forging] == ["code: 202"] * 10 + ["code: 429 too_many_codes"]
+    assert len(sources(alone, [session_id for session_id, _ in forging])) == 1
+
+
+def test_without_a_token_rasa_does_not_tell_its_version(alone):
+    """Rasa 3.6 answered `/` and `/version` with its exact version, and put it in every API error
+    (connectors/edge.py)."""
+    base = f"http://127.0.0.1:{alone.env['RASA_PORT']}"
+    version = importlib.metadata.version("rasa")
+    root, numbered = requests.get(f"{base}/", timeout=10), requests.get(f"{base}/version", timeout=10)
+    assert root.status_code == 200 and root.text == "ok"
+    assert numbered.status_code == 404
+    refused = requests.get(f"{base}/status", timeout=10)
+    assert refused.status_code == 401 and refused.json()["reason"] == "NotAuthenticated" and "version" not in refused.json()
+    for answer in (root, numbered, refused):
+        assert version not in answer.text, answer.url
+
+
+def test_a_connection_sending_its_header_slowly_is_closed(alone):
+    """One header line every 10 s kept a connection to Rasa open for good (Sanic's REQUEST_TIMEOUT, 60 s
+    by default, counts the silence between two reads); Rasa runs with 5 s (scripts/stack.py)."""
+    with socket.create_connection(("127.0.0.1", int(alone.env["RASA_PORT"])), timeout=30) as conn:
+        conn.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n")
+        for line in range(8):  # 80 s of header: past Sanic's default too
+            if select.select([conn], [], [], 10)[0]:
+                answer = conn.recv(4096)
+                assert answer == b"" or answer.startswith(b"HTTP/1.1 408"), answer
+                break
+            try:
+                conn.sendall(f"X-Slow-{line}: still coming\r\n".encode())
+            except OSError:  # closed between two lines
+                break
+        else:
+            pytest.fail("the connection stayed open through 8 header lines 10 s apart")
 
 
 # --- the channel's parts on their own (no processes) -----------------------------------------------

@@ -2,7 +2,8 @@
 plain HTML page of another origin (served here, not by the back office) with nothing but the tag. The
 widget opens, answers, its buttons work, a long reply is shown from its start, a reload and a dropped
 connection keep the conversation, axe-core finds nothing serious, and at phone width the launcher leaves
-the input free."""
+the input free. And on the demo website, under the console's strict Content-Security-Policy, it still
+connects and answers."""
 from __future__ import annotations
 
 import threading
@@ -173,5 +174,24 @@ def test_on_a_phone_the_launcher_leaves_the_input_free(browser: Browser, page_ur
         page.get_by_test_id("chat-close").tap()
         expect(page.get_by_test_id("chat-launcher")).to_be_visible()
         expect(page.get_by_test_id("chat-launcher")).to_be_focused()
+    finally:
+        context.close()
+
+
+def test_the_demo_website_chats_under_the_consoles_strict_policy_with_nothing_refused(browser: Browser, assistant: Stack):
+    """The demo website (the back office's `/`) has the console's Content-Security-Policy plus the chat
+    server: the widget connects and answers, and Chromium refuses nothing on the page."""
+    context = browser.new_context(locale="nl-NL")
+    page = context.new_page()
+    refused: list[str] = []
+    page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None)
+    try:
+        shown = page.goto(f"{assistant.env['BACKOFFICE_URL']}/")
+        assert shown is not None and "frame-ancestors 'none'" in shown.headers["content-security-policy"]
+        styled(page)
+        page.get_by_test_id("chat-launcher").click()
+        ask(page, "Welke gegevens hebben jullie van mij?", "versie")
+        page.wait_for_function("volteraChat.isConnected()", timeout=ANSWER)
+        assert refused == []
     finally:
         context.close()

@@ -3,10 +3,12 @@ demo's login as a seed customer and the local mail sink's inbox (otherwise they 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from html import escape
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import httpx2
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -16,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..identity.routes import VerificationDep
 from ..shared.company_systems import CompanySystems
 from ..shared.dependencies import ClockDep, SettingsDep
-from ..shared.responses import PAGE, PRIVATE
+from ..shared.responses import CONSOLE_PAGE, PAGE, PRIVATE, allowing
 from .mailsink import read_inbox
 
 DEMO_CUSTOMERS = tuple(f"C{n:04d}" for n in range(1, 11))
@@ -41,13 +43,26 @@ def socketio_client(settings: SettingsDep) -> FileResponse:
 
 
 DEMO_SOCKET_URL = 'data-socket-url="http://localhost:5005"'
+ORIGIN_HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+
+
+def chat_origins(socket_url: str) -> str:
+    """Where the widget's socket.io connects: the chat server's origin over http(s) (polling) and ws(s)."""
+    parts = urlsplit(socket_url)
+    if parts.scheme not in ("http", "https") or not ORIGIN_HOST.fullmatch(parts.netloc):
+        return ""
+    socket_scheme = "wss" if parts.scheme == "https" else "ws"
+    return f"{parts.scheme}://{parts.netloc} {socket_scheme}://{parts.netloc}"
 
 
 @website.get("/")
 def index(settings: SettingsDep) -> HTMLResponse:
-    """The demo website, its widget's one script tag pointed at this deployment's PUBLIC_SOCKET_URL."""
+    """The demo website, its widget's one script tag pointed at this deployment's PUBLIC_SOCKET_URL, with
+    the console's strict headers (its icon is a data: URL, and the widget connects to the chat server)."""
     page = (settings.web_dir / "index.html").read_text(encoding="utf-8")
-    return HTMLResponse(page.replace(DEMO_SOCKET_URL, f'data-socket-url="{escape(settings.socket_url, quote=True)}"'))
+    headers = allowing(CONSOLE_PAGE, img_src="data:", connect_src=chat_origins(settings.socket_url))
+    return HTMLResponse(page.replace(DEMO_SOCKET_URL, f'data-socket-url="{escape(settings.socket_url, quote=True)}"'),
+                        headers=headers)
 
 
 class DemoLoginIn(BaseModel):
