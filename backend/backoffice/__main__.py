@@ -107,8 +107,12 @@ def main() -> int:
     except KnowledgeError as exc:
         print(f"knowledge base invalid: {exc}", file=sys.stderr)
         return 1
+    from .shared.http_protocol import with_header_timeout
+
     # An agent's console holds a live stream open for minutes: a stop waits for them this long, then closes them.
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=5)
+    # Forwarding headers are believed only from TRUSTED_PROXIES, by the app itself (not uvicorn's loopback default).
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=5, proxy_headers=False,
+                http=with_header_timeout(settings.request_header_timeout_seconds))
     return 0
 
 

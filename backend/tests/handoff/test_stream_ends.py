@@ -52,7 +52,7 @@ def read_until_closed(response: httpx2.Response, lines: queue.Queue[str]) -> Non
 
 
 def received_until(lines: queue.Queue[str], wanted: Callable[[str], bool]) -> list[str]:
-    seen = []
+    seen: list[str] = []
     while not seen or not wanted(seen[-1]):
         seen.append(lines.get(timeout=60))
     return seen
