@@ -164,7 +164,8 @@ class Settings(BaseSettings):
         return {**os.environ, "COMPANY_SYSTEMS_URL": self.company_systems_url, "COMPANY_SYSTEMS_TOKEN": self.company_systems_token}
 
     def trusted_proxy_list(self) -> list[str]:
-        return [item.strip() for item in self.trusted_proxies.split(",") if item.strip()]
+        """TRUSTED_PROXIES as networks ("10.1.0.7/16" is 10.1.0.0/16, as the Rasa side reads it; `problems` names a wrong entry)."""
+        return [_network(item.strip()) or item.strip() for item in self.trusted_proxies.split(",") if item.strip()]
 
     def problems(self) -> list[str]:
         """Why the back office must not start with these settings: each names the variable to set.
@@ -187,7 +188,7 @@ class Settings(BaseSettings):
         if any(not _is_date(day) for day in self.handoff_closed_dates.split()):
             problems.append("HANDOFF_CLOSED_DATES: each date must be YYYY-MM-DD, space-separated")
         for proxy in self.trusted_proxy_list():
-            if not _is_network(proxy):
+            if _network(proxy) is None:
                 problems.append(f"TRUSTED_PROXIES: '{proxy[:50]}' is not an IP address or network (such as 10.0.0.5 or 10.1.0.0/16)")
         return problems
 
@@ -200,13 +201,13 @@ def _is_date(text: str) -> bool:
     return True
 
 
-def _is_network(text: str) -> bool:
-    """An address or a network (10.1.0.0/16, not 10.1.0.1/16); not "*", which would let every client choose its own address."""
+def _network(text: str) -> str | None:
+    """An address or a network, written as a network; None for anything else (a name, or "*", which
+    would let every client choose its own address)."""
     try:
-        ipaddress.ip_network(text)
+        return str(ipaddress.ip_network(text, strict=False))
     except ValueError:
-        return False
-    return True
+        return None
 
 
 def is_placeholder(value: str) -> bool:

@@ -27,6 +27,7 @@ import httpx2
 import uvicorn
 from stack import Process, fresh_secret, serving
 
+from backoffice.settings import Settings
 from backoffice.shared.http_protocol import with_header_timeout
 
 from .conftest import COMPANY_DIR, back_office_process, free_port
@@ -172,3 +173,11 @@ def test_the_company_systems_close_a_slow_request_head(tmp_path):
                       f"http://127.0.0.1:{port}/healthz")
     with serving(process):
         assert slow_head_is_closed(("127.0.0.1", port))
+
+
+def test_trusted_proxies_are_addresses_or_networks_and_nothing_else():
+    settings = Settings(trusted_proxies=" 10.0.0.5, 10.1.0.7/16,,::1 ")
+    assert settings.trusted_proxy_list() == ["10.0.0.5/32", "10.1.0.0/16", "::1/128"]
+    assert not [p for p in settings.problems() if "TRUSTED_PROXIES" in p]
+    for wrong in ("*", "proxy.internal", "10.0.0.0/33"):
+        assert [p for p in Settings(trusted_proxies=wrong).problems() if "TRUSTED_PROXIES" in p], wrong
