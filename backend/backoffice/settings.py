@@ -123,8 +123,8 @@ class Settings(BaseSettings):
     handoff_claim_timeout_seconds: float = _env("HANDOFF_CLAIM_TIMEOUT_SECONDS", 120.0, "handoff_claim_timeout_seconds", gt=0)
     handoff_agent_presence_seconds: float = _env("HANDOFF_AGENT_PRESENCE_SECONDS", 60.0, "handoff_agent_presence_seconds", gt=0)
     # chats that may wait from one client address, and of one verified customer; beyond, a ticket is offered
-    handoff_waiting_per_source: int = _env("HANDOFF_WAITING_PER_SOURCE", 3, "handoff_waiting_per_source", ge=1)
-    handoff_waiting_per_customer: int = _env("HANDOFF_WAITING_PER_CUSTOMER", 2, "handoff_waiting_per_customer", ge=1)
+    handoff_waiting_per_source: int = _env("HANDOFF_WAITING_PER_SOURCE", 2, "handoff_waiting_per_source", ge=1)
+    handoff_waiting_per_customer: int = _env("HANDOFF_WAITING_PER_CUSTOMER", 1, "handoff_waiting_per_customer", ge=1)
     # Rasa's HTTP API, where an agent's replies enter the conversation: its address (else localhost
     # and RASA_PORT) and the token `rasa run --auth-token` was given.
     rasa_url: str = _env("RASA_URL", "", "rasa_url")

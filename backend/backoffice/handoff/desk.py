@@ -63,8 +63,8 @@ class DeskConfig:
     ticket_working_days: int
     claim_timeout: dt.timedelta
     agent_presence: dt.timedelta  # an agent seen this recently is available
-    waiting_per_source: int = 3
-    waiting_per_customer: int = 2
+    waiting_per_source: int = 2
+    waiting_per_customer: int = 1
 
     @classmethod
     def from_settings(cls, settings: Settings, today: dt.date) -> DeskConfig:

@@ -326,36 +326,36 @@ def test_outside_office_hours_a_ticket_is_recorded_with_the_transcript_and_its_a
 
 
 def test_twenty_chats_from_one_source_are_capped_and_other_sources_keep_their_place(app, signed_in):
-    """One address cannot fill the queue: beyond HANDOFF_WAITING_PER_SOURCE (3) chats waiting from it,
-    it is offered a ticket, and a customer from elsewhere is still number 4, not number 21."""
+    """One address cannot fill the queue: beyond HANDOFF_WAITING_PER_SOURCE (2) chats waiting from it,
+    it is offered a ticket, and a customer from elsewhere is number 3, not number 21."""
     anna, _ = agent_online(app, signed_in)
     flood = "f" * 16
     answers = [hand_over(app, f"conv-flood-{n}", source=flood) for n in range(20)]
-    assert [a["queued"] for a in answers] == [True] * 3 + [False] * 17
-    assert [a["position"] for a in answers[:3]] == [1, 2, 3]
-    assert answers[3] == {"queued": False, "opens_at": None, "ticket_answered_by": "2026-12-03"}, "a ticket, answered by e-mail"
+    assert [a["queued"] for a in answers] == [True] * 2 + [False] * 18
+    assert [a["position"] for a in answers[:2]] == [1, 2]
+    assert answers[2] == {"queued": False, "opens_at": None, "ticket_answered_by": "2026-12-03"}, "a ticket, answered by e-mail"
 
     elsewhere = hand_over(app, "conv-elsewhere", source="e" * 16)
-    assert elsewhere["queued"] is True and elsewhere["position"] == 4
-    assert hand_over(app, "conv-no-source")["position"] == 5, "channels without a source are not limited by it"
+    assert elsewhere["queued"] is True and elsewhere["position"] == 3
+    assert hand_over(app, "conv-no-source")["position"] == 4, "channels without a source are not limited by it"
     assert hand_over(app, "conv-flood-0", source=flood)["position"] == 1, "asking again keeps the place"
 
     queue = anna.get("/api/console/queue").json()["queue"]
-    assert [e["same_source_as"] for e in queue] == [2, 2, 2, 0, 0], "the agent sees three chats from one place"
+    assert [e["same_source_as"] for e in queue] == [1, 1, 0, 0], "the agent sees two chats from one place"
     first = queue[0]["id"]
     assert anna.post(f"/api/console/conversations/{first}/claim").status_code == 200
     assert hand_over(app, "conv-flood-20", source=flood)["queued"] is True, "a place frees up when an agent takes one"
     assert hand_over(app, "conv-flood-21", source=flood)["queued"] is False
-    assert anna.get(f"/api/console/conversations/{first}").json()["same_source_as"] == 3, "the open chats from that source"
+    assert anna.get(f"/api/console/conversations/{first}").json()["same_source_as"] == 2, "the open chats from that source"
 
 
-def test_a_verified_customer_has_at_most_two_chats_waiting(app, signed_in, clock):
+def test_a_verified_customer_has_one_chat_waiting_at_a_time(app, signed_in, clock):
     agent_online(app, signed_in)
-    for n in range(3):
+    for n in range(2):
         verify(app, f"conv-same-customer-{n}", "C-6006", clock)
-    placed = [hand_over(app, f"conv-same-customer-{n}", source=f"{n + 1:016x}") for n in range(3)]
-    assert [p["queued"] for p in placed] == [True, True, False]
-    assert placed[2]["ticket_answered_by"] == "2026-12-03"
+    placed = [hand_over(app, f"conv-same-customer-{n}", source=f"{n + 1:016x}") for n in range(2)]
+    assert [p["queued"] for p in placed] == [True, False]
+    assert placed[1]["ticket_answered_by"] == "2026-12-03"
 
 
 def test_a_hand_over_in_the_conversations_first_turn_stays_in_the_queue(app, signed_in, tracker, clock):
