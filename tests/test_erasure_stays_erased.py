@@ -10,6 +10,7 @@ what the summary said is kept.
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 import requests
@@ -72,11 +73,17 @@ def test_the_conversation_that_filed_an_erasure_holds_nothing_from_before_it(ass
     request_id = filed.group(0)
 
     done = threading.Event()
-    answers: list[str] = []
+    turns: list[tuple[float, float, str]] = []  # (sent, answered, answer), in Unix seconds as the tombstone
+    failures: list[BaseException] = []
 
     def keep_talking() -> None:
-        while not done.is_set():
-            answers.append(say(assistant, sender, "how long do you keep my purchase history?"))
+        try:
+            while not done.is_set():
+                sent = time.time()
+                answer = say(assistant, sender, "how long do you keep my purchase history?")
+                turns.append((sent, time.time(), answer))
+        except BaseException as exc:  # raised in the test below
+            failures.append(exc)
 
     talker = threading.Thread(target=keep_talking, daemon=True)
     talker.start()
@@ -85,10 +92,16 @@ def test_the_conversation_that_filed_an_erasure_holds_nothing_from_before_it(ass
     finally:
         done.set()
         talker.join(timeout=120)
-    assert answers and all(answers), "the conversation kept getting answers while it was erased"
+    if failures:
+        raise failures[0]
+    assert not talker.is_alive(), "the last turn never ended"
+    assert turns and all(answer for _, _, answer in turns), "the conversation kept getting answers while it was erased"
 
     rows, erased_at = stored(assistant, sender)
     assert erased_at is not None
+    # The race this test is about: a turn that loaded the conversation before the erasure and saved after it.
+    assert any(sent < erased_at < answered for sent, answered, _ in turns), \
+        f"no turn ran across the erasure at {erased_at}: {[(sent, answered) for sent, answered, _ in turns]}"
     assert all(timestamp > erased_at for _, timestamp, _ in rows)
     written = " ".join(data for _, _, data in rows)
     for before in (email, "please delete all my data", request_id):

@@ -1,14 +1,21 @@
 """Every kind of request a verified customer files in the chat, checked where it takes effect: in the
 company system that holds the data, not in the wording. Real processes, the SQLite stack.
 
-Each test has a customer of its own (C0032-C0039, claimed: no other module uses them).
+Each test has a customer of its own (C0032-C0039 and C0046, claimed: no other module uses them).
 """
 from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 import requests
 from conftest import claim_customers
-from stack import eventually
+from stack import Stack, eventually
 from test_privacy_requests import (
     REQUEST_ID,
     backoffice,
@@ -20,7 +27,9 @@ from test_privacy_requests import (
     wait_for_status,
 )
 
-claim_customers(__name__, "C0032", "C0033", "C0034", "C0035", "C0036", "C0037", "C0038", "C0039")
+claim_customers(__name__, "C0032", "C0033", "C0034", "C0035", "C0036", "C0037", "C0038", "C0039", "C0046")
+# Hop-by-hop headers, and those the proxy's own answer sets.
+NOT_FORWARDED = {"host", "connection", "keep-alive", "transfer-encoding", "content-length", "date", "server"}
 
 
 def verified(assistant, customer_id: str, language: str = "en") -> str:
@@ -116,6 +125,86 @@ def test_yes_again_after_an_unsure_filing_files_once(assistant):
     receipt = say(assistant, sender, "yes")
     assert filed_request(assistant, receipt)["customer_id"] == "C0038"
     assert len(backoffice(assistant, "/api/customers/C0038/requests")["requests"]) == 1
+
+
+class LosingProxy:
+    """A proxy between the action server and the back office that forwards every call; armed, it
+    forwards the next filing, lets the back office answer (the request is committed), and drops the
+    connection instead of passing the answer on, as a network or a proxy timing out would."""
+
+    def __init__(self, backoffice_url: str) -> None:
+        self.armed = False
+        self.lost: list[dict[str, Any]] = []  # the answers that never reached the action server
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in NOT_FORWARDED}
+                answer = requests.request(self.command, backoffice_url + self.path, data=body, headers=headers, timeout=30)
+                if self.command == "POST" and self.path.endswith("/file") and proxy.armed:
+                    proxy.armed = False
+                    proxy.lost.append({"status": answer.status_code, "body": answer.json()})
+                    self.close_connection = True
+                    return  # the socket closes with no answer
+                self.send_response(answer.status_code)
+                for name, value in answer.headers.items():
+                    if name.lower() not in NOT_FORWARDED:
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = forward
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> LosingProxy:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@contextmanager
+def actions_calling(assistant: Stack, backoffice_url: str) -> Iterator[None]:
+    """The action server restarted to call the back office at another address; the stack's own afterwards."""
+    assistant.stop(["actions"])
+    actions = assistant.process("actions")
+    actions.env = {**assistant.env, "BACKOFFICE_URL": backoffice_url}
+    assistant.procs["actions"] = actions.start()
+    try:
+        actions.wait_ready(120)
+        yield
+    finally:
+        assistant.stop(["actions"])
+        assistant.start(["actions"])
+        assistant.wait_ready(timeout=120)
+
+
+def test_yes_again_after_a_filing_whose_answer_was_lost_gives_the_receipt_of_the_one_request(assistant):
+    """The back office files and commits the request, but its answer never reaches the action server:
+    the customer hears the filing is not confirmed, says "yes" again, and gets the receipt of that
+    same request; exactly one is filed."""
+    with LosingProxy(assistant.env["BACKOFFICE_URL"]) as proxy, actions_calling(assistant, proxy.url):
+        sender = verified(assistant, "C0046")
+        assert "Shall I file it?" in say(assistant, sender, "delete my data")
+        proxy.armed = True
+        assert "could not confirm the filing" in say(assistant, sender, "yes")
+        [lost] = proxy.lost
+        assert lost["status"] == 201, json.dumps(lost)
+        assert [r["id"] for r in backoffice(assistant, "/api/customers/C0046/requests")["requests"]] == [lost["body"]["id"]]
+        receipt = say(assistant, sender, "yes")
+    request = filed_request(assistant, receipt)
+    assert (request["id"], request["customer_id"], request["type"]) == (lost["body"]["id"], "C0046", "erasure")
+    assert len(backoffice(assistant, "/api/customers/C0046/requests")["requests"]) == 1
 
 
 def test_a_system_that_fails_for_good_is_told_to_the_customer_as_being_looked_into(assistant):
