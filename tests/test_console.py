@@ -207,10 +207,13 @@ def test_agent_inserts_a_canned_reply_and_transfers_to_a_colleague(assistant: St
     anna.get_by_role("button", name="Send", exact=True).click()
     expect(anna.locator("#transcript")).to_contain_text(f"Anna: {greeting}", timeout=LIVE)
 
+    entry_id = anna.url.rsplit("/", 1)[-1]
     anna.get_by_label("Transfer to").select_option(label="Bram Jansen (available)")
     anna.get_by_role("button", name="Transfer", exact=True).click()
     expect(anna).to_have_url(console_url(assistant), timeout=LIVE)
-    expect(queue_row(anna, marker)).to_contain_text("taken by Bram", timeout=LIVE)
+    # Anna's queue lists Bram's chat, but no longer what the customer said in it
+    expect(anna.locator(f'#queue tbody tr[data-entry="{entry_id}"]')).to_contain_text("taken by Bram", timeout=LIVE)
+    expect(queue_row(anna, marker)).to_have_count(0)
     expect(queue_row(bram, marker)).to_contain_text("taken by you", timeout=LIVE)
     told = said_to_customer(assistant, sender)
     assert "Anna is passing your chat to a colleague. One moment, please." in told
