@@ -27,6 +27,7 @@ from .settings import Settings
 from .shared.company_systems import CatalogueProblems, CompanySystems
 from .shared.database import open_database
 from .shared.dependencies import Clock, Process, utcnow
+from .shared.inputs import RefuseNul
 from .staff import routes as staff
 from .staff.accounts import ensure_demo_accounts
 
@@ -95,4 +96,5 @@ def create_app(settings: Settings | None = None, clock: Clock = utcnow) -> FastA
     # of TRUSTED_PROXIES: then the nearest untrusted address in its X-Forwarded-For. The server itself
     # believes no forwarding header (`__main__`), so this is the one place that decides.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list())
+    app.add_middleware(RefuseNul)
     return app

@@ -148,3 +148,38 @@ def test_ids_in_the_address_are_bounded_and_not_echoed(backoffice_url):
         answer = httpx2.get(f"{backoffice_url}{path}", headers=headers, timeout=10)
         assert answer.status_code == 422, path
         assert long_id not in answer.text
+
+
+# A NUL character in text: PostgreSQL refuses to store it (a 500 there that SQLite hides), and nobody
+# types one. Refused with 422 before any handler, in a JSON body at any depth, a path, a query or
+# the sign-in form.
+NUL_REFUSED = "text may not contain a NUL character"
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/api/identity/email-code/verify", {"conversation_id": "c-\u0000", "code": "123456"}),
+    ("/api/identity/session", {"conversation_id": "c-1", "token": "t\u0000"}),
+    ("/api/requests", {"customer_id": "C0001", "type": "access", "client_request_id": "x", "details": {"note": ["a\u0000"]}}),
+])
+def test_a_nul_character_in_a_body_is_refused_before_the_handler(backoffice_url, path, body):
+    answer = httpx2.post(f"{backoffice_url}{path}", json=body, headers=SERVICE, timeout=10)
+    assert answer.status_code == 422, answer.text
+    assert NUL_REFUSED in answer.text
+
+
+def test_a_nul_character_in_a_path_a_query_or_the_sign_in_form_is_refused(backoffice_url):
+    for path in ("/api/knowledge/versions/v%00", "/api/knowledge/diff?from_version=v%00"):
+        answer = httpx2.get(f"{backoffice_url}{path}", timeout=10)
+        assert (answer.status_code, answer.json()["detail"]) == (422, NUL_REFUSED), path
+    signing_in = httpx2.post(f"{backoffice_url}/console/login", content=b"email=a%00%40b.nl&password=x&csrf_token=t",
+                             headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=10)
+    assert signing_in.status_code == 422, signing_in.text
+
+
+def test_a_colleague_id_beyond_a_database_integer_is_refused():
+    from backoffice.handoff.routes import TransferIn
+    from backoffice.staff.rules import MAX_STAFF_ID
+
+    assert TransferIn.model_validate({"to": MAX_STAFF_ID}).to == MAX_STAFF_ID
+    with pytest.raises(ValueError):
+        TransferIn.model_validate({"to": MAX_STAFF_ID + 1})

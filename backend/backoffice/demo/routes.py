@@ -13,11 +13,12 @@ from urllib.parse import urlsplit
 import httpx2
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ..identity.routes import VerificationDep
 from ..shared.company_systems import CompanySystems
 from ..shared.dependencies import ClockDep, SettingsDep
+from ..shared.inputs import Incoming
 from ..shared.responses import CONSOLE_PAGE, PAGE, PRIVATE, allowing
 from .mailsink import read_inbox
 
@@ -65,9 +66,7 @@ def index(settings: SettingsDep) -> HTMLResponse:
                         headers=headers)
 
 
-class DemoLoginIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DemoLoginIn(Incoming):
     customer_id: str = Field(min_length=1, max_length=32)
 
 

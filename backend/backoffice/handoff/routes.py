@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi import Request as HttpRequest
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,11 +26,12 @@ from ..identity.presence import Presence, not_verified, presence, verified_bindi
 from ..my_data.transcripts import TrackerStore, TranscriptsUnavailable
 from ..settings import Settings
 from ..shared.dependencies import CatalogueDep, Clock, ClockDep, KnowledgeDep, SessionDep, SessionsDep
+from ..shared.inputs import Incoming
 from ..shared.responses import PRIVATE
 from ..shared.service_auth import require_service
 from ..staff.pages import console_page, console_response
 from ..staff.routes import SESSION_COOKIE, AgentOrOfficer, still_signed_in
-from ..staff.rules import Staff
+from ..staff.rules import MAX_STAFF_ID, Staff
 from ..staff.tables import StaffMember
 from . import desk
 from . import rules as hr
@@ -81,44 +82,38 @@ HandoffDep = Annotated[Handoff, Depends(handoff)]
 router = APIRouter(tags=["handoff"])
 
 
-class SummaryIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SummaryIn(Incoming):
     topics: list[Short] = Field(default_factory=list, max_length=15)
     requests: list[Short] = Field(default_factory=list, max_length=10)
     last_messages: list[Said] = Field(default_factory=list, max_length=hr.SUMMARY_MESSAGES)
 
 
-class HandOverIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class HandOverIn(Incoming):
     reason: hr.Reason
     language: Literal["nl", "en"] = "en"
     summary: SummaryIn = Field(default_factory=SummaryIn)
 
 
-class TicketIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TicketIn(Incoming):
     reason: hr.Reason
     language: Literal["nl", "en"] = "en"
 
 
-class TextIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TextIn(Incoming):
     text: str = Field(min_length=1, max_length=hr.MAX_MESSAGE_CHARS)
 
 
-class FileIn(BaseModel):
+class FileIn(Incoming):
     """A privacy request an agent files for the verified customer (the same checks as the assistant's)."""
 
-    model_config = ConfigDict(extra="forbid")
     type: str = Field(max_length=40)
     categories: list[Short] | None = Field(default=None, max_length=30)
     details: dict | None = None
     client_request_id: str = Field(min_length=8, max_length=64, description="the console's id for this filing: a retry files once")
 
 
-class TransferIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    to: int | None = Field(default=None, ge=1, description="the colleague's staff id; none: back to the queue")
+class TransferIn(Incoming):
+    to: int | None = Field(default=None, ge=1, le=MAX_STAFF_ID, description="the colleague's staff id; none: back to the queue")
 
 
 ConversationId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -154,8 +149,7 @@ def record_ticket(conversation_id: ConversationId, body: TicketIn, session: Sess
     return JSONResponse({"ticket": ticket.id, "answer_by": ticket.answer_by.isoformat()}, status_code=201, headers=PRIVATE)
 
 
-class PresenceIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PresenceIn(Incoming):
     here: bool
 
 

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 import httpx2
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..settings import Settings
 from ..shared.company_systems import CompanySystems
 from ..shared.dependencies import Clock, ClockDep, SessionsDep
+from ..shared.inputs import Incoming
 from ..shared.responses import PRIVATE
 from ..shared.service_auth import require_service
 from . import mail
@@ -40,24 +41,18 @@ log = logging.getLogger(__name__)
 ConversationId = Field(min_length=1, max_length=200, description="the conversation (Rasa sender id) to verify")
 
 
-class SessionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SessionIn(Incoming):
     conversation_id: str = ConversationId
     token: str = Field(min_length=1, max_length=4096, description="the website's signed session token")
 
 
-class EmailCodeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class EmailCodeIn(Incoming):
     conversation_id: str = ConversationId
     email: str = Field(min_length=3, max_length=254, description="the address the customer typed")
     language: Literal["nl", "en"] = Field("nl", description="the language the e-mail starts in (it has both)")
 
 
-class VerifyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class VerifyIn(Incoming):
     conversation_id: str = ConversationId
     code: str = Field(min_length=1, max_length=20, description="the code as the customer typed it")
 

@@ -6,8 +6,9 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from ..shared.inputs import Incoming
 from . import rules as rr
 from .tables import AuditEntry, Request, SystemTask
 
@@ -15,9 +16,7 @@ DUE_SOON_DAYS = 7
 OPEN = tuple(sorted(s.value for s in rr.OPEN_STATES))  # as stored, for queries and views
 
 
-class FileIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class FileIn(Incoming):
     customer_id: str = Field(min_length=1, max_length=32, description="the verified customer's id (never from what the customer typed)")
     type: rr.RequestType
     categories: list[str] | None = Field(None, max_length=30, description="data categories; none for all that apply")
@@ -28,18 +27,14 @@ class FileIn(BaseModel):
     conversation_id: str | None = Field(None, max_length=200)
 
 
-class DraftIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DraftIn(Incoming):
     type: rr.RequestType
     categories: list[str] | None = Field(None, max_length=30, description="data categories; none for all that apply")
     details: dict[str, Any] = Field(default_factory=dict, max_length=10, description="as for a filing")
     knowledge_version: str | None = Field(None, max_length=50, description="the knowledge version the summary came from")
 
 
-class ExtendIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ExtendIn(Incoming):
     reason: str = Field(min_length=1, max_length=2000, description="why more time is needed; the customer is told")
 
     @field_validator("reason")

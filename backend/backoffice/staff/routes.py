@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from ..settings import Settings
 from ..shared.dependencies import ClockDep, SessionsDep, SettingsDep
+from ..shared.inputs import NUL_REFUSED, holds_nul
 from ..shared.responses import PRIVATE
 from . import login_throttle
 from .pages import console_response, login_page
@@ -173,7 +174,10 @@ def _form_fields(body: bytes) -> dict[str, str]:
         parsed = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=20)
     except ValueError:
         raise HTTPException(400, "too many form fields") from None
-    return {name: values[0] for name, values in parsed.items()}
+    fields = {name: values[0] for name, values in parsed.items()}
+    if holds_nul(fields):
+        raise HTTPException(422, NUL_REFUSED)
+    return fields
 
 
 async def login_form(request: HttpRequest) -> dict[str, str]:

@@ -30,6 +30,7 @@ MAX_EMAIL_CHARS = 254
 MAX_PASSWORD_CHARS = 1024
 MIN_PASSWORD_CHARS = 12  # for a new account's password
 MAX_NAME_CHARS = 100
+MAX_STAFF_ID = 2**31 - 1  # an account's id is a database integer: a larger one names no one
 
 IDLE_TIMEOUT = dt.timedelta(minutes=30)
 ABSOLUTE_TIMEOUT = dt.timedelta(hours=12)
