@@ -18,6 +18,7 @@ import select
 import socket
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -133,9 +134,10 @@ def server_with_header_timeout() -> Iterator[tuple[str, int]]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
+        started_by = time.monotonic() + 60  # a server that never starts fails the test instead of hanging it
         while not server.started:
             thread.join(0.05)
-            assert thread.is_alive(), "the test server did not start"
+            assert thread.is_alive() and time.monotonic() < started_by, "the test server did not start"
         yield "127.0.0.1", config.port
     finally:
         server.should_exit = True
