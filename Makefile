@@ -20,12 +20,11 @@ MODEL_INPUTS := config.yml bot/domain.yml bot/language.py bot/lemmas.py bot/line
 	$(shell find data -name '*.yml')
 FILE ?= ../shared/eval/questions_en_dev.tsv
 
-.PHONY: help run test test-future lint shell stop eval validate-knowledge publish-knowledge deps test-deps clean
+.PHONY: help run test lint shell stop eval validate-knowledge publish-knowledge deps test-deps clean
 
 help:
 	@echo "make run    start the assistant and print the demo website's address"
 	@echo "make test   install what the tests need and run them all"
-	@echo "make test-future  the tests that need no Rasa server, on a clock after 1 March 2027 (libfaketime)"
 	@echo "make shell  chat with the assistant in the terminal"
 	@echo "make eval FILE=\"<tsv> ...\"  measure topic accuracy on one or more question sets"
 	@echo "make stop   stop what make run started"
@@ -125,23 +124,6 @@ test: test-deps validate-knowledge lint
 	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out var/results
 	@echo "==> assistant tests: actions, end to end through REST and socket.io, browser"
 	$(RASA_VENV)/bin/python -m pytest -q tests
-
-# The clock set after 1 March 2027 (libfaketime; every process a test starts inherits it): no test
-# may hold a date the calendar overtakes. The back office, the company systems, and the assistant's
-# tests that start no Rasa server (those need the trained model and take most of `make test`;
-# tests/test_knowledge_switch.py dates its switch from the day it runs).
-FUTURE ?= 2027-03-02 10:00:00
-NO_RASA_SERVER_TESTS := tests/test_actions.py tests/test_action_server.py tests/test_agent_handoff_actions.py \
-	tests/test_answers.py tests/test_lemmas.py tests/test_linear_intents.py tests/test_rights.py tests/test_sentences.py \
-	tests/test_stack.py tests/test_training_data.py tests/test_typed_values.py
-
-test-future: deps /usr/bin/faketime validate-knowledge
-	@echo "==> back office tests, the clock at $(FUTURE)"
-	cd backend && faketime '$(FUTURE)' ../$(BO_VENV)/bin/python -m pytest -q
-	@echo "==> demo company systems tests, the clock at $(FUTURE)"
-	cd companysystems && faketime '$(FUTURE)' ../$(BO_VENV)/bin/python -m pytest -q
-	@echo "==> assistant tests without a Rasa server, the clock at $(FUTURE)"
-	faketime '$(FUTURE)' $(RASA_VENV)/bin/python -m pytest -q $(NO_RASA_SERVER_TESTS)
 
 eval: deps validate-knowledge $(MODEL)
 	@$(RASA_VENV)/bin/python scripts/eval.py $(FILE)
