@@ -16,15 +16,22 @@ RASA_VENV := .venv/rasa
 BO_VENV := .venv/backoffice
 RASA := $(RASA_VENV)/bin/rasa
 MODEL := models/current.tar.gz
-MODEL_INPUTS := config.yml bot/domain.yml bot/language.py bot/lemmas.py bot/linear_intents.py bot/cannot_answer.py bot/typed_values.py bot/value_shapes.py \
+MODEL_INPUTS := config.yml bot/domain.yml bot/language.py bot/lemmas.py bot/linear_intents.py bot/cannot_answer.py bot/category_words.py bot/typed_values.py bot/value_shapes.py \
 	$(shell find data -name '*.yml')
 FILE ?= ../shared/eval/questions_en_dev.tsv
+
+# `make test TEST_TODAY=2027-03-15`: every Python process of the suites lives on that day, its clock
+# running on (tests/clock/sitecustomize.py); whole days, so the time of day stays the machine's.
+ifdef TEST_TODAY
+export TEST_CLOCK_SHIFT_SECONDS := $(shell echo $$(( $$(date -u -d '$(TEST_TODAY)' +%s) - $$(date -u -d "$$(date -u +%F)" +%s) )))
+export PYTHONPATH := $(CURDIR)/tests/clock$(if $(PYTHONPATH),:$(PYTHONPATH))
+endif
 
 .PHONY: help run test lint shell stop eval validate-knowledge publish-knowledge deps test-deps clean
 
 help:
 	@echo "make run    start the assistant and print the demo website's address"
-	@echo "make test   install what the tests need and run them all"
+	@echo "make test   install what the tests need and run them all (TEST_TODAY=YYYY-MM-DD: on that day)"
 	@echo "make shell  chat with the assistant in the terminal"
 	@echo "make eval FILE=\"<tsv> ...\"  measure topic accuracy on one or more question sets"
 	@echo "make stop   stop what make run started"
@@ -114,6 +121,8 @@ lint: deps
 	cd companysystems && ../$(BO_VENV)/bin/ruff check && ../$(BO_VENV)/bin/mypy
 
 test: test-deps validate-knowledge lint
+	@test -z "$(TEST_TODAY)" || for py in $(RASA_VENV)/bin/python $(BO_VENV)/bin/python; do \
+		$$py -c 'import datetime, sys; print(sys.argv[1], "lives on", datetime.date.today()); assert str(datetime.date.today()) == sys.argv[2]' $$py $(TEST_TODAY) || exit 1; done
 	@echo "==> back office tests"
 	cd backend && ../$(BO_VENV)/bin/python -m pytest -q
 	@echo "==> demo company systems tests (SQLite and PostgreSQL)"

@@ -556,8 +556,9 @@ def alone() -> Iterator[Stack]:
     ALONE_VAR.mkdir(parents=True)
     stack = Stack(load_env(ALONE_ENV), log_dir=ALONE_VAR / "log")
     port = int(stack.env["RASA_PORT"])
+    python_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     server = Process("rasa with a stand-in", [sys.executable, "tests/website_channel_alone.py", str(port)], ROOT,
-                     {**stack.process("rasa").env, "PYTHONPATH": str(ROOT)}, ALONE_VAR / "log" / "rasa.log", port,
+                     {**stack.process("rasa").env, "PYTHONPATH": python_path}, ALONE_VAR / "log" / "rasa.log", port,
                      f"http://127.0.0.1:{port}/")
     try:
         stack.start(["companysystems", "mailsink", "backoffice"])
