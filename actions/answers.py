@@ -64,6 +64,10 @@ INTENT_TOPICS = {
 }
 
 
+# Answers that say nothing about personal data (a question we cannot help with) cite no register version.
+NOT_FROM_THE_REGISTER = frozenset({"out_of_scope"})
+
+
 # One block of an answer: a paragraph, or bullets of (what, details); shortened as a whole to fit.
 Bullets = list[tuple[str, str]]
 Block = str | Bullets
@@ -187,18 +191,18 @@ class Composer:
     ) -> Answer:
         """The first answer fits FIRST_ANSWER_LIMIT; `all_details` gives everything, over several messages."""
         blocks = getattr(self, f"_{topic}")(category_id, intent)
-        source = sentence("source", self.lang, v=self.version_id)
-        budget = FIRST_ANSWER_LIMIT - len(source) - 1
+        source = "" if topic in NOT_FROM_THE_REGISTER else "\n" + sentence("source", self.lang, v=self.version_id)
+        budget = FIRST_ANSWER_LIMIT - len(source)
         if all_details:
             messages = chunks(blocks, budget)
-            messages[-1] += f"\n{source}"
+            messages[-1] += source
             return Answer(topic=topic, text=messages[0], version=self.version_id, more=messages[1:])
         body, shortened = fit(blocks, budget)
         buttons = self._follow_ups(topic, category_id, intent)
         if shortened and (intent or _intent_for(topic)).startswith("ask_"):
             payload = json.dumps({DETAIL_ENTITY: "all", **({"data_category": category_id} if self.category(category_id) else {})})
             buttons.append({"title": sentence("all_details", self.lang), "payload": f"/{intent or _intent_for(topic)}{payload}"})
-        return Answer(topic=topic, text=f"{body}\n{source}", version=self.version_id, buttons=buttons)
+        return Answer(topic=topic, text=f"{body}{source}", version=self.version_id, buttons=buttons)
 
     def _follow_ups(self, topic: str, category_id: str | None, intent: str | None) -> list[dict[str, str]]:
         """Buttons to the narrower questions a long overview leaves open."""

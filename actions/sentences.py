@@ -16,6 +16,7 @@ What a customer reads comes from three other places, each with its own home:
 """
 from __future__ import annotations
 
+from string import Formatter
 from typing import Any
 
 LANGUAGES = ("nl", "en")
@@ -411,6 +412,21 @@ MONTHS: dict[str, tuple[str, ...]] = {
 }
 
 
+SENTENCE_ENDS = (".", "!", "?")
+
+
 def sentence(key: str, language: str, **values: Any) -> str:
-    """The sentence in the customer's language, with its `{values}` filled in."""
-    return SENTENCES[key][language].format(**values)
+    """The sentence in the customer's language, with its `{values}` filled in. A value that ends a sentence
+    itself ("Voltera B.V.", a register text ending in a full stop) takes the place of the full stop after it."""
+    composed: list[str] = []
+    for literal, name, spec, conversion in _FORMATTER.parse(SENTENCES[key][language]):
+        if literal.startswith(".") and composed and composed[-1].endswith(SENTENCE_ENDS):
+            literal = literal[1:]
+        composed.append(literal)
+        if name is not None:
+            value = _FORMATTER.convert_field(_FORMATTER.get_field(name, (), values)[0], conversion)
+            composed.append(_FORMATTER.format_field(value, spec or ""))
+    return "".join(composed)
+
+
+_FORMATTER = Formatter()

@@ -1,7 +1,8 @@
 """Composing answers from the knowledge base, in both languages."""
 import pytest
 
-from actions.answers import FIRST_ANSWER_LIMIT, INTENT_TOPICS, TOPICS, Composer
+from actions.answers import FIRST_ANSWER_LIMIT, INTENT_TOPICS, NOT_FROM_THE_REGISTER, TOPICS, Composer
+from actions.sentences import sentence
 
 
 @pytest.fixture(scope="module")
@@ -10,7 +11,7 @@ def current(published):
 
 
 @pytest.mark.parametrize("language", ["nl", "en"])
-@pytest.mark.parametrize("topic", TOPICS)
+@pytest.mark.parametrize("topic", [t for t in TOPICS if t != "out_of_scope"])
 def test_every_topic_has_an_answer_naming_the_version(current, topic, language):
     answer = Composer(current, language).answer(topic)
     assert answer.topic == topic
@@ -129,10 +130,11 @@ def test_every_first_answer_fits_a_chat_and_every_detail_stays_reachable(publish
             for intent in [i for i, t in INTENT_TOPICS.items() if t == topic]:
                 answer = Composer(kb, language).answer(topic, category, intent)
                 assert len(answer.text) <= FIRST_ANSWER_LIMIT, (kb["version"]["id"], category, intent, answer.text)
-                assert kb["version"]["id"] in answer.text.splitlines()[-1]
+                cited = topic not in NOT_FROM_THE_REGISTER
+                assert (kb["version"]["id"] in answer.text.splitlines()[-1]) is cited
                 full = Composer(kb, language).answer(topic, category, intent, all_details=True)
                 assert all(len(message) <= FIRST_ANSWER_LIMIT for message in [full.text, *full.more])
-                assert kb["version"]["id"] in [full.text, *full.more][-1].splitlines()[-1]
+                assert (kb["version"]["id"] in [full.text, *full.more][-1].splitlines()[-1]) is cited
                 if len(all_text(full)) > len(answer.text) and intent.startswith("ask_"):
                     assert any("answer_detail" in b["payload"] for b in answer.buttons), (category, intent)
 
@@ -160,3 +162,26 @@ def test_human_request_gives_the_contacts(current):
 
 def test_unknown_language_falls_back_to_english(current):
     assert Composer(current, "fr").answer("security").text.startswith(current["topics"]["topics"]["security"]["en"])
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_an_off_topic_answer_cites_no_register(current, language):
+    """The pointer for a question we cannot help with says nothing from the register, so it names no version."""
+    answer = Composer(current, language).answer("out_of_scope")
+    assert answer.text == current["topics"]["topics"]["out_of_scope"][language]
+    assert current["version"]["id"] not in answer.text
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_a_company_name_ending_a_sentence_gets_one_full_stop(current, language):
+    """ "Verantwoordelijk voor je gegevens is Voltera B.V." ends there, not in "B.V..", in either language."""
+    assert current["company"]["name"].endswith(".")
+    text = Composer(current, language).answer("contact_dpo").text
+    assert current["company"]["name"] in text and ".." not in text
+
+
+def test_a_value_ending_a_sentence_replaces_the_full_stop_after_it():
+    assert sentence("not_filed", "en", detail="the register is closed.") == \
+        "Filing did not work: the register is closed. Nothing was filed."
+    assert sentence("not_filed", "nl", detail="is het 3.5?") == "Het indienen is niet gelukt: is het 3.5? Er is niets ingediend."
+    assert sentence("used_for", "en", purposes="orders, v1.2") == "We use it for: orders, v1.2."

@@ -90,7 +90,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utcnow) -> FastA
         app.include_router(router)
     if settings.demo_mode:
         app.include_router(demo.router)
-        ensure_demo_accounts(settings, sessions, clock())
+        ensure_demo_accounts(settings, sessions, clock(), kb.current_at(clock()).company.dpo.name)
     app.mount("/static", StaticFiles(directory=settings.web_dir / "static"), name="static")
     # The client's address (the sign-in throttle's source) is the TCP peer's, unless that peer is one
     # of TRUSTED_PROXIES: then the nearest untrusted address in its X-Forwarded-For. The server itself

@@ -64,22 +64,25 @@ def ensure_account(session: Session, account: NewAccount, now: dt.datetime, pass
     return "updated"
 
 
-def demo_accounts(settings: Settings) -> list[NewAccount]:
-    """The demo's staff, those whose password `.env` sets (a placeholder or empty one is left out)."""
+def demo_accounts(settings: Settings, privacy_officer: str) -> list[NewAccount]:
+    """The demo's staff, those whose password `.env` sets (a placeholder or empty one is left out). The
+    privacy officer is the one the register names (`privacy_officer`), so the console and the assistant
+    give customers and staff the same person."""
     wanted = [
         (settings.demo_agent_1_email, "Anna", "Anna de Vries", Role.AGENT, settings.demo_agent_1_password),
         (settings.demo_agent_2_email, "Bram", "Bram Jansen", Role.AGENT, settings.demo_agent_2_password),
-        (settings.demo_privacy_officer_email, "Sanne", "Sanne Visser", Role.PRIVACY_OFFICER, settings.demo_privacy_officer_password),
+        (settings.demo_privacy_officer_email, privacy_officer.split()[0], privacy_officer, Role.PRIVACY_OFFICER,
+         settings.demo_privacy_officer_password),
     ]
     return [NewAccount(email, first, full, role.value, password) for email, first, full, role, password in wanted
             if password and not is_placeholder(password)]
 
 
-def ensure_demo_accounts(settings: Settings, sessions: sessionmaker, now: dt.datetime) -> dict[str, str]:
+def ensure_demo_accounts(settings: Settings, sessions: sessionmaker, now: dt.datetime, privacy_officer: str) -> dict[str, str]:
     """Each demo account made or brought up to date (idempotent: a restart changes nothing); what happened to each."""
     outcomes = {}
     with sessions() as session:
-        for account in demo_accounts(settings):
+        for account in demo_accounts(settings, privacy_officer):
             try:
                 outcomes[account.email] = ensure_account(session, account, now)
             except AccountRefused as exc:

@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from backoffice.app import create_app
+from backoffice.knowledge.rules import KnowledgeBase
+from backoffice.shared.dependencies import utcnow
 from backoffice.staff.tables import StaffMember
 
 from ..conftest import ROOT
@@ -76,3 +78,14 @@ def test_no_demo_account_without_demo_mode_or_with_a_placeholder_password(db_url
     placeholder = create_app(console_settings(db_url, **{**DEMO, "demo_agent_1_password": "change-me", "demo_agent_2_password": ""}))
     with placeholder.state.process.sessions() as s:
         assert list(s.scalars(select(StaffMember.email))) == ["sanne@voltera.example"]
+
+
+def test_the_demo_privacy_officer_is_the_one_the_register_names(db_url):
+    """The console and the assistant name one data protection officer: the register's."""
+    settings = console_settings(db_url, **DEMO)
+    app = create_app(settings)
+    named = KnowledgeBase.load(settings.knowledge_dir).current_at(utcnow()).company.dpo.name
+    with TestClient(app, base_url=HTTPS) as client:
+        assert log_in(client, "sanne@voltera.example", DEMO["demo_privacy_officer_password"]).status_code == 303
+        me = client.get("/api/console/me").json()
+    assert (me["full_name"], me["first_name"]) == (named, named.split()[0])
