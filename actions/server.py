@@ -1,7 +1,7 @@
 """The action server as the assistant runs it: rasa_sdk's own app, private and distrustful.
 
 The action server receives whole conversations and answers with a customer's data, so it only takes
-requests from the Rasa server (DESIGN.md section 4):
+requests from the Rasa server (docs/architecture.md, "What Rasa 3.6 gives and lacks"):
 
 - it listens on ACTIONS_HOST, 127.0.0.1 unless told otherwise (a private address in a deployment
   of several machines, never a public one);

@@ -60,7 +60,7 @@ and `namespace` as for Rasa's channel, plus `backoffice_url`, `backoffice_servic
 `session_id_secret` and `allowed_origins` (space-separated). Rasa's `jwt_key` is not supported: the
 back office checks the login.
 One Rasa process keeps its connections in memory; several replicas need sticky sessions
-(DESIGN.md section 4), and the same `CHAT_SESSION_ID_SECRET`.
+(docs/architecture.md), and the same `CHAT_SESSION_ID_SECRET`.
 """
 from __future__ import annotations
 

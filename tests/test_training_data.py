@@ -1,6 +1,6 @@
 """The training data holds none of the evaluation's questions, nor one of them with a word changed: they
 measure understanding, so a model that was trained on them would be measured on what it memorised
-(../shared/eval/README.md)."""
+(docs/evaluation.md)."""
 from __future__ import annotations
 
 import csv

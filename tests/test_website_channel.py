@@ -97,7 +97,7 @@ def demo_login(stack: Stack, customer_id: str) -> str:
 def mint(stack: Stack, customer_id: str = "C0003", *, key: str | None = None, audience: str = "chat",
          issuer: str = "voltera-website", age: dt.timedelta = dt.timedelta(0),
          ttl: dt.timedelta = dt.timedelta(minutes=30)) -> str:
-    """A session token as the website signs it (identity.py), with one thing changed if asked."""
+    """A session token as the website signs it (backoffice/identity/rules.py), with one thing changed if asked."""
     issued = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - age
     claims = {"sub": customer_id, "iat": int(issued.timestamp()), "exp": int((issued + ttl).timestamp()), "aud": audience,
               "iss": issuer}

@@ -3,7 +3,7 @@
 Rasa keeps the conversation; an agent's reply is a `bot` event appended with the customer's own
 output channel and `execute_side_effects`, so a channel that can push (the website's socket.io) shows
 it at once, and a channel that cannot (REST) finds it in the tracker. Handing back appends `resume`
-(DESIGN.md section 4). Every call carries the API's token (`rasa run --auth-token`) and a timeout well
+(docs/architecture.md). Every call carries the API's token (`rasa run --auth-token`) and a timeout well
 under Rasa's 60-second conversation lock.
 """
 from __future__ import annotations

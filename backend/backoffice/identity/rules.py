@@ -1,7 +1,8 @@
 """Who is this customer? The rules of identity verification, with no web or database code.
 
-The design (DESIGN.md section 3): verify with reasonable means, proportionate to the risk, and never
-ask for a copy of an ID document. Two means, both the norm under the GDPR:
+The design (docs/features.md, "Identity verification"; docs/security.md): verify with reasonable
+means, proportionate to the risk, and never ask for a copy of an ID document. Two means, both the
+norm under the GDPR:
 
 1. **The website's logged-in session.** The website signs a short-lived token (JWT, HS256, a secret
    shared with the chat channel) naming the customer; the chat channel checks it when the chat

@@ -3,7 +3,7 @@
 Rasa keeps every conversation in its SQL tracker store (SQLTrackerStore): one row per event in the
 table `events` (id, sender_id = the conversation id, type_name, timestamp in Unix seconds,
 intent_name, action_name, data = the event as JSON). Rasa 3.6 has no endpoint to delete a
-conversation, so an erasure deletes the rows here (DESIGN.md section 4). The back office reads the
+conversation, so an erasure deletes the rows here (docs/architecture.md). The back office reads the
 database Rasa writes (`Settings.tracker_url`, from the same TRACKER_DB_* variables). A table that
 does not exist yet (Rasa never ran) reads as no conversations, and nothing is created.
 

@@ -3,7 +3,7 @@
 The stand-in is a real HTTP server that takes `POST /conversations/{id}/tracker/events` as Rasa 3.6
 does (the API token in `?token=`, a list of events), records each call, and stores the events in the
 tracker store's `events` table, so the back office reads back what it said. The whole path through a
-real Rasa server is tested end to end in the assistant's suite (tests/test_handoff.py)."""
+real Rasa server is tested end to end in the assistant's suite (tests/test_agent_handoff.py)."""
 from __future__ import annotations
 
 import datetime as dt
