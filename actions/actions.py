@@ -77,7 +77,8 @@ def answer_from_knowledge(dispatcher: CollectingDispatcher, tracker: Tracker, to
 
     if tracker.get_slot("language") == "other":
         dispatcher.utter_message(text=sentence("other_language", language))
-    answer = composer.answer(topic, category, intent, all_details=all_details)
+    answer = composer.answer(topic, category, intent, all_details=all_details,
+                             question=tracker.latest_message.get("text") or "")
     dispatcher.utter_message(text=answer.text, buttons=answer.buttons or None)
     for more in answer.more:
         dispatcher.utter_message(text=more)

@@ -68,6 +68,28 @@ INTENT_TOPICS = {
 NOT_FROM_THE_REGISTER = frozenset({"out_of_scope"})
 
 
+# Companies customers ask about by name ("do you share my data with Facebook?"): the answer says whether
+# the register lists them as a recipient, beside the register's own recipients.
+ASKED_ABOUT = ("Facebook", "Meta", "Instagram", "WhatsApp", "Google", "YouTube", "TikTok", "Amazon", "Microsoft",
+               "Apple", "Twitter", "LinkedIn", "Snapchat", "Pinterest", "Bol.com", "Coolblue", "Criteo")
+MAX_QUESTION_CHARS = 500  # a question names its companies early; longer text is not searched
+
+
+def named_companies(text: str, recipients: list[str]) -> list[str]:
+    """The companies a question names, as the register or ASKED_ABOUT spells them, in the order named."""
+    low = (text or "")[:MAX_QUESTION_CHARS].lower()
+    found = []
+    for name in dict.fromkeys([*recipients, *ASKED_ABOUT]):
+        hit = re.search(r"(?<!\w)" + re.escape(name.lower()) + r"(?!\w)", low)
+        if hit:
+            found.append((hit.start(), name))
+    return [name for _, name in sorted(found)]
+
+
+def listing(names: list[str], last: str) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {last} {names[-1]}"
+
+
 # One block of an answer: a paragraph, or bullets of (what, details); shortened as a whole to fit.
 Bullets = list[tuple[str, str]]
 Block = str | Bullets
@@ -187,10 +209,14 @@ class Composer:
         return list(seen.values())
 
     def answer(
-        self, topic: str, category_id: str | None = None, intent: str | None = None, all_details: bool = False
+        self, topic: str, category_id: str | None = None, intent: str | None = None, all_details: bool = False,
+        question: str = "",
     ) -> Answer:
-        """The first answer fits FIRST_ANSWER_LIMIT; `all_details` gives everything, over several messages."""
+        """The first answer fits FIRST_ANSWER_LIMIT; `all_details` gives everything, over several messages.
+        `question`: the customer's words, so a recipients answer says yes or no to the companies it names."""
         blocks = getattr(self, f"_{topic}")(category_id, intent)
+        if topic == "sharing_third_parties" and question:
+            blocks = self._named_recipients(question) + blocks
         source = "" if topic in NOT_FROM_THE_REGISTER else "\n" + sentence("source", self.lang, v=self.version_id)
         budget = FIRST_ANSWER_LIMIT - len(source)
         if all_details:
@@ -238,7 +264,9 @@ class Composer:
         category = self.category(category_id)
         purposes = self.purposes_for(category["id"]) if category else self.kb["purposes"]
         if intent == "ask_benefit":
-            return [sentence("benefit_intro", self.lang), [(self.t(p["name"]), self.t(p["benefit"])) for p in purposes]]
+            # what the customer gets for their data; a legal duty (the tax records) is no trade
+            gains = [(self.t(p["name"]), self.t(p["benefit"])) for p in purposes if p["legal_basis"] != "legal_obligation"]
+            return [sentence("benefit_intro", self.lang), gains]
         lines: Bullets = []
         for p in purposes:
             head = f"{self.t(p['name'])} ({LEGAL_BASES[p['legal_basis']][self.lang]}"
@@ -265,6 +293,27 @@ class Composer:
                 detail += "; " + sentence("outside_eu", self.lang, safeguard=self.t(r["safeguard"]))
             lines.append((head, detail))
         return [self._topic_text("sharing_third_parties"), sentence("recipients_intro", self.lang), lines]
+
+    def _named_recipients(self, question: str) -> list[Block]:
+        """Yes or no for each company the question names: is it a recipient in the register?"""
+        listed = {r["name"] for r in self.recipients()}
+        named = named_companies(question, sorted(listed))
+        blocks: list[Block] = []
+        found = [n for n in named if n in listed]
+        if found:
+            blocks.append(sentence("is_a_recipient", self.lang, names=listing(found, sentence("list_and", self.lang))))
+        absent = [n for n in named if n not in listed]
+        if absent:
+            blocks.append(sentence("not_a_recipient", self.lang, names=listing(absent, sentence("list_or", self.lang))))
+        return blocks
+
+    def how_to_stop(self, purpose_ids: list[str]) -> Answer:
+        """The register's own instruction to switch off each purpose named (its `opt_out`)."""
+        lines: Bullets = [(self.t(p["name"]), self.t(p["opt_out"]))
+                          for p in self.kb["purposes"] if p["id"] in purpose_ids and p.get("opt_out")]
+        source = sentence("source", self.lang, v=self.version_id)
+        body, _ = fit([sentence("how_to_stop", self.lang), lines], FIRST_ANSWER_LIMIT - len(source) - 1)
+        return Answer(topic="opt_out", text=f"{body}\n{source}", version=self.version_id)
 
     def _retention(self, category_id: str | None, intent: str | None) -> list[Block]:
         absent = self.not_collected(category_id)

@@ -74,6 +74,10 @@ class Vocabulary:
     direct_marketing: tuple[str, ...]
     correctable_fields: tuple[str, ...]
     address_parts: tuple[str, ...]
+    # the register's purpose of each consent, for its own instruction to switch it off
+    consent_purposes: tuple[tuple[str, str], ...] = ()
+    # the consents whose data is not linked to the customer: switched off without verifying anyone
+    unlinked: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> Vocabulary:
@@ -81,7 +85,9 @@ class Vocabulary:
         return cls(rights=tuple(body["rights"]), statuses=tuple(body["statuses"]),
                    consents=tuple(c["id"] for c in consents),
                    direct_marketing=tuple(c["id"] for c in consents if c["direct_marketing"]),
-                   correctable_fields=tuple(body["correctable_fields"]), address_parts=tuple(body["address_parts"]))
+                   correctable_fields=tuple(body["correctable_fields"]), address_parts=tuple(body["address_parts"]),
+                   consent_purposes=tuple((c["id"], c["purpose"]) for c in consents),
+                   unlinked=tuple(c["id"] for c in consents if c.get("linked_to_customer") is False))
 
 
 class BackOfficeError(Exception):

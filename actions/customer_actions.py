@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.value_shapes import names_an_email_address
@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")  # the customers' clock: "ask again after 14:05"
 
 MAX_DRAFT_ID = 40
+# the form that takes the customer's next message as the value just asked for (see ask_for_value)
+VALUE_FORM = "typed_value_form"
 def entity_values(tracker: Tracker) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for entity in tracker.latest_message.get("entities", []):
@@ -138,6 +140,34 @@ def request_status(dispatcher: CollectingDispatcher, tracker: Tracker, language:
     return [SlotSet("pending_request", None)]
 
 
+def ask_for_value(draft: dict[str, Any]) -> list[EventType]:
+    """The customer's next message is taken as the value just asked for, before anything else (the form
+    typed_value_form; action_take_value carries on). The draft waits for it in pending_request, unconfirmed:
+    its `missing` says what was asked."""
+    waiting = {k: draft[k] for k in ("type", "categories", "details", "missing") if k in draft}
+    return [SlotSet("pending_request", waiting), SlotSet("typed_value", None), FollowupAction(VALUE_FORM)]
+
+
+def how_to_stop(dispatcher: CollectingDispatcher, tracker: Tracker, draft: dict[str, Any],
+                language: str) -> list[EventType]:
+    """The register's own instruction to switch off each purpose named. Verifying the customer serves a
+    purpose only where its data is linked to them: for the Wi-Fi counts alone nobody is asked who they are."""
+    client = backoffice()
+    vocabulary = client.vocabulary()
+    purposes = draft["details"]["purposes"]
+    register = dict(vocabulary.consent_purposes)
+    answer = composer_for(language).how_to_stop([register.get(p, p) for p in purposes])
+    dispatcher.utter_message(text=answer.text)
+    client.record_answer(tracker.sender_id, answer.version, answer.topic, language)
+    events: list[EventType] = [SlotSet("kb_version", answer.version), SlotSet("kb_version_seen", answer.version),
+                               SlotSet("answer_topic", answer.topic)]
+    if all(p in vocabulary.unlinked for p in purposes):
+        dispatcher.utter_message(text=sentence("not_linked", language))
+        return events + [SlotSet("pending_request", None)]
+    dispatcher.utter_message(text=sentence("verify_first", language))
+    return events + [SlotSet("pending_request", draft)]
+
+
 def ask_to_confirm(dispatcher: CollectingDispatcher, tracker: Tracker, draft: dict[str, Any], language: str) -> list[EventType]:
     """Ask for what is still missing, or store the draft in the back office, show its summary and ask to confirm."""
     missing = draft.get("missing")
@@ -150,13 +180,13 @@ def ask_to_confirm(dispatcher: CollectingDispatcher, tracker: Tracker, draft: di
                     "payload": f'/request_correction{{"correction_field": "{f}"}}'}
                    for f in backoffice().vocabulary().correctable_fields]
         dispatcher.utter_message(text=sentence("which_field", language), buttons=buttons)
-        return [SlotSet("pending_request", None)]
+        return ask_for_value(draft)
     if missing == "value":
         field = draft["details"]["field"]
         word, example = FIELD_EXAMPLES[field][language]
         dispatcher.utter_message(text=sentence("type_value", language, field=FIELD_NAMES[field][language], word=word,
                                                example=example))
-        return [SlotSet("pending_request", None)]
+        return ask_for_value(draft)
     composer = composer_for(language)
     try:
         stored = backoffice().make_draft(tracker.sender_id, draft, composer.version_id, Presence.of(tracker))
@@ -213,6 +243,8 @@ class ActionStartRequest(CustomerAction):
         draft = rights.draft_request(intent, tracker.latest_message.get("text") or "", entity_values(tracker),
                                      language, held_categories(composer), backoffice().vocabulary())
         if self.customer(tracker) is None:
+            if draft["type"] in rights.STOP_TYPES and draft["details"].get("purposes"):
+                return how_to_stop(dispatcher, tracker, draft, language)
             # What the right is and how it works, for everyone; filing waits for verification.
             events = answer_from_knowledge(dispatcher, tracker, INTENT_TOPICS.get(intent, "out_of_scope"), intent)
             dispatcher.utter_message(text=sentence("verify_first", language))

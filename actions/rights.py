@@ -15,6 +15,8 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from bot.value_shapes import EMAIL
+
 from .answers import Composer, bullets
 from .backoffice import Vocabulary
 from .sentences import CONSENT_NAMES, FIELD_NAMES, MONTHS, RIGHT_NAMES, STATUS_NAMES, sentence
@@ -35,9 +37,12 @@ PURPOSE_WORDS = {
     "newsletter": ("newsletter", "nieuwsbrief", "mailing", "reclame", "marketing", "e-mails", "emails", "mails"),
     "personalised_offers": ("personalis", "personaliz", "gepersonaliseerd", "persoonlijke aanbieding", "profil",
                             "aanbieding", "offers", "segment"),
-    "wifi_counting": ("wifi", "wi-fi", "tellen", "counting", "bezoekers", "visitor"),
+    "wifi_counting": ("wifi", "wi-fi", "tellen", "counting", "bezoekers", "visitor", "winkel", "in store",
+                      "in-store", "in the store", "in stores", "in the shop", "in shops"),
 }
 CONSENT_WORDS = ("consent", "toestemming")
+# The requests that stop a consent at once: the register says how to switch each off yourself.
+STOP_TYPES = ("opt_out", "withdraw_consent", "objection_direct_marketing")
 FIELD_WORDS = {
     "email": ("e-mail", "email", "mailadres"),
     "phone": ("phone", "telefoon", "mobiel", "nummer", "number"),
@@ -60,6 +65,37 @@ def parse_address(text: str) -> dict[str, str] | None:
     parts["postcode"] = parts["postcode"].replace(" ", "").upper()
     parts["postcode"] = f"{parts['postcode'][:4]} {parts['postcode'][4:]}"
     return {k: v.strip() for k, v in parts.items()}
+
+MAX_TYPED_VALUE = 300
+PHONE = re.compile(r"^\+?[\d\s().-]{6,20}$")
+# a name: words of letters, joined by spaces, hyphens, apostrophes or dots ("Jan de Vries-Smit", "J. Jansen")
+NAME = re.compile(r"^[^\W\d_]+(?:[ '’.-]+[^\W\d_]+)*\.?$")
+
+
+def field_named(text: str, entities: dict[str, list[str]], vocabulary: Vocabulary) -> str | None:
+    """The correctable detail a customer names ("my phone number", or a button's `correction_field`)."""
+    fields = vocabulary.correctable_fields
+    named = next((f for f in entities.get("correction_field", []) if f in fields), None)
+    return named or next((f for f in _found(FIELD_WORDS, text[:MAX_TYPED_VALUE]) if f in fields), None)
+
+
+def read_value(field: str, text: str) -> Any:
+    """A corrected detail typed on its own, after the assistant asked for it ("Prinsengracht 263, 1016 GV
+    Amsterdam"), in the shape the back office files it; None when the text cannot be that detail."""
+    text = text.strip()
+    if not text or len(text) > MAX_TYPED_VALUE or text.startswith("/"):
+        return None  # empty, too long, or a button's payload
+    if field == "address":
+        return parse_address(text)
+    if field == "email":
+        found = EMAIL.search(text)
+        return found.group(0) if found and len(text.split()) == 1 else None
+    if field == "phone":
+        return text if PHONE.match(text) and sum(c.isdigit() for c in text) >= 6 else None
+    if field == "name":
+        return text if len(text) <= 100 and NAME.match(text) else None
+    return None
+
 
 def long_date(value: str | None, language: str) -> str:
     """'2026-12-29' -> '29 December 2026' / '29 december 2026'."""

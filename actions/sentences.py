@@ -297,6 +297,35 @@ SENTENCES: dict[str, Wording] = {
         "nl": "Typ je juiste {field} zo: 'nieuw {word}: ...'. Bijvoorbeeld: 'nieuw {word}: {example}'.",
         "en": "Type your correct {field} like this: 'new {word}: ...'. For example: 'new {word}: {example}'.",
     },
+    # -- a value typed after the assistant asked for it; the register's own way to switch a purpose off --
+    "value_not_read": {
+        "nl": "Dat kon ik niet lezen als je {field}. Typ het zo: 'nieuw {word}: {example}'.",
+        "en": "I couldn't read that as your {field}. Type it like this: 'new {word}: {example}'.",
+    },
+    "field_not_read": {
+        "nl": "Daarin herken ik geen gegeven dat je kunt laten corrigeren: je naam, adres, e-mailadres of telefoonnummer.",
+        "en": "I don't see a detail you can have corrected in that: your name, address, e-mail address or phone number.",
+    },
+    "how_to_stop": {
+        "nl": "Zo zet je het zelf uit, volgens ons privacyregister:",
+        "en": "How to switch it off yourself, from our privacy register:",
+    },
+    "not_linked": {
+        "nl": "Deze gegevens koppelen we niet aan je naam of account, dus ik hoef niet te weten wie je bent: "
+              "zet het uit zoals hierboven staat.",
+        "en": "We don't link this data to your name or account, so I don't need to know who you are: "
+              "switch it off as described above.",
+    },
+    "not_a_recipient": {
+        "nl": "Ons privacyregister noemt {names} niet als ontvanger: we geven je gegevens niet aan hen.",
+        "en": "Our privacy register does not list {names} as a recipient: we do not give them your data.",
+    },
+    "list_and": {"nl": "en", "en": "and"},
+    "list_or": {"nl": "of", "en": "or"},
+    "is_a_recipient": {
+        "nl": "Ja, ons privacyregister noemt {names} als ontvanger; hieronder staat waarvoor.",
+        "en": "Yes, our privacy register lists {names} as a recipient; below you see what for.",
+    },
     "not_filed": {
         "nl": "Het indienen is niet gelukt: {detail}. Er is niets ingediend.",
         "en": "Filing did not work: {detail}. Nothing was filed.",

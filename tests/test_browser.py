@@ -7,6 +7,7 @@ from playwright.sync_api import expect, sync_playwright
 from test_privacy_requests import wait_for_status
 
 claim_customers(__name__, "C0010")  # erased by the logged-in test
+claim_customers(__name__, "C0030")  # asked for a new address, which is shown and not filed
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
@@ -92,3 +93,41 @@ def test_logged_in_customer_sees_data_erases_it_and_tracks_it(assistant, browser
     assert "filed" in trail and "C0010" in trail
     overview.screenshot(path=str(TEST_VAR / "privacy-request.png"), full_page=True)
     team.close()
+
+
+def test_an_address_typed_without_a_prefix_after_the_question_is_taken_as_the_address(page):
+    """Issue 20, item 4: after "Typ je juiste adres zo: 'nieuw adres: ...'" the bare address is the answer."""
+    page.get_by_test_id("demo-login").click()
+    page.get_by_test_id("demo-customer-C0030").click()
+    expect(page.get_by_test_id("demo-user")).to_be_visible()
+    page.get_by_test_id("chat-launcher").click()
+    ask(page, "mijn adres klopt niet", "nieuw adres:")
+    summary = ask(page, "Prinsengracht 263, 1016 GV Amsterdam", "Zal ik het indienen?")
+    assert "Prinsengracht 263, 1016 GV Amsterdam" in summary  # a correction to confirm (topic correct_my_data)
+    ask(page, "nee", "Goed, ik heb niets ingediend.")
+
+
+def test_each_question_of_issue_20_gets_the_answer_it_asks_for(page, published):
+    """Issue 20, item 5, typed as a customer would, each in its language; the answer's topic by what it shows."""
+    current = published[-1]
+    contact = next(c for c in current["categories"] if c["id"] == "contact_details")
+    page.get_by_test_id("chat-launcher").click()
+
+    store = ask(page, "ik wil niet meer gevolgd worden in de winkel", "hoef niet te weten wie je bent")  # opt_out
+    assert "Winkelbezoek tellen" in store and "code van 6 cijfers" not in store  # not linked to a person
+
+    mails = ask(page, "I want to stop getting marketing emails", "know it's you")  # opt_out
+    assert "'unsubscribe'" in mails and "Count my store visits" not in mails
+
+    gain = ask(page, "wat krijg ik ervoor terug", "Wat je ervoor terugkrijgt")  # why_data_used: the benefit
+    assert "boekhouding" not in gain.lower()
+
+    ask(page, "Do you share my data with Facebook or Google?",
+        "does not list Facebook or Google as a recipient")  # sharing_third_parties
+
+    typo = ask(page, "waarvoor gebruiken jullie mijn telefonnummer?", "versie")  # why_data_used, one category
+    assert f"Waarvoor we je {contact['name']['nl']} gebruiken" in typo
+
+    again = ask(page, "laat mijn gegevens nog eens zien", "Log in")  # access_my_data
+    assert current["topics"]["rights"]["access"]["nl"][:40] in again and "Wie je gegevens ontvangt" not in again
+

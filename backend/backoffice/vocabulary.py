@@ -12,18 +12,21 @@ from .requests import rules as rr
 @dataclass(frozen=True)
 class Consent:
     """A consent the customer can withdraw or opt out of: its id in the marketing system, the purpose
-    of the knowledge base it serves, and whether it is direct marketing (Art. 21(2): stopping it is
-    absolute)."""
+    of the knowledge base it serves, whether it is direct marketing (Art. 21(2): stopping it is
+    absolute), and whether its data is linked to the customer: when it is not (the Wi-Fi counts hold a
+    scrambled phone code, not a name), the customer switches it off with the register's instruction and
+    no one asks who they are, which would serve no purpose."""
 
     id: str
     purpose: str
     direct_marketing: bool
+    linked_to_customer: bool = True
 
 
 CONSENTS = (
     Consent("newsletter", "newsletter", direct_marketing=True),
     Consent("personalised_offers", "personalised_offers", direct_marketing=True),
-    Consent("wifi_counting", "store_visitor_counting", direct_marketing=False),
+    Consent("wifi_counting", "store_visitor_counting", direct_marketing=False, linked_to_customer=False),
 )
 CONSENT_IDS = tuple(c.id for c in CONSENTS)
 DIRECT_MARKETING = tuple(c.id for c in CONSENTS if c.direct_marketing)
@@ -35,7 +38,8 @@ def served() -> dict:
     return {
         "rights": [t.value for t in rr.RequestType],
         "statuses": [s.value for s in rr.Status],
-        "consents": [{"id": c.id, "purpose": c.purpose, "direct_marketing": c.direct_marketing} for c in CONSENTS],
+        "consents": [{"id": c.id, "purpose": c.purpose, "direct_marketing": c.direct_marketing,
+                      "linked_to_customer": c.linked_to_customer} for c in CONSENTS],
         "correctable_fields": list(CORRECTABLE_FIELDS),
         "address_parts": list(ADDRESS_PARTS),
     }

@@ -94,9 +94,12 @@ def test_the_vocabulary_is_served_to_the_assistant(db_url):
         assert client.get("/api/vocabulary").status_code == 401
         served = client.get("/api/vocabulary", headers=SERVICE).json()
     assert served["consents"] == [
-        {"id": "newsletter", "purpose": "newsletter", "direct_marketing": True},
-        {"id": "personalised_offers", "purpose": "personalised_offers", "direct_marketing": True},
-        {"id": "wifi_counting", "purpose": "store_visitor_counting", "direct_marketing": False}]
+        {"id": "newsletter", "purpose": "newsletter", "direct_marketing": True, "linked_to_customer": True},
+        {"id": "personalised_offers", "purpose": "personalised_offers", "direct_marketing": True,
+         "linked_to_customer": True},
+        # the Wi-Fi counts hold a scrambled phone code, not a customer: stopping them needs no verification
+        {"id": "wifi_counting", "purpose": "store_visitor_counting", "direct_marketing": False,
+         "linked_to_customer": False}]
     assert {c["purpose"] for c in served["consents"]} <= {p.id for p in REGISTER.purposes}
     assert served["correctable_fields"] == ["name", "address", "email", "phone"]
     assert "objection_direct_marketing" in served["rights"] and served["statuses"][0] == "received"
