@@ -44,7 +44,7 @@ def one_month_after(day: dt.date) -> dt.date:
     return next_month.replace(day=min(day.day, (following - dt.timedelta(days=1)).day))
 
 
-OLD = "2026-09"
+OLD = "2026-12"
 SWITCH = midnight_in_two_days()
 NEW = f"{SWITCH:%Y-%m-%d}"  # a version named by its day: no published version has such a name
 LEAD = 75  # seconds of the back office's clock before the switch: time to verify and see the summary

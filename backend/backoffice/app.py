@@ -56,11 +56,12 @@ def create_app(settings: Settings | None = None, clock: Clock = utcnow) -> FastA
     systems = CompanySystems(catalogue, settings.catalogue_variables(), settings.my_data_timeout_seconds)
     # What the catalogue and the register disagree on is known at once; what the systems say of
     # themselves once they answer (they may start after the back office).
-    problems = CatalogueProblems(catalogue.register_mismatches(kb.current_at(clock())))
+    register = kb.current_at(clock())
+    problems = CatalogueProblems(catalogue.register_mismatches(register))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        checking = threading.Thread(target=problems.check_systems, args=(systems,), daemon=True, name="catalogue-check")
+        checking = threading.Thread(target=problems.check_systems, args=(systems, register), daemon=True, name="catalogue-check")
         checking.start()
         app.state.handoff.run_upkeep(clock)
         yield
@@ -76,7 +77,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utcnow) -> FastA
     app.state.process = Process(settings, kb, catalogue, sessions, clock)
     app.state.catalogue_problems = problems
     app.state.verification = identity.Verification.start(settings, sessions, systems, clock)
-    app.state.my_data = my_data.DataSources.start(settings, systems)
+    app.state.my_data = my_data.DataSources.start(settings, systems, problems)
     app.state.demo_customers = demo.DemoCustomers()
     app.state.handoff = handoff.Handoff.start(settings, sessions, clock)
 

@@ -157,6 +157,26 @@ class Catalogue:
                      f"{version.version.id}" for c in holders if c not in named]
         return problems
 
+    def undeclared_fields(self, version: KnowledgeVersion, exported: Iterable[tuple[str, str, Iterable[str]]]) -> list[str]:
+        """Each field a company system returns in an export (`exported`: system, category, and a record
+        or the field names its `GET /systems` lists) that the register's category does not declare:
+        data held without the register saying so, named once per system, category and field. The
+        assistant's own records are the back office's."""
+        problems = []
+        for system, category_id, record in exported:
+            if system == ASSISTANT:
+                continue
+            category = version.category(category_id)
+            declared = (category.fields or {}) if category is not None else {}
+            for field in record:
+                if field in declared:
+                    continue
+                problem = (f"{system}: its export of '{category_id}' holds the field '{field}', which the register of "
+                           f"version {version.version.id} does not declare: declare it with its purpose, or stop holding it")
+                if problem not in problems:
+                    problems.append(problem)
+        return problems
+
     def system_mismatches(self, system: str, served: dict | None) -> list[str]:
         """Where a system's own `GET /systems` entry disagrees with the catalogue (`served` None: it has none)."""
         if served is None:

@@ -14,12 +14,13 @@ from backoffice.catalogue import ASSISTANT, Catalogue, CatalogueError
 from backoffice.knowledge.rules import KnowledgeBase
 from backoffice.shared.company_systems import CompanySystems, mismatches
 
-from .conftest import KNOWLEDGE, company_systems, fresh_secret, systems_at
+from .conftest import KNOWLEDGE, SYSTEMS_TOKEN, company_systems, eventually, fresh_secret, systems_at
 from .ledger.test_ledger_api import SERVICE, settings_for
 from .staff.conftest import sign_in
 
 CATALOGUE = catalogue.load()
 REGISTER = KnowledgeBase.load(KNOWLEDGE).versions["2026-09"]
+CURRENT = KnowledgeBase.load(KNOWLEDGE).current()
 
 
 def test_the_catalogue_routes_each_category_to_the_systems_that_hold_it():
@@ -44,15 +45,57 @@ def test_the_demo_company_systems_agree_with_the_catalogue(tmp_path):
     token = fresh_secret("catalogue-systems")
     with company_systems(tmp_path, token) as company:
         systems = CompanySystems(CATALOGUE, systems_at(company.url, token), timeout=5)
-        assert mismatches(systems) == ([], [])
+        assert mismatches(systems, CURRENT) == ([], [])
         changed = Catalogue({**CATALOGUE.systems, "wifi": CATALOGUE.systems["wifi"].__class__(
             "wifi", CATALOGUE.systems["wifi"].url, CATALOGUE.systems["wifi"].token, ("store_visits", "website_usage"), ("export",))})
         other = CompanySystems(changed, systems_at(company.url, token), timeout=5)
-        assert mismatches(other) == ([
+        assert mismatches(other, CURRENT) == ([
             "wifi: the catalogue says categories store_visits, website_usage, the system itself store_visits",
             "wifi: the catalogue says operations export, the system itself erase, export, restrict"], [])
         systems.close()
         other.close()
+
+
+def test_every_field_the_demo_systems_export_is_declared_in_the_register(company_process):
+    """Nothing held that is not declared: every field of every seeded customer's export, in every
+    system, is a field the current register's category declares (the date of birth included)."""
+    systems = CompanySystems(CATALOGUE, systems_at(company_process.url, SYSTEMS_TOKEN), timeout=5)
+    exported = []
+    for number in range(1, 51):
+        for system in CATALOGUE.company_systems:
+            response = systems.export(system, f"C{number:04d}")
+            if response.status_code == 200:
+                exported += [(system, category, record) for category, records in response.json()["categories"].items()
+                             for record in records]
+    systems.close()
+    assert {field for _, category, record in exported if category == "account" for field in record} >= {"date_of_birth"}
+    assert CATALOGUE.undeclared_fields(CURRENT, exported) == []
+    account = CURRENT.category("account")
+    assert account is not None and "geboortedatum" in account.description.nl
+
+
+def test_a_field_the_register_does_not_declare_is_named_to_the_privacy_team(company_process, knowledge_copy, db_url, caplog):
+    """A register without the date of birth (as the demo's was): the start-up check names the CRM's
+    field in the log and on the privacy team's page, and so does a customer's export that holds it."""
+    current = KnowledgeBase.load(knowledge_copy).current().version.id
+    path = knowledge_copy / current / "categories.yml"
+    path.write_text(path.read_text().replace("      date_of_birth:\n", "      born_on:\n"))
+    (knowledge_copy / "published.lock").write_text("{}")
+    KnowledgeBase.publish_lock(knowledge_copy)
+    register = KnowledgeBase.load(knowledge_copy).current()
+    named = (f"crm: its export of 'account' holds the field 'date_of_birth', which the register of version {current} "
+             "does not declare: declare it with its purpose, or stop holding it")
+    export = company_process.export("crm", "C0001")["categories"]
+    assert CATALOGUE.undeclared_fields(register, [("crm", c, r) for c, found in export.items() for r in found]) == [named]
+    settings = settings_for(db_url, knowledge_dir=knowledge_copy, company_systems_url=company_process.url)
+    with caplog.at_level("WARNING"), TestClient(create_app(settings)) as client:
+        sign_in(client, "privacy_officer", "Sanne")
+        found = eventually(lambda: named in client.get("/api/privacy/requests").json()["catalogue_problems"], 30,
+                           "the undeclared field named on the privacy page")
+        page = client.get("/console/privacy/requests").text
+    assert found
+    assert "date_of_birth" in page and 'data-testid="catalogue-problems"' in page
+    assert any(named in r.getMessage() for r in caplog.records)
 
 
 def test_an_erasure_of_everything_keeps_what_no_system_holds_in_sight_of_the_privacy_team(db_url):
@@ -65,7 +108,7 @@ def test_an_erasure_of_everything_keeps_what_no_system_holds_in_sight_of_the_pri
         overview = client.get("/api/privacy/requests").json()
         page = client.get("/console/privacy/requests").text
     assert overview["counts"]["needs_attention"] == 1
-    assert overview["catalogue_problems"][:1] == [CATALOGUE.register_mismatches(REGISTER)[0]]
+    assert overview["catalogue_problems"][:1] == [CATALOGUE.register_mismatches(CURRENT)[0]]
     assert 'data-testid="catalogue-problems"' in page and "website_usage" in page
 
 

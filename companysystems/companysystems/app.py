@@ -22,6 +22,7 @@ from sqlalchemy import text
 
 from .config import Settings
 from .data_operations import (
+    FIELDS,
     OPERATIONS,
     PREFERENCES,
     RECTIFIABLE,
@@ -152,6 +153,7 @@ class SystemOut(BaseModel):
     )
     rectifiable_fields: list[str] = Field(description="the fields rectify corrects; empty when the system does not rectify")
     preferences: list[str] = Field(description="the purposes preferences sets; empty when the system holds no consents")
+    fields: dict[str, list[str]] = Field(description="per category, the fields its export records hold")
 
 
 class CatalogueOut(BaseModel):
@@ -413,6 +415,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     operations=list(OPERATIONS[name]),
                     rectifiable_fields=list(RECTIFIABLE.get(name, ())),
                     preferences=list(PREFERENCES) if "preferences" in OPERATIONS[name] else [],
+                    fields={category: list(FIELDS[category]) for category in held},
                 )
                 for name, held in SYSTEMS.items()
             ]

@@ -336,6 +336,24 @@ def _export_service(s: Session, cid: str) -> list[dict]:
     ]
 
 
+# The fields of each category's export records, as `GET /systems` lists them: the back office checks
+# them against the register of processing at start (a field no category declares is held undeclared).
+FIELDS: dict[str, tuple[str, ...]] = {
+    "contact_details": ("first_name", "last_name", "address", "email", "phone", "updated_at"),
+    "account": ("login_email", "created_at", "last_login_at", "date_of_birth"),
+    "purchase_history": ("order_number", "ordered_at", "channel", "store", "status", "delivery_name", "delivery_address",
+                         "total_cents", "currency", "lines"),
+    "invoices": ("invoice_number", "order_number", "issued_at", "billing_name", "billing_address", "lines", "total_cents",
+                 "vat_cents", "currency", "retained_until"),
+    "payment_details": ("kind", "paid_at", "method", "card_last4", "amount_cents", "currency", "reference", "order_number",
+                        "iban", "account_holder", "added_at"),
+    "loyalty": ("card_number", "tier", "points_balance", "enrolled_at", "transactions"),
+    "profile_segments": ("segment", "assigned_at", "derived_from"),
+    "marketing_preferences": ("purpose", "granted", "changed_at", "source"),
+    "store_visits": ("kind", "mac_hash", "registered_at", "store", "entered_at", "left_at"),
+    "customer_service": ("ticket_number", "opened_at", "closed_at", "channel", "subject", "status", "notes"),
+}
+
 EXPORTERS: dict[str, Callable[[Session, str], list[dict]]] = {
     "contact_details": _export_contact,
     "account": _export_account,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from companysystems.data_operations import OPERATIONS, PREFERENCES, RECTIFIABLE, SYSTEMS
+from companysystems.data_operations import FIELDS, OPERATIONS, PREFERENCES, RECTIFIABLE, SYSTEMS
 
 from .conftest import AUTH
 
@@ -26,6 +26,7 @@ def test_catalogue_names_each_systems_operations(client):
         "operations": ["lookup", "export", "erase", "restrict", "rectify"],
         "rectifiable_fields": list(RECTIFIABLE["crm"]),
         "preferences": [],
+        "fields": {category: list(FIELDS[category]) for category in ("contact_details", "account")},
     }
     assert catalogue["marketing"]["operations"] == ["export", "erase", "restrict", "preferences"]
     assert catalogue["marketing"]["preferences"] == list(PREFERENCES)
@@ -33,6 +34,23 @@ def test_catalogue_names_each_systems_operations(client):
         assert {"export", "erase", "restrict"} <= set(system["operations"]), name
         assert bool(system["rectifiable_fields"]) == ("rectify" in system["operations"]), name
         assert bool(system["preferences"]) == ("preferences" in system["operations"]), name
+
+
+def test_the_fields_listed_are_the_fields_every_export_holds(client):
+    """`GET /systems` lists per category the fields its exports hold, and the back office checks those
+    against the register at start: over every seeded customer, each field listed is exported and
+    nothing is exported that is not listed."""
+    listed = {s["system"]: s["fields"] for s in client.get("/systems", headers=AUTH).json()["systems"]}
+    exported: dict[str, set[str]] = {category: set() for category in FIELDS}
+    for number in range(1, 10_000):
+        answers = [client.get(f"/systems/{system}/customers/C{number:04d}/export", headers=AUTH) for system in SYSTEMS]
+        if all(answer.status_code == 404 for answer in answers):
+            break
+        for answer in answers:
+            for category, records in answer.json().get("categories", {}).items():
+                for record in records:
+                    exported[category] |= set(record)
+    assert {category: set(fields) for s in listed.values() for category, fields in s.items()} == exported
 
 
 @pytest.mark.parametrize(

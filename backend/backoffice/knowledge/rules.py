@@ -87,12 +87,23 @@ class Retention(Strict):
     reason: Text
 
 
+class FieldWords(Text):
+    """How the register names one field a system exports, and each coded value it can hold (a
+    status, a payment method), so a customer reads words, not the systems' codes."""
+
+    values: dict[str, Text] = {}
+
+
 class Category(Strict):
     id: str
     name: Text
     description: Text
     source: Text
     systems: list[str]  # the register's own word; the system catalogue says who holds it (checked at start)
+    # Every field a system's export of this category holds, by the export's own name. A field no
+    # category declares is named to the privacy team (`Catalogue.undeclared_fields`). None: the
+    # version (before 2026-12) declared no fields.
+    fields: dict[str, FieldWords] | None = None
     retention: Retention
     kept_after_erasure: Text | None = None
 

@@ -24,8 +24,9 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import sessionmaker
 
 from ..identity.presence import Presence, not_verified, presence, verified_binding
+from ..knowledge.rules import KnowledgeVersion
 from ..settings import Settings
-from ..shared.company_systems import CompanySystems
+from ..shared.company_systems import CatalogueProblems, CompanySystems
 from ..shared.dependencies import ClockDep, KnowledgeDep, SessionsDep, SettingsDep
 from ..shared.responses import PRIVATE
 from ..shared.service_auth import require_service
@@ -50,18 +51,25 @@ class DataSources:
     systems: CompanySystems
     tracker: TrackerStore
     links: ExportLinks
+    problems: CatalogueProblems  # where a field held but not declared in the register is named
 
     @classmethod
-    def start(cls, settings: Settings, systems: CompanySystems) -> DataSources:
+    def start(cls, settings: Settings, systems: CompanySystems, problems: CatalogueProblems) -> DataSources:
         secret = settings.export_link_secret
         if not usable_secret(secret):
             log.warning("EXPORT_LINK_SECRET is not set (or shorter than 32 bytes): download links use a random key of "
                         "this process, and stop working when it restarts")
             secret = secrets.token_hex(32)
-        return cls(systems, TrackerStore(settings.tracker_url), ExportLinks(secret, dt.timedelta(minutes=settings.export_link_minutes)))
+        return cls(systems, TrackerStore(settings.tracker_url), ExportLinks(secret, dt.timedelta(minutes=settings.export_link_minutes)),
+                   problems)
 
-    def of(self, sessions: sessionmaker, customer_id: str, now: dt.datetime) -> Holdings:
-        return collect(self.systems, self.tracker, sessions, customer_id, now)
+    def of(self, sessions: sessionmaker, customer_id: str, now: dt.datetime, version: KnowledgeVersion) -> Holdings:
+        """Everything held about the customer; every field an export returned is checked against the
+        register, and one it does not declare is named to the privacy team."""
+        holdings = collect(self.systems, self.tracker, sessions, customer_id, now)
+        self.problems.add(self.systems.catalogue.undeclared_fields(
+            version, ((system, category, record) for category, found in holdings.records.items() for system, record in found)))
+        return holdings
 
 
 def sources(request: Request) -> DataSources:
@@ -94,11 +102,12 @@ def my_data(customer_id: VerifiedCustomer, sessions: SessionsDep, kb: KnowledgeD
     if customer_id is None:
         return not_verified()
     now = clock()
+    version = kb.current_at(now)
     try:
-        holdings = data.of(sessions, customer_id, now)
+        holdings = data.of(sessions, customer_id, now, version)
     except SystemUnavailable as exc:
         return unavailable(exc)
-    return JSONResponse(overview(holdings, kb.current_at(now), language), headers=PRIVATE)
+    return JSONResponse(overview(holdings, version, language), headers=PRIVATE)
 
 
 @router.post("/api/conversations/{conversation_id}/exports", dependencies=[Depends(require_service)], status_code=201)
@@ -123,11 +132,11 @@ def download(token: str, kind: Literal["json", "csv"], sessions: sessionmaker, k
             link = data.links.verify(token, now, session)
     except LinkError as exc:
         return JSONResponse({"reason": exc.reason, "detail": str(exc)}, status_code=exc.status, headers=DOWNLOAD)
+    version = kb.current_at(now)
     try:
-        holdings = data.of(sessions, link.customer_id, now)
+        holdings = data.of(sessions, link.customer_id, now, version)
     except SystemUnavailable as exc:
         return unavailable(exc)
-    version = kb.current_at(now)
     if kind == "json":
         body = json.dumps(export_document(holdings, version, link.language), ensure_ascii=False, indent=2)
         media_type = "application/json"

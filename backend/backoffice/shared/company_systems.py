@@ -13,6 +13,7 @@ from urllib.parse import quote
 import httpx2
 
 from ..catalogue import Catalogue
+from ..knowledge.rules import KnowledgeVersion
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,10 @@ class CompanySystems:
 
 
 
-def mismatches(systems: CompanySystems) -> tuple[list[str], list[str]]:
-    """Where each system's own `GET /systems` disagrees with the catalogue, and the systems that could
-    not be asked (not up yet, or not answering the contract)."""
+def mismatches(systems: CompanySystems, version: KnowledgeVersion) -> tuple[list[str], list[str]]:
+    """Where each system's own `GET /systems` disagrees with the catalogue, or lists a field of its
+    exports that the register (`version`) does not declare; and the systems that could not be asked
+    (not up yet, or not answering the contract)."""
     problems: list[str] = []
     unread: list[str] = []
     listings: dict[str, list | None] = {}
@@ -71,6 +73,12 @@ def mismatches(systems: CompanySystems) -> tuple[list[str], list[str]]:
             continue
         served = next((s for s in listed if isinstance(s, dict) and s.get("system") == system), None)
         problems += systems.catalogue.system_mismatches(system, served)
+        fields = served.get("fields") if served is not None else None
+        if isinstance(fields, dict) and all(isinstance(names, list) for names in fields.values()):
+            problems += systems.catalogue.undeclared_fields(version, [(system, c, names) for c, names in fields.items()])
+        elif served is not None:
+            problems.append(f"{system}: its GET /systems does not list the fields of its exports, so they were not "
+                            "checked against the register")
     return problems, unread
 
 
@@ -91,11 +99,11 @@ class CatalogueProblems:
                 log.warning("system catalogue: %s", problem)
                 self.found.append(problem)
 
-    def check_systems(self, systems: CompanySystems) -> None:
+    def check_systems(self, systems: CompanySystems, version: KnowledgeVersion) -> None:
         """Ask the systems until each answered, for up to a minute; then say which did not."""
         waited = 0.0
         while not self.stop.is_set():
-            found, unread = mismatches(systems)
+            found, unread = mismatches(systems, version)
             if not unread or waited >= self.SYSTEMS_WAIT_SECONDS:
                 self.add(found + [f"{system}: its GET /systems could not be read, so the catalogue was not checked "
                                   "against it" for system in unread])
