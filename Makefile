@@ -27,10 +27,11 @@ export TEST_CLOCK_SHIFT_SECONDS := $(shell echo $$(( $$(date -u -d '$(TEST_TODAY
 export PYTHONPATH := $(CURDIR)/tests/clock$(if $(PYTHONPATH),:$(PYTHONPATH))
 endif
 
-.PHONY: help run test lint shell stop eval validate-knowledge publish-knowledge deps test-deps clean
+.PHONY: help run test check lint shell stop eval validate-knowledge publish-knowledge deps test-deps clean
 
 help:
 	@echo "make run    start the assistant and print the demo website's address"
+	@echo "make check  lint and the pure tests, in a few minutes"
 	@echo "make test   install what the tests need and run them all (TEST_TODAY=YYYY-MM-DD: on that day)"
 	@echo "make shell  chat with the assistant in the terminal"
 	@echo "make eval FILE=\"<tsv> ...\"  measure topic accuracy on one or more question sets"
@@ -119,6 +120,11 @@ lint: deps
 	$(RASA_VENV)/bin/mypy
 	cd backend && ../$(BO_VENV)/bin/ruff check backoffice tests && ../$(BO_VENV)/bin/mypy
 	cd companysystems && ../$(BO_VENV)/bin/ruff check && ../$(BO_VENV)/bin/mypy
+
+# The quick loop: lint and the tests marked `unit` (scripts/kinds.py); the company systems have none.
+check: lint validate-knowledge
+	cd backend && ../$(BO_VENV)/bin/python -m pytest -q -m unit
+	$(RASA_VENV)/bin/python -m pytest -q -m unit tests
 
 test: test-deps validate-knowledge lint
 	@test -z "$(TEST_TODAY)" || for py in $(RASA_VENV)/bin/python $(BO_VENV)/bin/python; do \

@@ -19,6 +19,9 @@ from stack import Stack, isolated_env, load_env
 
 from actions.backoffice import Vocabulary
 
+# the markers unit, stack and browser (scripts/kinds.py): `-m unit` runs the pure tests alone
+pytest_plugins = ["kinds"]
+
 ROOT = Path(__file__).resolve().parents[1]
 
 TEST_VAR = ROOT / "var" / f"test-{os.getpid()}"

@@ -15,6 +15,9 @@ from stack import Process, eventually, free_port, fresh_secret, serving  # noqa:
 from backoffice import catalogue
 from backoffice.shared.database import migrate
 
+# the markers unit, stack and browser (scripts/kinds.py): `-m unit` runs the pure tests alone
+pytest_plugins = ["kinds"]
+
 ROOT = Path(__file__).resolve().parents[2]
 
 KNOWLEDGE = ROOT / "knowledge"

@@ -22,6 +22,9 @@ from companysystems.data_operations import CompanySystems
 from companysystems.db import connect
 from companysystems.seed import seed
 
+# the markers unit, stack and browser (scripts/kinds.py): `-m unit` runs the pure tests alone
+pytest_plugins = ["kinds"]
+
 TOKEN = "test-systems-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PG_ADMIN = "postgresql+{driver}://postgres@localhost:5432/postgres"
