@@ -8,6 +8,11 @@
   off unless TELEGRAM_TOKEN and TELEGRAM_SECRET_TOKEN are set.
 - `connectors.teams.TeamsInput`: Microsoft Teams for a single-tenant Azure bot (token issuer, audience
   and tenant checked); off unless TEAMS_APP_ID, TEAMS_APP_PASSWORD and TEAMS_TENANT_ID are set.
+- `connectors.whatsapp.WhatsAppInput`: Meta's WhatsApp Business Cloud API webhook, signed posts only;
+  off unless WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN, WHATSAPP_ACCESS_TOKEN and
+  WHATSAPP_PHONE_NUMBER_ID are set.
+- `connectors.delivery`: how WhatsApp, Telegram and Teams send (in order per recipient, in the
+  background, repeated only where a repeat is harmless) and take each incoming id once.
 - `connectors.limits`: what every channel lets through (message length, request and metadata size,
   sender id shape), and the "too long" answer.
 - `connectors.sentences`: every sentence the channels say themselves, in Dutch and English.

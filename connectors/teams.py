@@ -23,15 +23,20 @@ tenant, and talks to Microsoft with blocking `requests` calls. What this one doe
   in hand) goes to the conversation the user last wrote from: this process remembers it, and else
   reads it from the tracker (the latest message's `_teams` metadata, set here).
 - **Bounded input** (connectors/limits.py): body size, the "too long" answer, text well formed.
+- **Each activity once**, also when Microsoft sends it again and across replicas (its conversation
+  and activity id), and replies sent per user in order in the background, repeated only where that
+  is harmless (connectors/delivery.py: never a message after a 5xx or a timeout).
 
 A Teams user id is not proof of identity: verification is the e-mail code, as on every channel.
-Settings: `TEAMS_APP_ID`, `TEAMS_APP_PASSWORD`, `TEAMS_TENANT_ID`; off (a plain 404) while one is empty. For
-tests only: `TEAMS_LOGIN_URL` (default https://login.microsoftonline.com) and `TEAMS_OPENID_METADATA_URL`.
+Settings: `TEAMS_APP_ID`, `TEAMS_APP_PASSWORD`, `TEAMS_TENANT_ID`; off (a plain 404) while one is empty;
+`CHANNEL_REDIS_URL` (the activity ids every replica shares). For tests only: `TEAMS_LOGIN_URL` (default
+https://login.microsoftonline.com) and `TEAMS_OPENID_METADATA_URL`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import re
@@ -48,6 +53,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from connectors import delivery
 from connectors.edge import keep_the_version_private, not_found
 from connectors.limits import MAX_REQUEST_BYTES, is_sender_id, is_too_long, too_long_answer, well_formed_text
 from connectors.sentences import TEAMS_NOTICES
@@ -67,6 +73,7 @@ TOKEN_RENEW_MARGIN_SECONDS = 300
 MAX_TOKEN_CHARS = 4096  # Microsoft's tokens are 1-3 KB
 REMEMBERED_CONVERSATIONS = 10_000
 SENDER_PREFIX = "teams-"
+SEEN_SECONDS = 24 * 3600  # the Bot Connector sends an activity again within minutes, not days
 
 
 class TeamsRefused(Exception):
@@ -97,9 +104,15 @@ class TeamsOutput(OutputChannel):
     def __init__(self, channel: TeamsInput) -> None:
         self.channel = channel
 
+    def send(self, recipient_id: str, activity: dict[str, Any]) -> None:
+        """In the background, after the user's earlier messages (connectors/delivery.py), to the
+        conversation the user wrote from when it was said."""
+        reference = self.channel.remembered(recipient_id)
+        self.channel.outbox.send(recipient_id, functools.partial(self.channel.send_activity, recipient_id, activity, reference))
+
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         for part in [p for p in text.strip().split("\n\n") if p.strip()] or [text]:
-            await self.channel.send_activity(recipient_id, {"type": "message", "text": part})
+            self.send(recipient_id, {"type": "message", "text": part})
 
     async def send_text_with_buttons(self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any) -> None:
         actions = [
@@ -112,14 +125,14 @@ class TeamsOutput(OutputChannel):
             if b.get("title") or b.get("payload")
         ]
         card = {"contentType": "application/vnd.microsoft.card.hero", "content": {"text": text, "buttons": actions}}
-        await self.channel.send_activity(recipient_id, {"type": "message", "attachments": [card]})
+        self.send(recipient_id, {"type": "message", "attachments": [card]})
 
     async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
         card = {"contentType": "application/vnd.microsoft.card.hero", "content": {"images": [{"url": image}]}}
-        await self.channel.send_activity(recipient_id, {"type": "message", "attachments": [card]})
+        self.send(recipient_id, {"type": "message", "attachments": [card]})
 
     async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
-        await self.channel.send_activity(recipient_id, {"type": "message", **json_message})
+        self.send(recipient_id, {"type": "message", **json_message})
 
 
 class TeamsInput(BotFrameworkInput):
@@ -138,6 +151,7 @@ class TeamsInput(BotFrameworkInput):
             tenant_id=credentials.get("tenant_id"),
             login_url=credentials.get("login_url"),
             openid_metadata_url=credentials.get("openid_metadata_url"),
+            redis_url=credentials.get("redis_url"),
         )
 
     def __init__(
@@ -147,6 +161,7 @@ class TeamsInput(BotFrameworkInput):
         tenant_id: str | None = None,
         login_url: str | None = None,
         openid_metadata_url: str | None = None,
+        redis_url: str | None = None,
     ) -> None:
         # Rasa's __init__ fetches the multi-tenant keys at start with a blocking call: not used.
         self.app_id = (app_id or "").strip()
@@ -166,6 +181,8 @@ class TeamsInput(BotFrameworkInput):
         self._conversations: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._bot_token: tuple[float, str] = (0.0, "")
         self._blueprint: Blueprint | None = None
+        self.outbox = delivery.Outbox("teams")
+        self.seen = delivery.SeenIds("teams", (redis_url or "").strip(), SEEN_SECONDS) if self.on else None
         if not self.on:
             missing = ", ".join(
                 n
@@ -253,12 +270,11 @@ class TeamsInput(BotFrameworkInput):
             "client_secret": self.app_password,
             "scope": TOKEN_SCOPE,
         }
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT_SECONDS)) as http:
-            async with http.post(f"{self.login_url}/{self.tenant_id}/oauth2/v2.0/token", data=form) as answer:
-                body = await answer.json(content_type=None)
-                if answer.status != 200 or not isinstance(body, dict) or not body.get("access_token"):
-                    error = str(body.get("error") if isinstance(body, dict) else "")[:80]
-                    raise RuntimeError(f"the tenant's token endpoint answered {answer.status} ({error})")
+        answer = await delivery.call("teams", f"{self.login_url}/{self.tenant_id}/oauth2/v2.0/token", form=form,
+                                     idempotent=True)
+        body = answer.body if isinstance(answer.body, dict) else {}
+        if answer.status != 200 or not body.get("access_token"):
+            raise delivery.Undelivered(f"the tenant's token endpoint answered {answer.status} ({str(body.get('error'))[:80]})")
         lifetime = max(int(body.get("expires_in") or 0) - TOKEN_RENEW_MARGIN_SECONDS, 0)
         self._bot_token = (time.monotonic() + lifetime, str(body["access_token"]))
         return self._bot_token[1]
@@ -268,6 +284,9 @@ class TeamsInput(BotFrameworkInput):
         self._conversations.move_to_end(sender)
         while len(self._conversations) > REMEMBERED_CONVERSATIONS:
             self._conversations.popitem(last=False)
+
+    def remembered(self, sender: str) -> dict[str, Any] | None:
+        return self._conversations.get(sender)
 
     async def reference_of(self, sender: str) -> dict[str, Any] | None:
         """Where the user last wrote from: remembered here, else the latest message's `_teams` in the tracker."""
@@ -284,10 +303,12 @@ class TeamsInput(BotFrameworkInput):
                 return reference
         return None
 
-    async def send_activity(self, recipient_id: str, activity: dict[str, Any]) -> None:
-        reference = await self.reference_of(recipient_id)
+    async def send_activity(self, recipient_id: str, activity: dict[str, Any], reference: dict[str, Any] | None = None) -> None:
+        """Post one activity, once: a repeat after a 5xx or a timeout may show it twice. Without a
+        reference, to where the user last wrote from."""
+        reference = reference or await self.reference_of(recipient_id)
         if reference is None:
-            raise RuntimeError(f"no Teams conversation is known for {recipient_id[:24]}")
+            raise delivery.Undelivered("no Teams conversation is known for the user")
         url = f"{str(reference['service_url']).rstrip('/')}/v3/conversations/{reference['conversation_id']}/activities"
         body = {
             **activity,
@@ -296,10 +317,16 @@ class TeamsInput(BotFrameworkInput):
             "recipient": reference.get("user") or {},
         }
         headers = {"Authorization": f"Bearer {await self.bot_token()}"}
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT_SECONDS)) as http:
-            async with http.post(url, json=body, headers=headers) as answer:
-                if answer.status >= 400:
-                    raise RuntimeError(f"the Bot Connector refused a message: {answer.status}")
+        answer = await delivery.call("teams", url, json=body, headers=headers, idempotent=False)
+        if not answer.ok:
+            raise delivery.Undelivered(f"the Bot Connector answered {answer.status or 'nothing'}")
+
+    async def first_time(self, activity: dict[str, Any]) -> bool:
+        """False for an activity taken before (activity ids are unique within a conversation only)."""
+        activity_id, conversation_id = activity.get("id"), an_object(activity.get("conversation")).get("id")
+        if self.seen is None or not isinstance(activity_id, str) or not isinstance(conversation_id, str):
+            return True
+        return await self.seen.first_time(f"{conversation_id}/{activity_id}")
 
     # --- the webhook -------------------------------------------------------------------------------------
 
@@ -329,6 +356,11 @@ class TeamsInput(BotFrameworkInput):
                 self.check_tenant(activity)
             except TeamsRefused as refused:
                 return response.json({"error": "refused", "reason": refused.reason}, status=refused.status)
+            try:
+                if not await self.first_time(activity):
+                    return response.json({"ok": True})
+            except delivery.Unavailable:
+                return delivery.try_again_later()
             try:
                 await self.handle(activity, on_new_message)
             except Exception:

@@ -18,8 +18,10 @@ Telegram posts each update to `/webhooks/telegram/webhook`. What this channel do
 - **Button taps** (`callback_query`) are answered with `answerCallbackQuery` (Telegram's client shows
   a spinner until then) and their payload goes to the bot as if typed.
 - **Anything else is ignored cleanly** (200): edited messages, membership changes, channel posts,
-  polls; an update id seen lately by this process (Telegram's retry) is not handled twice. A photo,
-  sticker or voice note in a private chat gets "I can only read text".
+  polls. A photo, sticker or voice note in a private chat gets "I can only read text".
+- **Each update id once**, also when Telegram retries and across replicas, and answers sent per chat in
+  order in the background, repeated only where that is harmless (connectors/delivery.py: a 429 with
+  a short `retry_after`, a connection that failed; never a 5xx or a timeout to a `sendMessage`).
 - **Bounded input** (connectors/limits.py): a body over `MAX_REQUEST_BYTES` gets 413, a message over
   `MAX_MESSAGE_CHARS` the "too long" answer in the user's language (Telegram's `language_code`).
   Only that language reaches the tracker as metadata: no name, no username.
@@ -30,29 +32,30 @@ Telegram posts each update to `/webhooks/telegram/webhook`. What this channel do
 A Telegram user id is not proof of identity: verification is the e-mail code, as on every channel.
 Settings (bot/credentials.yml, from the environment): `TELEGRAM_TOKEN`, `TELEGRAM_SECRET_TOKEN` (32 to
 256 of A-Z a-z 0-9 _ -), `TELEGRAM_BOT_NAME` (the bot's username, for the t.me link),
-`TELEGRAM_API_URL` (default https://api.telegram.org; the tests point it at a local fake).
+`TELEGRAM_API_URL` (default https://api.telegram.org; the tests point it at a local fake), and
+`CHANNEL_REDIS_URL` (the update ids every replica shares).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import hmac
 import json
 import logging
 import os
 import re
 import sys
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from connectors import delivery
 from connectors.edge import keep_the_version_private, not_found
 from connectors.limits import MAX_REQUEST_BYTES, is_sender_id, is_too_long, too_long_answer, well_formed_text
 from connectors.sentences import TELEGRAM_NOTICES
@@ -69,14 +72,12 @@ MAX_TEXT_CHARS = 4096  # Telegram's limit on one message's text
 MAX_CALLBACK_DATA_BYTES = 64  # Telegram's limit on a button's callback_data
 MAX_BUTTON_TITLE_CHARS = 64
 MAX_BUTTONS = 20
-API_TIMEOUT_SECONDS = 10.0  # per Bot API call: well under Rasa's 60 s conversation lock
-MAX_RETRY_AFTER_SECONDS = 5  # a 429 asking to wait longer is not retried within the turn
-SEEN_UPDATES = 10_000  # update ids this process remembers, against Telegram's retries
+SEEN_SECONDS = 24 * 3600  # Telegram keeps an update it could not deliver for 24 hours
 READ_UPDATES = ["message", "callback_query"]  # the update types the webhook asks for
 GROUP_CHATS = frozenset({"group", "supergroup"})
 
 
-class TelegramApiError(Exception):
+class TelegramApiError(delivery.Undelivered):
     """The Bot API could not be reached or refused the call (the message never names the bot token)."""
 
 
@@ -128,35 +129,25 @@ def inline_keyboard(buttons: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 class BotApi:
-    """Calls of Telegram's Bot API (`<api_url>/bot<token>/<method>`), each with a timeout; a 429 with
-    a short `retry_after` is tried once more."""
+    """Calls of Telegram's Bot API (`<api_url>/bot<token>/<method>`), by connectors/delivery.py's rules."""
 
     def __init__(self, token: str, api_url: str = DEFAULT_API_URL) -> None:
         self.token = token
         self.api_url = (api_url or DEFAULT_API_URL).rstrip("/")
 
-    async def call(self, method: str, payload: dict[str, Any]) -> Any:
+    async def call(self, method: str, payload: dict[str, Any], idempotent: bool = True) -> Any:
+        """The call's result; `TelegramApiError` when Telegram did not take it. Sending a message is
+        not idempotent (`idempotent=False`): a repeat after a 5xx or a timeout may show it twice."""
         if not self.token:
             raise TelegramApiError("the Telegram channel is off: TELEGRAM_TOKEN is not set")
-        url = f"{self.api_url}/bot{self.token}/{method}"
-        for attempt in (1, 2):
-            try:
-                async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=API_TIMEOUT_SECONDS)) as http:
-                    async with http.post(url, json=payload) as answer:
-                        status = answer.status
-                        body = await answer.json(content_type=None)
-            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
-                raise TelegramApiError(f"{method}: the Bot API cannot be reached ({type(exc).__name__})") from None
-            if isinstance(body, dict) and body.get("ok") is True:
-                return body.get("result")
-            described = body.get("description") if isinstance(body, dict) else None
-            parameters = body.get("parameters") if isinstance(body, dict) else None
-            retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
-            if status == 429 and attempt == 1 and isinstance(retry_after, int) and 0 < retry_after <= MAX_RETRY_AFTER_SECONDS:
-                await asyncio.sleep(retry_after)
-                continue
-            raise TelegramApiError(f"{method}: the Bot API answered {status} ({str(described)[:200]})")
-        raise TelegramApiError(f"{method}: rate-limited by the Bot API")
+        answer = await delivery.call("telegram", f"{self.api_url}/bot{self.token}/{method}", json=payload,
+                                     idempotent=idempotent)
+        body = answer.body if isinstance(answer.body, dict) else {}
+        if body.get("ok") is True:
+            return body.get("result")
+        if not answer.status:
+            raise TelegramApiError(f"{method}: no answer from the Bot API")
+        raise TelegramApiError(f"{method}: the Bot API answered {answer.status} ({str(body.get('description'))[:200]})")
 
     def call_now(self, method: str, payload: dict[str, Any]) -> Any:
         """`call` outside an event loop (the command line)."""
@@ -170,25 +161,28 @@ class TelegramOutput(OutputChannel):
     def name(cls) -> str:
         return "telegram"
 
-    def __init__(self, api: BotApi) -> None:
-        self.api = api
+    def __init__(self, api: BotApi, outbox: delivery.Outbox) -> None:
+        self.api, self.outbox = api, outbox
+
+    def send(self, recipient_id: str, method: str, payload: dict[str, Any]) -> None:
+        """In the background, after the chat's earlier messages; sent once (a repeat may show it twice)."""
+        self.outbox.send(recipient_id, functools.partial(self.api.call, method, payload, idempotent=False))
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         chat_id = chat_of(recipient_id)
         for part in text_parts(text):
-            await self.api.call("sendMessage", {"chat_id": chat_id, "text": part})
+            self.send(recipient_id, "sendMessage", {"chat_id": chat_id, "text": part})
 
     async def send_text_with_buttons(self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any) -> None:
         chat_id = chat_of(recipient_id)
         parts = text_parts(text) or [""]
         for part in parts[:-1]:
-            await self.api.call("sendMessage", {"chat_id": chat_id, "text": part})
-        await self.api.call(
-            "sendMessage", {"chat_id": chat_id, "text": parts[-1] or "…", "reply_markup": inline_keyboard(buttons)}
-        )
+            self.send(recipient_id, "sendMessage", {"chat_id": chat_id, "text": part})
+        last = {"chat_id": chat_id, "text": parts[-1] or "…", "reply_markup": inline_keyboard(buttons)}
+        self.send(recipient_id, "sendMessage", last)
 
     async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
-        await self.api.call("sendPhoto", {"chat_id": chat_of(recipient_id), "photo": image})
+        self.send(recipient_id, "sendPhoto", {"chat_id": chat_of(recipient_id), "photo": image})
 
     async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
         text = json_message.get("text")
@@ -213,6 +207,7 @@ class TelegramInput(InputChannel):
             secret_token=credentials.get("secret_token"),
             bot_name=credentials.get("bot_name"),
             api_url=credentials.get("api_url"),
+            redis_url=credentials.get("redis_url"),
         )
 
     def __init__(
@@ -221,6 +216,7 @@ class TelegramInput(InputChannel):
         secret_token: str | None = None,
         bot_name: str | None = None,
         api_url: str | None = None,
+        redis_url: str | None = None,
     ) -> None:
         self.secret_token = (secret_token or "").strip()
         self.bot_name = (bot_name or "").strip().lstrip("@")
@@ -229,7 +225,8 @@ class TelegramInput(InputChannel):
             raise ValueError("TELEGRAM_SECRET_TOKEN must be 32 to 256 of A-Z a-z 0-9 _ - (e.g. `openssl rand -hex 32`)")
         if self.bot_name and not BOT_NAME.fullmatch(self.bot_name):
             raise ValueError("TELEGRAM_BOT_NAME must be the bot's username (5 to 32 of A-Z a-z 0-9 _), as BotFather gave it")
-        self._seen: OrderedDict[int, None] = OrderedDict()
+        self.outbox = delivery.Outbox("telegram")
+        self.seen = delivery.SeenIds("telegram", (redis_url or "").strip(), SEEN_SECONDS) if self.on else None
         if not self.on:
             missing = " and ".join(
                 n for n, v in (("TELEGRAM_TOKEN", self.api.token), ("TELEGRAM_SECRET_TOKEN", self.secret_token)) if not v
@@ -241,22 +238,11 @@ class TelegramInput(InputChannel):
         return bool(self.api.token and self.secret_token)
 
     def get_output_channel(self) -> TelegramOutput:
-        return TelegramOutput(self.api)
+        return TelegramOutput(self.api, self.outbox)
 
     def authorised(self, request: Request) -> bool:
         offered = request.headers.get(SECRET_HEADER, "").encode("utf-8", "surrogateescape")
         return hmac.compare_digest(offered, self.secret_token.encode())
-
-    def first_time(self, update_id: Any) -> bool:
-        """False for an update id this process handled lately (Telegram retries an update it got no 200 for)."""
-        if not isinstance(update_id, int):
-            return True
-        if update_id in self._seen:
-            return False
-        self._seen[update_id] = None
-        while len(self._seen) > SEEN_UPDATES:
-            self._seen.popitem(last=False)
-        return True
 
     def group_answer(self, language: str) -> str:
         link = f"https://t.me/{self.bot_name}" if self.bot_name else TELEGRAM_NOTICES["private_chat_link"][language]
@@ -288,7 +274,12 @@ class TelegramInput(InputChannel):
                 update = None
             if not isinstance(update, dict):
                 return response.json({"error": "bad_request", "reason": "an update is a JSON object"}, status=400)
-            if self.first_time(update.get("update_id")):
+            update_id = update.get("update_id")
+            try:
+                first = self.seen is None or not isinstance(update_id, int) or await self.seen.first_time(str(update_id))
+            except delivery.Unavailable:
+                return delivery.try_again_later()
+            if first:
                 try:
                     await self.handle(update, on_new_message)
                 except Exception:
@@ -319,7 +310,7 @@ class TelegramInput(InputChannel):
         chat_id = chat["id"]
         if chat.get("type") != "private":
             if chat.get("type") in GROUP_CHATS and isinstance(text, str):
-                await self.api.call("sendMessage", {"chat_id": chat_id, "text": self.group_answer(language)})
+                output.send(str(chat_id), "sendMessage", {"chat_id": chat_id, "text": self.group_answer(language)})
             return
         sender = f"{SENDER_PREFIX}{chat_id}"
         if not is_sender_id(sender):

@@ -11,18 +11,19 @@ WhatsApp Cloud channel of its own).
   template quick-reply taps; status webhooks (sent, delivered, read, failed) and other numbers'
   messages are ignored; media and other kinds are answered that only text is read. Every message
   goes through connectors/limits.py (length, well-formed text, sender id).
-- **Each message id once**, also when Meta retries and across replicas: the id is claimed with
-  Redis `SET NX` (WHATSAPP_DEDUP_REDIS_URL) before Meta gets its 200; without Redis the claim is
-  held in this process only (one log line says so). Redis unreachable: 503, so Meta tries again later.
+- **Each message id once**, also when Meta retries and across replicas: claimed before Meta gets its
+  200, in Redis when CHANNEL_REDIS_URL is set, else in this process (connectors/delivery.py). Redis
+  unreachable: 503, so Meta tries again later.
 - **The sender** is the business-scoped user id (BSUID, `CC.digits`) when the payload has one,
   else the phone number; replies go to a BSUID as `recipient` and to a phone number as `to`.
   A WhatsApp number proves nothing: customers verify with the e-mail code, as on the website.
 - **Answers come later.** Meta gets 200 at once; the message is marked read with the typing
   indicator and handed to the assistant in the background. What the assistant (or an agent, through
-  `get_output_channel`) says is sent per recipient in order, each call with a timeout and retried on
-  429, 5xx and network errors. Buttons become up to 3 reply buttons (20-character titles), else a
-  list of up to 10 rows (24-character titles); text is split at sentence boundaries under 4,096
-  characters. Outside the 24-hour customer service window (known from the customer's last message,
+  `get_output_channel`) says is sent per recipient in order, by connectors/delivery.py's rules: a
+  message is repeated after a 429 or a failed connection, never after a 5xx or a timeout (it may
+  have arrived); the read mark, harmless to repeat, is. Buttons become up to 3 reply buttons
+  (20-character titles), else a list of up to 10 rows (24-character titles); text is split at
+  sentence boundaries under 4,096 characters. Outside the 24-hour customer service window (known from the customer's last message,
   or Meta's error 131047) the template WHATSAPP_TEMPLATE_NAME is sent instead, with the text as its
   one body parameter.
 
@@ -33,23 +34,23 @@ is empty. See docs/whatsapp.md.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import json
 import logging
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from connectors import delivery
 from connectors.edge import keep_the_version_private, not_found
 from connectors.limits import MAX_REQUEST_BYTES, is_sender_id, is_too_long, message_language, too_long_answer, well_formed_text
 from connectors.sentences import WHATSAPP_CHOOSE, WHATSAPP_TEXT_ONLY
@@ -66,12 +67,6 @@ MAX_TEMPLATE_PARAMETER_CHARS = 1000
 MAX_MESSAGES_PER_WEBHOOK = 100  # Meta batches at most a few; more is not Meta
 SERVICE_WINDOW_SECONDS = 24 * 3600
 DEDUP_SECONDS = 7 * 24 * 3600  # Meta retries a failed webhook for up to 7 days
-MAX_REMEMBERED_IN_PROCESS = 100_000
-# Per Graph API call: a timeout, and retries on 429, 5xx and network errors (well under Rasa's 60 s lock).
-CALL_TIMEOUT_SECONDS = 5.0
-CALL_ATTEMPTS = 3
-RETRY_BACKOFF_SECONDS = 0.5
-REDIS_TIMEOUT_SECONDS = 2.0
 OUTSIDE_WINDOW_ERROR = 131047  # Meta: more than 24 hours since the customer last wrote
 BSUID = re.compile(r"[A-Z]{2}\.[A-Za-z0-9.]{1,120}")
 SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
@@ -208,54 +203,25 @@ def messages_of(payload: Any, phone_number_id: str) -> list[Incoming]:
     return found[:MAX_MESSAGES_PER_WEBHOOK]
 
 
-class Memory:
-    """Which message ids were claimed and when each customer last wrote: in Redis when a URL is set
-    (shared by every replica), else in this process only."""
+class ServiceWindow:
+    """When each customer last wrote, for WhatsApp's 24-hour customer service window: in Redis when
+    CHANNEL_REDIS_URL is set (shared by every replica), else in this process."""
 
-    def __init__(self, redis_url: str) -> None:
-        self.redis_url = redis_url
-        self._redis: Any = None
-        self._claimed: OrderedDict[str, float] = OrderedDict()
-        self._last_seen: OrderedDict[str, float] = OrderedDict()
-        if not redis_url:
-            logger.warning("WhatsApp message ids are remembered in this process only: each message is answered once on "
-                           "one replica; set WHATSAPP_DEDUP_REDIS_URL when Rasa runs more than one")
-
-    def _client(self) -> Any:
-        if self._redis is None:
-            import redis.asyncio
-
-            self._redis = redis.asyncio.from_url(self.redis_url, socket_timeout=REDIS_TIMEOUT_SECONDS,
-                                                 socket_connect_timeout=REDIS_TIMEOUT_SECONDS)
-        return self._redis
-
-    @staticmethod
-    def _remember(kept: OrderedDict[str, float], key: str, now: float) -> None:
-        kept[key] = now
-        kept.move_to_end(key)
-        while len(kept) > MAX_REMEMBERED_IN_PROCESS or (kept and next(iter(kept.values())) < now - DEDUP_SECONDS):
-            kept.popitem(last=False)
-
-    async def claim(self, message_id: str) -> bool:
-        """True the first time a message id is seen; the Redis error when it cannot be told."""
-        if self.redis_url:
-            return bool(await self._client().set(f"whatsapp:message:{message_id}", "1", nx=True, ex=DEDUP_SECONDS))
-        if message_id in self._claimed:
-            return False
-        self._remember(self._claimed, message_id, time.time())
-        return True
+    def __init__(self, redis: Any) -> None:
+        self.redis = redis
+        self._last_seen = delivery.Recent(DEDUP_SECONDS)
 
     async def saw(self, sender: str) -> None:
         now = time.time()
-        if self.redis_url:
-            await self._client().set(f"whatsapp:last-seen:{sender}", str(now), ex=DEDUP_SECONDS)
+        if self.redis is not None:
+            await self.redis.set(f"whatsapp:last-seen:{sender}", str(now), ex=DEDUP_SECONDS)
         else:
-            self._remember(self._last_seen, sender, now)
+            self._last_seen.put(sender, now)
 
-    async def window_closed(self, sender: str) -> bool:
+    async def closed(self, sender: str) -> bool:
         """True only when the customer's last message is known and more than 24 hours old."""
         try:
-            seen = await self._client().get(f"whatsapp:last-seen:{sender}") if self.redis_url else self._last_seen.get(sender)
+            seen = await self.redis.get(f"whatsapp:last-seen:{sender}") if self.redis is not None else self._last_seen.get(sender)
         except Exception as exc:  # the window is then unknown: Meta's answer tells
             logger.warning("WhatsApp: the customer's last message time could not be read (%s)", type(exc).__name__)
             return False
@@ -263,34 +229,17 @@ class Memory:
 
 
 class GraphApi:
-    """The calls this channel makes to Meta's Graph API, each with a timeout and retries."""
+    """The calls this channel makes to Meta's Graph API (connectors/delivery.py's rules)."""
 
     def __init__(self, graph_url: str, access_token: str, phone_number_id: str) -> None:
         self.messages_url = f"{graph_url.rstrip('/')}/{phone_number_id}/messages"
         self.access_token = access_token
 
-    async def post(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        """(status, answer) of Meta's last answer; (0, {}) when it could not be reached."""
-        headers = {"Authorization": f"Bearer {self.access_token}"}
-        status: int = 0
-        answer: Any = {}
-        for attempt in range(CALL_ATTEMPTS):
-            if attempt:
-                await asyncio.sleep(RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1))
-            try:
-                async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=CALL_TIMEOUT_SECONDS)) as http:
-                    async with http.post(self.messages_url, json=body, headers=headers) as reply:
-                        status = reply.status
-                        answer = await reply.json(content_type=None) if reply.content_length != 0 else {}
-            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
-                logger.warning("WhatsApp Graph API call failed (%s), attempt %d of %d", type(exc).__name__, attempt + 1,
-                               CALL_ATTEMPTS)
-                status, answer = 0, {}
-                continue
-            if status != 429 and status < 500:
-                break
-            logger.warning("WhatsApp Graph API answered %d, attempt %d of %d", status, attempt + 1, CALL_ATTEMPTS)
-        return status, answer if isinstance(answer, dict) else {}
+    async def post(self, body: dict[str, Any], idempotent: bool) -> tuple[int, dict[str, Any]]:
+        """(status, answer) of Meta's last answer; (0, {}) when none came."""
+        answer = await delivery.call("whatsapp", self.messages_url, idempotent=idempotent, json=body,
+                                     headers={"Authorization": f"Bearer {self.access_token}"})
+        return answer.status, answer.body if isinstance(answer.body, dict) else {}
 
 
 def error_code(answer: dict[str, Any]) -> int | None:
@@ -304,57 +253,44 @@ def addressed(recipient: str) -> dict[str, Any]:
     return {"messaging_product": "whatsapp", "recipient_type": "individual", key: recipient}
 
 
-class Outbox:
-    """What goes to customers, sent in order per recipient in the background, so neither Meta's
-    webhook nor Rasa's conversation lock waits for the Graph API."""
+class Replies:
+    """What goes to customers: in order per recipient in the background (connectors/delivery.py), as a
+    template when the customer service window is closed."""
 
-    def __init__(self, graph: GraphApi, memory: Memory, template_name: str, template_language: str) -> None:
-        self.graph, self.memory = graph, memory
+    def __init__(self, graph: GraphApi, window: ServiceWindow, template_name: str, template_language: str) -> None:
+        self.graph, self.window = graph, window
         self.template_name, self.template_language = template_name, template_language or "en"
-        self._tails: dict[str, asyncio.Task[None]] = {}
+        self.outbox = delivery.Outbox("whatsapp")
 
-    def send(self, recipient: str, kind: str, content: dict[str, Any], plain_text: str) -> asyncio.Task[None]:
-        previous = self._tails.get(recipient)
-
-        async def in_turn() -> None:
-            if previous is not None:
-                await asyncio.gather(previous, return_exceptions=True)
-            await self._deliver(recipient, kind, content, plain_text)
-
-        task = asyncio.get_running_loop().create_task(in_turn())
-        self._tails[recipient] = task
-        task.add_done_callback(lambda done: self._tails.pop(recipient, None) if self._tails.get(recipient) is done else None)
-        return task
+    def send(self, recipient: str, kind: str, content: dict[str, Any], plain_text: str) -> None:
+        self.outbox.send(recipient, functools.partial(self._deliver, recipient, kind, content, plain_text))
 
     async def _deliver(self, recipient: str, kind: str, content: dict[str, Any], plain_text: str) -> None:
-        if await self.memory.window_closed(recipient):
+        if await self.window.closed(recipient):
             await self._template(recipient, plain_text)
             return
-        status, answer = await self.graph.post({**addressed(recipient), "type": kind, kind: content})
+        status, answer = await self.graph.post({**addressed(recipient), "type": kind, kind: content}, idempotent=False)
         if error_code(answer) == OUTSIDE_WINDOW_ERROR:
             await self._template(recipient, plain_text)
         elif not 200 <= status < 300:
-            logger.error("a WhatsApp message to %s… was not sent: %s %s", recipient[:6], status or "unreachable",
-                         error_code(answer))
+            raise delivery.Undelivered(f"{status or 'no answer'} {error_code(answer)}")
 
     async def _template(self, recipient: str, plain_text: str) -> None:
         """Outside the 24-hour window WhatsApp takes templates only: the configured one, the text as its parameter."""
         if not self.template_name:
-            logger.error("a WhatsApp message to %s… was not sent: the customer last wrote over 24 hours ago and "
-                         "WHATSAPP_TEMPLATE_NAME is not set", recipient[:6])
-            return
+            raise delivery.Undelivered("the customer last wrote over 24 hours ago and WHATSAPP_TEMPLATE_NAME is not set")
         for part in split_text(PLAIN_SPACE.sub(" ", plain_text), MAX_TEMPLATE_PARAMETER_CHARS):
             template = {"name": self.template_name, "language": {"code": self.template_language},
                         "components": [{"type": "body", "parameters": [{"type": "text", "text": part}]}]}
-            status, answer = await self.graph.post({**addressed(recipient), "type": "template", "template": template})
+            status, answer = await self.graph.post({**addressed(recipient), "type": "template", "template": template},
+                                                   idempotent=False)
             if not 200 <= status < 300:
-                logger.error("the WhatsApp template to %s… was not sent: %s %s", recipient[:6], status or "unreachable",
-                             error_code(answer))
-                return
+                raise delivery.Undelivered(f"the template: {status or 'no answer'} {error_code(answer)}")
 
     async def mark_read_and_typing(self, message_id: str) -> None:
+        """Harmless to repeat, so retried on 5xx and timeouts too."""
         await self.graph.post({"messaging_product": "whatsapp", "status": "read", "message_id": message_id,
-                               "typing_indicator": {"type": "text"}})
+                               "typing_indicator": {"type": "text"}}, idempotent=True)
 
 
 class WhatsAppOutput(OutputChannel):
@@ -364,28 +300,28 @@ class WhatsAppOutput(OutputChannel):
     def name(cls) -> str:
         return "whatsapp"
 
-    def __init__(self, outbox: Outbox, language: str | None = None) -> None:
-        self.outbox = outbox
+    def __init__(self, replies: Replies, language: str | None = None) -> None:
+        self.replies = replies
         self.language = language
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         for part in split_text(text):
-            self.outbox.send(recipient_id, "text", {"body": part, "preview_url": False}, part)
+            self.replies.send(recipient_id, "text", {"body": part, "preview_url": False}, part)
 
     async def send_text_with_buttons(self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any) -> None:
         parts = split_text(text or "")
         last = parts.pop() if parts and len(parts[-1]) <= MAX_INTERACTIVE_BODY_CHARS else ""
         for part in parts:
-            self.outbox.send(recipient_id, "text", {"body": part, "preview_url": False}, part)
+            self.replies.send(recipient_id, "text", {"body": part, "preview_url": False}, part)
         interactive = interactive_of(last, buttons or [], self.language)
         if interactive is None:
             await self.send_text_message(recipient_id, last)
             return
         titles = " / ".join(str(b.get("title") or "") for b in buttons if isinstance(b, dict))
-        self.outbox.send(recipient_id, "interactive", interactive, f"{last} ({titles})" if last else titles)
+        self.replies.send(recipient_id, "interactive", interactive, f"{last} ({titles})" if last else titles)
 
     async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
-        self.outbox.send(recipient_id, "image", {"link": image}, image)
+        self.replies.send(recipient_id, "image", {"link": image}, image)
 
     async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
         logger.info("WhatsApp: a custom message for %s… is not sent (the channel sends text, buttons and images)",
@@ -402,11 +338,11 @@ class WhatsAppInput(InputChannel):
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         given = {k: str(v or "").strip() for k, v in (credentials or {}).items()}
-        names = (*SETTINGS, "graph_url", "dedup_redis_url", "template_name", "template_language")
+        names = (*SETTINGS, "graph_url", "redis_url", "template_name", "template_language")
         return cls(**{k: given.get(k, "") for k in names})
 
     def __init__(self, app_secret: str = "", verify_token: str = "", access_token: str = "", phone_number_id: str = "",
-                 graph_url: str = "", dedup_redis_url: str = "", template_name: str = "", template_language: str = "") -> None:
+                 graph_url: str = "", redis_url: str = "", template_name: str = "", template_language: str = "") -> None:
         self.app_secret, self.verify_token = app_secret, verify_token
         self.phone_number_id = phone_number_id
         given = {"app_secret": app_secret, "verify_token": verify_token, "access_token": access_token,
@@ -415,14 +351,15 @@ class WhatsAppInput(InputChannel):
         self._handling: dict[str, asyncio.Task[None]] = {}
         if self.missing:
             logger.info("the WhatsApp channel is off: set %s to use it (docs/whatsapp.md)", ", ".join(self.missing))
-            self.outbox: Outbox | None = None
+            self.replies: Replies | None = None
             return
-        self.memory = Memory(dedup_redis_url)
-        self.outbox = Outbox(GraphApi(graph_url or DEFAULT_GRAPH_URL, access_token, phone_number_id), self.memory,
+        self.seen = delivery.SeenIds("whatsapp", redis_url, DEDUP_SECONDS)
+        self.window = ServiceWindow(self.seen.redis)
+        self.replies = Replies(GraphApi(graph_url or DEFAULT_GRAPH_URL, access_token, phone_number_id), self.window,
                              template_name, template_language)
 
     def get_output_channel(self) -> OutputChannel | None:
-        return WhatsAppOutput(self.outbox) if self.outbox else None
+        return WhatsAppOutput(self.replies) if self.replies else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         whatsapp = keep_the_version_private(Blueprint(f"whatsapp_webhook_{type(self).__name__}"))
@@ -443,7 +380,7 @@ class WhatsAppInput(InputChannel):
 
         @whatsapp.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            if self.missing or self.outbox is None:
+            if self.missing or self.replies is None:
                 not_found(request)
             body = request.body or b""
             signature = request.headers.get("X-Hub-Signature-256")
@@ -455,43 +392,27 @@ class WhatsAppInput(InputChannel):
                 return response.json({"error": "bad_request", "reason": "the body is not JSON"}, status=400)
             for message in incoming:
                 try:
-                    first = await self.memory.claim(message.message_id)
-                except Exception as exc:
-                    logger.error("WhatsApp message ids cannot be claimed (%s): Meta is asked to send again later",
-                                 type(exc).__name__)
-                    return response.json({"error": "unavailable", "reason": "try again later"}, status=503)
-                if first:
-                    self._in_turn(message, on_new_message)
+                    first = await self.seen.first_time(message.message_id)
+                except delivery.Unavailable:
+                    return delivery.try_again_later()
+                if first:  # handled after the same customer's earlier messages, in the order Meta sent them
+                    delivery.in_turn(self._handling, message.sender, functools.partial(self._handle, message, on_new_message))
             return response.json({"status": "received"})
 
         return whatsapp
 
-    def _in_turn(self, message: Incoming, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
-        """Handle the message in the background, after the same customer's earlier ones (in the order Meta sent them)."""
-        previous = self._handling.get(message.sender)
-
-        async def in_turn() -> None:
-            if previous is not None:
-                await asyncio.gather(previous, return_exceptions=True)
-            await self._handle(message, on_new_message)
-
-        task = asyncio.get_running_loop().create_task(in_turn())
-        self._handling[message.sender] = task
-        task.add_done_callback(lambda done: self._handling.pop(message.sender, None)
-                               if self._handling.get(message.sender) is done else None)
-
     async def _handle(self, message: Incoming, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
-        assert self.outbox is not None
+        assert self.replies is not None
         if not is_sender_id(message.sender):
             logger.warning("a WhatsApp message with a sender id of another shape was left out")
             return
-        await self.outbox.mark_read_and_typing(message.message_id)
+        await self.replies.mark_read_and_typing(message.message_id)
         try:
-            await self.memory.saw(message.sender)
+            await self.window.saw(message.sender)
         except Exception as exc:
             logger.warning("WhatsApp: the customer's last message time could not be kept (%s)", type(exc).__name__)
         language = message_language(message.text)
-        output = WhatsAppOutput(self.outbox, language)
+        output = WhatsAppOutput(self.replies, language)
         if message.kind not in TEXT_TYPES:
             await output.send_text_message(message.sender, WHATSAPP_TEXT_ONLY)
         elif is_too_long(message.text):

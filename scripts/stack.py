@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -113,13 +114,14 @@ def isolated_env(var_dir: Path) -> dict[str, str]:
         "PUBLIC_SOCKET_URL": f"http://localhost:{ports['rasa']}",
         "RASA_API_TOKEN": fresh_secret("rasa"),
         "REST_CHANNEL_TOKEN": fresh_secret("rest"),
+        # The messaging channels' incoming ids, shared by the Rasa processes (connectors/delivery.py).
+        "CHANNEL_REDIS_URL": "redis://localhost:6379/0",
         # WhatsApp on, against a fake Graph API a test starts on this port (tests/test_whatsapp.py).
         "WHATSAPP_APP_SECRET": fresh_secret("whatsapp-app"),
         "WHATSAPP_VERIFY_TOKEN": fresh_secret("whatsapp-verify"),
         "WHATSAPP_ACCESS_TOKEN": fresh_secret("whatsapp-access"),
         "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
         "WHATSAPP_GRAPH_URL": f"http://127.0.0.1:{ports['whatsapp_graph']}/v26.0",
-        "WHATSAPP_DEDUP_REDIS_URL": "redis://localhost:6379/0",
         # Telegram on, against a fake Bot API a test starts on this port (tests/test_telegram.py).
         "TELEGRAM_TOKEN": f"123456:{fresh_secret('telegram-bot')}",
         "TELEGRAM_SECRET_TOKEN": fresh_secret("telegram-webhook"),
@@ -301,6 +303,19 @@ def serving(process: Process, timeout: float = 90.0) -> Iterator[Process]:
         yield process
     finally:
         process.stop()
+
+
+@contextmanager
+def own_redis(log_dir: Path) -> Iterator[str]:
+    """A redis-server of its own on a free port, nothing saved to disk, for a test that shares Redis
+    between processes without assuming one runs on this machine; its URL."""
+    server = shutil.which("redis-server")
+    if server is None:
+        raise RuntimeError("this test needs redis-server (Debian: apt-get install redis-server)")
+    port = free_port()
+    command = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    with serving(Process("redis", command, log_dir, dict(os.environ), log_dir / "redis.log", port), timeout=30):
+        yield f"redis://127.0.0.1:{port}/0"
 
 
 class Stack:

@@ -42,12 +42,14 @@ KID = "test-signing-key"
 
 
 class FakeMicrosoft:
-    """Microsoft's endpoints as far as the channel uses them; records token requests and activities."""
+    """Microsoft's endpoints as far as the channel uses them; records token requests and activities.
+    Activities to a conversation in `failing` are recorded and answered 502."""
 
     def __init__(self, port: int = 0, tenant: str = TENANT) -> None:
         self.tenant = tenant
         self.token_requests: list[dict[str, Any]] = []
         self.activities: list[dict[str, Any]] = []
+        self.failing: set[str] = set()
         fake = self
         jwk = json.loads(RSAAlgorithm.to_jwk(SIGNING_KEY.public_key()))
         jwks = json.dumps({"keys": [{**jwk, "kid": KID, "use": "sig", "alg": "RS256", "endorsements": ["msteams"]}]}).encode()
@@ -95,7 +97,10 @@ class FakeMicrosoft:
                     fake.activities.append(
                         {"path": self.path, "authorization": self.headers.get("Authorization"), "body": json.loads(raw)}
                     )
-                    self.reply(201, json.dumps({"id": str(len(fake.activities))}).encode())
+                    if any(f"/v3/conversations/{c}/" in self.path for c in fake.failing):
+                        self.reply(502, b'{"error": {"code": "ServiceError"}}')
+                    else:
+                        self.reply(201, json.dumps({"id": str(len(fake.activities))}).encode())
                 else:
                     self.reply(404, b"{}")
 
@@ -109,6 +114,15 @@ class FakeMicrosoft:
 
     def sent_to(self, conversation_id: str) -> list[dict[str, Any]]:
         return [a for a in self.activities if f"/v3/conversations/{conversation_id}/activities" in a["path"]]
+
+    def texts_to(self, conversation_id: str, count: int) -> list[str]:
+        """The conversation's texts once `count` have arrived (the channel sends in the background)."""
+        return eventually(
+            lambda: [a["body"].get("text") for a in self.sent_to(conversation_id)],
+            15,
+            f"{count} messages in {conversation_id}",
+            until=lambda texts: len(texts) >= count,
+        )
 
 
 SERVE_THE_CHANNEL_ALONE = """
@@ -142,6 +156,7 @@ app.run(host="127.0.0.1", port=port, access_log=False)
 class Channel:
     def __init__(self, url: str, received: Path) -> None:
         self.url, self.received = url, received
+        self.log = received.parent / "teams.log"
 
     def reached_the_assistant(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.received.read_text().splitlines()] if self.received.exists() else []
@@ -224,6 +239,7 @@ def test_a_bot_connector_token_for_this_bot_passes_and_the_reply_uses_the_tenant
     sent = activity(fake, "What data do you keep? 😀")
     answer = post(channel, sent, token(fake))
     assert answer.status_code == 200
+    fake.texts_to(sent["conversation"]["id"], 1)
     assert {
         "sender": "teams-5b2c3d4e-6f70-4a81-92b3-c4d5e6f70819",
         "text": "What data do you keep? 😀",
@@ -246,7 +262,7 @@ def test_a_bot_connector_token_for_this_bot_passes_and_the_reply_uses_the_tenant
 def test_a_token_of_the_bots_own_tenant_passes(channel, fake, issuer):
     sent = activity(fake, f"hello from {issuer}")
     assert post(channel, sent, token(fake, issuer=issuer)).status_code == 200
-    assert fake.sent_to(sent["conversation"]["id"])
+    assert fake.texts_to(sent["conversation"]["id"], 1) == [f"echo: hello from {issuer}"]
 
 
 @pytest.mark.parametrize(
@@ -302,8 +318,8 @@ def test_a_group_chat_gets_a_pointer_and_nothing_reaches_the_bot(channel, fake):
     for kind in ("groupChat", "channel"):
         sent = activity(fake, "<at>Voltera privacy</at> what is my address?", conversation_type=kind)
         assert post(channel, sent, token(fake)).status_code == 200
-        [reply] = fake.sent_to(sent["conversation"]["id"])
-        assert "chat with me privately" in reply["body"]["text"]
+        [reply] = fake.texts_to(sent["conversation"]["id"], 1)
+        assert "chat with me privately" in reply
     assert len(channel.reached_the_assistant()) == before
 
 
@@ -312,6 +328,31 @@ def test_activities_that_are_not_messages_are_ignored(channel, fake):
     sent.update({"type": "conversationUpdate", "membersAdded": [{"id": sent["recipient"]["id"]}]})
     assert post(channel, sent, token(fake)).status_code == 200
     assert fake.sent_to(sent["conversation"]["id"]) == []
+
+
+def test_an_activity_delivered_twice_is_answered_once(channel, fake):
+    sent = activity(fake, "once, please", user_object_id="1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f")
+    for _ in range(2):  # the Bot Connector sends an activity again when it got no answer in time
+        assert post(channel, sent, token(fake)).status_code == 200
+    following = {**sent, "id": uuid.uuid4().hex[:16], "text": "and then"}
+    assert post(channel, following, token(fake)).status_code == 200
+    assert fake.texts_to(sent["conversation"]["id"], 2) == ["echo: once, please", "echo: and then"]
+    reached = [m["text"] for m in channel.reached_the_assistant() if m["sender"] == "teams-1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"]
+    assert reached == ["once, please", "and then"]
+
+
+def test_a_reply_the_bot_connector_answered_with_a_5xx_is_not_sent_again_and_is_logged(channel, fake):
+    sent = activity(fake, "are you there?", user_object_id="2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a")
+    fake.failing.add(sent["conversation"]["id"])
+    assert post(channel, sent, token(fake)).status_code == 200
+    eventually(
+        channel.log.read_text,
+        15,
+        "the failure in the channel's log",
+        until=lambda log: "a teams message to 2d3e4f… was not delivered: the Bot Connector answered 502" in log,
+    )
+    # it may have arrived: a repeat could show the user the message twice
+    assert [a["body"]["text"] for a in fake.sent_to(sent["conversation"]["id"])] == ["echo: are you there?"]
 
 
 def test_an_agents_reply_reaches_the_users_conversation_with_no_activity_in_hand(channel, fake):

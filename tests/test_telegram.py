@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,11 +30,14 @@ CHAT_ID = 424242
 
 
 class FakeBotApi:
-    """Telegram's Bot API as far as the channel uses it: records each call (method, token, JSON body)
-    and answers `{"ok": true, ...}` as Telegram does."""
+    """Telegram's Bot API as far as the channel uses it: records each call (method, token, JSON body,
+    when it was answered) and answers `{"ok": true, ...}` as Telegram does. A chat in `rate_limited`
+    gets Telegram's 429 with `retry_after` for its next messages, as many as the number says; a text
+    ending in "(slow)" is answered (and recorded) a second late."""
 
     def __init__(self, port: int = 0) -> None:
         self.calls: list[dict[str, Any]] = []
+        self.rate_limited: dict[int, int] = {}
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -41,18 +45,30 @@ class FakeBotApi:
                 length = min(int(self.headers.get("Content-Length") or 0), 1_000_000)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 token, _, method = self.path.removeprefix("/bot").partition("/")
-                fake.calls.append({"method": method, "token": token, "body": body})
+                if str(body.get("text")).endswith("(slow)"):
+                    time.sleep(1)
+                call = {"method": method, "token": token, "body": body, "at": time.monotonic()}
+                if fake.rate_limited.get(body.get("chat_id"), 0) > 0:
+                    fake.rate_limited[body["chat_id"]] -= 1
+                    fake.calls.append({**call, "refused": True})
+                    self.answer(429, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 1",
+                                      "parameters": {"retry_after": 1}})
+                    return
+                fake.calls.append(call)
                 result: Any = True
                 if method == "sendMessage":
                     result = {"message_id": len(fake.calls), "chat": {"id": body.get("chat_id")}, "text": body.get("text")}
                 elif method == "getWebhookInfo":
                     result = {"url": "https://bot.voltera.example/webhooks/telegram/webhook", "pending_update_count": 0}
-                answer = json.dumps({"ok": True, "result": result}).encode()
-                self.send_response(200)
+                self.answer(200, {"ok": True, "result": result})
+
+            def answer(self, status: int, body: dict[str, Any]) -> None:
+                encoded = json.dumps(body).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
+                self.send_header("Content-Length", str(len(encoded)))
                 self.end_headers()
-                self.wfile.write(answer)
+                self.wfile.write(encoded)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -70,8 +86,11 @@ class FakeBotApi:
         self.server.server_close()
 
     def sent(self, method: str = "sendMessage", chat_id: int | None = None) -> list[dict[str, Any]]:
+        """The calls Telegram took, in the order it answered them."""
         return [
-            c["body"] for c in self.calls if c["method"] == method and (chat_id is None or c["body"].get("chat_id") == chat_id)
+            c["body"]
+            for c in self.calls
+            if c["method"] == method and (chat_id is None or c["body"].get("chat_id") == chat_id) and not c.get("refused")
         ]
 
 
@@ -168,6 +187,11 @@ def texts_to(fake: FakeBotApi, chat_id: int) -> list[str]:
     return [body["text"] for body in fake.sent(chat_id=chat_id)]
 
 
+def told(fake: FakeBotApi, chat_id: int, count: int) -> list[str]:
+    """The chat's texts once `count` have arrived (the channel sends in the background)."""
+    return eventually(lambda: texts_to(fake, chat_id), 15, f"{count} messages in chat {chat_id}", until=lambda t: len(t) >= count)
+
+
 # --- the channel alone -------------------------------------------------------------------------------
 
 
@@ -184,7 +208,7 @@ def test_an_update_with_the_secret_is_answered_in_the_chat(channel, fake_api):
     chat = CHAT_ID + 1
     answer = channel.post(text_update("Welke gegevens hebben jullie van mij? 😀 ë", chat_id=chat, language="nl"))
     assert answer.status_code == 200
-    assert texts_to(fake_api, chat) == ["echo: Welke gegevens hebben jullie van mij? 😀 ë"]
+    assert told(fake_api, chat, 1) == ["echo: Welke gegevens hebben jullie van mij? 😀 ë"]
     assert all(c["token"] == TOKEN for c in fake_api.calls)
     reached = [m for m in channel.reached_the_assistant() if m["sender"] == f"telegram-{chat}"]
     # only the language reaches the tracker: not the name or username Telegram sends
@@ -208,6 +232,7 @@ def test_the_first_message_of_a_chat_greets(channel, fake_api):
 def test_a_button_tap_is_answered_and_its_payload_reaches_the_bot(channel, fake_api):
     chat = CHAT_ID + 3
     channel.post(text_update("buttons", chat_id=chat))
+    told(fake_api, chat, 1)
     keyboard = fake_api.sent(chat_id=chat)[-1]["reply_markup"]
     assert keyboard == {
         "inline_keyboard": [
@@ -234,7 +259,7 @@ def test_a_button_tap_is_answered_and_its_payload_reaches_the_bot(channel, fake_
     assert channel.post(tap).status_code == 200
     assert fake_api.sent("answerCallbackQuery")[-1] == {"callback_query_id": "4382bfdwdsb323b2d9"}
     assert [m["text"] for m in channel.reached_the_assistant() if m["sender"] == f"telegram-{chat}"] == ["buttons", "/ask_human"]
-    assert texts_to(fake_api, chat)[-1] == "echo: /ask_human"
+    assert told(fake_api, chat, 2)[-1] == "echo: /ask_human"
 
 
 @pytest.mark.parametrize(
@@ -301,7 +326,7 @@ def test_a_photo_in_a_private_chat_is_told_text_only(channel, fake_api):
     del update["message"]["text"]
     update["message"]["photo"] = [{"file_id": "AgAD", "file_unique_id": "u", "width": 90, "height": 90}]
     channel.post(update)
-    assert texts_to(fake_api, chat) == ["Ik kan alleen tekstberichten lezen. Typ je vraag, dan help ik je verder."]
+    assert told(fake_api, chat, 1) == ["Ik kan alleen tekstberichten lezen. Typ je vraag, dan help ik je verder."]
     assert all(m["sender"] != f"telegram-{chat}" for m in channel.reached_the_assistant())
 
 
@@ -322,9 +347,9 @@ def test_a_group_chat_gets_a_pointer_to_a_private_chat_and_nothing_reaches_the_b
             },
         }
         channel.post(tap)
-        told = texts_to(fake_api, chat)
-        assert len(told) == 2 and all(f"https://t.me/{BOT_NAME}" in t for t in told)
-        assert ("privé" if language == "nl" else "privately") in told[0]
+        pointers = told(fake_api, chat, 2)
+        assert len(pointers) == 2 and all(f"https://t.me/{BOT_NAME}" in t for t in pointers)
+        assert ("privé" if language == "nl" else "privately") in pointers[0]
     assert len(channel.reached_the_assistant()) == before
 
 
@@ -333,14 +358,31 @@ def test_a_retried_update_is_handled_once(channel, fake_api):
     update = text_update("once please", chat_id=chat)
     assert channel.post(update).status_code == 200
     assert channel.post(update).status_code == 200
-    assert texts_to(fake_api, chat) == ["echo: once please"]
+    assert channel.post(text_update("and then", chat_id=chat)).status_code == 200
+    assert told(fake_api, chat, 2) == ["echo: once please", "echo: and then"]
+
+
+def test_a_rate_limited_answer_is_sent_again_after_telegrams_wait(channel, fake_api):
+    chat = CHAT_ID + 8
+    fake_api.rate_limited[chat] = 1
+    assert channel.post(text_update("busy hour", chat_id=chat)).status_code == 200
+    assert told(fake_api, chat, 1) == ["echo: busy hour"]
+    refused, taken = [c for c in fake_api.calls if c["method"] == "sendMessage" and c["body"]["chat_id"] == chat]
+    assert refused.get("refused") and taken["at"] - refused["at"] >= 1  # Telegram's retry_after: 1
+
+
+def test_a_chats_answers_keep_their_order_when_the_first_is_slow(channel, fake_api):
+    chat = CHAT_ID + 9
+    assert channel.post(text_update("first (slow)", chat_id=chat)).status_code == 200
+    assert channel.post(text_update("second", chat_id=chat)).status_code == 200
+    assert told(fake_api, chat, 2) == ["echo: first (slow)", "echo: second"]
 
 
 def test_a_message_over_the_limit_never_reaches_the_bot(channel, fake_api):
     chat = CHAT_ID + 7
     channel.post(text_update("x" * 5_000, chat_id=chat, language="en"))
-    told = texts_to(fake_api, chat)
-    assert len(told) == 1 and told[0].startswith("Your message is too long for me")
+    answers = told(fake_api, chat, 1)
+    assert len(answers) == 1 and answers[0].startswith("Your message is too long for me")
     assert all(m["sender"] != f"telegram-{chat}" for m in channel.reached_the_assistant())
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import requests
-from stack import ROOT, Process, Stack, eventually, free_port, fresh_secret, serving
+from stack import ROOT, Process, Stack, eventually, free_port, fresh_secret, own_redis, serving
 from test_agent_handoff import Console
 
 from connectors.whatsapp import interactive_of, split_text
@@ -96,11 +96,12 @@ app.run(host="127.0.0.1", port=int(sys.argv[1]), access_log=False)
 class FakeGraphApi:
     """Meta's Graph API as far as the channel uses it: `POST /<version>/<phone number id>/messages`,
     recorded. Recipients in `outside_window` get Meta's error 131047 for anything but a template;
-    the next `failures` calls get 500."""
+    the next `failures` calls get 500, and so does every message to a recipient in `failing`."""
 
     def __init__(self, port: int) -> None:
         self.received: list[dict[str, Any]] = []
         self.outside_window: set[str] = set()
+        self.failing: set[str] = set()
         self.failures = 0
         fake = self
 
@@ -108,8 +109,8 @@ class FakeGraphApi:
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
                 fake.received.append({"path": self.path, "authorization": self.headers.get("Authorization"), "body": body})
-                if fake.failures > 0:
-                    fake.failures -= 1
+                if fake.failures > 0 or (body.get("to") or body.get("recipient")) in fake.failing:
+                    fake.failures = max(fake.failures - 1, 0)
                     self.answer(500, {"error": {"message": "temporary", "code": 2}})
                 elif (body.get("to") or body.get("recipient")) in fake.outside_window and body.get("type") != "template":
                     self.answer(400, {"error": {"message": "Re-engagement message", "code": 131047}})
@@ -220,8 +221,13 @@ def graph() -> Iterator[FakeGraphApi]:
 
 
 @pytest.fixture(scope="module")
-def channel(graph: FakeGraphApi, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Channel]:
-    process, credentials = channel_process(tmp_path_factory.mktemp("whatsapp"), graph.server.server_port, "whatsapp-channel",
+def channel_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("whatsapp") / "whatsapp-channel.log"
+
+
+@pytest.fixture(scope="module")
+def channel(graph: FakeGraphApi, channel_log: Path) -> Iterator[Channel]:
+    process, credentials = channel_process(channel_log.parent, graph.server.server_port, "whatsapp-channel",
                                            template_name="voltera_reply_waiting", template_language="nl")
     with serving(process, timeout=120):
         yield Channel(f"http://127.0.0.1:{process.port}", credentials["app_secret"], credentials["verify_token"])
@@ -312,14 +318,28 @@ def test_a_photo_is_answered_that_only_text_is_read(channel: Channel, graph: Fak
     assert "only read text" in answer[0] and not [s for s in channel.seen() if s["sender"] == sender]
 
 
-def test_a_long_answer_is_split_at_sentences_and_a_failing_graph_api_is_retried(channel: Channel, graph: FakeGraphApi):
+def test_a_long_answer_is_split_at_sentences_and_a_failing_read_mark_is_retried(channel: Channel, graph: FakeGraphApi):
     sender = "31677778888"
     graph.failures = 2
-    assert channel.post(webhook("/long", sender=sender)).status_code == 200
+    payload = webhook("/long", sender=sender)
+    assert channel.post(payload).status_code == 200
     parts = eventually(lambda: graph.texts_to(sender), 30, "the long answer",
                        until=lambda t: len(t) >= 3 and t[-1].endswith("299 of a long answer."))
+    message_id = payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+    assert len([r for r in graph.received if r["body"].get("message_id") == message_id]) == 3  # harmless to repeat
     assert all(len(p) <= 4096 and p.endswith(".") for p in parts)
     assert " ".join(parts) == " ".join(f"Sentence number {i} of a long answer." for i in range(300))
+
+
+def test_a_message_meta_answered_with_a_5xx_is_not_sent_again_and_is_logged(channel: Channel, graph: FakeGraphApi,
+                                                                            channel_log: Path):
+    sender = "31644445555"
+    graph.failing.add(sender)
+    assert channel.post(webhook("did it arrive?", sender=sender)).status_code == 200
+    eventually(channel_log.read_text, 20, "the failure in the channel's log",
+               until=lambda log: "a whatsapp message to 316444… was not delivered: 500 2" in log)
+    # Meta may have delivered it: a repeat could show the customer the message twice
+    assert graph.texts_to(sender) == ["You said: did it arrive?"]
 
 
 def test_outside_the_24_hour_window_the_template_is_sent(channel: Channel, graph: FakeGraphApi):
@@ -343,20 +363,30 @@ def test_the_verify_handshake_echoes_the_challenge_only_for_the_verify_token(cha
 
 
 def test_two_replicas_sharing_redis_answer_a_message_once(graph: FakeGraphApi, tmp_path: Path):
-    redis_url = "redis://localhost:6379/0"
-    first, credentials = channel_process(tmp_path, graph.server.server_port, "replica-1", dedup_redis_url=redis_url)
-    shared = {k: credentials[k] for k in ("app_secret", "verify_token", "access_token")}
-    second, _ = channel_process(tmp_path, graph.server.server_port, "replica-2", dedup_redis_url=redis_url, **shared)
     sender = f"3162{uuid.uuid4().int % 10**7:07d}"
     payload = webhook("asked once, delivered twice", sender=sender)
-    with serving(first, timeout=120), serving(second, timeout=120):
-        replicas = [Channel(f"http://127.0.0.1:{p.port}", credentials["app_secret"], "") for p in (first, second)]
-        assert [r.post(payload).status_code for r in replicas] == [200, 200]
-        assert replicas[1].post(webhook("next", sender=sender)).status_code == 200
-        eventually(lambda: graph.texts_to(sender), 20, "both answers (each replica answers on its own)",
-                   until=lambda t: {"You said: next", "You said: asked once, delivered twice"} <= set(t))
-        assert graph.texts_to(sender).count("You said: asked once, delivered twice") == 1
-        assert sum(s["sender"] == sender for r in replicas for s in r.seen()) == 2
+    with own_redis(tmp_path) as redis_url:
+        first, credentials = channel_process(tmp_path, graph.server.server_port, "replica-1", redis_url=redis_url)
+        shared = {k: credentials[k] for k in ("app_secret", "verify_token", "access_token")}
+        second, _ = channel_process(tmp_path, graph.server.server_port, "replica-2", redis_url=redis_url, **shared)
+        with serving(first, timeout=120), serving(second, timeout=120):
+            replicas = [Channel(f"http://127.0.0.1:{p.port}", credentials["app_secret"], "") for p in (first, second)]
+            assert [r.post(payload).status_code for r in replicas] == [200, 200]
+            assert replicas[1].post(webhook("next", sender=sender)).status_code == 200
+            eventually(lambda: graph.texts_to(sender), 20, "both answers (each replica answers on its own)",
+                       until=lambda t: {"You said: next", "You said: asked once, delivered twice"} <= set(t))
+            assert graph.texts_to(sender).count("You said: asked once, delivered twice") == 1
+            assert sum(s["sender"] == sender for r in replicas for s in r.seen()) == 2
+
+
+def test_while_redis_cannot_be_reached_meta_is_asked_to_send_again(graph: FakeGraphApi, tmp_path: Path):
+    unreachable = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    process, credentials = channel_process(tmp_path, graph.server.server_port, "no-redis", redis_url=unreachable)
+    with serving(process, timeout=120):
+        replica = Channel(f"http://127.0.0.1:{process.port}", credentials["app_secret"], "")
+        answer = replica.post(webhook("while Redis is down", sender="31622223333"))
+        assert answer.status_code == 503 and replica.seen() == []
+    assert "whatsapp: incoming ids cannot be claimed in Redis" in process.log_path.read_text()
 
 
 def test_without_its_settings_the_channel_is_off_and_says_so_only_in_its_log(graph: FakeGraphApi, tmp_path: Path):
