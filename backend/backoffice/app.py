@@ -18,9 +18,11 @@ from .catalogue import Catalogue
 from .demo import routes as demo
 from .handoff import routes as handoff
 from .identity import routes as identity
+from .identity.mail import SmtpConfig
 from .knowledge import routes as knowledge
 from .knowledge.rules import KnowledgeBase
 from .my_data import routes as my_data
+from .objections import routes as objections
 from .requests import privacy_team
 from .requests import routes as requests
 from .settings import Settings
@@ -80,6 +82,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utcnow) -> FastA
     app.state.my_data = my_data.DataSources.start(settings, systems, problems)
     app.state.demo_customers = demo.DemoCustomers()
     app.state.handoff = handoff.Handoff.start(settings, sessions, clock)
+    app.state.objection_notices = objections.OutcomeNotices(sessions, systems, SmtpConfig.from_settings(settings), kb, clock)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> Response:
@@ -87,7 +90,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utcnow) -> FastA
         return Response(json.dumps({"detail": validation_problems(exc)}), status_code=422, media_type="application/json")
 
     for router in (knowledge.router, requests.router, privacy_team.router, identity.router, my_data.router, staff.router,
-                   demo.website, handoff.router):
+                   demo.website, handoff.router, objections.router):
         app.include_router(router)
     if settings.demo_mode:
         app.include_router(demo.router)

@@ -21,7 +21,7 @@ import yaml
 from .knowledge.rules import KnowledgeVersion
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "company-systems.yml"
-OPERATIONS = ("lookup", "export", "erase", "restrict", "rectify", "preferences")
+OPERATIONS = ("lookup", "export", "erase", "restrict", "rectify", "preferences", "stop_processing")
 # The back office itself holds the assistant's own chat transcripts (Rasa's tracker store): customer
 # service contacts too, so that category lives in two systems. The worker carries its tasks out in-process.
 ASSISTANT = "assistant"

@@ -123,3 +123,50 @@ CANNED_REPLIES = {
         "Closing": "Thank you for your question. Have a good day!",
     },
 }
+
+
+# --- the privacy team's decision on an objection (Art. 21(1)), e-mailed to the customer in their language ---
+
+OBJECTION_OUTCOME_SUBJECT = {
+    "nl": "Besluit over je bezwaar ({request})",
+    "en": "Decision on your objection ({request})",
+}
+OBJECTION_OUTCOME = {
+    "upheld": {
+        "nl": (
+            "Hallo,\n\n"
+            "Je hebt bezwaar gemaakt tegen het gebruik van je gegevens voor {purpose} (verzoek {request}, AVG artikel 21 lid 1). "
+            "Ons privacyteam heeft je bezwaar toegewezen: we stoppen met {purpose} voor jou, in elk systeem dat je gegevens "
+            "daarvoor gebruikt. Je andere gegevens en diensten blijven zoals ze zijn.\n\n"
+            "Ben je het ergens niet mee eens? Je kunt een klacht indienen bij de {authority} ({authority_url}).\n\n"
+            "Groet,\nVoltera, team privacy"
+        ),
+        "en": (
+            "Hello,\n\n"
+            "You objected to the use of your data for {purpose} (request {request}, GDPR Article 21(1)). "
+            "Our privacy team has upheld your objection: we stop {purpose} for you, in every system that uses your data for it. "
+            "Your other data and services stay as they are.\n\n"
+            "Do you disagree with anything? You can complain to the {authority} ({authority_url}).\n\n"
+            "Regards,\nVoltera, privacy team"
+        ),
+    },
+    "refused": {
+        "nl": (
+            "Hallo,\n\n"
+            "Je hebt bezwaar gemaakt tegen het gebruik van je gegevens voor {purpose} (verzoek {request}, AVG artikel 21 lid 1). "
+            "Ons privacyteam heeft je bezwaar afgewezen, om deze reden:\n\n"
+            "    {reason}\n\n"
+            "Ben je het daar niet mee eens? Je kunt een klacht indienen bij de {authority} ({authority_url}), "
+            "of naar de rechter stappen.\n\n"
+            "Groet,\nVoltera, team privacy"
+        ),
+        "en": (
+            "Hello,\n\n"
+            "You objected to the use of your data for {purpose} (request {request}, GDPR Article 21(1)). "
+            "Our privacy team has refused your objection, for this reason:\n\n"
+            "    {reason}\n\n"
+            "Do you disagree? You can complain to the {authority} ({authority_url}), or go to court.\n\n"
+            "Regards,\nVoltera, privacy team"
+        ),
+    },
+}

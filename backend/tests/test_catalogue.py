@@ -51,7 +51,7 @@ def test_the_demo_company_systems_agree_with_the_catalogue(tmp_path):
         other = CompanySystems(changed, systems_at(company.url, token), timeout=5)
         assert mismatches(other, CURRENT) == ([
             "wifi: the catalogue says categories store_visits, website_usage, the system itself store_visits",
-            "wifi: the catalogue says operations export, the system itself erase, export, restrict"], [])
+            "wifi: the catalogue says operations export, the system itself erase, export, restrict, stop_processing"], [])
         systems.close()
         other.close()
 

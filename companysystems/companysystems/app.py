@@ -69,6 +69,12 @@ class RestrictionOut(BaseModel):
     since: str = Field(description="when processing was restricted (UTC)")
 
 
+class StoppedOut(BaseModel):
+    purpose: str = Field(description="the purpose (register id) this system no longer uses the customer's data for")
+    categories: list[str]
+    since: str = Field(description="when the processing stopped (UTC)")
+
+
 class ExportOut(BaseModel):
     system: str
     customer_id: str
@@ -77,6 +83,7 @@ class ExportOut(BaseModel):
         description="every category this system holds, each a list of records (empty if none)"
     )
     restricted: list[RestrictionOut]
+    stopped_processing: list[StoppedOut] = Field(description="processings stopped after an upheld objection (Art. 21(1))")
 
 
 class KeptOut(BaseModel):
@@ -92,6 +99,20 @@ class EraseOut(BaseModel):
     customer_id: str
     erased: dict[str, int] = Field(description="records erased (or anonymised) per category, in the units of the export")
     kept: list[KeptOut]
+
+
+class StopIn(Strict):
+    purpose: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$", description="the purpose (register id) to stop")
+    categories: list[Annotated[str, Field(max_length=40)]] | None = Field(
+        None, max_length=20, description="the categories that purpose uses here; null for all this system holds"
+    )
+
+
+class StopOut(BaseModel):
+    status: Literal["done"]
+    system: str
+    customer_id: str
+    stopped_processing: StoppedOut
 
 
 class RestrictOut(BaseModel):
@@ -148,7 +169,7 @@ class SystemOut(BaseModel):
     operations: list[Operation] = Field(
         description=(
             "the calls this system answers: lookup (customer id by e-mail), export, erase, restrict (Art. 18), "
-            "rectify (see rectifiable_fields), preferences (see preferences)"
+            "rectify (see rectifiable_fields), preferences (see preferences), stop_processing (an upheld objection, Art. 21(1))"
         )
     )
     rectifiable_fields: list[str] = Field(description="the fields rectify corrects; empty when the system does not rectify")
@@ -301,6 +322,19 @@ def system_router(system: str, auth: Any) -> APIRouter:
         outcome = systems.restrict(system, customer_id, body.categories if body else None, idempotency_key)  # type: ignore[attr-defined]
         replay_header(response, outcome.replayed)
         return RestrictOut(**outcome.result)
+
+    @router.post(
+        "/customers/{customer_id}/stop_processing",
+        operation_id=f"{system}_stop_processing",
+        summary="Stop one processing (a purpose) after an upheld objection (Art. 21(1)); the rest goes on",
+        responses=CHANGE_ERRORS,
+    )
+    def stop_processing(
+        customer_id: CustomerId, body: StopIn, idempotency_key: IdempotencyKey, systems: Systems, response: Response
+    ) -> StopOut:
+        outcome = systems.stop_processing(system, customer_id, body.purpose, body.categories, idempotency_key)
+        replay_header(response, outcome.replayed)
+        return StopOut(**outcome.result)
 
     if "rectify" in OPERATIONS[system]:
 

@@ -34,6 +34,7 @@ from .db import (
     Order,
     OrderLine,
     Payment,
+    ProcessingStop,
     ProfileSegment,
     RefundAccount,
     Restriction,
@@ -55,15 +56,18 @@ SYSTEMS: dict[str, tuple[str, ...]] = {
 # What each system can be asked to do; the routes follow this table and `GET /systems` serves it, so
 # the back office can check its own catalogue against it. Every system exports, erases and restricts;
 # crm also finds the shared customer id by e-mail address (lookup).
-Operation = Literal["lookup", "export", "erase", "restrict", "rectify", "preferences"]
+# Every system also stops one processing (a purpose) for a customer when the company upholds an
+# objection to it (Art. 21(1)): stop_processing.
+Operation = Literal["lookup", "export", "erase", "restrict", "rectify", "preferences", "stop_processing"]
 OPERATIONS: dict[str, tuple[Operation, ...]] = {
-    "crm": ("lookup", "export", "erase", "restrict", "rectify"),
-    "orders": ("export", "erase", "restrict"),
-    "loyalty": ("export", "erase", "restrict"),
-    "marketing": ("export", "erase", "restrict", "preferences"),
-    "wifi": ("export", "erase", "restrict"),
-    "service": ("export", "erase", "restrict"),
+    "crm": ("lookup", "export", "erase", "restrict", "rectify", "stop_processing"),
+    "orders": ("export", "erase", "restrict", "stop_processing"),
+    "loyalty": ("export", "erase", "restrict", "stop_processing"),
+    "marketing": ("export", "erase", "restrict", "preferences", "stop_processing"),
+    "wifi": ("export", "erase", "restrict", "stop_processing"),
+    "service": ("export", "erase", "restrict", "stop_processing"),
 }
+PURPOSE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 RectifiableField = Literal["name", "address", "email", "phone"]
 RECTIFIABLE: dict[str, tuple[RectifiableField, ...]] = {"crm": get_args(RectifiableField)}
 PREFERENCES = ("newsletter", "personalised_offers", "wifi_counting")
@@ -595,12 +599,20 @@ class CompanySystems:
                 .where(Restriction.customer_id == customer_id, Restriction.system == system)
                 .order_by(Restriction.category)
             ).all()
+            stopped = s.scalars(
+                select(ProcessingStop)
+                .where(ProcessingStop.customer_id == customer_id, ProcessingStop.system == system)
+                .order_by(ProcessingStop.purpose)
+            ).all()
             return {
                 "system": system,
                 "customer_id": customer_id,
                 "exported_at": iso(self.clock()),
                 "categories": {c: EXPORTERS[c](s, customer_id) for c in categories},
                 "restricted": [{"category": r.category, "since": iso(r.restricted_at)} for r in restricted],
+                "stopped_processing": [
+                    {"purpose": p.purpose, "categories": list(p.categories), "since": iso(p.stopped_at)} for p in stopped
+                ],
             }
 
     def erase(self, system: str, customer_id: str, categories: list[str] | None, key: str) -> Outcome:
@@ -653,6 +665,32 @@ class CompanySystems:
             }
 
         return self._once(system, key, "restrict", customer_id, {"categories": categories}, action)
+
+    def stop_processing(self, system: str, customer_id: str, purpose: str, categories: list[str] | None, key: str) -> Outcome:
+        """An upheld objection (Art. 21(1)): stop using these categories for this one purpose; the rest goes on."""
+        if not isinstance(purpose, str) or not PURPOSE.match(purpose):
+            raise Invalid("purpose must be a purpose id of the register (lower case letters, digits and _)")
+        wanted = sorted(check_categories(system, categories), key=list(SYSTEMS[system]).index)
+
+        def action(s: Session, now: dt.datetime) -> dict:
+            row = s.scalar(
+                select(ProcessingStop).where(
+                    ProcessingStop.customer_id == customer_id, ProcessingStop.system == system, ProcessingStop.purpose == purpose
+                )
+            )
+            if row is None:
+                row = ProcessingStop(customer_id=customer_id, system=system, purpose=purpose, categories=wanted, stopped_at=now)
+                s.add(row)
+            else:
+                row.categories = sorted(set(row.categories) | set(wanted), key=list(SYSTEMS[system]).index)
+            return {
+                "status": "done",
+                "system": system,
+                "customer_id": customer_id,
+                "stopped_processing": {"purpose": purpose, "categories": list(row.categories), "since": iso(row.stopped_at)},
+            }
+
+        return self._once(system, key, "stop_processing", customer_id, {"purpose": purpose, "categories": categories}, action)
 
     def rectify(self, system: str, customer_id: str, field: str, value: Any, key: str) -> Outcome:
         check_categories(system, None)

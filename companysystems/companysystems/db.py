@@ -277,6 +277,20 @@ class TicketNote(Base):
 # --- the contract's bookkeeping --------------------------------------------------------------
 
 
+class ProcessingStop(Base):
+    """Art. 21(1): an objection the company upheld; this system no longer uses these categories for this purpose."""
+
+    __tablename__ = "processing_stops"
+    __table_args__ = (UniqueConstraint("customer_id", "system", "purpose"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[str] = customer_fk()
+    system: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str] = mapped_column(String(40))
+    categories: Mapped[list] = mapped_column(JSON)
+    stopped_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
 class Restriction(Base):
     """Art. 18: this system may store the category but must not otherwise process it."""
 

@@ -112,3 +112,30 @@ def test_bad_rectifications(client):
         headers={**AUTH, "Idempotency-Key": "rect-11"},
     )
     assert rectify(client, "C0003", "phone", "+31 6 1234 5678", "rect-12").status_code == 409
+
+
+def stop(client, system, customer, body, key):
+    url = f"/systems/{system}/customers/{customer}/stop_processing"
+    return client.post(url, json=body, headers={**AUTH, "Idempotency-Key": key})
+
+
+def test_an_upheld_objection_stops_that_processing_only(client):
+    """Art. 21(1): the named purpose stops for the categories it uses here; nothing is restricted or erased."""
+    before = client.get("/systems/orders/customers/C0003/export", headers=AUTH).json()
+    body = {"purpose": "fraud_prevention", "categories": ["payment_details", "purchase_history"]}
+    first = stop(client, "orders", "C0003", body, "stop-1")
+    assert first.status_code == 200, first.text
+    assert first.json()["stopped_processing"]["purpose"] == "fraud_prevention"
+    assert stop(client, "orders", "C0003", body, "stop-1").headers["idempotent-replayed"] == "true"
+    after = client.get("/systems/orders/customers/C0003/export", headers=AUTH).json()
+    assert after["stopped_processing"] == [{"purpose": "fraud_prevention", "categories": ["purchase_history", "payment_details"],
+                                           "since": first.json()["stopped_processing"]["since"]}]
+    assert after["restricted"] == [] and after["categories"] == before["categories"], "the data stays, only that use stops"
+    assert client.get("/systems/crm/customers/C0003/export", headers=AUTH).json()["stopped_processing"] == []
+
+
+def test_bad_stops(client):
+    assert stop(client, "orders", "C0003", {"purpose": "Fraud!"}, "stop-bad-1").status_code == 422
+    assert stop(client, "orders", "C0003", {"purpose": "fraud_prevention", "categories": ["contact_details"]},
+                "stop-bad-2").status_code == 422  # the CRM holds that, not orders
+    assert stop(client, "orders", "C9999", {"purpose": "fraud_prevention"}, "stop-bad-3").status_code == 404

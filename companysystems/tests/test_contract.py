@@ -23,15 +23,15 @@ def test_catalogue_names_each_systems_operations(client):
     assert catalogue["crm"] == {
         "system": "crm",
         "categories": ["contact_details", "account"],
-        "operations": ["lookup", "export", "erase", "restrict", "rectify"],
+        "operations": ["lookup", "export", "erase", "restrict", "rectify", "stop_processing"],
         "rectifiable_fields": list(RECTIFIABLE["crm"]),
         "preferences": [],
         "fields": {category: list(FIELDS[category]) for category in ("contact_details", "account")},
     }
-    assert catalogue["marketing"]["operations"] == ["export", "erase", "restrict", "preferences"]
+    assert catalogue["marketing"]["operations"] == ["export", "erase", "restrict", "preferences", "stop_processing"]
     assert catalogue["marketing"]["preferences"] == list(PREFERENCES)
     for name, system in catalogue.items():
-        assert {"export", "erase", "restrict"} <= set(system["operations"]), name
+        assert {"export", "erase", "restrict", "stop_processing"} <= set(system["operations"]), name
         assert bool(system["rectifiable_fields"]) == ("rectify" in system["operations"]), name
         assert bool(system["preferences"]) == ("preferences" in system["operations"]), name
 

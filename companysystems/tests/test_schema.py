@@ -44,6 +44,7 @@ OPERATION_ROUTES = {
     "restrict": ("post", "/systems/{system}/customers/{customer_id}/restrict"),
     "rectify": ("post", "/systems/{system}/customers/{customer_id}/rectify"),
     "preferences": ("put", "/systems/{system}/customers/{customer_id}/preferences"),
+    "stop_processing": ("post", "/systems/{system}/customers/{customer_id}/stop_processing"),
 }
 
 

@@ -504,10 +504,26 @@
       form.id = "filing-form";
       var type = el("select");
       [["access", "access: a copy of their data"], ["portability", "portability: their data, machine-readable"],
-        ["erasure", "erasure"], ["restriction", "restriction of use"], ["objection", "objection"],
+        ["erasure", "erasure"], ["restriction", "restriction of use"],
+        ["objection", "objection to a processing on legitimate interest (weighed by the privacy team)"],
         ["objection_direct_marketing", "objection to direct marketing"], ["opt_out", "opt out"]]
         .forEach(function (t) { type.appendChild(option(t[0], t[1])); });
       form.appendChild(labelled("filing-type", "Which request", type));
+      // An objection (Art. 21(1)) names the processing it is about: a purpose of the register on legitimate interest.
+      var purpose = el("select");
+      purpose.required = true;
+      var purposeField = labelled("filing-purpose", "Which processing the customer objects to", purpose);
+      purposeField.hidden = true;
+      form.appendChild(purposeField);
+      getJson("/api/console/objectable-purposes").then(function (found) {
+        (found.purposes || []).forEach(function (p) { purpose.appendChild(option(p.id, p.name.en + " (" + p.name.nl + ")")); });
+      }, function () { /* the filing answers why, if it is needed */ });
+      function showPurpose() {
+        purposeField.hidden = type.value !== "objection";
+        purpose.disabled = purposeField.hidden;
+      }
+      type.addEventListener("change", showPurpose);
+      showPurpose();
       var note = el("textarea");
       note.rows = 2;
       note.maxLength = 2000;
@@ -520,7 +536,9 @@
 
       form.addEventListener("submit", function (event) {
         event.preventDefault();
-        var details = note.value.trim() ? { note: note.value.trim() } : null;
+        var details = note.value.trim() ? { note: note.value.trim() } : {};
+        if (type.value === "objection") details.purpose = purpose.value;
+        if (!Object.keys(details).length) details = null;
         var body = { type: type.value, categories: null, details: details, client_request_id: pending };
         busy = true;
         updateControls();
@@ -540,7 +558,10 @@
       });
       return {
         node: box,
-        enable: function (on) { Array.prototype.forEach.call(form.elements, function (field) { field.disabled = !on; }); }
+        enable: function (on) {
+          Array.prototype.forEach.call(form.elements, function (field) { field.disabled = !on; });
+          if (on) showPurpose();
+        }
       };
     }
 

@@ -345,6 +345,8 @@ def file_for_customer(session: Session, rasa: RasaConversations, entry: QueueEnt
     binding = session.scalar(select(ConversationIdentity).where(ConversationIdentity.conversation_id == entry.conversation_id))
     if binding is None or binding.expires_at <= now:
         raise hr.Refused("the customer is not verified in this chat: ask them to verify (website login or e-mail code) first")
+    if entry.language in ("nl", "en"):  # the customer hears the outcome in the chat's language
+        details = {"language": entry.language, **(details or {})}
     filed = file_request(session, binding.customer_id, type, categories, details, client_request_id, now, channel=entry.channel,
                          conversation_id=entry.conversation_id, catalogue=catalogue, filed_by=actor(agent))
     if filed.created:

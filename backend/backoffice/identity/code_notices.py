@@ -41,6 +41,19 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def addresses_on_file(systems: CompanySystems, customer_id: str) -> list[str]:
+    """Every e-mail address the CRM has for the customer (contact and login), each once."""
+    response = systems.export(systems.finder, customer_id)
+    response.raise_for_status()
+    records = response.json()["categories"]
+    found = [r.get("email") for r in records.get("contact_details", [])] + [r.get("login_email") for r in records.get("account", [])]
+    unique: dict[str, str] = {}
+    for address in found:
+        if isinstance(address, str) and "@" in address:
+            unique.setdefault(address.lower(), address)
+    return list(unique.values())
+
+
 class CodeNotices:
     def __init__(self, Session: sessionmaker, systems: CompanySystems, smtp: mail.SmtpConfig,
                  clock: Callable[[], dt.datetime] = utcnow) -> None:
@@ -67,16 +80,7 @@ class CodeNotices:
         ]
 
     def addresses_of(self, customer_id: str) -> list[str]:
-        """Every e-mail address the CRM has for the customer (contact and login), each once."""
-        response = self.systems.export(self.systems.finder, customer_id)
-        response.raise_for_status()
-        records = response.json()["categories"]
-        found = [r.get("email") for r in records.get("contact_details", [])] + [r.get("login_email") for r in records.get("account", [])]
-        unique: dict[str, str] = {}
-        for address in found:
-            if isinstance(address, str) and "@" in address:
-                unique.setdefault(address.lower(), address)
-        return list(unique.values())
+        return addresses_on_file(self.systems, customer_id)
 
     def tell(self, attempt_id: int, now: dt.datetime | None = None) -> bool:
         """Send the notice of this code if it is due and nobody sent it yet; True if it went out now."""

@@ -92,6 +92,14 @@ def unused_code_notice(to: Sequence[str], asked_at: dt.datetime, reason: Literal
     return message
 
 
+def plain_message(to: Sequence[str], subject: str, body: str, sender: str) -> EmailMessage:
+    """A plain-text message from the privacy team (a request's outcome, for instance) to every address given."""
+    message = EmailMessage()
+    _headers(message, subject, sender, ", ".join(to))
+    message.set_content(body if body.endswith("\n") else body + "\n")
+    return message
+
+
 def send(message: EmailMessage, config: SmtpConfig) -> None:
     """Hand the message to the SMTP server; raises `smtplib.SMTPException` or `OSError` when it fails."""
     with smtplib.SMTP(config.host, config.port, timeout=config.timeout) as smtp:

@@ -14,7 +14,9 @@
    request's moves received -> verified -> in_progress, and an audit entry for each step.
 6. An objection to direct marketing, an opt-out or a withdrawal of consent changes the customer's
    consent state right here, in the same transaction: it takes effect at once, with no approval
-   step; the marketing system gets its task in the same breath.
+   step; the marketing system gets its task in the same breath. An objection to a processing on
+   legitimate interest (Art. 21(1)) names that purpose and gets no task yet: it waits, verified,
+   for the privacy team's decision (`objections`), which tells the systems or the customer why not.
 7. Everything is committed in ONE transaction before this function returns. Only then may the
    caller tell the customer the request was filed: a request is never lost, and never half-filed.
 
@@ -39,6 +41,7 @@ from sqlalchemy.orm import Session
 from .. import catalogue as systems_catalogue
 from ..catalogue import Catalogue
 from ..knowledge.rules import KnowledgeBase, KnowledgeVersion
+from ..objections import rules as objection_rules
 from ..vocabulary import ADDRESS_PARTS, CONSENT_IDS, CORRECTABLE_FIELDS, DIRECT_MARKETING
 from . import rules as rr
 from .tables import ConsentState, Request, SystemTask, append_audit
@@ -49,15 +52,15 @@ OPERATIONS: dict[rr.RequestType, str] = {
     rr.RequestType.PORTABILITY: "export",
     rr.RequestType.ERASURE: "erase",
     rr.RequestType.RESTRICTION: "restrict",
-    # Art. 18(1)(d): while the company weighs an objection (Art. 21(1)), processing is restricted.
-    rr.RequestType.OBJECTION: "restrict",
+    # Art. 21(1): once the privacy team upholds it, the systems stop that one processing (objections.rules).
+    rr.RequestType.OBJECTION: "stop_processing",
     rr.RequestType.RECTIFICATION: "rectify",
     rr.RequestType.OBJECTION_DIRECT_MARKETING: "preferences",
     rr.RequestType.WITHDRAW_CONSENT: "preferences",
     rr.RequestType.OPT_OUT: "preferences",
 }
 CONSENT_TYPES = frozenset({rr.RequestType.OBJECTION_DIRECT_MARKETING, rr.RequestType.WITHDRAW_CONSENT, rr.RequestType.OPT_OUT})
-DETAIL_KEYS = frozenset({"field", "value", "purposes", "note", "language"})
+DETAIL_KEYS = frozenset({"field", "value", "purposes", "purpose", "note", "language"})
 
 CUSTOMER_ID_MAX = 32
 CLIENT_ID_MAX = 200
@@ -105,8 +108,11 @@ def file_request(
     customer_id = _customer_id(customer_id)
     _check_now(now)
     client_request_id = _client_request_id(client_request_id)
+    knowledge = knowledge or _current_knowledge(rr.local_date(now))
     wanted = _categories(request_type, categories, catalogue)
-    details = _details(request_type, details or {})
+    details = _details(request_type, details or {}, knowledge)
+    if request_type is rr.RequestType.OBJECTION:
+        wanted = objected_categories(details["purpose"], knowledge, catalogue)
 
     # 2. a repeated filing returns the request filed first
     existing = _find(session, client_request_id)
@@ -117,7 +123,6 @@ def file_request(
     received_on = rr.local_date(now)
     due_on = rr.due_date(received_on, regime, request_type)
 
-    knowledge = knowledge or _current_knowledge(received_on)
     # 4. what an erasure keeps, and why, from the knowledge base
     kept = kept_after_erasure(knowledge, wanted) if request_type is rr.RequestType.ERASURE else []
     if kept:
@@ -172,15 +177,22 @@ def _write(
                  detail={"categories": list(wanted), "channel": channel, "conversation_id": conversation_id,
                          "knowledge_version": request.knowledge_version, "on_behalf_of": customer_id if filed_by else None})
 
-    tasks = [_task(request_id, system, cats, request_type, details, now) for system, cats in catalogue.route(wanted).items()]
-    session.add_all(tasks)
-
     domain, entry = rr.transition(domain, rr.Status.VERIFIED, "system:filing",
                                   f"identity verified before filing ({channel or 'assistant'})", now=now)
     append_audit(session, entry)
-    domain, entry = rr.transition(domain, rr.Status.IN_PROGRESS, "system:filing",
-                                  f"sent to {', '.join(t.system for t in tasks)}", now=now)
-    append_audit(session, entry, detail={"tasks": {t.system: t.categories for t in tasks}})
+    tasks: list[SystemTask] = []
+    if request_type is rr.RequestType.OBJECTION:
+        # weighed by a person first: no system hears of it until the privacy team upholds it
+        append_audit(session, rr.AuditEntry(
+            request_id=request_id, actor="system:filing", action="awaiting_decision", from_status=domain.status,
+            to_status=domain.status, reason=f"objection to {details['purpose']} awaits the privacy team's decision", at=now,
+        ), detail={"purpose": details["purpose"], "note": details.get("note")})
+    else:
+        tasks = [_task(request_id, system, cats, request_type, details, now) for system, cats in catalogue.route(wanted).items()]
+        session.add_all(tasks)
+        domain, entry = rr.transition(domain, rr.Status.IN_PROGRESS, "system:filing",
+                                      f"sent to {', '.join(t.system for t in tasks)}", now=now)
+        append_audit(session, entry, detail={"tasks": {t.system: t.categories for t in tasks}})
     request.status = domain.status.value
 
     # 6. a stop to marketing or a withdrawal of consent takes effect now, not when a system answers
@@ -191,12 +203,24 @@ def _write(
 
 
 def checked_request(type: str, categories: Iterable[str] | None, details: dict | None,  # noqa: A002
-                    catalogue: Catalogue | None = None) -> tuple[str, list[str], dict]:
+                    catalogue: Catalogue | None = None, knowledge: KnowledgeVersion | None = None,
+                    ) -> tuple[str, list[str], dict]:
     """Step 1 on its own: the right, categories and details as filing would take them; `FilingError` if not.
     A draft is checked when it is made, so the customer confirms only what can be filed."""
     request_type = _request_type(type)
-    wanted = _categories(request_type, categories, catalogue or systems_catalogue.load())
+    catalogue = catalogue or systems_catalogue.load()
+    wanted = _categories(request_type, categories, catalogue)
+    if request_type is rr.RequestType.OBJECTION:
+        knowledge = knowledge or _current_knowledge(dt.datetime.now(dt.UTC).date())
+        clean = _details(request_type, details or {}, knowledge)
+        return request_type.value, objected_categories(clean["purpose"], knowledge, catalogue), clean
     return request_type.value, wanted, _details(request_type, details or {})
+
+
+def objected_categories(purpose: str, knowledge: KnowledgeVersion | None, catalogue: Catalogue) -> list[str]:
+    """The categories a processing objected to uses that a connected system holds, in the catalogue's order."""
+    uses = objection_rules.objectable_purposes(knowledge.purposes if knowledge else ()).get(purpose, ())
+    return [c for c in catalogue.categories if c in uses]
 
 
 def kept_after_erasure(knowledge: KnowledgeVersion | None, categories: Iterable[str]) -> list[dict]:
@@ -286,12 +310,13 @@ def _categories(request_type: rr.RequestType, categories: Iterable[str] | None, 
 def _unheld(request_type: rr.RequestType, categories: Iterable[str] | None, knowledge: KnowledgeVersion | None,
             catalogue: Catalogue) -> list[str]:
     """The register's categories a request about "everything" covers that no connected system holds."""
-    if categories or request_type in CONSENT_TYPES or request_type is rr.RequestType.RECTIFICATION or knowledge is None:
+    if categories or request_type in CONSENT_TYPES or request_type in (rr.RequestType.RECTIFICATION, rr.RequestType.OBJECTION) \
+            or knowledge is None:
         return []
     return catalogue.unheld(knowledge)
 
 
-def _details(request_type: rr.RequestType, details: Any) -> dict:
+def _details(request_type: rr.RequestType, details: Any, knowledge: KnowledgeVersion | None = None) -> dict:
     if not isinstance(details, dict):
         raise FilingError("details must be an object")
     unknown = sorted(set(details) - DETAIL_KEYS)
@@ -341,6 +366,16 @@ def _details(request_type: rr.RequestType, details: Any) -> dict:
         clean["purposes"] = [p for p in allowed if p in purposes]
     elif "purposes" in details:
         raise FilingError("purposes belong to an objection to marketing, an opt-out or a withdrawal of consent")
+
+    if request_type is rr.RequestType.OBJECTION:
+        objectable = objection_rules.objectable_purposes(knowledge.purposes if knowledge else ())
+        purpose = details.get("purpose")
+        if purpose not in objectable:
+            raise FilingError(f"say which processing on legitimate interest the objection is to: one of {', '.join(objectable)} "
+                              "(an objection to direct marketing is objection_direct_marketing)")
+        clean["purpose"] = purpose
+    elif "purpose" in details:
+        raise FilingError("a purpose belongs to an objection (Art. 21(1))")
     return clean
 
 

@@ -94,6 +94,26 @@ def render_overview(data: dict, status: str, officer: Staff) -> str:
     return console_page("Privacy requests", body, officer)
 
 
+def render_decision(v: dict, officer: Staff) -> str:
+    """The privacy team's decision on an objection (Art. 21(1)): uphold it (the systems that carry the
+    processing stop it) or refuse it with the compelling grounds, which the customer is told by e-mail."""
+    action = f"{OVERVIEW}/{escape(v['id'])}/decision"
+    token = f'<input type="hidden" name="csrf_token" value="{escape(officer.csrf_token)}">'
+    return (
+        '<section class="decision" aria-labelledby="decision-title"><h2 id="decision-title">Decide this objection</h2>'
+        f"<p>The customer objects to <strong>{escape(v['purpose'] or '-')}</strong> (Art. 21(1)). Stop it, unless there are "
+        "compelling legitimate grounds that override the customer's interests, or it is needed for legal claims. "
+        f"The customer is told either way, by e-mail, by {escape(v['due_on'])}.</p>"
+        f'<form method="post" action="{action}" class="uphold">{token}<input type="hidden" name="decision" value="uphold">'
+        '<label for="uphold-note">Note (optional)</label><textarea id="uphold-note" name="reason" rows="2" maxlength="2000"></textarea>'
+        '<button type="submit">Uphold: stop this processing</button></form>'
+        f'<form method="post" action="{action}" class="refuse">{token}<input type="hidden" name="decision" value="refuse">'
+        '<label for="refuse-reason">Compelling grounds (the customer reads this)</label>'
+        '<textarea id="refuse-reason" name="reason" rows="3" maxlength="2000" required></textarea>'
+        '<button type="submit">Refuse, with this reason</button></form></section>'
+    )
+
+
 def render_request(v: dict, officer: Staff) -> str:
     css, flag = _row_class(v)
     facts = [
@@ -101,6 +121,9 @@ def render_request(v: dict, officer: Staff) -> str:
         ("received", v["received_at"]), ("due", v["due_on"] + (f" (first due {v['original_due_on']})" if v["extended"] else "")),
         ("deadline", flag or "on time"), ("extension reason", v["extension_reason"] or "-"),
         ("denial reason", v["denial_reason"] or "-"), ("categories", ", ".join(v["categories"])),
+        *([("objection to", v["purpose"] or "-"), ("decision", v["decision"] or "awaiting the privacy team"),
+           ("customer told", v["outcome_told_at"] or "-")] if v["type"] == "objection" else []),
+        ("note for the privacy team", v["note"] or "-"),
         ("channel", v["channel"] or "-"), ("knowledge version", v["knowledge_version"] or "-"),
     ]
     fact_rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(val))}</td></tr>" for k, val in facts)
@@ -122,6 +145,7 @@ def render_request(v: dict, officer: Staff) -> str:
         f'<p><a href="{OVERVIEW}">&larr; all requests</a></p><h1>{escape(v["id"])}</h1>'
         + (f'<p class="flag {css}">{escape(flag)}</p>' if flag else "")
         + f'<table class="facts"><tbody>{fact_rows}</tbody></table>'
+        + (render_decision(v, officer) if v["type"] == "objection" and v["status"] == "verified" else "")
         + (f'<h2>Needs attention</h2><ul class="attention">{attention}</ul>' if attention else "")
         + (f"<h2>Kept after erasure</h2><ul>{kept}</ul>" if kept else "")
         + "<h2>System tasks</h2><table><thead><tr><th>system</th><th>categories</th><th>operation</th><th>state</th>"

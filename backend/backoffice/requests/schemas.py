@@ -101,7 +101,13 @@ def request_view(request: Request, tasks: Iterable[SystemTask], today: dt.date, 
         "overdue": rr.is_overdue(domain, today),
         f"due_within_{DUE_SOON_DAYS}_days": rr.due_within(domain, today, DUE_SOON_DAYS),
         "needs_attention": rr.needs_attention(domain, [t.to_domain() for t in tasks], today) + [
-            f"{category} is held by no connected system: handle it by hand" for category in unheld(request)],
+            f"{category} is held by no connected system: handle it by hand" for category in unheld(request)] + (
+            ["an objection awaiting the privacy team's decision: uphold it or refuse it with a reason"]
+            if domain.type is rr.RequestType.OBJECTION and domain.status is rr.Status.VERIFIED else []) + [
+            f"{system} holds this processing's data but cannot be told to stop it: tell it by hand"
+            for system in details.get("stop_by_hand", [])],
+        "purpose": details.get("purpose"), "note": details.get("note"),
+        "decision": request.decision, "decided_at": _iso(request.decided_at), "outcome_told_at": _iso(request.outcome_told_at),
         "kept_after_erasure": details.get("kept_after_erasure", []),
         "tasks": [task_view(t, full) for t in tasks],
     }

@@ -64,6 +64,10 @@ class Request(Base):
     knowledge_version: Mapped[str | None] = mapped_column(String(50))
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # an objection (Art. 21(1)) is weighed by the privacy team: "upheld" or "refused", and when the customer heard it
+    decision: Mapped[str | None] = mapped_column(String(20))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    outcome_told_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     tasks: Mapped[list[SystemTask]] = relationship(back_populates="request", order_by="SystemTask.id")
     audit: Mapped[list[AuditEntry]] = relationship(order_by="AuditEntry.id", viewonly=True)
@@ -90,7 +94,7 @@ class SystemTask(Base):
     request_id: Mapped[str] = mapped_column(String(40), ForeignKey("privacy_requests.id"), index=True)
     system: Mapped[str] = mapped_column(String(20))
     categories: Mapped[list] = mapped_column(JSON)
-    operation: Mapped[str] = mapped_column(String(20))  # export | erase | restrict | rectify | preferences
+    operation: Mapped[str] = mapped_column(String(20))  # export | erase | restrict | rectify | preferences | stop_processing
     payload: Mapped[dict | None] = mapped_column(JSON)  # the JSON body sent to the system (None for export)
     state: Mapped[str] = mapped_column(String(20), default=rr.TaskState.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

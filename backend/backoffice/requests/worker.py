@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 from sqlalchemy import and_, or_, select, update
@@ -51,9 +51,12 @@ from ..shared.company_systems import CompanySystems
 from . import rules as rr
 from .tables import Request, SystemTask, append_audit
 
+if TYPE_CHECKING:
+    from ..objections.service import OutcomeNotices
+
 log = logging.getLogger(__name__)
 
-METHODS = {"export": "GET", "erase": "POST", "restrict": "POST", "rectify": "POST", "preferences": "PUT"}
+METHODS = {"export": "GET", "erase": "POST", "restrict": "POST", "rectify": "POST", "preferences": "PUT", "stop_processing": "POST"}
 TRANSIENT = {408, 425, 429, 500, 502, 503, 504, 401, 403}  # worth another try (401/403: a token being rotated)
 MAX_RETRY_AFTER = dt.timedelta(days=1)
 ERROR_LIMIT = 500
@@ -344,18 +347,21 @@ class Worker:
             setattr(report, result, getattr(report, result) + 1)
         return report
 
-    def run_forever(self, stop: threading.Event, notices: CodeNotices | None = None) -> None:
+    def run_forever(self, stop: threading.Event, notices: CodeNotices | None = None, outcomes: OutcomeNotices | None = None) -> None:
         """Poll until `stop` is set; a database or network hiccup is logged and retried, never fatal.
-        With `notices`, sweep the unused verification codes every NOTICE_SWEEP_SECONDS as well."""
+        With `notices`, sweep the unused verification codes every NOTICE_SWEEP_SECONDS as well; with
+        `outcomes` (objections.service.OutcomeNotices), the decisions on objections not yet e-mailed."""
         log.info("worker %s delivering to %s", self.id, ", ".join(self.systems.addresses))
         next_sweep = time.monotonic()
         while not stop.is_set():
-            if notices is not None and time.monotonic() >= next_sweep:
+            if time.monotonic() >= next_sweep:
                 next_sweep = time.monotonic() + NOTICE_SWEEP_SECONDS
-                try:
-                    notices.sweep()
-                except Exception:  # the database may be restarting: the next sweep tries again
-                    log.exception("sweep of unused codes failed; trying again later")
+                for sweeper, what in ((notices, "unused codes"), (outcomes, "objection decisions")):
+                    try:
+                        if sweeper is not None:
+                            sweeper.sweep()
+                    except Exception:  # the database, the CRM or the mail server may be down: the next sweep tries again
+                        log.exception("sweep of %s failed; trying again later", what)
             try:
                 report = self.run_once(max_tasks=100)
             except Exception:  # the database may be restarting: wait and try again
@@ -369,6 +375,8 @@ def main(settings: Settings, once: bool = False, worker_id: str | None = None, *
     """`python -m backoffice worker`: deliver tasks until SIGTERM/SIGINT (or once with --once)."""
     import signal
 
+    from ..knowledge.rules import KnowledgeBase
+    from ..objections.service import OutcomeNotices
     from ..shared.database import open_database
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -377,17 +385,19 @@ def main(settings: Settings, once: bool = False, worker_id: str | None = None, *
     engine, Session = open_database(settings.database_url)
     worker = Worker(Session, WorkerConfig.from_settings(settings, **overrides), worker_id=worker_id)
     notices = CodeNotices(Session, worker.systems, mail.SmtpConfig.from_settings(settings))
+    outcomes = OutcomeNotices(Session, worker.systems, mail.SmtpConfig.from_settings(settings),
+                              KnowledgeBase.load(settings.knowledge_dir), utcnow)
     try:
         if once:
             report = worker.run_once()
-            told = notices.sweep()
+            told = notices.sweep() + outcomes.sweep()
             print(f"done {report.done}, retried {report.retried}, failed {report.failed}, skipped {report.skipped}; "
-                  f"{told} customer(s) told of unused codes")
+                  f"{told} customer(s) told of unused codes or decisions")
             return 0
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-        worker.run_forever(stop, notices)
+        worker.run_forever(stop, notices, outcomes)
         return 0
     finally:
         worker.close()

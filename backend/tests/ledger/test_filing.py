@@ -87,7 +87,7 @@ def test_only_the_systems_holding_the_categories_get_a_task(Session, knowledge):
             ("wifi", ["store_visits"], "export", None),
         ]
         assert filed.kept_after_erasure == []  # not an erasure
-        restricted = file_request(s, "C0003", "objection", ["profile_segments"], None, cid(), NOW, knowledge=knowledge)
+        restricted = file_request(s, "C0003", "restriction", ["profile_segments"], None, cid(), NOW, knowledge=knowledge)
         assert [(t.system, t.operation, t.payload) for t in restricted.tasks] == [
             ("loyalty", "restrict", {"categories": ["profile_segments"]})]
 
