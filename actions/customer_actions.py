@@ -262,9 +262,12 @@ class ActionConfirmRequest(CustomerAction):
         pending = tracker.get_slot("pending_request")
         draft_id = pending.get("draft_id") if isinstance(pending, dict) else None
         if not isinstance(draft_id, str) or not 0 < len(draft_id) <= MAX_DRAFT_ID:
-            # Nothing was shown to confirm: whatever else the slot holds (a crafted dict, a request still
-            # waiting for verification) is never filed.
-            dispatcher.utter_message(text=sentence("nothing_pending" if not pending else "no_draft", language))
+            # Nothing was shown to confirm, so nothing is filed. An "ok" to what is still waiting for the
+            # customer (to verify, to say which request) carries on with it; with nothing waiting, it is
+            # taken as an "ok" and answered with what one can ask.
+            if isinstance(pending, dict) and isinstance(pending.get("type"), str):
+                return self.carry_on(dispatcher, tracker, language, pending)
+            dispatcher.utter_message(text=sentence("nothing_pending", language))
             return []
         try:
             filed = backoffice().file_draft(tracker.sender_id, draft_id, Presence.of(tracker))

@@ -95,6 +95,30 @@ def test_logged_in_customer_sees_data_erases_it_and_tracks_it(assistant, browser
     team.close()
 
 
+@pytest.mark.parametrize("language, first_question, answer_word", [
+    ("nl", "Welke gegevens hebben jullie van mij?", "versie"),
+    ("en", "What data do you have about me?", "version"),
+])
+def test_an_empty_chat_offers_example_questions_that_one_keypress_sends(page, published, language, first_question,
+                                                                          answer_word):
+    """The empty chat shows example questions in the page's language, as buttons; choosing one with the
+    keyboard sends it, an answer comes back, and the examples make way for the conversation."""
+    page.get_by_test_id(f"lang-{language}").click()
+    page.get_by_test_id("chat-launcher").click()
+    examples = page.get_by_test_id("chat-example")
+    expect(examples).to_have_count(3)
+    expect(examples.first).to_have_text(first_question)
+    expect(page.get_by_role("group", name="bijvoorbeeld" if language == "nl" else "for example")).to_be_visible()
+
+    examples.first.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("user-message")).to_have_text([first_question])
+    expect(page.get_by_test_id("bot-message").last).to_contain_text(f"{answer_word} {published[-1]['version']['id']}",
+                                                                    timeout=60_000)
+    expect(page.get_by_test_id("chat-examples")).to_be_hidden()
+    expect(examples.first).to_be_hidden()
+
+
 def test_an_address_typed_without_a_prefix_after_the_question_is_taken_as_the_address(page):
     """Issue 20, item 4: after "Typ je juiste adres zo: 'nieuw adres: ...'" the bare address is the answer."""
     page.get_by_test_id("demo-login").click()

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 import socketio
+from conftest import privacy_officer
 
 
 def rest_auth(stack):
@@ -356,3 +357,51 @@ def test_the_demo_website_has_the_consoles_strict_headers(stack, backoffice_url)
     assert site == {**strict, "connect-src": strict["connect-src"] | {chat, chat.replace("http", "ws", 1)},
                     "img-src": strict["img-src"] | {"data:"}}
     assert site["script-src"] == {"'self'"} and site["default-src"] == {"'none'"} and site["frame-ancestors"] == {"'none'"}
+
+
+@pytest.mark.parametrize("question, source", [("Wanneer wordt mijn pakket bezorgd?", "Bron:"),
+                                              ("When will my parcel arrive?", "Source:")])
+def test_an_off_topic_reply_does_not_cite_the_register(assistant, question, source):
+    sender, messages = rest(assistant, question)
+    assert tracker(assistant, sender)["slots"]["answer_topic"] == "out_of_scope"
+    assert joined(messages) and source not in joined(messages)
+
+
+def test_the_dpo_answer_ends_the_company_name_with_one_full_stop(assistant, published):
+    company = published[-1]["company"]["name"]
+    _, messages = rest(assistant, "Wie is jullie functionaris gegevensbescherming?")
+    assert f"Verantwoordelijk voor je gegevens is {company} Onze functionaris" in joined(messages)
+
+
+def test_the_assistant_and_the_console_name_the_same_privacy_officer(assistant, published):
+    """The register names the DPO; the console's privacy officer is that person, not a second name."""
+    named = published[-1]["company"]["dpo"]["name"]
+    _, messages = rest(assistant, "Who is your data protection officer?")
+    assert named in joined(messages)
+    me = privacy_officer(assistant).get(f"{assistant.env['BACKOFFICE_URL']}/api/console/me", timeout=10).json()
+    assert me["full_name"] == named
+
+
+@pytest.mark.parametrize("question, reply", [
+    ("Welke gegevens hebben jullie van mij?", "Prima. Wat wil je weten over je gegevens?"),
+    ("What data do you have about me?", "Great. What would you like to know about your data?"),
+])
+def test_ok_with_nothing_waiting_is_taken_as_ok(assistant, question, reply):
+    sender, _ = rest(assistant, question)
+    _, messages = rest(assistant, "ok", sender)
+    assert reply in joined(messages), messages
+    assert "geen verzoek klaar" not in joined(messages) and "no request waiting" not in joined(messages)
+
+
+@pytest.mark.parametrize("ask, reminder", [
+    ("laat mijn gegevens zien", "Daarvoor moet ik eerst weten dat jij het bent"),
+    ("show me my data", "For that I first need to know it's you"),
+])
+def test_ok_to_a_request_waiting_for_verification_says_what_comes_next(assistant, ask, reminder):
+    """An "ok" after "first I need to know it's you" carries on with what was asked: the step still to take."""
+    sender, first = rest(assistant, ask)
+    assert reminder in joined(first)
+    _, messages = rest(assistant, "ok", sender)
+    assert reminder in joined(messages), messages
+    assert "geen verzoek klaar" not in joined(messages) and "no request waiting" not in joined(messages)
+    assert tracker(assistant, sender)["slots"]["pending_request"] == {"type": "show_data"}

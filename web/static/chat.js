@@ -33,7 +33,9 @@
  *
  * Test hooks: data-testid="chat-launcher" | "chat-input" | "chat-send" |
  * "bot-message" (class "bot") | "user-message" | "chat-button" |
- * "chat-offline" | "typing-indicator" | "chat-panel"; window.volteraChat.
+ * "chat-offline" | "typing-indicator" | "chat-panel" | "chat-example" (an example question of the
+ * empty chat: a button that sends it; the examples go once the conversation has a message);
+ * window.volteraChat.
  */
 import { io } from "socket.io-client";
 
@@ -76,7 +78,10 @@ import { io } from "socket.io-client";
       bot: "Assistent:",
       image: "Afbeelding",
       attachment: "Bijlage openen",
-      newMessage: "nieuw bericht"
+      newMessage: "nieuw bericht",
+      examplesLabel: "Je kunt bijvoorbeeld vragen:",
+      examples: ["Welke gegevens hebben jullie van mij?", "Met wie delen jullie mijn gegevens?",
+        "Hoe lang bewaren jullie mijn aankoopgeschiedenis?"]
     },
     en: {
       title: "Privacy assistant",
@@ -98,7 +103,10 @@ import { io } from "socket.io-client";
       bot: "Assistant:",
       image: "Image",
       attachment: "Open attachment",
-      newMessage: "new message"
+      newMessage: "new message",
+      examplesLabel: "You could ask, for example:",
+      examples: ["What data do you have about me?", "Who do you share my data with?",
+        "How long do you keep my purchase history?"]
     }
   };
 
@@ -435,6 +443,22 @@ import { io } from "socket.io-client";
     var intro = el("p", { className: "vc-intro" });
     log.appendChild(intro);
 
+    // Example questions for an empty chat, in the page's language; one click sends the question.
+    var examples = el("div", { className: "vc-examples", "data-testid": "chat-examples" });
+    var examplesLabel = el("p", { id: "vc-examples-label", className: "vc-examples-label" });
+    var exampleGroup = el("div", { className: "vc-chips", role: "group", "aria-labelledby": "vc-examples-label" });
+    t("examples").forEach(function (_, i) {
+      var example = el("button", { type: "button", className: "vc-chip", "data-testid": "chat-example" });
+      example.addEventListener("click", function () {
+        sendMessage(t("examples")[i], t("examples")[i]);
+        if (ui.input) ui.input.focus();
+      });
+      exampleGroup.appendChild(example);
+    });
+    examples.appendChild(examplesLabel);
+    examples.appendChild(exampleGroup);
+    log.appendChild(examples);
+
     var typing = el("div", { className: "vc-typing", "data-testid": "typing-indicator", "aria-hidden": "true", hidden: "" });
     typing.appendChild(el("span", { className: "vc-dot" }));
     typing.appendChild(el("span", { className: "vc-dot" }));
@@ -474,6 +498,7 @@ import { io } from "socket.io-client";
     ui = {
       root: root, launcher: launcher, badge: badge, panel: panel, title: title, subtitle: subtitle,
       statusText: statusText, status: status, closeBtn: closeBtn, log: log, intro: intro,
+      examples: examples, examplesLabel: examplesLabel, exampleButtons: exampleGroup.querySelectorAll("button"),
       typing: typing, typingSr: typingSr, offline: offline, form: form, inputLabel: inputLabel,
       input: input, sendBtn: sendBtn
     };
@@ -519,6 +544,8 @@ import { io } from "socket.io-client";
     ui.sendBtn.setAttribute("aria-label", t("send"));
     ui.sendBtn.setAttribute("title", t("send"));
     ui.intro.textContent = t("intro");
+    ui.examplesLabel.textContent = t("examplesLabel");
+    for (var e = 0; e < ui.exampleButtons.length; e++) ui.exampleButtons[e].textContent = t("examples")[e];
     ui.typingSr.textContent = t("typing");
     ui.offline.textContent = t("offline");
     var srs = ui.log.querySelectorAll("[data-vc-sr]");
@@ -561,7 +588,14 @@ import { io } from "socket.io-client";
     var row = el("div", { className: "vc-row vc-row-" + who });
     row.appendChild(el("span", { className: "vc-sr-only", "data-vc-sr": who === "user" ? "you" : "bot" }, t(who === "user" ? "you" : "bot")));
     ui.log.insertBefore(row, ui.typing);
+    showExamples();
     return row;
+  }
+
+  /* The example questions are there only while the chat is empty. */
+  function showExamples() {
+    var empty = !ui.log.querySelector(".vc-row");
+    if (empty) ui.examples.removeAttribute("hidden"); else ui.examples.setAttribute("hidden", "");
   }
 
   function addUserMessage(text, restoring) {
@@ -663,6 +697,7 @@ import { io } from "socket.io-client";
     var hasAttachment = renderAttachment(msg, data.attachment);
     if (!text && !hasAttachment && !buttons) {
       row.parentNode.removeChild(row); // nothing we can show (e.g. a custom payload)
+      showExamples();
       return;
     }
     if (text || hasAttachment) row.appendChild(msg);
@@ -849,6 +884,7 @@ import { io } from "socket.io-client";
       var rows = ui.log.querySelectorAll(".vc-row");
       for (var i = 0; i < rows.length; i++) rows[i].parentNode.removeChild(rows[i]);
       hideTyping();
+      showExamples();
     }
     state.replyStart = null;
     state.offline = false;
