@@ -262,12 +262,18 @@ class ActionConfirmRequest(CustomerAction):
         pending = tracker.get_slot("pending_request")
         draft_id = pending.get("draft_id") if isinstance(pending, dict) else None
         if not isinstance(draft_id, str) or not 0 < len(draft_id) <= MAX_DRAFT_ID:
-            # Nothing was shown to confirm, so nothing is filed. An "ok" to what is still waiting for the
-            # customer (to verify, to say which request) carries on with it; with nothing waiting, it is
-            # taken as an "ok" and answered with what one can ask.
-            if isinstance(pending, dict) and isinstance(pending.get("type"), str):
+            # Nothing was shown to confirm, so nothing is filed. An "ok" to the offer of a ticket takes it;
+            # to a request still waiting for the customer to verify, it hears that step again; with nothing
+            # waiting, it is an "ok" and hears what one can ask. Only a slot no summary explains (a crafted
+            # one) gets "nothing was filed".
+            if isinstance(pending, dict) and pending.get("type") == "ticket":
                 return self.carry_on(dispatcher, tracker, language, pending)
-            dispatcher.utter_message(text=sentence("nothing_pending", language))
+            if not pending:
+                dispatcher.utter_message(text=sentence("nothing_pending", language))
+            elif self.customer(tracker) is None:
+                dispatcher.utter_message(text=sentence("verify_first", language))
+            else:
+                dispatcher.utter_message(text=sentence("no_draft", language))
             return []
         try:
             filed = backoffice().file_draft(tracker.sender_id, draft_id, Presence.of(tracker))
