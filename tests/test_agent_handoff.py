@@ -76,7 +76,8 @@ async def next_reply(visitor: Visitor, timeout: float = 30) -> str:
     return (await asyncio.wait_for(visitor.inbox.get(), timeout)).get("text") or ""
 
 
-def test_with_nobody_available_a_verified_customer_leaves_a_ticket(assistant: Stack):
+@pytest.mark.parametrize("taken_with", ["/leave_ticket", "ok"])  # the button, or an "ok" to the offer
+def test_with_nobody_available_a_verified_customer_leaves_a_ticket(assistant: Stack, taken_with: str):
     """First in this file, and this file before the console's browser test: no agent has signed in yet."""
     async def chat() -> None:
         visitor = Visitor(assistant, token=mint(assistant, TICKET_CUSTOMER))  # the website's login of this customer
@@ -88,7 +89,7 @@ def test_with_nobody_available_a_verified_customer_leaves_a_ticket(assistant: St
         buttons = [b for r in offered for b in (r.get("quick_replies") or r.get("buttons") or [])]
         offered_buttons = [{k: b[k] for k in ("title", "payload")} for b in buttons]
         assert {"title": "Laat een ticket achter", "payload": "/leave_ticket"} in offered_buttons
-        recorded = joined(await visitor.say("/leave_ticket", language="nl"))
+        recorded = joined(await visitor.say(taken_with, language="nl"))
         assert re.search(r"ticket T-[0-9a-f]{12}\. We antwoorden uiterlijk \d\d-\d\d-\d{4} per e-mail", recorded), recorded
         await visitor.close()
 
