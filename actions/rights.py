@@ -38,7 +38,7 @@ PURPOSE_WORDS = {
     "personalised_offers": ("personalis", "personaliz", "gepersonaliseerd", "persoonlijke aanbieding", "profil",
                             "aanbieding", "offers", "segment"),
     "wifi_counting": ("wifi", "wi-fi", "tellen", "counting", "bezoekers", "visitor", "winkel", "in store",
-                      "in-store", "in the store", "in stores", "in the shop", "in shops"),
+                      "in-store", "in the store", "stores", "your store", "shops", "your shop", "in the shop"),
 }
 CONSENT_WORDS = ("consent", "toestemming")
 # The requests that stop a consent at once: the register says how to switch each off yourself.

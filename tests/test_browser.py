@@ -7,7 +7,7 @@ from playwright.sync_api import expect, sync_playwright
 from test_privacy_requests import wait_for_status
 
 claim_customers(__name__, "C0010")  # erased by the logged-in test
-claim_customers(__name__, "C0030")  # asked for a new address, which is shown and not filed
+claim_customers(__name__, "C0001")  # a demo login asked for a new address, which is shown and not filed
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
@@ -122,7 +122,7 @@ def test_an_empty_chat_offers_example_questions_that_one_keypress_sends(page, pu
 def test_an_address_typed_without_a_prefix_after_the_question_is_taken_as_the_address(page):
     """Issue 20, item 4: after "Typ je juiste adres zo: 'nieuw adres: ...'" the bare address is the answer."""
     page.get_by_test_id("demo-login").click()
-    page.get_by_test_id("demo-customer-C0030").click()
+    page.get_by_test_id("demo-customer-C0001").click()
     expect(page.get_by_test_id("demo-user")).to_be_visible()
     page.get_by_test_id("chat-launcher").click()
     ask(page, "mijn adres klopt niet", "nieuw adres:")
