@@ -237,6 +237,11 @@ class TelegramInput(InputChannel):
     def on(self) -> bool:
         return bool(self.api.token and self.secret_token)
 
+    async def first_time(self, update_id: int) -> bool:
+        """False for an update taken before. Update ids count per bot and one Redis may serve several
+        bots, so the key names the bot (the token's part before the colon, which is not secret)."""
+        return self.seen is None or await self.seen.first_time(f"{self.api.token.partition(':')[0]}/{update_id}")
+
     def get_output_channel(self) -> TelegramOutput:
         return TelegramOutput(self.api, self.outbox)
 
@@ -276,7 +281,7 @@ class TelegramInput(InputChannel):
                 return response.json({"error": "bad_request", "reason": "an update is a JSON object"}, status=400)
             update_id = update.get("update_id")
             try:
-                first = self.seen is None or not isinstance(update_id, int) or await self.seen.first_time(str(update_id))
+                first = not isinstance(update_id, int) or await self.first_time(update_id)
             except delivery.Unavailable:
                 return delivery.try_again_later()
             if first:

@@ -446,6 +446,24 @@ def handled(assistant, conversation: str, last: str) -> bool:
     return bool(said) and any(e.get("event") == "action" and e.get("name") == "action_listen" for e in events[said[-1]:])
 
 
+def strings(value: Any) -> Iterator[str]:
+    """Every string in a JSON value."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        yield from (s for v in value.values() for s in strings(v))
+    elif isinstance(value, list):
+        yield from (s for v in value for s in strings(v))
+
+
+def delivered(assistant, conversation: str, bodies: list[Any]) -> bool:
+    """The conversation's last answer (to a plain last message) reached the service: answers go in
+    the background, in order per conversation, so every earlier one went too."""
+    texts = [e["text"] for e in tracker_events(assistant, conversation) if e.get("event") == "bot" and e.get("text")]
+    tail = texts[-1].strip().splitlines()[-1][-30:] if texts else None
+    return tail is not None and any(tail in text for text in strings(bodies))
+
+
 def test_hostile_messages_through_whatsapp_reach_no_customer(assistant, seeded):
     """Signed webhooks as Meta sends them; one conversation comes from the target's own phone number
     (a sender's number is not proof of who they are). WhatsApp answers in the background, in order per
@@ -476,13 +494,14 @@ def test_hostile_messages_through_whatsapp_reach_no_customer(assistant, seeded):
 
 
 def test_hostile_messages_through_telegram_reach_no_customer(assistant, seeded):
-    """Updates with the webhook's secret, as Telegram sends them (answered before the webhook returns),
-    with odd language codes."""
+    """Updates with the webhook's secret, as Telegram sends them (handled before the webhook returns,
+    answered in the background), with odd language codes."""
     env, rasa_log = assistant.env, assistant.log_dir / "rasa.log"
     offset = log_size(rasa_log)
     url = f"http://localhost:{env['RASA_PORT']}/webhooks/telegram/webhook"
     rnd = random.Random(SEED + 3)
     chats = {f"telegram-{chat}": chat for chat in rnd.sample(range(32_000_000, 33_000_000), AT_ONCE)}
+    last = f"thank you {uuid.uuid4().hex[:8]}"  # its answer, sent last, shows that every earlier one went
     languages = [lang for lang in LANGUAGES if isinstance(lang, str)]
 
     def say(conversation: str, message: str) -> requests.Response:
@@ -491,7 +510,10 @@ def test_hostile_messages_through_telegram_reach_no_customer(assistant, seeded):
                              headers={SECRET_HEADER: env["TELEGRAM_SECRET_TOKEN"], "Content-Type": "application/json"})
 
     with FakeBotApi(port=port_of(env["TELEGRAM_API_URL"])) as fake:
-        sent = each_conversation_in_turn(list(chats), push_fuzz_texts(SEED + 3), say)
+        sent = each_conversation_in_turn(list(chats), [[*texts, last] for texts in push_fuzz_texts(SEED + 3)], say)
+        for conversation, chat in chats.items():
+            eventually(lambda c=conversation, chat=chat: delivered(assistant, c, fake.sent(chat_id=chat)), REPLY_SECONDS,
+                       f"the answers in {conversation}", interval=0.5)
         replies = [(conversation, fake.sent(chat_id=chat)) for conversation, chat in chats.items()]
     assert_accepted(sent)
     assert all(said for _, said in replies), "a Telegram chat got no answer"
@@ -500,25 +522,33 @@ def test_hostile_messages_through_telegram_reach_no_customer(assistant, seeded):
 
 
 def test_hostile_messages_through_teams_reach_no_customer(assistant, seeded):
-    """Activities with a Bot Connector token for this bot, as Microsoft sends them (answered before
-    the webhook returns), with odd locales."""
+    """Activities with a Bot Connector token for this bot, as Microsoft sends them (handled before
+    the webhook returns, answered in the background), with odd locales."""
     env, rasa_log = assistant.env, assistant.log_dir / "rasa.log"
     offset = log_size(rasa_log)
     url = f"http://localhost:{env['RASA_PORT']}/webhooks/teams/webhook"
     rnd = random.Random(SEED + 4)
     users = {f"teams-{user}": user for user in (str(uuid.UUID(int=rnd.getrandbits(128), version=4)) for _ in range(AT_ONCE))}
+    last = f"thank you {uuid.uuid4().hex[:8]}"  # its answer, sent last, shows that every earlier one went
     languages = [lang for lang in LANGUAGES if isinstance(lang, str)]
     microsoft = FakeMicrosoft(port=port_of(env["TEAMS_LOGIN_URL"]), tenant=env["TEAMS_TENANT_ID"])
     microsoft.thread.start()
+    teams_conversations: dict[str, list[str]] = {conversation: [] for conversation in users}  # each activity opens one
 
     def say(conversation: str, message: str) -> requests.Response:
         sent = activity(microsoft, message, tenant=env["TEAMS_TENANT_ID"], user_object_id=users[conversation])
+        teams_conversations[conversation].append(f"/v3/conversations/{sent['conversation']['id']}/")
         sent["locale"] = languages[len(message) % len(languages)]
         return requests.post(url, data=json.dumps(sent).encode(), timeout=REPLY_SECONDS, headers={
             "Authorization": f"Bearer {token(microsoft, audience=env['TEAMS_APP_ID'])}", "Content-Type": "application/json"})
 
     try:
-        sent = each_conversation_in_turn(list(users), push_fuzz_texts(SEED + 4), say)
+        sent = each_conversation_in_turn(list(users), [[*texts, last] for texts in push_fuzz_texts(SEED + 4)], say)
+        for conversation in users:
+            paths = teams_conversations[conversation]
+            eventually(lambda c=conversation, paths=paths: delivered(
+                assistant, c, [a["body"] for a in microsoft.activities if any(p in a["path"] for p in paths)]),
+                REPLY_SECONDS, f"the answers in {conversation}", interval=0.5)
         replies = [(a["path"], a["body"]) for a in microsoft.activities]
     finally:
         microsoft.server.shutdown()
