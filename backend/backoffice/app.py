@@ -25,6 +25,7 @@ from .my_data import routes as my_data
 from .objections import routes as objections
 from .requests import privacy_team
 from .requests import routes as requests
+from .requests.receipts import RequestReceipts
 from .settings import Settings
 from .shared.company_systems import CatalogueProblems, CompanySystems
 from .shared.database import open_database
@@ -66,7 +67,9 @@ def create_app(settings: Settings | None = None, clock: Clock = utcnow) -> FastA
         checking = threading.Thread(target=problems.check_systems, args=(systems, register), daemon=True, name="catalogue-check")
         checking.start()
         app.state.handoff.run_upkeep(clock)
+        app.state.receipts.start()
         yield
+        app.state.receipts.close()
         app.state.handoff.close()
         problems.stop.set()
         systems.close()
@@ -80,6 +83,8 @@ def create_app(settings: Settings | None = None, clock: Clock = utcnow) -> FastA
     app.state.catalogue_problems = problems
     app.state.verification = identity.Verification.start(settings, sessions, systems, clock)
     app.state.my_data = my_data.DataSources.start(settings, systems, problems)
+    app.state.receipts = RequestReceipts(sessions, systems, SmtpConfig.from_settings(settings), kb,
+                                         app.state.verification.otp_secret, clock)
     app.state.demo_customers = demo.DemoCustomers()
     app.state.handoff = handoff.Handoff.start(settings, sessions, clock)
     app.state.objection_notices = objections.OutcomeNotices(sessions, systems, SmtpConfig.from_settings(settings), kb, clock)

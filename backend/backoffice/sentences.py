@@ -104,6 +104,52 @@ AGENT_CLOSED = {"nl": "{name} heeft het gesprek afgesloten. Je praat weer met de
 AGENT_FILED = {"nl": "{name} heeft je verzoek {request} ingediend. We handelen het uiterlijk {due} af.",
                "en": "{name} has filed your request {request}. We complete it by {due}."}
 
+# --- the e-mail receipt of a filed request (requests/receipts.py), in the customer's language ---
+
+MONTH_NAMES = {
+    "nl": ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november", "december"),
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"),
+}
+REQUEST_TYPE_NAMES = {
+    "access": {"nl": "inzage in en een kopie van je gegevens (AVG art. 15)", "en": "access to and a copy of your data (GDPR Art. 15)"},
+    "portability": {"nl": "je gegevens meenemen (AVG art. 20)", "en": "data portability (GDPR Art. 20)"},
+    "rectification": {"nl": "correctie van je gegevens (AVG art. 16)", "en": "correction of your personal data (GDPR Art. 16)"},
+    "erasure": {"nl": "verwijdering van je gegevens (AVG art. 17)", "en": "erasure of your personal data (GDPR Art. 17)"},
+    "restriction": {"nl": "beperking van de verwerking (AVG art. 18)", "en": "restriction of processing (GDPR Art. 18)"},
+    "objection": {"nl": "bezwaar tegen de verwerking (AVG art. 21)", "en": "objection to processing (GDPR Art. 21)"},
+    "objection_direct_marketing": {"nl": "bezwaar tegen direct marketing (AVG art. 21)",
+                                   "en": "objection to direct marketing (GDPR Art. 21)"},
+    "withdraw_consent": {"nl": "intrekken van je toestemming (AVG art. 7)", "en": "withdrawal of your consent (GDPR Art. 7)"},
+    "opt_out": {"nl": "afmelden (AVG art. 7 en 21)", "en": "opt-out (GDPR Art. 7 and 21)"},
+}
+RECEIPT_SUBJECT = {"nl": "We hebben je privacyverzoek ontvangen ({request})", "en": "We received your privacy request ({request})"}
+RECEIPT_EMAIL = {
+    "nl": (
+        "Hallo,\n\n"
+        "We hebben je privacyverzoek ontvangen. Dit zijn de gegevens ervan:\n\n"
+        "Verzoeknummer: {request}\n"
+        "Soort verzoek: {type}\n"
+        "Ontvangen op: {received}\n"
+        "Uiterlijk afgehandeld op: {due}\n\n"
+        "Wil je weten hoe het ermee staat? Vraag het de assistent op voltera.nl (\"waar staat mijn verzoek?\"), "
+        "of mail {privacy_email} en noem je verzoeknummer.\n\n"
+        "Heb je dit verzoek niet zelf gedaan? Mail dan meteen {privacy_email}.\n\n"
+        "Groet,\nVoltera, team privacy\n"
+    ),
+    "en": (
+        "Hello,\n\n"
+        "We received your privacy request. These are its details:\n\n"
+        "Request number: {request}\n"
+        "Type of request: {type}\n"
+        "Received on: {received}\n"
+        "Completed by: {due}\n\n"
+        "Want to know how it is going? Ask the assistant on voltera.nl (\"where is my request?\"), "
+        "or e-mail {privacy_email} with your request number.\n\n"
+        "Did you not make this request yourself? Then e-mail {privacy_email} straight away.\n\n"
+        "Regards,\nVoltera, privacy team\n"
+    ),
+}
+
 # What an agent may insert into a reply with one click (the console's canned replies), per language.
 CANNED_REPLIES = {
     "nl": {

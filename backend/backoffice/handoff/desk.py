@@ -38,6 +38,7 @@ from ..catalogue import Catalogue
 from ..identity.tables import ConversationIdentity
 from ..my_data.transcripts import TrackerStore, TranscriptsUnavailable
 from ..requests.filing import Filed, file_request
+from ..requests.receipts import long_date
 from ..requests.schemas import OPEN as OPEN_REQUESTS
 from ..requests.tables import Request
 from ..settings import Settings
@@ -353,7 +354,7 @@ def file_for_customer(session: Session, rasa: RasaConversations, entry: QueueEnt
         audit(session, entry, actor(agent), "filed_request", now, request=filed.request.id, type=filed.request.type)
         session.commit()
         told = sentences.AGENT_FILED[entry.language].format(name=agent.first_name, request=filed.request.id,
-                                                             due=filed.request.due_on.strftime("%d-%m-%Y"))
+                                                             due=long_date(filed.request.due_on, entry.language))
         rasa.say(entry.conversation_id, entry.channel, told, metadata={"agent": agent.first_name})
     return filed
 

@@ -44,6 +44,7 @@ from ..knowledge.rules import KnowledgeBase, KnowledgeVersion
 from ..objections import rules as objection_rules
 from ..vocabulary import ADDRESS_PARTS, CONSENT_IDS, CORRECTABLE_FIELDS, DIRECT_MARKETING
 from . import rules as rr
+from .receipts import receipt_due
 from .tables import ConsentState, Request, SystemTask, append_audit
 
 # What each right asks of a system (the calls are in worker.py).
@@ -176,6 +177,7 @@ def _write(
     append_audit(session, rr.filed(domain, filed_by or f"customer:{customer_id}", now),
                  detail={"categories": list(wanted), "channel": channel, "conversation_id": conversation_id,
                          "knowledge_version": request.knowledge_version, "on_behalf_of": customer_id if filed_by else None})
+    append_audit(session, receipt_due(request_id, domain.status, now))  # the outbox of the e-mail receipt (receipts.py)
 
     domain, entry = rr.transition(domain, rr.Status.VERIFIED, "system:filing",
                                   f"identity verified before filing ({channel or 'assistant'})", now=now)

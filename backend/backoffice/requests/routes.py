@@ -7,8 +7,10 @@ and "yes" that files it: those need the conversation verified where the message 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
+from fastapi import Request as HttpRequest
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,6 +23,7 @@ from ..shared.service_auth import require_service
 from . import rules as rr
 from .drafts import DraftRefused, draft_view, file_draft, make_draft
 from .filing import FilingConflict, FilingError, file_request
+from .receipts import RequestReceipts
 from .schemas import DraftIn, FileIn, request_view
 from .tables import Request, SystemTask
 
@@ -57,8 +60,16 @@ def _refused(exc: DraftRefused) -> JSONResponse:
     return JSONResponse({"reason": exc.reason, "detail": exc.detail}, status_code=exc.status, headers=PRIVATE)
 
 
+def receipts(request: HttpRequest) -> RequestReceipts:
+    return request.app.state.receipts
+
+
+ReceiptsDep = Annotated[RequestReceipts, Depends(receipts)]
+
+
 @router.post("/api/requests", status_code=201)
-def post_request(body: FileIn, session: SessionDep, kb: KnowledgeDep, catalogue: CatalogueDep, clock: ClockDep) -> JSONResponse:
+def post_request(body: FileIn, session: SessionDep, kb: KnowledgeDep, catalogue: CatalogueDep, clock: ClockDep,
+                 receipt: ReceiptsDep) -> JSONResponse:
     now = clock()
     try:
         filed = file_request(
@@ -69,6 +80,8 @@ def post_request(body: FileIn, session: SessionDep, kb: KnowledgeDep, catalogue:
         raise HTTPException(409, str(exc)) from None
     except FilingError as exc:
         raise HTTPException(422, str(exc)) from None
+    if filed.created:
+        receipt.wake()  # the e-mail receipt goes out now, after the request was committed
     view = request_view(filed.request, filed.tasks, rr.local_date(now))
     return JSONResponse({**view, "created": filed.created}, status_code=201 if filed.created else 200, headers=PRIVATE)
 
@@ -128,7 +141,7 @@ def post_draft(conversation_id: str, body: DraftIn, session: SessionDep, kb: Kno
 
 @router.post("/api/conversations/{conversation_id}/drafts/{draft_id}/file", status_code=201)
 def file_confirmed_draft(conversation_id: str, draft_id: str, session: SessionDep, kb: KnowledgeDep, catalogue: CatalogueDep,
-                         clock: ClockDep,
+                         clock: ClockDep, receipt: ReceiptsDep,
                          seen: Presence = Depends(presence)) -> JSONResponse:
     now = clock()
     binding = verified_binding(session, conversation_id, seen, now)
@@ -141,6 +154,8 @@ def file_confirmed_draft(conversation_id: str, draft_id: str, session: SessionDe
         return _refused(exc)
     except FilingError as exc:
         raise HTTPException(422, str(exc)) from None
+    if filed.created:
+        receipt.wake()
     view = request_view(filed.request, filed.tasks, rr.local_date(now))
     return JSONResponse({**view, "created": filed.created, "draft": draft_view(draft)},
                         status_code=201 if filed.created else 200, headers=PRIVATE)

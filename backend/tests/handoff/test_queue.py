@@ -230,7 +230,7 @@ def test_an_agent_files_a_request_for_the_verified_customer_and_the_ledger_names
     filed = anna.post(f"/api/console/conversations/{entry}/requests", json=asked)
     assert filed.status_code == 201, filed.text
     request_id = filed.json()["request"]
-    assert rasa.said("conv-file")[-1] == f"Anna has filed your request {request_id}. We complete it by 01-01-2027."
+    assert rasa.said("conv-file")[-1] == f"Anna has filed your request {request_id}. We complete it by 1 January 2027."
     again = anna.post(f"/api/console/conversations/{entry}/requests", json=asked)
     assert again.status_code == 200 and again.json()["request"] == request_id, "a retry of the console files once"
 

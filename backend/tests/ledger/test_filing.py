@@ -50,7 +50,8 @@ def test_erasure_is_filed_with_its_deadline_tasks_audit_and_what_is_kept(Session
         assert [t.idempotency_key for t in tasks] == [f"{request.id}:{t.system}" for t in tasks]
         audit = s.scalars(select(AuditEntry).where(AuditEntry.request_id == request.id).order_by(AuditEntry.id)).all()
         assert [(a.action, a.from_status, a.to_status) for a in audit] == [
-            ("filed", None, "received"), ("status", "received", "verified"), ("status", "verified", "in_progress"),
+            ("filed", None, "received"), ("receipt_due", "received", "received"), ("status", "received", "verified"),
+            ("status", "verified", "in_progress"),
         ]
         assert audit[0].actor == "customer:C0001" and all(a.at == NOW for a in audit)
 
@@ -102,7 +103,7 @@ def test_a_repeated_filing_returns_the_first_and_adds_nothing(Session, knowledge
         assert [t.id for t in again.tasks] == [t.id for t in first.tasks]
         assert count(s, Request) == 1
         assert count(s, SystemTask) == len(SYSTEM_CATEGORIES)
-        assert count(s, AuditEntry) == 3
+        assert count(s, AuditEntry) == 4  # filed, receipt due, verified, in progress
         assert s.get(Request, first.request.id).received_at == NOW
         # The same key for another customer or another right is a mistake, not a repeat.
         with pytest.raises(FilingConflict):
@@ -162,7 +163,7 @@ def test_200_concurrent_filings_each_filed_twice_give_200_requests(Session, know
         assert count(s, Request) == 200
         assert s.scalar(select(func.count(func.distinct(Request.client_request_id)))) == 200
         assert count(s, SystemTask) == 200  # contact_details lives in crm only
-        assert count(s, AuditEntry) == 600
+        assert count(s, AuditEntry) == 800
 
 
 def test_the_same_filing_sent_by_20_threads_at_once_is_filed_once(Session, knowledge):
@@ -181,7 +182,7 @@ def test_the_same_filing_sent_by_20_threads_at_once_is_filed_once(Session, knowl
     assert sum(created for _, created, _ in results) == 1
     assert all(n == len(SYSTEM_CATEGORIES) for _, _, n in results)  # a repeat sees the first one's tasks
     with Session() as s:
-        assert count(s, Request) == 1 and count(s, SystemTask) == len(SYSTEM_CATEGORIES) and count(s, AuditEntry) == 3
+        assert count(s, Request) == 1 and count(s, SystemTask) == len(SYSTEM_CATEGORIES) and count(s, AuditEntry) == 4
 
 
 def test_objection_to_direct_marketing_takes_effect_at_once(Session, knowledge):
@@ -200,7 +201,7 @@ def test_objection_to_direct_marketing_takes_effect_at_once(Session, knowledge):
         assert (task.system, task.operation, task.payload, task.state) == (
             "marketing", "preferences", {"newsletter": False, "personalised_offers": False}, "pending")
         actions = [a.action for a in s.scalars(select(AuditEntry).where(AuditEntry.request_id == request_id).order_by(AuditEntry.id))]
-        assert actions == ["filed", "status", "status", "consent"]
+        assert actions == ["filed", "receipt_due", "status", "status", "consent"]
     # It is absolute: no extension (and no denial) by the rules the API uses.
     with pytest.raises(rr.ExtensionRefused):
         rr.extend(filed.request.to_domain(), "busy", NOW, "privacy:anna")
@@ -266,7 +267,7 @@ def test_the_database_refuses_to_change_or_delete_audit_entries(Session, ledger_
             s.rollback()
     with Session() as s:
         entries = s.scalars(select(AuditEntry).where(AuditEntry.request_id == request_id)).all()
-        assert len(entries) == 3 and "rewritten" not in [e.reason for e in entries]
+        assert len(entries) == 4 and "rewritten" not in [e.reason for e in entries]
         entries[0].reason = "rewritten"
         with pytest.raises(RuntimeError, match="append-only"):
             s.flush()

@@ -145,7 +145,8 @@ def test_overview_highlights_overdue_and_due_soon_and_links_to_tasks_and_audit(c
     for system in ("crm", "orders", "loyalty", "marketing", "wifi", "service", "assistant"):
         assert f"<td>{system}</td>" in detail
     as_json = client.get(f"/api/privacy/requests/{filed['overdue']}").json()
-    assert [a["action"] for a in as_json["audit"]] == ["filed", "status", "status"]
+    # the e-mail receipt's entries (receipts.py) come and go with the mail server: left out here
+    assert [a["action"] for a in as_json["audit"] if not a["action"].startswith("receipt_")] == ["filed", "status", "status"]
     assert len(as_json["tasks"]) == 7 and as_json["tasks"][0]["idempotency_key"].startswith(filed["overdue"])
 
 
@@ -173,7 +174,7 @@ def test_extension_moves_the_due_date_and_is_audited(client):
     assert extended["due_on"] == rr.extended_due_date(received).isoformat() == rr.add_months(received, 3).isoformat()
     assert extended["original_due_on"] == filed["due_on"] and extended["extended"] is True
     assert extended["extension_reason"] == "Your request covers six systems and eight years of orders."
-    entry = extended["audit"][-1]
+    entry = [e for e in extended["audit"] if not e["action"].startswith("receipt_")][-1]
     assert (entry["action"], entry["actor"], entry["from_status"], entry["to_status"]) == (
         "extension", f"privacy_officer:{officer_email(client)}", "in_progress", "in_progress")
     assert entry["reason"] == extended["extension_reason"]
@@ -211,12 +212,14 @@ def test_a_failed_task_shows_in_the_overview_and_the_team_can_retry_it(client, S
     assert anonymous(client).post(retry).status_code == 401
     assert client.post(f"/api/privacy/requests/{request_id}/tasks/crm/retry").status_code == 404
     retried = client.post(retry).json()
-    assert retried["tasks"][0]["state"] == "pending" and retried["audit"][-1]["action"] == "task_retry"
+    assert retried["tasks"][0]["state"] == "pending"
+    assert [e for e in retried["audit"] if not e["action"].startswith("receipt_")][-1]["action"] == "task_retry"
     assert make_worker().run_once(dt.datetime.now(dt.UTC)).done == 1
     final = client.get(f"/api/privacy/requests/{request_id}").json()
     assert final["status"] == "fulfilled" and final["needs_attention"] == []
     assert client.post(retry).status_code == 409  # nothing failed any more
     with Session() as s:
-        actions = [a.action for a in s.scalars(select(AuditEntry).where(AuditEntry.request_id == request_id).order_by(AuditEntry.id))]
+        actions = [a.action for a in s.scalars(select(AuditEntry).where(AuditEntry.request_id == request_id).order_by(AuditEntry.id))
+                   if not a.action.startswith("receipt_")]
         assert actions == ["filed", "status", "status", "task_failed", "task_done", "task_retry", "task_done", "status"]
         assert s.get(Request, request_id).closed_at is not None

@@ -244,7 +244,8 @@ def test_the_audit_trail_names_the_officer(client):
     filed = client.post("/api/requests", json={"customer_id": "C0047", "type": "erasure", "client_request_id": uuid.uuid4().hex},
                         headers=SERVICE).json()
     extended = client.post(f"/api/requests/{filed['id']}/extend", json={"reason": "six systems"}).json()
-    assert extended["audit"][-1]["actor"] == f"privacy_officer:{officer.email}"
+    last = [e for e in extended["audit"] if not e["action"].startswith("receipt_")][-1]  # the receipt's entries come and go
+    assert last["actor"] == f"privacy_officer:{officer.email}"
     assert f"privacy_officer:{officer.email}" in client.get(f"/console/privacy/requests/{filed['id']}").text
 
 

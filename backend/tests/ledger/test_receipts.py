@@ -1,0 +1,78 @@
+"""The e-mail receipt of a filed request: through the real mail sink, from the real back office, to
+the address the real company systems have; a mail server that is down never loses the request."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from backoffice.app import create_app
+from backoffice.requests.receipts import long_date
+from backoffice.requests.tables import AuditEntry
+from backoffice.sentences import RECEIPT_SUBJECT
+
+from ..identity.conftest import (  # noqa: F401 (fixtures)
+    SERVICE,
+    clock,
+    company,
+    company_process,
+    free_port,
+    make_settings,
+    sink,
+    sink_process,
+)
+
+
+def audit_actions(db_url: str, request_id: str) -> list[tuple[str, str | None]]:
+    engine = create_engine(db_url)
+    with Session(engine) as session:
+        found = [(e.action, e.reason) for e in session.scalars(select(AuditEntry).where(AuditEntry.request_id == request_id)
+                                                                .order_by(AuditEntry.id))]
+    engine.dispose()
+    return found
+
+
+def file(client: TestClient, customer: str, kind: str, language: str | None = None) -> dict:
+    details = {"language": language} if language else {}
+    response = client.post("/api/requests", headers=SERVICE, json={
+        "customer_id": customer, "type": kind, "details": details, "client_request_id": f"receipt-{uuid.uuid4()}"})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_a_filed_request_sends_an_e_mail_receipt_in_the_customers_language(db_url, company, sink, clock):
+    with TestClient(create_app(make_settings(db_url, company, sink), clock=clock)) as client:
+        english = file(client, "C0003", "access", "en")
+        dutch = file(client, "C0004", "erasure")
+        sent_en = sink.wait_for(company.email_of("C0003"), subject=RECEIPT_SUBJECT["en"].format(request=english["id"]))[0]["text"]
+        sent_nl = sink.wait_for(company.email_of("C0004"), subject=RECEIPT_SUBJECT["nl"].format(request=dutch["id"]))[0]["text"]
+    assert f"Request number: {english['id']}" in sent_en and "access to and a copy of your data (GDPR Art. 15)" in sent_en
+    assert f"Completed by: {long_date(dt.date.fromisoformat(english['due_on']), 'en')}" in sent_en and "privacy@voltera.nl" in sent_en
+    assert f"Verzoeknummer: {dutch['id']}" in sent_nl and "verwijdering van je gegevens (AVG art. 17)" in sent_nl
+    assert f"Uiterlijk afgehandeld op: {long_date(dt.date.fromisoformat(dutch['due_on']), 'nl')}" in sent_nl
+    assert "waar staat mijn verzoek?" in sent_nl
+    assert [a for a, _ in audit_actions(db_url, english["id"])].count("receipt_sent") == 1
+
+
+def test_a_receipt_that_cannot_go_out_is_recorded_and_sent_when_the_mail_server_is_back(db_url, company, sink, clock, caplog):
+    """The request is filed whatever the mail does; the failure is on the request's audit trail the
+    privacy team reads and in the log, and the receipt goes out once the mail server answers again."""
+    down = make_settings(db_url, company, sink, smtp_port=free_port())
+    with caplog.at_level("WARNING"), TestClient(create_app(down, clock=clock)) as client:
+        filed = file(client, "C0005", "restriction", "en")
+        receipts = client.app.state.receipts  # type: ignore[attr-defined]
+        assert receipts.sweep() == 0
+        assert client.get(f"/api/requests/{filed['id']}", headers=SERVICE).json()["id"] == filed["id"]
+        actions = audit_actions(db_url, filed["id"])
+        assert [a for a, _ in actions].count("receipt_not_sent") == 1 and "receipt_sent" not in [a for a, _ in actions]
+        assert any(filed["id"] in r.getMessage() and "could not go out" in r.getMessage() for r in caplog.records)
+        receipts.smtp = dataclasses.replace(receipts.smtp, port=sink.port)
+        receipts.sweep()
+        sent = sink.wait_for(company.email_of("C0005"), subject=RECEIPT_SUBJECT["en"].format(request=filed["id"]))
+        assert receipts.sweep() == 0  # sent once
+    assert len(sent) == 1 and filed["id"] in sent[0]["text"]
+    assert [a for a, _ in audit_actions(db_url, filed["id"])].count("receipt_sent") == 1
