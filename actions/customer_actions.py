@@ -17,9 +17,10 @@ from abc import ABCMeta, abstractmethod
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from bot.value_shapes import names_an_email_address
 
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")  # the customers' clock: "ask again after 14:05"
 
 MAX_DRAFT_ID = 40
+STOP_PURPOSE_FORM = "stop_purpose_form"
 # the form that takes the customer's next message as the value just asked for (see ask_for_value)
 VALUE_FORM = "typed_value_form"
 def entity_values(tracker: Tracker) -> dict[str, list[str]]:
@@ -172,9 +174,9 @@ def ask_to_confirm(dispatcher: CollectingDispatcher, tracker: Tracker, draft: di
     """Ask for what is still missing, or store the draft in the back office, show its summary and ask to confirm."""
     missing = draft.get("missing")
     if missing == "purpose":
-        buttons = rights.purpose_buttons(language, backoffice().vocabulary())
-        dispatcher.utter_message(text=sentence("which_purpose", language), buttons=buttons)
-        return [SlotSet("pending_request", None)]
+        # "What would you like us to stop?" is asked by the form, so the next message is taken as the answer
+        waiting = {k: draft[k] for k in ("type", "categories", "details", "missing") if k in draft}
+        return [SlotSet("pending_request", waiting), SlotSet("stop_purpose", None), FollowupAction(STOP_PURPOSE_FORM)]
     if missing == "field":
         buttons = [{"title": FIELD_NAMES[f][language].capitalize(),
                     "payload": f'/request_correction{{"correction_field": "{f}"}}'}
@@ -241,7 +243,8 @@ class ActionStartRequest(CustomerAction):
         topic = [SlotSet("answer_topic", INTENT_TOPICS.get(intent))]
         composer = composer_for(language)
         draft = rights.draft_request(intent, tracker.latest_message.get("text") or "", entity_values(tracker),
-                                     language, held_categories(composer), backoffice().vocabulary())
+                                     language, held_categories(composer), backoffice().vocabulary(),
+                                     rights.objection_words(composer.kb))
         if self.customer(tracker) is None:
             if draft["type"] in rights.STOP_TYPES and draft["details"].get("purposes"):
                 return how_to_stop(dispatcher, tracker, draft, language)
@@ -293,7 +296,11 @@ class ActionConfirmRequest(CustomerAction):
             logger.error("filing draft %s: %s", draft_id[:14], exc)
             dispatcher.utter_message(text=sentence("filing_unsure", language))
             return []  # the draft id stays: "yes" again files it once
-        dispatcher.utter_message(text=rights.receipt(filed, filed.get("draft") or {}, language))
+        names = {}
+        if filed.get("type") == "objection":
+            composer = composer_for(language)
+            names = {p["id"]: composer.t(p["name"]) for p in composer.kb["purposes"]}
+        dispatcher.utter_message(text=rights.receipt(filed, filed.get("draft") or {}, language, names))
         return [SlotSet("pending_request", None)]
 
 
@@ -393,3 +400,70 @@ class ActionLeaveTicket(CustomerAction):
         pending = tracker.get_slot("pending_request")
         reason = pending.get("reason") if isinstance(pending, dict) and pending.get("type") == "ticket" else "asked_for_person"
         return leave_ticket(dispatcher, tracker, language, reason if isinstance(reason, str) else "asked_for_person")
+
+
+class ActionAskStopPurpose(CustomerAction):
+    """The form's question "what would you like us to stop?", with a button for each thing that can be
+    stopped: the consents, all marketing, and each processing on legitimate interest one can object to."""
+
+    def name(self) -> str:
+        return "action_ask_stop_purpose"
+
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> list[EventType]:
+        buttons = rights.purpose_buttons(language, backoffice().vocabulary(), composer_for(language).kb)
+        dispatcher.utter_message(text=sentence("which_purpose", language), buttons=buttons)
+        return []
+
+
+class ValidateStopPurposeForm(FormValidationAction):
+    """Reads the answer to "what would you like us to stop?" as a purpose id ("fraudecontrole" is the fraud
+    check). "No", or words that name nothing that can be stopped, end the question instead of asking again."""
+
+    def name(self) -> str:
+        return "validate_stop_purpose_form"
+
+    def validate_stop_purpose(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: DomainDict) -> dict[str, Any]:
+        if slot_value is None:  # the form starts: nothing was answered yet, so the question is asked
+            return {"stop_purpose": None}
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if intent == "deny":
+            return {"stop_purpose": None, "requested_slot": None}
+        language = conversation_language(tracker)
+        try:
+            objectable = rights.objection_words(composer_for(language).kb)
+            purpose = rights.named_purpose(str(slot_value or ""), entity_values(tracker), backoffice().vocabulary(), objectable)
+        except BackOfficeError as exc:
+            logger.error("reading the purpose to stop: back office unavailable: %s", exc)
+            purpose = None
+        return {"stop_purpose": purpose} if purpose else {"stop_purpose": None, "requested_slot": None}
+
+
+class ActionStopPurposeGiven(CustomerAction):
+    """The customer said what to stop: the request that stops it, to confirm (after verification), or,
+    when nothing recognisable was named, the choices again."""
+
+    def name(self) -> str:
+        return "action_stop_purpose_given"
+
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> list[EventType]:
+        purpose = tracker.get_slot("stop_purpose")
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        done = [SlotSet("stop_purpose", None)]
+        if not isinstance(purpose, str) or not purpose:
+            if intent == "deny":
+                dispatcher.utter_message(text=sentence("canceled", language))
+            else:
+                buttons = rights.purpose_buttons(language, backoffice().vocabulary(), composer_for(language).kb)
+                dispatcher.utter_message(text=sentence("stop_not_recognised", language), buttons=buttons)
+            return done + [SlotSet("pending_request", None)]
+        composer = composer_for(language)
+        pending = tracker.get_slot("pending_request")
+        wording = "toestemming consent" if isinstance(pending, dict) and pending.get("type") == "withdraw_consent" else ""
+        draft = rights.draft_for_purpose(purpose, wording, language, backoffice().vocabulary(),
+                                         rights.objection_words(composer.kb))
+        if self.customer(tracker) is None:
+            dispatcher.utter_message(text=sentence("verify_first", language))
+            return done + [SlotSet("pending_request", draft)]
+        topic = [SlotSet("answer_topic", INTENT_TOPICS.get("request_opt_out"))]
+        return done + topic + ask_to_confirm(dispatcher, tracker, draft, language)

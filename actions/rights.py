@@ -40,6 +40,12 @@ PURPOSE_WORDS = {
     "wifi_counting": ("wifi", "wi-fi", "tellen", "counting", "bezoekers", "visitor", "winkel", "in store",
                       "in-store", "in the store", "stores", "your store", "shops", "your shop", "in the shop"),
 }
+# Words for the processings on legitimate interest a customer can object to (Art. 21(1)), beside the
+# register's own names of those purposes (`objectable_purposes`).
+OBJECTION_WORDS = {
+    "fraud_prevention": ("fraud", "risicocontrole", "risk check", "betaalcontrole", "payment check"),
+    "customer_service": ("klantenservice", "klantendienst", "customer service", "servicegesprek"),
+}
 CONSENT_WORDS = ("consent", "toestemming")
 # The requests that stop a consent at once: the register says how to switch each off yourself.
 STOP_TYPES = ("opt_out", "withdraw_consent", "objection_direct_marketing")
@@ -118,13 +124,57 @@ def _opt_out_type(purposes: list[str], text: str, vocabulary: Vocabulary) -> str
     return "opt_out"
 
 
+def objectable_purposes(kb: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The register's purposes on legitimate interest: the processings a customer can object to (Art. 21(1))."""
+    return [p for p in kb.get("purposes", []) if p.get("legal_basis") == "legitimate_interest"]
+
+
+def objection_words(kb: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """Per purpose one can object to: its names in the register (nl and en) and the words people use for it."""
+    return {p["id"]: (p["name"]["nl"].lower(), p["name"]["en"].lower(), *OBJECTION_WORDS.get(p["id"], ()))
+            for p in objectable_purposes(kb)}
+
+
+MAX_PURPOSE_TEXT = 300
+
+
+def named_purpose(text: str, entities: dict[str, list[str]], vocabulary: Vocabulary,
+                  objectable: Mapping[str, Iterable[str]]) -> str | None:
+    """What the customer named to stop: a processing to object to, a consent, "all_marketing"; None if nothing.
+    A button's `purpose` entity counts first; then the words, the processings on legitimate interest before
+    the consents ("fraudecontrole" is the fraud check, not marketing)."""
+    for value in entities.get("purpose", []):
+        if value in objectable or value in vocabulary.consents or value == "all_marketing":
+            return value
+    low = (text or "")[:MAX_PURPOSE_TEXT]
+    found = _found(objectable, low) or [x for x in _found(PURPOSE_WORDS, low) if x in vocabulary.consents]
+    return found[0] if found else None
+
+
+def draft_for_purpose(purpose: str, text: str, language: str, vocabulary: Vocabulary,
+                      objectable: Mapping[str, Iterable[str]]) -> Draft:
+    """The request that stops `purpose`: an objection the privacy team weighs for a processing on legitimate
+    interest, else an opt-out, a withdrawal of consent or an objection to direct marketing (at once)."""
+    draft: Draft = {"type": "objection", "categories": None, "details": {"language": language},
+                    "client_request_id": f"chat-{uuid.uuid4().hex}"}
+    if purpose in objectable:
+        draft["details"]["purpose"] = purpose
+        return draft
+    purposes = list(vocabulary.direct_marketing) if purpose == "all_marketing" else [purpose]
+    draft["type"] = _opt_out_type(purposes, text, vocabulary)
+    draft["details"]["purposes"] = purposes
+    return draft
+
+
 def draft_request(intent: str, text: str, entities: dict[str, list[str]], language: str,
-                  held_categories: Iterable[str], vocabulary: Vocabulary) -> Draft:
+                  held_categories: Iterable[str], vocabulary: Vocabulary,
+                  objectable: Mapping[str, Iterable[str]] | None = None) -> Draft:
     """The request the customer asked for, as far as their words tell; `missing` names what to ask next.
 
     `entities`: entity name -> values (data_category, purpose, correction_field, correction_value).
     `held_categories`: the categories a company system holds, so an erasure names only real ones.
     `vocabulary`: the back office's ids, so a correction or an opt-out names only real fields and consents.
+    `objectable`: the processings on legitimate interest one can object to, with their words (`objection_words`).
     """
     draft: Draft = {"type": INTENT_RIGHTS[intent], "categories": None, "details": {"language": language},
                     "client_request_id": f"chat-{uuid.uuid4().hex}"}
@@ -142,6 +192,10 @@ def draft_request(intent: str, text: str, entities: dict[str, list[str]], langua
         draft["details"].update(field=field, value=value)
         draft["missing"] = "field" if not field else ("value" if not value else None)
     else:
+        objectable = objectable or {}
+        to_stop = named_purpose(text, entities, vocabulary, objectable)
+        if to_stop is not None and to_stop in objectable:
+            return draft_for_purpose(to_stop, text, language, vocabulary, objectable)
         chosen = entities.get("purpose", [])
         consents = vocabulary.consents
         purposes = list(vocabulary.direct_marketing) if "all_marketing" in chosen else [x for x in chosen if x in consents]
@@ -178,6 +232,10 @@ def summary(draft: Draft, composer: Composer, held_categories: Iterable[str]) ->
             lines.append(sentence("summary_chats", lang))
     elif kind == "restriction":
         lines.append(sentence("summary_restriction", lang))
+    elif kind == "objection" and draft["details"].get("purpose"):
+        purpose = purpose_name(composer, draft["details"]["purpose"])
+        lines.append(sentence("summary_object", lang, purpose=purpose))
+        lines.append(sentence("summary_weighed", lang, purpose=purpose))
     elif kind == "rectification":
         details = draft["details"]
         value = details["value"]
@@ -188,9 +246,14 @@ def summary(draft: Draft, composer: Composer, held_categories: Iterable[str]) ->
         purposes = ", ".join(CONSENT_NAMES[x][lang] for x in draft["details"].get("purposes", []))
         lines.append(sentence("summary_stop", lang, purposes=purposes))
         lines.append(sentence("summary_now", lang))
-    if kind not in ("objection_direct_marketing", "withdraw_consent", "opt_out"):
+    if kind not in ("objection_direct_marketing", "withdraw_consent", "opt_out", "objection"):
         lines.append(sentence("summary_deadline", lang))
     return f"{sentence('summary_intro', lang)}\n{bullets(lines)}\n{sentence('summary_question', lang)}"
+
+
+def purpose_name(composer: Composer, purpose_id: str) -> str:
+    """The register's name of a purpose in the customer's language (its id if the register lacks it)."""
+    return next((composer.t(p["name"]) for p in composer.kb["purposes"] if p["id"] == purpose_id), purpose_id)
 
 
 def confirm_buttons(language: str) -> list[dict[str, str]]:
@@ -198,19 +261,27 @@ def confirm_buttons(language: str) -> list[dict[str, str]]:
             {"title": sentence("no_cancel", language), "payload": "/deny"}]
 
 
-def purpose_buttons(language: str, vocabulary: Vocabulary) -> list[dict[str, str]]:
+def purpose_buttons(language: str, vocabulary: Vocabulary, kb: Mapping[str, Any] | None = None) -> list[dict[str, str]]:
+    """What can be stopped: each consent, all marketing, and each processing on legitimate interest to object to."""
     buttons = [{"title": CONSENT_NAMES[x][language].capitalize(), "payload": f'/request_opt_out{{"purpose": "{x}"}}'}
                for x in vocabulary.consents]
-    return buttons + [{"title": sentence("all_marketing", language), "payload": '/request_opt_out{"purpose": "all_marketing"}'}]
+    buttons.append({"title": sentence("all_marketing", language), "payload": '/request_opt_out{"purpose": "all_marketing"}'})
+    return buttons + [{"title": sentence("object_button", language, name=p["name"][language]),
+                       "payload": f'/request_opt_out{{"purpose": "{p["id"]}"}}'} for p in objectable_purposes(kb or {})]
 
 
-def receipt(filed: dict[str, Any], draft: Draft, language: str) -> str:
-    """The receipt: request id, the right and the due date; what took effect at once, what is kept."""
+def receipt(filed: dict[str, Any], draft: Draft, language: str, names: Mapping[str, str] | None = None) -> str:
+    """The receipt: request id, the right and the due date; what took effect at once, what is kept, what
+    the privacy team weighs. `names`: the register's names of purposes in the customer's language."""
     right = RIGHT_NAMES[filed["type"]][language]
     if filed.get("created") is False:
         lines = [sentence("repeat", language, id=filed["id"])]
     else:
         lines = [sentence("receipt", language, id=filed["id"], right=right, due=long_date(filed.get("due_on"), language))]
+    objected = (draft.get("details") or {}).get("purpose")
+    if filed["type"] == "objection" and objected:
+        name = names.get(objected, objected) if names else objected
+        lines.append(sentence("receipt_weighed", language, purpose=name, due=long_date(filed.get("due_on"), language)))
     purposes = draft.get("details", {}).get("purposes")
     if purposes:
         lines.append(sentence("receipt_now", language, purposes=", ".join(CONSENT_NAMES[x][language] for x in purposes)))
@@ -233,6 +304,8 @@ def status_report(requests: list[dict[str, Any]], language: str, limit: int = 5)
             state = sentence("status_fulfilled", language, date=long_date(done_on, language))
         elif r["status"] == "denied":
             state = sentence("status_denied", language, reason=r.get("denial_reason") or "-")
+        elif r.get("open") and r["type"] == "objection" and r["status"] == "verified":
+            state = sentence("status_awaiting_decision", language, due=long_date(r.get("due_on"), language))
         elif r.get("open"):
             done = sum(1 for x in tasks if x.get("state") == "done")
             state = sentence("status_progress", language, done=done, total=len(tasks), due=long_date(r.get("due_on"), language))

@@ -358,6 +358,27 @@ SENTENCES: dict[str, Wording] = {
         "en": "This request waited too long for your confirmation, so nothing was filed. Ask again and I'll show you a "
               "fresh summary.",
     },
+    # -- an objection to a processing on legitimate interest (Art. 21(1)): weighed by the privacy team ----
+    "object_button": {"nl": "Bezwaar: {name}", "en": "Object: {name}"},
+    "stop_not_recognised": {
+        "nl": "Dat herken ik niet als iets wat we kunnen stoppen. Kies hieronder wat je bedoelt.",
+        "en": "I don't recognise that as something we can stop. Choose below what you mean.",
+    },
+    "summary_object": {"nl": "Waartegen: {purpose}", "en": "Against: {purpose}"},
+    "summary_weighed": {
+        "nl": "Ons privacyteam weegt je bezwaar: we stoppen met {purpose}, tenzij we zwaarwegende redenen hebben "
+              "die we je dan uitleggen. Je hoort het besluit binnen een maand per e-mail.",
+        "en": "Our privacy team weighs your objection: we stop {purpose} unless we have compelling reasons, "
+              "which we then explain to you. You hear the decision by e-mail within one month.",
+    },
+    "receipt_weighed": {
+        "nl": "Ons privacyteam beslist uiterlijk {due} over je bezwaar tegen {purpose}; je krijgt het besluit per e-mail.",
+        "en": "Our privacy team decides on your objection to {purpose} by {due}; you will get the decision by e-mail.",
+    },
+    "status_awaiting_decision": {
+        "nl": "wacht op het besluit van ons privacyteam; uiterlijk {due}",
+        "en": "awaiting our privacy team's decision; due by {due}",
+    },
 }
 
 # The names of the ids the back office serves (GET /api/vocabulary), by id.

@@ -141,3 +141,37 @@ def test_what_we_hold_nothing_of_is_named_in_the_customers_words_not_by_id():
     text = rights.my_data_report(data, None, "en")
     assert "We hold nothing about you in: store visits, loyalty programme." in text
     assert "store_visits" not in text
+
+
+@pytest.mark.parametrize("text, entities, expected", [
+    ("fraudecontrole", {}, "fraud_prevention"),
+    ("de fraudecheck op mijn betalingen", {}, "fraud_prevention"),
+    ("the fraud checks on my payments", {}, "fraud_prevention"),
+    ("klantenservice", {}, "customer_service"),
+    ("de nieuwsbrief", {}, "newsletter"),
+    ("/request_opt_out", {"purpose": ["customer_service"]}, "customer_service"),
+    ("/request_opt_out", {"purpose": ["all_marketing"]}, "all_marketing"),
+    ("wat is het weer morgen", {}, None),
+    ("", {"purpose": ["order_fulfilment"]}, None),  # on a contract: nothing to object to or withdraw
+])
+def test_the_answer_to_what_to_stop_is_read_as_a_purpose(current, vocabulary, text, entities, expected):
+    assert rights.named_purpose(text, entities, vocabulary, rights.objection_words(current)) == expected
+
+
+def test_an_objection_to_a_processing_on_legitimate_interest_is_weighed_not_immediate(current, vocabulary):
+    objectable = rights.objection_words(current)
+    assert set(objectable) == {p["id"] for p in current["purposes"] if p["legal_basis"] == "legitimate_interest"}
+    text = "ik maak bezwaar tegen de fraudecontrole"
+    draft = rights.draft_request("request_opt_out", text, {}, "nl", held(current), vocabulary, objectable)
+    assert draft["type"] == "objection" and draft["details"] == {"language": "nl", "purpose": "fraud_prevention"}
+    marketing = rights.draft_request("request_opt_out", "stop the newsletter", {}, "en", held(current), vocabulary, objectable)
+    assert marketing["type"] == "objection_direct_marketing"  # still absolute, at once
+    summary = rights.summary(draft, Composer(current, "nl"), held(current))
+    assert "Waartegen: fraude voorkomen" in summary and "privacyteam weegt" in summary and "direct in" not in summary
+    titles = [b["title"] for b in rights.purpose_buttons("en", vocabulary, current)]
+    assert "Object: preventing fraud" in titles and "Object: customer service" in titles and "All marketing" in titles
+    filed = {"id": "REQ-2026-X", "type": "objection", "due_on": "2026-02-28", "created": True}
+    receipt = rights.receipt(filed, draft, "nl", {"fraud_prevention": "fraude voorkomen"})
+    assert "REQ-2026-X" in receipt and "beslist uiterlijk 28 februari 2026 over je bezwaar tegen fraude voorkomen" in receipt
+    waiting = {"id": "REQ-2026-X", "type": "objection", "status": "verified", "open": True, "due_on": "2026-02-28", "tasks": []}
+    assert "wacht op het besluit van ons privacyteam" in rights.status_report([waiting], "nl")

@@ -49,8 +49,10 @@ def _decide(http: HttpRequest, request_id: str, upheld: bool, reason: str | None
     except rr.RequestRuleError as exc:  # not an objection, decided already, a refusal without a reason
         session.rollback()
         raise HTTPException(409, str(exc)) from None
+    view = full_view(session, request, rr.local_date(now))
+    session.commit()  # no read stays open while the e-mail is sent (on SQLite it would hold the writers back)
     background.add_task(notices_of(http).tell, request.id)
-    return full_view(session, request, rr.local_date(now))
+    return view
 
 
 @router.post("/api/privacy/requests/{request_id}/decision")

@@ -89,6 +89,8 @@ class OutcomeNotices:
                 return False
             request = session.get(Request, request_id)
             assert request is not None
+            session.expunge(request)
+            session.commit()  # nothing stays open on the database while the CRM and the mail server are asked
             try:
                 self._send(request, now)
             except (httpx2.HTTPError, ValueError, KeyError, TypeError, AttributeError, smtplib.SMTPException, OSError) as exc:
