@@ -14,6 +14,7 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.value_shapes import EMAIL
 
@@ -101,6 +102,9 @@ def read_value(field: str, text: str) -> Any:
     if field == "name":
         return text if len(text) <= 100 and NAME.match(text) else None
     return None
+
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")  # the company's time: every time the customer reads is in it
 
 
 def long_date(value: str | None, language: str) -> str:
@@ -325,9 +329,8 @@ def my_data_report(data: dict[str, Any], links: dict[str, Any] | None, language:
     parts = [sentence("data_intro", language)]
     for c in data.get("categories", []):
         head = f"{c['label']} ({sentence('data_records', language, n=c['records'])})"
-        preview = "; ".join(c.get("preview") or [])
         purposes = ", ".join(f"{x['label']} ({x['legal_basis']})" for x in c.get("purposes", []))
-        lines = [f"{head}: {preview}" if preview else head]
+        lines = [head + (":" if c.get("preview") else "")] + [f"  – {record}" for record in c.get("preview") or []]
         if purposes:
             lines.append("  " + sentence("data_for", language, purposes=purposes))
         if c.get("retention"):
@@ -342,12 +345,17 @@ def my_data_report(data: dict[str, Any], links: dict[str, Any] | None, language:
         names = data.get("category_names") or {}
         labels = [names.get(e, e) for e in empty]
         parts.append(sentence("data_empty", language, names=", ".join(labels)))
+    kept = data.get("kept_after_erasure") or []
+    if kept:  # the same categories the erasure's receipt said are kept, with the register's reason
+        said = "\n".join(f"• {k['label']}: {k['reason']}" for k in kept)
+        parts.append(sentence("data_kept_after_erasure", language) + "\n" + said)
     chats = data.get("conversations") or {}
     if chats:
         parts.append(sentence("data_chats", language, count=chats.get("count", 0), messages=chats.get("messages", 0)))
     if links:
-        until = dt.datetime.fromisoformat(links["expires_at"].replace("Z", "+00:00"))
-        parts.append(sentence("data_download", language, time=f"{until:%H:%M} UTC", json=links["json_url"], csv=links["csv_url"]))
+        until = dt.datetime.fromisoformat(links["expires_at"].replace("Z", "+00:00")).astimezone(AMSTERDAM)
+        time = f"{long_date(until.date().isoformat(), language)} {until:%H:%M}"
+        parts.append(sentence("data_download", language, time=time, json=links["json_url"], csv=links["csv_url"]))
     parts.append(sentence("data_rights", language))
     if data.get("knowledge_version"):
         parts.append(sentence("source", language, v=data["knowledge_version"]))

@@ -208,6 +208,10 @@ SENTENCES: dict[str, Wording] = {
     "data_recipients": {"nl": "Ontvangers: {names}", "en": "Recipients: {names}"},
     "data_source": {"nl": "Herkomst: {source}", "en": "Source: {source}"},
     "data_empty": {"nl": "Hierover hebben we niets van je: {names}.", "en": "We hold nothing about you in: {names}."},
+    "data_kept_after_erasure": {
+        "nl": "Na je verzoek om verwijdering bewaren we dit nog, omdat de wet het vraagt:",
+        "en": "After your request for erasure we still keep this, because the law requires it:",
+    },
     "data_chats": {
         "nl": "Je gesprekken met deze assistent: {count} gesprek(ken), {messages} berichten.",
         "en": "Your conversations with this assistant: {count} conversation(s), {messages} messages.",

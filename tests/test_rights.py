@@ -143,6 +143,24 @@ def test_what_we_hold_nothing_of_is_named_in_the_customers_words_not_by_id():
     assert "store_visits" not in text
 
 
+def test_each_record_is_shown_on_its_own_line_and_the_link_expires_in_amsterdam_time():
+    data = {"categories": [{"label": "contactgegevens", "records": 1, "preview": ["voornaam: Daan; achternaam: de Haan"]}]}
+    links = {"expires_at": "2026-12-07T23:27:00+00:00", "json_url": "https://x/a.json", "csv_url": "https://x/a.csv"}
+    text = rights.my_data_report(data, links, "nl")
+    assert "contactgegevens (1 gegeven(s)):\n  – voornaam: Daan; achternaam: de Haan" in text
+    assert "geldig tot 8 december 2026 00:27" in text and "UTC" not in text  # 23:27 UTC is 00:27 the next day in Amsterdam
+    summer = rights.my_data_report({"categories": []}, {**links, "expires_at": "2026-07-01T10:00:00Z"}, "en")
+    assert "valid until 1 July 2026 12:00" in summer
+
+
+def test_after_an_erasure_what_is_kept_is_said_not_nothing():
+    data = {"categories": [], "empty_categories": ["store_visits"], "category_names": {"store_visits": "winkelbezoeken"},
+            "kept_after_erasure": [{"id": "invoices", "label": "facturen", "reason": "Facturen moeten we 7 jaar bewaren."}]}
+    text = rights.my_data_report(data, None, "nl")
+    assert "bewaren we dit nog, omdat de wet het vraagt:\n• facturen: Facturen moeten we 7 jaar bewaren." in text
+    assert "Hierover hebben we niets van je: winkelbezoeken." in text
+
+
 @pytest.mark.parametrize("text, entities, expected", [
     ("fraudecontrole", {}, "fraud_prevention"),
     ("de fraudecheck op mijn betalingen", {}, "fraud_prevention"),

@@ -26,20 +26,25 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx2
+from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from ..catalogue import ASSISTANT, Catalogue
-from ..knowledge.rules import Category, KnowledgeVersion, Purpose, Recipient
-from ..sentences import CONVERSATION_PREVIEW, LEGAL_BASES, MESSAGES_WORD, YES_NO
+from ..knowledge.rules import Category, FieldWords, KnowledgeVersion, Purpose, Recipient
+from ..requests.rules import COMPANY_TIME_ZONE, RequestType
+from ..requests.tables import Request
+from ..sentences import CONVERSATION_PREVIEW, LEGAL_BASES, MESSAGES_WORD, MONTH_NAMES, YES_NO
 from ..shared.company_systems import CompanySystems
 from .transcripts import CATEGORY as TRANSCRIPT_CATEGORY
 from .transcripts import TrackerStore, Transcript, TranscriptsUnavailable, customer_conversations, references, staff_notes
 
 PREVIEW_RECORDS = 3
-PREVIEW_CHARS = 120
+PREVIEW_CHARS = 200
 CSV_COLUMNS = ("category", "system", "record", "field", "value")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ERASURE_NOT_DONE = ("denied", "canceled", "expired")  # an erasure that did not go ahead kept nothing
 
 
 class SystemUnavailable(Exception):
@@ -62,6 +67,7 @@ class Holdings:
     shared_conversations: int  # also verified another customer: left out (transcripts.py)
     collected_at: dt.datetime
     catalogue: Catalogue  # which systems were asked, and what they hold
+    erasure_asked: frozenset[str] = frozenset()  # the categories the customer's erasure requests cover
 
 
 def collect(systems: CompanySystems, store: TrackerStore, Session: sessionmaker, customer_id: str, now: dt.datetime) -> Holdings:
@@ -72,6 +78,9 @@ def collect(systems: CompanySystems, store: TrackerStore, Session: sessionmaker,
     with Session() as session:
         conversations = customer_conversations(session, customer_id)
         notes = staff_notes(session, conversations.own)
+        erasure_asked = frozenset(c for found in session.scalars(select(Request.categories).where(
+            Request.customer_id == customer_id, Request.type == RequestType.ERASURE.value,
+            Request.status.not_in(ERASURE_NOT_DONE))) for c in found or ())
     try:
         transcripts = [t.with_notes(notes.get(t.conversation_id, [])) for t in store.transcripts(conversations.own)]
     except TranscriptsUnavailable:
@@ -90,7 +99,8 @@ def collect(systems: CompanySystems, store: TrackerStore, Session: sessionmaker,
     if transcripts:
         records.setdefault(TRANSCRIPT_CATEGORY, []).extend(
             (ASSISTANT, t.as_record(name)) for t, name in zip(transcripts, references(transcripts), strict=False))
-    return Holdings(customer_id, records, restricted, transcripts, len(conversations.shared), now, systems.catalogue)
+    return Holdings(customer_id, records, restricted, transcripts, len(conversations.shared), now, systems.catalogue,
+                    erasure_asked)
 
 
 def _export(systems: CompanySystems, system: str, customer_id: str) -> dict | None:
@@ -156,8 +166,14 @@ def _document(holdings: Holdings, version: KnowledgeVersion, language: str, full
         if full:
             entry["data"] = [{"system": system, "record": record} for system, record in found]
         else:
-            entry["preview"] = [_preview(system, record, language) for system, record in found[:PREVIEW_RECORDS]]
+            category = version.category(category_id)
+            fields = (category.fields or {}) if category is not None else {}
+            entry["preview"] = [_preview(system, record, fields, language) for system, record in found[:PREVIEW_RECORDS]]
         categories.append(entry)
+    # What the customer's erasure kept, in the words of the register that the receipt of the erasure
+    # used: never "nothing about you" for a category the receipt said is kept.
+    kept = [{"id": c.id, "label": _t(c.name, language), "reason": _t(c.kept_after_erasure, language)}
+            for c in version.categories if c.id in holdings.erasure_asked and c.kept_after_erasure is not None]
     purposes = [p for p in version.purposes if any(c in held for c in p.categories)]
     document: dict[str, Any] = {
         "customer_id": holdings.customer_id,
@@ -165,7 +181,9 @@ def _document(holdings: Holdings, version: KnowledgeVersion, language: str, full
         "language": language,
         "exported_at" if full else "collected_at": holdings.collected_at.isoformat(),
         "categories": categories,
-        "empty_categories": [c.id for c in version.categories if c.id not in held and c.id in holdings.catalogue.holders],
+        "empty_categories": [c.id for c in version.categories if c.id not in held and c.id in holdings.catalogue.holders
+                             and c.id not in {k["id"] for k in kept}],
+        "kept_after_erasure": kept,
         # Described in the knowledge base, but no connected system can say what it holds.
         "not_in_connected_systems": [c for c in holdings.catalogue.unheld(version) if c not in held],
         # Every category of the register by its name in the language asked for, so no id reaches the customer.
@@ -241,39 +259,70 @@ def _t(text: Any, language: str) -> str | None:
 # --- previews and flat rows ----------------------------------------------------------------------
 
 
-def _preview(system: str, record: dict, language: str) -> str:
-    """A record as a short line a person can read: its values, without ids, at most 120 characters."""
+def _preview(system: str, record: dict, fields: dict[str, FieldWords], language: str) -> str:
+    """A record as a line a person can read: each value with the register's name for it, coded values
+    in the register's words, dates and times in Amsterdam time, never a value cut off; at most about
+    PREVIEW_CHARS characters of whole values, then "…"."""
     if system == ASSISTANT:
         count = len(record.get("messages") or [])
         return CONVERSATION_PREVIEW[language].format(
-            date=(record.get("started_at") or "")[:10], count=count, messages=MESSAGES_WORD[language][count != 1])
+            date=shown_moment(record.get("started_at") or "", language, with_time=False), count=count,
+            messages=MESSAGES_WORD[language][count != 1])
     parts = []
-    for key, value in _leaves(record):
-        if value is None or value == "" or key == "id" or key.endswith(("_id", "_hash")) or key == "currency":
-            continue
-        parts.append(_shown(key, value, language))
-    line = ", ".join(parts)
-    return line if len(line) <= PREVIEW_CHARS else line[: PREVIEW_CHARS - 1].rstrip(", ") + "…"
-
-
-def _leaves(record: dict) -> Iterator[tuple[str, Any]]:
-    """The record's own values and those of its nested objects; lists (order lines, notes) are left out."""
     for key, value in record.items():
-        if isinstance(value, dict):
-            yield from _leaves(value)
-        elif not isinstance(value, list):
-            yield key, value
+        if value in (None, "", [], {}) or key == "id" or key.endswith(("_id", "_hash")) or key == "currency":
+            continue
+        words = fields.get(key)
+        shown = _shown(key, value, words, language)
+        if shown:
+            parts.append(f"{_t(words, language) if words else key}: {shown}")
+    line = ""
+    for part in parts:
+        if line and len(line) + len(part) > PREVIEW_CHARS:
+            return line + "; …"
+        line = f"{line}; {part}" if line else part
+    return line
 
 
-def _shown(key: str, value: Any, language: str) -> str:
+def _shown(key: str, value: Any, words: FieldWords | None, language: str) -> str:
+    """One value as a person reads it."""
     if isinstance(value, bool):
         return YES_NO[language][not value]
     if key.endswith("_cents") and isinstance(value, int):
         amount = f"{value / 100:.2f}"
         return f"€ {amount.replace('.', ',')}" if language == "nl" else f"€{amount}"
-    if isinstance(value, str) and _TIMESTAMP.match(value):
-        return value[:10]
+    if isinstance(value, dict):  # an address
+        street = " ".join(str(value[k]) for k in ("street", "house_number") if value.get(k))
+        town = " ".join(str(value[k]) for k in ("postcode", "city") if value.get(k))
+        return ", ".join(p for p in (street, town) if p) or ", ".join(str(v) for v in value.values() if v)
+    if isinstance(value, list):  # order lines, notes: what they are about
+        about = [str(item.get("description") or item.get("subject") or "") for item in value if isinstance(item, dict)]
+        return ", ".join(a for a in about if a) or str(len(value))
+    if isinstance(value, str):
+        coded = words.values.get(value) if words is not None else None
+        if coded is not None:
+            return _t(coded, language) or value
+        return shown_moment(value, language)
     return str(value)
+
+
+def shown_moment(value: str, language: str, with_time: bool = True) -> str:
+    """An ISO date as "1 september 1947" / "1 September 1947"; an ISO time as that day and the time
+    in Amsterdam ("7 januari 2027 14:05"); anything else as it is."""
+    if _TIMESTAMP.match(value):
+        try:
+            moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        local = moment.astimezone(COMPANY_TIME_ZONE)
+        day = f"{local.day} {MONTH_NAMES[language][local.month - 1]} {local.year}"
+        return f"{day} {local:%H:%M}" if with_time else day
+    if _DATE.match(value):
+        date = dt.date.fromisoformat(value)
+        return f"{date.day} {MONTH_NAMES[language][date.month - 1]} {date.year}"
+    return value
 
 
 def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:

@@ -2,7 +2,10 @@
 with the real company systems and a tracker store written the way Rasa writes it."""
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
+from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, select
@@ -10,6 +13,7 @@ from sqlalchemy.orm import Session as OrmSession
 
 from backoffice import catalogue
 from backoffice.my_data.export_links import ExportLink
+from backoffice.sentences import MONTH_NAMES
 
 from .conftest import SERVICE, bind, local, make_settings, new_conversation, routes
 
@@ -47,7 +51,10 @@ def test_shows_the_verified_customers_data_with_purposes_legal_basis_and_retenti
     assert details["label"] == category.name.en == "contact details"
     assert details["records"] == 1 and details["records_by_system"] == {"crm": 1}
     assert contact["email"] in details["preview"][0] and contact["first_name"] in details["preview"][0]
-    assert all(len(line) <= 120 for c in data["categories"] for line in c["preview"])
+    assert f"first name: {contact['first_name']}" in details["preview"][0]
+    assert f"e-mail address: {contact['email']}" in details["preview"][0]
+    # Whole values only: a long record ends after its last whole value, with "; …".
+    assert all("…" not in line or line.endswith("; …") for c in data["categories"] for line in c["preview"])
     assert {"id": "order_fulfilment", "label": "handling your orders", "legal_basis": "performance of a contract",
             "legal_basis_explained": version.purposes[0].legal_basis_explained.en} in details["purposes"]
     assert [p["id"] for p in details["purposes"]] == [p.id for p in version.purposes_for("contact_details")]
@@ -60,7 +67,7 @@ def test_shows_the_verified_customers_data_with_purposes_legal_basis_and_retenti
     # The chats with this assistant are customer service contacts too (the knowledge base says so).
     service = next(c for c in data["categories"] if c["id"] == "customer_service")
     assert service["records_by_system"]["assistant"] == 1
-    assert any(line.startswith("Conversation with the chat assistant on 2026-01-31, 2 messages") for line in service["preview"])
+    assert any(line.startswith("Conversation with the chat assistant on 31 January 2026, 2 messages") for line in service["preview"])
     assert data["conversations"] == {"count": 1, "messages": 2, "shared_left_out": 0}
 
     # Art. 15's general facts, from the knowledge base.
@@ -76,6 +83,17 @@ def test_shows_the_verified_customers_data_with_purposes_legal_basis_and_retenti
     assert details["label"] == "contactgegevens" and details["retention"] == category.retention.period.nl
     assert "uitvoering van een overeenkomst" in {p["legal_basis"] for p in details["purposes"]}
     assert any(line.startswith("Gesprek met de chatassistent") for c in dutch["categories"] for line in c["preview"])
+    # Labelled values in the register's Dutch words, dates and times in Amsterdam time, no ISO dates.
+    previews = {c["id"]: "\n".join(c["preview"]) for c in dutch["categories"]}
+    updated = dt.datetime.fromisoformat(contact["updated_at"].replace("Z", "+00:00")).astimezone(ZoneInfo("Europe/Amsterdam"))
+    assert f"voornaam: {contact['first_name']}; achternaam: {contact['last_name']}" in previews["contact_details"]
+    changed = f"{updated.day} {MONTH_NAMES['nl'][updated.month - 1]} {updated.year} {updated:%H:%M}"
+    assert f"laatst gewijzigd: {changed}" in previews["contact_details"]
+    born = dt.date.fromisoformat(company.export("crm", "C0001")["categories"]["account"][0]["date_of_birth"])
+    assert f"geboortedatum: {born.day} {MONTH_NAMES['nl'][born.month - 1]} {born.year}" in previews["account"]
+    assert "waarvoor: nieuwsbrief" in previews["marketing_preferences"] and "newsletter" not in previews["marketing_preferences"]
+    assert "betaalwijze: " in previews["payment_details"] and "soort: betaling" in previews["payment_details"]
+    assert not any(re.search(r"\b\d{4}-\d{2}-\d{2}\b", line) for line in previews.values())
     assert my_data(client, conversation, language="de").status_code == 422
 
 
