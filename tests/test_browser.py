@@ -55,7 +55,7 @@ def test_chat_answers_dutch_and_english_questions(page, published):
 
 
 def test_logged_in_customer_sees_data_erases_it_and_tracks_it(assistant, browser, page):
-    """Done-when of issue 3, the logged-in path: show my data, erase, fulfilled, the overview's audit trail."""
+    """The logged-in path: show my data, erase, fulfilled, the overview's audit trail."""
     env = assistant.env
     base = f"http://localhost:{env['BACKOFFICE_PORT']}"
     page.get_by_test_id("demo-login").click()
@@ -131,8 +131,9 @@ def test_an_address_typed_without_a_prefix_after_the_question_is_taken_as_the_ad
     ask(page, "nee", "Goed, ik heb niets ingediend.")
 
 
-def test_each_question_of_issue_20_gets_the_answer_it_asks_for(page, published):
-    """Issue 20, item 5, typed as a customer would, each in its language; the answer's topic by what it shows."""
+def test_questions_with_a_concrete_answer_in_the_register_get_it(page, published):
+    """Questions the register answers concretely, typed as a customer would, each in its language; the
+    answer's topic judged by what it shows."""
     current = published[-1]
     contact = next(c for c in current["categories"] if c["id"] == "contact_details")
     page.get_by_test_id("chat-launcher").click()

@@ -1,4 +1,4 @@
-"""The website widget as one script tag (issue 9, item 4), in Debian's Chromium driven by Playwright: a
+"""The website widget as one script tag, in Debian's Chromium driven by Playwright: a
 plain HTML page of another origin (served here, not by the back office) with nothing but the tag. The
 widget opens, answers, its buttons work, a long reply is shown from its start, a reload and a dropped
 connection keep the conversation, axe-core finds nothing serious, and at phone width the launcher leaves
