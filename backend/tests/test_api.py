@@ -19,6 +19,7 @@ def client(tmp_path: Path) -> TestClient:
         database_url=f"sqlite:///{tmp_path / 'bo.db'}",
         socket_url="http://localhost:5005",
         service_token=TOKEN,
+        company_systems_token="test-systems-token",  # the catalogue needs one; no system is called here
     )
     return TestClient(create_app(settings))
 
@@ -102,7 +103,7 @@ def test_a_missing_chat_client_is_a_clear_404_not_a_500(tmp_path):
     (web / "static").mkdir(parents=True)
     (web / "index.html").write_text("<!DOCTYPE html><title>t</title>")
     settings = Settings(knowledge_dir=KNOWLEDGE, web_dir=web, database_url=f"sqlite:///{tmp_path / 'bo.db'}",
-                        socket_url="http://localhost:5005", service_token=TOKEN)
+                        socket_url="http://localhost:5005", service_token=TOKEN, company_systems_token="test-systems-token")
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
         answer = c.get("/vendor/socket.io.min.js")
         assert answer.status_code == 404 and "make deps" in answer.json()["detail"]
