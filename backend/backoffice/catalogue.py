@@ -26,7 +26,6 @@ OPERATIONS = ("lookup", "export", "erase", "restrict", "rectify", "preferences",
 # service contacts too, so that category lives in two systems. The worker carries its tasks out in-process.
 ASSISTANT = "assistant"
 ASSISTANT_CATEGORIES = ("customer_service",)
-ASSISTANT_OPERATIONS = ("export", "erase")
 _VARIABLE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 _ID = re.compile(r"[a-z][a-z0-9_]{0,39}")
 

@@ -328,11 +328,6 @@ def _clean(reason: str | None) -> str | None:
     return reason or None
 
 
-def allowed_moves(status: Status) -> frozenset[Status]:
-    """The statuses a request in `status` may move to next."""
-    return TRANSITIONS[Status(status)]
-
-
 def transition(
     request: RightsRequest,
     to_status: Status | str,
