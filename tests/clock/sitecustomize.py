@@ -18,3 +18,6 @@ if _shift:
         sys.stderr.write(f"sitecustomize: no time_machine in {sys.prefix}; this process keeps the real date\n")
     else:
         time_machine.travel(time.time() + float(_shift), tick=True).start()
+        # time-machine's clock starts running at its first reading, not at start(): read it now, so every
+        # process stands the same shift ahead of the machine's clock however long its imports take
+        time.time()

@@ -159,7 +159,7 @@
   /*
    * The demo website's "logged-in session": the back office signs a token for the chosen seed
    * customer (POST /demo/login). It lives in sessionStorage (this tab only) under SESSION_KEY as
-   * {token, customer_id, name, expires_at}; the chat widget sends the token when it connects and
+   * {token, customer_id, name, expires_at (on this browser's clock)}; the chat widget sends the token when it connects and
    * with every message. Logging in or out starts a new chat conversation.
    */
   var SESSION_KEY = "voltera_session";
@@ -241,7 +241,9 @@
       if (!response.ok) throw new Error("login " + response.status);
       return response.json();
     }).then(function (body) {
-      writeSession({ token: body.token, customer_id: body.customer_id, name: body.name, expires_at: body.expires_at });
+      // timed on this browser's clock (expires_in), so a clock that differs from the server's ends it on time
+      var expiresAt = new Date(Date.now() + body.expires_in * 1000).toISOString();
+      writeSession({ token: body.token, customer_id: body.customer_id, name: body.name, expires_at: expiresAt });
       renderSession();
       chatChanged();
     }).catch(function () {

@@ -121,9 +121,12 @@ def demo_login(body: DemoLoginIn, verifying: VerificationDep, clock: ClockDep) -
         raise HTTPException(503, f"the company systems cannot be reached ({type(exc).__name__})") from None
     if customer is None:
         raise HTTPException(404, "not a demo customer")
-    token, expires_at = verifying.tokens.issue(customer["customer_id"], clock())
+    now = clock()
+    token, expires_at = verifying.tokens.issue(customer["customer_id"], now)
+    # `expires_in` lets the page time the session on the browser's own clock, which may differ from ours
     return JSONResponse({"token": token, "customer_id": customer["customer_id"], "name": customer["name"],
-                         "expires_at": expires_at.isoformat()}, headers=PRIVATE)
+                         "expires_at": expires_at.isoformat(), "expires_in": int((expires_at - now).total_seconds())},
+                        headers=PRIVATE)
 
 
 @router.get("/api/demo/inbox")

@@ -68,6 +68,7 @@ def test_the_demo_login_lists_seed_customers_and_signs_a_token_the_channel_accep
         verified = idn.SessionTokens(SESSION_SECRET).verify(body["token"])  # what the Rasa channel does at connect
         assert verified.customer_id == "C0003" and verified.expires_at == dt.datetime.fromisoformat(body["expires_at"])
         assert dt.timedelta(minutes=29) < verified.expires_at - dt.datetime.now(dt.UTC) <= dt.timedelta(minutes=30)
+        assert 29 * 60 < body["expires_in"] <= 30 * 60
         bound = c.post("/api/identity/session", json={"conversation_id": "demo-1", "token": body["token"]}, headers=SERVICE)
         assert bound.status_code == 200 and bound.json()["customer_id"] == "C0003"
 
