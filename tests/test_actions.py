@@ -15,7 +15,7 @@ from actions import actions as actions_module
 from actions import rights
 from actions.actions import ActionAnswerDataQuestion, ActionDefaultFallback, ActionSessionStart
 from actions.backoffice import BackOfficeClient
-from actions.customer_actions import _clock, ask_to_confirm
+from actions.customer_actions import ActionAskStopPurpose, _clock, ask_to_confirm
 from actions.handoff import ActionClarify
 from actions.sentences import sentence
 from bot import typed_values
@@ -266,13 +266,16 @@ def test_the_actions_recognise_only_ids_the_back_office_serves(client):
     assert client.vocabulary() is served  # asked once per process
 
 
-def test_what_to_stop_or_correct_is_offered_from_the_served_ids(client):
+def test_what_to_stop_or_correct_is_offered_from_the_served_ids(client, published):
     served = client.vocabulary()
-    dispatcher = CollectingDispatcher()
-    ask_to_confirm(dispatcher, tracker("I want to opt out", "request_opt_out"), {"missing": "purpose"}, "en")
-    payloads = [b["payload"] for b in dispatcher.messages[0]["buttons"]]
-    assert payloads == ([f'/request_opt_out{{"purpose": "{c}"}}' for c in served.consents]
-                        + ['/request_opt_out{"purpose": "all_marketing"}'])
+    asking = tracker("I want to opt out", "request_opt_out")
+    events = ask_to_confirm(CollectingDispatcher(), asking, {"missing": "purpose"}, "en")
+    assert any(e["event"] == "followup" and e["name"] == "stop_purpose_form" for e in events)  # the next message answers
+    messages, _, _ = run(ActionAskStopPurpose(), asking)
+    objectable = [p["id"] for p in published[-1]["purposes"] if p.get("legal_basis") == "legitimate_interest"]
+    assert objectable  # the register has processings on legitimate interest to object to
+    assert [b["payload"] for b in messages[0]["buttons"]] == (
+        [f'/request_opt_out{{"purpose": "{c}"}}' for c in [*served.consents, "all_marketing", *objectable]])
     dispatcher = CollectingDispatcher()
     ask_to_confirm(dispatcher, tracker("correct my data", "request_correction"), {"missing": "field"}, "nl")
     assert [b["payload"] for b in dispatcher.messages[0]["buttons"]] == [

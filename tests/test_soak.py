@@ -144,15 +144,16 @@ class Conversation:
             return [self.show_my_data, lambda: self.file([(self.words("erasure"), SENTENCES["summary_question"][self.language])])]
         summary = SENTENCES["summary_question"][self.language]
         kinds = [
-            [(self.words("opt_out"), summary)],
             [(self.words("restriction"), summary)],
             [(self.words("wrong_address"), before_placeholder(SENTENCES["type_value"][self.language])),
              (self.words("new_address", n=self.number + 1), summary)],
             [(self.words("withdrawal"), summary)],
             [(self.words("objection"), summary)],
         ]
-        start = (self.number + self.number // 5) % len(kinds)
-        return [lambda typed=typed: self.file(typed) for typed in kinds[start:] + kinds[:start]]
+        filings: list[Callable[[], None]] = [lambda typed=typed: self.file(typed) for typed in kinds]
+        steps = [self.stop_wifi_counts, *filings]
+        start = (self.number + self.number // 5) % len(steps)
+        return steps[start:] + steps[:start]
 
     # --- the turns -------------------------------------------------------------------------------
 
@@ -228,6 +229,14 @@ class Conversation:
             raise Unexpected(f"'yes' at the summary gave no receipt: {receipt[:400]!r}")
         self.receipts.append(found.group(0))
         self.turn(self.words("status"), SENTENCES["status_intro"][self.language], found.group(0))
+
+    def stop_wifi_counts(self) -> None:
+        """The Wi-Fi counts are linked to no one: before verification the register's instruction, with no
+        code asked; once verified, an opt-out to file like the others."""
+        if self.verified:
+            self.file([(self.words("opt_out"), SENTENCES["summary_question"][self.language])])
+        else:
+            self.turn(self.words("opt_out"), SENTENCES["how_to_stop"][self.language], SENTENCES["not_linked"][self.language])
 
     def show_my_data(self) -> None:
         self.verified_turn(self.words("show"), SENTENCES["data_intro"][self.language], self.email)  # their own data
