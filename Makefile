@@ -111,14 +111,15 @@ shell: deps validate-knowledge $(MODEL)
 stop:
 	@$(RASA_VENV)/bin/python scripts/stack.py stop
 
-test-deps: deps /usr/bin/chromium /usr/bin/faketime $(MODEL)
+test-deps: deps /usr/bin/chromium /usr/bin/faketime /usr/bin/redis-server $(MODEL)
 
-# ruff and mypy over every Python part, each with its own settings (pyproject.toml in the root, backend/, companysystems/).
+# ruff and mypy over every Python part, each with its own settings (pyproject.toml in the root, backend/, companysystems/),
+# and the layers of the back office's import graph (lint-imports, backend/pyproject.toml).
 lint: deps
 	@echo "==> ruff and mypy: the assistant (actions, bot, connectors, scripts), the back office, the company systems"
 	$(RASA_VENV)/bin/ruff check actions bot connectors scripts tests
 	$(RASA_VENV)/bin/mypy
-	cd backend && ../$(BO_VENV)/bin/ruff check backoffice tests && ../$(BO_VENV)/bin/mypy
+	cd backend && ../$(BO_VENV)/bin/ruff check backoffice tests && ../$(BO_VENV)/bin/mypy && ../$(BO_VENV)/bin/lint-imports --no-cache
 	cd companysystems && ../$(BO_VENV)/bin/ruff check && ../$(BO_VENV)/bin/mypy
 
 # The quick loop: lint and the tests marked `unit` (scripts/kinds.py); the company systems have none.
