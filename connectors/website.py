@@ -60,7 +60,9 @@ and `namespace` as for Rasa's channel, plus `backoffice_url`, `backoffice_servic
 `session_id_secret` and `allowed_origins` (space-separated). Rasa's `jwt_key` is not supported: the
 back office checks the login.
 One Rasa process keeps its connections in memory; several replicas need sticky sessions
-(docs/architecture.md), and the same `CHAT_SESSION_ID_SECRET`.
+(docs/architecture.md), and the same `CHAT_SESSION_ID_SECRET`. With `redis_url` (WEBSITE_REDIS_URL)
+every replica shares socket.io's messages through Redis, so an agent's reply posted to one replica
+reaches the customer's socket on another (`JsonRedisManager`).
 """
 from __future__ import annotations
 
@@ -79,10 +81,11 @@ from typing import Any
 import aiohttp
 from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
+from redis.exceptions import RedisError
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from socketio import AsyncServer
+from socketio import AsyncRedisManager, AsyncServer
 from socketio.exceptions import ConnectionRefusedError as ConnectionRefused
 
 from connectors.edge import keep_the_version_private
@@ -276,6 +279,47 @@ def _token(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+class JsonRedisManager(AsyncRedisManager):
+    """python-socketio's Redis manager, speaking JSON only.
+
+    The pinned python-socketio 5.9.0 (newer ones break Rasa 3.6's `enter_room`, DESIGN) publishes
+    pickles and unpickles whatever arrives on the channel, so anyone able to publish to that Redis
+    could run code in every Rasa replica (CVE-2025-61765; 5.14 moved to JSON). Here what is published
+    is JSON, and only a JSON object is handed on: a pickle, or anything else, is dropped unread.
+
+    A message to this replica's own sockets is sent at once, then published for the others (the
+    parent class sends it only when it comes back from Redis, which would let a turn's
+    acknowledgement overtake its replies); this replica skips its own message when it comes back."""
+
+    async def emit(self, event: str, data: Any, namespace: str | None = None, room: str | None = None,
+                   skip_sid: Any = None, callback: Any = None, **kwargs: Any) -> Any:
+        if callback is not None or kwargs.get("ignore_queue"):
+            return await super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
+        await super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid, ignore_queue=True)
+        await self._publish({"method": "emit", "event": event, "data": data, "namespace": namespace or "/", "room": room,
+                             "skip_sid": skip_sid, "callback": None, "host_id": self.host_id})
+
+    async def _publish(self, data: Any) -> Any:
+        try:
+            return await self.redis.publish(self.channel, json.dumps(data))
+        except RedisError:  # once more on a new connection, as the parent class does
+            self._redis_connect()
+            return await self.redis.publish(self.channel, json.dumps(data))
+
+    async def _listen(self) -> Any:
+        async for message in super()._listen():
+            try:
+                data = json.loads(message)
+            except (ValueError, UnicodeDecodeError):
+                data = None
+            if isinstance(data, dict):
+                if data.get("method") == "emit" and data.get("host_id") == self.host_id:
+                    continue  # sent to this replica's sockets already
+                yield data
+            else:
+                logger.warning("a message on the socket.io channel that is not JSON was dropped")
+
+
 class WebsiteInput(SocketIOInput):
     """The website chat widget's channel (socket.io): server-issued sessions, verified logins."""
 
@@ -299,6 +343,7 @@ class WebsiteInput(SocketIOInput):
             backoffice_service_token=credentials.get("backoffice_service_token"),
             session_id_secret=credentials.get("session_id_secret"),
             allowed_origins=credentials.get("allowed_origins"),
+            redis_url=credentials.get("redis_url"),
         )
 
     def __init__(
@@ -313,6 +358,7 @@ class WebsiteInput(SocketIOInput):
         backoffice_service_token: str | None = None,
         session_id_secret: str | None = None,
         allowed_origins: str | None = None,
+        redis_url: str | None = None,
     ) -> None:
         super().__init__(user_message_evt, bot_message_evt, namespace, session_persistence, socketio_path,
                          jwt_key=None, metadata_key=metadata_key)
@@ -320,6 +366,7 @@ class WebsiteInput(SocketIOInput):
         self.identity = IdentityClient(backoffice_url, backoffice_service_token)
         self.presence = PresenceNotices(backoffice_url, backoffice_service_token)
         self.connections: dict[str, _Connection] = {}
+        self.redis_url = redis_url or None
         self.allowed_origins = frozenset((allowed_origins or "").replace(",", " ").split())
         if not self.allowed_origins:
             logger.error("no website origin may use the chat from a browser: "
@@ -329,7 +376,9 @@ class WebsiteInput(SocketIOInput):
         # cors_allowed_origins=[]: Sanic's CORS headers (`rasa run --cors`) apply, as in Rasa's channel (with
         # python-socketio's own list, both would send the header, and browsers refuse it twice); the origin
         # is checked at `connect`.
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[], max_http_buffer_size=MAX_REQUEST_BYTES)
+        manager = JsonRedisManager(self.redis_url) if self.redis_url else None
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[], max_http_buffer_size=MAX_REQUEST_BYTES,
+                          client_manager=manager)
         website = keep_the_version_private(SocketBlueprint(sio, self.socketio_path, "website_webhook", __name__))
         self.sio = sio
         output = SocketIOOutput(sio, self.bot_message_evt)

@@ -243,14 +243,15 @@ def password_protected_database() -> Iterator[dict]:
 
 def test_the_endpoints_file_reaches_a_postgresql_role_with_a_password(password_protected_database, monkeypatch):
     """bot/endpoints.yml read as `rasa run` reads it, with the TRACKER_DB_* of a deployment's PostgreSQL:
-    the store connects as the role, with its password and port, and keeps a conversation. This
+    the store connects as the role, with its password and port and the pool SQL_POOL_SIZE and
+    SQL_MAX_OVERFLOW give it, and keeps a conversation. This
     machine's PostgreSQL trusts local connections (and its OS user is a superuser), so the password
     and the port are checked where they reach the store's connection URL, the user by `current_user`."""
     database = password_protected_database
     for name, value in {"TRACKER_DB_DIALECT": "postgresql", "TRACKER_DB_HOST": "localhost", "TRACKER_DB_PORT": "5432",
                         "TRACKER_DB": database["db"], "TRACKER_DB_USERNAME": database["role"],
                         "TRACKER_DB_PASSWORD": database["password"], "ACTION_ENDPOINT_URL": "http://localhost:9/webhook",
-                        "ACTION_SERVER_TOKEN": "t" * 32}.items():
+                        "ACTION_SERVER_TOKEN": "t" * 32, "SQL_POOL_SIZE": "7", "SQL_MAX_OVERFLOW": "3"}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(rasa.core.tracker_store, "sleep", gave_up)
     endpoints = read_endpoints_from_path(ROOT / "bot" / "endpoints.yml")
@@ -260,6 +261,7 @@ def test_the_endpoints_file_reaches_a_postgresql_role_with_a_password(password_p
         url = store.engine.url
         assert ((url.username, url.password, url.port, url.database)
                 == (database["role"], database["password"], 5432, database["db"]))
+        assert (store.engine.pool.size(), store.engine.pool._max_overflow) == (7, 3)  # SQL_POOL_SIZE, SQL_MAX_OVERFLOW
         with store.engine.connect() as db:
             assert db.execute(text("SELECT current_user")).scalar() == database["role"]
         conversation_id = f"own-role-{uuid.uuid4().hex[:12]}"

@@ -15,6 +15,7 @@ import datetime as dt
 import importlib.metadata
 import json
 import os
+import pickle
 import re
 import select
 import shutil
@@ -23,14 +24,16 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
 import jwt
 import pytest
+import redis
 import requests
 import socketio
-from stack import Process, Stack, eventually, isolated_env, load_env
+from stack import Process, Stack, eventually, free_port, isolated_env, load_env, own_redis
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -777,3 +780,82 @@ def test_rooms_are_entered_with_a_python_socketio_that_awaits():
         return [("session_secret", secret, "sid1"), ("session_confirm", session_id, "sid1")]
 
     assert channel.sio.emitted == confirmed("first") + confirmed("second")
+
+
+# --- two Rasa replicas sharing the website's sockets through Redis (WEBSITE_REDIS_URL) ------------------
+
+
+@pytest.fixture(scope="module")
+def replicas() -> Iterator[tuple[Stack, Stack, str]]:
+    """Two Rasa servers with the stand-in, one back office behind both, and a Redis of their own: the
+    views of replica A and of replica B (each a stack whose RASA_PORT is that replica's), and Redis's URL."""
+    var = ROOT / "var" / f"test-channel-replicas-{os.getpid()}"
+    shutil.rmtree(var, ignore_errors=True)
+    var.mkdir(parents=True)
+    with own_redis(var / "log") as redis_url:
+        stack = Stack(load_env({**isolated_env(var), "WEBSITE_REDIS_URL": redis_url}), log_dir=var / "log")
+        python_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        ports = [int(stack.env["RASA_PORT"]), free_port()]
+        servers = [Process(f"rasa replica {name}", [sys.executable, "tests/website_channel_alone.py", str(port)], ROOT,
+                           {**stack.process("rasa").env, "PYTHONPATH": python_path}, var / "log" / f"rasa-{name}.log", port,
+                           f"http://127.0.0.1:{port}/") for name, port in zip("AB", ports, strict=True)]
+        try:
+            stack.start(["companysystems", "mailsink", "backoffice"])
+            for server in servers:
+                server.start()
+            stack.wait_ready(timeout=300)
+            for server in servers:
+                server.wait_ready(300)
+            views = [SimpleNamespace(env={**stack.env, "RASA_PORT": str(port)}) for port in ports]
+            yield views[0], views[1], redis_url  # type: ignore[misc]
+        finally:
+            for server in servers:
+                server.stop()
+            stack.stop()
+
+
+def test_an_agents_reply_through_one_replica_reaches_the_socket_on_the_other(replicas):
+    replica_a, replica_b, _ = replicas
+
+    async def chat():
+        customer = Visitor(replica_b)
+        try:
+            session = await customer.open()
+            # its own replica's answer once, before the turn's acknowledgement
+            assert [reply.get("text") for reply in await customer.say("hello")] == ["echo: hello"]
+            await asyncio.to_thread(agent_says, replica_a, session, AGENT_REPLY)
+            reply = await asyncio.wait_for(customer.inbox.get(), TURN_SECONDS)
+            assert reply["text"] == AGENT_REPLY
+            assert [reply.get("text") for reply in await customer.say("thanks")] == ["echo: thanks"]  # and nothing twice
+        finally:
+            await customer.close()
+    asyncio.run(chat())
+
+
+class Unpickled:
+    """What a stranger able to publish to the Redis would send: a pickle that, once loaded, creates a file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (open, (str(self.marker), "w"))
+
+
+def test_a_pickle_published_to_the_socket_channel_is_never_loaded(replicas, tmp_path: Path):
+    """python-socketio 5.9.0's own Redis manager unpickles what arrives (CVE-2025-61765); the channel's
+    manager reads JSON only. The agent's reply published after the pickle shows the pickle was handled."""
+    replica_a, replica_b, redis_url = replicas
+    marker = tmp_path / "unpickled"
+
+    async def chat():
+        customer = Visitor(replica_b)
+        try:
+            session = await customer.open()
+            redis.Redis.from_url(redis_url).publish("socketio", pickle.dumps(Unpickled(marker)))
+            await asyncio.to_thread(agent_says, replica_a, session, AGENT_REPLY)
+            assert (await asyncio.wait_for(customer.inbox.get(), TURN_SECONDS))["text"] == AGENT_REPLY
+        finally:
+            await customer.close()
+    asyncio.run(chat())
+    assert not marker.exists(), "a replica loaded a pickle from Redis"
