@@ -14,7 +14,7 @@ The save and the erasure are serialised per conversation, so neither can slip be
 check and its write: on PostgreSQL both take the transaction-level advisory lock
 `erasure_lock_key(sender_id)`; on SQLite the save takes the database's write lock before it reads the
 tombstone (the erasure's DELETE needs the same lock). The back office defines the same table and key
-(`backend/backoffice/my_data/transcripts.py`); they meet in the database, not in code (the two run in
+(`backend/backoffice/shared/tracker_store.py`); they meet in the database, not in code (the two run in
 environments that cannot import each other), and tests/test_tracker_store.py checks that both compute
 the same key and that an erasure released against a held save waits for it.
 """

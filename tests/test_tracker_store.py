@@ -40,7 +40,7 @@ from bot.tracker_store import ErasureAwareTrackerStore, erasure_lock_key
 BACKOFFICE_PY = ROOT / ".venv" / "backoffice" / "bin" / "python"
 ERASE = """
 import datetime as dt, sys
-from backoffice.my_data.transcripts import TrackerStore
+from backoffice.shared.tracker_store import TrackerStore
 store = TrackerStore(sys.argv[1])
 print(store.erase([sys.argv[2]], dt.datetime.now(dt.timezone.utc)))
 store.close()
@@ -48,7 +48,7 @@ store.close()
 
 ERASE_ON_CUE = """
 import datetime as dt, sys
-from backoffice.my_data.transcripts import TrackerStore
+from backoffice.shared.tracker_store import TrackerStore
 store = TrackerStore(sys.argv[1])
 print("ready", flush=True)
 sys.stdin.readline()
@@ -57,7 +57,7 @@ store.close()
 """
 LOCK_KEYS = """
 import json, sys
-from backoffice.my_data.transcripts import erasure_lock_key
+from backoffice.shared.tracker_store import erasure_lock_key
 print(json.dumps([erasure_lock_key(sender_id) for sender_id in json.loads(sys.stdin.read())]))
 """
 # SQLite shows no waiting writer: there the save is held until the erasure is done, or this long

@@ -20,14 +20,16 @@ from .handoff import routes as handoff
 from .identity import routes as identity
 from .identity.mail import SmtpConfig
 from .knowledge import routes as knowledge
-from .knowledge.rules import KnowledgeBase
+from .knowledge.rules import KnowledgeBase, register_mismatches
+from .knowledge.service import CatalogueProblems
 from .my_data import routes as my_data
+from .my_data.service import DataSources
 from .objections import routes as objections
 from .requests import privacy_team
 from .requests import routes as requests
 from .requests.receipts import RequestReceipts
 from .settings import Settings
-from .shared.company_systems import CatalogueProblems, CompanySystems
+from .shared.company_systems import CompanySystems
 from .shared.database import open_database
 from .shared.dependencies import Clock, Process, utcnow
 from .shared.inputs import RefuseNul
@@ -60,7 +62,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utcnow) -> FastA
     # What the catalogue and the register disagree on is known at once; what the systems say of
     # themselves once they answer (they may start after the back office).
     register = kb.current_at(clock())
-    problems = CatalogueProblems(catalogue.register_mismatches(register))
+    problems = CatalogueProblems(register_mismatches(catalogue, register))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -82,7 +84,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utcnow) -> FastA
     app.state.process = Process(settings, kb, catalogue, sessions, clock)
     app.state.catalogue_problems = problems
     app.state.verification = identity.Verification.start(settings, sessions, systems, clock)
-    app.state.my_data = my_data.DataSources.start(settings, systems, problems)
+    app.state.my_data = DataSources.start(settings, systems, problems)
     app.state.receipts = RequestReceipts(sessions, systems, SmtpConfig.from_settings(settings), kb,
                                          app.state.verification.otp_secret, clock)
     app.state.demo_customers = demo.DemoCustomers()

@@ -4,9 +4,11 @@ where a request is routed, which systems an answer to "what do you hold about me
 assistant may offer all derive from it.
 
 The catalogue is checked against the knowledge base (the register of processing) and against each
-system's own `GET /systems`; `register_mismatches` and `system_mismatches` say what differs, in
-sentences for the privacy team. A category the register names that no system holds is such a
-mismatch: it is never dropped silently, the request that covers it says so (`unheld`).
+system's own `GET /systems`; `knowledge.rules.register_mismatches` and `system_mismatches` say what
+differs, in sentences for the privacy team. A category the register names that no system holds is
+such a mismatch: it is never dropped silently, the request that covers it says so
+(`knowledge.rules.unheld`). The comparisons with a register version are the knowledge base's, so
+the catalogue imports nothing of it.
 """
 from __future__ import annotations
 
@@ -17,8 +19,6 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 
 import yaml
-
-from .knowledge.rules import KnowledgeVersion
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "company-systems.yml"
 OPERATIONS = ("lookup", "export", "erase", "restrict", "rectify", "preferences", "stop_processing")
@@ -125,11 +125,6 @@ class Catalogue:
         """The systems that can be asked to do `operation` (for example the one that finds a customer by e-mail)."""
         return tuple(s.id for s in self.systems.values() if operation in s.operations)
 
-    def unheld(self, version: KnowledgeVersion) -> list[str]:
-        """The register's categories that no connected system holds."""
-        holders = self.holders
-        return [c.id for c in version.categories if c.id not in holders]
-
     def connect(self, variables: Mapping[str, str]) -> dict[str, Address]:
         """Each system's address and token, with the ${VARIABLE}s filled in; `CatalogueError` names one that is unset."""
         addresses = {}
@@ -139,42 +134,6 @@ class Catalogue:
         return addresses
 
     # --- what differs ---
-
-    def register_mismatches(self, version: KnowledgeVersion) -> list[str]:
-        """Where the knowledge base's register and this catalogue disagree about who holds what."""
-        problems = [f"the register of version {version.version.id} names '{c}', which no connected system holds: "
-                    "a request covering it is handled by hand" for c in self.unheld(version)]
-        holders = self.holders
-        for category in version.categories:
-            said = set(category.systems or ())
-            held = set(holders.get(category.id, ())) - {ASSISTANT}
-            if category.id in holders and said != held:
-                problems.append(f"'{category.id}': the register of version {version.version.id} says it is held by "
-                                f"{_names(said)}, the catalogue by {_names(held)}")
-        named = {c.id for c in version.categories}
-        problems += [f"'{c}' is held by {_names(set(holders[c]) - {ASSISTANT})} but not in the register of version "
-                     f"{version.version.id}" for c in holders if c not in named]
-        return problems
-
-    def undeclared_fields(self, version: KnowledgeVersion, exported: Iterable[tuple[str, str, Iterable[str]]]) -> list[str]:
-        """Each field a company system returns in an export (`exported`: system, category, and a record
-        or the field names its `GET /systems` lists) that the register's category does not declare:
-        data held without the register saying so, named once per system, category and field. The
-        assistant's own records are the back office's."""
-        problems = []
-        for system, category_id, record in exported:
-            if system == ASSISTANT:
-                continue
-            category = version.category(category_id)
-            declared = (category.fields or {}) if category is not None else {}
-            for field in record:
-                if field in declared:
-                    continue
-                problem = (f"{system}: its export of '{category_id}' holds the field '{field}', which the register of "
-                           f"version {version.version.id} does not declare: declare it with its purpose, or stop holding it")
-                if problem not in problems:
-                    problems.append(problem)
-        return problems
 
     def system_mismatches(self, system: str, served: dict | None) -> list[str]:
         """Where a system's own `GET /systems` entry disagrees with the catalogue (`served` None: it has none)."""
@@ -187,7 +146,8 @@ class Catalogue:
             if not isinstance(theirs, list):
                 problems.append(f"{system}: its GET /systems says nothing about its {what}")
             elif set(theirs) != set(mine):
-                problems.append(f"{system}: the catalogue says {what} {_names(set(mine))}, the system itself {_names(set(theirs))}")
+                problems.append(f"{system}: the catalogue says {what} {system_names(set(mine))}, "
+                                f"the system itself {system_names(set(theirs))}")
         return problems
 
 
@@ -203,7 +163,8 @@ def _fill(template: str, variables: Mapping[str, str], system: str) -> str:
     return _VARIABLE.sub(value, template)
 
 
-def _names(ids: set[str]) -> str:
+def system_names(ids: set[str]) -> str:
+    """Systems named in a sentence for the privacy team: sorted, or "no system"."""
     return ", ".join(sorted(ids)) or "no system"
 
 

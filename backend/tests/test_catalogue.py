@@ -11,8 +11,9 @@ from fastapi.testclient import TestClient
 from backoffice import catalogue
 from backoffice.app import create_app
 from backoffice.catalogue import ASSISTANT, Catalogue, CatalogueError
-from backoffice.knowledge.rules import KnowledgeBase
-from backoffice.shared.company_systems import CompanySystems, mismatches
+from backoffice.knowledge.rules import KnowledgeBase, register_mismatches, undeclared_fields
+from backoffice.knowledge.service import mismatches
+from backoffice.shared.company_systems import CompanySystems
 
 from .conftest import KNOWLEDGE, SYSTEMS_TOKEN, company_systems, eventually, fresh_secret, systems_at
 from .ledger.test_ledger_api import SERVICE, settings_for
@@ -33,7 +34,7 @@ def test_the_catalogue_routes_each_category_to_the_systems_that_hold_it():
 
 
 def test_every_difference_with_the_register_is_named():
-    assert CATALOGUE.register_mismatches(REGISTER) == [
+    assert register_mismatches(CATALOGUE, REGISTER) == [
         "the register of version 2026-09 names 'website_usage', which no connected system holds: a request covering it is handled by hand",
         "'contact_details': the register of version 2026-09 says it is held by crm, orders, the catalogue by crm",
         "'profile_segments': the register of version 2026-09 says it is held by marketing, the catalogue by loyalty",
@@ -69,7 +70,7 @@ def test_every_field_the_demo_systems_export_is_declared_in_the_register(company
                              for record in records]
     systems.close()
     assert {field for _, category, record in exported if category == "account" for field in record} >= {"date_of_birth"}
-    assert CATALOGUE.undeclared_fields(CURRENT, exported) == []
+    assert undeclared_fields(CATALOGUE, CURRENT, exported) == []
     account = CURRENT.category("account")
     assert account is not None and "geboortedatum" in account.description.nl
 
@@ -86,7 +87,7 @@ def test_a_field_the_register_does_not_declare_is_named_to_the_privacy_team(comp
     named = (f"crm: its export of 'account' holds the field 'date_of_birth', which the register of version {current} "
              "does not declare: declare it with its purpose, or stop holding it")
     export = company_process.export("crm", "C0001")["categories"]
-    assert CATALOGUE.undeclared_fields(register, [("crm", c, r) for c, found in export.items() for r in found]) == [named]
+    assert undeclared_fields(CATALOGUE, register, [("crm", c, r) for c, found in export.items() for r in found]) == [named]
     settings = settings_for(db_url, knowledge_dir=knowledge_copy, company_systems_url=company_process.url)
     with caplog.at_level("WARNING"), TestClient(create_app(settings)) as client:
         sign_in(client, "privacy_officer", "Sanne")
@@ -108,7 +109,7 @@ def test_an_erasure_of_everything_keeps_what_no_system_holds_in_sight_of_the_pri
         overview = client.get("/api/privacy/requests").json()
         page = client.get("/console/privacy/requests").text
     assert overview["counts"]["needs_attention"] == 1
-    assert overview["catalogue_problems"][:1] == [CATALOGUE.register_mismatches(CURRENT)[0]]
+    assert overview["catalogue_problems"][:1] == [register_mismatches(CATALOGUE, CURRENT)[0]]
     assert 'data-testid="catalogue-problems"' in page and "website_usage" in page
 
 

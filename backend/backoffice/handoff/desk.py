@@ -36,12 +36,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from .. import sentences
 from ..catalogue import Catalogue
 from ..identity.tables import ConversationIdentity
-from ..my_data.transcripts import TrackerStore, TranscriptsUnavailable
 from ..requests.filing import Filed, file_request
 from ..requests.receipts import long_date
 from ..requests.schemas import OPEN as OPEN_REQUESTS
 from ..requests.tables import Request
 from ..settings import Settings
+from ..shared.tracker_store import TrackerStore, TranscriptsUnavailable
 from ..staff.rules import Staff
 from ..staff.tables import StaffSession
 from . import rules as hr

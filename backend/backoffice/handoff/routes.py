@@ -23,12 +23,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .. import sentences
 from ..identity.presence import Presence, not_verified, presence, verified_binding
-from ..my_data.transcripts import TrackerStore, TranscriptsUnavailable
 from ..settings import Settings
 from ..shared.dependencies import CatalogueDep, Clock, ClockDep, KnowledgeDep, SessionDep, SessionsDep
 from ..shared.inputs import Incoming
 from ..shared.responses import PRIVATE
 from ..shared.service_auth import require_service
+from ..shared.tracker_store import TrackerStore, TranscriptsUnavailable
 from ..staff.pages import console_page, console_response
 from ..staff.routes import SESSION_COOKIE, AgentOrOfficer, still_signed_in
 from ..staff.rules import MAX_STAFF_ID, Staff

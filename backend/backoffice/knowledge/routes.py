@@ -8,12 +8,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from ..shared.dependencies import KnowledgeDep, SessionDep
 from ..shared.service_auth import require_service
 from .rules import KnowledgeBase, KnowledgeVersion, diff, pick_language
-from .tables import AnswerRecord
+from .service import answers_of, save_answer
 
 Language = Literal["nl", "en"] | None
 # Ids in the address are bounded like the ids they name (a knowledge version, a topic, a conversation).
@@ -105,20 +104,10 @@ def refuse_write(version_id: VersionId) -> None:
 def record_answer(kb: KnowledgeDep, session: SessionDep, conversation_id: ConversationId, answer: AnswerIn) -> dict:
     if kb.get(answer.knowledge_version) is None:
         raise HTTPException(422, f"unknown knowledge version '{answer.knowledge_version}'")
-    with session.begin():
-        session.add(AnswerRecord(conversation_id=conversation_id, **answer.model_dump()))
+    save_answer(session, conversation_id, **answer.model_dump())
     return {"recorded": True}
 
 
 @router.get("/api/conversations/{conversation_id}/answers", dependencies=[Depends(require_service)])
 def list_answers(session: SessionDep, conversation_id: ConversationId) -> dict:
-    rows = session.scalars(
-        select(AnswerRecord).where(AnswerRecord.conversation_id == conversation_id).order_by(AnswerRecord.id)
-    ).all()
-    return {
-        "conversation_id": conversation_id,
-        "answers": [
-            {"knowledge_version": r.knowledge_version, "topic": r.topic, "language": r.language, "answered_at": r.answered_at.isoformat()}
-            for r in rows
-        ],
-    }
+    return {"conversation_id": conversation_id, "answers": answers_of(session, conversation_id)}

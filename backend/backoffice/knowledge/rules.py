@@ -1,21 +1,24 @@
 """The knowledge base: the company's register of processing, in customer language, per version.
 
 This module is the domain core: it reads the YAML of `knowledge/<version>/`, checks it against the
-schema, and compares versions. It has no web or database imports, so the API, the CLI and the tests
-all share one definition of what a valid knowledge base is.
+schema, compares versions, and compares a version with the system catalogue. It has no web or
+database imports, so the API, the CLI and the tests all share one definition of what a valid
+knowledge base is.
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from ..requests.rules import COMPANY_TIME_ZONE, local_date
+from ..catalogue import ASSISTANT, Catalogue, system_names
+from ..shared.time import COMPANY_TIME_ZONE, local_date
 
 LANGUAGES = ("nl", "en")
 FILES = ("version.yml", "company.yml", "categories.yml", "not_collected.yml", "purposes.yml", "topics.yml")
@@ -101,7 +104,7 @@ class Category(Strict):
     source: Text
     systems: list[str]  # the register's own word; the system catalogue says who holds it (checked at start)
     # Every field a system's export of this category holds, by the export's own name. A field no
-    # category declares is named to the privacy team (`Catalogue.undeclared_fields`). None: the
+    # category declares is named to the privacy team (`undeclared_fields`). None: the
     # version (before 2026-12) declared no fields.
     fields: dict[str, FieldWords] | None = None
     retention: Retention
@@ -419,3 +422,52 @@ def _changed_fields(before: Any, after: Any, prefix: str = "") -> dict[str, dict
     if before != after:
         return {prefix.rstrip("."): {"old": before, "new": after}}
     return {}
+
+
+# --- the register and the system catalogue ------------------------------------------------------
+# What the catalogue (who holds what) and a version of the register say differently: checked at
+# start (knowledge.service) and on every export a customer asks for (my_data).
+
+
+def unheld(catalogue: Catalogue, version: KnowledgeVersion) -> list[str]:
+    """The register's categories that no connected system holds."""
+    holders = catalogue.holders
+    return [c.id for c in version.categories if c.id not in holders]
+
+
+def register_mismatches(catalogue: Catalogue, version: KnowledgeVersion) -> list[str]:
+    """Where the knowledge base's register and this catalogue disagree about who holds what."""
+    problems = [f"the register of version {version.version.id} names '{c}', which no connected system holds: "
+                "a request covering it is handled by hand" for c in unheld(catalogue, version)]
+    holders = catalogue.holders
+    for category in version.categories:
+        said = set(category.systems or ())
+        held = set(holders.get(category.id, ())) - {ASSISTANT}
+        if category.id in holders and said != held:
+            problems.append(f"'{category.id}': the register of version {version.version.id} says it is held by "
+                            f"{system_names(said)}, the catalogue by {system_names(held)}")
+    named = {c.id for c in version.categories}
+    problems += [f"'{c}' is held by {system_names(set(holders[c]) - {ASSISTANT})} but not in the register of version "
+                 f"{version.version.id}" for c in holders if c not in named]
+    return problems
+
+
+def undeclared_fields(catalogue: Catalogue, version: KnowledgeVersion, exported: Iterable[tuple[str, str, Iterable[str]]]) -> list[str]:
+    """Each field a company system returns in an export (`exported`: system, category, and a record
+    or the field names its `GET /systems` lists) that the register's category does not declare:
+    data held without the register saying so, named once per system, category and field. The
+    assistant's own records are the back office's."""
+    problems = []
+    for system, category_id, record in exported:
+        if system == ASSISTANT:
+            continue
+        category = version.category(category_id)
+        declared = (category.fields or {}) if category is not None else {}
+        for field in record:
+            if field in declared:
+                continue
+            problem = (f"{system}: its export of '{category_id}' holds the field '{field}', which the register of "
+                       f"version {version.version.id} does not declare: declare it with its purpose, or stop holding it")
+            if problem not in problems:
+                problems.append(problem)
+    return problems

@@ -5,7 +5,7 @@ from sqlalchemy import engine_from_config, pool
 
 import backoffice.handoff.tables  # noqa: F401  (the handoff queue, notes, tickets)
 import backoffice.identity.tables  # noqa: F401  (identity verification's tables)
-import backoffice.my_data.export_links  # noqa: F401  (download links of a customer's own data)
+import backoffice.my_data.tables  # noqa: F401  (download links of a customer's own data)
 import backoffice.requests.tables  # noqa: F401  (the ledger's tables, so Base.metadata knows them)
 import backoffice.staff.tables  # noqa: F401  (the staff console's accounts and sessions)
 from backoffice.shared.database import Base

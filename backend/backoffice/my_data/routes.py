@@ -3,20 +3,15 @@
 For the assistant (service token), the customer is always the one the conversation is verified as,
 where the message comes from (`identity.presence`), never an id the caller passes: otherwise
 `403 not_verified`. For the customer's browser, a download link is the credential
-(`export_links`): an expired one gets 410, one that is not ours 403, each with a sentence that says
-nothing about a customer. The data is read from the company systems at the moment of asking; if
+(`service.ExportLinks`): an expired one gets 410, one that is not ours 403, each with a sentence
+that says nothing about a customer. The data is read from the company systems at the moment of asking; if
 any of them (or the assistant's own conversation store) cannot answer, the answer is
 `503 system_unavailable` instead of a partial answer that looks complete.
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
-import logging
-import secrets
-from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -24,52 +19,15 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import sessionmaker
 
 from ..identity.presence import Presence, not_verified, presence, verified_binding
-from ..knowledge.rules import KnowledgeVersion
-from ..settings import Settings
-from ..shared.company_systems import CatalogueProblems, CompanySystems
 from ..shared.dependencies import ClockDep, KnowledgeDep, SessionsDep, SettingsDep
 from ..shared.responses import PRIVATE
 from ..shared.service_auth import require_service
-from .export_links import ExportDownload, ExportLink, ExportLinks, LinkError, usable_secret
-from .rules import CSV_COLUMNS, Holdings, SystemUnavailable, collect, export_document, export_rows, overview
-from .transcripts import TrackerStore
-
-log = logging.getLogger(__name__)
+from .rules import SystemUnavailable, export_csv, export_document, overview
+from .service import DataSources, LinkError
 
 # The token is in the address: keep it out of referrers and caches, and the file out of the page.
 DOWNLOAD = {**PRIVATE, "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
-# A byte-order mark first, so that a spreadsheet (Excel with Dutch settings) reads the file as UTF-8: "één", not "Ã©Ã©n".
-UTF8_BOM = "\ufeff"
 Language = Literal["nl", "en"]
-
-
-@dataclass(frozen=True)
-class DataSources:
-    """Where a customer's data is read from, and the download links' key: one of each per process
-    (`app.state.my_data`)."""
-
-    systems: CompanySystems
-    tracker: TrackerStore
-    links: ExportLinks
-    problems: CatalogueProblems  # where a field held but not declared in the register is named
-
-    @classmethod
-    def start(cls, settings: Settings, systems: CompanySystems, problems: CatalogueProblems) -> DataSources:
-        secret = settings.export_link_secret
-        if not usable_secret(secret):
-            log.warning("EXPORT_LINK_SECRET is not set (or shorter than 32 bytes): download links use a random key of "
-                        "this process, and stop working when it restarts")
-            secret = secrets.token_hex(32)
-        return cls(systems, TrackerStore(settings.tracker_url), ExportLinks(secret, dt.timedelta(minutes=settings.export_link_minutes)),
-                   problems)
-
-    def of(self, sessions: sessionmaker, customer_id: str, now: dt.datetime, version: KnowledgeVersion) -> Holdings:
-        """Everything held about the customer; every field an export returned is checked against the
-        register, and one it does not declare is named to the privacy team."""
-        holdings = collect(self.systems, self.tracker, sessions, customer_id, now)
-        self.problems.add(self.systems.catalogue.undeclared_fields(
-            version, ((system, category, record) for category, found in holdings.records.items() for system, record in found)))
-        return holdings
 
 
 def sources(request: Request) -> DataSources:
@@ -116,10 +74,7 @@ def issue_link(conversation_id: str, customer_id: VerifiedCustomer, sessions: Se
     if customer_id is None:
         return not_verified()
     now = clock()
-    link = data.links.issue(customer_id, language, now)
-    with sessions.begin() as session:
-        session.add(ExportLink(jti=link.jti, customer_id=customer_id, conversation_id=conversation_id[:200],
-                               language=language, issued_at=now, expires_at=link.expires_at))
+    link = data.issue(sessions, customer_id, conversation_id, language, now)
     base = f"{settings.public_url.rstrip('/')}/exports/{link.token}"
     return JSONResponse({"json_url": f"{base}.json", "csv_url": f"{base}.csv", "expires_at": link.expires_at.isoformat()},
                         status_code=201, headers=PRIVATE)
@@ -128,8 +83,7 @@ def issue_link(conversation_id: str, customer_id: VerifiedCustomer, sessions: Se
 def download(token: str, kind: Literal["json", "csv"], sessions: sessionmaker, kb: KnowledgeDep, now: dt.datetime,
              data: DataSources) -> Response:
     try:
-        with sessions() as session:
-            link = data.links.verify(token, now, session)
+        link = data.open(sessions, token, now)
     except LinkError as exc:
         return JSONResponse({"reason": exc.reason, "detail": str(exc)}, status_code=exc.status, headers=DOWNLOAD)
     version = kb.current_at(now)
@@ -141,14 +95,8 @@ def download(token: str, kind: Literal["json", "csv"], sessions: sessionmaker, k
         body = json.dumps(export_document(holdings, version, link.language), ensure_ascii=False, indent=2)
         media_type = "application/json"
     else:
-        buffer = io.StringIO()
-        buffer.write(UTF8_BOM)
-        writer = csv.writer(buffer)
-        writer.writerow(CSV_COLUMNS)
-        writer.writerows(export_rows(holdings, version))
-        body, media_type = buffer.getvalue(), "text/csv; charset=utf-8"
-    with sessions.begin() as session:
-        session.add(ExportDownload(jti=link.jti, format=kind, downloaded_at=now))
+        body, media_type = export_csv(holdings, version), "text/csv; charset=utf-8"
+    data.downloaded(sessions, link, kind, now)
     filename = f"my-data-{now:%Y-%m-%d}.{kind}"
     return Response(body, media_type=media_type, headers={**DOWNLOAD, "Content-Disposition": f'attachment; filename="{filename}"'})
 

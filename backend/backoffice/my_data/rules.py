@@ -1,10 +1,7 @@
 """What the company holds about one customer, and why: the answer to Art. 15, and the copy to take away.
 
-- `collect` asks every company system of the catalogue for its export (`GET <system>/customers/{id}/export`,
-  all at once, each call with a short timeout) and reads the assistant's own transcripts of the
-  customer's conversations (transcripts.py). A system that cannot answer raises `SystemUnavailable`
-  naming it: an answer with one system missing would look complete and not be. A system that
-  answers 404 holds nothing about the customer.
+What is held is gathered by service.py (`collect`, from every company system and the assistant's
+own transcripts) into `Holdings`; everything here is made from that, with no I/O:
 - `overview` is what the assistant shows in the chat: per category the customer has records in, in
   the knowledge base's order, how many records, a short preview, and what Art. 15(1) asks for it
   (purposes with their legal basis, retention, recipients, source, what an erasure keeps), all in the
@@ -12,39 +9,39 @@
   and Art. 15's general facts (automated decisions, transfers outside the EU, the rights, the right
   to complain to the Autoriteit Persoonsgegevens, the data protection officer).
 - `export_document` is the same with every record in full (the JSON download); `export_rows` is
-  every field of every record as a flat row category, system, record, field, value (the CSV).
+  every field of every record as a flat row category, system, record, field, value (the CSV,
+  `export_csv`).
 
 Nothing here decides who the customer is: the callers pass the id a verified binding gave them.
 """
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import re
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
-
-import httpx2
-from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
+from typing import TYPE_CHECKING, Any
 
 from ..catalogue import ASSISTANT, Catalogue
-from ..knowledge.rules import Category, FieldWords, KnowledgeVersion, Purpose, Recipient
-from ..requests.rules import COMPANY_TIME_ZONE, RequestType
-from ..requests.tables import Request
+from ..knowledge.rules import Category, FieldWords, KnowledgeVersion, Purpose, Recipient, unheld
 from ..sentences import CONVERSATION_PREVIEW, LEGAL_BASES, MESSAGES_WORD, MONTH_NAMES, YES_NO
-from ..shared.company_systems import CompanySystems
-from .transcripts import CATEGORY as TRANSCRIPT_CATEGORY
-from .transcripts import TrackerStore, Transcript, TranscriptsUnavailable, customer_conversations, references, staff_notes
+from ..shared.time import COMPANY_TIME_ZONE
 
+if TYPE_CHECKING:  # the tracker store's adapter reads a database: only the type of what it gives is named here
+    from ..shared.tracker_store import Transcript
+
+CATEGORY = "customer_service"  # the knowledge base: "this includes conversations with this chat assistant"
+SYSTEM = "assistant"
 PREVIEW_RECORDS = 3
 PREVIEW_CHARS = 200
 CSV_COLUMNS = ("category", "system", "record", "field", "value")
+# A byte-order mark first, so that a spreadsheet (Excel with Dutch settings) reads the file as UTF-8: "één", not "Ã©Ã©n".
+UTF8_BOM = "\ufeff"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-ERASURE_NOT_DONE = ("denied", "canceled", "expired")  # an erasure that did not go ahead kept nothing
 
 
 class SystemUnavailable(Exception):
@@ -64,68 +61,32 @@ class Holdings:
     records: dict[str, list[tuple[str, dict]]]
     restricted: dict[str, str | None]  # category -> since when its processing is restricted
     transcripts: list[Transcript]
-    shared_conversations: int  # also verified another customer: left out (transcripts.py)
+    shared_conversations: int  # also verified another customer: left out (service.customer_conversations)
     collected_at: dt.datetime
     catalogue: Catalogue  # which systems were asked, and what they hold
     erasure_asked: frozenset[str] = frozenset()  # the categories the customer's erasure requests cover
 
 
-def collect(systems: CompanySystems, store: TrackerStore, Session: sessionmaker, customer_id: str, now: dt.datetime) -> Holdings:
-    """Every system's export and the assistant's transcripts; `SystemUnavailable` if any is missing."""
-    asked = systems.catalogue.company_systems
-    with ThreadPoolExecutor(max_workers=len(asked)) as pool:
-        exports = list(pool.map(lambda system: _export(systems, system, customer_id), asked))
-    with Session() as session:
-        conversations = customer_conversations(session, customer_id)
-        notes = staff_notes(session, conversations.own)
-        erasure_asked = frozenset(c for found in session.scalars(select(Request.categories).where(
-            Request.customer_id == customer_id, Request.type == RequestType.ERASURE.value,
-            Request.status.not_in(ERASURE_NOT_DONE))) for c in found or ())
-    try:
-        transcripts = [t.with_notes(notes.get(t.conversation_id, [])) for t in store.transcripts(conversations.own)]
-    except TranscriptsUnavailable:
-        raise SystemUnavailable(ASSISTANT, "the assistant's own conversation store cannot be read") from None
+@dataclass(frozen=True)
+class Conversations:
+    """A customer's conversations: `own` are theirs alone; `shared` also verified someone else."""
 
-    records: dict[str, list[tuple[str, dict]]] = {}
-    restricted: dict[str, str | None] = {}
-    for system, export in zip(asked, exports, strict=False):
-        if export is None:
-            continue
-        for category, found in export["categories"].items():
-            records.setdefault(category, []).extend((system, record) for record in found)
-        for restriction in export.get("restricted") or []:
-            if isinstance(restriction, dict) and isinstance(restriction.get("category"), str):
-                restricted[restriction["category"]] = restriction.get("since")
-    if transcripts:
-        records.setdefault(TRANSCRIPT_CATEGORY, []).extend(
-            (ASSISTANT, t.as_record(name)) for t, name in zip(transcripts, references(transcripts), strict=False))
-    return Holdings(customer_id, records, restricted, transcripts, len(conversations.shared), now, systems.catalogue,
-                    erasure_asked)
+    own: list[str]
+    shared: list[str]
 
 
-def _export(systems: CompanySystems, system: str, customer_id: str) -> dict | None:
-    """One system's export; None when it holds nothing about the customer (404)."""
-    try:
-        response = systems.export(system, customer_id)
-    except httpx2.TimeoutException:
-        raise SystemUnavailable(system, f"the {system} system did not answer in time") from None
-    except httpx2.HTTPError:
-        raise SystemUnavailable(system, f"the {system} system cannot be reached") from None
-    if response.status_code == 404:
-        return None
-    if response.status_code != 200:
-        raise SystemUnavailable(system, f"the {system} system answered with an error ({response.status_code})")
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    categories = body.get("categories") if isinstance(body, dict) else None
-    if not isinstance(categories, dict) or not all(
-            isinstance(found, list) and all(isinstance(r, dict) for r in found) for found in categories.values()):
-        raise SystemUnavailable(system, f"the {system} system gave an answer that is not an export")
-    if body.get("customer_id") != customer_id:
-        raise SystemUnavailable(system, f"the {system} system answered about someone else")
-    return body
+def references(transcripts: Iterable[Transcript]) -> list[str]:
+    """A name for each transcript that says which conversation it is without being its session id:
+    the day it started and its number that day, in the order given (`TrackerStore.transcripts`:
+    oldest first), e.g. "2026-01-31 #2". Made of what the export shows anyway, so nothing in it
+    leads back to the id."""
+    counted: dict[str, int] = {}
+    names = []
+    for transcript in transcripts:
+        day = (transcript.started_at or "")[:10] or "undated"
+        counted[day] = counted.get(day, 0) + 1
+        names.append(f"{day} #{counted[day]}")
+    return names
 
 
 # --- the answer in the chat, and the download ---------------------------------------------------
@@ -152,6 +113,16 @@ def export_rows(holdings: Holdings, version: KnowledgeVersion) -> Iterator[tuple
             for field, value in _flatten(record):
                 yield (spreadsheet_safe(category_id), spreadsheet_safe(system), numbers[system], spreadsheet_safe(field),
                        _csv_value(value))
+
+
+def export_csv(holdings: Holdings, version: KnowledgeVersion) -> str:
+    """The CSV download's text: a byte-order mark, the header, then `export_rows`."""
+    buffer = io.StringIO()
+    buffer.write(UTF8_BOM)
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows(export_rows(holdings, version))
+    return buffer.getvalue()
 
 
 def _document(holdings: Holdings, version: KnowledgeVersion, language: str, full: bool) -> dict:
@@ -185,7 +156,7 @@ def _document(holdings: Holdings, version: KnowledgeVersion, language: str, full
                              and c.id not in {k["id"] for k in kept}],
         "kept_after_erasure": kept,
         # Described in the knowledge base, but no connected system can say what it holds.
-        "not_in_connected_systems": [c for c in holdings.catalogue.unheld(version) if c not in held],
+        "not_in_connected_systems": [c for c in unheld(holdings.catalogue, version) if c not in held],
         # Every category of the register by its name in the language asked for, so no id reaches the customer.
         "category_names": {c.id: _t(c.name, language) for c in version.categories},
         "conversations": {

@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from .. import catalogue as systems_catalogue
 from ..catalogue import Catalogue
-from ..knowledge.rules import KnowledgeBase, KnowledgeVersion
+from ..knowledge.rules import KnowledgeBase, KnowledgeVersion, unheld
 from ..objections import rules as objection_rules
 from ..vocabulary import ADDRESS_PARTS, CONSENT_IDS, CORRECTABLE_FIELDS, DIRECT_MARKETING
 from . import rules as rr
@@ -315,7 +315,7 @@ def _unheld(request_type: rr.RequestType, categories: Iterable[str] | None, know
     if categories or request_type in CONSENT_TYPES or request_type in (rr.RequestType.RECTIFICATION, rr.RequestType.OBJECTION) \
             or knowledge is None:
         return []
-    return catalogue.unheld(knowledge)
+    return unheld(catalogue, knowledge)
 
 
 def _details(request_type: rr.RequestType, details: Any, knowledge: KnowledgeVersion | None = None) -> dict:

@@ -10,7 +10,7 @@ One pass (`Worker.run_once`) does, for each task that is due:
    and a timeout. The company system stores the key with the action, so delivering a task again
    (after a crash, a lost answer, an expired lease) replays the first answer and does nothing twice.
    The "assistant" system is the back office itself: its tasks (the chat transcripts in Rasa's
-   tracker store) are carried out here, in-process (`transcripts.carry_out`), and are idempotent
+   tracker store) are carried out here, in-process (`my_data.service.carry_out`), and are idempotent
    by nature: erasing again finds nothing left to delete.
 3. **record** the outcome in one transaction: done (with the system's answer and an audit entry), or
    a retry at `rights_requests.next_backoff` (never before the system's `Retry-After`), or failed
@@ -45,9 +45,10 @@ from .. import catalogue
 from ..catalogue import ASSISTANT
 from ..identity import mail as mail
 from ..identity.code_notices import NOTICE_SWEEP_SECONDS, CodeNotices
-from ..my_data.transcripts import TrackerStore, TranscriptsUnavailable, carry_out
+from ..my_data.service import carry_out
 from ..settings import Settings
 from ..shared.company_systems import CompanySystems
+from ..shared.tracker_store import TrackerStore, TranscriptsUnavailable
 from . import rules as rr
 from .tables import Request, SystemTask, append_audit
 

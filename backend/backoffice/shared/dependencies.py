@@ -7,14 +7,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..catalogue import Catalogue
-from ..knowledge.rules import KnowledgeBase
 from ..settings import Settings
+
+if TYPE_CHECKING:  # the knowledge base is a feature above shared: only its type is named here
+    from ..knowledge.rules import KnowledgeBase
 
 Clock = Callable[[], dt.datetime]
 
@@ -64,7 +66,7 @@ def session(request: Request) -> Iterator[Session]:
 
 
 SettingsDep = Annotated[Settings, Depends(settings)]
-KnowledgeDep = Annotated[KnowledgeBase, Depends(knowledge)]
+KnowledgeDep = Annotated["KnowledgeBase", Depends(knowledge)]
 CatalogueDep = Annotated[Catalogue, Depends(catalogue)]
 ClockDep = Annotated[Clock, Depends(clock)]
 SessionsDep = Annotated[sessionmaker, Depends(sessions)]

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from backoffice.handoff.tables import HandoffAudit, QueueEntry, Ticket
 from backoffice.identity.tables import ConversationIdentity
-from backoffice.my_data.transcripts import carry_out, staff_notes
+from backoffice.my_data.service import carry_out, staff_notes
 from backoffice.requests.tables import AuditEntry, Request
 
 from .conftest import CONNECTION, Clock, FakeRasa, assistant, browser, turn_stored

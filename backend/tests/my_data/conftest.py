@@ -25,8 +25,8 @@ from sqlalchemy import Column, Float, Integer, MetaData, Sequence, String, Table
 from backoffice.app import create_app
 from backoffice.identity import rules as idn
 from backoffice.knowledge.rules import KnowledgeBase
-from backoffice.my_data.transcripts import TOMBSTONES
 from backoffice.settings import Settings
+from backoffice.shared.tracker_store import TOMBSTONES
 
 from ..identity.conftest import (  # noqa: F401  (company_process, company, clock are fixtures)
     KNOWLEDGE,

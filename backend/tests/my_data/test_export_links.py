@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session as OrmSession
 
 from backoffice.app import create_app
-from backoffice.my_data.export_links import ExportDownload, ExportLink
+from backoffice.my_data.tables import ExportDownload, ExportLink
 
 from .conftest import (
     EXPORT_SECRET,

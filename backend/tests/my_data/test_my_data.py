@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session as OrmSession
 
 from backoffice import catalogue
-from backoffice.my_data.export_links import ExportLink
+from backoffice.my_data.tables import ExportLink
 from backoffice.sentences import MONTH_NAMES
 
 from .conftest import SERVICE, bind, local, make_settings, new_conversation, routes

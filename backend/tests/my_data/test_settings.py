@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from backoffice.my_data.export_links import ExportLink, ExportLinks, LinkExpired, LinkInvalid, usable_secret
+from backoffice.my_data.service import ExportLinks, LinkExpired, LinkInvalid, usable_secret
+from backoffice.my_data.tables import ExportLink
 from backoffice.settings import PROJECT_ROOT, Settings, tracker_url
 from backoffice.shared.database import Base
 

@@ -1,4 +1,5 @@
-"""The assistant's own chat transcripts: personal data too, so they fall under access and erasure.
+"""Rasa's tracker store, as the back office reads and empties it: the assistant's own chat transcripts
+are personal data too, so they fall under access and erasure.
 
 Rasa keeps every conversation in its SQL tracker store (SQLTrackerStore): one row per event in the
 table `events` (id, sender_id = the conversation id, type_name, timestamp in Unix seconds,
@@ -7,18 +8,8 @@ conversation, so an erasure deletes the rows here (docs/architecture.md). The ba
 database Rasa writes (`Settings.tracker_url`, from the same TRACKER_DB_* variables). A table that
 does not exist yet (Rasa never ran) reads as no conversations, and nothing is created.
 
-Which conversations are a customer's (`customer_conversations`) comes from the back office's own
-records, never from what anyone typed: the conversations bound to the customer
-(ConversationIdentity), those in which a verification verified them (VerificationAttempt), and those
-in which they filed a request (Request.conversation_id). A conversation in which two different
-customers were verified (a shared device, one after the other) is no one customer's: it is left out
-of both customers' exports and erasures, and an erasure reports it as kept, for the privacy team.
-
-`carry_out` is the "assistant" system's part of a privacy request, run by the outbox worker:
-export (count the conversations), erase (delete their tracker rows and the back office's answer
-records of them, which is idempotent: a second run deletes nothing and is done too); restriction
-does not apply (the transcripts are only kept, never used for anything else). The request, its
-audit trail and the verification attempts are kept: they are the company's proof it answered.
+Which conversations are a customer's, and what an erasure does with the back office's own records
+of them, is my_data's (`my_data.service`); this is only the adapter to Rasa's tables.
 """
 from __future__ import annotations
 
@@ -33,15 +24,7 @@ from typing import Any
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine, delete, insert, inspect, select, text, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
-from ..handoff.tables import AgentNote, QueueEntry, Ticket
-from ..identity.tables import ConversationIdentity, VerificationAttempt
-from ..knowledge.tables import AnswerRecord
-from ..requests.tables import Request
-
-CATEGORY = "customer_service"  # the knowledge base: "this includes conversations with this chat assistant"
-SYSTEM = "assistant"
 SPEAKERS = {"user": "customer", "bot": "assistant"}  # an agent's reply in a handed-over chat is a bot event too (`_message`)
 CONNECT_TIMEOUT_SECONDS = 5
 
@@ -75,15 +58,9 @@ class TranscriptsUnavailable(Exception):
 
 
 @dataclass(frozen=True)
-class Conversations:
-    """A customer's conversations: `own` are theirs alone; `shared` also verified someone else."""
-
-    own: list[str]
-    shared: list[str]
-
-
-@dataclass(frozen=True)
 class Transcript:
+    """One conversation's messages, as the customer reads them: what the tracker store gives back."""
+
     conversation_id: str
     messages: list[dict]  # {"at": ISO 8601 UTC, "from": "customer" | "assistant", "text": ...}
 
@@ -102,48 +79,6 @@ class Transcript:
         """The transcript as the customer gets it: under `reference`, never the conversation id (the
         chat session id, which is the key to a verified website conversation)."""
         return {"conversation": reference, "started_at": self.started_at, "messages": self.messages}
-
-
-def references(transcripts: Iterable[Transcript]) -> list[str]:
-    """A name for each transcript that says which conversation it is without being its session id:
-    the day it started and its number that day, in the order given (`TrackerStore.transcripts`:
-    oldest first), e.g. "2026-01-31 #2". Made of what the export shows anyway, so nothing in it
-    leads back to the id."""
-    counted: dict[str, int] = {}
-    names = []
-    for transcript in transcripts:
-        day = (transcript.started_at or "")[:10] or "undated"
-        counted[day] = counted.get(day, 0) + 1
-        names.append(f"{day} #{counted[day]}")
-    return names
-
-
-def customer_conversations(session: Session, customer_id: str) -> Conversations:
-    """The conversations the back office's records tie to this customer, split into own and shared."""
-    sources = (
-        (ConversationIdentity.conversation_id, ConversationIdentity.customer_id, None),
-        (VerificationAttempt.conversation_id, VerificationAttempt.customer_id, VerificationAttempt.verified_at.is_not(None)),
-        (Request.conversation_id, Request.customer_id, Request.conversation_id.is_not(None)),
-    )
-    theirs: set[str] = set()
-    for conversation, customer, condition in sources:
-        query = select(conversation).where(customer == customer_id)
-        theirs.update(session.scalars(query if condition is None else query.where(condition)))
-    shared: set[str] = set()
-    for conversation, customer, condition in sources:
-        query = select(conversation).where(conversation.in_(theirs), customer != customer_id, customer.is_not(None))
-        shared.update(session.scalars(query if condition is None else query.where(condition)))
-    return Conversations(own=sorted(theirs - shared), shared=sorted(shared))
-
-
-def staff_notes(session: Session, conversation_ids: Iterable[str]) -> dict[str, list[dict]]:
-    """The notes agents wrote on these conversations, as transcript messages from "staff note"."""
-    found: dict[str, list[dict]] = {}
-    ids = sorted(set(conversation_ids))
-    for note in session.scalars(select(AgentNote).where(AgentNote.conversation_id.in_(ids)).order_by(AgentNote.at)) if ids else []:
-        found.setdefault(note.conversation_id, []).append({"at": note.at.isoformat(), "from": "staff note", "by": note.staff_name,
-                                                           "text": note.text})
-    return found
 
 
 class TrackerStore:
@@ -252,14 +187,6 @@ class TrackerStore:
         return conversations, events
 
 
-def forget_handoffs(session: Session, conversation_ids: list[str]) -> None:
-    """An erasure's part in the handoff's records: the notes go, and so do the queue's summaries and the
-    tickets' copies of the conversation; who claimed and replied when (the handoff's audit) stays."""
-    session.execute(delete(AgentNote).where(AgentNote.conversation_id.in_(conversation_ids)))
-    session.execute(update(QueueEntry).where(QueueEntry.conversation_id.in_(conversation_ids)).values(summary={}))
-    session.execute(update(Ticket).where(Ticket.conversation_id.in_(conversation_ids)).values(transcript=[]))
-
-
 def _message(type_name: str, timestamp: float | None, data: str | None) -> dict | None:
     """One message as the customer would read it; None for an event without text (buttons only)."""
     try:
@@ -275,27 +202,3 @@ def _message(type_name: str, timestamp: float | None, data: str | None) -> dict 
     if type_name == "bot" and isinstance(agent, str) and agent:
         return {"at": at, "from": "agent", "agent": agent[:100], "text": text}  # a member of staff, in a chat handed to them
     return {"at": at, "from": SPEAKERS[type_name], "text": text}
-
-
-def carry_out(operation: str, customer_id: str, Session: sessionmaker, store: TrackerStore, now: dt.datetime) -> dict:
-    """The assistant's part of a request, as the answer a company system would give (see worker.py).
-    Raises TranscriptsUnavailable when the tracker store cannot be reached (the worker retries)."""
-    with Session() as session:
-        conversations = customer_conversations(session, customer_id)
-    answer: dict[str, Any] = {"status": "done", "system": SYSTEM, "customer_id": customer_id}
-    if operation == "export":
-        transcripts = store.transcripts(conversations.own)
-        return {**answer, "exported_at": now.isoformat(), "restricted": [], "categories": {
-            CATEGORY: [{"conversation_id": t.conversation_id, "messages": len(t.messages)} for t in transcripts]}}
-    if operation == "erase":
-        erased, events = store.erase(conversations.own, now)
-        with Session.begin() as session:
-            records = session.execute(delete(AnswerRecord).where(AnswerRecord.conversation_id.in_(conversations.own))).rowcount
-            forget_handoffs(session, conversations.own)
-        kept = [{
-            "category": CATEGORY, "count": len(conversations.shared), "retained_until": None,
-            "reason": "conversations in which another customer was verified too; the privacy team decides what to erase",
-        }] if conversations.shared else []
-        return {**answer, "erased": {CATEGORY: erased}, "tracker_events_erased": events, "answer_records_erased": records, "kept": kept}
-    return {**answer, "not_applicable": f"{operation} does not apply to the assistant's transcripts: they are kept to "
-                                        "answer the customer and used for nothing else", "restricted": []}
