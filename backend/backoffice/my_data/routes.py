@@ -23,7 +23,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import sessionmaker
 
-from ..identity.presence import Presence, not_verified, presence, verified_binding
+from ..identity.routes import not_verified, presence
+from ..identity.service import Presence, verified_binding
 from ..knowledge.rules import KnowledgeVersion
 from ..settings import Settings
 from ..shared.company_systems import CatalogueProblems, CompanySystems
