@@ -10,7 +10,7 @@ the back office's: `vocabulary()` fetches them once, and the actions keep only t
 (actions/sentences.py) and the words that recognise them.
 
 Every call about a conversation's customer carries the `Presence` of the message being answered: the
-back office answers (and binds) only where the conversation was verified (backend/backoffice/identity/presence.py).
+back office answers (and binds) only where the conversation was verified (`Presence` in backend/backoffice/identity/service.py).
 """
 from __future__ import annotations
 

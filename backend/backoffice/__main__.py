@@ -66,7 +66,7 @@ def main() -> int:
     if args.command == "mailsink":
         from pathlib import Path
 
-        from .demo.mailsink import serve as run_sink
+        from .demo.service import serve as run_sink
 
         return run_sink(Path(args.folder) if args.folder else settings.mail_dir, host=args.host, port=args.port)
 

@@ -16,9 +16,10 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from .catalogue import Catalogue
 from .demo import routes as demo
+from .demo.service import DemoCustomers
 from .handoff import routes as handoff
 from .identity import routes as identity
-from .identity.mail import SmtpConfig
+from .identity.service import SmtpConfig, Verification
 from .knowledge import routes as knowledge
 from .knowledge.rules import KnowledgeBase, register_mismatches
 from .knowledge.service import CatalogueProblems
@@ -83,11 +84,11 @@ def create_app(settings: Settings | None = None, clock: Clock = utcnow) -> FastA
                   lifespan=lifespan)
     app.state.process = Process(settings, kb, catalogue, sessions, clock)
     app.state.catalogue_problems = problems
-    app.state.verification = identity.Verification.start(settings, sessions, systems, clock)
+    app.state.verification = Verification.start(settings, sessions, systems, clock)
     app.state.my_data = DataSources.start(settings, systems, problems)
     app.state.receipts = RequestReceipts(sessions, systems, SmtpConfig.from_settings(settings), kb,
                                          app.state.verification.otp_secret, clock)
-    app.state.demo_customers = demo.DemoCustomers()
+    app.state.demo_customers = DemoCustomers()
     app.state.handoff = handoff.Handoff.start(settings, sessions, clock)
     app.state.objection_notices = objections.OutcomeNotices(sessions, systems, SmtpConfig.from_settings(settings), kb, clock)
 

@@ -22,7 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import sentences
-from ..identity.presence import Presence, not_verified, presence, verified_binding
+from ..identity.routes import not_verified, presence
+from ..identity.service import Presence, verified_binding
 from ..settings import Settings
 from ..shared.dependencies import CatalogueDep, Clock, ClockDep, KnowledgeDep, SessionDep, SessionsDep
 from ..shared.inputs import Incoming

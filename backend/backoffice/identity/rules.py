@@ -37,7 +37,7 @@ address, so the limits fall on who asks, and an address's codes are counted per 
   `not_sent`): the assistant offers the website login, which no stranger can block, or a new try
   within the hour. Nobody is told "a code is on its way" when none is.
 - *The customer is told*: a code that was sent and not used (locked by wrong tries, or expired)
-  brings one notice e-mail to the customer's addresses on file (`code_notices`).
+  brings one notice e-mail to the customer's addresses on file (`service.CodeNotices`).
 
 Both address limits count the typed address (`address_key`, a keyed hash; the address itself is
 never stored), whether or not it is a customer's: an unknown address gets a decoy (`decoy_code`)

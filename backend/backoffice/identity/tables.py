@@ -1,10 +1,10 @@
 """Tables of identity verification: every verification attempt, and which customer a conversation is.
 
-The rules live in `identity` (pure, no database); this module only stores their results.
+The rules live in `rules` (pure, no database); this module only stores their results.
 
 - `VerificationAttempt`: one try to verify a conversation. For a one-time code (`channel` "email")
   the row holds the code's HMAC and salt, never the code, and counts every try at it; a row whose
-  `usable` is false is a decoy (see `identity.decoy_code`) and never verifies; a row without a code
+  `usable` is false is a decoy (see `rules.decoy_code`) and never verifies; a row without a code
   hash records an ask the address's limits held back (outcome `not_sent`). `address_key` is the keyed
   hash of the typed address (the limits per address count the rows with a code), `source` the keyed
   hash of the asking client's address (the limits per source), `notified_at` when the customer was
@@ -13,7 +13,7 @@ The rules live in `identity` (pure, no database); this module only stores their 
   e-mail address that was typed.
 - `ConversationIdentity`: the verified customer of a conversation (one row per conversation at
   most), how it was verified and until when, and where: the chat channel and (for the website) the
-  SHA-256 of each connection reference that verified it (`presence.py`). Deleted on log-out.
+  SHA-256 of each connection reference that verified it (`service.Presence`). Deleted on log-out.
 
 Times are stored in UTC and always come back timezone-aware, on SQLite as on PostgreSQL.
 """
@@ -25,7 +25,7 @@ from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Intege
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..shared.database import Base, UTCDateTime
-from . import rules as identity
+from . import rules
 
 EMAIL = "email"
 SESSION = "session"
@@ -57,19 +57,19 @@ class VerificationAttempt(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # the code's e-mail was accepted by the SMTP server
     last_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     source: Mapped[str | None] = mapped_column(String(16))  # the asking client's keyed address hash; None: unknown
-    address_key: Mapped[str | None] = mapped_column(String(64))  # the typed e-mail address's keyed hash (identity.address_key)
+    address_key: Mapped[str | None] = mapped_column(String(64))  # the typed e-mail address's keyed hash (rules.address_key)
     notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # the customer was told the code went unused
     outcome: Mapped[str | None] = mapped_column(String(40))  # the last outcome: issued, not_sent, wrong_code, locked, verified, ...
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
-    def code_state(self) -> identity.CodeState:
-        return identity.CodeState(
+    def code_state(self) -> rules.CodeState:
+        return rules.CodeState(
             code_hash=self.code_hash or "", salt=self.salt or "", expires_at=self.expires_at or self.created_at,
             attempts=self.attempts, wrong_attempts=self.wrong_attempts, locked_until=self.locked_until,
             verified_at=self.verified_at, usable=self.usable and self.customer_id is not None and bool(self.code_hash),
         )
 
-    def store(self, state: identity.CodeState) -> None:
+    def store(self, state: rules.CodeState) -> None:
         self.attempts, self.wrong_attempts = state.attempts, state.wrong_attempts
         self.locked_until, self.verified_at = state.locked_until, state.verified_at
 

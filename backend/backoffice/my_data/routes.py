@@ -18,7 +18,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import sessionmaker
 
-from ..identity.presence import Presence, not_verified, presence, verified_binding
+from ..identity.routes import not_verified, presence
+from ..identity.service import Presence, verified_binding
 from ..shared.dependencies import ClockDep, KnowledgeDep, SessionsDep, SettingsDep
 from ..shared.responses import PRIVATE
 from ..shared.service_auth import require_service

@@ -21,8 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..catalogue import Catalogue
-from ..identity import mail
-from ..identity.code_notices import addresses_on_file
+from ..identity.service import SmtpConfig, addresses_on_file, plain_message, send
 from ..knowledge.rules import KnowledgeBase, KnowledgeVersion
 from ..requests import rules as rr
 from ..requests.tables import Request, SystemTask, append_audit
@@ -70,7 +69,7 @@ def decide(session: Session, request: Request, upheld: bool, reason: str | None,
 class OutcomeNotices:
     """Tells a customer the privacy team's decision on their objection, once, in their language."""
 
-    def __init__(self, Session: sessionmaker, systems: CompanySystems, smtp: mail.SmtpConfig, kb: KnowledgeBase,
+    def __init__(self, Session: sessionmaker, systems: CompanySystems, smtp: SmtpConfig, kb: KnowledgeBase,
                  clock: Callable[[], dt.datetime]) -> None:
         self.Session, self.systems, self.smtp, self.kb, self.clock = Session, systems, smtp, kb, clock
 
@@ -117,7 +116,7 @@ class OutcomeNotices:
         body = rules.outcome(request.decision or "", language, purpose, request.denial_reason, request.id,
                              knowledge.company.authority.model_dump(), OBJECTION_OUTCOME)
         subject = OBJECTION_OUTCOME_SUBJECT[language].format(request=request.id)
-        mail.send(mail.plain_message(addresses, subject, body, self.smtp.sender), self.smtp)
+        send(plain_message(addresses, subject, body, self.smtp.sender), self.smtp)
 
     def sweep(self, now: dt.datetime | None = None) -> int:
         """Tell every customer whose objection was decided but who was not told yet (up to SWEEP_BATCH)."""

@@ -28,8 +28,8 @@ import httpx2
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from ..identity import mail
 from ..identity.rules import address_key
+from ..identity.service import SmtpConfig, send, set_headers
 from ..identity.tables import EMAIL, VerificationAttempt
 from ..knowledge.rules import KnowledgeBase
 from ..sentences import MONTH_NAMES, RECEIPT_EMAIL, RECEIPT_SUBJECT, REQUEST_TYPE_NAMES
@@ -63,13 +63,13 @@ def receipt_email(to: str, request: Request, privacy_email: str, sender: str) ->
     body = RECEIPT_EMAIL[language].format(request=request.id, type=kind, received=long_date(rr.local_date(request.received_at), language),
                                           due=long_date(request.due_on, language), privacy_email=privacy_email)
     message = EmailMessage()
-    mail._headers(message, RECEIPT_SUBJECT[language].format(request=request.id), sender, to)
+    set_headers(message, RECEIPT_SUBJECT[language].format(request=request.id), sender, to)
     message.set_content(body)
     return message
 
 
 class RequestReceipts:
-    def __init__(self, Session: sessionmaker, systems: CompanySystems, smtp: mail.SmtpConfig, kb: KnowledgeBase,
+    def __init__(self, Session: sessionmaker, systems: CompanySystems, smtp: SmtpConfig, kb: KnowledgeBase,
                  address_secret: str, clock: Callable[[], dt.datetime]) -> None:
         """`address_secret`: the key verification stored the typed address under, to find which one it was."""
         self.Session = Session
@@ -122,7 +122,7 @@ class RequestReceipts:
                                                     to_status=status, reason="e-mail receipt sent"))
                 session.flush()
                 privacy_email = self.kb.current_at(now).company.dpo.email
-                mail.send(receipt_email(to, request, privacy_email, self.smtp.sender), self.smtp)
+                send(receipt_email(to, request, privacy_email, self.smtp.sender), self.smtp)
                 session.commit()
             except (httpx2.HTTPError, ValueError, KeyError, TypeError, AttributeError, LookupError, smtplib.SMTPException, OSError) as exc:
                 session.rollback()

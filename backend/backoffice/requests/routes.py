@@ -16,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import vocabulary
-from ..identity.presence import Presence, not_verified, presence, verified_binding
+from ..identity.routes import not_verified, presence
+from ..identity.service import Presence, verified_binding
 from ..shared.dependencies import CatalogueDep, ClockDep, KnowledgeDep, SessionDep
 from ..shared.responses import PRIVATE
 from ..shared.service_auth import require_service

@@ -43,8 +43,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .. import catalogue
 from ..catalogue import ASSISTANT
-from ..identity import mail as mail
-from ..identity.code_notices import NOTICE_SWEEP_SECONDS, CodeNotices
+from ..identity.service import NOTICE_SWEEP_SECONDS, CodeNotices, SmtpConfig
 from ..my_data.service import carry_out
 from ..settings import Settings
 from ..shared.company_systems import CompanySystems
@@ -385,8 +384,8 @@ def main(settings: Settings, once: bool = False, worker_id: str | None = None, *
     logging.getLogger("alembic").setLevel(logging.WARNING)
     engine, Session = open_database(settings.database_url)
     worker = Worker(Session, WorkerConfig.from_settings(settings, **overrides), worker_id=worker_id)
-    notices = CodeNotices(Session, worker.systems, mail.SmtpConfig.from_settings(settings))
-    outcomes = OutcomeNotices(Session, worker.systems, mail.SmtpConfig.from_settings(settings),
+    notices = CodeNotices(Session, worker.systems, SmtpConfig.from_settings(settings))
+    outcomes = OutcomeNotices(Session, worker.systems, SmtpConfig.from_settings(settings),
                               KnowledgeBase.load(settings.knowledge_dir), utcnow)
     try:
         if once:

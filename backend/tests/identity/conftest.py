@@ -22,7 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backoffice.app import create_app
-from backoffice.demo.mailsink import read_inbox
+from backoffice.demo.service import read_inbox
 from backoffice.sentences import CODE_EMAIL_SUBJECT
 from backoffice.settings import Settings
 
@@ -41,7 +41,7 @@ from ..conftest import (  # noqa: F401 (re-exported)
 
 BACKEND = ROOT / "backend"
 SERVICE_TOKEN = fresh_secret("identity-service")
-# The presence of the chat message a call serves (presence.py): here one website connection throughout.
+# The presence of the chat message a call serves (`Presence` in identity/service.py): here one website connection throughout.
 PRESENCE = {"X-Chat-Channel": "website", "X-Chat-Connection": "5e" * 16, "X-Chat-Source": "a1" * 8}
 SERVICE = {"Authorization": f"Bearer {SERVICE_TOKEN}", **PRESENCE}
 SESSION_SECRET = fresh_secret("identity-session")

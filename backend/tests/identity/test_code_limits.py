@@ -12,9 +12,8 @@ from fastapi.testclient import TestClient
 
 from backoffice import catalogue, sentences
 from backoffice.app import create_app
-from backoffice.identity import mail
-from backoffice.identity import rules as idn
-from backoffice.identity.code_notices import CodeNotices
+from backoffice.identity import rules
+from backoffice.identity.service import CodeNotices, SmtpConfig
 from backoffice.requests import worker
 from backoffice.shared.company_systems import CompanySystems
 from backoffice.shared.database import open_database
@@ -46,7 +45,7 @@ def notices(settings, company, clock):
     """The sweep the worker runs, on the test's clock."""
     engine, Session = open_database(settings.database_url, run_migrations=False)
     systems = CompanySystems(catalogue.load(), settings.catalogue_variables(), timeout=5)
-    yield CodeNotices(Session, systems, mail.SmtpConfig.from_settings(settings), clock)
+    yield CodeNotices(Session, systems, SmtpConfig.from_settings(settings), clock)
     systems.close()
     engine.dispose()
 
@@ -125,7 +124,7 @@ def test_a_strangers_code_requests_leave_the_customers_code_working(client, comp
     """Weakness 3 of issue 19: three asks by anyone used to spend the address's codes, and the customer
     then heard "a code is on its way" while none was sent."""
     email = company.email_of("C0023")
-    spent = idn.MAX_CODES_PER_ADDRESS - 1  # as many as a stranger can spend and the customer still get one
+    spent = rules.MAX_CODES_PER_ADDRESS - 1  # as many as a stranger can spend and the customer still get one
     stranger_asks = [ask(client, f"c-spender-{n}", email, source(n)) for n in range(1, spent + 1)]
     assert [a.status_code for a in stranger_asks] == [202] * spent
     asked = ask(client, "c-owner", email, VICTIM)
@@ -161,7 +160,7 @@ def test_a_conversation_gets_three_codes_an_hour_for_an_address_and_then_is_told
 
 def test_an_address_gets_at_most_six_codes_an_hour_whoever_asks(client, company, sink, clock):
     email, unknown = company.email_of("C0016"), "nobody.either@example.nl"
-    cap = idn.MAX_CODES_PER_ADDRESS
+    cap = rules.MAX_CODES_PER_ADDRESS
     answers = [ask(client, f"c-flood-{n}", email, source(n)) for n in range(1, cap + 2)]
     unknown_answers = [ask(client, f"c-flood-unknown-{n}", unknown, source(n + 20)) for n in range(1, cap + 2)]
     for asked in (answers, unknown_answers):
@@ -234,7 +233,7 @@ def test_no_notice_for_a_used_code_a_decoy_or_a_code_the_customer_replaced(clien
 def test_the_worker_tells_the_customer_of_an_expired_code(client, settings, company, sink, clock):
     """`python -m backoffice worker --once` sweeps too (the loop does so every NOTICE_SWEEP_SECONDS)."""
     email = company.email_of("C0020")
-    clock.advance(minutes=-(idn.CODE_TTL.total_seconds() / 60) - 1)  # asked 11 minutes ago
+    clock.advance(minutes=-(rules.CODE_TTL.total_seconds() / 60) - 1)  # asked 11 minutes ago
     ask(client, "c-worker", email, STRANGER)
     sink.code_for(email)
     assert worker.main(settings, once=True) == 0

@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session as OrmSession
 
 from backoffice import sentences
 from backoffice.app import create_app
-from backoffice.identity import rules as idn
+from backoffice.identity import rules
 from backoffice.identity.tables import ConversationIdentity, VerificationAttempt
 
 from .conftest import OTP_SECRET, SERVICE, SESSION_SECRET, make_settings
 
-TOKENS = idn.SessionTokens(SESSION_SECRET)
+TOKENS = rules.SessionTokens(SESSION_SECRET)
 
 
 @pytest.fixture
@@ -115,8 +115,8 @@ def forged_tokens() -> dict[str, str]:
     return {
         "bad_signature": ".".join([header, tampered_payload, signature]),
         "expired": TOKENS.issue("C0001", now - dt.timedelta(minutes=31))[0],
-        "wrong_audience": idn.SessionTokens(SESSION_SECRET, audience="webshop").issue("C0001", now)[0],
-        "other_secret": idn.SessionTokens("a-different-secret-of-the-same-length-0123").issue("C0001", now)[0],
+        "wrong_audience": rules.SessionTokens(SESSION_SECRET, audience="webshop").issue("C0001", now)[0],
+        "other_secret": rules.SessionTokens("a-different-secret-of-the-same-length-0123").issue("C0001", now)[0],
         "unsigned": "eyJhbGciOiJub25lIn0.eyJzdWIiOiJDMDAwMSJ9.",  # alg "none"
         "malformed": "not.a.token",
     }
@@ -169,7 +169,7 @@ def test_without_a_session_secret_no_token_is_accepted(db_url, company, sink):
     for secret in ("", "change-me", "change-me-session-secret-that-is-long-enough"):
         app = create_app(make_settings(db_url, company, sink, session_token_secret=secret))
         with TestClient(app) as c:
-            token = idn.SessionTokens("change-me-session-secret-that-is-long-enough").issue("C0001", dt.datetime.now(dt.UTC))[0]
+            token = rules.SessionTokens("change-me-session-secret-that-is-long-enough").issue("C0001", dt.datetime.now(dt.UTC))[0]
             response = c.post("/api/identity/session", json={"conversation_id": "c-noconf", "token": token}, headers=SERVICE)
             assert response.status_code == 503 and "SESSION_TOKEN_SECRET" in response.json()["detail"]
 
@@ -210,7 +210,7 @@ def test_the_code_is_stored_hashed_never_in_plain(client, company, sink, rows):
     ask_code(client, "c-hash", email)
     code = sink.code_for(email)
     [attempt] = rows.attempts("c-hash")
-    assert attempt.code_hash == idn.hash_code(code, attempt.salt, OTP_SECRET)
+    assert attempt.code_hash == rules.hash_code(code, attempt.salt, OTP_SECRET)
     assert code not in rows.dump()  # not in any column of any identity table
     assert email not in rows.dump()  # nor the address
     assert verify(client, "c-hash", code).status_code == 200
@@ -305,7 +305,7 @@ def test_a_newer_code_replaces_the_older_one(client, company, sink, monkeypatch)
     """The codes are made known and different, so the older one is always tried (random codes could be
     equal, and a check skipped then would be skipped exactly when a reissued code went unnoticed)."""
     made = iter(["111111", "222222"])
-    monkeypatch.setattr(idn, "new_code", lambda: next(made))
+    monkeypatch.setattr(rules, "new_code", lambda: next(made))
     email = company.email_of("C0009")
     ask_code(client, "c-new", email)
     first = sink.code_for(email)

@@ -1,5 +1,5 @@
 """A verification holds only where it was made: the channel, and for the website the connection, of the
-message that logged in or typed the code (presence.py). On SQLite and PostgreSQL, with the real company
+message that logged in or typed the code (`Presence` in service.py). On SQLite and PostgreSQL, with the real company
 systems and the real mail sink."""
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session as OrmSession
 
-from backoffice.identity import rules as idn
-from backoffice.identity.presence import MAX_CONNECTIONS, Presence, present_in, record_presence
+from backoffice.identity import rules
+from backoffice.identity.service import MAX_CONNECTIONS, Presence, present_in, record_presence
 from backoffice.identity.tables import ConversationIdentity
 
 from .conftest import SERVICE, SESSION_SECRET
 
-TOKENS = idn.SessionTokens(SESSION_SECRET)
+TOKENS = rules.SessionTokens(SESSION_SECRET)
 AUTH = {"Authorization": SERVICE["Authorization"]}
 TAB_A = {**AUTH, "X-Chat-Channel": "website", "X-Chat-Connection": "a0" * 16}
 TAB_B = {**AUTH, "X-Chat-Channel": "website", "X-Chat-Connection": "b0" * 16}
@@ -124,7 +124,7 @@ def test_the_binding_stores_a_hash_of_the_connection_and_the_log_no_full_id(clie
     engine.dispose()
     assert row.channel == "website" and len(row.connections) == 1
     assert TAB_A["X-Chat-Connection"] not in str(row.connections)  # only its SHA-256
-    with caplog.at_level(logging.WARNING, logger="backoffice.identity.presence"):
+    with caplog.at_level(logging.WARNING, logger="backoffice.identity.service"):
         assert not verified(client, conversation, REST)
     assert "another channel" in caplog.text and conversation[:8] in caplog.text and conversation not in caplog.text
 

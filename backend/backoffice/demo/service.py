@@ -1,4 +1,5 @@
-"""The demo's local mail sink: an SMTP server that delivers nowhere and keeps every message as a file.
+"""The demo's work: its seed customers from the CRM (to log in as one), and its local mail sink, an SMTP
+server that delivers nowhere and keeps every message as a file.
 
     python -m backoffice mailsink --port 8025          # listens on 127.0.0.1, stores in var/mail/
 
@@ -15,12 +16,79 @@ import os
 import secrets
 import signal
 import threading
+import time
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import httpx2
+
+if TYPE_CHECKING:
+    from ..identity.service import Verification
+    from ..shared.company_systems import CompanySystems
 
 KEEP = 500
+DEMO_CUSTOMERS = tuple(f"C{n:04d}" for n in range(1, 11))
+DEMO_CUSTOMERS_CACHE_SECONDS = 300.0
+
+
+# --- the seed customers ---------------------------------------------------------------------------
+
+
+class Unreachable(Exception):
+    """The company systems did not answer about the seed customers."""
+
+
+class DemoCustomers:
+    """The seed customers one can log in as, from the CRM, kept for a few minutes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._at = 0.0
+        self._customers: list[dict] | None = None
+
+    @staticmethod
+    def one(systems: CompanySystems, customer_id: str) -> dict | None:
+        response = systems.export(systems.finder, customer_id)
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        contact = (response.json().get("categories", {}).get("contact_details") or [{}])[0]
+        name = " ".join(p for p in (contact.get("first_name"), contact.get("last_name")) if p) or customer_id
+        return {"customer_id": customer_id, "name": name, "email": contact.get("email")}
+
+    def all(self, systems: CompanySystems) -> list[dict]:
+        with self._lock:
+            if self._customers is not None and time.monotonic() - self._at < DEMO_CUSTOMERS_CACHE_SECONDS:
+                return self._customers
+            try:
+                found = [c for c in (self.one(systems, cid) for cid in DEMO_CUSTOMERS) if c is not None]
+            except (httpx2.HTTPError, ValueError) as exc:
+                raise Unreachable(f"the company systems cannot be reached ({type(exc).__name__})") from None
+            self._at, self._customers = time.monotonic(), found
+            return found
+
+
+def log_in(verifying: Verification, customer_id: str, now: dt.datetime) -> dict | None:
+    """A website session token for a seed customer, as the website's login would sign it; None if the
+    id is no seed customer's. The caller checks that `verifying.tokens` is set."""
+    assert verifying.tokens is not None
+    if customer_id not in DEMO_CUSTOMERS:
+        return None
+    try:
+        customer = DemoCustomers.one(verifying.systems, customer_id)
+    except (httpx2.HTTPError, ValueError) as exc:
+        raise Unreachable(f"the company systems cannot be reached ({type(exc).__name__})") from None
+    if customer is None:
+        return None
+    token, expires_at = verifying.tokens.issue(customer["customer_id"], now)
+    # `expires_in` lets the page time the session on the browser's own clock, which may differ from ours
+    return {"token": token, "customer_id": customer["customer_id"], "name": customer["name"],
+            "expires_at": expires_at.isoformat(), "expires_in": int((expires_at - now).total_seconds())}
+
+
+# --- the mail sink --------------------------------------------------------------------------------
 
 
 def _text_of(message: Any) -> str:

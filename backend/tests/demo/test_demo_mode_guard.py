@@ -13,7 +13,7 @@ from dotenv import dotenv_values
 
 from backoffice.settings import demo_mode_refusal
 
-from .conftest import BACKEND, OTP_SECRET, ROOT, SERVICE_TOKEN, SESSION_SECRET, SYSTEMS_TOKEN, Process, free_port, make_settings
+from ..identity.conftest import BACKEND, OTP_SECRET, ROOT, SERVICE_TOKEN, SESSION_SECRET, SYSTEMS_TOKEN, Process, free_port, make_settings
 
 SQLITE_URL = "sqlite:////tmp/never-opened.db"
 PG_URL = "postgresql+psycopg://postgres@localhost:5432/never-opened"
