@@ -17,6 +17,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from .catalogue import Catalogue
 from .demo import routes as demo
 from .handoff import routes as handoff
+from .handoff.service import Handoff
 from .identity import routes as identity
 from .identity.mail import SmtpConfig
 from .knowledge import routes as knowledge
@@ -32,7 +33,7 @@ from .shared.database import open_database
 from .shared.dependencies import Clock, Process, utcnow
 from .shared.inputs import RefuseNul
 from .staff import routes as staff
-from .staff.accounts import ensure_demo_accounts
+from .staff.service import ensure_demo_accounts
 
 
 def validation_problems(exc: RequestValidationError) -> list[dict]:
@@ -86,7 +87,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utcnow) -> FastA
     app.state.receipts = RequestReceipts(sessions, systems, SmtpConfig.from_settings(settings), kb,
                                          app.state.verification.otp_secret, clock)
     app.state.demo_customers = demo.DemoCustomers()
-    app.state.handoff = handoff.Handoff.start(settings, sessions, clock)
+    app.state.handoff = Handoff.start(settings, sessions, clock)
     app.state.objection_notices = objections.OutcomeNotices(sessions, systems, SmtpConfig.from_settings(settings), kb, clock)
 
     @app.exception_handler(RequestValidationError)
