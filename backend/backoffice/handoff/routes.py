@@ -230,7 +230,8 @@ def close(entry_id: str, staff: AgentOrOfficer, session: SessionDep, clock: Cloc
 
 @router.get("/api/console/conversations/{entry_id}/suggestions")
 def suggestions(entry_id: str, staff: AgentOrOfficer, session: SessionDep, clock: ClockDep, knowledge: KnowledgeDep) -> JSONResponse:
-    """What the agent may insert into a reply, in the customer's language (`service.suggestions`)."""
+    """What the agent may insert into a reply, in the customer's language: canned replies, and the
+    current knowledge-base version's answer per topic and per right (named with its version)."""
     entry = _entry(session, entry_id, staff)
     return JSONResponse(service.suggestions(knowledge.current_at(clock()), entry.language), headers=PRIVATE)
 
