@@ -472,7 +472,7 @@ def test_the_assistant_answers_on_telegram_and_an_agents_reply_reaches_the_chat(
             f"{rasa}/conversations/telegram-{chat}/tracker", params={"token": env["RASA_API_TOKEN"]}, timeout=10
         ).json()
         assert [e.get("input_channel") for e in tracker["events"] if e["event"] == "user"] == ["telegram"]
-        # an agent's reply, as the back office sends it (handoff/rasa_conversations.py): no update in hand
+        # an agent's reply, as the back office sends it (RasaConversations in handoff/service.py): no update in hand
         said = requests.post(
             f"{rasa}/conversations/telegram-{chat}/tracker/events",
             params={

@@ -58,7 +58,9 @@ def main() -> int:
             print(f"{Settings.variable_of(str(error['loc'][0]))}: {error['msg']}", file=sys.stderr)
         return 1
     if args.command in ("serve", "worker"):
-        problems = settings.problems() + catalogue_problems(settings)
+        from .handoff.service import DeskConfig
+
+        problems = settings.problems() + DeskConfig.problems(settings) + catalogue_problems(settings)
         if problems:
             print("the back office does not start: " + "; ".join(problems), file=sys.stderr)
             return 1
@@ -71,7 +73,7 @@ def main() -> int:
         return run_sink(Path(args.folder) if args.folder else settings.mail_dir, host=args.host, port=args.port)
 
     if args.command == "staff":
-        from .staff.accounts import add_from_command_line
+        from .staff.service import add_from_command_line
 
         return add_from_command_line(settings, args.email, args.first_name, args.full_name, args.role)
 

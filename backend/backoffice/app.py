@@ -18,6 +18,7 @@ from .catalogue import Catalogue
 from .demo import routes as demo
 from .demo.service import DemoCustomers
 from .handoff import routes as handoff
+from .handoff.service import Handoff
 from .identity import routes as identity
 from .identity.service import SmtpConfig, Verification
 from .knowledge import routes as knowledge
@@ -35,7 +36,7 @@ from .shared.database import open_database
 from .shared.dependencies import Clock, Process, utcnow
 from .shared.inputs import RefuseNul
 from .staff import routes as staff
-from .staff.accounts import ensure_demo_accounts
+from .staff.service import ensure_demo_accounts
 
 
 def validation_problems(exc: RequestValidationError) -> list[dict]:
@@ -89,7 +90,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utcnow) -> FastA
     app.state.receipts = RequestReceipts(sessions, systems, SmtpConfig.from_settings(settings), kb,
                                          app.state.verification.otp_secret, clock)
     app.state.demo_customers = DemoCustomers()
-    app.state.handoff = handoff.Handoff.start(settings, sessions, clock)
+    app.state.handoff = Handoff.start(settings, sessions, clock)
     app.state.objection_notices = objections.OutcomeNotices(sessions, systems, SmtpConfig.from_settings(settings), kb, clock)
 
     @app.exception_handler(RequestValidationError)

@@ -3,7 +3,6 @@ project root), with its default stated once. A secret that is unset or still a p
 `.env.example` stops start-up with the variable's name (`Settings.problems`)."""
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
 import os
 from collections.abc import Mapping
@@ -11,13 +10,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import holidays
 from dotenv import load_dotenv
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
-
-from .handoff.rules import OfficeHours
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER = "change-me"
@@ -169,7 +165,8 @@ class Settings(BaseSettings):
 
     def problems(self) -> list[str]:
         """Why the back office must not start with these settings: each names the variable to set.
-        (The variables the system catalogue reads are checked when it connects: `Catalogue.connect`.)"""
+        (The variables the system catalogue reads are checked when it connects: `Catalogue.connect`;
+        the handoff's hours and closed days by the handoff, which reads them: `DeskConfig.problems`.)"""
         problems = []
         for name, value in (("BACKOFFICE_SERVICE_TOKEN", self.service_token), ("COMPANY_SYSTEMS_TOKEN", self.company_systems_token),
                             ("SESSION_TOKEN_SECRET", self.session_token_secret), ("OTP_SECRET", self.otp_secret),
@@ -178,27 +175,10 @@ class Settings(BaseSettings):
                 problems.append(f"{name} is not set")
             elif is_placeholder(value):
                 problems.append(f"{name} is still the placeholder '{value}' of .env.example")
-        try:
-            OfficeHours.parse(self.handoff_office_hours)
-        except ValueError as exc:
-            problems.append(f"HANDOFF_OFFICE_HOURS: {exc}")
-        if self.handoff_holidays_country and self.handoff_holidays_country.upper() not in holidays.list_supported_countries():
-            problems.append(f"HANDOFF_HOLIDAYS_COUNTRY: no public holidays known for '{self.handoff_holidays_country[:10]}' "
-                            "(an ISO country code such as NL or BE; empty for none)")
-        if any(not _is_date(day) for day in self.handoff_closed_dates.split()):
-            problems.append("HANDOFF_CLOSED_DATES: each date must be YYYY-MM-DD, space-separated")
         for proxy in self.trusted_proxy_list():
             if _network(proxy) is None:
                 problems.append(f"TRUSTED_PROXIES: '{proxy[:50]}' is not an IP address or network (such as 10.0.0.5 or 10.1.0.0/16)")
         return problems
-
-
-def _is_date(text: str) -> bool:
-    try:
-        dt.date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _network(text: str) -> str | None:

@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
-import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from html import escape
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
@@ -18,25 +14,20 @@ from fastapi import Request as HttpRequest
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import Field, StringConstraints
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from .. import sentences
 from ..identity.routes import not_verified, presence
 from ..identity.service import Presence, verified_binding
-from ..settings import Settings
-from ..shared.dependencies import CatalogueDep, Clock, ClockDep, KnowledgeDep, SessionDep, SessionsDep
+from ..shared.dependencies import CatalogueDep, ClockDep, KnowledgeDep, SessionDep, SessionsDep
 from ..shared.inputs import Incoming
 from ..shared.responses import PRIVATE
 from ..shared.service_auth import require_service
-from ..shared.tracker_store import TrackerStore, TranscriptsUnavailable
-from ..staff.pages import console_page, console_response
-from ..staff.routes import SESSION_COOKIE, AgentOrOfficer, still_signed_in
+from ..shared.tracker_store import TranscriptsUnavailable
+from ..staff.routes import SESSION_COOKIE, AgentOrOfficer
 from ..staff.rules import MAX_STAFF_ID, Staff
-from ..staff.tables import StaffMember
-from . import desk
-from . import rules as hr
-from .rasa_conversations import RasaConversations, RasaUnavailable
+from . import pages, service
+from .rules import MAX_MESSAGE_CHARS, SUMMARY_MESSAGES, Reason, Refused, State
+from .service import Handoff, RasaUnavailable
 from .tables import QueueEntry
 
 STREAM_SECONDS = 600  # a live stream ends after this; the browser's EventSource reconnects by itself
@@ -44,35 +35,6 @@ STREAMS_PER_AGENT = 4
 
 Short = Annotated[str, StringConstraints(max_length=60)]
 Said = Annotated[str, StringConstraints(max_length=300)]
-
-
-@dataclass
-class Handoff:
-    """The handoff's parts of one process (on `app.state.handoff`)."""
-
-    config: desk.DeskConfig
-    store: TrackerStore
-    rasa: RasaConversations
-    upkeep: desk.Upkeep
-    streams: dict[int, int] = field(default_factory=dict)  # open live streams per staff member
-    streams_lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @classmethod
-    def start(cls, settings: Settings, sessions: sessionmaker, clock: Clock) -> Handoff:
-        config = desk.DeskConfig.from_settings(settings, clock().date())
-        store = TrackerStore(settings.tracker_url)
-        rasa = RasaConversations(settings.rasa_url, settings.rasa_api_token)
-        return cls(config, store, rasa, desk.Upkeep(sessions, store, rasa, config))
-
-    def run_upkeep(self, clock: Clock) -> threading.Thread:
-        thread = threading.Thread(target=self.upkeep.run_forever, args=(clock,), daemon=True, name="handoff-upkeep")
-        thread.start()
-        return thread
-
-    def close(self) -> None:
-        self.upkeep.stop.set()
-        self.rasa.close()
-        self.store.close()
 
 
 def handoff(request: HttpRequest) -> Handoff:
@@ -86,22 +48,22 @@ router = APIRouter(tags=["handoff"])
 class SummaryIn(Incoming):
     topics: list[Short] = Field(default_factory=list, max_length=15)
     requests: list[Short] = Field(default_factory=list, max_length=10)
-    last_messages: list[Said] = Field(default_factory=list, max_length=hr.SUMMARY_MESSAGES)
+    last_messages: list[Said] = Field(default_factory=list, max_length=SUMMARY_MESSAGES)
 
 
 class HandOverIn(Incoming):
-    reason: hr.Reason
+    reason: Reason
     language: Literal["nl", "en"] = "en"
     summary: SummaryIn = Field(default_factory=SummaryIn)
 
 
 class TicketIn(Incoming):
-    reason: hr.Reason
+    reason: Reason
     language: Literal["nl", "en"] = "en"
 
 
 class TextIn(Incoming):
-    text: str = Field(min_length=1, max_length=hr.MAX_MESSAGE_CHARS)
+    text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
 
 
 class FileIn(Incoming):
@@ -126,7 +88,7 @@ def hand_over(conversation_id: ConversationId, body: HandOverIn, session: Sessio
     now = clock()
     binding = verified_binding(session, conversation_id, seen, now)
     try:
-        told = desk.hand_over(session, parts.config, parts.store, conversation_id=conversation_id, channel=seen.channel or "rest",
+        told = service.hand_over(session, parts.config, parts.store, conversation_id=conversation_id, channel=seen.channel or "rest",
                               source=seen.source, language=body.language, reason=body.reason, summary=body.summary.model_dump(),
                               binding=binding, now=now)
     except TranscriptsUnavailable as exc:
@@ -143,7 +105,7 @@ def record_ticket(conversation_id: ConversationId, body: TicketIn, session: Sess
     if binding is None:
         return not_verified()
     try:
-        ticket = desk.record_ticket(session, parts.config, parts.store, conversation_id=conversation_id, customer_id=binding.customer_id,
+        ticket = service.record_ticket(session, parts.config, parts.store, conversation_id=conversation_id, customer_id=binding.customer_id,
                                     language=body.language, reason=body.reason, now=now)
     except TranscriptsUnavailable as exc:
         raise HTTPException(503, str(exc)) from None
@@ -157,15 +119,15 @@ class PresenceIn(Incoming):
 @router.post("/api/conversations/{conversation_id}/handoff/presence", dependencies=[Depends(require_service)], status_code=204)
 def customer_presence(conversation_id: ConversationId, body: PresenceIn, session: SessionDep, clock: ClockDep) -> Response:
     """The website channel: the customer's last chat window closed, or one opened again."""
-    desk.customer_presence(session, conversation_id, body.here, clock())
+    service.customer_presence(session, conversation_id, body.here, clock())
     return Response(status_code=204)
 
 
 # --- the console's API ---------------------------------------------------------------------------
 
 def _entry(session: Session, entry_id: str, staff: Staff) -> QueueEntry:
-    entry = session.get(QueueEntry, entry_id[:40])
-    if entry is None or not desk.may_read(entry, staff):
+    entry = service.readable_entry(session, entry_id, staff)
+    if entry is None:
         raise HTTPException(404, "no such conversation in the queue or yours")
     return entry
 
@@ -176,7 +138,7 @@ def refusals_answered() -> Iterator[None]:
     not take: 502, saying the customer has not received it."""
     try:
         yield
-    except hr.Refused as exc:
+    except Refused as exc:
         raise HTTPException(409, str(exc)) from None
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
@@ -187,46 +149,41 @@ def refusals_answered() -> Iterator[None]:
 @router.get("/api/console/queue")
 def console_queue(staff: AgentOrOfficer, session: SessionDep, clock: ClockDep) -> JSONResponse:
     now = clock()
-    desk.seen(session, staff, now)
-    return JSONResponse({"queue": desk.queue(session, now, staff)}, headers=PRIVATE)
+    service.seen(session, staff, now)
+    return JSONResponse({"queue": service.queue(session, now, staff)}, headers=PRIVATE)
 
 
 @router.get("/api/console/conversations/{entry_id}")
 def console_conversation(entry_id: str, staff: AgentOrOfficer, session: SessionDep, clock: ClockDep, parts: HandoffDep) -> JSONResponse:
     try:
-        return JSONResponse(desk.conversation(session, parts.store, _entry(session, entry_id, staff), clock(), staff),
+        return JSONResponse(service.conversation(session, parts.store, _entry(session, entry_id, staff), clock(), staff),
                             headers=PRIVATE)
     except TranscriptsUnavailable as exc:
         raise HTTPException(503, str(exc)) from None
 
 
 def _view(session: Session, parts: Handoff, entry: QueueEntry, now: dt.datetime, staff: Staff) -> JSONResponse:
-    return JSONResponse(desk.conversation(session, parts.store, entry, now, staff), headers=PRIVATE)
+    return JSONResponse(service.conversation(session, parts.store, entry, now, staff), headers=PRIVATE)
 
 
 def _colleague(session: Session, staff_id: int) -> Staff:
-    member = session.get(StaffMember, staff_id)
-    if member is None or not member.active:
+    colleague = service.colleague(session, staff_id)
+    if colleague is None:
         raise HTTPException(422, "no such colleague")
-    return member.as_staff()
+    return colleague
 
 
 @router.get("/api/console/colleagues")
 def colleagues(staff: AgentOrOfficer, session: SessionDep, clock: ClockDep, parts: HandoffDep) -> JSONResponse:
     """Whom a conversation can be transferred to: the other active members of staff, the available ones first."""
-    available = desk.available_agents(session, parts.config, clock())
-    others = session.scalars(select(StaffMember).where(StaffMember.active.is_(True), StaffMember.id != staff.id)
-                             .order_by(StaffMember.first_name))
-    found = [{"id": m.id, "first_name": m.first_name, "full_name": m.full_name, "role": m.role, "available": m.id in available}
-             for m in others]
-    return JSONResponse({"colleagues": sorted(found, key=lambda c: not c["available"])}, headers=PRIVATE)
+    return JSONResponse({"colleagues": service.colleagues(session, parts.config, staff, clock())}, headers=PRIVATE)
 
 
 @router.post("/api/console/conversations/{entry_id}/claim")
 def claim(entry_id: str, staff: AgentOrOfficer, session: SessionDep, clock: ClockDep, parts: HandoffDep) -> JSONResponse:
     entry = _entry(session, entry_id, staff)
     with refusals_answered():
-        desk.claim(session, parts.rasa, entry, staff, clock())
+        service.claim(session, parts.rasa, entry, staff, clock())
     return _view(session, parts, entry, clock(), staff)
 
 
@@ -234,7 +191,7 @@ def claim(entry_id: str, staff: AgentOrOfficer, session: SessionDep, clock: Cloc
 def reply(entry_id: str, body: TextIn, staff: AgentOrOfficer, session: SessionDep, clock: ClockDep, parts: HandoffDep) -> JSONResponse:
     entry = _entry(session, entry_id, staff)
     with refusals_answered():
-        desk.reply(session, parts.rasa, entry, staff, body.text, clock())
+        service.reply(session, parts.rasa, entry, staff, body.text, clock())
     return _view(session, parts, entry, clock(), staff)
 
 
@@ -242,7 +199,7 @@ def reply(entry_id: str, body: TextIn, staff: AgentOrOfficer, session: SessionDe
 def add_note(entry_id: str, body: TextIn, staff: AgentOrOfficer, session: SessionDep, clock: ClockDep, parts: HandoffDep) -> JSONResponse:
     entry = _entry(session, entry_id, staff)
     with refusals_answered():
-        desk.note(session, entry, staff, body.text, clock())
+        service.note(session, entry, staff, body.text, clock())
     return _view(session, parts, entry, clock(), staff)
 
 
@@ -252,7 +209,7 @@ def transfer(entry_id: str, body: TransferIn, staff: AgentOrOfficer, session: Se
     entry = _entry(session, entry_id, staff)
     colleague = _colleague(session, body.to) if body.to is not None else None
     with refusals_answered():
-        desk.transfer(session, parts.rasa, entry, staff, colleague, clock())
+        service.transfer(session, parts.rasa, entry, staff, colleague, clock())
     return _view(session, parts, entry, clock(), staff)
 
 
@@ -260,7 +217,7 @@ def transfer(entry_id: str, body: TransferIn, staff: AgentOrOfficer, session: Se
 def hand_back(entry_id: str, staff: AgentOrOfficer, session: SessionDep, clock: ClockDep, parts: HandoffDep) -> JSONResponse:
     entry = _entry(session, entry_id, staff)
     with refusals_answered():
-        desk.end(session, parts.rasa, entry, staff, hr.State.HANDED_BACK, clock())
+        service.end(session, parts.rasa, entry, staff, State.HANDED_BACK, clock())
     return _view(session, parts, entry, clock(), staff)
 
 
@@ -268,7 +225,7 @@ def hand_back(entry_id: str, staff: AgentOrOfficer, session: SessionDep, clock: 
 def close(entry_id: str, staff: AgentOrOfficer, session: SessionDep, clock: ClockDep, parts: HandoffDep) -> JSONResponse:
     entry = _entry(session, entry_id, staff)
     with refusals_answered():
-        desk.end(session, parts.rasa, entry, staff, hr.State.CLOSED, clock())
+        service.end(session, parts.rasa, entry, staff, State.CLOSED, clock())
     return _view(session, parts, entry, clock(), staff)
 
 
@@ -277,14 +234,7 @@ def suggestions(entry_id: str, staff: AgentOrOfficer, session: SessionDep, clock
     """What the agent may insert into a reply, in the customer's language: canned replies, and the
     current knowledge-base version's answer per topic and per right (named with its version)."""
     entry = _entry(session, entry_id, staff)
-    version = knowledge.current_at(clock())
-    language = entry.language
-    answers = [{"title": topic.replace("_", " "), "text": getattr(text, language)} for topic, text in version.topics.topics.items()]
-    answers += [{"title": f"right: {right.replace('_', ' ')}", "text": getattr(text, language)}
-                for right, text in version.topics.rights.items()]
-    canned = [{"title": title, "text": text} for title, text in sentences.CANNED_REPLIES[language].items()]
-    return JSONResponse({"language": language, "knowledge_version": version.version.id, "canned": canned, "knowledge": answers},
-                        headers=PRIVATE)
+    return JSONResponse(service.suggestions(knowledge.current_at(clock()), entry.language), headers=PRIVATE)
 
 
 @router.post("/api/console/conversations/{entry_id}/requests", status_code=201)
@@ -293,9 +243,9 @@ def file_for_customer(entry_id: str, body: FileIn, staff: AgentOrOfficer, sessio
     entry = _entry(session, entry_id, staff)
     with refusals_answered():  # a request filing refuses (FilingError) is a ValueError: 422 with the reason
         try:
-            filed = desk.file_for_customer(session, parts.rasa, entry, staff, type=body.type, categories=body.categories,
-                                           details=body.details, client_request_id=body.client_request_id, now=clock(),
-                                           catalogue=catalogue)
+            filed = service.file_for_customer(session, parts.rasa, entry, staff, type=body.type, categories=body.categories,
+                                              details=body.details, client_request_id=body.client_request_id, now=clock(),
+                                              catalogue=catalogue)
         except RasaUnavailable as exc:
             raise HTTPException(502, f"the request is filed, but the customer was not told: {exc}") from None
     request = filed.request
@@ -309,28 +259,10 @@ async def stream(request: HttpRequest, staff: AgentOrOfficer, sessions: Sessions
     """Server-sent events: `queue` whenever the queue changes, and with `conversation=<entry id>`,
     `conversation` whenever that conversation does. Keeping it open keeps the agent available and
     their claims theirs."""
-    with parts.streams_lock:
-        if parts.streams.get(staff.id, 0) >= STREAMS_PER_AGENT:
-            raise HTTPException(429, f"at most {STREAMS_PER_AGENT} live consoles per person: close one")
-        parts.streams[staff.id] = parts.streams.get(staff.id, 0) + 1
+    if not parts.open_stream(staff.id, STREAMS_PER_AGENT):
+        raise HTTPException(429, f"at most {STREAMS_PER_AGENT} live consoles per person: close one")
     watched = conversation[:40] if conversation else None
     session_token = request.cookies.get(SESSION_COOKIE, "")
-
-    def snapshot() -> list[tuple[str, str]] | None:
-        """What the console shows now; None once the session that opened the stream has ended."""
-        now = clock()
-        with sessions() as session:
-            if not still_signed_in(session, session_token, now):
-                return None
-            desk.seen(session, staff, now)
-            found = [("queue", json.dumps({"queue": desk.queue(session, now, staff)}))]
-            if watched:
-                entry = session.get(QueueEntry, watched)
-                if entry is not None and desk.may_read(entry, staff):
-                    found.append(("conversation", json.dumps(desk.conversation(session, parts.store, entry, now, staff))))
-                else:
-                    found.append(("gone", json.dumps({"id": watched})))
-            return found
 
     async def events() -> AsyncIterator[str]:
         sent: dict[str, str] = {}
@@ -340,7 +272,7 @@ async def stream(request: HttpRequest, staff: AgentOrOfficer, sessions: Sessions
             yield "retry: 2000\n\n"
             while loop.time() < ends and not await request.is_disconnected():
                 try:
-                    current = await run_in_threadpool(snapshot)
+                    current = await run_in_threadpool(service.snapshot, sessions, parts.store, staff, session_token, watched, clock())
                 except TranscriptsUnavailable:
                     current = []
                 if current is None:
@@ -351,8 +283,7 @@ async def stream(request: HttpRequest, staff: AgentOrOfficer, sessions: Sessions
                         yield f"event: {kind}\ndata: {data}\n\n"
                 await asyncio.sleep(1.0)
         finally:
-            with parts.streams_lock:
-                parts.streams[staff.id] = max(0, parts.streams.get(staff.id, 1) - 1)
+            parts.close_stream(staff.id)
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={**PRIVATE, "X-Accel-Buffering": "no"})
 
@@ -361,41 +292,9 @@ async def stream(request: HttpRequest, staff: AgentOrOfficer, sessions: Sessions
 
 @router.get("/console", response_class=HTMLResponse, include_in_schema=False)
 def queue_page(staff: AgentOrOfficer) -> HTMLResponse:
-    body = (
-        f"<h1>Queue</h1><p>Signed in as {escape(staff.full_name)} ({escape(staff.role.replace('_', ' '))}). "
-        "Conversations the assistant handed over, the longest waiting first; the list updates by itself.</p>"
-        '<p id="live-status" role="status" aria-live="polite">Connecting…</p>'
-        '<table id="queue"><caption class="visually-hidden">Conversations waiting for a person</caption><thead><tr>'
-        '<th scope="col">waiting</th><th scope="col">reason</th><th scope="col">language</th><th scope="col">channel</th>'
-        '<th scope="col">customer</th><th scope="col">what they asked</th><th scope="col">state</th>'
-        '<th scope="col"><span class="visually-hidden">open</span></th>'
-        '</tr></thead><tbody><tr><td colspan="8">Loading…</td></tr></tbody></table>'
-        '<script src="/static/console.js" defer></script>'
-    )
-    return console_response(console_page("Queue", body, staff))
+    return pages.queue_page(staff)
 
 
 @router.get("/console/conversations/{entry_id}", response_class=HTMLResponse, include_in_schema=False)
 def conversation_page(entry_id: str, staff: AgentOrOfficer, session: SessionDep) -> HTMLResponse:
-    entry = _entry(session, entry_id, staff)
-    body = (
-        f'<p><a href="/console">&larr; queue</a></p><h1>Conversation {escape(entry.id)}</h1>'
-        f'<section id="conversation" data-entry="{escape(entry.id)}">'
-        '<p id="live-status" role="status" aria-live="polite">Connecting…</p>'
-        '<dl id="facts"></dl>'
-        '<div id="actions"><button type="button" id="claim">Take this conversation</button> '
-        '<button type="button" id="hand-back">Hand back to the assistant</button> '
-        '<button type="button" id="close">Close</button></div>'
-        '<h2>Transcript</h2><ol id="transcript" aria-live="polite"></ol>'
-        '<form id="reply-form"><label for="reply">Reply to the customer</label>'
-        f'<textarea id="reply" name="text" maxlength="{hr.MAX_MESSAGE_CHARS}" rows="3" required></textarea>'
-        '<button type="submit">Send</button></form>'
-        '<h2>Private notes</h2><ul id="notes"></ul>'
-        '<form id="note-form"><label for="note">Add a private note (never shown to the customer)</label>'
-        f'<textarea id="note" name="text" maxlength="{hr.MAX_MESSAGE_CHARS}" rows="2" required></textarea>'
-        '<button type="submit">Save note</button></form>'
-        '<p id="problem" role="alert"></p></section>'
-        '<script src="/static/console.js" defer></script>'
-    )
-    return console_response(console_page(f"Conversation {entry.id}", body, staff))
-
+    return pages.conversation_page(_entry(session, entry_id, staff), staff)

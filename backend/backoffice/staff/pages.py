@@ -1,50 +1,40 @@
 """The staff console's layout, shared by every console page, and its sign-in form.
 
-Pages are built on the server and escaped here; their style is `web/static/console.css`, and any
-script a page needs is a file under `/static/` (the console's Content-Security-Policy runs no inline
-script). A page that changes something sends the session's CSRF token back: the `csrf-token` meta
-tag for scripts, a hidden `csrf_token` field for forms.
+Pages are rendered on the server from the templates in `templates/` (autoescaped); their style is
+`web/static/console.css`, and any script a page needs is a file under `/static/` (the console's
+Content-Security-Policy runs no inline script). A page that changes something sends the session's
+CSRF token back: the `csrf-token` meta tag for scripts, a hidden `csrf_token` field for forms.
 """
 from __future__ import annotations
 
-from html import escape
+from pathlib import Path
 
 from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 
 from ..shared.responses import CONSOLE_PAGE
 from .rules import MAX_EMAIL_CHARS, MAX_PASSWORD_CHARS, Role, Staff
 
 PRODUCT = "Voltera staff console"
 ROLE_NAMES = {Role.AGENT.value: "support agent", Role.PRIVACY_OFFICER.value: "privacy officer"}
+TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True, undefined=StrictUndefined)
 
 
-def _navigation(staff: Staff) -> str:
+def _layout(staff: Staff | None) -> dict:
+    """What the layout shows around a page: the navigation by role and the session's CSRF token."""
+    if staff is None:
+        return {"staff": None, "product": PRODUCT}
     links = [("/console", "Queue")]
     if staff.is_privacy_officer:
         links.append(("/console/privacy/requests", "Privacy requests"))
-    items = "".join(f'<li><a href="{href}">{escape(text)}</a></li>' for href, text in links)
-    return (
-        f'<nav aria-label="Console"><ul>{items}</ul></nav>'
-        '<form class="logout" method="post" action="/console/logout">'
-        f'<input type="hidden" name="csrf_token" value="{escape(staff.csrf_token)}">'
-        f'<span class="who">{escape(staff.full_name)}, {escape(ROLE_NAMES.get(staff.role, staff.role))}</span>'
-        '<button type="submit">Log out</button></form>'
-    )
+    return {"staff": staff, "product": PRODUCT, "links": links, "role_name": ROLE_NAMES.get(staff.role, staff.role)}
 
 
 def console_page(title: str, body_html: str, staff: Staff | None) -> str:
-    """A whole console page around `body_html` (already escaped by its maker). Without `staff` (the
-    sign-in form) there is no navigation and no CSRF token."""
-    csrf = f'<meta name="csrf-token" content="{escape(staff.csrf_token)}">' if staff is not None else ""
-    header = _navigation(staff) if staff is not None else ""
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex">'
-        f'{csrf}<title>{escape(title)} · {PRODUCT}</title><link rel="stylesheet" href="/static/console.css"></head>'
-        '<body><a class="skip-link" href="#main">Skip to the content</a>'
-        f'<header class="console-header"><span class="product">{PRODUCT}</span>{header}</header>'
-        f'<main id="main">{body_html}</main></body></html>'
-    )
+    """A whole console page around `body_html` (already escaped by its maker: a rendered template). Without
+    `staff` (the sign-in form) there is no navigation and no CSRF token."""
+    return TEMPLATES.get_template("console.html").render(title=title, body=Markup(body_html), **_layout(staff))
 
 
 def console_response(html: str, status_code: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
@@ -55,19 +45,6 @@ def console_response(html: str, status_code: int = 200, headers: dict[str, str] 
 def login_page(form_token: str, next_path: str, message: str = "", email: str = "") -> str:
     """The sign-in form. `form_token` is the pre-session token (also in a cookie) that a login must
     send back, so another site cannot sign a browser in with an account of its choosing."""
-    alert = f'<p class="alert" role="alert" id="login-problem">{escape(message)}</p>' if message else ""
-    described = ' aria-describedby="login-problem"' if message else ""
-    body = (
-        '<h1>Sign in</h1>'
-        f'{alert}<form class="login" method="post" action="/console/login">'
-        f'<input type="hidden" name="csrf_token" value="{escape(form_token)}">'
-        f'<input type="hidden" name="next" value="{escape(next_path)}">'
-        '<p><label for="email">E-mail address</label>'
-        f'<input id="email" name="email" type="email" autocomplete="username" required maxlength="{MAX_EMAIL_CHARS}"'
-        f' value="{escape(email)}"{described}></p>'
-        '<p><label for="password">Password</label>'
-        f'<input id="password" name="password" type="password" autocomplete="current-password" required'
-        f' maxlength="{MAX_PASSWORD_CHARS}"{described}></p>'
-        '<p><button type="submit">Sign in</button></p></form>'
-    )
-    return console_page("Sign in", body, None)
+    return TEMPLATES.get_template("login.html").render(
+        title="Sign in", form_token=form_token, next_path=next_path, message=message, email=email,
+        max_email_chars=MAX_EMAIL_CHARS, max_password_chars=MAX_PASSWORD_CHARS, **_layout(None))

@@ -2,7 +2,7 @@
 
 Signing in: the form carries a pre-session token that must equal the `console_login` cookie (login
 CSRF: another site cannot sign a browser in to an account of its choosing). In front of the
-password check is the throttle (`login_throttle`, 429 with Retry-After), which tells the account's
+password check is the throttle (`service`, 429 with Retry-After), which tells the account's
 own browsers (the `console_device` cookie, sent to the sign-in form only) from strangers. A good
 login ends the browser's old session and starts a new one (no fixation): a random token in the
 `console_session` cookie (HttpOnly, SameSite=Strict, Secure unless CONSOLE_INSECURE_COOKIES), kept
@@ -15,7 +15,6 @@ every unsafe method also needs the session's CSRF token (header `X-CSRF-Token` o
 """
 from __future__ import annotations
 
-import datetime as dt
 import hmac
 import re
 from typing import Annotated
@@ -24,31 +23,14 @@ from urllib.parse import parse_qs, quote
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi import Request as HttpRequest
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
 
 from ..settings import Settings
 from ..shared.dependencies import ClockDep, SessionsDep, SettingsDep
 from ..shared.inputs import NUL_REFUSED, holds_nul
 from ..shared.responses import PRIVATE
-from . import login_throttle
+from . import service
 from .pages import console_response, login_page
-from .rules import (
-    ABSOLUTE_TIMEOUT,
-    DEVICE_LIFETIME,
-    DEVICES_PER_ACCOUNT,
-    PASSWORDS,
-    Role,
-    Staff,
-    device_known,
-    login_within_bounds,
-    needs_touch,
-    new_session_token,
-    normalise_email,
-    session_alive,
-    token_digest,
-)
-from .tables import StaffDevice, StaffMember, StaffSession
+from .rules import ABSOLUTE_TIMEOUT, DEVICE_LIFETIME, TOKEN_SHAPE, Role, Staff, new_session_token, normalise_email
 
 SESSION_COOKIE = "console_session"
 LOGIN_COOKIE = "console_login"
@@ -57,7 +39,6 @@ LOGIN_PATH = "/console/login"
 LOGIN_FORM_SECONDS = 2 * 60 * 60
 MAX_LOGIN_BODY_BYTES = 16 * 1024  # a 1,024-character password, percent-encoded, and the rest
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 CONSOLE_PATH = re.compile(r"/console(?:/[A-Za-z0-9._~-]+)*/?")
 REFUSED = "That e-mail address and password did not work."
 FORM_EXPIRED = "The sign-in form had expired. Please sign in again."
@@ -97,27 +78,6 @@ async def offered_csrf_token(request: HttpRequest) -> str:
     return fields.get("csrf_token", "")
 
 
-def _live_session(session: Session, token: str, now: dt.datetime) -> tuple[StaffSession, StaffMember] | None:
-    if not TOKEN_SHAPE.fullmatch(token):
-        return None
-    found = session.execute(select(StaffSession, StaffMember).join(StaffMember, StaffMember.id == StaffSession.staff_id)
-                            .where(StaffSession.token_hash == token_digest(token))).first()
-    if found is None:
-        return None
-    row, member = found
-    if not member.active or not session_alive(row.created_at, row.last_seen_at, now):
-        session.execute(delete(StaffSession).where(StaffSession.id == row.id))  # a no-op if another request ended it first
-        session.commit()
-        return None
-    return row, member
-
-
-def still_signed_in(session: Session, token: str, now: dt.datetime) -> bool:
-    """Whether a session still opens the console: not signed out, not expired, its account not
-    disabled. Asked again on every tick of a live stream, which outlives the request that opened it."""
-    return _live_session(session, token, now) is not None
-
-
 def _not_signed_in(request: HttpRequest) -> HTTPException:
     if request.url.path.startswith("/api/"):
         return HTTPException(401, "sign in to the staff console first")
@@ -129,15 +89,13 @@ def signed_in(request: HttpRequest, sessions: SessionsDep, clock: ClockDep,
               offered: Annotated[str, Depends(offered_csrf_token)]) -> Staff:
     now = clock()
     with sessions() as session:
-        found = _live_session(session, request.cookies.get(SESSION_COOKIE, ""), now)
+        found = service.live_session(session, request.cookies.get(SESSION_COOKIE, ""), now)
         if found is None:
             raise _not_signed_in(request)
         row, member = found
         if request.method in UNSAFE_METHODS and not _same(offered, row.csrf_token):
             raise HTTPException(403, "a change needs this session's CSRF token (header X-CSRF-Token or form field csrf_token)")
-        if needs_touch(row.last_seen_at, now):
-            session.execute(update(StaffSession).where(StaffSession.id == row.id).values(last_seen_at=now))
-            session.commit()
+        service.touch(session, row, now)
         return member.as_staff(row.csrf_token)
 
 
@@ -207,57 +165,6 @@ def login(request: HttpRequest, settings: SettingsDep, next_path: str = Query(""
     return _login_form(settings, request.cookies.get(LOGIN_COOKIE), console_path(next_path))
 
 
-def _authenticate(session: Session, email: str, password: str) -> StaffMember | None:
-    """The account this login opens, or None. Every refusal has done the work of one password check."""
-    member = session.scalar(select(StaffMember).where(StaffMember.email == email, StaffMember.active.is_(True)))
-    if member is None:
-        PASSWORDS.verify_unknown(password)
-        return None
-    if not PASSWORDS.verify(member.password_hash, password):
-        return None
-    if PASSWORDS.needs_rehash(member.password_hash):
-        member.password_hash = PASSWORDS.hash(password)
-    return member
-
-
-def _device_of(session: Session, token: str, email: str, now: dt.datetime) -> StaffDevice | None:
-    """The browser's device record when it is one of this login's, else None."""
-    if not TOKEN_SHAPE.fullmatch(token):
-        return None
-    device = session.scalar(select(StaffDevice).join(StaffMember, StaffMember.id == StaffDevice.staff_id)
-                            .where(StaffDevice.token_hash == token_digest(token), StaffMember.email == email))
-    return device if device is not None and device_known(device.created_at, now) else None
-
-
-def _remember_device(session: Session, member: StaffMember, device: StaffDevice | None, now: dt.datetime) -> str | None:
-    """Mark this browser as one of the member's devices: the new device cookie's token, or None when it is one already.
-    Only the member's newest devices are kept."""
-    if device is not None:
-        device.last_used_at = now
-        return None
-    token = new_session_token()
-    session.add(StaffDevice(staff_id=member.id, token_hash=token_digest(token), created_at=now, last_used_at=now))
-    session.flush()
-    kept = session.scalars(select(StaffDevice.id).where(StaffDevice.staff_id == member.id)
-                           .order_by(StaffDevice.created_at.desc(), StaffDevice.id.desc()).limit(DEVICES_PER_ACCOUNT)).all()
-    session.execute(delete(StaffDevice).where(StaffDevice.staff_id == member.id, StaffDevice.id.not_in(kept)))
-    return token
-
-
-def _start_session(session: Session, member: StaffMember, old_token: str, now: dt.datetime) -> str:
-    """A new session for this member (the browser's old one ended, and this member's dead ones cleared); its token."""
-    if TOKEN_SHAPE.fullmatch(old_token):
-        session.execute(delete(StaffSession).where(StaffSession.token_hash == token_digest(old_token)))
-    dead = [row.id for row in session.scalars(select(StaffSession).where(StaffSession.staff_id == member.id))
-            if not session_alive(row.created_at, row.last_seen_at, now)]
-    if dead:
-        session.execute(delete(StaffSession).where(StaffSession.id.in_(dead)))
-    token = new_session_token()
-    session.add(StaffSession(staff_id=member.id, token_hash=token_digest(token), csrf_token=new_session_token(), created_at=now,
-                             last_seen_at=now))
-    return token
-
-
 @router.post(LOGIN_PATH, include_in_schema=False)
 def login_submit(request: HttpRequest, form: Annotated[dict[str, str], Depends(login_form)], settings: SettingsDep,
                  sessions: SessionsDep, clock: ClockDep) -> Response:
@@ -265,40 +172,26 @@ def login_submit(request: HttpRequest, form: Annotated[dict[str, str], Depends(l
     form_token = request.cookies.get(LOGIN_COOKIE, "")
     if not (TOKEN_SHAPE.fullmatch(form_token) and _same(form.get("csrf_token", ""), form_token)):
         return _login_form(settings, None, next_path, 403, FORM_EXPIRED)
-    email, password = normalise_email(form.get("email", "")), form.get("password", "")
-    shown_email = email[:254]
+    email = normalise_email(form.get("email", ""))
     address = request.client.host if request.client else "unknown"  # a proxy's client only from TRUSTED_PROXIES (app.py)
-    now = clock()
-    with sessions() as session:
-        device = _device_of(session, request.cookies.get(DEVICE_COOKIE, ""), shown_email, now)
-        keys = login_throttle.keys_for(address, shown_email, device.id if device else None)
-        wait = login_throttle.hold(session, keys, now)
-        if wait is not None:
-            session.rollback()
-            return _login_form(settings, form_token, next_path, 429, f"Too many wrong sign-ins: try again in {wait} seconds.",
-                               shown_email, {"Retry-After": str(wait)})
-        member = _authenticate(session, email, password) if login_within_bounds(email, password) else None
-        if member is None:
-            login_throttle.failed(session, keys, now)
-            session.commit()
-            return _login_form(settings, form_token, next_path, 401, REFUSED, shown_email)
-        login_throttle.succeeded(session, keys)
-        token = _start_session(session, member, request.cookies.get(SESSION_COOKIE, ""), now)
-        device_token = _remember_device(session, member, device, now)
-        session.commit()
+    signed = service.sign_in(sessions, email, form.get("password", ""), address, request.cookies.get(DEVICE_COOKIE, ""),
+                             request.cookies.get(SESSION_COOKIE, ""), clock())
+    if signed.wait_seconds is not None:
+        return _login_form(settings, form_token, next_path, 429, f"Too many wrong sign-ins: try again in {signed.wait_seconds} seconds.",
+                           email[:254], {"Retry-After": str(signed.wait_seconds)})
+    if signed.session_token is None:
+        return _login_form(settings, form_token, next_path, 401, REFUSED, email[:254])
     response = RedirectResponse(next_path, status_code=303)
-    _cookie(response, settings, SESSION_COOKIE, token, "/", int(ABSOLUTE_TIMEOUT.total_seconds()))
+    _cookie(response, settings, SESSION_COOKIE, signed.session_token, "/", int(ABSOLUTE_TIMEOUT.total_seconds()))
     _forget_cookie(response, settings, LOGIN_COOKIE, LOGIN_PATH)
-    if device_token is not None:
-        _cookie(response, settings, DEVICE_COOKIE, device_token, LOGIN_PATH, int(DEVICE_LIFETIME.total_seconds()))
+    if signed.device_token is not None:
+        _cookie(response, settings, DEVICE_COOKIE, signed.device_token, LOGIN_PATH, int(DEVICE_LIFETIME.total_seconds()))
     return response
 
 
 @router.post("/console/logout", include_in_schema=False)
 def logout(request: HttpRequest, _staff: SignedIn, settings: SettingsDep, sessions: SessionsDep) -> Response:
-    with sessions() as session:
-        session.execute(delete(StaffSession).where(StaffSession.token_hash == token_digest(request.cookies.get(SESSION_COOKIE, ""))))
-        session.commit()
+    service.sign_out(sessions, request.cookies.get(SESSION_COOKIE, ""))
     response = RedirectResponse(LOGIN_PATH, status_code=303)
     _forget_cookie(response, settings, SESSION_COOKIE, "/")
     return response

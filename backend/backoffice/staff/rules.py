@@ -1,13 +1,13 @@
 """Who may use the staff console, and for how long: the rules of accounts, passwords, sessions and the browsers staff sign in on.
 
-No web or database imports: `tables` stores what these rules decide, `routes` asks them.
+No web or database imports: `tables` stores what these rules decide, `service` and `routes` ask them.
 
 - A login is an e-mail address (at most 254 characters, compared in lower case) and a password (at
   most 1,024 characters, checked before anything is hashed). Passwords are kept as argon2id hashes
   (argon2-cffi); a hash made with older parameters is replaced at the next good login.
 - A wrong password is refused like an unknown address: the console never tells whether an address
-  has an account. Wrong passwords slow sign-ins down (`login_throttle`); no number of them locks an
-  account, so no stranger can keep its owner out.
+  has an account. Wrong passwords slow sign-ins down (the throttle in `service`); no number of them
+  locks an account, so no stranger can keep its owner out.
 - A session ends 30 minutes after its last use and 12 hours after the login, whichever is first.
 - A good sign-in marks its browser as one of the account's devices for 90 days (a random token in
   a cookie, kept as its SHA-256; the newest 10 per account). A device's sign-ins are throttled on
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import secrets
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ ABSOLUTE_TIMEOUT = dt.timedelta(hours=12)
 TOUCH_EVERY = dt.timedelta(minutes=1)  # how stale a session's last use may be before it is written again
 DEVICE_LIFETIME = dt.timedelta(days=90)
 DEVICES_PER_ACCOUNT = 10
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")  # a token `new_session_token` makes: secrets.token_urlsafe(32)
 
 
 class Role(str, Enum):

@@ -7,7 +7,7 @@ browsers they signed in on, and the sign-in throttle's counts.
 - `StaffSession`: a signed-in browser. Only the SHA-256 of its token is kept; `csrf_token` is what
   the console's pages send back with every change. Deleted on log-out.
 - `StaffDevice`: a browser this member signed in on (the `console_device` cookie, kept as its
-  SHA-256): its sign-ins are not held by what strangers do (`login_throttle`).
+  SHA-256): its sign-ins are not held by what strangers do (the throttle in `service`).
 - `LoginFailure`: the throttle's count of wrong passwords per key, in the database so that every
   back office sees the same.
 """

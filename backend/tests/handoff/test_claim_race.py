@@ -1,7 +1,7 @@
 """Two agents take one chat at the same instant: the database decides, and exactly one gets it. On
 SQLite and PostgreSQL (`db_url`). Both claims are released together (a barrier), after each agent's
 own session has read the chat as waiting, so the check in Python passes for both and only the
-conditional UPDATE in `desk.claim` stands between them and two holders. (Replace it with a plain
+conditional UPDATE in `service.claim` stands between them and two holders. (Replace it with a plain
 UPDATE, and both win.)"""
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import threading
 
 from sqlalchemy import select
 
-from backoffice.handoff import desk
-from backoffice.handoff import rules as hr
+from backoffice.handoff import service
+from backoffice.handoff.rules import Refused
 from backoffice.handoff.tables import HandoffAudit, QueueEntry
 
 from .conftest import FakeRasa, assistant, browser
@@ -40,9 +40,9 @@ def test_two_agents_claiming_at_the_same_instant_one_wins(app, signed_in, clock,
                     session.commit()  # the read's transaction ends (on SQLite it holds the write lock), the entry stays read
                     together.wait()
                     try:
-                        desk.claim(session, parts.rasa, entry, agent, clock())
+                        service.claim(session, parts.rasa, entry, agent, clock())
                         outcome[agent.first_name] = "won"
-                    except hr.Refused:
+                    except Refused:
                         outcome[agent.first_name] = "refused"
             except Exception as exc:  # reported below: an exception in a thread would otherwise pass silently
                 outcome[agent.first_name] += f", then failed: {exc!r}"

@@ -5,13 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from backoffice.handoff.routes import TransferIn
 from backoffice.handoff.tables import HandoffAudit, QueueEntry, Ticket
 from backoffice.identity.tables import ConversationIdentity
 from backoffice.my_data.service import carry_out, staff_notes
 from backoffice.requests.tables import AuditEntry, Request
+from backoffice.staff.rules import MAX_STAFF_ID
 
 from .conftest import CONNECTION, Clock, FakeRasa, assistant, browser, turn_stored
 
@@ -309,6 +312,12 @@ def test_an_agent_transfers_a_conversation_to_an_available_colleague(app, signed
                                                "You are now talking to Bram from Voltera's team."]
     assert bram.post(f"/api/console/conversations/{entry}/reply", json={"text": "Bram here"}).status_code == 200
     assert anna.get(f"/api/console/conversations/{entry}").status_code == 404, "no longer Anna's"
+
+
+def test_a_colleague_id_beyond_a_database_integer_is_refused():
+    assert TransferIn.model_validate({"to": MAX_STAFF_ID}).to == MAX_STAFF_ID
+    with pytest.raises(ValueError):
+        TransferIn.model_validate({"to": MAX_STAFF_ID + 1})
 
 
 def test_outside_office_hours_a_ticket_is_recorded_with_the_transcript_and_its_answer_date(app, signed_in, clock, tracker):

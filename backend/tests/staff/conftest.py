@@ -22,8 +22,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backoffice.settings import Settings
-from backoffice.staff.accounts import NewAccount, add_account
 from backoffice.staff.rules import Staff
+from backoffice.staff.service import NewAccount, add_account
 
 from ..conftest import KNOWLEDGE, ROOT, SYSTEMS_TOKEN
 

@@ -10,12 +10,15 @@
    nothing): the agent reads it from there (`conversation`), so nothing typed is lost, whichever
    process was up. Staff read it with codes, links and tokens masked (`rules.masked`).
 3. An agent claims (one only: a conditional update), replies (a bot event on the customer's own
-   channel: `rasa_conversations`), writes notes, transfers, hands back (the bot resumes and says so)
+   channel: `RasaConversations`), writes notes, transfers, hands back (the bot resumes and says so)
    or closes. Each step is in the audit log with the agent's name.
 4. `Upkeep.run_once`, every second in the back office: a claim whose agent's console went away
    returns to the queue; a customer who restarted the chat, whose session ended, who pressed "stop
    waiting", or whose website chat stayed closed (`customer_presence`) leaves the queue, and the bot
    resumes.
+
+The parts one process holds (`Handoff`: the settings read, the tracker store, the Rasa client, the
+upkeep, the count of live consoles) are made here once, at start.
 """
 from __future__ import annotations
 
@@ -26,10 +29,12 @@ import secrets
 import threading
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import holidays
+import httpx2
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -43,10 +48,14 @@ from ..requests.tables import Request
 from ..settings import Settings
 from ..shared.tracker_store import TrackerStore, TranscriptsUnavailable
 from ..staff.rules import Staff
-from ..staff.tables import StaffSession
-from . import rules as hr
-from .rasa_conversations import RasaConversations, RasaUnavailable
+from ..staff.service import still_signed_in
+from ..staff.tables import StaffMember, StaffSession
+from . import rules
 from .tables import AgentNote, AgentPresence, HandoffAudit, QueueEntry, Ticket
+
+if TYPE_CHECKING:
+    from ..knowledge.rules import KnowledgeVersion
+    from ..shared.dependencies import Clock
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +66,57 @@ MAX_OPEN_REQUESTS = 10
 SEEN_EVERY = dt.timedelta(seconds=10)
 
 
+# --- Rasa's HTTP API ------------------------------------------------------------------------------
+# Rasa keeps the conversation; an agent's reply is a `bot` event appended with the customer's own
+# output channel and `execute_side_effects`, so a channel that can push (the website's socket.io) shows
+# it at once, and a channel that cannot (REST) finds it in the tracker. Handing back appends `resume`
+# (docs/architecture.md). Every call carries the API's token (`rasa run --auth-token`) and a timeout well
+# under Rasa's 60-second conversation lock.
+
+class RasaUnavailable(Exception):
+    """Rasa could not be reached or refused the call; the message is safe to show an agent."""
+
+
+class RasaConversations:
+    def __init__(self, base_url: str, api_token: str, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_token = api_token
+        transport = httpx2.HTTPTransport(retries=2)  # connection failures only: an append is not repeated once sent
+        self.http = httpx2.Client(timeout=httpx2.Timeout(timeout), transport=transport)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def say(self, conversation_id: str, channel: str, text: str, metadata: dict[str, Any] | None = None,
+            resume: bool = False) -> None:
+        """Send `text` to the customer as the conversation's next bot message on their channel (after
+        resuming the bot first when `resume`)."""
+        # After `resume` the bot listens again: without the `action_listen`, Rasa predicts the customer's
+        # next message from a turn that never ended (and answers it with a fallback).
+        events: list[dict[str, Any]] = [{"event": "resume"}, {"event": "action", "name": "action_listen"}] if resume else []
+        events.append({"event": "bot", "text": text, "metadata": metadata or {}})
+        self._append(conversation_id, channel, events)
+
+    def _append(self, conversation_id: str, channel: str, events: list[dict[str, Any]]) -> None:
+        if not self.api_token:
+            raise RasaUnavailable("RASA_API_TOKEN is not set: the back office cannot reach the conversation")
+        url = f"{self.base_url}/conversations/{quote(conversation_id, safe='')}/tracker/events"
+        params = {"token": self.api_token, "include_events": "NONE", "output_channel": channel or "latest",
+                  "execute_side_effects": "true"}
+        try:
+            answer = self.http.post(url, params=params, json=events)
+        except httpx2.HTTPError as exc:
+            raise RasaUnavailable(f"the assistant (Rasa) cannot be reached ({type(exc).__name__}); try again") from None
+        if answer.status_code >= 400:
+            log.error("Rasa refused events for %s…: %s %s", conversation_id[:8], answer.status_code, answer.text[:200])
+            raise RasaUnavailable(f"the assistant (Rasa) refused the message ({answer.status_code}); try again")
+
+
+# --- the settings -------------------------------------------------------------------------------------
+
 @dataclass(frozen=True)
 class DeskConfig:
-    hours: hr.OfficeHours
+    hours: rules.OfficeHours
     minutes_per_conversation: float
     ticket_working_days: int
     claim_timeout: dt.timedelta
@@ -78,10 +135,35 @@ class DeskConfig:
             closed.update(dt.date.fromisoformat(day) for day in settings.handoff_closed_dates.split())
         except ValueError:
             raise ValueError("HANDOFF_CLOSED_DATES: each date must be YYYY-MM-DD, space-separated") from None
-        return cls(hr.OfficeHours.parse(settings.handoff_office_hours, closed), settings.handoff_minutes_per_conversation,
+        return cls(rules.OfficeHours.parse(settings.handoff_office_hours, closed), settings.handoff_minutes_per_conversation,
                    settings.handoff_ticket_working_days, dt.timedelta(seconds=settings.handoff_claim_timeout_seconds),
                    dt.timedelta(seconds=settings.handoff_agent_presence_seconds), settings.handoff_waiting_per_source,
                    settings.handoff_waiting_per_customer)
+
+    @staticmethod
+    def problems(settings: Settings) -> list[str]:
+        """Why the handoff's settings cannot be read, each naming its variable. `python -m backoffice`
+        asks before the back office or its worker starts, so a wrong value stops the start, not the
+        first hand-over."""
+        problems = []
+        try:
+            rules.OfficeHours.parse(settings.handoff_office_hours)
+        except ValueError as exc:
+            problems.append(f"HANDOFF_OFFICE_HOURS: {exc}")
+        if settings.handoff_holidays_country and settings.handoff_holidays_country.upper() not in holidays.list_supported_countries():
+            problems.append(f"HANDOFF_HOLIDAYS_COUNTRY: no public holidays known for '{settings.handoff_holidays_country[:10]}' "
+                            "(an ISO country code such as NL or BE; empty for none)")
+        if any(not _is_date(day) for day in settings.handoff_closed_dates.split()):
+            problems.append("HANDOFF_CLOSED_DATES: each date must be YYYY-MM-DD, space-separated")
+        return problems
+
+
+def _is_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def actor(staff: Staff) -> str:
@@ -99,7 +181,7 @@ def audit(session: Session, entry: QueueEntry, actor: str, action: str, now: dt.
 
 def open_entry(session: Session, conversation_id: str) -> QueueEntry | None:
     return session.scalar(select(QueueEntry).where(QueueEntry.conversation_id == conversation_id,
-                                                   QueueEntry.state.in_(hr.OPEN_STATES)).order_by(QueueEntry.created_at.desc()))
+                                                   QueueEntry.state.in_(rules.OPEN_STATES)).order_by(QueueEntry.created_at.desc()))
 
 
 def available_agents(session: Session, config: DeskConfig, now: dt.datetime) -> set[int]:
@@ -114,15 +196,15 @@ def agents_available(session: Session, config: DeskConfig, now: dt.datetime) -> 
 
 def waiting_before(session: Session, entry: QueueEntry) -> int:
     return session.scalar(select(func.count()).select_from(QueueEntry).where(
-        QueueEntry.state == hr.State.WAITING.value, QueueEntry.created_at < entry.created_at)) or 0
+        QueueEntry.state == rules.State.WAITING.value, QueueEntry.created_at < entry.created_at)) or 0
 
 
 def waiting_count(session: Session, *where: Any) -> int:
-    return session.scalar(select(func.count()).select_from(QueueEntry).where(QueueEntry.state == hr.State.WAITING.value, *where)) or 0
+    return session.scalar(select(func.count()).select_from(QueueEntry).where(QueueEntry.state == rules.State.WAITING.value, *where)) or 0
 
 
 def hand_over(session: Session, config: DeskConfig, store: TrackerStore, *, conversation_id: str, channel: str, source: str,
-              language: str, reason: hr.Reason, summary: dict, binding: ConversationIdentity | None, now: dt.datetime) -> dict:
+              language: str, reason: rules.Reason, summary: dict, binding: ConversationIdentity | None, now: dt.datetime) -> dict:
     """Queue the conversation or offer a ticket; what the customer is to be told. A second hand-over of
     a conversation already in the queue keeps its place. A source (the client's keyed address) or a
     verified customer with as many chats waiting as allowed is offered a ticket instead of a place.
@@ -132,16 +214,16 @@ def hand_over(session: Session, config: DeskConfig, store: TrackerStore, *, conv
     if existing is not None:
         ahead = waiting_before(session, existing)
         return {"queued": True, "entry": existing.id, "position": ahead + 1,
-                "expected_wait_minutes": hr.expected_wait(ahead + 1, max(agents_available(session, config, now), 1),
+                "expected_wait_minutes": rules.expected_wait(ahead + 1, max(agents_available(session, config, now), 1),
                                                           config.minutes_per_conversation)}
     ahead = waiting_count(session)
     from_source = waiting_count(session, QueueEntry.source == source) if source else 0
     of_customer = waiting_count(session, QueueEntry.customer_id == binding.customer_id) if binding else 0
-    crowded = hr.over_limit(from_source, of_customer, config.waiting_per_source, config.waiting_per_customer)
+    crowded = rules.over_limit(from_source, of_customer, config.waiting_per_source, config.waiting_per_customer)
     if crowded:
         log.warning("hand-over of %s… offered a ticket: its %s has as many chats waiting as allowed", conversation_id[:8],
                     "source" if from_source >= config.waiting_per_source else "customer")
-    offer = hr.welcome(config.hours, now, agents_available(session, config, now), ahead, config.minutes_per_conversation,
+    offer = rules.welcome(config.hours, now, agents_available(session, config, now), ahead, config.minutes_per_conversation,
                        config.ticket_working_days, over_limit=crowded)
     if not offer.queued:
         return {"queued": False, "opens_at": offer.opens_at.isoformat() if offer.opens_at else None,
@@ -149,7 +231,7 @@ def hand_over(session: Session, config: DeskConfig, store: TrackerStore, *, conv
     entry = QueueEntry(
         id=f"H-{secrets.token_hex(6)}", conversation_id=conversation_id, channel=channel, language=language_of(language),
         reason=reason.value, customer_id=binding.customer_id if binding else None, verified_by=binding.method if binding else None,
-        summary=summary, state=hr.State.WAITING.value, created_at=now, last_event_id=store.last_event_id(conversation_id),
+        summary=summary, state=rules.State.WAITING.value, created_at=now, last_event_id=store.last_event_id(conversation_id),
         source=source or None, handover_stored=False,
     )
     session.add(entry)
@@ -159,14 +241,14 @@ def hand_over(session: Session, config: DeskConfig, store: TrackerStore, *, conv
 
 
 def record_ticket(session: Session, config: DeskConfig, store: TrackerStore, *, conversation_id: str, customer_id: str,
-                  language: str, reason: hr.Reason, now: dt.datetime) -> Ticket:
+                  language: str, reason: rules.Reason, now: dt.datetime) -> Ticket:
     """A question for the team, with the conversation so far (codes, links and tokens masked: staff
     read it), to be answered by e-mail at the verified customer's address in the company's records
     (never one typed in the chat)."""
     transcripts = store.transcripts([conversation_id])
     ticket = Ticket(id=f"T-{secrets.token_hex(6)}", conversation_id=conversation_id, customer_id=customer_id,
                     language=language_of(language), reason=reason.value,
-                    transcript=hr.masked_messages(transcripts[0].messages) if transcripts else [], created_at=now,
+                    transcript=rules.masked_messages(transcripts[0].messages) if transcripts else [], created_at=now,
                     answer_by=config.hours.working_days_after(now, config.ticket_working_days), state="open")
     session.add(ticket)
     session.commit()
@@ -186,13 +268,13 @@ def open_requests(session: Session, customer_id: str | None) -> list[dict]:
 def preview(entry: QueueEntry, agent: Staff) -> dict:
     """What the queue shows of the chat: for a waiting one or the agent's own, the topics, requests and
     last messages (masked); for a colleague's, nothing."""
-    if not hr.may_preview(hr.State(entry.state), entry.claimed_by, agent.id):
+    if not rules.may_preview(rules.State(entry.state), entry.claimed_by, agent.id):
         return {"topics": [], "requests": [], "last_messages": []}
     summary = entry.summary or {}
     said = summary.get("last_messages")
     if not isinstance(said, list):
         return summary
-    return {**summary, "last_messages": [hr.masked(m) if isinstance(m, str) else m for m in said]}
+    return {**summary, "last_messages": [rules.masked(m) if isinstance(m, str) else m for m in said]}
 
 
 def same_source(session: Session, entry: QueueEntry) -> int:
@@ -200,13 +282,13 @@ def same_source(session: Session, entry: QueueEntry) -> int:
     if not entry.source:
         return 0
     return session.scalar(select(func.count()).select_from(QueueEntry).where(
-        QueueEntry.source == entry.source, QueueEntry.state.in_(hr.OPEN_STATES), QueueEntry.id != entry.id)) or 0
+        QueueEntry.source == entry.source, QueueEntry.state.in_(rules.OPEN_STATES), QueueEntry.id != entry.id)) or 0
 
 
 def entry_view(session: Session, entry: QueueEntry, now: dt.datetime, agent: Staff, others_from_source: int) -> dict:
     """An entry as an agent sees it; `same_source_as`: how many other open chats came from the same
     client address (a flood from one place shows)."""
-    waited_until = entry.claimed_at if entry.state != hr.State.WAITING.value and entry.claimed_at else now
+    waited_until = entry.claimed_at if entry.state != rules.State.WAITING.value and entry.claimed_at else now
     return {
         "id": entry.id, "state": entry.state, "reason": entry.reason, "language": entry.language, "channel": entry.channel,
         "channel_pushes": entry.channel in PUSHING_CHANNELS,
@@ -222,14 +304,14 @@ def entry_view(session: Session, entry: QueueEntry, now: dt.datetime, agent: Sta
 
 def queue(session: Session, now: dt.datetime, agent: Staff) -> list[dict]:
     """The open entries, the longest waiting first."""
-    rows = list(session.scalars(select(QueueEntry).where(QueueEntry.state.in_(hr.OPEN_STATES)).order_by(QueueEntry.created_at)))
+    rows = list(session.scalars(select(QueueEntry).where(QueueEntry.state.in_(rules.OPEN_STATES)).order_by(QueueEntry.created_at)))
     per_source = Counter(e.source for e in rows if e.source)
     return [entry_view(session, e, now, agent, per_source[e.source] - 1 if e.source else 0) for e in rows]
 
 
 def may_read(entry: QueueEntry, agent: Staff) -> bool:
     """An agent reads a conversation in the queue or one they hold; a privacy officer reads any."""
-    return agent.is_privacy_officer or entry.state == hr.State.WAITING.value or entry.claimed_by == agent.id
+    return agent.is_privacy_officer or entry.state == rules.State.WAITING.value or entry.claimed_by == agent.id
 
 
 def conversation(session: Session, store: TrackerStore, entry: QueueEntry, now: dt.datetime, agent: Staff) -> dict:
@@ -240,7 +322,7 @@ def conversation(session: Session, store: TrackerStore, entry: QueueEntry, now: 
     trail = session.scalars(select(HandoffAudit).where(HandoffAudit.entry_id == entry.id).order_by(HandoffAudit.id))
     return {
         **entry_view(session, entry, now, agent, same_source(session, entry)),
-        "transcript": hr.masked_messages(transcripts[0].messages) if transcripts else [],
+        "transcript": rules.masked_messages(transcripts[0].messages) if transcripts else [],
         "notes": [{"at": n.at.isoformat(), "by": n.staff_name, "text": n.text} for n in notes],
         "audit": [{"at": a.at.isoformat(), "actor": a.actor, "action": a.action, "detail": a.detail} for a in trail],
     }
@@ -257,7 +339,7 @@ def seen(session: Session, agent: Staff, now: dt.datetime) -> None:
         return
     else:
         row.seen_at = now
-    session.execute(update(QueueEntry).where(QueueEntry.claimed_by == agent.id, QueueEntry.state == hr.State.CLAIMED.value)
+    session.execute(update(QueueEntry).where(QueueEntry.claimed_by == agent.id, QueueEntry.state == rules.State.CLAIMED.value)
                     .values(agent_seen_at=now))
     session.commit()
 
@@ -266,15 +348,15 @@ def seen(session: Session, agent: Staff, now: dt.datetime) -> None:
 
 def claim(session: Session, rasa: RasaConversations, entry: QueueEntry, agent: Staff, now: dt.datetime) -> None:
     """Take the conversation; two agents at once: the first wins, the second gets `Refused`."""
-    hr.claim(hr.State(entry.state), entry.claimed_by, agent.id)
+    rules.claim(rules.State(entry.state), entry.claimed_by, agent.id)
     if entry.claimed_by == agent.id:
         return
-    taken = session.scalar(update(QueueEntry).where(QueueEntry.id == entry.id, QueueEntry.state == hr.State.WAITING.value).values(
-        state=hr.State.CLAIMED.value, claimed_by=agent.id, claimed_by_name=agent.first_name, claimed_at=now, agent_seen_at=now)
+    taken = session.scalar(update(QueueEntry).where(QueueEntry.id == entry.id, QueueEntry.state == rules.State.WAITING.value).values(
+        state=rules.State.CLAIMED.value, claimed_by=agent.id, claimed_by_name=agent.first_name, claimed_at=now, agent_seen_at=now)
         .returning(QueueEntry.id))
     if taken is None:
         session.rollback()
-        raise hr.Refused("someone else has taken this conversation")
+        raise rules.Refused("someone else has taken this conversation")
     audit(session, entry, actor(agent), "claimed", now)
     session.commit()
     session.refresh(entry)
@@ -283,8 +365,8 @@ def claim(session: Session, rasa: RasaConversations, entry: QueueEntry, agent: S
 
 
 def reply(session: Session, rasa: RasaConversations, entry: QueueEntry, agent: Staff, text: str, now: dt.datetime) -> None:
-    hr.act_on(hr.State(entry.state), entry.claimed_by, agent.id)
-    said = sentences.AGENT_SAYS[entry.language].format(name=agent.first_name, text=hr.bounded_text(text))
+    rules.act_on(rules.State(entry.state), entry.claimed_by, agent.id)
+    said = sentences.AGENT_SAYS[entry.language].format(name=agent.first_name, text=rules.bounded_text(text))
     rasa.say(entry.conversation_id, entry.channel, said, metadata={"agent": agent.first_name})
     audit(session, entry, actor(agent), "replied", now, characters=len(text))
     entry.agent_seen_at = now
@@ -293,18 +375,18 @@ def reply(session: Session, rasa: RasaConversations, entry: QueueEntry, agent: S
 
 def note(session: Session, entry: QueueEntry, agent: Staff, text: str, now: dt.datetime) -> None:
     """A private note, by the agent who holds the conversation: one nobody has taken is not theirs to annotate."""
-    hr.act_on(hr.State(entry.state), entry.claimed_by, agent.id)
+    rules.act_on(rules.State(entry.state), entry.claimed_by, agent.id)
     session.add(AgentNote(entry_id=entry.id, conversation_id=entry.conversation_id, staff_id=agent.id,
-                          staff_name=agent.full_name[:100], text=hr.bounded_text(text), at=now))
+                          staff_name=agent.full_name[:100], text=rules.bounded_text(text), at=now))
     audit(session, entry, actor(agent), "noted", now)
     session.commit()
 
 
 def transfer(session: Session, rasa: RasaConversations, entry: QueueEntry, agent: Staff, to: Staff | None, now: dt.datetime) -> None:
     """To a colleague (who holds it at once), or back to the queue (`to` None)."""
-    hr.act_on(hr.State(entry.state), entry.claimed_by, agent.id)
+    rules.act_on(rules.State(entry.state), entry.claimed_by, agent.id)
     if to is None:
-        entry.state, entry.claimed_by, entry.claimed_by_name, entry.claimed_at = hr.State.WAITING.value, None, None, None
+        entry.state, entry.claimed_by, entry.claimed_by_name, entry.claimed_at = rules.State.WAITING.value, None, None, None
     else:
         entry.claimed_by, entry.claimed_by_name, entry.claimed_at, entry.agent_seen_at = to.id, to.first_name, now, now
     audit(session, entry, actor(agent), "transferred", now, to=actor(to) if to else "queue")
@@ -315,14 +397,14 @@ def transfer(session: Session, rasa: RasaConversations, entry: QueueEntry, agent
                  metadata={"agent": to.first_name})
 
 
-def end(session: Session, rasa: RasaConversations, entry: QueueEntry, agent: Staff, state: hr.State, now: dt.datetime) -> None:
+def end(session: Session, rasa: RasaConversations, entry: QueueEntry, agent: Staff, state: rules.State, now: dt.datetime) -> None:
     """Hand back to the bot or close: the bot resumes and tells the customer, then the entry ends."""
-    hr.act_on(hr.State(entry.state), entry.claimed_by, agent.id)
-    told = sentences.BOT_IS_BACK if state == hr.State.HANDED_BACK else sentences.AGENT_CLOSED
+    rules.act_on(rules.State(entry.state), entry.claimed_by, agent.id)
+    told = sentences.BOT_IS_BACK if state == rules.State.HANDED_BACK else sentences.AGENT_CLOSED
     rasa.say(entry.conversation_id, entry.channel, told[entry.language].format(name=agent.first_name), resume=True)
     entry.state, entry.ended_at = state.value, now
-    entry.ended_because = "handed back to the assistant" if state == hr.State.HANDED_BACK else "closed by the agent"
-    audit(session, entry, actor(agent), "handed_back" if state == hr.State.HANDED_BACK else "closed", now)
+    entry.ended_because = "handed back to the assistant" if state == rules.State.HANDED_BACK else "closed by the agent"
+    audit(session, entry, actor(agent), "handed_back" if state == rules.State.HANDED_BACK else "closed", now)
     session.commit()
 
 
@@ -342,10 +424,10 @@ def file_for_customer(session: Session, rasa: RasaConversations, entry: QueueEnt
                       catalogue: Catalogue) -> Filed:
     """File a privacy request for the customer of a conversation the agent holds, if it is verified
     (still, now): the ledger records the agent as the one who filed it, and the customer is told."""
-    hr.act_on(hr.State(entry.state), entry.claimed_by, agent.id)
+    rules.act_on(rules.State(entry.state), entry.claimed_by, agent.id)
     binding = session.scalar(select(ConversationIdentity).where(ConversationIdentity.conversation_id == entry.conversation_id))
     if binding is None or binding.expires_at <= now:
-        raise hr.Refused("the customer is not verified in this chat: ask them to verify (website login or e-mail code) first")
+        raise rules.Refused("the customer is not verified in this chat: ask them to verify (website login or e-mail code) first")
     if entry.language in ("nl", "en"):  # the customer hears the outcome in the chat's language
         details = {"language": entry.language, **(details or {})}
     filed = file_request(session, binding.customer_id, type, categories, details, client_request_id, now, channel=entry.channel,
@@ -386,21 +468,21 @@ class Upkeep:
 
     def run_once(self, now: dt.datetime) -> None:
         with self.sessions() as session:
-            for entry in list(session.scalars(select(QueueEntry).where(QueueEntry.state.in_(hr.OPEN_STATES)))):
+            for entry in list(session.scalars(select(QueueEntry).where(QueueEntry.state.in_(rules.OPEN_STATES)))):
                 self._follow(session, entry, now)
 
     def _follow(self, session: Session, entry: QueueEntry, now: dt.datetime) -> None:
-        if hr.claim_lapsed(hr.State(entry.state), entry.agent_seen_at, now, self.config.claim_timeout):
+        if rules.claim_lapsed(rules.State(entry.state), entry.agent_seen_at, now, self.config.claim_timeout):
             audit(session, entry, "back office", "returned_to_queue", now, agent=entry.claimed_by_name)
-            entry.state, entry.claimed_by, entry.claimed_by_name, entry.claimed_at = hr.State.WAITING.value, None, None, None
+            entry.state, entry.claimed_by, entry.claimed_by_name, entry.claimed_at = rules.State.WAITING.value, None, None, None
             session.commit()
-        if hr.left_for_good(hr.State(entry.state), entry.customer_away_at, now, hr.AWAY_GRACE):
+        if rules.left_for_good(rules.State(entry.state), entry.customer_away_at, now, rules.AWAY_GRACE):
             try:
                 self.rasa.say(entry.conversation_id, entry.channel, sentences.STOPPED_WAITING[entry.language], resume=True)
             except RasaUnavailable as exc:
                 log.error("the customer of %s left, but the bot could not be resumed yet: %s", entry.id, exc)
                 return
-            self._ends(session, entry, hr.State.LEFT, "the customer closed the chat", now)
+            self._ends(session, entry, rules.State.LEFT, "the customer closed the chat", now)
             return
         try:
             events = self.store.events_after(entry.conversation_id, entry.last_event_id)
@@ -415,22 +497,117 @@ class Upkeep:
                 entry.handover_stored = type_name == "pause"
                 continue
             if type_name in ("restart", "session_started"):
-                self._ends(session, entry, hr.State.LEFT, "the customer restarted the chat" if type_name == "restart"
+                self._ends(session, entry, rules.State.LEFT, "the customer restarted the chat" if type_name == "restart"
                            else "the customer's chat session ended", now)
                 return
-            if type_name == "user" and _intent(data) == CANCEL_INTENT and entry.state == hr.State.WAITING.value:
+            if type_name == "user" and _intent(data) == CANCEL_INTENT and entry.state == rules.State.WAITING.value:
                 try:
                     self.rasa.say(entry.conversation_id, entry.channel, sentences.STOPPED_WAITING[entry.language], resume=True)
                 except RasaUnavailable as exc:  # the entry stays as it was: the next pass tries again
                     log.error("the customer of %s stopped waiting, but the bot could not be resumed yet: %s", entry.id, exc)
                     session.rollback()
                     return
-                self._ends(session, entry, hr.State.CANCELLED, "the customer stopped waiting", now)
+                self._ends(session, entry, rules.State.CANCELLED, "the customer stopped waiting", now)
                 return
         session.commit()
 
     @staticmethod
-    def _ends(session: Session, entry: QueueEntry, state: hr.State, because: str, now: dt.datetime) -> None:
+    def _ends(session: Session, entry: QueueEntry, state: rules.State, because: str, now: dt.datetime) -> None:
         entry.state, entry.ended_at, entry.ended_because = state.value, now, because
         audit(session, entry, "customer", state.value, now)
         session.commit()
+
+
+# --- the process's parts --------------------------------------------------------------------------
+
+@dataclass
+class Handoff:
+    """The handoff's parts of one process (on `app.state.handoff`)."""
+
+    config: DeskConfig
+    store: TrackerStore
+    rasa: RasaConversations
+    upkeep: Upkeep
+    streams: dict[int, int] = field(default_factory=dict)  # open live streams per staff member
+    streams_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def start(cls, settings: Settings, sessions: sessionmaker, clock: Clock) -> Handoff:
+        config = DeskConfig.from_settings(settings, clock().date())
+        store = TrackerStore(settings.tracker_url)
+        rasa = RasaConversations(settings.rasa_url, settings.rasa_api_token)
+        return cls(config, store, rasa, Upkeep(sessions, store, rasa, config))
+
+    def run_upkeep(self, clock: Clock) -> threading.Thread:
+        thread = threading.Thread(target=self.upkeep.run_forever, args=(clock,), daemon=True, name="handoff-upkeep")
+        thread.start()
+        return thread
+
+    def close(self) -> None:
+        self.upkeep.stop.set()
+        self.rasa.close()
+        self.store.close()
+
+    def open_stream(self, staff_id: int, most: int) -> bool:
+        """Count one more live stream of this member of staff, unless they have `most` open already."""
+        with self.streams_lock:
+            if self.streams.get(staff_id, 0) >= most:
+                return False
+            self.streams[staff_id] = self.streams.get(staff_id, 0) + 1
+            return True
+
+    def close_stream(self, staff_id: int) -> None:
+        with self.streams_lock:
+            self.streams[staff_id] = max(0, self.streams.get(staff_id, 1) - 1)
+
+
+# --- the console's reads ---------------------------------------------------------------------------
+
+def readable_entry(session: Session, entry_id: str, staff: Staff) -> QueueEntry | None:
+    """The queue entry, if this member of staff may read it (`may_read`)."""
+    entry = session.get(QueueEntry, entry_id[:40])
+    return entry if entry is not None and may_read(entry, staff) else None
+
+
+def colleague(session: Session, staff_id: int) -> Staff | None:
+    """An active member of staff to transfer a conversation to."""
+    member = session.get(StaffMember, staff_id)
+    return member.as_staff() if member is not None and member.active else None
+
+
+def colleagues(session: Session, config: DeskConfig, staff: Staff, now: dt.datetime) -> list[dict]:
+    """Whom a conversation can be transferred to: the other active members of staff, the available ones first."""
+    available = available_agents(session, config, now)
+    others = session.scalars(select(StaffMember).where(StaffMember.active.is_(True), StaffMember.id != staff.id)
+                             .order_by(StaffMember.first_name))
+    found = [{"id": m.id, "first_name": m.first_name, "full_name": m.full_name, "role": m.role, "available": m.id in available}
+             for m in others]
+    return sorted(found, key=lambda c: not c["available"])
+
+
+def suggestions(version: KnowledgeVersion, language: str) -> dict:
+    """What the agent may insert into a reply, in the customer's language: canned replies, and the
+    current knowledge-base version's answer per topic and per right (named with its version)."""
+    answers = [{"title": topic.replace("_", " "), "text": getattr(text, language)} for topic, text in version.topics.topics.items()]
+    answers += [{"title": f"right: {right.replace('_', ' ')}", "text": getattr(text, language)}
+                for right, text in version.topics.rights.items()]
+    canned = [{"title": title, "text": text} for title, text in sentences.CANNED_REPLIES[language].items()]
+    return {"language": language, "knowledge_version": version.version.id, "canned": canned, "knowledge": answers}
+
+
+def snapshot(sessions: sessionmaker, store: TrackerStore, staff: Staff, session_token: str, watched: str | None,
+             now: dt.datetime) -> list[tuple[str, str]] | None:
+    """What a live console shows now: the queue, and the `watched` conversation (or that it is gone);
+    None once the session that opened the stream has ended. Asking counts as the agent being `seen`."""
+    with sessions() as session:
+        if not still_signed_in(session, session_token, now):
+            return None
+        seen(session, staff, now)
+        found = [("queue", json.dumps({"queue": queue(session, now, staff)}))]
+        if watched:
+            entry = session.get(QueueEntry, watched)
+            if entry is not None and may_read(entry, staff):
+                found.append(("conversation", json.dumps(conversation(session, store, entry, now, staff))))
+            else:
+                found.append(("gone", json.dumps({"id": watched})))
+        return found
