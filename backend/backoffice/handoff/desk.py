@@ -37,9 +37,9 @@ from .. import sentences
 from ..catalogue import Catalogue
 from ..identity.tables import ConversationIdentity
 from ..my_data.transcripts import TrackerStore, TranscriptsUnavailable
-from ..requests.filing import Filed, file_request
-from ..requests.receipts import long_date
-from ..requests.schemas import OPEN as OPEN_REQUESTS
+from ..requests.rules import OPEN as OPEN_REQUESTS
+from ..requests.service.filing import Filed, file_request
+from ..requests.service.receipts import long_date
 from ..requests.tables import Request
 from ..settings import Settings
 from ..staff.rules import Staff

@@ -10,12 +10,11 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from backoffice import catalogue, sentences
+from backoffice import catalogue, sentences, worker
 from backoffice.app import create_app
 from backoffice.identity import mail
 from backoffice.identity import rules as idn
 from backoffice.identity.code_notices import CodeNotices
-from backoffice.requests import worker
 from backoffice.shared.company_systems import CompanySystems
 from backoffice.shared.database import open_database
 

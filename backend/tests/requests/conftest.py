@@ -18,8 +18,8 @@ from sqlalchemy import create_engine
 
 from backoffice.knowledge.rules import KnowledgeBase, KnowledgeVersion
 from backoffice.my_data.transcripts import TOMBSTONES
-from backoffice.requests.worker import Worker, WorkerConfig
 from backoffice.shared.database import open_database
+from backoffice.worker import Worker, WorkerConfig
 
 from ..conftest import (  # noqa: F401 (re-exported)
     KNOWLEDGE,
