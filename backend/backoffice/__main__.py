@@ -78,7 +78,7 @@ def main() -> int:
         return add_from_command_line(settings, args.email, args.first_name, args.full_name, args.role)
 
     if args.command == "worker":
-        from .requests.worker import main as run_worker
+        from .worker import main as run_worker
 
         options = {k: v for k, v in vars(args).items() if k not in ("command", "once", "worker_id")}
         return run_worker(settings, once=args.once, worker_id=args.worker_id, **options)

@@ -27,9 +27,8 @@ from .knowledge.service import CatalogueProblems
 from .my_data import routes as my_data
 from .my_data.service import DataSources
 from .objections import routes as objections
-from .requests import privacy_team
 from .requests import routes as requests
-from .requests.receipts import RequestReceipts
+from .requests.service.receipts import RequestReceipts
 from .settings import Settings
 from .shared.company_systems import CompanySystems
 from .shared.database import open_database
@@ -98,7 +97,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utcnow) -> FastA
         # ASCII-escaped: a lone surrogate ("\ud800") in the input is valid JSON but no UTF-8.
         return Response(json.dumps({"detail": validation_problems(exc)}), status_code=422, media_type="application/json")
 
-    for router in (knowledge.router, requests.router, privacy_team.router, identity.router, my_data.router, staff.router,
+    for router in (knowledge.router, requests.router, requests.privacy_router, identity.router, my_data.router, staff.router,
                    demo.website, handoff.router, objections.router):
         app.include_router(router)
     if settings.demo_mode:

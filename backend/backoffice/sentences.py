@@ -104,7 +104,7 @@ AGENT_CLOSED = {"nl": "{name} heeft het gesprek afgesloten. Je praat weer met de
 AGENT_FILED = {"nl": "{name} heeft je verzoek {request} ingediend. We handelen het uiterlijk {due} af.",
                "en": "{name} has filed your request {request}. We complete it by {due}."}
 
-# --- the e-mail receipt of a filed request (requests/receipts.py), in the customer's language ---
+# --- the e-mail receipt of a filed request (requests/service/receipts.py), in the customer's language ---
 
 MONTH_NAMES = {
     "nl": ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november", "december"),

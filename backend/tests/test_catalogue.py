@@ -16,7 +16,7 @@ from backoffice.knowledge.service import mismatches
 from backoffice.shared.company_systems import CompanySystems
 
 from .conftest import KNOWLEDGE, SYSTEMS_TOKEN, company_systems, eventually, fresh_secret, systems_at
-from .ledger.test_ledger_api import SERVICE, settings_for
+from .requests.test_ledger_api import SERVICE, settings_for
 from .staff.conftest import sign_in
 
 CATALOGUE = catalogue.load()

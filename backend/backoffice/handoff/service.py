@@ -41,9 +41,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from .. import sentences
 from ..catalogue import Catalogue
 from ..identity.tables import ConversationIdentity
-from ..requests.filing import Filed, file_request
-from ..requests.receipts import long_date
-from ..requests.schemas import OPEN as OPEN_REQUESTS
+from ..requests.rules import OPEN as OPEN_REQUESTS
+from ..requests.service.filing import Filed, file_request
+from ..requests.service.receipts import long_date
 from ..requests.tables import Request
 from ..settings import Settings
 from ..shared.tracker_store import TrackerStore, TranscriptsUnavailable

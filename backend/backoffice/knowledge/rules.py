@@ -155,6 +155,15 @@ class Purpose(Strict):
     opt_out: Text | None = None
 
 
+# The legal bases an objection under Art. 21(1) applies to (Art. 6(1)(e) public task, (f) legitimate interest).
+OBJECTABLE_BASES = frozenset({"legitimate_interest", "public_task"})
+
+
+def objectable_purposes(purposes: Iterable[Purpose]) -> dict[str, tuple[str, ...]]:
+    """The purposes a customer can object to under Art. 21(1), each with the categories it uses."""
+    return {p.id: tuple(p.categories) for p in purposes if p.legal_basis in OBJECTABLE_BASES}
+
+
 TOPIC_TEXTS = (
     "security",
     "children_and_specific_audiences",

@@ -13,14 +13,14 @@ from fastapi import Request as HttpRequest
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import Field
 
-from ..requests import rules as rr
-from ..requests.privacy_team import actor, full_view
-from ..requests.routes import load
+from ..knowledge.rules import objectable_purposes
+from ..requests.rules import RequestRuleError, local_date
+from ..requests.service.privacy_team import actor, full_view
+from ..requests.service.views import RequestNotFound, load
 from ..shared.dependencies import CatalogueDep, ClockDep, KnowledgeDep, SessionDep
 from ..shared.inputs import Incoming
 from ..shared.responses import PRIVATE
 from ..staff.routes import AgentOrOfficer, PrivacyOfficer
-from . import rules
 from .service import OutcomeNotices, decide
 
 MAX_REASON = 2000
@@ -43,13 +43,16 @@ def notices_of(request: HttpRequest) -> OutcomeNotices:
 def _decide(http: HttpRequest, request_id: str, upheld: bool, reason: str | None, officer_actor: str, session: SessionDep,
             kb: KnowledgeDep, catalogue: CatalogueDep, clock: ClockDep, background: BackgroundTasks) -> dict:
     now = clock()
-    request = load(session, request_id, lock=True)
+    try:
+        request = load(session, request_id, lock=True)
+    except RequestNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
     try:
         decide(session, request, upheld, reason, officer_actor, now, kb, catalogue)
-    except rr.RequestRuleError as exc:  # not an objection, decided already, a refusal without a reason
+    except RequestRuleError as exc:  # not an objection, decided already, a refusal without a reason
         session.rollback()
         raise HTTPException(409, str(exc)) from None
-    view = full_view(session, request, rr.local_date(now))
+    view = full_view(session, request, local_date(now))
     session.commit()  # no read stays open while the e-mail is sent (on SQLite it would hold the writers back)
     background.add_task(notices_of(http).tell, request.id)
     return view
@@ -88,6 +91,6 @@ async def decide_objection_form(http: HttpRequest, request_id: str, officer: Pri
 def objectable(_staff: AgentOrOfficer, kb: KnowledgeDep, clock: ClockDep) -> JSONResponse:
     """The processings on legitimate interest a customer can object to (Art. 21(1)), with their names, for the console's form."""
     version = kb.current_at(clock())
-    allowed = rules.objectable_purposes(version.purposes)
+    allowed = objectable_purposes(version.purposes)
     return JSONResponse({"purposes": [{"id": p.id, "name": p.name.model_dump(), "categories": list(allowed[p.id])}
                                       for p in version.purposes if p.id in allowed]})

@@ -1,52 +1,36 @@
 """Objections to a processing on legitimate interest (GDPR Art. 21(1)), as the law has them.
 
 An objection names one processing (a purpose in the register). It is not absolute, unlike an
-objection to direct marketing (Art. 21(2)-(3), `rules.takes_effect_immediately`): a person on the
+objection to direct marketing (Art. 21(2)-(3), `requests.rules.takes_effect_immediately`): a person on the
 privacy team weighs it. Upheld, the systems that carry that purpose are told to stop it, for that
 customer and that purpose only; refused, with the compelling grounds as the reason. Either way the
 customer is told, in their language, with the right to complain to the Autoriteit Persoonsgegevens.
 Never a blanket restriction (that is Art. 18, another right).
 
-Pure: no web, database or network code. The ledger's rules (`requests.rules`) move the request.
+Pure: no web, database or network code. The ledger's rules (`requests.rules`) move the request; which
+processings a customer can object to is the register's (`knowledge.rules.objectable_purposes`).
 """
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from ..requests import rules as rr
+from ..requests.rules import AuditEntry, RequestRuleError, RightsRequest, SystemTask, transition
+from ..vocabulary import RequestType, Status
 
-# The legal bases an objection under Art. 21(1) applies to (Art. 6(1)(e) public task, (f) legitimate interest).
-OBJECTABLE_BASES = frozenset({"legitimate_interest", "public_task"})
 STOP = "stop_processing"  # the operation a system carries out for an upheld objection
 UPHELD, REFUSED = "upheld", "refused"
 
 
-class PurposeLike(Protocol):
-    """A purpose of the register (`knowledge.rules.Purpose`), as far as these rules read it."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def legal_basis(self) -> str: ...
-    @property
-    def categories(self) -> list[str]: ...
-
-
-class DecisionRefused(rr.RequestRuleError):
+class DecisionRefused(RequestRuleError):
     """A decision the rules do not allow: not an objection, already decided, or nothing to stop."""
 
 
-def objectable_purposes(purposes: Iterable[PurposeLike]) -> dict[str, tuple[str, ...]]:
-    """The purposes a customer can object to under Art. 21(1), each with the categories it uses."""
-    return {p.id: tuple(p.categories) for p in purposes if p.legal_basis in OBJECTABLE_BASES}
-
-
-def awaiting_decision(request: rr.RightsRequest) -> bool:
+def awaiting_decision(request: RightsRequest) -> bool:
     """An objection the privacy team has not decided yet: filed and verified, nothing sent to a system."""
-    return request.type is rr.RequestType.OBJECTION and request.status is rr.Status.VERIFIED
+    return request.type is RequestType.OBJECTION and request.status is Status.VERIFIED
 
 
 @dataclass(frozen=True)
@@ -54,7 +38,7 @@ class StopPlan:
     """What an upheld objection asks: a task per system that carries the purpose (`stop_processing`), and
     the systems that hold its data but cannot be asked, which the privacy team tells by hand."""
 
-    tasks: tuple[rr.SystemTask, ...]
+    tasks: tuple[SystemTask, ...]
     by_hand: tuple[str, ...]
 
 
@@ -70,27 +54,27 @@ def stop_plan(request_id: str, purpose_categories: Iterable[str], routed: Mappin
         if not share:
             continue
         if system in able:
-            tasks.append(rr.SystemTask.for_request(request_id, system, share))
+            tasks.append(SystemTask.for_request(request_id, system, share))
         else:
             by_hand.append(system)
     return StopPlan(tuple(tasks), tuple(by_hand))
 
 
-def decide(request: rr.RightsRequest, upheld: bool, reason: str | None, actor: str, now: dt.datetime,
-           plan: StopPlan | None = None) -> tuple[rr.RightsRequest, rr.AuditEntry]:
+def decide(request: RightsRequest, upheld: bool, reason: str | None, actor: str, now: dt.datetime,
+           plan: StopPlan | None = None) -> tuple[RightsRequest, AuditEntry]:
     """The privacy team's decision. Upheld: the request moves on to the systems (in_progress) with the
     stop tasks of `plan`; refused: denied, and the reason (the compelling grounds) is what the customer is told."""
-    if request.type is not rr.RequestType.OBJECTION:
+    if request.type is not RequestType.OBJECTION:
         raise DecisionRefused(f"request {request.id} is a {request.type.value} request; only an objection (Art. 21(1)) is weighed")
     if not awaiting_decision(request):
         raise DecisionRefused(f"request {request.id} is {request.status.value}: it was decided already")
     if not upheld:
-        return rr.transition(request, rr.Status.DENIED, actor, reason, now=now)
+        return transition(request, Status.DENIED, actor, reason, now=now)
     if plan is None or not plan.tasks:
         raise DecisionRefused(f"request {request.id}: no connected system carries this processing; stop it by hand and note it")
     systems = ", ".join(t.system for t in plan.tasks)
     note = f"objection upheld; {systems} told to stop this processing" + (f": {reason.strip()}" if reason and reason.strip() else "")
-    return rr.transition(request, rr.Status.IN_PROGRESS, actor, note, now=now)
+    return transition(request, Status.IN_PROGRESS, actor, note, now=now)
 
 
 def outcome(decision: str, language: str, purpose: str, reason: str | None, request_id: str,

@@ -22,11 +22,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..catalogue import Catalogue
 from ..identity.service import SmtpConfig, addresses_on_file, plain_message, send
-from ..knowledge.rules import KnowledgeBase, KnowledgeVersion
-from ..requests import rules as rr
+from ..knowledge.rules import KnowledgeBase, KnowledgeVersion, objectable_purposes
+from ..requests.rules import AuditEntry
 from ..requests.tables import Request, SystemTask, append_audit
 from ..sentences import OBJECTION_OUTCOME, OBJECTION_OUTCOME_SUBJECT
 from ..shared.company_systems import CompanySystems
+from ..vocabulary import RequestType, Status
 from . import rules
 
 log = logging.getLogger(__name__)
@@ -41,11 +42,11 @@ def _knowledge(kb: KnowledgeBase, request: Request, now: dt.datetime) -> Knowled
 def decide(session: Session, request: Request, upheld: bool, reason: str | None, actor: str, now: dt.datetime,
            kb: KnowledgeBase, catalogue: Catalogue) -> Request:
     """Record the privacy team's decision (the request row locked by the caller); committed.
-    `rules.DecisionRefused` or `rr.InvalidTransition` (a refusal without a reason) when it cannot be made."""
+    `rules.DecisionRefused` or `requests.rules.InvalidTransition` (a refusal without a reason) when it cannot be made."""
     purpose = str((request.details or {}).get("purpose") or "")
     plan = None
     if upheld:
-        uses = rules.objectable_purposes(_knowledge(kb, request, now).purposes).get(purpose, ())
+        uses = objectable_purposes(_knowledge(kb, request, now).purposes).get(purpose, ())
         plan = rules.stop_plan(request.id, uses, catalogue.route(uses), catalogue.able_to(rules.STOP))
     moved, entry = rules.decide(request.to_domain(), upheld, reason, actor, now, plan)
     request.status, request.denial_reason = moved.status.value, moved.denial_reason
@@ -75,7 +76,7 @@ class OutcomeNotices:
 
     @staticmethod
     def _due() -> list:
-        return [Request.type == rr.RequestType.OBJECTION.value, Request.decision.is_not(None), Request.outcome_told_at.is_(None)]
+        return [Request.type == RequestType.OBJECTION.value, Request.decision.is_not(None), Request.outcome_told_at.is_(None)]
 
     def tell(self, request_id: str, now: dt.datetime | None = None) -> bool:
         """Send the decision e-mail if it is due and nobody sent it yet; True if it went out now."""
@@ -97,9 +98,9 @@ class OutcomeNotices:
                 session.execute(update(Request).where(Request.id == request_id).values(outcome_told_at=None))
                 session.commit()
                 return False
-            append_audit(session, rr.AuditEntry(
-                request_id=request.id, actor="system:notices", action="customer_told", from_status=rr.Status(request.status),
-                to_status=rr.Status(request.status), reason=f"the customer was e-mailed the decision ({request.decision})", at=now))
+            append_audit(session, AuditEntry(
+                request_id=request.id, actor="system:notices", action="customer_told", from_status=Status(request.status),
+                to_status=Status(request.status), reason=f"the customer was e-mailed the decision ({request.decision})", at=now))
             session.commit()
         log.info("customer %s told of the decision on %s", request.customer_id, request_id)
         return True

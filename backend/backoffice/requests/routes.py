@@ -1,60 +1,82 @@
-"""HTTP layer of the privacy request ledger, for the assistant (service token).
+"""HTTP layer of the privacy request ledger.
 
-Filing and reading requests by customer id, and, in a conversation, the draft the customer is shown
-and "yes" that files it: those need the conversation verified where the message comes from
-(`identity.presence`), else `403 not_verified`. The rules are in `filing` and `drafts`.
+For the assistant (service token, `router`): filing and reading requests by customer id, and, in a
+conversation, the draft the customer is shown and "yes" that files it: those need the conversation
+verified where the message comes from (`identity.presence`), else `403 not_verified`. The rules are
+in `service.filing` and `service.drafts`.
+
+For the privacy team (`privacy_router`): every request with its deadline, one request with its tasks
+and audit trail, extending a deadline and retrying a failed task; for privacy officers signed in to
+the staff console (`staff.routes.PrivacyOfficer`; a change also needs the session's CSRF token).
 """
 from __future__ import annotations
 
-import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi import Request as HttpRequest
-from fastapi.responses import JSONResponse
-from sqlalchemy import select
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import Field, field_validator
 from sqlalchemy.orm import Session
 
 from .. import vocabulary
 from ..identity.routes import not_verified, presence
 from ..identity.service import Presence, verified_binding
 from ..shared.dependencies import CatalogueDep, ClockDep, KnowledgeDep, SessionDep
+from ..shared.inputs import Incoming
 from ..shared.responses import PRIVATE
 from ..shared.service_auth import require_service
-from . import rules as rr
-from .drafts import DraftRefused, draft_view, file_draft, make_draft
-from .filing import FilingConflict, FilingError, file_request
-from .receipts import RequestReceipts
-from .schemas import DraftIn, FileIn, request_view
-from .tables import Request, SystemTask
-
-CUSTOMER_REQUESTS_SHOWN = 100
+from ..staff.pages import console_response
+from ..staff.routes import PrivacyOfficer
+from ..vocabulary import RequestType
+from .pages import render_overview, render_request
+from .rules import ExtensionRefused, RetryRefused, local_date
+from .service.drafts import DraftRefused, draft_view, file_draft, make_draft
+from .service.filing import FilingConflict, FilingError, file_request
+from .service.privacy_team import Listing, TaskNotFound, actor, extend_deadline, full_view, overview, retry_failed_task
+from .service.receipts import RequestReceipts
+from .service.views import RequestNotFound, load, request_view, requests_of, tasks_of
+from .tables import Request
 
 router = APIRouter(tags=["requests"], dependencies=[Depends(require_service)])
+privacy_router = APIRouter(tags=["privacy team"])
 
 
-def load(session: Session, request_id: str, lock: bool = False) -> Request:
-    query = select(Request).where(Request.id == request_id)
-    request = session.scalar(query.with_for_update() if lock else query)
-    if request is None:
-        raise HTTPException(404, f"no request '{request_id[:60]}'")
-    return request
+class FileIn(Incoming):
+    customer_id: str = Field(min_length=1, max_length=32, description="the verified customer's id (never from what the customer typed)")
+    type: RequestType
+    categories: list[str] | None = Field(None, max_length=30, description="data categories; none for all that apply")
+    details: dict[str, Any] = Field(default_factory=dict, max_length=10,
+                                    description="field/value (correction), purposes (consents), note, language")
+    client_request_id: str = Field(min_length=1, max_length=200, description="the same id for a retry of the same filing")
+    channel: str | None = Field(None, max_length=40)
+    conversation_id: str | None = Field(None, max_length=200)
 
 
-def tasks_of(session: Session, ids: list[str]) -> dict[str, list[SystemTask]]:
-    found: dict[str, list[SystemTask]] = {i: [] for i in ids}
-    for task in session.scalars(select(SystemTask).where(SystemTask.request_id.in_(ids)).order_by(SystemTask.id)):
-        found[task.request_id].append(task)
-    return found
+class DraftIn(Incoming):
+    type: RequestType
+    categories: list[str] | None = Field(None, max_length=30, description="data categories; none for all that apply")
+    details: dict[str, Any] = Field(default_factory=dict, max_length=10, description="as for a filing")
+    knowledge_version: str | None = Field(None, max_length=50, description="the knowledge version the summary came from")
 
 
-def requests_of(session: Session, customer_id: str, today: dt.date) -> dict:
-    rows = list(session.scalars(
-        select(Request).where(Request.customer_id == customer_id)
-        .order_by(Request.received_at.desc()).limit(CUSTOMER_REQUESTS_SHOWN)
-    ))
-    tasks = tasks_of(session, [r.id for r in rows])
-    return {"customer_id": customer_id, "requests": [request_view(r, tasks[r.id], today) for r in rows]}
+class ExtendIn(Incoming):
+    reason: str = Field(min_length=1, max_length=2000, description="why more time is needed; the customer is told")
+
+    @field_validator("reason")
+    @classmethod
+    def not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a reason is required")
+        return value.strip()
+
+
+def found(session: Session, request_id: str, lock: bool = False) -> Request:
+    """The request, or 404."""
+    try:
+        return load(session, request_id, lock=lock)
+    except RequestNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
 
 
 def _refused(exc: DraftRefused) -> JSONResponse:
@@ -83,14 +105,14 @@ def post_request(body: FileIn, session: SessionDep, kb: KnowledgeDep, catalogue:
         raise HTTPException(422, str(exc)) from None
     if filed.created:
         receipt.wake()  # the e-mail receipt goes out now, after the request was committed
-    view = request_view(filed.request, filed.tasks, rr.local_date(now))
+    view = request_view(filed.request, filed.tasks, local_date(now))
     return JSONResponse({**view, "created": filed.created}, status_code=201 if filed.created else 200, headers=PRIVATE)
 
 
 @router.get("/api/requests/{request_id}")
 def get_request(request_id: str, session: SessionDep, clock: ClockDep) -> JSONResponse:
-    request = load(session, request_id)
-    view = request_view(request, tasks_of(session, [request.id])[request.id], rr.local_date(clock()))
+    request = found(session, request_id)
+    view = request_view(request, tasks_of(session, [request.id])[request.id], local_date(clock()))
     return JSONResponse(view, headers=PRIVATE)
 
 
@@ -108,7 +130,7 @@ def vocabulary_ids() -> JSONResponse:
 
 @router.get("/api/customers/{customer_id}/requests")
 def customer_requests(customer_id: str, session: SessionDep, clock: ClockDep) -> JSONResponse:
-    return JSONResponse(requests_of(session, customer_id, rr.local_date(clock())), headers=PRIVATE)
+    return JSONResponse(requests_of(session, customer_id, local_date(clock())), headers=PRIVATE)
 
 
 @router.get("/api/conversations/{conversation_id}/requests")
@@ -118,7 +140,7 @@ def conversation_requests(conversation_id: str, session: SessionDep, clock: Cloc
     binding = verified_binding(session, conversation_id, seen, now)
     if binding is None:
         return not_verified()
-    return JSONResponse(requests_of(session, binding.customer_id, rr.local_date(now)), headers=PRIVATE)
+    return JSONResponse(requests_of(session, binding.customer_id, local_date(now)), headers=PRIVATE)
 
 
 @router.post("/api/conversations/{conversation_id}/drafts", status_code=201)
@@ -157,6 +179,56 @@ def file_confirmed_draft(conversation_id: str, draft_id: str, session: SessionDe
         raise HTTPException(422, str(exc)) from None
     if filed.created:
         receipt.wake()
-    view = request_view(filed.request, filed.tasks, rr.local_date(now))
+    view = request_view(filed.request, filed.tasks, local_date(now))
     return JSONResponse({**view, "created": filed.created, "draft": draft_view(draft)},
                         status_code=201 if filed.created else 200, headers=PRIVATE)
+
+
+# --- the privacy team -----------------------------------------------------------------------------
+
+
+@privacy_router.post("/api/requests/{request_id}/extend")
+def extend_request(request_id: str, body: ExtendIn, officer: PrivacyOfficer, session: SessionDep, clock: ClockDep) -> JSONResponse:
+    now = clock()
+    try:
+        request = extend_deadline(session, request_id, body.reason, actor(officer), now)
+    except RequestNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except ExtensionRefused as exc:
+        raise HTTPException(409, str(exc)) from None
+    return JSONResponse(full_view(session, request, local_date(now)), headers=PRIVATE)
+
+
+@privacy_router.post("/api/privacy/requests/{request_id}/tasks/{system}/retry")
+def retry_task(request_id: str, system: str, officer: PrivacyOfficer, session: SessionDep, clock: ClockDep) -> JSONResponse:
+    now = clock()
+    try:
+        request = retry_failed_task(session, request_id, system, actor(officer), now)
+    except (RequestNotFound, TaskNotFound) as exc:
+        raise HTTPException(404, str(exc)) from None
+    except RetryRefused as exc:
+        raise HTTPException(409, str(exc)) from None
+    return JSONResponse(full_view(session, request, local_date(now)), headers=PRIVATE)
+
+
+@privacy_router.get("/api/privacy/requests")
+def privacy_requests(request: HttpRequest, _officer: PrivacyOfficer, session: SessionDep, clock: ClockDep,
+                     status: Listing = "all") -> JSONResponse:
+    return JSONResponse(overview(session, status, local_date(clock()), request.app.state.catalogue_problems.found), headers=PRIVATE)
+
+
+@privacy_router.get("/api/privacy/requests/{request_id}")
+def privacy_request(request_id: str, _officer: PrivacyOfficer, session: SessionDep, clock: ClockDep) -> JSONResponse:
+    return JSONResponse(full_view(session, found(session, request_id), local_date(clock())), headers=PRIVATE)
+
+
+@privacy_router.get("/console/privacy/requests", response_class=HTMLResponse, include_in_schema=False)
+def privacy_page(request: HttpRequest, officer: PrivacyOfficer, session: SessionDep, clock: ClockDep,
+                 status: Listing = Query("all")) -> HTMLResponse:
+    overview_now = overview(session, status, local_date(clock()), request.app.state.catalogue_problems.found)
+    return console_response(render_overview(overview_now, status, officer))
+
+
+@privacy_router.get("/console/privacy/requests/{request_id}", response_class=HTMLResponse, include_in_schema=False)
+def privacy_request_page(request_id: str, officer: PrivacyOfficer, session: SessionDep, clock: ClockDep) -> HTMLResponse:
+    return console_response(render_request(full_view(session, found(session, request_id), local_date(clock())), officer))

@@ -1,4 +1,4 @@
-"""The privacy request ledger's rules: which rights exist, how a request moves, and when it is due.
+"""The privacy request ledger's rules: what each right asks, how a request moves, and when it is due.
 
 This module is the domain core of the ledger. It has no web, database or network imports, so the
 API, the outbox worker, the privacy overview and the tests all share one definition of what a legal
@@ -15,42 +15,11 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 from ..shared.time import local_date
+from ..vocabulary import OPEN_STATES, RequestType, Status
 
 # --- rights -------------------------------------------------------------------------------------
-
-
-class RequestType(str, Enum):
-    """A right the customer uses, with the GDPR article it rests on (`RequestType.ACCESS.article`)."""
-
-    ACCESS = "access"
-    PORTABILITY = "portability"
-    RECTIFICATION = "rectification"
-    ERASURE = "erasure"
-    RESTRICTION = "restriction"
-    OBJECTION = "objection"
-    OBJECTION_DIRECT_MARKETING = "objection_direct_marketing"
-    WITHDRAW_CONSENT = "withdraw_consent"
-    # Stopping one use of data: a withdrawal when that use rests on consent, an objection when it
-    # rests on legitimate interest (the knowledge base says which). Under the CCPA regime it is the
-    # opt-out of sale or sharing.
-    OPT_OUT = "opt_out"
-
-    @property
-    def article(self) -> str:
-        return _ARTICLES[self]
-
-
-_ARTICLES = {
-    RequestType.ACCESS: "Art. 15",
-    RequestType.PORTABILITY: "Art. 20",
-    RequestType.RECTIFICATION: "Art. 16",
-    RequestType.ERASURE: "Art. 17",
-    RequestType.RESTRICTION: "Art. 18",
-    RequestType.OBJECTION: "Art. 21(1)",
-    RequestType.OBJECTION_DIRECT_MARKETING: "Art. 21(2)-(3)",
-    RequestType.WITHDRAW_CONSENT: "Art. 7(3)",
-    RequestType.OPT_OUT: "Art. 7(3) / Art. 21",
-}
+# The rights (`RequestType`) and statuses (`Status`) are named in `vocabulary`, with the ids the
+# assistant words too; what a request of each may do is here.
 
 
 def takes_effect_immediately(request_type: RequestType) -> bool:
@@ -64,29 +33,8 @@ def takes_effect_immediately(request_type: RequestType) -> bool:
 # --- lifecycle ----------------------------------------------------------------------------------
 
 
-class Status(str, Enum):
-    """Where a request is in its life (after Fides and the Data Rights Protocol).
-
-    Being extended is not a status: an extended request is still being worked on, so `extended`
-    is a flag on the request next to its status.
-    """
-
-    RECEIVED = "received"
-    IDENTITY_UNVERIFIED = "identity_unverified"  # we asked the customer to prove who they are
-    VERIFIED = "verified"
-    IN_PROGRESS = "in_progress"  # fanned out to the company's systems
-    FULFILLED = "fulfilled"
-    DENIED = "denied"  # always with a reason the customer is told, and their right to complain
-    CANCELED = "canceled"  # the customer withdrew the request
-    EXPIRED = "expired"  # the customer never proved their identity in time
-
-    @property
-    def is_open(self) -> bool:
-        return self in OPEN_STATES
-
-
-OPEN_STATES = frozenset({Status.RECEIVED, Status.IDENTITY_UNVERIFIED, Status.VERIFIED, Status.IN_PROGRESS})
 CLOSED_STATES = frozenset(Status) - OPEN_STATES
+OPEN = tuple(sorted(s.value for s in OPEN_STATES))  # as stored, for queries and views
 
 # The only moves a request can make. A closed request never reopens: a new question is a new request.
 # `expired` is only for a request that waits on the customer (identity not proven). Once identity
@@ -432,6 +380,9 @@ def is_overdue(request: RightsRequest, today: dt.date) -> bool:
     return request.is_open and _as_date(today) > request.due_on
 
 
+DUE_SOON_DAYS = 7  # the privacy team's views flag a request due within this many days
+
+
 def due_within(request: RightsRequest, today: dt.date, days: int) -> bool:
     """An open request due between today and `days` days from now, both included (not overdue ones)."""
     if days < 0:
@@ -588,3 +539,55 @@ def needs_attention(request: RightsRequest, tasks: Sequence[SystemTask], today: 
         for task in failed_tasks(tasks):
             reasons.append(f"{task.system} failed after {task.attempts} attempts: {task.last_error or 'no error given'}")
     return reasons
+
+
+# --- open requests by due week ------------------------------------------------------------------
+# The privacy overview's picture: open requests by due week and status, so a privacy officer sees
+# at a glance which weeks the deadlines pile up in.
+#
+# Weeks start on Monday. Every week before the current one is one bar ("before" this week: all of it
+# overdue); then every week from this one to the last with a deadline, at most MAX_WEEKS, and the rest
+# as one "later" bar. The counts come from the database (`service.privacy_team.due_counts`).
+
+MAX_WEEKS = 14  # a deadline is at most three months away (one month, extended once by two)
+STATUS_ORDER = tuple(s.value for s in (Status.RECEIVED, Status.IDENTITY_UNVERIFIED, Status.VERIFIED, Status.IN_PROGRESS))
+
+
+def week_start(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def open_by_due_week(counts: Iterable[tuple[str, dt.date, int]], today: dt.date) -> list[dict]:
+    """One entry per bar: `week` ("before", a Monday's date, or "later"), `label` and `short_label`, `overdue` (the
+    whole week is past), the count per status (every open status, 0 included) and the total."""
+    this_week = week_start(today)
+    last_week = this_week + dt.timedelta(weeks=MAX_WEEKS - 1)
+    buckets: dict[str, dict[str, int]] = {}
+    for status, due_on, count in counts:
+        start = week_start(due_on)
+        key = "before" if start < this_week else "later" if start > last_week else start.isoformat()
+        per_status = buckets.setdefault(key, dict.fromkeys(STATUS_ORDER, 0))
+        per_status[status] = per_status.get(status, 0) + count
+    weeks = [k for k in buckets if k not in ("before", "later")]
+    keys = ["before"] if "before" in buckets else []
+    if "later" in buckets or weeks:
+        last = last_week if "later" in buckets else dt.date.fromisoformat(max(weeks))
+        keys += [(this_week + dt.timedelta(weeks=n)).isoformat() for n in range((last - this_week).days // 7 + 1)]
+    keys += ["later"] if "later" in buckets else []
+    return [_bar(key, buckets.get(key, dict.fromkeys(STATUS_ORDER, 0)), this_week, last_week) for key in keys]
+
+
+def _bar(key: str, per_status: dict[str, int], this_week: dt.date, last_week: dt.date) -> dict:
+    if key == "before":
+        label, short, overdue = f"before {_day(this_week)}", "before", True
+    elif key == "later":
+        label, short, overdue = f"after {_day(last_week + dt.timedelta(days=6))}", "later", False
+    else:
+        monday = dt.date.fromisoformat(key)
+        label, short, overdue = f"week of {_day(monday)}", f"{monday.day} {monday:%b}", False
+    return {"week": key, "label": label, "short_label": short, "overdue": overdue, "counts": per_status,
+            "total": sum(per_status.values())}
+
+
+def _day(day: dt.date) -> str:
+    return f"{day.day} {day:%b} {day.year}"

@@ -11,7 +11,7 @@ The rules live in `rules` (pure, no database); this module only stores their res
 - `ConsentState`: the customer's current choice per purpose (newsletter, personalised_offers,
   wifi_counting), changed at once by an objection to direct marketing or a withdrawal.
 - `RequestDraft`: a request as the customer was shown it to confirm, kept here from the moment the
-  summary is shown until it is filed (or expires); "yes" files exactly this row (`drafts`).
+  summary is shown until it is filed (or expires); "yes" files exactly this row (`service.drafts`).
 
 Times are stored in UTC and always come back timezone-aware, on SQLite as on PostgreSQL.
 """
@@ -35,9 +35,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..shared.database import Base, UTCDateTime
-from . import rules as rr
+from ..vocabulary import RequestType, Status
+from . import rules
 
-REGIMES = {rr.GDPR.name: rr.GDPR, rr.CCPA.name: rr.CCPA}
+REGIMES = {rules.GDPR.name: rules.GDPR, rules.CCPA.name: rules.CCPA}
 
 
 class Request(Base):
@@ -48,7 +49,7 @@ class Request(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     customer_id: Mapped[str] = mapped_column(String(64), index=True)
     type: Mapped[str] = mapped_column(String(40))
-    regime: Mapped[str] = mapped_column(String(10), default=rr.GDPR.name)
+    regime: Mapped[str] = mapped_column(String(10), default=rules.GDPR.name)
     status: Mapped[str] = mapped_column(String(30), index=True)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     due_on: Mapped[dt.date] = mapped_column(Date, index=True)
@@ -72,10 +73,10 @@ class Request(Base):
     tasks: Mapped[list[SystemTask]] = relationship(back_populates="request", order_by="SystemTask.id")
     audit: Mapped[list[AuditEntry]] = relationship(order_by="AuditEntry.id", viewonly=True)
 
-    def to_domain(self) -> rr.RightsRequest:
-        return rr.RightsRequest(
-            id=self.id, customer_id=self.customer_id, type=rr.RequestType(self.type),
-            received_on=rr.local_date(self.received_at), regime=REGIMES[self.regime], status=rr.Status(self.status),
+    def to_domain(self) -> rules.RightsRequest:
+        return rules.RightsRequest(
+            id=self.id, customer_id=self.customer_id, type=RequestType(self.type),
+            received_on=rules.local_date(self.received_at), regime=REGIMES[self.regime], status=Status(self.status),
             due_on=self.due_on, original_due_on=self.original_due_on, extended=self.extended,
             extension_reason=self.extension_reason, denial_reason=self.denial_reason,
         )
@@ -96,7 +97,7 @@ class SystemTask(Base):
     categories: Mapped[list] = mapped_column(JSON)
     operation: Mapped[str] = mapped_column(String(20))  # export | erase | restrict | rectify | preferences | stop_processing
     payload: Mapped[dict | None] = mapped_column(JSON)  # the JSON body sent to the system (None for export)
-    state: Mapped[str] = mapped_column(String(20), default=rr.TaskState.PENDING.value)
+    state: Mapped[str] = mapped_column(String(20), default=rules.TaskState.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -109,10 +110,10 @@ class SystemTask(Base):
 
     request: Mapped[Request] = relationship(back_populates="tasks")
 
-    def to_domain(self) -> rr.SystemTask:
-        return rr.SystemTask(
+    def to_domain(self) -> rules.SystemTask:
+        return rules.SystemTask(
             request_id=self.request_id, system=self.system, categories=tuple(self.categories),
-            idempotency_key=self.idempotency_key, state=rr.TaskState(self.state), attempts=self.attempts,
+            idempotency_key=self.idempotency_key, state=rules.TaskState(self.state), attempts=self.attempts,
             next_attempt_at=self.next_attempt_at, last_error=self.last_error,
         )
 
@@ -163,7 +164,7 @@ class RequestDraft(Base):
     filed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
-def append_audit(session: Any, entry: rr.AuditEntry, detail: dict | None = None) -> AuditEntry:
+def append_audit(session: Any, entry: rules.AuditEntry, detail: dict | None = None) -> AuditEntry:
     """Add the domain's audit entry to the session (committed with the change it records)."""
     row = AuditEntry(
         request_id=entry.request_id, at=entry.at, actor=entry.actor, action=entry.action,

@@ -10,11 +10,10 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from backoffice import catalogue, sentences
+from backoffice import catalogue, sentences, worker
 from backoffice.app import create_app
 from backoffice.identity import rules
 from backoffice.identity.service import CodeNotices, SmtpConfig
-from backoffice.requests import worker
 from backoffice.shared.company_systems import CompanySystems
 from backoffice.shared.database import open_database
 

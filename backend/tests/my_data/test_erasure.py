@@ -9,11 +9,11 @@ from sqlalchemy import create_engine, func, select, text
 
 from backoffice.identity.tables import VerificationAttempt
 from backoffice.knowledge.tables import AnswerRecord
-from backoffice.requests.filing import file_request
+from backoffice.requests.service.filing import file_request
 from backoffice.requests.tables import AuditEntry, Request, SystemTask
-from backoffice.requests.worker import Claim, Worker, WorkerConfig
 from backoffice.shared.database import open_database
 from backoffice.shared.tracker_store import TOMBSTONES, TrackerStore, TranscriptsUnavailable
+from backoffice.worker import Claim, Worker, WorkerConfig
 
 from ..conftest import systems_at
 from .conftest import RASA_EVENTS, SERVICE, SYSTEMS_TOKEN, bind, new_conversation

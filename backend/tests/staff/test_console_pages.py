@@ -12,8 +12,8 @@ from sqlalchemy import update
 
 from backoffice.app import create_app
 from backoffice.knowledge.rules import KnowledgeBase
-from backoffice.requests.due_weeks import open_by_due_week
-from backoffice.requests.filing import file_request
+from backoffice.requests.rules import open_by_due_week
+from backoffice.requests.service.filing import file_request
 from backoffice.requests.tables import Request
 from backoffice.staff.pages import console_page
 from backoffice.staff.rules import Staff

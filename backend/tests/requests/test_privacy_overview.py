@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from backoffice.app import create_app
-from backoffice.requests import privacy_team
-from backoffice.requests.filing import file_request
+from backoffice.requests.service import privacy_team
+from backoffice.requests.service.filing import file_request
 from backoffice.requests.tables import Request
 
 from ..staff.conftest import sign_in

@@ -6,7 +6,7 @@
    right needs (which field to correct and its new value; which consents to stop).
 2. A repeated filing (same `client_request_id`, e.g. the assistant retried after a timeout) returns
    the request filed the first time: nothing is filed twice.
-3. The deadline comes from `rights_requests.due_date` (GDPR: one calendar month from receipt).
+3. The deadline comes from `rules.due_date` (GDPR: one calendar month from receipt).
 4. An erasure says which categories must be kept, and why, in the knowledge base's own words
    (`kept_after_erasure`, e.g. invoices for 7 years under Dutch tax law).
 5. The request is written with one task per system that holds affected data (the tasks are the
@@ -38,29 +38,28 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .. import catalogue as systems_catalogue
-from ..catalogue import Catalogue
-from ..knowledge.rules import KnowledgeBase, KnowledgeVersion, unheld
-from ..objections import rules as objection_rules
-from ..vocabulary import ADDRESS_PARTS, CONSENT_IDS, CORRECTABLE_FIELDS, DIRECT_MARKETING
-from . import rules as rr
+from ... import catalogue as systems_catalogue
+from ...catalogue import Catalogue
+from ...knowledge.rules import KnowledgeBase, KnowledgeVersion, objectable_purposes, unheld
+from ...vocabulary import ADDRESS_PARTS, CONSENT_IDS, CORRECTABLE_FIELDS, DIRECT_MARKETING, RequestType, Status
+from .. import rules
+from ..tables import ConsentState, Request, SystemTask, append_audit
 from .receipts import receipt_due
-from .tables import ConsentState, Request, SystemTask, append_audit
 
-# What each right asks of a system (the calls are in worker.py).
-OPERATIONS: dict[rr.RequestType, str] = {
-    rr.RequestType.ACCESS: "export",
-    rr.RequestType.PORTABILITY: "export",
-    rr.RequestType.ERASURE: "erase",
-    rr.RequestType.RESTRICTION: "restrict",
+# What each right asks of a system (the calls are in backoffice/worker.py).
+OPERATIONS: dict[RequestType, str] = {
+    RequestType.ACCESS: "export",
+    RequestType.PORTABILITY: "export",
+    RequestType.ERASURE: "erase",
+    RequestType.RESTRICTION: "restrict",
     # Art. 21(1): once the privacy team upholds it, the systems stop that one processing (objections.rules).
-    rr.RequestType.OBJECTION: "stop_processing",
-    rr.RequestType.RECTIFICATION: "rectify",
-    rr.RequestType.OBJECTION_DIRECT_MARKETING: "preferences",
-    rr.RequestType.WITHDRAW_CONSENT: "preferences",
-    rr.RequestType.OPT_OUT: "preferences",
+    RequestType.OBJECTION: "stop_processing",
+    RequestType.RECTIFICATION: "rectify",
+    RequestType.OBJECTION_DIRECT_MARKETING: "preferences",
+    RequestType.WITHDRAW_CONSENT: "preferences",
+    RequestType.OPT_OUT: "preferences",
 }
-CONSENT_TYPES = frozenset({rr.RequestType.OBJECTION_DIRECT_MARKETING, rr.RequestType.WITHDRAW_CONSENT, rr.RequestType.OPT_OUT})
+CONSENT_TYPES = frozenset({RequestType.OBJECTION_DIRECT_MARKETING, RequestType.WITHDRAW_CONSENT, RequestType.OPT_OUT})
 DETAIL_KEYS = frozenset({"field", "value", "purposes", "purpose", "note", "language"})
 
 CUSTOMER_ID_MAX = 32
@@ -97,7 +96,7 @@ def file_request(
     channel: str | None = None,
     conversation_id: str | None = None,
     knowledge: KnowledgeVersion | None = None,
-    regime: rr.Regime = rr.GDPR,
+    regime: rules.Regime = rules.GDPR,
     catalogue: Catalogue | None = None,
     filed_by: str | None = None,
 ) -> Filed:
@@ -109,10 +108,10 @@ def file_request(
     customer_id = _customer_id(customer_id)
     _check_now(now)
     client_request_id = _client_request_id(client_request_id)
-    knowledge = knowledge or _current_knowledge(rr.local_date(now))
+    knowledge = knowledge or _current_knowledge(rules.local_date(now))
     wanted = _categories(request_type, categories, catalogue)
     details = _details(request_type, details or {}, knowledge)
-    if request_type is rr.RequestType.OBJECTION:
+    if request_type is RequestType.OBJECTION:
         wanted = objected_categories(details["purpose"], knowledge, catalogue)
 
     # 2. a repeated filing returns the request filed first
@@ -121,11 +120,11 @@ def file_request(
         return _repeat(session, existing, customer_id, request_type)
 
     # 3. the deadline
-    received_on = rr.local_date(now)
-    due_on = rr.due_date(received_on, regime, request_type)
+    received_on = rules.local_date(now)
+    due_on = rules.due_date(received_on, regime, request_type)
 
     # 4. what an erasure keeps, and why, from the knowledge base
-    kept = kept_after_erasure(knowledge, wanted) if request_type is rr.RequestType.ERASURE else []
+    kept = kept_after_erasure(knowledge, wanted) if request_type is RequestType.ERASURE else []
     if kept:
         details = {**details, "kept_after_erasure": kept}
     # ... and what no connected system holds, so that the privacy team handles it by hand instead of it
@@ -156,14 +155,14 @@ def file_request(
 
 
 def _write(
-    session: Session, customer_id: str, request_type: rr.RequestType, regime: rr.Regime, wanted: list[str],
+    session: Session, customer_id: str, request_type: RequestType, regime: rules.Regime, wanted: list[str],
     details: dict, client_request_id: str, received_on: dt.date, due_on: dt.date, now: dt.datetime,
     channel: str | None, conversation_id: str | None, knowledge: KnowledgeVersion | None, catalogue: Catalogue,
     filed_by: str | None = None,
 ) -> tuple[Request, list[SystemTask]]:
     """Steps 5 and 6: the request, its tasks (the outbox), consents, and an audit entry per step; not committed."""
     request_id = new_request_id(now)
-    domain = rr.RightsRequest(id=request_id, customer_id=customer_id, type=request_type, received_on=received_on,
+    domain = rules.RightsRequest(id=request_id, customer_id=customer_id, type=request_type, received_on=received_on,
                               regime=regime, due_on=due_on)
     request = Request(
         id=request_id, customer_id=customer_id, type=request_type.value, regime=regime.name,
@@ -174,25 +173,25 @@ def _write(
     )
     session.add(request)
     session.flush()  # the request row first, so the rows that point at it can follow
-    append_audit(session, rr.filed(domain, filed_by or f"customer:{customer_id}", now),
+    append_audit(session, rules.filed(domain, filed_by or f"customer:{customer_id}", now),
                  detail={"categories": list(wanted), "channel": channel, "conversation_id": conversation_id,
                          "knowledge_version": request.knowledge_version, "on_behalf_of": customer_id if filed_by else None})
     append_audit(session, receipt_due(request_id, domain.status, now))  # the outbox of the e-mail receipt (receipts.py)
 
-    domain, entry = rr.transition(domain, rr.Status.VERIFIED, "system:filing",
+    domain, entry = rules.transition(domain, Status.VERIFIED, "system:filing",
                                   f"identity verified before filing ({channel or 'assistant'})", now=now)
     append_audit(session, entry)
     tasks: list[SystemTask] = []
-    if request_type is rr.RequestType.OBJECTION:
+    if request_type is RequestType.OBJECTION:
         # weighed by a person first: no system hears of it until the privacy team upholds it
-        append_audit(session, rr.AuditEntry(
+        append_audit(session, rules.AuditEntry(
             request_id=request_id, actor="system:filing", action="awaiting_decision", from_status=domain.status,
             to_status=domain.status, reason=f"objection to {details['purpose']} awaits the privacy team's decision", at=now,
         ), detail={"purpose": details["purpose"], "note": details.get("note")})
     else:
         tasks = [_task(request_id, system, cats, request_type, details, now) for system, cats in catalogue.route(wanted).items()]
         session.add_all(tasks)
-        domain, entry = rr.transition(domain, rr.Status.IN_PROGRESS, "system:filing",
+        domain, entry = rules.transition(domain, Status.IN_PROGRESS, "system:filing",
                                       f"sent to {', '.join(t.system for t in tasks)}", now=now)
         append_audit(session, entry, detail={"tasks": {t.system: t.categories for t in tasks}})
     request.status = domain.status.value
@@ -212,7 +211,7 @@ def checked_request(type: str, categories: Iterable[str] | None, details: dict |
     request_type = _request_type(type)
     catalogue = catalogue or systems_catalogue.load()
     wanted = _categories(request_type, categories, catalogue)
-    if request_type is rr.RequestType.OBJECTION:
+    if request_type is RequestType.OBJECTION:
         knowledge = knowledge or _current_knowledge(dt.datetime.now(dt.UTC).date())
         clean = _details(request_type, details or {}, knowledge)
         return request_type.value, objected_categories(clean["purpose"], knowledge, catalogue), clean
@@ -221,7 +220,7 @@ def checked_request(type: str, categories: Iterable[str] | None, details: dict |
 
 def objected_categories(purpose: str, knowledge: KnowledgeVersion | None, catalogue: Catalogue) -> list[str]:
     """The categories a processing objected to uses that a connected system holds, in the catalogue's order."""
-    uses = objection_rules.objectable_purposes(knowledge.purposes if knowledge else ()).get(purpose, ())
+    uses = objectable_purposes(knowledge.purposes if knowledge else ()).get(purpose, ())
     return [c for c in catalogue.categories if c in uses]
 
 
@@ -252,11 +251,11 @@ def new_request_id(now: dt.datetime) -> str:
 # --- the steps, in the order file_request uses them ---------------------------------------------
 
 
-def _request_type(value: Any) -> rr.RequestType:
+def _request_type(value: Any) -> RequestType:
     try:
-        return rr.RequestType(value)
+        return RequestType(value)
     except ValueError:
-        rights = ", ".join(t.value for t in rr.RequestType)
+        rights = ", ".join(t.value for t in RequestType)
         raise FilingError(f"'{value}' is not a right we handle; choose one of: {rights}") from None
 
 
@@ -282,11 +281,11 @@ def _client_request_id(value: str | None) -> str:
     return value.strip()
 
 
-def _categories(request_type: rr.RequestType, categories: Iterable[str] | None, catalogue: Catalogue) -> list[str]:
+def _categories(request_type: RequestType, categories: Iterable[str] | None, catalogue: Catalogue) -> list[str]:
     """The categories the request covers, in catalogue order; none given means all that apply."""
     if request_type in CONSENT_TYPES:
         fixed = ["marketing_preferences"]
-    elif request_type is rr.RequestType.RECTIFICATION:
+    elif request_type is RequestType.RECTIFICATION:
         fixed = ["contact_details"]
     else:
         fixed = None
@@ -309,16 +308,16 @@ def _categories(request_type: rr.RequestType, categories: Iterable[str] | None, 
     return [c for c in held if c in given]
 
 
-def _unheld(request_type: rr.RequestType, categories: Iterable[str] | None, knowledge: KnowledgeVersion | None,
+def _unheld(request_type: RequestType, categories: Iterable[str] | None, knowledge: KnowledgeVersion | None,
             catalogue: Catalogue) -> list[str]:
     """The register's categories a request about "everything" covers that no connected system holds."""
-    if categories or request_type in CONSENT_TYPES or request_type in (rr.RequestType.RECTIFICATION, rr.RequestType.OBJECTION) \
+    if categories or request_type in CONSENT_TYPES or request_type in (RequestType.RECTIFICATION, RequestType.OBJECTION) \
             or knowledge is None:
         return []
     return unheld(catalogue, knowledge)
 
 
-def _details(request_type: rr.RequestType, details: Any, knowledge: KnowledgeVersion | None = None) -> dict:
+def _details(request_type: RequestType, details: Any, knowledge: KnowledgeVersion | None = None) -> dict:
     if not isinstance(details, dict):
         raise FilingError("details must be an object")
     unknown = sorted(set(details) - DETAIL_KEYS)
@@ -335,7 +334,7 @@ def _details(request_type: rr.RequestType, details: Any, knowledge: KnowledgeVer
             raise FilingError("language must be 'nl' or 'en'")
         clean["language"] = details["language"]
 
-    if request_type is rr.RequestType.RECTIFICATION:
+    if request_type is RequestType.RECTIFICATION:
         field_name, value = details.get("field"), details.get("value")
         if field_name not in CORRECTABLE_FIELDS:
             raise FilingError(f"say which field to correct: one of {', '.join(CORRECTABLE_FIELDS)}")
@@ -356,9 +355,9 @@ def _details(request_type: rr.RequestType, details: Any, knowledge: KnowledgeVer
 
     if request_type in CONSENT_TYPES:
         purposes = details.get("purposes")
-        allowed = DIRECT_MARKETING if request_type is rr.RequestType.OBJECTION_DIRECT_MARKETING else CONSENT_IDS
+        allowed = DIRECT_MARKETING if request_type is RequestType.OBJECTION_DIRECT_MARKETING else CONSENT_IDS
         if purposes is None:
-            if request_type is rr.RequestType.WITHDRAW_CONSENT:
+            if request_type is RequestType.WITHDRAW_CONSENT:
                 raise FilingError(f"say which consent to withdraw: {', '.join(CONSENT_IDS)}")
             purposes = list(DIRECT_MARKETING)
         if isinstance(purposes, str):
@@ -369,8 +368,8 @@ def _details(request_type: rr.RequestType, details: Any, knowledge: KnowledgeVer
     elif "purposes" in details:
         raise FilingError("purposes belong to an objection to marketing, an opt-out or a withdrawal of consent")
 
-    if request_type is rr.RequestType.OBJECTION:
-        objectable = objection_rules.objectable_purposes(knowledge.purposes if knowledge else ())
+    if request_type is RequestType.OBJECTION:
+        objectable = objectable_purposes(knowledge.purposes if knowledge else ())
         purpose = details.get("purpose")
         if purpose not in objectable:
             raise FilingError(f"say which processing on legitimate interest the objection is to: one of {', '.join(objectable)} "
@@ -385,7 +384,7 @@ def _find(session: Session, client_request_id: str) -> Request | None:
     return session.scalar(select(Request).where(Request.client_request_id == client_request_id))
 
 
-def _repeat(session: Session, existing: Request, customer_id: str, request_type: rr.RequestType) -> Filed:
+def _repeat(session: Session, existing: Request, customer_id: str, request_type: RequestType) -> Filed:
     if existing.customer_id != customer_id or existing.type != request_type.value:
         raise FilingConflict("this client_request_id was already used for a different request")
     tasks = list(session.scalars(select(SystemTask).where(SystemTask.request_id == existing.id).order_by(SystemTask.id)))
@@ -393,7 +392,7 @@ def _repeat(session: Session, existing: Request, customer_id: str, request_type:
                  kept_after_erasure=list((existing.details or {}).get("kept_after_erasure", [])))
 
 
-def _task(request_id: str, system: str, categories: list[str], request_type: rr.RequestType, details: dict, now: dt.datetime) -> SystemTask:
+def _task(request_id: str, system: str, categories: list[str], request_type: RequestType, details: dict, now: dt.datetime) -> SystemTask:
     operation = OPERATIONS[request_type]
     if operation in ("erase", "restrict"):
         payload: dict | None = {"categories": categories}
@@ -404,7 +403,7 @@ def _task(request_id: str, system: str, categories: list[str], request_type: rr.
     else:
         payload = None
     # The domain names the key: the same every time this request reaches this system.
-    domain = rr.SystemTask.for_request(request_id, system, categories)
+    domain = rules.SystemTask.for_request(request_id, system, categories)
     return SystemTask(
         request_id=request_id, system=system, categories=list(categories), operation=operation, payload=payload,
         state=domain.state.value, attempts=0, next_attempt_at=now, idempotency_key=domain.idempotency_key,
@@ -413,7 +412,7 @@ def _task(request_id: str, system: str, categories: list[str], request_type: rr.
 
 
 def _stop_consents(session: Session, customer_id: str, purposes: list[str], request_id: str,
-                   request_type: rr.RequestType, now: dt.datetime) -> None:
+                   request_type: RequestType, now: dt.datetime) -> None:
     changed = {}
     for purpose in purposes:
         row = session.get(ConsentState, (customer_id, purpose))
@@ -423,9 +422,9 @@ def _stop_consents(session: Session, customer_id: str, purposes: list[str], requ
         else:
             row.granted, row.changed_at, row.source = False, now, f"request:{request_id}"
         changed[purpose] = False
-    append_audit(session, rr.AuditEntry(
+    append_audit(session, rules.AuditEntry(
         request_id=request_id, actor=f"customer:{customer_id}", action="consent",
-        from_status=rr.Status.IN_PROGRESS, to_status=rr.Status.IN_PROGRESS,
+        from_status=Status.IN_PROGRESS, to_status=Status.IN_PROGRESS,
         reason=f"{request_type.value} ({request_type.article}) takes effect at once", at=now,
     ), detail={"consents": changed})
 
@@ -440,6 +439,6 @@ def _knowledge_base(root: Path) -> KnowledgeBase:
 
 
 def _current_knowledge(today: dt.date) -> KnowledgeVersion | None:
-    from ..settings import Settings
+    from ...settings import Settings
 
     return _knowledge_base(Settings.from_env().knowledge_dir).current(today)

@@ -8,12 +8,14 @@ import uuid
 import pytest
 
 from backoffice import catalogue
+from backoffice.knowledge.rules import objectable_purposes
 from backoffice.objections import rules
 from backoffice.objections.service import decide
-from backoffice.requests import rules as rr
-from backoffice.requests.filing import FilingError, file_request
+from backoffice.requests.rules import InvalidTransition, RightsRequest, takes_effect_immediately
+from backoffice.requests.service.filing import FilingError, file_request
 from backoffice.requests.tables import Request
 from backoffice.sentences import OBJECTION_OUTCOME
+from backoffice.vocabulary import RequestType, Status
 
 from .conftest import NOW
 
@@ -29,14 +31,14 @@ def cid() -> str:
 
 
 def test_only_purposes_on_legitimate_interest_can_be_objected_to(knowledge):
-    objectable = rules.objectable_purposes(knowledge.purposes)
+    objectable = objectable_purposes(knowledge.purposes)
     assert objectable == {p.id: tuple(p.categories) for p in knowledge.purposes if p.legal_basis == "legitimate_interest"}
     assert set(objectable) == {"customer_service", "fraud_prevention"}
     assert objectable["fraud_prevention"] == FRAUD
     # consent is withdrawn, a contract or a legal duty is not objected to, and direct marketing stays absolute
     assert not {"newsletter", "personalised_offers", "order_fulfilment", "tax_and_accounting"} & set(objectable)
-    assert rr.takes_effect_immediately(rr.RequestType.OBJECTION_DIRECT_MARKETING)
-    assert not rr.takes_effect_immediately(rr.RequestType.OBJECTION)
+    assert takes_effect_immediately(RequestType.OBJECTION_DIRECT_MARKETING)
+    assert not takes_effect_immediately(RequestType.OBJECTION)
 
 
 def test_an_upheld_objection_tells_only_the_systems_that_carry_the_processing():
@@ -51,24 +53,24 @@ def test_an_upheld_objection_tells_only_the_systems_that_carry_the_processing():
     assert plan.by_hand == (catalogue.ASSISTANT,)  # the chat transcripts: the privacy team tells it by hand
 
 
-def objection(status: rr.Status = rr.Status.VERIFIED) -> rr.RightsRequest:
-    return rr.RightsRequest(id="REQ-9", customer_id="C0041", type=rr.RequestType.OBJECTION, received_on=NOW.date(), status=status)
+def objection(status: Status = Status.VERIFIED) -> RightsRequest:
+    return RightsRequest(id="REQ-9", customer_id="C0041", type=RequestType.OBJECTION, received_on=NOW.date(), status=status)
 
 
 def test_the_privacy_team_upholds_or_refuses_with_a_reason_once():
     plan = rules.stop_plan("REQ-9", FRAUD, CATALOGUE.route(FRAUD), CATALOGUE.able_to(rules.STOP))
     upheld, entry = rules.decide(objection(), True, None, "privacy_officer:a@b", NOW, plan)
-    assert upheld.status is rr.Status.IN_PROGRESS and "crm, orders told to stop" in (entry.reason or "")
+    assert upheld.status is Status.IN_PROGRESS and "crm, orders told to stop" in (entry.reason or "")
     refused, entry = rules.decide(objection(), False, "needed to keep payments safe for all customers", "privacy_officer:a@b", NOW)
-    assert refused.status is rr.Status.DENIED and refused.denial_reason == "needed to keep payments safe for all customers"
-    with pytest.raises(rr.InvalidTransition, match="needs a reason"):
+    assert refused.status is Status.DENIED and refused.denial_reason == "needed to keep payments safe for all customers"
+    with pytest.raises(InvalidTransition, match="needs a reason"):
         rules.decide(objection(), False, "  ", "privacy_officer:a@b", NOW)
     with pytest.raises(rules.DecisionRefused, match="decided already"):
-        rules.decide(objection(rr.Status.IN_PROGRESS), True, None, "privacy_officer:a@b", NOW, plan)
+        rules.decide(objection(Status.IN_PROGRESS), True, None, "privacy_officer:a@b", NOW, plan)
     with pytest.raises(rules.DecisionRefused, match="no connected system"):
         rules.decide(objection(), True, None, "privacy_officer:a@b", NOW, rules.StopPlan((), ()))
-    restriction = rr.RightsRequest(id="REQ-8", customer_id="C0041", type=rr.RequestType.RESTRICTION, received_on=NOW.date(),
-                                   status=rr.Status.VERIFIED)
+    restriction = RightsRequest(id="REQ-8", customer_id="C0041", type=RequestType.RESTRICTION, received_on=NOW.date(),
+                                   status=Status.VERIFIED)
     with pytest.raises(rules.DecisionRefused, match="only an objection"):
         rules.decide(restriction, True, None, "privacy_officer:a@b", NOW, plan)
 

@@ -10,10 +10,10 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from backoffice.requests import rules as rr
-from backoffice.requests.filing import file_request
+from backoffice.requests.rules import needs_attention
+from backoffice.requests.service.filing import file_request
 from backoffice.requests.tables import AuditEntry, Request, SystemTask
-from backoffice.requests.worker import parse_retry_after
+from backoffice.worker import parse_retry_after
 
 from .conftest import BACKEND, NOW, SYSTEMS_TOKEN, Process, eventually, free_port
 
@@ -134,7 +134,7 @@ def test_a_task_failing_for_good_is_marked_failed_and_the_request_needs_attentio
     assert (wifi.last_error or "").startswith("503")
     request = request_of(Session, filed.request.id)
     assert request.status == "in_progress"  # not fulfilled, not dropped
-    reasons = rr.needs_attention(request.to_domain(), [t.to_domain() for t in tasks.values()], NOW.date())
+    reasons = needs_attention(request.to_domain(), [t.to_domain() for t in tasks.values()], NOW.date())
     assert reasons == [f"wifi failed after 3 attempts: {wifi.last_error}"]
     failed = [a for a in audit_of(Session, filed.request.id) if a.action == "task_failed"]
     assert len(failed) == 1 and (failed[0].detail or {})["system"] == "wifi"

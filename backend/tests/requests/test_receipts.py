@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from backoffice.app import create_app
-from backoffice.requests.receipts import long_date
+from backoffice.requests.service.receipts import long_date
 from backoffice.requests.tables import AuditEntry
 from backoffice.sentences import RECEIPT_SUBJECT
 

@@ -9,7 +9,7 @@ straight to the action server); a draft cannot: it was checked by the same rules
 customer the conversation is verified as, and it files only
 
 - in the conversation it was made in, for the same customer, while that customer is verified where
-  the message comes from (the caller checks the presence: presence.py);
+  the message comes from (the caller checks the presence: identity's presence check);
 - before it expires (DRAFT_TTL), and only once: filing is idempotent on the draft id (its
   `client_request_id` is `draft-<id>`), so "yes" again after an unsure answer returns the request
   filed the first time, through the usual path (filing.py: one transaction with its outbox).
@@ -24,10 +24,10 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..catalogue import Catalogue
-from ..knowledge.rules import KnowledgeBase
+from ...catalogue import Catalogue
+from ...knowledge.rules import KnowledgeBase
+from ..tables import RequestDraft
 from .filing import Filed, checked_request, file_request
-from .tables import RequestDraft
 
 DRAFT_TTL = dt.timedelta(minutes=30)
 MAX_OPEN_DRAFTS = 20  # unfiled, unexpired drafts one conversation may hold

@@ -1,48 +1,46 @@
-"""What the ledger's HTTP layer reads and answers: the bodies it accepts, and the views of a request,
-its system tasks and its audit trail."""
+"""What the ledger answers: a request, its system tasks and its audit trail as the API and the console
+show them, and the queries that read them."""
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
 
-from pydantic import Field, field_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from ..shared.inputs import Incoming
-from . import rules as rr
-from .tables import AuditEntry, Request, SystemTask
+from ...vocabulary import RequestType, Status
+from ..rules import DUE_SOON_DAYS, OPEN, TaskState, due_within, is_overdue, needs_attention
+from ..tables import AuditEntry, Request, SystemTask
 
-DUE_SOON_DAYS = 7
-OPEN = tuple(sorted(s.value for s in rr.OPEN_STATES))  # as stored, for queries and views
-
-
-class FileIn(Incoming):
-    customer_id: str = Field(min_length=1, max_length=32, description="the verified customer's id (never from what the customer typed)")
-    type: rr.RequestType
-    categories: list[str] | None = Field(None, max_length=30, description="data categories; none for all that apply")
-    details: dict[str, Any] = Field(default_factory=dict, max_length=10,
-                                    description="field/value (correction), purposes (consents), note, language")
-    client_request_id: str = Field(min_length=1, max_length=200, description="the same id for a retry of the same filing")
-    channel: str | None = Field(None, max_length=40)
-    conversation_id: str | None = Field(None, max_length=200)
+CUSTOMER_REQUESTS_SHOWN = 100
 
 
-class DraftIn(Incoming):
-    type: rr.RequestType
-    categories: list[str] | None = Field(None, max_length=30, description="data categories; none for all that apply")
-    details: dict[str, Any] = Field(default_factory=dict, max_length=10, description="as for a filing")
-    knowledge_version: str | None = Field(None, max_length=50, description="the knowledge version the summary came from")
+class RequestNotFound(LookupError):
+    """No request has this id; the message names the id (cut short) for the answer."""
 
 
-class ExtendIn(Incoming):
-    reason: str = Field(min_length=1, max_length=2000, description="why more time is needed; the customer is told")
+def load(session: Session, request_id: str, lock: bool = False) -> Request:
+    query = select(Request).where(Request.id == request_id)
+    request = session.scalar(query.with_for_update() if lock else query)
+    if request is None:
+        raise RequestNotFound(f"no request '{request_id[:60]}'")
+    return request
 
-    @field_validator("reason")
-    @classmethod
-    def not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("a reason is required")
-        return value.strip()
+
+def tasks_of(session: Session, ids: list[str]) -> dict[str, list[SystemTask]]:
+    found: dict[str, list[SystemTask]] = {i: [] for i in ids}
+    for task in session.scalars(select(SystemTask).where(SystemTask.request_id.in_(ids)).order_by(SystemTask.id)):
+        found[task.request_id].append(task)
+    return found
+
+
+def requests_of(session: Session, customer_id: str, today: dt.date) -> dict:
+    rows = list(session.scalars(
+        select(Request).where(Request.customer_id == customer_id)
+        .order_by(Request.received_at.desc()).limit(CUSTOMER_REQUESTS_SHOWN)
+    ))
+    tasks = tasks_of(session, [r.id for r in rows])
+    return {"customer_id": customer_id, "requests": [request_view(r, tasks[r.id], today) for r in rows]}
 
 
 def _iso(value: dt.date | None) -> str | None:
@@ -52,7 +50,7 @@ def _iso(value: dt.date | None) -> str | None:
 def _outcome(task: SystemTask) -> dict | None:
     """What a done task achieved, without the personal data itself (the privacy view has the full answer)."""
     result = task.result or {}
-    if task.state != rr.TaskState.DONE.value:
+    if task.state != TaskState.DONE.value:
         return None
     if task.operation == "export":
         return {"records": {c: len(v) for c, v in (result.get("categories") or {}).items()}}
@@ -98,12 +96,12 @@ def request_view(request: Request, tasks: Iterable[SystemTask], today: dt.date, 
         "extension_reason": request.extension_reason, "denial_reason": request.denial_reason,
         "categories": request.categories, "channel": request.channel, "conversation_id": request.conversation_id,
         "knowledge_version": request.knowledge_version,
-        "overdue": rr.is_overdue(domain, today),
-        f"due_within_{DUE_SOON_DAYS}_days": rr.due_within(domain, today, DUE_SOON_DAYS),
-        "needs_attention": rr.needs_attention(domain, [t.to_domain() for t in tasks], today) + [
+        "overdue": is_overdue(domain, today),
+        f"due_within_{DUE_SOON_DAYS}_days": due_within(domain, today, DUE_SOON_DAYS),
+        "needs_attention": needs_attention(domain, [t.to_domain() for t in tasks], today) + [
             f"{category} is held by no connected system: handle it by hand" for category in unheld(request)] + (
             ["an objection awaiting the privacy team's decision: uphold it or refuse it with a reason"]
-            if domain.type is rr.RequestType.OBJECTION and domain.status is rr.Status.VERIFIED else []) + [
+            if domain.type is RequestType.OBJECTION and domain.status is Status.VERIFIED else []) + [
             f"{system} holds this processing's data but cannot be told to stop it: tell it by hand"
             for system in details.get("stop_by_hand", [])],
         "purpose": details.get("purpose"), "note": details.get("note"),

@@ -1,4 +1,4 @@
-"""Request drafts (drafts.py): "yes" files exactly the draft the summary showed, once, in its own
+"""Request drafts (service/drafts.py): "yes" files exactly the draft the summary showed, once, in its own
 conversation, for its own customer, where the conversation is verified. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from backoffice.app import create_app
 from backoffice.identity import rules as idn
-from backoffice.requests.drafts import DRAFT_TTL, MAX_OPEN_DRAFTS
+from backoffice.requests.service.drafts import DRAFT_TTL, MAX_OPEN_DRAFTS
 from backoffice.requests.tables import Request, RequestDraft
 
 from .test_ledger_api import settings_for

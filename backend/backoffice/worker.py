@@ -13,10 +13,10 @@ One pass (`Worker.run_once`) does, for each task that is due:
    tracker store) are carried out here, in-process (`my_data.service.carry_out`), and are idempotent
    by nature: erasing again finds nothing left to delete.
 3. **record** the outcome in one transaction: done (with the system's answer and an audit entry), or
-   a retry at `rights_requests.next_backoff` (never before the system's `Retry-After`), or failed
-   for good after the last attempt (`rights_requests.record_failure`): failed tasks stay visible,
+   a retry at `requests.rules.next_backoff` (never before the system's `Retry-After`), or failed
+   for good after the last attempt (`requests.rules.record_failure`): failed tasks stay visible,
    they are never dropped. When the last task of a request is done, the request moves to
-   `fulfilled` (`rights_requests.transition`, with its audit entry) in that same transaction.
+   `fulfilled` (`requests.rules.transition`, with its audit entry) in that same transaction.
 
 Run it with `python -m backoffice worker` (loops, polling every WORKER_POLL_SECONDS) or
 `python -m backoffice worker --once` (delivers what is due, then exits). Between passes it also
@@ -41,18 +41,30 @@ import httpx2
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from .. import catalogue
-from ..catalogue import ASSISTANT
-from ..identity.service import NOTICE_SWEEP_SECONDS, CodeNotices, SmtpConfig
-from ..my_data.service import carry_out
-from ..settings import Settings
-from ..shared.company_systems import CompanySystems
-from ..shared.tracker_store import TrackerStore, TranscriptsUnavailable
-from . import rules as rr
-from .tables import Request, SystemTask, append_audit
+from . import catalogue
+from .catalogue import ASSISTANT
+from .identity.service import NOTICE_SWEEP_SECONDS, CodeNotices, SmtpConfig
+from .my_data.service import carry_out
+from .requests.rules import (
+    BACKOFF_BASE,
+    BACKOFF_CAP,
+    MAX_ATTEMPTS,
+    AuditEntry,
+    TaskState,
+    next_backoff,
+    record_done,
+    record_failure,
+    request_fulfilled,
+    transition,
+)
+from .requests.tables import Request, SystemTask, append_audit
+from .settings import Settings
+from .shared.company_systems import CompanySystems
+from .shared.tracker_store import TrackerStore, TranscriptsUnavailable
+from .vocabulary import Status
 
 if TYPE_CHECKING:
-    from ..objections.service import OutcomeNotices
+    from .objections.service import OutcomeNotices
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +85,9 @@ class WorkerConfig:
     catalogue_file: Path = catalogue.DEFAULT_FILE
     timeout: float = 5.0  # seconds per call; well under the assistant's 60 s conversation lock
     lease: float = 30.0  # seconds a claimed task stays ours; longer than a call may take
-    max_attempts: int = rr.MAX_ATTEMPTS
-    backoff_base: float = rr.BACKOFF_BASE.total_seconds()
-    backoff_cap: float = rr.BACKOFF_CAP.total_seconds()
+    max_attempts: int = MAX_ATTEMPTS
+    backoff_base: float = BACKOFF_BASE.total_seconds()
+    backoff_cap: float = BACKOFF_CAP.total_seconds()
     poll_interval: float = 1.0
     tracker_url: str | None = None  # Rasa's tracker store, for the assistant's own tasks
 
@@ -182,7 +194,7 @@ class Worker:
     @staticmethod
     def _due(now: dt.datetime) -> Any:
         return and_(
-            SystemTask.state.in_((rr.TaskState.PENDING.value, rr.TaskState.IN_PROGRESS.value)),
+            SystemTask.state.in_((TaskState.PENDING.value, TaskState.IN_PROGRESS.value)),
             SystemTask.next_attempt_at <= now,
             or_(SystemTask.locked_until.is_(None), SystemTask.locked_until <= now),
         )
@@ -201,7 +213,7 @@ class Worker:
                 taken = s.execute(
                     update(SystemTask)
                     .where(SystemTask.id == task_id, self._due(now))
-                    .values(state=rr.TaskState.IN_PROGRESS.value, locked_by=self.id, locked_until=until)
+                    .values(state=TaskState.IN_PROGRESS.value, locked_by=self.id, locked_until=until)
                     .execution_options(synchronize_session=False)
                 )
                 if taken.rowcount != 1:
@@ -270,7 +282,7 @@ class Worker:
             task = s.get(SystemTask, claim.task_id)
             if request is None or task is None:
                 return "skipped"
-            if task.state in (rr.TaskState.DONE.value, rr.TaskState.FAILED.value):
+            if task.state in (TaskState.DONE.value, TaskState.FAILED.value):
                 return "skipped"
             if delivery.ok:
                 self._done(s, request, task, delivery, now)
@@ -280,19 +292,19 @@ class Worker:
             return self._failed(s, request, task, delivery, now)
 
     def _done(self, s: Session, request: Request, task: SystemTask, delivery: Delivery, now: dt.datetime) -> None:
-        done = rr.record_done(task.to_domain())
+        done = record_done(task.to_domain())
         task.state, task.attempts, task.next_attempt_at, task.last_error = done.state.value, done.attempts, None, None
         task.completed_at, task.result = now, delivery.body
         task.locked_by, task.locked_until = None, None
         request.updated_at = now
-        append_audit(s, rr.AuditEntry(
-            request_id=request.id, actor=ACTOR, action="task_done", from_status=rr.Status(request.status),
-            to_status=rr.Status(request.status), reason=f"{task.system} confirmed {task.operation}", at=now,
+        append_audit(s, AuditEntry(
+            request_id=request.id, actor=ACTOR, action="task_done", from_status=Status(request.status),
+            to_status=Status(request.status), reason=f"{task.system} confirmed {task.operation}", at=now,
         ), detail={"system": task.system, "attempts": task.attempts, "worker": self.id, "replayed": delivery.replayed})
         s.flush()
         tasks = [t.to_domain() for t in s.scalars(select(SystemTask).where(SystemTask.request_id == request.id))]
-        if request.status == rr.Status.IN_PROGRESS.value and rr.request_fulfilled(tasks):
-            moved, entry = rr.transition(request.to_domain(), rr.Status.FULFILLED, ACTOR,
+        if request.status == Status.IN_PROGRESS.value and request_fulfilled(tasks):
+            moved, entry = transition(request.to_domain(), Status.FULFILLED, ACTOR,
                                          f"all {len(tasks)} systems confirmed", now=now, tasks=tasks)
             request.status, request.closed_at = moved.status.value, now
             append_audit(s, entry, detail={"systems": [t.system for t in tasks]})
@@ -301,23 +313,23 @@ class Worker:
         error = delivery.error or "unknown error"
         # A permanent refusal (unknown customer, invalid request) fails at once: retrying cannot help.
         max_attempts = task.attempts + 1 if delivery.permanent else self.config.max_attempts
-        after = rr.record_failure(task.to_domain(), error, now, delivery.retry_after, max_attempts=max_attempts)
+        after = record_failure(task.to_domain(), error, now, delivery.retry_after, max_attempts=max_attempts)
         task.state, task.attempts, task.last_error = after.state.value, after.attempts, error
         task.locked_by, task.locked_until = None, None
         request.updated_at = now
-        if after.state is rr.TaskState.FAILED:
+        if after.state is TaskState.FAILED:
             task.next_attempt_at = None
-            append_audit(s, rr.AuditEntry(
-                request_id=request.id, actor=ACTOR, action="task_failed", from_status=rr.Status(request.status),
-                to_status=rr.Status(request.status), reason=f"{task.system} failed after {task.attempts} attempts: {error}",
+            append_audit(s, AuditEntry(
+                request_id=request.id, actor=ACTOR, action="task_failed", from_status=Status(request.status),
+                to_status=Status(request.status), reason=f"{task.system} failed after {task.attempts} attempts: {error}",
                 at=now,
             ), detail={"system": task.system, "attempts": task.attempts, "status": delivery.status,
                        "permanent": delivery.permanent, "worker": self.id})
             log.warning("task %s (%s for %s) failed for good: %s", task.id, task.system, request.id, error)
             return "failed"
-        # The retry schedule: rights_requests.next_backoff with this worker's base and cap, never
+        # The retry schedule: requests.rules.next_backoff with this worker's base and cap, never
         # earlier than the system's Retry-After.
-        task.next_attempt_at = now + rr.next_backoff(
+        task.next_attempt_at = now + next_backoff(
             after.attempts, delivery.retry_after,
             base=dt.timedelta(seconds=self.config.backoff_base), cap=dt.timedelta(seconds=self.config.backoff_cap),
         )
@@ -375,9 +387,9 @@ def main(settings: Settings, once: bool = False, worker_id: str | None = None, *
     """`python -m backoffice worker`: deliver tasks until SIGTERM/SIGINT (or once with --once)."""
     import signal
 
-    from ..knowledge.rules import KnowledgeBase
-    from ..objections.service import OutcomeNotices
-    from ..shared.database import open_database
+    from .knowledge.rules import KnowledgeBase
+    from .objections.service import OutcomeNotices
+    from .shared.database import open_database
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per call is too much; outcomes are logged

@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import create_engine
 
 from backoffice.knowledge.rules import KnowledgeBase, KnowledgeVersion
-from backoffice.requests.worker import Worker, WorkerConfig
 from backoffice.shared.database import open_database
 from backoffice.shared.tracker_store import TOMBSTONES
+from backoffice.worker import Worker, WorkerConfig
 
 from ..conftest import (  # noqa: F401 (re-exported)
     KNOWLEDGE,

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from backoffice.app import create_app
-from backoffice.requests import rules as rr
-from backoffice.requests.filing import file_request
+from backoffice.requests.rules import add_months, due_date, extended_due_date, local_date
+from backoffice.requests.service.filing import file_request
 from backoffice.requests.tables import AuditEntry, Request
 from backoffice.settings import Settings
 
@@ -75,8 +75,8 @@ def test_file_repeat_and_ask_where_a_request_is(client):
     assert first.status_code == 201
     filed = first.json()
     assert filed["created"] and filed["status"] == "in_progress" and filed["article"] == "Art. 17"
-    received = rr.local_date(dt.datetime.fromisoformat(filed["received_at"]))  # the receipt day in Amsterdam
-    assert filed["due_on"] == rr.due_date(received).isoformat()
+    received = local_date(dt.datetime.fromisoformat(filed["received_at"]))  # the receipt day in Amsterdam
+    assert filed["due_on"] == due_date(received).isoformat()
     assert [t["system"] for t in filed["tasks"]] == ["orders", "wifi"]
     assert [k["category"] for k in filed["kept_after_erasure"]] == ["invoices"]
     assert first.headers["cache-control"] == "no-store"
@@ -145,7 +145,7 @@ def test_overview_highlights_overdue_and_due_soon_and_links_to_tasks_and_audit(c
     for system in ("crm", "orders", "loyalty", "marketing", "wifi", "service", "assistant"):
         assert f"<td>{system}</td>" in detail
     as_json = client.get(f"/api/privacy/requests/{filed['overdue']}").json()
-    # the e-mail receipt's entries (receipts.py) come and go with the mail server: left out here
+    # the e-mail receipt's entries (service/receipts.py) come and go with the mail server: left out here
     assert [a["action"] for a in as_json["audit"] if not a["action"].startswith("receipt_")] == ["filed", "status", "status"]
     assert len(as_json["tasks"]) == 7 and as_json["tasks"][0]["idempotency_key"].startswith(filed["overdue"])
 
@@ -170,8 +170,8 @@ def test_extension_moves_the_due_date_and_is_audited(client):
     response = client.post(url, json={"reason": "  Your request covers six systems and eight years of orders. "})
     assert response.status_code == 200
     extended = response.json()
-    received = rr.local_date(dt.datetime.fromisoformat(filed["received_at"]))  # the receipt day in Amsterdam
-    assert extended["due_on"] == rr.extended_due_date(received).isoformat() == rr.add_months(received, 3).isoformat()
+    received = local_date(dt.datetime.fromisoformat(filed["received_at"]))  # the receipt day in Amsterdam
+    assert extended["due_on"] == extended_due_date(received).isoformat() == add_months(received, 3).isoformat()
     assert extended["original_due_on"] == filed["due_on"] and extended["extended"] is True
     assert extended["extension_reason"] == "Your request covers six systems and eight years of orders."
     entry = [e for e in extended["audit"] if not e["action"].startswith("receipt_")][-1]

@@ -28,14 +28,15 @@ import httpx2
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from ..identity.rules import address_key
-from ..identity.service import SmtpConfig, send, set_headers
-from ..identity.tables import EMAIL, VerificationAttempt
-from ..knowledge.rules import KnowledgeBase
-from ..sentences import MONTH_NAMES, RECEIPT_EMAIL, RECEIPT_SUBJECT, REQUEST_TYPE_NAMES
-from ..shared.company_systems import CompanySystems
-from . import rules as rr
-from .tables import AuditEntry, Request, append_audit
+from ...identity.rules import address_key
+from ...identity.service import SmtpConfig, send, set_headers
+from ...identity.tables import EMAIL, VerificationAttempt
+from ...knowledge.rules import KnowledgeBase
+from ...sentences import MONTH_NAMES, RECEIPT_EMAIL, RECEIPT_SUBJECT, REQUEST_TYPE_NAMES
+from ...shared.company_systems import CompanySystems
+from ...vocabulary import Status
+from .. import rules
+from ..tables import AuditEntry, Request, append_audit
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +46,9 @@ DUE, SENT, NOT_SENT = "receipt_due", "receipt_sent", "receipt_not_sent"
 ACTOR = "system:receipts"
 
 
-def receipt_due(request_id: str, status: rr.Status, now: dt.datetime) -> rr.AuditEntry:
+def receipt_due(request_id: str, status: Status, now: dt.datetime) -> rules.AuditEntry:
     """The audit entry filing writes with every new request: an e-mail receipt is owed."""
-    return rr.AuditEntry(request_id=request_id, at=now, actor="system:filing", action=DUE, from_status=status, to_status=status,
+    return rules.AuditEntry(request_id=request_id, at=now, actor="system:filing", action=DUE, from_status=status, to_status=status,
                          reason="an e-mail receipt is owed to the customer")
 
 
@@ -60,7 +61,8 @@ def receipt_email(to: str, request: Request, privacy_email: str, sender: str) ->
     """The receipt in the customer's language (the one the request was filed in; Dutch if not known)."""
     language: Literal["nl", "en"] = "en" if (request.details or {}).get("language") == "en" else "nl"
     kind = REQUEST_TYPE_NAMES.get(request.type, {"nl": request.type, "en": request.type})[language]
-    body = RECEIPT_EMAIL[language].format(request=request.id, type=kind, received=long_date(rr.local_date(request.received_at), language),
+    received = long_date(rules.local_date(request.received_at), language)
+    body = RECEIPT_EMAIL[language].format(request=request.id, type=kind, received=received,
                                           due=long_date(request.due_on, language), privacy_email=privacy_email)
     message = EmailMessage()
     set_headers(message, RECEIPT_SUBJECT[language].format(request=request.id), sender, to)
@@ -117,8 +119,8 @@ class RequestReceipts:
                 to = self.address_of(session, request)
                 if to is None:
                     raise LookupError("the CRM has no e-mail address for the customer")
-                status = rr.Status(request.status)
-                append_audit(session, rr.AuditEntry(request_id=request_id, at=now, actor=ACTOR, action=SENT, from_status=status,
+                status = Status(request.status)
+                append_audit(session, rules.AuditEntry(request_id=request_id, at=now, actor=ACTOR, action=SENT, from_status=status,
                                                     to_status=status, reason="e-mail receipt sent"))
                 session.flush()
                 privacy_email = self.kb.current_at(now).company.dpo.email
@@ -138,8 +140,8 @@ class RequestReceipts:
             told = session.scalar(select(exists().where(AuditEntry.request_id == request_id, AuditEntry.action == NOT_SENT)))
             request = session.get(Request, request_id)
             if not told and request is not None:
-                status = rr.Status(request.status)
-                append_audit(session, rr.AuditEntry(request_id=request_id, at=now, actor=ACTOR, action=NOT_SENT, from_status=status,
+                status = Status(request.status)
+                append_audit(session, rules.AuditEntry(request_id=request_id, at=now, actor=ACTOR, action=NOT_SENT, from_status=status,
                                                     to_status=status, reason=f"e-mail receipt not sent, tried again every "
                                                     f"{RECEIPT_SWEEP_SECONDS:.0f} s: {reason}"))
                 session.commit()

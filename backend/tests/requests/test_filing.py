@@ -12,9 +12,9 @@ from sqlalchemy.exc import IntegrityError
 
 from backoffice import catalogue
 from backoffice.knowledge.rules import Text
-from backoffice.requests import filing
-from backoffice.requests import rules as rr
-from backoffice.requests.filing import FilingConflict, FilingError, file_request
+from backoffice.requests.rules import ExtensionRefused, extend
+from backoffice.requests.service import filing
+from backoffice.requests.service.filing import FilingConflict, FilingError, file_request
 from backoffice.requests.tables import AuditEntry, ConsentState, Request, SystemTask
 
 from .conftest import NOW
@@ -203,8 +203,8 @@ def test_objection_to_direct_marketing_takes_effect_at_once(Session, knowledge):
         actions = [a.action for a in s.scalars(select(AuditEntry).where(AuditEntry.request_id == request_id).order_by(AuditEntry.id))]
         assert actions == ["filed", "receipt_due", "status", "status", "consent"]
     # It is absolute: no extension (and no denial) by the rules the API uses.
-    with pytest.raises(rr.ExtensionRefused):
-        rr.extend(filed.request.to_domain(), "busy", NOW, "privacy:anna")
+    with pytest.raises(ExtensionRefused):
+        extend(filed.request.to_domain(), "busy", NOW, "privacy:anna")
 
 
 def test_withdrawal_and_opt_out_name_their_purposes(Session, knowledge):
