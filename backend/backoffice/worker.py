@@ -20,7 +20,7 @@ One pass (`Worker.run_once`) does, for each task that is due:
 
 Run it with `python -m backoffice worker` (loops, polling every WORKER_POLL_SECONDS) or
 `python -m backoffice worker --once` (delivers what is due, then exits). Between passes it also
-tells customers of verification codes that went unused (`code_notices`, every NOTICE_SWEEP_SECONDS).
+tells customers of verification codes that went unused (`identity.service.CodeNotices`, every NOTICE_SWEEP_SECONDS).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """HTTP layer of a customer's own data: see it in the chat (Art. 15), take it away (Art. 20).
 
 For the assistant (service token), the customer is always the one the conversation is verified as,
-where the message comes from (`identity.presence`), never an id the caller passes: otherwise
+where the message comes from (`identity.routes.presence`), never an id the caller passes: otherwise
 `403 not_verified`. For the customer's browser, a download link is the credential
 (`service.ExportLinks`): an expired one gets 410, one that is not ours 403, each with a sentence
 that says nothing about a customer. The data is read from the company systems at the moment of asking; if

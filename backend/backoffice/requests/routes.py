@@ -2,7 +2,7 @@
 
 For the assistant (service token, `router`): filing and reading requests by customer id, and, in a
 conversation, the draft the customer is shown and "yes" that files it: those need the conversation
-verified where the message comes from (`identity.presence`), else `403 not_verified`. The rules are
+verified where the message comes from (`identity.routes.presence`), else `403 not_verified`. The rules are
 in `service.filing` and `service.drafts`.
 
 For the privacy team (`privacy_router`): every request with its deadline, one request with its tasks
