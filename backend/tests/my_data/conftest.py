@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Column, Float, Integer, MetaData, Sequence, String, Table, Text, create_engine, func, select
 
 from backoffice.app import create_app
-from backoffice.identity import rules as idn
+from backoffice.identity.rules import SessionTokens
 from backoffice.knowledge.rules import KnowledgeBase
 from backoffice.settings import Settings
 from backoffice.shared.tracker_store import TOMBSTONES
@@ -44,7 +44,7 @@ from ..identity.conftest import (  # noqa: F401  (company_process, company, cloc
 
 EXPORT_SECRET = "my-data-test-export-link-secret-0123456789"
 PUBLIC_URL = "https://voltera.example/backoffice"
-TOKENS = idn.SessionTokens(SESSION_SECRET)
+TOKENS = SessionTokens(SESSION_SECRET)
 
 # Rasa 3.6's SQLTrackerStore.SQLEvent (rasa/core/tracker_store.py), as Rasa creates it.
 RASA_EVENTS = Table(

@@ -1,4 +1,4 @@
-"""A customer's own data reaches only a message from where the conversation was verified (presence.py):
+"""A customer's own data reaches only a message from where the conversation was verified (identity.routes.presence):
 naming a verified conversation's id from another channel or connection gets `403 not_verified`."""
 from __future__ import annotations
 

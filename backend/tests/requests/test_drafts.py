@@ -11,14 +11,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from backoffice.app import create_app
-from backoffice.identity import rules as idn
+from backoffice.identity.rules import SessionTokens
 from backoffice.requests.service.drafts import DRAFT_TTL, MAX_OPEN_DRAFTS
 from backoffice.requests.tables import Request, RequestDraft
 
 from .test_ledger_api import settings_for
 
 SESSION_SECRET = "drafts-test-session-secret-0123456789abcdef"
-TOKENS = idn.SessionTokens(SESSION_SECRET)
+TOKENS = SessionTokens(SESSION_SECRET)
 AUTH = {"Authorization": "Bearer ledger-service-token"}
 TAB = {**AUTH, "X-Chat-Channel": "website", "X-Chat-Connection": "d1" * 16}
 OTHER_TAB = {**AUTH, "X-Chat-Channel": "website", "X-Chat-Connection": "d2" * 16}
