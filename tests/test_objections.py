@@ -161,4 +161,4 @@ def test_an_agents_objection_waits_for_the_privacy_team_with_its_note_and_is_uph
     assert "Besluit over je bezwaar" in told["subject"] and "klantenservice" in told["text"]
     page = officer.get(f"{assistant.env['BACKOFFICE_URL']}/console/privacy/requests/{request_id}", timeout=10)
     assert note in page.text and "upheld" in page.text and "Decide this objection" not in page.text
-    assert "assistant holds this processing&#x27;s data but cannot be told to stop it" in page.text  # the chats: by hand
+    assert "assistant holds this processing&#39;s data but cannot be told to stop it" in page.text  # the chats: by hand
