@@ -85,6 +85,10 @@ web/static/widget.js: web/node_modules/.installed web/static/chat.js
 	@echo "==> Chromium for the browser tests (Debian package)"
 	apt-get update -q && apt-get install -y -q chromium
 
+/usr/bin/redis-server:
+	@echo "==> Redis for the tests that share it between processes (Debian package; each test starts a server of its own)"
+	apt-get install -y -q redis-server || { apt-get update -q && apt-get install -y -q redis-server; }
+
 /usr/bin/faketime:
 	@echo "==> libfaketime for the test of a knowledge version taking effect at midnight (Debian package)"
 	apt-get install -y -q faketime || { apt-get update -q && apt-get install -y -q faketime; }
