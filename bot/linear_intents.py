@@ -7,8 +7,9 @@ in about a second. How much each counts depends on the language `bot.language.La
 found: on real English questions the blend of both does best, on real Dutch ones the linear model
 (docs/evaluation.md gives each). For English a second linear model also reads the multilingual
 sentence encoder's vector of the message (bot/sentence_encoder.py), which carries the meaning of
-wordings no example has; for Dutch that model did worse, so Dutch messages never pay for the encoder. Both rankings sum to 1, so the fallback threshold and
-the clarifying buttons of `FallbackClassifier` keep their meaning.
+wordings no example has; for Dutch that model did worse, so Dutch messages never pay for the
+encoder. Both rankings sum to 1, so the fallback threshold and the clarifying buttons of
+`FallbackClassifier` keep their meaning.
 """
 from __future__ import annotations
 
