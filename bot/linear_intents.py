@@ -91,6 +91,8 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         except ValueError:
             logger.warning("LinearIntentClassifier has no trained model: DIET's intent stands alone")
             model = None
+        if model and model.get("encoded"):
+            sentence_encoder.encode(["ready"])  # its weights load with the model, not at a customer's first message
         return cls(config, model_storage, resource, model)
 
     def train(self, training_data: TrainingData) -> Resource:

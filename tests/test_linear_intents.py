@@ -114,3 +114,9 @@ def test_only_a_language_named_for_the_encoder_gets_the_model_that_reads_it(trai
     assert read == [["for how long do you keep my data"]]
     assert english.get(INTENT)["name"] == "ask_retention"
     assert sum(r["confidence"] for r in english.get(INTENT_RANKING_KEY)) == pytest.approx(1.0)
+
+
+def test_a_model_that_reads_the_encoder_loads_its_weights_with_it(trained):
+    sentence_encoder._encoder.cache_clear()
+    LinearIntentClassifier.load(trained.config, trained.model_storage, trained.resource, execution_context=None)
+    assert sentence_encoder._encoder.cache_info().currsize == 1  # ready before any customer's message
