@@ -16,7 +16,7 @@ RASA_VENV := .venv/rasa
 BO_VENV := .venv/backoffice
 RASA := $(RASA_VENV)/bin/rasa
 MODEL := models/current.tar.gz
-MODEL_INPUTS := config.yml bot/domain.yml bot/language.py bot/lemmas.py bot/linear_intents.py bot/cannot_answer.py bot/category_words.py bot/typed_values.py bot/value_shapes.py \
+MODEL_INPUTS := config.yml bot/domain.yml bot/language.py bot/lemmas.py bot/linear_intents.py bot/sentence_encoder.py bot/cannot_answer.py bot/category_words.py bot/typed_values.py bot/value_shapes.py \
 	$(shell find data -name '*.yml')
 FILE ?= ../shared/eval/questions_en_dev.tsv
 

@@ -5,8 +5,11 @@ with its random start. A linear support-vector machine over the same words (thei
 character n-grams of what was typed generalises differently: it weighs every word it saw, and trains
 in about a second. How much each counts depends on the language `bot.language.LanguageDetector`
 found: on real English questions the blend of both does best, on real Dutch ones the linear model
-(the README's "Measured figures" gives each). Both rankings sum to 1, so the fallback threshold and
-the clarifying buttons of `FallbackClassifier` keep their meaning.
+(docs/evaluation.md gives each). For English a second linear model also reads the multilingual
+sentence encoder's vector of the message (bot/sentence_encoder.py), which carries the meaning of
+wordings no example has; for Dutch that model did worse, so Dutch messages never pay for the
+encoder. Both rankings sum to 1, so the fallback threshold and the clarifying buttons of
+`FallbackClassifier` keep their meaning.
 """
 from __future__ import annotations
 
@@ -35,11 +38,11 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-from scipy.sparse import hstack
+from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
-from bot import language
+from bot import language, sentence_encoder
 from bot.lemmas import lemma
 
 logger = logging.getLogger(__name__)
@@ -62,6 +65,9 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             # scores become a ranking through a softmax of this sharpness
             "sharpness": 5.0,
             "max_ngram": 5,
+            # per language, the weight of the sentence encoder's 512 numbers beside the word and the
+            # character features (each of length 1): a language named here gets the model with them
+            "sentence_encoder_weights": {"en": 2.0},
         }
 
     def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
@@ -85,6 +91,8 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         except ValueError:
             logger.warning("LinearIntentClassifier has no trained model: DIET's intent stands alone")
             model = None
+        if model and model.get("encoded"):
+            sentence_encoder.encode(["ready"])  # its weights load with the model, not at a customer's first message
         return cls(config, model_storage, resource, model)
 
     def train(self, training_data: TrainingData) -> Resource:
@@ -104,31 +112,49 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             ranking = message.get(INTENT_RANKING_KEY)
             if not text.strip() or not ranking:
                 continue
-            weight = self.config["weights"].get(language_of(message), self.config["weight"])
-            blended = blend({r[INTENT_NAME_KEY]: r[PREDICTED_CONFIDENCE_KEY] for r in ranking}, self.scores(text), weight)
+            found = language_of(message)
+            weight = self.config["weights"].get(found, self.config["weight"])
+            blended = blend({r[INTENT_NAME_KEY]: r[PREDICTED_CONFIDENCE_KEY] for r in ranking},
+                            self.scores(text, found), weight)
             top = sorted(blended.items(), key=lambda kv: -kv[1])[:LABEL_RANKING_LENGTH]
             ranked = [{INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: confidence} for name, confidence in top]
             message.set(INTENT, ranked[0], add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranked, add_to_output=True)
         return messages
 
-    def scores(self, text: str) -> dict[str, float]:
+    def scores(self, text: str, found_language: str | None = None) -> dict[str, float]:
         assert self.model is not None
-        return scores(self.model, text, self.config["sharpness"])
+        return scores(self.model, text, self.config["sharpness"], found_language)
 
 
 def fit(texts: list[str], intents: list[str], config: dict[str, Any]) -> dict[str, Any]:
+    """The model over words and characters, and per language of `sentence_encoder_weights` one that
+    also reads the sentence encoder's vector (all examples of every language train each)."""
     words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
     characters = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, config["max_ngram"]), sublinear_tf=True)
     features = hstack([words.fit_transform([lemmas(t) for t in texts]),
                        characters.fit_transform([t.lower() for t in texts])]).tocsr()
-    return {"words": words, "characters": characters, "svm": LinearSVC(C=config["C"]).fit(features, intents)}
+    model: dict[str, Any] = {"words": words, "characters": characters, "svm": LinearSVC(C=config["C"]).fit(features, intents),
+                             "encoded": {}}
+    weights = {lang: float(w) for lang, w in (config.get("sentence_encoder_weights") or {}).items() if w}
+    if weights:
+        vectors = sentence_encoder.encode(texts)
+        for lang, weight in weights.items():
+            with_vectors = hstack([features, csr_matrix(weight * vectors)]).tocsr()
+            model["encoded"][lang] = {"weight": weight, "svm": LinearSVC(C=config["C"]).fit(with_vectors, intents)}
+    return model
 
 
-def scores(model: dict[str, Any], text: str, sharpness: float) -> dict[str, float]:
-    """The linear model's ranking of every intent, summing to 1."""
+def scores(model: dict[str, Any], text: str, sharpness: float, found_language: str | None = None) -> dict[str, float]:
+    """The linear model's ranking of every intent, summing to 1 (with the sentence encoder's vector
+    when the message's language has a model that reads it)."""
     features = hstack([model["words"].transform([lemmas(text)]), model["characters"].transform([text.lower()])])
-    margins = model["svm"].decision_function(features)[0]
+    encoded = model.get("encoded", {}).get(found_language)
+    if encoded:
+        features = hstack([features, csr_matrix(encoded["weight"] * sentence_encoder.encode([text]))])
+        margins = encoded["svm"].decision_function(features.tocsr())[0]
+    else:
+        margins = model["svm"].decision_function(features)[0]
     best = max(margins)
     exps = [math.exp(sharpness * (m - best)) for m in margins]
     total = sum(exps)

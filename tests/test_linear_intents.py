@@ -1,4 +1,5 @@
 """The linear second opinion: trained on examples, saved in the model and loaded again, blended with DIET."""
+import numpy as np
 import pytest
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
@@ -6,6 +7,7 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot import sentence_encoder
 from bot.linear_intents import LinearIntentClassifier
 
 EXAMPLES = {
@@ -90,3 +92,31 @@ def test_without_a_trained_model_diet_stands_alone(tmp_path):
                                             execution_context=None)
     [message] = component.process([diet_says("wat kost dit", [("out_of_scope", 0.8), ("ask_retention", 0.2)])])
     assert message.get(INTENT) == {"name": "out_of_scope", "confidence": 0.8}
+
+
+def test_the_sentence_encoder_gives_one_unit_vector_per_text_and_similar_meanings_lie_close():
+    vectors = sentence_encoder.encode(["welke gegevens verzamelen jullie over mij", "which data do you collect about me",
+                                       "wanneer gaat de winkel open"])
+    assert vectors.shape == (3, 512)
+    assert np.linalg.norm(vectors, axis=1) == pytest.approx(1.0, abs=1e-3)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.3  # the same question in two languages
+
+
+def test_only_a_language_named_for_the_encoder_gets_the_model_that_reads_it(trained, monkeypatch):
+    assert set(trained.model["encoded"]) == {"en"}
+    read: list[list[str]] = []
+    real_encode = sentence_encoder.encode
+    monkeypatch.setattr(sentence_encoder, "encode", lambda texts: read.append(texts) or real_encode(texts))
+    unsure = [("out_of_scope", 0.4), ("ask_retention", 0.35), ("request_deletion", 0.25)]
+    [dutch] = trained.process([diet_says("hoe lang bewaren jullie dat", unsure, "nl")])
+    assert read == []  # a Dutch message never pays for the encoder
+    [english] = trained.process([diet_says("for how long do you keep my data", unsure, "en")])
+    assert read == [["for how long do you keep my data"]]
+    assert english.get(INTENT)["name"] == "ask_retention"
+    assert sum(r["confidence"] for r in english.get(INTENT_RANKING_KEY)) == pytest.approx(1.0)
+
+
+def test_a_model_that_reads_the_encoder_loads_its_weights_with_it(trained):
+    sentence_encoder._encoder.cache_clear()
+    LinearIntentClassifier.load(trained.config, trained.model_storage, trained.resource, execution_context=None)
+    assert sentence_encoder._encoder.cache_info().currsize == 1  # ready before any customer's message
