@@ -179,7 +179,7 @@ def listening_sockets(port: int) -> set[str] | None:
 
 
 def sockets_of_session(session: int) -> set[str]:
-    """The inodes of the sockets open in the processes of this session: a process started in a
+    """The inodes of the sockets open in the processes of one process session (setsid): a process started in a
     session of its own, and its children."""
     found = set()
     for entry in Path("/proc").iterdir():

@@ -94,7 +94,7 @@ def signed_in(request: HttpRequest, sessions: SessionsDep, clock: ClockDep,
             raise _not_signed_in(request)
         row, member = found
         if request.method in UNSAFE_METHODS and not _same(offered, row.csrf_token):
-            raise HTTPException(403, "a change needs this session's CSRF token (header X-CSRF-Token or form field csrf_token)")
+            raise HTTPException(403, "a change needs the signed-in staff's CSRF token (header X-CSRF-Token or form field csrf_token)")
         service.touch(session, row, now)
         return member.as_staff(row.csrf_token)
 
