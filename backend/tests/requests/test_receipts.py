@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import threading
 import uuid
 
 from fastapi.testclient import TestClient
@@ -76,3 +77,25 @@ def test_a_receipt_that_cannot_go_out_is_recorded_and_sent_when_the_mail_server_
         assert receipts.sweep() == 0  # sent once
     assert len(sent) == 1 and filed["id"] in sent[0]["text"]
     assert [a for a, _ in audit_actions(db_url, filed["id"])].count("receipt_sent") == 1
+
+
+def test_sweeps_failing_at_once_put_the_failure_on_the_trail_once(db_url, company, sink, clock):
+    """Every back office and worker sweeps receipts: eight sweeps that fail together, released at the
+    same instant, write one line on the request's audit trail, not eight."""
+    down = make_settings(db_url, company, sink, smtp_port=free_port())
+    with TestClient(create_app(down, clock=clock)) as client:
+        filed = file(client, "C0006", "access", "en")
+        receipts = client.app.state.receipts  # type: ignore[attr-defined]
+        receipts.close()  # the app's own sweep stays out of the count
+        start = threading.Barrier(8)
+
+        def fail_together() -> None:
+            start.wait()
+            receipts._not_sent(filed["id"], "ConnectionRefusedError", clock())
+
+        racers = [threading.Thread(target=fail_together) for _ in range(8)]
+        for racer in racers:
+            racer.start()
+        for racer in racers:
+            racer.join()
+    assert [a for a, _ in audit_actions(db_url, filed["id"])].count("receipt_not_sent") == 1

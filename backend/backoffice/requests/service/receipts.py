@@ -137,8 +137,10 @@ class RequestReceipts:
         """Logged every time; on the request's audit trail once, with the reason."""
         log.warning("the e-mail receipt of request %s could not go out (%s); the next sweep tries again", request_id, reason)
         with self.Session() as session:
+            # The request's row first: two sweeps failing at once (the process's own and another's) would
+            # each find the trail silent and both write it.
+            request = session.scalar(select(Request).where(Request.id == request_id).with_for_update())
             told = session.scalar(select(exists().where(AuditEntry.request_id == request_id, AuditEntry.action == NOT_SENT)))
-            request = session.get(Request, request_id)
             if not told and request is not None:
                 status = Status(request.status)
                 append_audit(session, rules.AuditEntry(request_id=request_id, at=now, actor=ACTOR, action=NOT_SENT, from_status=status,
