@@ -101,7 +101,8 @@ class CustomerAction(Action, metaclass=ABCMeta):
 
 
 def ticket_reason(pending: Any) -> HandoffReason:
-    """Why the ticket offered (kept in the `pending_request` slot) is left: a person asked for, unless the slot says otherwise."""
+    """The reason kept with the offer of a ticket (in the `pending_request` slot, which anyone can set):
+    a person asked for, unless it names a known reason."""
     try:
         return HandoffReason(pending.get("reason") if isinstance(pending, dict) and pending.get("type") == "ticket" else None)
     except ValueError:

@@ -14,7 +14,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from chatprotocol import HandoffReason
+from chatprotocol import CANCEL_HANDOFF_INTENT, HandoffReason
 
 from .actions import backoffice, conversation_language
 from .answers import INTENT_TOPICS, Composer
@@ -87,7 +87,7 @@ def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: Handof
     if placed.get("queued"):
         dispatcher.utter_message(
             text=sentence("handing_over", language, position=placed["position"], minutes=placed["expected_wait_minutes"]),
-            buttons=[{"title": sentence("stop_waiting_button", language), "payload": "/cancel_handoff"}])
+            buttons=[{"title": sentence("stop_waiting_button", language), "payload": f"/{CANCEL_HANDOFF_INTENT}"}])
         return [SlotSet("answer_topic", topic), ConversationPaused()]
     opens = when(placed.get("opens_at"), language)
     answered_by = dt.date.fromisoformat(placed["ticket_answered_by"]).strftime("%d-%m-%Y")

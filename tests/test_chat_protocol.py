@@ -1,6 +1,7 @@
 """The two sides of the HTTP line agree on chatprotocol's ids: every channel the Rasa server loads is
-one the back office knows by that name, and the real back office takes every handoff reason and every
-channel's presence the actions can send it (a reason or channel it refused would be a 422 or a 400)."""
+one the back office knows by that name, the intent the back office takes for "stop waiting" is one
+the assistant has, and the real back office takes every handoff reason and every channel's presence
+the actions can send it (a reason or channel it refused would be a 422 or a 400)."""
 from __future__ import annotations
 
 import importlib
@@ -11,7 +12,7 @@ import pytest
 import yaml
 
 from actions.backoffice import BackOfficeClient, Refused
-from chatprotocol import CONNECTION_CHANNELS, Channel, HandoffReason, Presence
+from chatprotocol import CANCEL_HANDOFF_INTENT, CONNECTION_CHANNELS, Channel, HandoffReason, Presence
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,6 +32,11 @@ def test_every_channel_rasa_loads_is_one_of_chatprotocols_and_each_of_those_is_l
     names = loaded_channels()
     assert set(names.values()) == {c.value for c in Channel}, names
     assert len(set(names.values())) == len(names), f"two channels share a name: {names}"
+
+
+def test_the_intent_that_stops_waiting_is_the_assistants():
+    domain = yaml.safe_load((ROOT / "bot" / "domain.yml").read_text())
+    assert CANCEL_HANDOFF_INTENT in domain["intents"]
 
 
 @pytest.fixture

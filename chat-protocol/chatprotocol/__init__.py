@@ -1,7 +1,7 @@
 """What the assistant (Rasa's channels and the actions, Python 3.10) and the back office (Python 3.11)
 say to each other about a chat, defined once: the channels' names, the presence of a message (its
-headers, their shapes, and the website channel's metadata keys behind them), and why a chat is handed
-to a person.
+headers, their shapes, and the website channel's metadata keys behind them), why a chat is handed to
+a person, and the intent that stops waiting for one.
 
 A package both environments install (`pip install --no-deps -e chat-protocol`), not ids served by the
 back office like `GET /api/vocabulary`, because of when each side needs them:
@@ -50,6 +50,11 @@ class HandoffReason(str, enum.Enum):
     COMPLAINT = "complaint"
     CHILD = "child"  # someone speaks for a child, whose rights a parent uses only once the team has checked
     CANNOT_FILE = "cannot_file"  # the back office could not file the customer's request
+
+
+# The intent of "stop waiting" (the button's payload `/cancel_handoff`, an intent of bot/domain.yml): the
+# back office reads it in the conversation while the chat waits for a person, and ends the wait.
+CANCEL_HANDOFF_INTENT = "cancel_handoff"
 
 
 # --- the presence of a message -------------------------------------------------------------------

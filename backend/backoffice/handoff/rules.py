@@ -31,7 +31,7 @@ MASK = "[hidden]"
 
 
 class State(str, enum.Enum):
-    """Where a handed-over conversation is (the reason it was handed over: `chatprotocol.HandoffReason`)."""
+    """Where a handed-over conversation is; why it was handed over is the assistant's `chatprotocol.HandoffReason`."""
 
     WAITING = "waiting"
     CLAIMED = "claimed"

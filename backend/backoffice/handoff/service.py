@@ -38,7 +38,7 @@ import httpx2
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from chatprotocol import PUSHING_CHANNELS, HandoffReason
+from chatprotocol import CANCEL_HANDOFF_INTENT, PUSHING_CHANNELS, HandoffReason
 
 from .. import sentences
 from ..catalogue import Catalogue
@@ -61,7 +61,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CANCEL_INTENT = "cancel_handoff"  # the "stop waiting" button's payload, /cancel_handoff
 MAX_OPEN_REQUESTS = 10
 SEEN_EVERY = dt.timedelta(seconds=10)
 
@@ -500,7 +499,7 @@ class Upkeep:
                 self._ends(session, entry, rules.State.LEFT, "the customer restarted the chat" if type_name == "restart"
                            else "the customer's chat session ended", now)
                 return
-            if type_name == "user" and _intent(data) == CANCEL_INTENT and entry.state == rules.State.WAITING.value:
+            if type_name == "user" and _intent(data) == CANCEL_HANDOFF_INTENT and entry.state == rules.State.WAITING.value:
                 try:
                     self.rasa.say(entry.conversation_id, entry.channel, sentences.STOPPED_WAITING[entry.language], resume=True)
                 except RasaUnavailable as exc:  # the entry stays as it was: the next pass tries again
