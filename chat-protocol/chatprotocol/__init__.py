@@ -13,9 +13,9 @@ back office like `GET /api/vocabulary`, because of when each side needs them:
   app is built, and checks them before it answers anything.
 - Imported, a misspelt channel or reason on either side is an error of the type checker (`make lint`),
   not a call refused in production.
-None of these is the company's to change: they change with the code, and both sides install the same commit.
-`/api/vocabulary` serves the ids of the privacy requests that the actions only word (rights, statuses,
-consents, fields), read once at run time.
+None of these is the company's to change: they change with the code, and both sides install the
+same commit. `/api/vocabulary` serves the ids of the privacy requests that the actions only word
+(rights, statuses, consents, fields), read once at run time.
 
 No dependencies, Python 3.10 and newer.
 """
