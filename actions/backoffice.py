@@ -9,14 +9,13 @@ The ids both sides use (rights, request statuses, consents, correctable fields, 
 the back office's: `vocabulary()` fetches them once, and the actions keep only their wording
 (actions/sentences.py) and the words that recognise them.
 
-Every call about a conversation's customer carries the `Presence` of the message being answered: the
-back office answers (and binds) only where the conversation was verified (`Presence` in backend/backoffice/identity/service.py).
+Every call about a conversation's customer carries the `Presence` of the message being answered
+(chatprotocol): the back office answers (and binds) only where the conversation was verified.
 """
 from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -27,40 +26,21 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from chatprotocol import CONNECTION_KEY, SOURCE_KEY, HandoffReason, Presence
+
 logger = logging.getLogger(__name__)
 
-CHANNEL = re.compile(r"[a-z][a-z0-9_-]{0,39}")
-CONNECTION = re.compile(r"[0-9a-f]{32}")
-SOURCE = re.compile(r"[0-9a-f]{16}")
 
-
-def _shaped(value: Any, shape: re.Pattern[str]) -> str:
-    return value if isinstance(value, str) and shape.fullmatch(value) else ""
-
-
-@dataclass(frozen=True)
-class Presence:
-    """Where the message being answered came from: Rasa's input channel, and the website channel's
-    reserved metadata `_connection` (the socket connection's reference) and `_source` (the client's
-    keyed address hash), set server-side on the latest user event. Anything not in its shape is left empty."""
-
-    channel: str = ""
-    connection: str = ""
-    source: str = ""
-
-    @classmethod
-    def of(cls, tracker: Any) -> Presence:
-        """The presence of the tracker's latest user message (rasa_sdk's `latest_message` has no metadata)."""
-        latest: dict[str, Any] = next(
-            (e for e in reversed(tracker.events or []) if isinstance(e, dict) and e.get("event") == "user"), {})
-        metadata = latest.get("metadata")
-        if not isinstance(metadata, dict):
-            metadata = {}
-        return cls(_shaped(latest.get("input_channel"), CHANNEL), _shaped(metadata.get("_connection"), CONNECTION),
-                   _shaped(metadata.get("_source"), SOURCE))
-
-    def headers(self) -> dict[str, str]:
-        return {"X-Chat-Channel": self.channel, "X-Chat-Connection": self.connection, "X-Chat-Source": self.source}
+def presence_of(tracker: Any) -> Presence:
+    """The presence of the tracker's latest user message: Rasa's input channel, and the website channel's
+    reserved metadata (the socket connection's reference and the client's keyed address hash), set
+    server-side on the latest user event (rasa_sdk's `latest_message` has no metadata)."""
+    latest: dict[str, Any] = next(
+        (e for e in reversed(tracker.events or []) if isinstance(e, dict) and e.get("event") == "user"), {})
+    metadata = latest.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = {}
+    return Presence.shaped(latest.get("input_channel"), metadata.get(CONNECTION_KEY), metadata.get(SOURCE_KEY))
 
 
 @dataclass(frozen=True)
@@ -245,16 +225,16 @@ class BackOfficeClient:
 
     # --- handing the chat to a person ---
 
-    def hand_over(self, conversation_id: str, reason: str, language: str, summary: dict[str, list[str]],
+    def hand_over(self, conversation_id: str, reason: HandoffReason, language: str, summary: dict[str, list[str]],
                   presence: Presence) -> dict[str, Any]:
         """Queued (`position`, `expected_wait_minutes`) or not (`opens_at`, `ticket_answered_by`)."""
         return self._call("POST", f"/api/conversations/{quote(conversation_id, safe='')}/handoff",
-                          json={"reason": reason, "language": language, "summary": summary}, presence=presence)
+                          json={"reason": reason.value, "language": language, "summary": summary}, presence=presence)
 
-    def record_ticket(self, conversation_id: str, reason: str, language: str, presence: Presence) -> dict[str, Any]:
+    def record_ticket(self, conversation_id: str, reason: HandoffReason, language: str, presence: Presence) -> dict[str, Any]:
         """`{ticket, answer_by}`; `Refused` with reason `not_verified` until the conversation is verified here."""
         return self._call("POST", f"/api/conversations/{quote(conversation_id, safe='')}/tickets",
-                          json={"reason": reason, "language": language}, presence=presence)
+                          json={"reason": reason.value, "language": language}, presence=presence)
 
     def request_categories(self) -> dict[str, Any]:
         """Category -> the systems holding it: what a request can cover (changes only with a deployment)."""

@@ -23,11 +23,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.value_shapes import names_an_email_address
+from chatprotocol import HandoffReason
 
 from . import rights
 from .actions import answer_from_knowledge, backoffice, conversation_language
 from .answers import INTENT_TOPICS, Composer
-from .backoffice import BackOfficeError, Presence, Refused
+from .backoffice import BackOfficeError, Refused, presence_of
 from .handoff import hand_over
 from .sentences import FIELD_EXAMPLES, FIELD_NAMES, sentence
 
@@ -61,7 +62,7 @@ class CustomerAction(Action, metaclass=ABCMeta):
     """Shared steps: the verified customer of this conversation, and carrying on with what was asked."""
 
     def customer(self, tracker: Tracker) -> str | None:
-        return backoffice().verified_customer(tracker.sender_id, Presence.of(tracker))
+        return backoffice().verified_customer(tracker.sender_id, presence_of(tracker))
 
     def already_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> bool:
         """A verified conversation sends and checks no codes: it stays the customer it was verified as."""
@@ -92,18 +93,26 @@ class CustomerAction(Action, metaclass=ABCMeta):
         if kind == "status":
             return request_status(dispatcher, tracker, language)
         if kind == "ticket":
-            reason = pending.get("reason") if isinstance(pending, dict) else None
-            return leave_ticket(dispatcher, tracker, language, reason if isinstance(reason, str) else "asked_for_person")
+            return leave_ticket(dispatcher, tracker, language, ticket_reason(pending))
         if isinstance(kind, str):
             return ask_to_confirm(dispatcher, tracker, pending, language)  # type: ignore[arg-type]
         dispatcher.utter_message(text=sentence("verified_next", language))
         return []
 
 
-def leave_ticket(dispatcher: CollectingDispatcher, tracker: Tracker, language: str, reason: str) -> list[EventType]:
+def ticket_reason(pending: Any) -> HandoffReason:
+    """The reason kept with the offer of a ticket (in the `pending_request` slot, which anyone can set):
+    a person asked for, unless it names a known reason."""
+    try:
+        return HandoffReason(pending.get("reason") if isinstance(pending, dict) and pending.get("type") == "ticket" else None)
+    except ValueError:
+        return HandoffReason.ASKED_FOR_PERSON
+
+
+def leave_ticket(dispatcher: CollectingDispatcher, tracker: Tracker, language: str, reason: HandoffReason) -> list[EventType]:
     """Record the ticket for the verified customer; ask them to verify first otherwise."""
     try:
-        ticket = backoffice().record_ticket(tracker.sender_id, reason, language, Presence.of(tracker))
+        ticket = backoffice().record_ticket(tracker.sender_id, reason, language, presence_of(tracker))
     except Refused as exc:
         if exc.reason != "not_verified":
             raise BackOfficeError(str(exc)) from None
@@ -116,7 +125,7 @@ def leave_ticket(dispatcher: CollectingDispatcher, tracker: Tracker, language: s
 
 def show_my_data(dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> list[EventType]:
     client = backoffice()
-    presence = Presence.of(tracker)
+    presence = presence_of(tracker)
     try:
         data = client.my_data(tracker.sender_id, language, presence)
         links = client.export_links(tracker.sender_id, language, presence)
@@ -133,7 +142,7 @@ def show_my_data(dispatcher: CollectingDispatcher, tracker: Tracker, language: s
 
 def request_status(dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> list[EventType]:
     try:
-        listing = backoffice().conversation_requests(tracker.sender_id, Presence.of(tracker))
+        listing = backoffice().conversation_requests(tracker.sender_id, presence_of(tracker))
     except Refused as exc:
         logger.warning("request status refused: %s", exc)
         dispatcher.utter_message(text=sentence("verify_first", language))
@@ -191,7 +200,7 @@ def ask_to_confirm(dispatcher: CollectingDispatcher, tracker: Tracker, draft: di
         return ask_for_value(draft)
     composer = composer_for(language)
     try:
-        stored = backoffice().make_draft(tracker.sender_id, draft, composer.version_id, Presence.of(tracker))
+        stored = backoffice().make_draft(tracker.sender_id, draft, composer.version_id, presence_of(tracker))
     except Refused as exc:
         logger.warning("the draft was refused: %s", exc)
         if exc.reason == "not_verified":
@@ -279,7 +288,7 @@ class ActionConfirmRequest(CustomerAction):
                 dispatcher.utter_message(text=sentence("no_draft", language))
             return []
         try:
-            filed = backoffice().file_draft(tracker.sender_id, draft_id, Presence.of(tracker))
+            filed = backoffice().file_draft(tracker.sender_id, draft_id, presence_of(tracker))
         except Refused as exc:
             logger.warning("filing draft %s refused: %s", draft_id[:14], exc)
             if exc.reason == "not_verified":
@@ -291,7 +300,7 @@ class ActionConfirmRequest(CustomerAction):
                 return [SlotSet("pending_request", None)]
             # a request the assistant cannot file: a person takes it from here
             dispatcher.utter_message(text=sentence("not_filed", language, detail=exc.body.get("detail") or exc.reason))
-            return [SlotSet("pending_request", None), *hand_over(dispatcher, tracker, "cannot_file")]
+            return [SlotSet("pending_request", None), *hand_over(dispatcher, tracker, HandoffReason.CANNOT_FILE)]
         except BackOfficeError as exc:
             logger.error("filing draft %s: %s", draft_id[:14], exc)
             dispatcher.utter_message(text=sentence("filing_unsure", language))
@@ -333,7 +342,7 @@ class ActionSendCode(CustomerAction):
             dispatcher.utter_message(text=sentence("not_an_email", language))
             return []
         try:
-            sent = backoffice().send_email_code(tracker.sender_id, email, language, Presence.of(tracker))
+            sent = backoffice().send_email_code(tracker.sender_id, email, language, presence_of(tracker))
         except Refused as exc:
             if exc.status == 422:
                 dispatcher.utter_message(text=sentence("not_an_email", language))
@@ -359,7 +368,7 @@ class ActionCheckCode(CustomerAction):
             return []
         code = next(iter(entity_values(tracker).get("code", [])), "")
         try:
-            backoffice().check_email_code(tracker.sender_id, code, Presence.of(tracker))
+            backoffice().check_email_code(tracker.sender_id, code, presence_of(tracker))
         except Refused as exc:
             body = exc.body
             messages = {
@@ -397,9 +406,7 @@ class ActionLeaveTicket(CustomerAction):
         return "action_leave_ticket"
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> list[EventType]:
-        pending = tracker.get_slot("pending_request")
-        reason = pending.get("reason") if isinstance(pending, dict) and pending.get("type") == "ticket" else "asked_for_person"
-        return leave_ticket(dispatcher, tracker, language, reason if isinstance(reason, str) else "asked_for_person")
+        return leave_ticket(dispatcher, tracker, language, ticket_reason(tracker.get_slot("pending_request")))
 
 
 class ActionAskStopPurpose(CustomerAction):

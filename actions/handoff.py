@@ -14,9 +14,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from chatprotocol import CANCEL_HANDOFF_INTENT, HandoffReason
+
 from .actions import backoffice, conversation_language
 from .answers import INTENT_TOPICS, Composer
-from .backoffice import BackOfficeError, Presence, Refused
+from .backoffice import BackOfficeError, Refused, presence_of
 from .sentences import sentence
 
 logger = logging.getLogger(__name__)
@@ -71,12 +73,13 @@ def not_understood_twice(tracker: Tracker) -> bool:
     return False
 
 
-def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str, topic: str = "contact_dpo") -> list[EventType]:
+def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: HandoffReason,
+              topic: str = "contact_dpo") -> list[EventType]:
     """Ask the back office to queue the conversation; pause it when queued, else offer a ticket."""
     language = conversation_language(tracker)
     client = backoffice()
     try:
-        placed = client.hand_over(tracker.sender_id, reason, language, summary(tracker), Presence.of(tracker))
+        placed = client.hand_over(tracker.sender_id, reason, language, summary(tracker), presence_of(tracker))
     except (BackOfficeError, Refused) as exc:
         logger.error("hand-over of %s… failed: %s", tracker.sender_id[:8], exc)
         dispatcher.utter_message(text=sentence("unavailable", language))
@@ -84,7 +87,7 @@ def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str, t
     if placed.get("queued"):
         dispatcher.utter_message(
             text=sentence("handing_over", language, position=placed["position"], minutes=placed["expected_wait_minutes"]),
-            buttons=[{"title": sentence("stop_waiting_button", language), "payload": "/cancel_handoff"}])
+            buttons=[{"title": sentence("stop_waiting_button", language), "payload": f"/{CANCEL_HANDOFF_INTENT}"}])
         return [SlotSet("answer_topic", topic), ConversationPaused()]
     opens = when(placed.get("opens_at"), language)
     answered_by = dt.date.fromisoformat(placed["ticket_answered_by"]).strftime("%d-%m-%Y")
@@ -97,14 +100,14 @@ def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str, t
         dispatcher.utter_message(text=composer.answer("contact_dpo", intent="ask_human").text)
     except BackOfficeError as exc:
         logger.warning("no contact details for %s…: %s", tracker.sender_id[:8], exc)
-    return [SlotSet("answer_topic", topic), SlotSet("pending_request", {"type": "ticket", "reason": reason})]
+    return [SlotSet("answer_topic", topic), SlotSet("pending_request", {"type": "ticket", "reason": reason.value})]
 
 
 # Why the customer's message hands the chat over, by its intent, and the topic the answer belongs to.
 HAND_OVER_FOR = {
-    "ask_human": ("asked_for_person", "contact_dpo"),
-    "complain": ("complaint", "contact_dpo"),
-    "speak_for_child": ("child", "children_and_specific_audiences"),
+    "ask_human": (HandoffReason.ASKED_FOR_PERSON, "contact_dpo"),
+    "complain": (HandoffReason.COMPLAINT, "contact_dpo"),
+    "speak_for_child": (HandoffReason.CHILD, "children_and_specific_audiences"),
 }
 
 
@@ -142,7 +145,7 @@ class ActionClarify(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         language = conversation_language(tracker)
         if not_understood_twice(tracker):
-            return hand_over(dispatcher, tracker, "not_understood")
+            return hand_over(dispatcher, tracker, HandoffReason.NOT_UNDERSTOOD)
         if tracker.get_slot("language") == "other":
             dispatcher.utter_message(text=f'{sentence("other_language", language)}\n{sentence("not_understood", language)}')
             return [SlotSet("answer_topic", None)]

@@ -39,6 +39,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from chatprotocol import Channel
 from connectors.edge import keep_the_version_private, not_found
 from connectors.limits import (
     MAX_REQUEST_BYTES,
@@ -67,7 +68,7 @@ class TokenRestInput(InputChannel):
 
     @classmethod
     def name(cls) -> str:
-        return "rest"
+        return Channel.REST.value
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:

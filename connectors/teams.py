@@ -53,6 +53,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from chatprotocol import Channel
 from connectors import delivery
 from connectors.edge import keep_the_version_private, not_found
 from connectors.limits import MAX_REQUEST_BYTES, is_sender_id, is_too_long, too_long_answer, well_formed_text
@@ -99,7 +100,7 @@ class TeamsOutput(OutputChannel):
 
     @classmethod
     def name(cls) -> str:
-        return "teams"
+        return Channel.TEAMS.value
 
     def __init__(self, channel: TeamsInput) -> None:
         self.channel = channel
@@ -140,7 +141,7 @@ class TeamsInput(BotFrameworkInput):
 
     @classmethod
     def name(cls) -> str:
-        return "teams"
+        return Channel.TEAMS.value
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> TeamsInput:
@@ -181,8 +182,8 @@ class TeamsInput(BotFrameworkInput):
         self._conversations: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._bot_token: tuple[float, str] = (0.0, "")
         self._blueprint: Blueprint | None = None
-        self.outbox = delivery.Outbox("teams")
-        self.seen = delivery.SeenIds("teams", (redis_url or "").strip(), SEEN_SECONDS) if self.on else None
+        self.outbox = delivery.Outbox(Channel.TEAMS.value)
+        self.seen = delivery.SeenIds(Channel.TEAMS.value, (redis_url or "").strip(), SEEN_SECONDS) if self.on else None
         if not self.on:
             missing = ", ".join(
                 n
@@ -270,7 +271,7 @@ class TeamsInput(BotFrameworkInput):
             "client_secret": self.app_password,
             "scope": TOKEN_SCOPE,
         }
-        answer = await delivery.call("teams", f"{self.login_url}/{self.tenant_id}/oauth2/v2.0/token", form=form,
+        answer = await delivery.call(Channel.TEAMS.value, f"{self.login_url}/{self.tenant_id}/oauth2/v2.0/token", form=form,
                                      idempotent=True)
         body = answer.body if isinstance(answer.body, dict) else {}
         if answer.status != 200 or not body.get("access_token"):
@@ -317,7 +318,7 @@ class TeamsInput(BotFrameworkInput):
             "recipient": reference.get("user") or {},
         }
         headers = {"Authorization": f"Bearer {await self.bot_token()}"}
-        answer = await delivery.call("teams", url, json=body, headers=headers, idempotent=False)
+        answer = await delivery.call(Channel.TEAMS.value, url, json=body, headers=headers, idempotent=False)
         if not answer.ok:
             raise delivery.Undelivered(f"the Bot Connector answered {answer.status or 'nothing'}")
 

@@ -55,6 +55,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from chatprotocol import Channel
 from connectors import delivery
 from connectors.edge import keep_the_version_private, not_found
 from connectors.limits import MAX_REQUEST_BYTES, is_sender_id, is_too_long, too_long_answer, well_formed_text
@@ -140,7 +141,7 @@ class BotApi:
         not idempotent (`idempotent=False`): a repeat after a 5xx or a timeout may show it twice."""
         if not self.token:
             raise TelegramApiError("the Telegram channel is off: TELEGRAM_TOKEN is not set")
-        answer = await delivery.call("telegram", f"{self.api_url}/bot{self.token}/{method}", json=payload,
+        answer = await delivery.call(Channel.TELEGRAM.value, f"{self.api_url}/bot{self.token}/{method}", json=payload,
                                      idempotent=idempotent)
         body = answer.body if isinstance(answer.body, dict) else {}
         if body.get("ok") is True:
@@ -159,7 +160,7 @@ class TelegramOutput(OutputChannel):
 
     @classmethod
     def name(cls) -> str:
-        return "telegram"
+        return Channel.TELEGRAM.value
 
     def __init__(self, api: BotApi, outbox: delivery.Outbox) -> None:
         self.api, self.outbox = api, outbox
@@ -197,7 +198,7 @@ class TelegramInput(InputChannel):
 
     @classmethod
     def name(cls) -> str:
-        return "telegram"
+        return Channel.TELEGRAM.value
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
@@ -225,8 +226,8 @@ class TelegramInput(InputChannel):
             raise ValueError("TELEGRAM_SECRET_TOKEN must be 32 to 256 of A-Z a-z 0-9 _ - (e.g. `openssl rand -hex 32`)")
         if self.bot_name and not BOT_NAME.fullmatch(self.bot_name):
             raise ValueError("TELEGRAM_BOT_NAME must be the bot's username (5 to 32 of A-Z a-z 0-9 _), as BotFather gave it")
-        self.outbox = delivery.Outbox("telegram")
-        self.seen = delivery.SeenIds("telegram", (redis_url or "").strip(), SEEN_SECONDS) if self.on else None
+        self.outbox = delivery.Outbox(Channel.TELEGRAM.value)
+        self.seen = delivery.SeenIds(Channel.TELEGRAM.value, (redis_url or "").strip(), SEEN_SECONDS) if self.on else None
         if not self.on:
             missing = " and ".join(
                 n for n, v in (("TELEGRAM_TOKEN", self.api.token), ("TELEGRAM_SECRET_TOKEN", self.secret_token)) if not v

@@ -88,6 +88,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncRedisManager, AsyncServer
 from socketio.exceptions import ConnectionRefusedError as ConnectionRefused
 
+from chatprotocol import CONNECTION_KEY, SOURCE_KEY, Channel, Presence
 from connectors.edge import keep_the_version_private
 from connectors.limits import MAX_REQUEST_BYTES, Refused, client_metadata, is_too_long, too_long_answer, well_formed_text
 from connectors.proxies import client_address
@@ -195,8 +196,7 @@ class IdentityClient:
             return Verdict(REFUSED, "malformed")
         if not self.configured:
             return Verdict(UNAVAILABLE, "not_configured")
-        headers = {"Authorization": f"Bearer {self.service_token}", "X-Chat-Channel": WebsiteInput.name(),
-                   "X-Chat-Connection": connection, "X-Chat-Source": source}
+        headers = {"Authorization": f"Bearer {self.service_token}", **Presence(WebsiteInput.name(), connection, source).headers()}
         try:
             async with aiohttp.ClientSession(timeout=self.timeout) as http:
                 async with http.post(self.url, json={"conversation_id": conversation_id, "token": token},
@@ -257,7 +257,7 @@ async def _maybe_await(result: Any) -> None:
 def presence_metadata(metadata: dict[str, Any], conn: _Connection) -> dict[str, Any]:
     """The message's metadata with the server's presence keys, after dropping any a client sent (`_...`)."""
     own = {k: v for k, v in metadata.items() if not (isinstance(k, str) and k.startswith("_"))}
-    return {**own, "_connection": conn.reference, "_source": conn.source}
+    return {**own, CONNECTION_KEY: conn.reference, SOURCE_KEY: conn.source}
 
 
 @dataclass
@@ -325,7 +325,7 @@ class WebsiteInput(SocketIOInput):
 
     @classmethod
     def name(cls) -> str:
-        return "website"
+        return Channel.WEBSITE.value
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:

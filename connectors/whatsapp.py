@@ -50,6 +50,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from chatprotocol import Channel
 from connectors import delivery
 from connectors.edge import keep_the_version_private, not_found
 from connectors.limits import MAX_REQUEST_BYTES, is_sender_id, is_too_long, message_language, too_long_answer, well_formed_text
@@ -237,7 +238,7 @@ class GraphApi:
 
     async def post(self, body: dict[str, Any], idempotent: bool) -> tuple[int, dict[str, Any]]:
         """(status, answer) of Meta's last answer; (0, {}) when none came."""
-        answer = await delivery.call("whatsapp", self.messages_url, idempotent=idempotent, json=body,
+        answer = await delivery.call(Channel.WHATSAPP.value, self.messages_url, idempotent=idempotent, json=body,
                                      headers={"Authorization": f"Bearer {self.access_token}"})
         return answer.status, answer.body if isinstance(answer.body, dict) else {}
 
@@ -260,7 +261,7 @@ class Replies:
     def __init__(self, graph: GraphApi, window: ServiceWindow, template_name: str, template_language: str) -> None:
         self.graph, self.window = graph, window
         self.template_name, self.template_language = template_name, template_language or "en"
-        self.outbox = delivery.Outbox("whatsapp")
+        self.outbox = delivery.Outbox(Channel.WHATSAPP.value)
 
     def send(self, recipient: str, kind: str, content: dict[str, Any], plain_text: str) -> None:
         self.outbox.send(recipient, functools.partial(self._deliver, recipient, kind, content, plain_text))
@@ -298,7 +299,7 @@ class WhatsAppOutput(OutputChannel):
 
     @classmethod
     def name(cls) -> str:
-        return "whatsapp"
+        return Channel.WHATSAPP.value
 
     def __init__(self, replies: Replies, language: str | None = None) -> None:
         self.replies = replies
@@ -333,7 +334,7 @@ class WhatsAppInput(InputChannel):
 
     @classmethod
     def name(cls) -> str:
-        return "whatsapp"
+        return Channel.WHATSAPP.value
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
@@ -353,7 +354,7 @@ class WhatsAppInput(InputChannel):
             logger.info("the WhatsApp channel is off: set %s to use it (docs/whatsapp.md)", ", ".join(self.missing))
             self.replies: Replies | None = None
             return
-        self.seen = delivery.SeenIds("whatsapp", redis_url, DEDUP_SECONDS)
+        self.seen = delivery.SeenIds(Channel.WHATSAPP.value, redis_url, DEDUP_SECONDS)
         self.window = ServiceWindow(self.seen.redis)
         self.replies = Replies(GraphApi(graph_url or DEFAULT_GRAPH_URL, access_token, phone_number_id), self.window,
                              template_name, template_language)

@@ -16,8 +16,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from pydantic import Field, StringConstraints
 from sqlalchemy.orm import Session
 
+from chatprotocol import Channel, HandoffReason, Presence
+
 from ..identity.routes import not_verified, presence
-from ..identity.service import Presence, verified_binding
+from ..identity.service import verified_binding
 from ..shared.dependencies import CatalogueDep, ClockDep, KnowledgeDep, SessionDep, SessionsDep
 from ..shared.inputs import Incoming
 from ..shared.responses import PRIVATE
@@ -26,7 +28,7 @@ from ..shared.tracker_store import TranscriptsUnavailable
 from ..staff.routes import SESSION_COOKIE, AgentOrOfficer
 from ..staff.rules import MAX_STAFF_ID, Staff
 from . import pages, service
-from .rules import MAX_MESSAGE_CHARS, SUMMARY_MESSAGES, Reason, Refused, State
+from .rules import MAX_MESSAGE_CHARS, SUMMARY_MESSAGES, Refused, State
 from .service import Handoff, RasaUnavailable
 from .tables import QueueEntry
 
@@ -52,13 +54,13 @@ class SummaryIn(Incoming):
 
 
 class HandOverIn(Incoming):
-    reason: Reason
+    reason: HandoffReason
     language: Literal["nl", "en"] = "en"
     summary: SummaryIn = Field(default_factory=SummaryIn)
 
 
 class TicketIn(Incoming):
-    reason: Reason
+    reason: HandoffReason
     language: Literal["nl", "en"] = "en"
 
 
@@ -88,9 +90,9 @@ def hand_over(conversation_id: ConversationId, body: HandOverIn, session: Sessio
     now = clock()
     binding = verified_binding(session, conversation_id, seen, now)
     try:
-        told = service.hand_over(session, parts.config, parts.store, conversation_id=conversation_id, channel=seen.channel or "rest",
-                              source=seen.source, language=body.language, reason=body.reason, summary=body.summary.model_dump(),
-                              binding=binding, now=now)
+        told = service.hand_over(session, parts.config, parts.store, conversation_id=conversation_id,
+                                 channel=seen.channel or Channel.REST.value, source=seen.source, language=body.language,
+                                 reason=body.reason, summary=body.summary.model_dump(), binding=binding, now=now)
     except TranscriptsUnavailable as exc:
         raise HTTPException(503, str(exc)) from None
     return JSONResponse(told, headers=PRIVATE)

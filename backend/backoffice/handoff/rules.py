@@ -30,17 +30,9 @@ AWAY_GRACE = dt.timedelta(minutes=2)  # a closed chat window is a customer who l
 MASK = "[hidden]"
 
 
-class Reason(str, enum.Enum):
-    """Why the bot handed over (the queue shows it)."""
-
-    ASKED_FOR_PERSON = "asked_for_person"
-    NOT_UNDERSTOOD = "not_understood"
-    COMPLAINT = "complaint"
-    CHILD = "child"
-    CANNOT_FILE = "cannot_file"
-
-
 class State(str, enum.Enum):
+    """Where a handed-over conversation is; why it was handed over is the assistant's `chatprotocol.HandoffReason`."""
+
     WAITING = "waiting"
     CLAIMED = "claimed"
     HANDED_BACK = "handed_back"

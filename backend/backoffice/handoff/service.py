@@ -38,6 +38,8 @@ import httpx2
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from chatprotocol import CANCEL_HANDOFF_INTENT, PUSHING_CHANNELS, HandoffReason
+
 from .. import sentences
 from ..catalogue import Catalogue
 from ..identity.tables import ConversationIdentity
@@ -59,9 +61,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CANCEL_INTENT = "cancel_handoff"  # the "stop waiting" button's payload, /cancel_handoff
-# channels whose output reaches the customer without their asking
-PUSHING_CHANNELS = frozenset({"website", "telegram", "whatsapp", "teams"})
 MAX_OPEN_REQUESTS = 10
 SEEN_EVERY = dt.timedelta(seconds=10)
 
@@ -204,7 +203,7 @@ def waiting_count(session: Session, *where: Any) -> int:
 
 
 def hand_over(session: Session, config: DeskConfig, store: TrackerStore, *, conversation_id: str, channel: str, source: str,
-              language: str, reason: rules.Reason, summary: dict, binding: ConversationIdentity | None, now: dt.datetime) -> dict:
+              language: str, reason: HandoffReason, summary: dict, binding: ConversationIdentity | None, now: dt.datetime) -> dict:
     """Queue the conversation or offer a ticket; what the customer is to be told. A second hand-over of
     a conversation already in the queue keeps its place. A source (the client's keyed address) or a
     verified customer with as many chats waiting as allowed is offered a ticket instead of a place.
@@ -241,7 +240,7 @@ def hand_over(session: Session, config: DeskConfig, store: TrackerStore, *, conv
 
 
 def record_ticket(session: Session, config: DeskConfig, store: TrackerStore, *, conversation_id: str, customer_id: str,
-                  language: str, reason: rules.Reason, now: dt.datetime) -> Ticket:
+                  language: str, reason: HandoffReason, now: dt.datetime) -> Ticket:
     """A question for the team, with the conversation so far (codes, links and tokens masked: staff
     read it), to be answered by e-mail at the verified customer's address in the company's records
     (never one typed in the chat)."""
@@ -500,7 +499,7 @@ class Upkeep:
                 self._ends(session, entry, rules.State.LEFT, "the customer restarted the chat" if type_name == "restart"
                            else "the customer's chat session ended", now)
                 return
-            if type_name == "user" and _intent(data) == CANCEL_INTENT and entry.state == rules.State.WAITING.value:
+            if type_name == "user" and _intent(data) == CANCEL_HANDOFF_INTENT and entry.state == rules.State.WAITING.value:
                 try:
                     self.rasa.say(entry.conversation_id, entry.channel, sentences.STOPPED_WAITING[entry.language], resume=True)
                 except RasaUnavailable as exc:  # the entry stays as it was: the next pass tries again

@@ -9,36 +9,33 @@ of codes and tokens are in `rules`; what a code's limits are and why, there too.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
+from chatprotocol import CHANNEL_HEADER, CONNECTION_HEADER, SOURCE_HEADER, Presence
+
 from ..shared.dependencies import ClockDep, SessionsDep
 from ..shared.inputs import Incoming
 from ..shared.responses import PRIVATE
 from ..shared.service_auth import require_service
 from . import rules, service
-from .service import Presence, Verification
-
-CHANNEL = re.compile(r"[a-z][a-z0-9_-]{0,39}")
-CONNECTION = re.compile(r"[0-9a-f]{32}")
-SOURCE = re.compile(r"[0-9a-f]{16}")
+from .service import Verification
 
 
 def presence(
-    x_chat_channel: str = Header(default="", max_length=40, description="the message's input channel (website, rest, ...)"),
-    x_chat_connection: str = Header(default="", max_length=32, description="the website connection's reference (32 hex)"),
-    x_chat_source: str = Header(default="", max_length=16, description="the client's keyed address hash (16 hex)"),
+    channel: str = Header(default="", alias=CHANNEL_HEADER, max_length=40, description="the message's input channel (website, rest, ...)"),
+    connection: str = Header(default="", alias=CONNECTION_HEADER, max_length=32, description="the website connection's reference (32 hex)"),
+    source: str = Header(default="", alias=SOURCE_HEADER, max_length=16, description="the client's keyed address hash (16 hex)"),
 ) -> Presence:
     """The FastAPI dependency: the presence headers of the call, checked for shape (400 with a reason)."""
-    for name, value, shape in (("X-Chat-Channel", x_chat_channel, CHANNEL), ("X-Chat-Connection", x_chat_connection, CONNECTION),
-                               ("X-Chat-Source", x_chat_source, SOURCE)):
-        if value and not shape.fullmatch(value):
-            raise HTTPException(400, {"reason": "bad_presence", "detail": f"{name} is not in the expected form"})
-    return Presence(x_chat_channel, x_chat_connection, x_chat_source)
+    seen = Presence(channel, connection, source)
+    wrong = seen.out_of_shape()
+    if wrong:
+        raise HTTPException(400, {"reason": "bad_presence", "detail": f"{wrong} is not in the expected form"})
+    return seen
 
 
 def not_verified() -> JSONResponse:
@@ -92,8 +89,8 @@ CONFLICT_DETAIL = ("this conversation is already verified as another customer: f
 
 
 def _no_presence() -> JSONResponse:
-    return refusal(400, "no_presence", "a verification needs the chat message's presence: X-Chat-Channel (and, for "
-                                       "the website, X-Chat-Connection)")
+    return refusal(400, "no_presence", f"a verification needs the chat message's presence: {CHANNEL_HEADER} (and, for "
+                                       f"the website, {CONNECTION_HEADER})")
 
 
 # --- website session ---

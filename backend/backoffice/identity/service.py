@@ -2,9 +2,11 @@
 answers about an address, the e-mail of codes and notices (SMTP), and the presence of a chat message
 that a binding is tied to.
 
-A binding holds only where it was made (`Presence`), so a read from another channel or connection
-finds no verified customer. The rules of codes and tokens are in `rules`; what a code's limits are
-and why, there too.
+A binding holds only where it was made (the `Presence` of the message that verified it, from
+chatprotocol): it records the channel, and a SHA-256 of each connection, so a read from another
+channel or connection finds no verified customer. A sender id alone is no credential: it leaks
+(logs, screenshots, exports) and Rasa's REST channel accepts any. The rules of codes and tokens are
+in `rules`; what a code's limits are and why, there too.
 """
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ import httpx2
 from sqlalchemy import and_, delete, exists, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
+
+from chatprotocol import Presence
 
 from ..sentences import CODE_EMAIL, CODE_EMAIL_SUBJECT, DUTCH_TIME, UNUSED_CODE_EMAIL, UNUSED_CODE_REASONS, UNUSED_CODE_SUBJECT
 from . import rules
@@ -47,49 +51,18 @@ log = logging.getLogger(__name__)
 
 # --- the presence of a chat message ---------------------------------------------------------------
 
-# Channels whose messages always carry a connection: a binding there is tied to connections.
-CONNECTION_CHANNELS = frozenset({"website"})
 MAX_CONNECTIONS = 5  # connections one binding keeps (tabs of one login); the oldest is dropped first
 
 
-@dataclass(frozen=True)
-class Presence:
-    """The presence of a chat message: which channel, and for the website which connection, it came through.
-
-    A verified conversation is verified *there*: the binding (`tables.ConversationIdentity`)
-    records the channel and the connection that verified it, and personal data and filing reach only a
-    message with the same presence. A sender id alone is no credential: it leaks (logs, screenshots,
-    exports) and Rasa's REST channel accepts any.
-
-    The assistant sends the presence of the message it answers on every conversation-scoped call:
-    - `X-Chat-Channel`: Rasa's `input_channel` of the message (`website`, `rest`, ...);
-    - `X-Chat-Connection`: for the website, the channel's random reference of the socket connection
-      (32 hex digits; empty for channels without connections);
-    - `X-Chat-Source`: the client's address as the website channel's keyed hash (16 hex digits; empty if
-      unknown), for limits per source. No raw address reaches the back office.
-
-    The back office stores only a SHA-256 of the connection reference, and compares in constant time.
-    """
-
-    channel: str = ""
-    connection: str = ""
-    source: str = ""
-
-    @property
-    def connection_ref(self) -> str:
-        """What the binding stores of the connection: its SHA-256 (empty for no connection)."""
-        return hashlib.sha256(self.connection.encode()).hexdigest() if self.connection else ""
-
-    @property
-    def known(self) -> bool:
-        """A presence that can verify: a channel, and a connection where the channel has them."""
-        return bool(self.channel) and (bool(self.connection) or self.channel not in CONNECTION_CHANNELS)
+def connection_ref(seen: Presence) -> str:
+    """What a binding stores of the message's connection: its SHA-256 (empty for no connection)."""
+    return hashlib.sha256(seen.connection.encode()).hexdigest() if seen.connection else ""
 
 
 def present_in(row: ConversationIdentity, seen: Presence) -> bool:
     """Does this message come through the channel and connection that verified the conversation?"""
     channel_ok = hmac.compare_digest(row.channel.encode(), seen.channel.encode())
-    ref = seen.connection_ref.encode()
+    ref = connection_ref(seen).encode()
     connection_ok = False
     for stored in row.connections or []:
         connection_ok |= hmac.compare_digest(str(stored).encode(), ref)
@@ -112,7 +85,7 @@ def verified_binding(session: Session, conversation_id: str, seen: Presence, now
 
 def record_presence(row: ConversationIdentity, seen: Presence) -> None:
     """Tie the binding to this presence: a new channel starts afresh, a new connection joins the newest."""
-    ref = seen.connection_ref
+    ref = connection_ref(seen)
     kept = [c for c in (row.connections or []) if c != ref] if row.channel == seen.channel else []
     row.channel, row.connections = seen.channel, (kept + [ref])[-MAX_CONNECTIONS:]
 

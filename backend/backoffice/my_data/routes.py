@@ -18,8 +18,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import sessionmaker
 
+from chatprotocol import Presence
+
 from ..identity.routes import not_verified, presence
-from ..identity.service import Presence, verified_binding
+from ..identity.service import verified_binding
 from ..shared.dependencies import ClockDep, KnowledgeDep, SessionsDep, SettingsDep
 from ..shared.responses import PRIVATE
 from ..shared.service_auth import require_service

@@ -19,9 +19,11 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import Field, field_validator
 from sqlalchemy.orm import Session
 
+from chatprotocol import Presence
+
 from .. import vocabulary
 from ..identity.routes import not_verified, presence
-from ..identity.service import Presence, verified_binding
+from ..identity.service import verified_binding
 from ..shared.dependencies import CatalogueDep, ClockDep, KnowledgeDep, SessionDep
 from ..shared.inputs import Incoming
 from ..shared.responses import PRIVATE

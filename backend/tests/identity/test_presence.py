@@ -11,8 +11,9 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session as OrmSession
 
 from backoffice.identity import rules
-from backoffice.identity.service import MAX_CONNECTIONS, Presence, present_in, record_presence
+from backoffice.identity.service import MAX_CONNECTIONS, present_in, record_presence
 from backoffice.identity.tables import ConversationIdentity
+from chatprotocol import Presence
 
 from .conftest import SERVICE, SESSION_SECRET
 
