@@ -91,8 +91,15 @@ web/static/widget.js: web/node_modules/.installed web/static/chat.js
 	apt-get update -q && apt-get install -y -q chromium
 
 /usr/bin/redis-server:
-	@echo "==> Redis for the tests that share it between processes (Debian package; each test starts a server of its own)"
+	@echo "==> Redis for the tests that share it between processes (Debian package)"
 	apt-get install -y -q redis-server || { apt-get update -q && apt-get install -y -q redis-server; }
+
+# The tests connect to PostgreSQL as postgres without a password: a cluster installed here trusts local TCP connections.
+/etc/postgresql:
+	@echo "==> PostgreSQL for the tests (Debian package), trusting connections from this machine"
+	apt-get install -y -q postgresql || { apt-get update -q && apt-get install -y -q postgresql; }
+	sed -i -E 's/^(host +all +all +(127\.0\.0\.1\/32|::1\/128) +)[a-z0-9-]+$$/\1trust/' /etc/postgresql/*/main/pg_hba.conf
+	pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main reload 2>/dev/null || true
 
 /usr/bin/faketime:
 	@echo "==> libfaketime for the test of a knowledge version taking effect at midnight (Debian package)"
@@ -120,7 +127,9 @@ shell: deps validate-knowledge $(MODEL)
 stop:
 	@$(RASA_VENV)/bin/python scripts/stack.py stop
 
-test-deps: deps /usr/bin/chromium /usr/bin/faketime /usr/bin/redis-server $(MODEL)
+# PostgreSQL and Redis installed above, then started unless they run already (scripts/services.sh).
+test-deps: deps /usr/bin/chromium /usr/bin/faketime /usr/bin/redis-server /etc/postgresql $(MODEL)
+	@bash scripts/services.sh
 
 # ruff and mypy over every Python part, each with its own settings (pyproject.toml in the root, backend/, companysystems/,
 # chat-protocol/, the last with the older Python of the two that import it),

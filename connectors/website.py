@@ -106,6 +106,11 @@ RESUME_LABEL = b"voltera website chat resume secret v1"
 RESUME_SECRET_KEY = "resume_secret"  # in `session_secret` (server -> widget) and `session_request` (widget -> server)
 SESSION_ID_PATTERN = re.compile(r"[0-9a-f]{32}\.[0-9a-f]{32}")
 RESUME_SECRET_PATTERN = re.compile(r"[0-9a-f]{64}")
+# The most one message shared between replicas through Redis (WEBSITE_REDIS_URL) may be. What crosses
+# replicas is an agent's reply (2,000 characters, under 12 KB even JSON-escaped) or a turn's replies, a
+# few KB; a bigger message is dropped before it is parsed, so a publisher to that Redis cannot make every
+# replica parse megabytes.
+MAX_SHARED_MESSAGE_BYTES = 64 * 1024
 
 VERIFIED, REFUSED, OTHER_CUSTOMER, UNAVAILABLE = "verified", "refused", "other_customer", "unavailable"
 
@@ -285,7 +290,8 @@ class JsonRedisManager(AsyncRedisManager):
     The pinned python-socketio 5.9.0 (newer ones break Rasa 3.6's `enter_room`, DESIGN) publishes
     pickles and unpickles whatever arrives on the channel, so anyone able to publish to that Redis
     could run code in every Rasa replica (CVE-2025-61765; 5.14 moved to JSON). Here what is published
-    is JSON, and only a JSON object is handed on: a pickle, or anything else, is dropped unread.
+    is JSON, and only a JSON object is handed on: a pickle, or anything else, is dropped unread, and so
+    is a message longer than MAX_SHARED_MESSAGE_BYTES.
 
     A message to this replica's own sockets is sent at once, then published for the others (the
     parent class sends it only when it comes back from Redis, which would let a turn's
@@ -308,6 +314,11 @@ class JsonRedisManager(AsyncRedisManager):
 
     async def _listen(self) -> Any:
         async for message in super()._listen():
+            size = len(message) if isinstance(message, bytes) else len(str(message).encode())
+            if size > MAX_SHARED_MESSAGE_BYTES:
+                logger.warning("a message of %d bytes on the socket.io channel was dropped unread: more than %d",
+                               size, MAX_SHARED_MESSAGE_BYTES)
+                continue
             try:
                 data = json.loads(message)
             except (ValueError, UnicodeDecodeError):

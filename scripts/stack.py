@@ -1,7 +1,8 @@
 """Start, watch and stop the assistant's processes on one machine (the embedded default).
 
-`python scripts/stack.py run` starts the back office, the action server and the Rasa server, waits
-until each answers, prints the demo website's address and stays until Ctrl-C or `stop`.
+`python scripts/stack.py run` migrates the back office's database (`python -m backoffice migrate`), starts
+the back office, the action server and the Rasa server, waits until each answers, prints the demo
+website's address and stays until Ctrl-C or `stop`.
 The end-to-end tests use the same `Stack` class, so they test the assistant as `make run` starts it;
 every test that starts a process of its own does so with `Process` (logs, free ports, fresh secrets,
 and readiness only of the process it started), and waits with `eventually` instead of sleeping.
@@ -318,6 +319,18 @@ def own_redis(log_dir: Path) -> Iterator[str]:
         yield f"redis://127.0.0.1:{port}/0"
 
 
+def migrate_back_office(python: str | Path, env: dict[str, str], log_path: Path) -> None:
+    """`python -m backoffice migrate`, the step of its own before any back office or worker starts (they
+    refuse a database behind their migrations); RuntimeError with its output when it fails."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        code = subprocess.call([str(python), "-m", "backoffice", "migrate"], cwd=ROOT / "backend", env=env, stdout=log,
+                               stderr=subprocess.STDOUT, timeout=300)
+    if code != 0:
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-20:])
+        raise RuntimeError(f"the back office's migrate step exited with {code}:\n{tail}")
+
+
 class Stack:
     def __init__(self, env: dict[str, str], log_dir: Path = VAR / "log", pid_dir: Path | None = None) -> None:
         """`pid_dir`: where to record the process ids for `make stop` (only `make run` does)."""
@@ -358,11 +371,14 @@ class Stack:
                        port, self.health_urls().get(name))
 
     def start(self, names: list[str] | None = None) -> None:
-        """Start the processes; refuse when one's port is taken (another process would answer its health check)."""
+        """Start the processes; refuse when one's port is taken (another process would answer its health check).
+        The back office's database is migrated first when a back office or worker is among them."""
         processes = [self.process(name) for name in names or list(self.commands())]
         taken = [f"{p.name} ({p.port})" for p in processes if p.port is not None and not port_free(p.port)]
         if taken:
             raise RuntimeError(f"port in use by another process: {', '.join(taken)} (an earlier run? `make stop`)")
+        if {"backoffice", "worker"} & {p.name for p in processes}:
+            migrate_back_office(BACKOFFICE_PY, self.env, self.log_dir / "migrate.log")
         for process in processes:
             self.procs[process.name] = process.start()
             if self.pid_dir is not None:
@@ -494,8 +510,8 @@ def run() -> int:
     stack = Stack(env, pid_dir=VAR)
     print("starting the company systems, the mail sink, the back office and its worker, the action server and Rasa\n"
           "(Rasa takes about a minute to load)...", flush=True)
-    stack.start()
     try:
+        stack.start()
         stack.wait_ready(progress=True)
     except (RuntimeError, TimeoutError) as exc:
         print(f"failed to start: {exc}", file=sys.stderr)
@@ -525,8 +541,8 @@ def shell() -> int:
     env = demo_env()
     print(demo_notice(env), flush=True)
     stack = Stack(env)
-    stack.start(["companysystems", "mailsink", "backoffice", "worker", "actions"])
     try:
+        stack.start(["companysystems", "mailsink", "backoffice", "worker", "actions"])
         stack.wait_ready(timeout=120)
         command = [str(RASA_BIN / "rasa"), "shell", "--model", "models", "--endpoints", "bot/endpoints.yml"]
         return subprocess.call(command, cwd=ROOT, env=env)

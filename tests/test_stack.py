@@ -74,6 +74,16 @@ def test_a_taken_port_is_refused_at_start(tmp_path: Path):
         assert stack.procs == {}  # nothing was started
 
 
+def test_a_stack_migrates_a_new_back_office_database_before_its_back_office_and_worker_start(tmp_path: Path):
+    stack = Stack(load_env(isolated_env(tmp_path)), log_dir=tmp_path / "log")
+    try:
+        stack.start(["backoffice", "worker"])  # both refuse a database that is not migrated
+        stack.wait_ready(timeout=120)
+    finally:
+        stack.stop()
+    assert "Running upgrade" in (tmp_path / "log" / "migrate.log").read_text()
+
+
 def test_a_process_that_exits_fails_at_once_with_its_log(tmp_path: Path):
     command = [sys.executable, "-c", "import sys; print('cannot bind'); sys.exit(3)"]
     process = Process("failing", command, tmp_path, {}, tmp_path / "failing.log", free_port()).start()

@@ -785,11 +785,15 @@ def test_rooms_are_entered_with_a_python_socketio_that_awaits():
 # --- two Rasa replicas sharing the website's sockets through Redis (WEBSITE_REDIS_URL) ------------------
 
 
+REPLICAS_VAR = ROOT / "var" / f"test-channel-replicas-{os.getpid()}"
+
+
 @pytest.fixture(scope="module")
 def replicas() -> Iterator[tuple[Stack, Stack, str]]:
     """Two Rasa servers with the stand-in, one back office behind both, and a Redis of their own: the
-    views of replica A and of replica B (each a stack whose RASA_PORT is that replica's), and Redis's URL."""
-    var = ROOT / "var" / f"test-channel-replicas-{os.getpid()}"
+    views of replica A and of replica B (each a stack whose RASA_PORT is that replica's), and Redis's URL.
+    Replica A's log is REPLICAS_VAR/log/rasa-A.log, B's rasa-B.log."""
+    var = REPLICAS_VAR
     shutil.rmtree(var, ignore_errors=True)
     var.mkdir(parents=True)
     with own_redis(var / "log") as redis_url:
@@ -859,3 +863,28 @@ def test_a_pickle_published_to_the_socket_channel_is_never_loaded(replicas, tmp_
             await customer.close()
     asyncio.run(chat())
     assert not marker.exists(), "a replica loaded a pickle from Redis"
+
+
+def test_a_message_on_the_socket_channel_over_the_size_cap_is_dropped_unread(replicas):
+    """Whoever can publish to that Redis cannot make every replica parse megabytes: a message longer than
+    MAX_SHARED_MESSAGE_BYTES (here one that would otherwise reach the customer's socket) is dropped before
+    it is parsed, and logged; the agent's reply published after it reaches the customer first."""
+    from connectors.website import MAX_SHARED_MESSAGE_BYTES
+
+    replica_a, replica_b, redis_url = replicas
+
+    async def chat():
+        customer = Visitor(replica_b)
+        try:
+            session = await customer.open()
+            oversized = {"method": "emit", "event": "bot_uttered", "data": {"text": "x" * MAX_SHARED_MESSAGE_BYTES},
+                         "namespace": "/", "room": session, "skip_sid": None, "callback": None, "host_id": "a stranger"}
+            redis.Redis.from_url(redis_url).publish("socketio", json.dumps(oversized))
+            await asyncio.to_thread(agent_says, replica_a, session, AGENT_REPLY)
+            assert (await asyncio.wait_for(customer.inbox.get(), TURN_SECONDS))["text"] == AGENT_REPLY
+        finally:
+            await customer.close()
+    asyncio.run(chat())
+    # B listens on the channel (a replica's manager starts listening at its first socket; A has had none)
+    log = REPLICAS_VAR / "log" / "rasa-B.log"
+    eventually(log.read_text, 10, "replica B's log of the drop", until=lambda text: "was dropped unread: more than" in text)

@@ -1,5 +1,5 @@
-"""Command line of the back office: `validate` the knowledge base, `publish` it, `serve` the API, run the outbox `worker`,
-the demo's local `mailsink`, or add a `staff` account to the console."""
+"""Command line of the back office: `validate` the knowledge base, `publish` it, `migrate` the database, `serve` the
+API, run the outbox `worker`, the demo's local `mailsink`, or add a `staff` account to the console."""
 from __future__ import annotations
 
 import argparse
@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from .catalogue import Catalogue, CatalogueError
 from .knowledge.rules import KnowledgeBase, KnowledgeError
 from .settings import Settings, demo_mode_refusal
+from .shared.database import SchemaNotCurrent
 
 
 def catalogue_problems(settings: Settings) -> list[str]:
@@ -26,6 +27,7 @@ def main() -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("validate", help="check every version in the knowledge folder against the schema")
     sub.add_parser("publish", help="record the hash of newly published versions in published.lock")
+    sub.add_parser("migrate", help="bring the database schema to the migrations' head; run it before serve and worker start")
     serve = sub.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -57,6 +59,25 @@ def main() -> int:
         for error in exc.errors():
             print(f"{Settings.variable_of(str(error['loc'][0]))}: {error['msg']}", file=sys.stderr)
         return 1
+    try:
+        return run(args, settings)
+    except SchemaNotCurrent as exc:
+        print(f"the back office does not start: {exc}", file=sys.stderr)
+        return 1
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Carry out the command; SchemaNotCurrent when it needs the database and the database is not migrated."""
+    if args.command == "migrate":
+        import logging
+
+        from .shared.database import migrate
+
+        logging.basicConfig(level=logging.INFO, format="%(message)s")  # Alembic's "Running upgrade ..." lines
+        migrate(settings.database_url)
+        print("the database schema is at the migrations' head")
+        return 0
+
     if args.command in ("serve", "worker"):
         from .handoff.service import DeskConfig
 

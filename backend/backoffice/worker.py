@@ -393,7 +393,6 @@ def main(settings: Settings, once: bool = False, worker_id: str | None = None, *
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per call is too much; outcomes are logged
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     engine, Session = open_database(settings.database_url)
     worker = Worker(Session, WorkerConfig.from_settings(settings, **overrides), worker_id=worker_id)
     notices = CodeNotices(Session, worker.systems, SmtpConfig.from_settings(settings))

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx2
 import pytest
 from sqlalchemy import create_engine, text
-from stack import Process, eventually, free_port, fresh_secret, serving  # noqa: F401 (re-exported)
+from stack import Process, eventually, free_port, fresh_secret, migrate_back_office, serving  # noqa: F401 (re-exported)
 
 from backoffice import catalogue
 from backoffice.shared.database import migrate
@@ -34,11 +34,13 @@ SYSTEMS_TOKEN = fresh_secret("systems")
 
 @contextmanager
 def back_office_process(folder: Path, settings: dict) -> Iterator[str]:
-    """`python -m backoffice serve` on a free port with these settings (over this environment's);
-    yields its address once it answers, and stops it afterwards. Its log is `folder/backoffice.log`."""
-    port = free_port()
+    """`python -m backoffice serve` on a free port with these settings (over this environment's), after
+    `python -m backoffice migrate` as every deployment runs it; yields its address once it answers, and
+    stops it afterwards. Its log is `folder/backoffice.log`."""
+    port, env = free_port(), {**os.environ, **settings}
+    migrate_back_office(sys.executable, env, folder / "backoffice.log")
     process = Process("backoffice", [sys.executable, "-m", "backoffice", "serve", "--port", str(port)], ROOT / "backend",
-                      {**os.environ, **settings}, folder / "backoffice.log", port, f"http://127.0.0.1:{port}/healthz")
+                      env, folder / "backoffice.log", port, f"http://127.0.0.1:{port}/healthz")
     with serving(process):
         yield f"http://127.0.0.1:{port}"
 
@@ -159,13 +161,19 @@ def pg_template() -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    """A freshly migrated, empty back-office database of this test's own, on SQLite (a copy of the template)."""
+    target = tmp_path / "backoffice.db"
+    shutil.copyfile(sqlite_template, target)
+    return f"sqlite:///{target}"
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A freshly migrated, empty back-office database of this test's own, on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
-        target = tmp_path / "backoffice.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
-        yield f"sqlite:///{target}"
+        yield request.getfixturevalue("sqlite_url")
         return
     with new_pg_database("backoffice_test", request.getfixturevalue("pg_template")) as url:
         yield url

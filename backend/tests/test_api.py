@@ -12,11 +12,11 @@ TOKEN = "test-service-token"
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> TestClient:
+def client(sqlite_url: str) -> TestClient:
     settings = Settings(
         knowledge_dir=KNOWLEDGE,
         web_dir=Path(__file__).resolve().parents[2] / "web",
-        database_url=f"sqlite:///{tmp_path / 'bo.db'}",
+        database_url=sqlite_url,
         socket_url="http://localhost:5005",
         service_token=TOKEN,
         company_systems_token="test-systems-token",  # the catalogue needs one; no system is called here
@@ -97,12 +97,12 @@ def test_serves_the_demo_website(client):
     assert "socketUrl" in client.get("/config.js").text
 
 
-def test_a_missing_chat_client_is_a_clear_404_not_a_500(tmp_path):
+def test_a_missing_chat_client_is_a_clear_404_not_a_500(tmp_path, sqlite_url):
     """A checkout without `make deps` (no web/node_modules) serves the page, and says what is missing."""
     web = tmp_path / "web"
     (web / "static").mkdir(parents=True)
     (web / "index.html").write_text("<!DOCTYPE html><title>t</title>")
-    settings = Settings(knowledge_dir=KNOWLEDGE, web_dir=web, database_url=f"sqlite:///{tmp_path / 'bo.db'}",
+    settings = Settings(knowledge_dir=KNOWLEDGE, web_dir=web, database_url=sqlite_url,
                         socket_url="http://localhost:5005", service_token=TOKEN, company_systems_token="test-systems-token")
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
         answer = c.get("/vendor/socket.io.min.js")

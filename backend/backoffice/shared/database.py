@@ -1,5 +1,6 @@
-"""The back office's database: one engine per process, the Alembic upgrade run at start, and the
-column type every table stores its times in."""
+"""The back office's database: the Alembic upgrade (`python -m backoffice migrate`, a step of its own
+before any back office or worker starts), one engine per process, and the column type every table
+stores its times in."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,6 +12,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import DateTime, create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
@@ -44,17 +47,54 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
-# Taken by every process that migrates: a back office and its workers often start together, and two
-# upgrades at once would both add the same column (the second fails with "duplicate column").
+# Taken by every `migrate`: replicas and workers are often deployed together, each with its migrate
+# step, and two upgrades at once would both add the same column (the second fails with "duplicate column").
 MIGRATION_LOCK_KEY = 7_301_004_211
+MIGRATE_COMMAND = "python -m backoffice migrate"
 
 
-def migrate(database_url: str) -> None:
+class SchemaNotCurrent(Exception):
+    """The database's schema is not the one this code's migrations end at: a process refuses to start
+    on it rather than fail on a missing column in the middle of a customer's request."""
+
+
+def _alembic(database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def _make_folder(database_url: str) -> None:
+    if database_url.startswith("sqlite:///"):
+        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+def migrate(database_url: str) -> None:
+    """Bring the schema to the migrations' head (nothing to do when it is there already)."""
+    _make_folder(database_url)
     with _one_migration_at_a_time(database_url):
-        command.upgrade(config, "head")
+        command.upgrade(_alembic(database_url), "head")
+
+
+def check_schema(database_url: str) -> None:
+    """Raise SchemaNotCurrent unless the database is at the migrations' head."""
+    scripts = ScriptDirectory.from_config(_alembic(database_url))
+    head = set(scripts.get_heads())
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        engine.dispose()
+    if current == head:
+        return
+    at = ", ".join(sorted(current)) or "none (a new database)"
+    if current <= {script.revision for script in scripts.walk_revisions()}:
+        raise SchemaNotCurrent(f"the database schema is behind the migrations (at revision {at}, head {', '.join(sorted(head))}): "
+                               f"run `{MIGRATE_COMMAND}` first")
+    raise SchemaNotCurrent(f"the database schema is at revision {at}, which these migrations do not know: "
+                           "a newer back office migrated it, run that version")
 
 
 @contextmanager
@@ -83,13 +123,11 @@ def _one_migration_at_a_time(database_url: str) -> Iterator[None]:
         engine.dispose()
 
 
-def open_database(database_url: str, run_migrations: bool = True) -> tuple[Engine, sessionmaker]:
-    """Migrate (unless told not to) and return the engine and session factory. A process opens it
-    once (`create_app`, the worker) and every feature shares them."""
-    if database_url.startswith("sqlite:///"):
-        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    if run_migrations:
-        migrate(database_url)
+def open_database(database_url: str) -> tuple[Engine, sessionmaker]:
+    """The engine and session factory, once the schema is found current (SchemaNotCurrent if not). A
+    process opens it once (`create_app`, the worker) and every feature shares them."""
+    _make_folder(database_url)
+    check_schema(database_url)
     engine = _engine(database_url)
     return engine, sessionmaker(engine, expire_on_commit=False)
 

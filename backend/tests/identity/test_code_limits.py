@@ -42,7 +42,7 @@ def client(settings, clock):
 @pytest.fixture
 def notices(settings, company, clock):
     """The sweep the worker runs, on the test's clock."""
-    engine, Session = open_database(settings.database_url, run_migrations=False)
+    engine, Session = open_database(settings.database_url)
     systems = CompanySystems(catalogue.load(), settings.catalogue_variables(), timeout=5)
     yield CodeNotices(Session, systems, SmtpConfig.from_settings(settings), clock)
     systems.close()

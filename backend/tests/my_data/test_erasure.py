@@ -29,7 +29,7 @@ def assistant_task(Session, request_id: str) -> SystemTask:
 
 
 def test_erasure_deletes_the_customers_transcripts_exactly_once_and_no_one_elses(client, clock, tracker, db_url, company, kb):
-    engine, Session = open_database(db_url, run_migrations=False)
+    engine, Session = open_database(db_url)
     worker = Worker(Session, WorkerConfig(systems_at(company.url, SYSTEMS_TOKEN), tracker_url=tracker.url))
     knowledge = kb.current()
 
@@ -104,7 +104,7 @@ def test_erasure_deletes_the_customers_transcripts_exactly_once_and_no_one_elses
 
 
 def test_without_a_tracker_store_the_assistants_task_fails_visibly(db_url, company, kb, clock):
-    engine, Session = open_database(db_url, run_migrations=False)
+    engine, Session = open_database(db_url)
     worker = Worker(Session, WorkerConfig(systems_at(company.url, SYSTEMS_TOKEN)))  # no tracker_url
     try:
         with Session() as s:
@@ -162,7 +162,7 @@ def test_a_tracker_store_without_events_or_tombstones_fails_the_erasure(tmp_path
 
 
 def test_the_worker_fails_the_assistants_task_visibly_when_the_tracker_store_is_missing(db_url, company, kb, clock, tmp_path):
-    engine, Session = open_database(db_url, run_migrations=False)
+    engine, Session = open_database(db_url)
     missing = f"sqlite:///{tmp_path / 'rasa-tracker.db'}"
     worker = Worker(Session, WorkerConfig(systems_at(company.url, SYSTEMS_TOKEN), tracker_url=missing))
     try:

@@ -61,7 +61,7 @@ def ledger_url(db_url: str) -> str:
 
 @pytest.fixture
 def Session(ledger_url: str):
-    engine, factory = open_database(ledger_url, run_migrations=False)
+    engine, factory = open_database(ledger_url)
     yield factory
     engine.dispose()
 
