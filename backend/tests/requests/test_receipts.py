@@ -3,6 +3,7 @@ the address the real company systems have; a mail server that is down never lose
 from __future__ import annotations
 
 import dataclasses
+import threading
 import datetime as dt
 import uuid
 
@@ -25,6 +26,8 @@ from ..identity.conftest import (  # noqa: F401 (fixtures)
     sink,
     sink_process,
 )
+
+ROUNDS = 10  # of the race below
 
 
 def audit_actions(db_url: str, request_id: str) -> list[tuple[str, str | None]]:
@@ -76,3 +79,30 @@ def test_a_receipt_that_cannot_go_out_is_recorded_and_sent_when_the_mail_server_
         assert receipts.sweep() == 0  # sent once
     assert len(sent) == 1 and filed["id"] in sent[0]["text"]
     assert [a for a, _ in audit_actions(db_url, filed["id"])].count("receipt_sent") == 1
+
+
+def test_two_back_offices_failing_to_send_one_receipt_at_once_record_it_once(db_url, company, sink, clock):
+    """Each back office sweeps the receipts; with the mail server down, two may fail on one request in
+    the same moment. Both are released together to record it, ROUNDS times: the request's row lock
+    makes the second read the first's line (without it, the trail has two)."""
+    down = make_settings(db_url, company, sink, smtp_port=free_port())
+    back_offices = [create_app(down, clock=clock) for _ in range(2)]  # not started: no sweep of their own runs
+    for _ in range(ROUNDS):
+        filed = file(TestClient(back_offices[0]), "C0006", "access", "en")
+        together = threading.Barrier(2, timeout=30)
+        failed: list[str] = []
+
+        def record(receipts, request_id=filed["id"], together=together, failed=failed) -> None:
+            try:
+                together.wait()
+                receipts._not_sent(request_id, "ConnectionRefusedError: the mail server is down", clock())
+            except Exception as exc:  # reported below: an exception in a thread would otherwise pass silently
+                failed.append(repr(exc))
+
+        threads = [threading.Thread(target=record, args=(app.state.receipts,)) for app in back_offices]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert failed == []
+        assert [a for a, _ in audit_actions(db_url, filed["id"])].count("receipt_not_sent") == 1

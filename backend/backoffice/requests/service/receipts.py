@@ -12,7 +12,8 @@ again at the next sweep.
 
 Once per request: the request's row is locked (PostgreSQL `FOR UPDATE SKIP LOCKED`; SQLite has one
 writer) and `receipt_sent` written before the mail goes out, in a transaction committed only after
-the SMTP server took it, so two senders never both send it.
+the SMTP server took it, so two senders never both send it; `receipt_not_sent` is written under the
+same row's lock, so two back offices failing at once write it once.
 """
 from __future__ import annotations
 
@@ -137,8 +138,9 @@ class RequestReceipts:
         """Logged every time; on the request's audit trail once, with the reason."""
         log.warning("the e-mail receipt of request %s could not go out (%s); the next sweep tries again", request_id, reason)
         with self.Session() as session:
+            # the request's row first: of two back offices failing at once, the second reads the first's line
+            request = session.scalar(select(Request).where(Request.id == request_id).with_for_update())
             told = session.scalar(select(exists().where(AuditEntry.request_id == request_id, AuditEntry.action == NOT_SENT)))
-            request = session.get(Request, request_id)
             if not told and request is not None:
                 status = Status(request.status)
                 append_audit(session, rules.AuditEntry(request_id=request_id, at=now, actor=ACTOR, action=NOT_SENT, from_status=status,
