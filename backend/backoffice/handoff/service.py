@@ -383,8 +383,15 @@ def note(session: Session, entry: QueueEntry, agent: Staff, text: str, now: dt.d
     session.commit()
 
 
+def held(session: Session, entry: QueueEntry) -> None:
+    """The entry read again, its row locked until the move is committed: of two moves at once (two
+    clicks, two back offices, the upkeep), the second sees the first's outcome."""
+    session.refresh(entry, with_for_update=True)
+
+
 def transfer(session: Session, rasa: RasaConversations, entry: QueueEntry, agent: Staff, to: Staff | None, now: dt.datetime) -> None:
     """To a colleague (who holds it at once), or back to the queue (`to` None)."""
+    held(session, entry)
     rules.act_on(rules.State(entry.state), entry.claimed_by, agent.id)
     if to is None:
         entry.state, entry.claimed_by, entry.claimed_by_name, entry.claimed_at = rules.State.WAITING.value, None, None, None
@@ -400,6 +407,7 @@ def transfer(session: Session, rasa: RasaConversations, entry: QueueEntry, agent
 
 def end(session: Session, rasa: RasaConversations, entry: QueueEntry, agent: Staff, state: rules.State, now: dt.datetime) -> None:
     """Hand back to the bot or close: the bot resumes and tells the customer, then the entry ends."""
+    held(session, entry)
     rules.act_on(rules.State(entry.state), entry.claimed_by, agent.id)
     told = sentences.BOT_IS_BACK if state == rules.State.HANDED_BACK else sentences.AGENT_CLOSED
     rasa.say(entry.conversation_id, entry.channel, told[entry.language].format(name=agent.first_name), resume=True)

@@ -3,8 +3,8 @@ the address the real company systems have; a mail server that is down never lose
 from __future__ import annotations
 
 import dataclasses
-import threading
 import datetime as dt
+import threading
 import uuid
 
 from fastapi.testclient import TestClient
