@@ -15,7 +15,8 @@
 4. `Upkeep.run_once`, every second in the back office: a claim whose agent's console went away
    returns to the queue; a customer who restarted the chat, whose session ended, who pressed "stop
    waiting", or whose website chat stayed closed (`customer_presence`) leaves the queue, and the bot
-   resumes.
+   resumes. Every back office runs it; each entry is changed (and its customer told) by one of them,
+   the one holding the entry's row.
 
 The parts one process holds (`Handoff`: the settings read, the tracker store, the Rasa client, the
 upkeep, the count of live consoles) are made here once, at start.
@@ -381,8 +382,15 @@ def note(session: Session, entry: QueueEntry, agent: Staff, text: str, now: dt.d
     session.commit()
 
 
+def held(session: Session, entry: QueueEntry) -> None:
+    """The entry read again, its row locked until the move is committed: of two moves at once (two
+    clicks, two back offices, the upkeep), the second sees the first's outcome."""
+    session.refresh(entry, with_for_update=True)
+
+
 def transfer(session: Session, rasa: RasaConversations, entry: QueueEntry, agent: Staff, to: Staff | None, now: dt.datetime) -> None:
     """To a colleague (who holds it at once), or back to the queue (`to` None)."""
+    held(session, entry)
     rules.act_on(rules.State(entry.state), entry.claimed_by, agent.id)
     if to is None:
         entry.state, entry.claimed_by, entry.claimed_by_name, entry.claimed_at = rules.State.WAITING.value, None, None, None
@@ -398,6 +406,7 @@ def transfer(session: Session, rasa: RasaConversations, entry: QueueEntry, agent
 
 def end(session: Session, rasa: RasaConversations, entry: QueueEntry, agent: Staff, state: rules.State, now: dt.datetime) -> None:
     """Hand back to the bot or close: the bot resumes and tells the customer, then the entry ends."""
+    held(session, entry)
     rules.act_on(rules.State(entry.state), entry.claimed_by, agent.id)
     told = sentences.BOT_IS_BACK if state == rules.State.HANDED_BACK else sentences.AGENT_CLOSED
     rasa.say(entry.conversation_id, entry.channel, told[entry.language].format(name=agent.first_name), resume=True)
@@ -452,7 +461,12 @@ def _intent(data: str | None) -> str | None:
 
 
 class Upkeep:
-    """Keeps the queue true to what happened elsewhere: consoles that went away, customers who left."""
+    """Keeps the queue true to what happened elsewhere: consoles that went away, customers who left.
+
+    Every back office runs it, so each entry is followed under its row's lock (PostgreSQL `FOR UPDATE
+    SKIP LOCKED`: an entry another back office follows now is left to it; SQLite has one writer), and
+    its state read again under the lock: a change, the customer's notice and its audit line happen once,
+    in the process that holds the entry, and the lock is held until they are committed."""
 
     def __init__(self, sessions: sessionmaker, store: TrackerStore, rasa: RasaConversations, config: DeskConfig) -> None:
         self.sessions, self.store, self.rasa, self.config = sessions, store, rasa, config
@@ -467,19 +481,36 @@ class Upkeep:
 
     def run_once(self, now: dt.datetime) -> None:
         with self.sessions() as session:
-            for entry in list(session.scalars(select(QueueEntry).where(QueueEntry.state.in_(rules.OPEN_STATES)))):
-                self._follow(session, entry, now)
+            open_ids = list(session.scalars(select(QueueEntry.id).where(QueueEntry.state.in_(rules.OPEN_STATES))))
+            session.commit()
+            for entry_id in open_ids:
+                self._follow(session, entry_id, now)
 
-    def _follow(self, session: Session, entry: QueueEntry, now: dt.datetime) -> None:
+    @staticmethod
+    def _hold(session: Session, entry_id: str) -> QueueEntry | None:
+        """The entry, locked, as it is now; None when it ended or another back office holds it."""
+        return session.scalar(select(QueueEntry).where(QueueEntry.id == entry_id, QueueEntry.state.in_(rules.OPEN_STATES))
+                              .with_for_update(skip_locked=True).execution_options(populate_existing=True))
+
+    def _follow(self, session: Session, entry_id: str, now: dt.datetime) -> None:
+        entry = self._hold(session, entry_id)
+        if entry is None:
+            session.rollback()
+            return
         if rules.claim_lapsed(rules.State(entry.state), entry.agent_seen_at, now, self.config.claim_timeout):
             audit(session, entry, "back office", "returned_to_queue", now, agent=entry.claimed_by_name)
             entry.state, entry.claimed_by, entry.claimed_by_name, entry.claimed_at = rules.State.WAITING.value, None, None, None
             session.commit()
+            entry = self._hold(session, entry_id)
+            if entry is None:
+                session.rollback()
+                return
         if rules.left_for_good(rules.State(entry.state), entry.customer_away_at, now, rules.AWAY_GRACE):
             try:
                 self.rasa.say(entry.conversation_id, entry.channel, sentences.STOPPED_WAITING[entry.language], resume=True)
             except RasaUnavailable as exc:
                 log.error("the customer of %s left, but the bot could not be resumed yet: %s", entry.id, exc)
+                session.rollback()
                 return
             self._ends(session, entry, rules.State.LEFT, "the customer closed the chat", now)
             return
@@ -487,6 +518,7 @@ class Upkeep:
             events = self.store.events_after(entry.conversation_id, entry.last_event_id)
         except TranscriptsUnavailable as exc:
             log.warning("handoff upkeep cannot read %s: %s", entry.id, exc)
+            session.rollback()
             return
         for event_id, type_name, data in events:
             entry.last_event_id = event_id

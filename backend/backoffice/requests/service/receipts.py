@@ -12,7 +12,8 @@ again at the next sweep.
 
 Once per request: the request's row is locked (PostgreSQL `FOR UPDATE SKIP LOCKED`; SQLite has one
 writer) and `receipt_sent` written before the mail goes out, in a transaction committed only after
-the SMTP server took it, so two senders never both send it.
+the SMTP server took it, so two senders never both send it; `receipt_not_sent` is written under the
+same row's lock, so two back offices failing at once write it once.
 """
 from __future__ import annotations
 
@@ -137,8 +138,7 @@ class RequestReceipts:
         """Logged every time; on the request's audit trail once, with the reason."""
         log.warning("the e-mail receipt of request %s could not go out (%s); the next sweep tries again", request_id, reason)
         with self.Session() as session:
-            # The request's row first: two sweeps failing at once (the process's own and another's) would
-            # each find the trail silent and both write it.
+            # the request's row first: of two back offices failing at once, the second reads the first's line
             request = session.scalar(select(Request).where(Request.id == request_id).with_for_update())
             told = session.scalar(select(exists().where(AuditEntry.request_id == request_id, AuditEntry.action == NOT_SENT)))
             if not told and request is not None:
