@@ -121,7 +121,7 @@ test-deps: deps /usr/bin/chromium /usr/bin/faketime /usr/bin/redis-server $(MODE
 # and the layers of the back office's import graph (lint-imports, backend/pyproject.toml).
 lint: deps
 	@echo "==> ruff and mypy: the assistant (actions, bot, connectors, scripts), the back office, the company systems"
-	$(RASA_VENV)/bin/ruff check actions bot connectors scripts tests
+	$(RASA_VENV)/bin/ruff check actions bot connectors scripts tests texts
 	$(RASA_VENV)/bin/mypy
 	cd backend && ../$(BO_VENV)/bin/ruff check backoffice tests && ../$(BO_VENV)/bin/mypy && ../$(BO_VENV)/bin/lint-imports --no-cache
 	cd companysystems && ../$(BO_VENV)/bin/ruff check && ../$(BO_VENV)/bin/mypy

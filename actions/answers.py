@@ -376,7 +376,7 @@ class Composer:
         company = self.kb["company"]
         dpo, service = company["dpo"], company["customer_service"]
         blocks: list[Block] = [
-            sentence("dpo", self.lang, company=company["name"], name=dpo["name"], email=dpo["email"], phone=dpo["phone"]),
+            sentence("dpo", self.lang, controller=company["name"], name=dpo["name"], email=dpo["email"], phone=dpo["phone"]),
             sentence("service", self.lang, email=service["email"], phone=service["phone"], hours=self.t(service["hours"])),
             self._right("complaint"),
         ]
