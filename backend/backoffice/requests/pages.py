@@ -15,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader
 from jinja2.ext import Extension
 from markupsafe import Markup
 
-from ..staff.pages import console_page
+from ..staff.pages import Labels, console_page
 from ..staff.rules import Staff
 from .rules import DUE_SOON_DAYS, STATUS_ORDER
 
@@ -61,7 +61,7 @@ def due_weeks_chart(bars: list[dict]) -> dict:
             "label_y": CHART_HEIGHT + 16, "bar_width": BAR_WIDTH}
 
 
-def render_overview(data: dict, status: str, officer: Staff) -> str:
+def render_overview(data: dict, status: str, officer: Staff, t: Labels) -> str:
     counts = data["counts"]
     rows = []
     for v in data["requests"]:
@@ -75,10 +75,10 @@ def render_overview(data: dict, status: str, officer: Staff) -> str:
         chart=due_weeks_chart(data["open_by_due_week"]), statuses=STATUS_ORDER,
         rows=rows,
     )
-    return console_page("Privacy requests", Markup(body), officer)
+    return console_page(t("privacy_requests"), Markup(body), officer, t)
 
 
-def render_request(v: dict, officer: Staff) -> str:
+def render_request(v: dict, officer: Staff, t: Labels) -> str:
     css, flag = _row_class(v)
     facts = [
         ("customer", v["customer_id"]), ("right", f"{v['type']} ({v['article']})"), ("status", v["status"]),
@@ -92,4 +92,4 @@ def render_request(v: dict, officer: Staff) -> str:
     ]
     body = _templates.get_template("request.html").render(v=v, css=css, flag=flag, facts=facts, overview=OVERVIEW,
                                                           csrf_token=officer.csrf_token)
-    return console_page(f"Request {v['id']}", Markup(body), officer)
+    return console_page(t("request_title", id=v["id"]), Markup(body), officer, t)
