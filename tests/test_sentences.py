@@ -27,7 +27,8 @@ def placeholders(text: str) -> set:
 def leaves(entry: Any, path: str = "") -> dict[str, Any]:
     """Every text of a catalogue file by its dotted path (a list's items by their index)."""
     if isinstance(entry, dict):
-        return {found: text for key, item in entry.items() for found, text in leaves(item, f"{path}.{key}" if path else key).items()}
+        return {found: text for key, item in entry.items()
+                for found, text in leaves(item, f"{path}.{key}" if path else key).items()}
     if isinstance(entry, list):
         return {found: text for index, item in enumerate(entry) for found, text in leaves(item, f"{path}[{index}]").items()}
     return {path: entry}
