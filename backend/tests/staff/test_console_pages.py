@@ -55,20 +55,23 @@ def test_the_login_form_is_labelled_and_served_with_a_strict_policy(db_url):
 
 
 def test_the_console_speaks_the_browsers_language_and_names_the_company_of_the_setting(db_url):
-    """The labels come from the text catalogue in the staff member's language (Accept-Language), the
-    product's name from COMPANY_NAME: another company's console never says the demo company's name."""
+    """The labels (the queue's, the privacy team's) come from the text catalogue in the staff member's
+    language (Accept-Language), the product's name from COMPANY_NAME: another company's console never
+    says the demo company's name."""
     with TestClient(create_app(console_settings(db_url, company_name="Acme Energie")), base_url=HTTPS) as client:
         dutch = client.get("/console/login", headers={"Accept-Language": "de-DE, nl;q=0.8, en;q=0.5"}).text
         english = client.get("/console/login", headers={"Accept-Language": "fr"}).text
         client.headers["Accept-Language"] = "nl"
-        sign_in(client)
+        sign_in(client, role="privacy_officer")
         queue = client.get("/console").text
+        requests = client.get("/console/privacy/requests").text
     assert '<html lang="nl">' in dutch and "<h1>Inloggen</h1>" in dutch and '<label for="password">Wachtwoord</label>' in dutch
     assert '<html lang="en">' in english and "<h1>Sign in</h1>" in english
     assert "Acme Energie medewerkersconsole" in dutch and "Acme Energie staff console" in english
     assert "<h1>Wachtrij</h1>" in queue and "Gesprekken die op een mens wachten" in queue
     assert 'name="console-texts"' in queue and "vroeg om een mens" in queue  # console.js's words, for its labels
-    assert "Acme Energie" in queue and all("Voltera" not in page for page in (dutch, english, queue))
+    assert "<h2>Verzoeken</h2>" in requests and "<p>Geen open verzoeken.</p>" in requests
+    assert "Acme Energie" in queue and all("Voltera" not in page for page in (dutch, english, queue, requests))
     assert staff_language("en-GB;q=0.2, nl-BE") == "nl" and staff_language(None) == staff_language("de") == "en"
 
 
