@@ -123,7 +123,6 @@ class ActionDefaultFallback(Action):
         return [UserUtteranceReverted()]
 
 
-
 def respond(dispatcher: CollectingDispatcher, tracker: Tracker, key: str) -> list[EventType]:
     """A short fixed answer from the text catalogue (`assistant.responses`) in the conversation's language;
     a greeting before the language is known is said in every language."""

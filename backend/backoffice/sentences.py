@@ -17,7 +17,6 @@ from typing import Any
 import yaml
 
 FOLDER = Path(__file__).resolve().parents[2] / "texts"
-DEFAULT_COMPANY = "Voltera"
 # The languages, from the files present: the first is the one a text in every language starts with.
 FIRST_LANGUAGE = "nl"
 LANGUAGES: tuple[str, ...] = tuple(sorted((path.stem for path in FOLDER.glob("*.yml")), key=lambda lang: (lang != FIRST_LANGUAGE, lang)))
@@ -58,11 +57,6 @@ def in_every_language(path: str, separator: str) -> str:
     """An entry that does not name the company in every language after each other, for a reader whose
     language is not known."""
     return separator.join(words(lang, path) for lang in LANGUAGES)
-
-
-def by_id(path: str) -> dict[str, dict[str, Any]]:
-    """A section of names by id, each in every language: {id: {"nl": ..., "en": ...}}."""
-    return {key: {lang: words(lang, f"{path}.{key}") for lang in LANGUAGES} for key in _entry(LANGUAGES[0], path)}
 
 
 class Texts:

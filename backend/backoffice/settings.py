@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL, make_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER = "change-me"
+DEFAULT_COMPANY_NAME = "Voltera"  # the demo company
 
 
 def _env(name: str, default: Any, field_name: str | None = None, **extra: Any) -> Any:
@@ -31,7 +32,7 @@ class Settings(BaseSettings):
     # The company's name as customers know it, in every text of the catalogue (texts/<language>.yml) that
     # says `{company}`: the assistant's, the channels', the e-mails', the console's and the widget's. Its
     # legal name is the knowledge base's (company.yml). No { or }.
-    company_name: str = _env("COMPANY_NAME", "Voltera", "company_name", min_length=1, pattern=r"^[^{}]*\S[^{}]*$")
+    company_name: str = _env("COMPANY_NAME", DEFAULT_COMPANY_NAME, "company_name", min_length=1, pattern=r"^[^{}]*\S[^{}]*$")
     knowledge_dir: Path = _env("KNOWLEDGE_DIR", PROJECT_ROOT / "knowledge", "knowledge_dir")
     web_dir: Path = _env("WEB_DIR", PROJECT_ROOT / "web", "web_dir")
     catalogue_file: Path = _env("COMPANY_SYSTEMS_CATALOGUE", PROJECT_ROOT / "company-systems.yml", "catalogue_file")

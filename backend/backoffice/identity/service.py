@@ -26,7 +26,8 @@ from sqlalchemy import and_, delete, exists, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from ..sentences import DEFAULT_COMPANY, LANGUAGES, texts, words
+from ..sentences import LANGUAGES, texts, words
+from ..settings import DEFAULT_COMPANY_NAME
 from . import rules
 from .tables import EMAIL, SESSION, ConversationIdentity, VerificationAttempt
 
@@ -130,8 +131,8 @@ class SmtpConfig:
 
     host: str = "localhost"
     port: int = 8025
-    sender: str = f"{DEFAULT_COMPANY} privacy <privacy@voltera.example>"
-    company: str = DEFAULT_COMPANY  # the name the e-mails are signed with (COMPANY_NAME)
+    sender: str = f"{DEFAULT_COMPANY_NAME} privacy <privacy@voltera.example>"
+    company: str = DEFAULT_COMPANY_NAME  # the name the e-mails are signed with (COMPANY_NAME)
     username: str = ""
     password: str = ""
     starttls: bool = False
