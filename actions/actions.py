@@ -27,9 +27,12 @@ def backoffice() -> BackOfficeClient:
     return _client
 
 
+DEFAULT_LANGUAGE = "en"  # a conversation's language until it is known
+
+
 def conversation_language(tracker: Tracker) -> str:
     language = tracker.get_slot("language")
-    return language if language in LANGUAGES else "en"
+    return language if language in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def notice_changes(tracker: Tracker, dispatcher: CollectingDispatcher, language: str) -> list[EventType]:
@@ -125,9 +128,10 @@ class ActionDefaultFallback(Action):
 
 def respond(dispatcher: CollectingDispatcher, tracker: Tracker, key: str) -> list[EventType]:
     """A short fixed answer from the text catalogue (`assistant.responses`) in the conversation's language;
-    a greeting before the language is known is said in every language."""
+    a greeting before the language is known is said in every language, the default first."""
     if key == "greet" and tracker.get_slot("language") not in LANGUAGES:
-        dispatcher.utter_message(text=texts.in_every_language("assistant.responses.greet_any_language", "\n"))
+        greeting = texts.in_every_language("assistant.responses.greet_any_language", "\n", first=DEFAULT_LANGUAGE)
+        dispatcher.utter_message(text=greeting)
     else:
         dispatcher.utter_message(text=texts.text(conversation_language(tracker), f"assistant.responses.{key}"))
     return []

@@ -74,6 +74,6 @@ def by_id(path: str) -> dict[str, dict[str, Any]]:
     return {key: {lang: text(lang, f"{path}.{key}") for lang in LANGUAGES} for key in text(LANGUAGES[0], path)}
 
 
-def in_every_language(path: str, separator: str) -> str:
-    """One text in every language after each other, for when the reader's language is not known."""
-    return separator.join(text(lang, path) for lang in LANGUAGES)
+def in_every_language(path: str, separator: str, first: str = FIRST_LANGUAGE) -> str:
+    """One text in every language after each other, `first` first, for when the reader's language is not known."""
+    return separator.join(text(lang, path) for lang in sorted(LANGUAGES, key=lambda lang: lang != first))
