@@ -135,8 +135,8 @@ test-deps: deps /usr/bin/chromium /usr/bin/faketime /usr/bin/redis-server /etc/p
 # chat-protocol/, the last with the older Python of the two that import it),
 # and the layers of the back office's import graph (lint-imports, backend/pyproject.toml).
 lint: deps
-	@echo "==> ruff and mypy: the assistant (actions, bot, connectors, scripts), the back office, the company systems, chatprotocol"
-	$(RASA_VENV)/bin/ruff check actions bot connectors scripts tests
+	@echo "==> ruff and mypy: the assistant (actions, bot, connectors, scripts, texts), the back office, the company systems, chatprotocol"
+	$(RASA_VENV)/bin/ruff check actions bot connectors scripts tests texts
 	$(RASA_VENV)/bin/mypy
 	cd backend && ../$(BO_VENV)/bin/ruff check backoffice tests && ../$(BO_VENV)/bin/mypy && ../$(BO_VENV)/bin/lint-imports --no-cache
 	cd companysystems && ../$(BO_VENV)/bin/ruff check && ../$(BO_VENV)/bin/mypy

@@ -8,6 +8,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
+import texts
+
 from .answers import DETAIL_ENTITY, INTENT_TOPICS, Composer
 from .backoffice import BackOfficeClient, BackOfficeError
 from .sentences import LANGUAGES, sentence
@@ -25,9 +27,12 @@ def backoffice() -> BackOfficeClient:
     return _client
 
 
+DEFAULT_LANGUAGE = "en"  # a conversation's language until it is known
+
+
 def conversation_language(tracker: Tracker) -> str:
     language = tracker.get_slot("language")
-    return language if language in LANGUAGES else "en"
+    return language if language in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def notice_changes(tracker: Tracker, dispatcher: CollectingDispatcher, language: str) -> list[EventType]:
@@ -119,3 +124,50 @@ class ActionDefaultFallback(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         dispatcher.utter_message(text=sentence("not_understood", conversation_language(tracker)))
         return [UserUtteranceReverted()]
+
+
+def respond(dispatcher: CollectingDispatcher, tracker: Tracker, key: str) -> list[EventType]:
+    """A short fixed answer from the text catalogue (`assistant.responses`) in the conversation's language;
+    a greeting before the language is known is said in every language, the default first."""
+    if key == "greet" and tracker.get_slot("language") not in LANGUAGES:
+        greeting = texts.in_every_language("assistant.responses.greet_any_language", "\n", first=DEFAULT_LANGUAGE)
+        dispatcher.utter_message(text=greeting)
+    else:
+        dispatcher.utter_message(text=texts.text(conversation_language(tracker), f"assistant.responses.{key}"))
+    return []
+
+
+class ActionGreet(Action):
+    def name(self) -> str:
+        return "action_greet"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        return respond(dispatcher, tracker, "greet")
+
+
+class ActionGoodbye(Action):
+    def name(self) -> str:
+        return "action_goodbye"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        return respond(dispatcher, tracker, "goodbye")
+
+
+class ActionThanks(Action):
+    """The answer to a thank-you."""
+
+    def name(self) -> str:
+        return "action_thanks"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        return respond(dispatcher, tracker, "thanks")
+
+
+class ActionIAmABot(Action):
+    """The answer to "are you a bot?": yes, and a person can be asked for."""
+
+    def name(self) -> str:
+        return "action_iamabot"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        return respond(dispatcher, tracker, "iamabot")

@@ -2,8 +2,8 @@
 
 Pure functions over one knowledge-base version (the JSON the back office serves, every text as
 `{"nl": ..., "en": ...}`): no Rasa, no HTTP, so they are tested on their own. Every answer ends by
-naming the version it comes from. The sentences around the knowledge base's texts are in
-actions/sentences.py.
+naming the version it comes from. The sentences around the knowledge base's texts are the text
+catalogue's (texts/<language>.yml, read by actions/sentences.py).
 """
 from __future__ import annotations
 
@@ -376,7 +376,7 @@ class Composer:
         company = self.kb["company"]
         dpo, service = company["dpo"], company["customer_service"]
         blocks: list[Block] = [
-            sentence("dpo", self.lang, company=company["name"], name=dpo["name"], email=dpo["email"], phone=dpo["phone"]),
+            sentence("dpo", self.lang, controller=company["name"], name=dpo["name"], email=dpo["email"], phone=dpo["phone"]),
             sentence("service", self.lang, email=service["email"], phone=service["phone"], hours=self.t(service["hours"])),
             self._right("complaint"),
         ]

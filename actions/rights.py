@@ -3,7 +3,7 @@
 Pure functions (no Rasa, no HTTP), tested on their own:
 - `draft_request` turns what the customer said (intent, entities, words) into a request to confirm;
 - `summary`, `receipt`, `status_report` and `my_data_report` word what the back office returns,
-  with the sentences of actions/sentences.py.
+  with the sentences of the text catalogue (actions/sentences.py reads them).
 Who the customer is never comes from here: the actions ask the back office for the conversation's
 verified customer, and the back office checks every request again when it is filed.
 """

@@ -27,7 +27,7 @@ from typing import Any
 
 from lingua import Language, LanguageDetectorBuilder
 
-from connectors.sentences import LANGUAGES, TOO_LONG
+import texts
 
 
 def _positive_int_setting(name: str, default: int) -> int:
@@ -84,7 +84,7 @@ def message_language(text: str, page_language: Any = None) -> str | None:
     text; None when neither tells (a long string without spaces, random characters)."""
     if isinstance(page_language, str):
         page = page_language.strip().lower()[:2]
-        if page in LANGUAGES:
+        if page in texts.LANGUAGES:
             return page
     sample = text[:LANGUAGE_SAMPLE_CHARS]
     if len(sample.split()) < LANGUAGE_MIN_WORDS:
@@ -99,11 +99,12 @@ def message_language(text: str, page_language: Any = None) -> str | None:
 
 
 def too_long_answer(text: str, page_language: Any = None) -> str:
-    """What the customer is told instead of an answer, in their language (Dutch and English when unknown)."""
+    """What the customer is told instead of an answer, in their language (in every language when unknown)."""
     language = message_language(text, page_language)
-    limits = {"nl": f"{MAX_MESSAGE_CHARS:,}".replace(",", "."), "en": f"{MAX_MESSAGE_CHARS:,}"}
-    languages = [language] if language else ["nl", "en"]
-    return "\n\n".join(TOO_LONG[lang].format(limit=limits[lang]) for lang in languages)
+    limit = f"{MAX_MESSAGE_CHARS:,}"
+    languages = [language] if language else texts.LANGUAGES
+    return "\n\n".join(texts.text(lang, "channels.too_long").format(limit=limit.replace(",", ".") if lang == "nl" else limit)
+                       for lang in languages)
 
 
 def is_sender_id(value: Any) -> bool:

@@ -14,7 +14,7 @@ tenant, and talks to Microsoft with blocking `requests` calls. What this one doe
 - **One tenant.** An activity whose `channelData.tenant.id` or `conversation.tenantId` is not
   `TEAMS_TENANT_ID` (or that names none) gets 403.
 - **Personal chats only.** A message in a group chat or a team's channel never reaches the assistant:
-  it is answered with a fixed pointer to a personal chat (`connectors/sentences.py`), so no answer
+  it is answered with a fixed pointer to a personal chat (`channels.teams` in texts/<language>.yml), so no answer
   with personal data is ever shown to a group. A user's conversation (Rasa's sender id) is
   `teams-<Entra object id>`.
 - **Replies with the tenant's token**: client credentials at `<login>/<tenant>/oauth2/v2.0/token`
@@ -53,11 +53,11 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+import texts
 from chatprotocol import Channel
 from connectors import delivery
 from connectors.edge import keep_the_version_private, not_found
 from connectors.limits import MAX_REQUEST_BYTES, is_sender_id, is_too_long, too_long_answer, well_formed_text
-from connectors.sentences import TEAMS_NOTICES
 
 logger = logging.getLogger(__name__)
 
@@ -398,14 +398,14 @@ class TeamsInput(BotFrameworkInput):
         if conversation.get("conversationType", "personal") != "personal":
             group = f"{SENDER_PREFIX}group-{object_id.lower()}"
             self.remember(group, reference)
-            await output.send_text_message(group, TEAMS_NOTICES["group_chat"][language])
+            await output.send_text_message(group, texts.text(language, "channels.teams.group_chat"))
             return
         if not is_sender_id(sender):
             return
         self.remember(sender, reference)
         text = well_formed_text(text)
         if not text.strip():
-            await output.send_text_message(sender, TEAMS_NOTICES["text_only"][language])
+            await output.send_text_message(sender, texts.text(language, "channels.teams.text_only"))
             return
         if is_too_long(text):
             await output.send_text_message(sender, too_long_answer(text, language))

@@ -12,7 +12,7 @@ Telegram posts each update to `/webhooks/telegram/webhook`. What this channel do
   operator, `python -m connectors.telegram set-webhook https://<host>/webhooks/telegram/webhook`
   (with the secret and only the update types read here), never by a Rasa replica at start.
 - **Private chats only.** A message in a group, supergroup or channel never reaches the assistant:
-  the channel answers it with a fixed pointer to a private chat (`connectors/sentences.py`), so no
+  the channel answers it with a fixed pointer to a private chat (`channels.telegram` in texts/<language>.yml), so no
   answer with personal data can ever be shown to a group. A private chat's conversation (Rasa's
   sender id) is `telegram-<chat id>`, so no other channel's sender id can name it.
 - **Button taps** (`callback_query`) are answered with `answerCallbackQuery` (Telegram's client shows
@@ -55,11 +55,11 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+import texts
 from chatprotocol import Channel
 from connectors import delivery
 from connectors.edge import keep_the_version_private, not_found
 from connectors.limits import MAX_REQUEST_BYTES, is_sender_id, is_too_long, too_long_answer, well_formed_text
-from connectors.sentences import TELEGRAM_NOTICES
 
 logger = logging.getLogger(__name__)
 
@@ -251,8 +251,8 @@ class TelegramInput(InputChannel):
         return hmac.compare_digest(offered, self.secret_token.encode())
 
     def group_answer(self, language: str) -> str:
-        link = f"https://t.me/{self.bot_name}" if self.bot_name else TELEGRAM_NOTICES["private_chat_link"][language]
-        return TELEGRAM_NOTICES["group_chat"][language].format(link=link)
+        link = f"https://t.me/{self.bot_name}" if self.bot_name else texts.text(language, "channels.telegram.private_chat_link")
+        return texts.text(language, "channels.telegram.group_chat").format(link=link)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         telegram = keep_the_version_private(Blueprint(f"telegram_webhook_{type(self).__name__}"))
@@ -322,7 +322,7 @@ class TelegramInput(InputChannel):
         if not is_sender_id(sender):
             return
         if not isinstance(text, str) or not text.strip():
-            await output.send_text_message(sender, TELEGRAM_NOTICES["text_only"][language])
+            await output.send_text_message(sender, texts.text(language, "channels.telegram.text_only"))
             return
         text = well_formed_text(text)
         if is_too_long(text):

@@ -88,11 +88,11 @@ from sanic.response import HTTPResponse
 from socketio import AsyncRedisManager, AsyncServer
 from socketio.exceptions import ConnectionRefusedError as ConnectionRefused
 
+import texts
 from chatprotocol import CONNECTION_KEY, SOURCE_KEY, Channel, Presence
 from connectors.edge import keep_the_version_private
 from connectors.limits import MAX_REQUEST_BYTES, Refused, client_metadata, is_too_long, too_long_answer, well_formed_text
 from connectors.proxies import client_address
-from connectors.sentences import NOTICES
 
 logger = logging.getLogger(__name__)
 
@@ -116,9 +116,10 @@ VERIFIED, REFUSED, OTHER_CUSTOMER, UNAVAILABLE = "verified", "refused", "other_c
 
 
 def notice(key: str, language: Any) -> str:
-    """The notice (connectors/sentences.py) in the page's language (nl or en; anything else: en)."""
-    lang = "nl" if isinstance(language, str) and language.strip().lower().startswith("nl") else "en"
-    return NOTICES[key][lang]
+    """The notice (`channels.website` in texts/<language>.yml) in the page's language (one the catalogue lacks: en)."""
+    lang = language.strip().lower()[:2] if isinstance(language, str) else ""
+    lang = lang if lang in texts.LANGUAGES else "en"
+    return texts.text(lang, f"channels.website.{key}")
 
 
 def _placeholder(secret: str | None) -> bool:

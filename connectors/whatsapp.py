@@ -50,11 +50,11 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+import texts
 from chatprotocol import Channel
 from connectors import delivery
 from connectors.edge import keep_the_version_private, not_found
 from connectors.limits import MAX_REQUEST_BYTES, is_sender_id, is_too_long, message_language, too_long_answer, well_formed_text
-from connectors.sentences import WHATSAPP_CHOOSE, WHATSAPP_TEXT_ONLY
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +111,9 @@ def split_text(text: str, limit: int = MAX_TEXT_CHARS) -> list[str]:
 
 
 def choice_label(language: str | None) -> str:
-    return WHATSAPP_CHOOSE.get(language or "", WHATSAPP_CHOOSE[""])
+    if language in texts.LANGUAGES:
+        return texts.text(language, "channels.whatsapp.choose")
+    return texts.in_every_language("channels.whatsapp.choose", " / ")
 
 
 def interactive_of(text: str, buttons: list[dict[str, Any]], language: str | None = None) -> dict[str, Any] | None:
@@ -415,7 +417,7 @@ class WhatsAppInput(InputChannel):
         language = message_language(message.text)
         output = WhatsAppOutput(self.replies, language)
         if message.kind not in TEXT_TYPES:
-            await output.send_text_message(message.sender, WHATSAPP_TEXT_ONLY)
+            await output.send_text_message(message.sender, texts.in_every_language("channels.whatsapp.text_only", "\n\n"))
         elif is_too_long(message.text):
             await output.send_text_message(message.sender, too_long_answer(message.text))
         elif message.text.strip():

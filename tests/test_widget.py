@@ -68,8 +68,9 @@ def browser(assistant: Stack) -> Iterator[Browser]:
 
 
 def styled(page: Page) -> None:
-    """The widget's style arrived (it loads chat.css from beside the script)."""
-    page.wait_for_function("getComputedStyle(document.getElementById('voltera-chat')).position === 'fixed'", timeout=ANSWER)
+    """The widget is there (once its words came from the back office) and its style arrived (chat.css, from beside the script)."""
+    page.wait_for_function("(root => root !== null && getComputedStyle(root).position === 'fixed')"
+                           "(document.getElementById('voltera-chat'))", timeout=ANSWER)
 
 
 def ask(page: Page, text: str, expected: str) -> int:

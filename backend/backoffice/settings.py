@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL, make_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER = "change-me"
+DEFAULT_COMPANY_NAME = "Voltera"  # the demo company
 
 
 def _env(name: str, default: Any, field_name: str | None = None, **extra: Any) -> Any:
@@ -28,6 +29,10 @@ def _env(name: str, default: Any, field_name: str | None = None, **extra: Any) -
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, populate_by_name=True, extra="ignore", case_sensitive=True)
 
+    # The company's name as customers know it, in every text of the catalogue (texts/<language>.yml) that
+    # says `{company}`: the assistant's, the channels', the e-mails', the console's and the widget's. Its
+    # legal name is the knowledge base's (company.yml). No { or }.
+    company_name: str = _env("COMPANY_NAME", DEFAULT_COMPANY_NAME, "company_name", min_length=1, pattern=r"^[^{}]*\S[^{}]*$")
     knowledge_dir: Path = _env("KNOWLEDGE_DIR", PROJECT_ROOT / "knowledge", "knowledge_dir")
     web_dir: Path = _env("WEB_DIR", PROJECT_ROOT / "web", "web_dir")
     catalogue_file: Path = _env("COMPANY_SYSTEMS_CATALOGUE", PROJECT_ROOT / "company-systems.yml", "catalogue_file")
@@ -65,7 +70,8 @@ class Settings(BaseSettings):
     identity_lookup_timeout_seconds: float = _env("IDENTITY_LOOKUP_TIMEOUT_SECONDS", 5.0, "identity_lookup_timeout_seconds", gt=0)
     smtp_host: str = _env("SMTP_HOST", "localhost", "smtp_host")
     smtp_port: int = _env("SMTP_PORT", 8025, "smtp_port")
-    smtp_from: str = _env("SMTP_FROM", "Voltera privacy <privacy@voltera.example>", "smtp_from")
+    # Unset: "<COMPANY_NAME> privacy <privacy@voltera.example>".
+    smtp_from: str = _env("SMTP_FROM", "", "smtp_from")
     smtp_username: str = _env("SMTP_USERNAME", "", "smtp_username")
     smtp_password: str = _env("SMTP_PASSWORD", "", "smtp_password")
     smtp_starttls: bool = _env("SMTP_STARTTLS", False, "smtp_starttls")
@@ -139,6 +145,9 @@ class Settings(BaseSettings):
         public = self.public_url or self.backoffice_url or f"http://localhost:{self.backoffice_port}"
         object.__setattr__(self, "public_url", public.rstrip("/"))
         object.__setattr__(self, "rasa_url", (self.rasa_url or f"http://localhost:{self.rasa_port}").rstrip("/"))
+        object.__setattr__(self, "company_name", self.company_name.strip())
+        if not self.smtp_from:
+            object.__setattr__(self, "smtp_from", f"{self.company_name} privacy <privacy@voltera.example>")
         return self
 
     @classmethod

@@ -1,5 +1,5 @@
 /*
- * Voltera privacy-assistant chat widget: the source of the one script a website includes,
+ * The privacy-assistant chat widget: the source of the one script a website includes,
  *
  *   <script src="<back office>/static/widget.js" data-socket-url="https://..." data-language="nl"></script>
  *
@@ -8,6 +8,9 @@
  * the script. Where it connects: data-socket-url when given, else window.ASSISTANT_CONFIG.socketUrl,
  * else the script's own origin (a back office whose address also reaches Rasa's /socket.io/).
  * Its language: data-language when given, else the page's <html lang> (followed as it changes).
+ * Its words: the back office's text catalogue (texts/<language>.yml, section `widget`, with the
+ * company's name of COMPANY_NAME), fetched from GET <script's origin>/widget/texts before the widget
+ * shows; a language the catalogue lacks gets English.
  * Talks to Rasa Open Source 3.6 through its socket.io channel (connectors.website.WebsiteInput):
  *
  *   client -> server  "session_request"  {session_id: <stored id or null>, resume_secret: <stored secret or null>}
@@ -57,58 +60,8 @@ import { io } from "socket.io-client";
   var SESSION_CONFIRM_TIMEOUT_MS = 5000;
   var TYPING_TIMEOUT_MS = 30000;
 
-  var STRINGS = {
-    nl: {
-      title: "Privacy-assistent",
-      subtitle: "Vragen over je gegevens bij Voltera",
-      statusConnecting: "Verbinden…",
-      statusOnline: "Online",
-      statusOffline: "Offline",
-      launcherOpen: "Open de privacy-assistent",
-      launcherClose: "Sluit de privacy-assistent",
-      close: "Chat sluiten",
-      log: "Gesprek met de privacy-assistent",
-      inputLabel: "Je bericht",
-      placeholder: "Stel je vraag over privacy…",
-      send: "Verstuur",
-      offline: "De chat is offline, probeer het later opnieuw.",
-      intro: "Hoi! Ik beantwoord vragen over wat Voltera met je persoonsgegevens doet: in de webshop, in de winkels en bij Voltera Plus. Deel geen gevoelige gegevens zoals je BSN, wachtwoord of bankgegevens in deze chat.",
-      typing: "De assistent typt…",
-      you: "Jij:",
-      bot: "Assistent:",
-      image: "Afbeelding",
-      attachment: "Bijlage openen",
-      newMessage: "nieuw bericht",
-      examplesLabel: "Je kunt bijvoorbeeld vragen:",
-      examples: ["Welke gegevens hebben jullie van mij?", "Met wie delen jullie mijn gegevens?",
-        "Hoe lang bewaren jullie mijn aankoopgeschiedenis?"]
-    },
-    en: {
-      title: "Privacy assistant",
-      subtitle: "Questions about your data at Voltera",
-      statusConnecting: "Connecting…",
-      statusOnline: "Online",
-      statusOffline: "Offline",
-      launcherOpen: "Open the privacy assistant",
-      launcherClose: "Close the privacy assistant",
-      close: "Close chat",
-      log: "Conversation with the privacy assistant",
-      inputLabel: "Your message",
-      placeholder: "Ask your privacy question…",
-      send: "Send",
-      offline: "Chat is offline, try again later.",
-      intro: "Hi! I answer questions about what Voltera does with your personal data: in the webshop, in our stores and with Voltera Plus. Please don't share sensitive data such as your citizen service number (BSN), passwords or bank details in this chat.",
-      typing: "The assistant is typing…",
-      you: "You:",
-      bot: "Assistant:",
-      image: "Image",
-      attachment: "Open attachment",
-      newMessage: "new message",
-      examplesLabel: "You could ask, for example:",
-      examples: ["What data do you have about me?", "Who do you share my data with?",
-        "How long do you keep my purchase history?"]
-    }
-  };
+  var TEXTS = null; // the widget's words by language, from the back office's text catalogue (GET /widget/texts)
+  var TEXTS_PATH = "/widget/texts";
 
   /* ------------------------------------------------------------------ */
   /* Config, language, storage                                           */
@@ -156,12 +109,23 @@ import { io } from "socket.io-client";
   }
 
   function uiLang() {
-    return pageLang().toLowerCase().indexOf("nl") === 0 ? "nl" : "en";
+    var lang = pageLang().toLowerCase().slice(0, 2);
+    return Object.prototype.hasOwnProperty.call(TEXTS, lang) ? lang : "en";
   }
 
   function t(key) {
-    var dict = STRINGS[uiLang()];
-    return Object.prototype.hasOwnProperty.call(dict, key) ? dict[key] : STRINGS.en[key];
+    var dict = TEXTS[uiLang()];
+    return Object.prototype.hasOwnProperty.call(dict, key) ? dict[key] : TEXTS.en[key];
+  }
+
+  /* The words, once: the widget is built when they are here (without them it does not show). */
+  function loadTexts() {
+    return fetch(new URL(TEXTS_PATH, scriptOrigin()).href, { credentials: "omit", headers: { Accept: "application/json" } })
+      .then(function (answer) {
+        if (!answer.ok) throw new Error("the widget's texts: " + answer.status);
+        return answer.json();
+      })
+      .then(function (found) { TEXTS = found; });
   }
 
   function loadSessionId() {
@@ -922,7 +886,7 @@ import { io } from "socket.io-client";
   }
 
   function init() {
-    if (ui.root || !document.body) return;
+    if (ui.root || !document.body || !TEXTS) return;
     loadStyle();
     build();
     restore();
@@ -949,9 +913,13 @@ import { io } from "socket.io-client";
     isConnected: function () { return state.connected && state.sessionReady; }
   };
 
-  if (document.body) {
-    init(); // normal case: this script is loaded at the end of <body>
-  } else {
-    document.addEventListener("DOMContentLoaded", init);
-  }
+  loadTexts().then(function () {
+    if (document.body) {
+      init(); // normal case: this script is loaded at the end of <body>
+    } else {
+      document.addEventListener("DOMContentLoaded", init);
+    }
+  }, function (problem) {
+    if (window.console) window.console.warn("chat widget not shown:", problem);
+  });
 })();

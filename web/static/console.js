@@ -13,6 +13,9 @@
  * a customer's "<script>" shows as text. Every change is a POST with the session's
  * CSRF token (the csrf-token meta tag) in the X-CSRF-Token header; a refusal's
  * `detail` is shown to the agent in the #problem alert.
+ *
+ * Its words are the text catalogue's (texts/<language>.yml, `console.script`), in the member of
+ * staff's language, from the page's console-texts meta tag (JSON).
  */
 (function () {
   "use strict";
@@ -21,32 +24,35 @@
   var RECONNECT_AFTER_MS = 5000; // when the browser gave up on the stream (a refusal, not a dropped line)
   var COLLEAGUES_EVERY_MS = 30000; // who is available to take a transfer changes as consoles open and close
 
-  var REASONS = {
-    asked_for_person: "asked for a person",
-    not_understood: "not understood twice in a row",
-    complaint: "complaint",
-    child: "a child, or a parent acting for one",
-    cannot_file: "a request the assistant cannot file"
-  };
-  var LANGUAGES = { nl: "Dutch", en: "English" };
-  var VERIFIED_BY = {
-    session: "logged in on the website",
-    email: "one-time code sent to their e-mail address"
-  };
-  var STATES = {
-    waiting: "waiting",
-    claimed: "taken",
-    handed_back: "handed back to the assistant",
-    closed: "closed",
-    cancelled: "the customer stopped waiting",
-    left: "the customer left",
-    gone: "no longer in the queue nor yours"
-  };
+  var TEXTS = readTexts();
+  var REASONS = TEXTS.reasons || {};
+  var LANGUAGES = TEXTS.languages || {};
+  var VERIFIED_BY = TEXTS.verified_by || {};
+  var STATES = TEXTS.states || {};
+  var REQUEST_TYPES = TEXTS.request_types || {};
+  var LOCALE = document.documentElement.lang === "nl" ? "nl-NL" : "en-GB";
   var ENDED = ["handed_back", "closed", "cancelled", "left"];
 
   /* ------------------------------------------------------------------ */
   /* Small helpers                                                       */
   /* ------------------------------------------------------------------ */
+
+  function readTexts() {
+    var meta = document.querySelector('meta[name="console-texts"]');
+    try {
+      return JSON.parse(meta ? meta.getAttribute("content") || "{}" : "{}") || {};
+    } catch (e) {
+      return {};
+    }
+  }
+
+  /* One of the page's words, its {values} filled in (the key itself when the page has no such word). */
+  function t(key, values) {
+    var text = typeof TEXTS[key] === "string" ? TEXTS[key] : key;
+    return text.replace(/\{(\w+)\}/g, function (whole, name) {
+      return values && Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : whole;
+    });
+  }
 
   function el(tag, text, className) {
     var node = document.createElement(tag);
@@ -66,17 +72,17 @@
 
   function waited(seconds) {
     var minutes = Math.floor((Number(seconds) || 0) / 60);
-    if (minutes < 1) return "under 1 min";
-    if (minutes < 60) return minutes + " min";
-    return Math.floor(minutes / 60) + " h " + (minutes % 60) + " min";
+    if (minutes < 1) return t("under_a_minute");
+    if (minutes < 60) return t("minutes", { minutes: minutes });
+    return t("hours", { hours: Math.floor(minutes / 60), minutes: minutes % 60 });
   }
 
   function clock(iso) {
     var moment = new Date(iso);
     if (!iso || isNaN(moment.getTime())) return "";
-    var time = moment.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" });
+    var time = moment.toLocaleTimeString(LOCALE, { hour: "2-digit", minute: "2-digit" });
     if (moment.toDateString() === new Date().toDateString()) return time;
-    return moment.toLocaleDateString("en-GB", { day: "numeric", month: "short" }) + " " + time;
+    return moment.toLocaleDateString(LOCALE, { day: "numeric", month: "short" }) + " " + time;
   }
 
   function timeElement(iso) {
@@ -87,29 +93,29 @@
 
   function channelText(entry) {
     var name = entry.channel === "rest" ? "REST" : words(entry.channel);
-    return entry.channel_pushes ? name : name + " (replies reach the customer when their app next asks)";
+    return entry.channel_pushes ? name : t("channel_pulls", { channel: name });
   }
 
   function verifiedText(entry) {
-    if (!entry.verified) return "not verified";
+    if (!entry.verified) return t("not_verified");
     var how = VERIFIED_BY[entry.verified.by] || words(entry.verified.by);
-    return "verified (" + how + "), customer " + entry.verified.customer_id;
+    return t("verified", { how: how, customer: entry.verified.customer_id });
   }
 
   function requestText(request) {
-    return request.id + ": " + words(request.type) + ", " + words(request.status) + ", due " + request.due_on;
+    return t("request", { id: request.id, type: words(request.type), status: words(request.status), due: request.due_on });
   }
 
   function stateText(entry, me) {
     if (entry.state === "claimed") {
-      return me !== null && entry.claimed_by === me.id ? "taken by you" : "taken by " + (entry.claimed_by_name || "a colleague");
+      return me !== null && entry.claimed_by === me.id ? t("taken_by_you") : t("taken_by", { name: entry.claimed_by_name || t("a_colleague") });
     }
     var text = STATES[entry.state] || words(entry.state);
-    return entry.ended_because ? text + " (" + entry.ended_because + ")" : text;
+    return entry.ended_because ? t("ended_because", { state: text, because: entry.ended_because }) : text;
   }
 
   function awayText(entry) {
-    return entry.customer_away_since ? "the customer's chat window has been closed since " + clock(entry.customer_away_since) : "";
+    return entry.customer_away_since ? t("away", { time: clock(entry.customer_away_since) }) : "";
   }
 
   /* An id for one filing, so that sending the same form again files it once (the back office's client_request_id). */
@@ -141,16 +147,16 @@
     var box = document.createDocumentFragment();
     var topics = (summary.topics || []).map(words);
     var requests = (summary.requests || []).map(function (r) { return words(String(r).replace(/^request_/, "")); });
-    if (topics.length) box.appendChild(el("p", "Topics: " + topics.join(", ")));
-    if (requests.length) box.appendChild(el("p", "Asked to file: " + requests.join(", ")));
+    if (topics.length) box.appendChild(el("p", t("topics", { topics: topics.join(", ") })));
+    if (requests.length) box.appendChild(el("p", t("asked_to_file", { requests: requests.join(", ") })));
     var said = summary.last_messages || [];
     if (said.length) {
-      box.appendChild(el("p", "Last messages:", "label"));
+      box.appendChild(el("p", t("last_messages"), "label"));
       var quotes = el("ul", null, "said");
       said.forEach(function (text) { quotes.appendChild(el("li", text)); });
       box.appendChild(quotes);
     }
-    if (!box.childNodes.length) box.appendChild(el("span", "nothing recognised yet", "muted"));
+    if (!box.childNodes.length) box.appendChild(el("span", t("nothing_recognised"), "muted"));
     return box;
   }
 
@@ -170,7 +176,7 @@
     if (Array.isArray(detail) && detail.length) {
       return detail.map(function (d) { return d && d.msg ? String(d.msg) : JSON.stringify(d); }).join("; ");
     }
-    return "The back office answered " + answer.status + ": please try again.";
+    return t("answered", { status: answer.status });
   }
 
   /* POST a change with the CSRF header; resolves with the JSON answer, rejects with the detail to show. */
@@ -191,7 +197,7 @@
           return parsed;
         });
       },
-      function () { throw new Error("The back office cannot be reached: check the connection and try again."); }
+      function () { throw new Error(t("unreachable")); }
     );
   }
 
@@ -220,9 +226,9 @@
 
     function connect() {
       source = new EventSource(url);
-      source.onopen = function () { status.textContent = "Live"; };
+      source.onopen = function () { status.textContent = t("live"); };
       source.onerror = function () {
-        status.textContent = "Reconnecting…";
+        status.textContent = t("reconnecting");
         if (source.readyState !== EventSource.CLOSED) return;
         whoAmI().then(function (found) {
           if (found === "signed out") {
@@ -258,7 +264,7 @@
     var body = table.tBodies[0] || table.appendChild(document.createElement("tbody"));
     var rows = {}; // entry id -> its row, kept between updates so focus stays where it was
     var empty = el("tr");
-    var emptyCell = el("td", "Nobody is waiting for a person.");
+    var emptyCell = el("td", t("nobody_waiting"));
     emptyCell.colSpan = 8;
     empty.appendChild(emptyCell);
     var me = null;
@@ -270,9 +276,9 @@
       row.dataset.entry = entry.id;
       for (var i = 0; i < 7; i += 1) row.appendChild(el("td"));
       var open = el("td");
-      var link = el("a", "Open");
+      var link = el("a", t("open"));
       link.href = "/console/conversations/" + encodeURIComponent(entry.id);
-      link.appendChild(el("span", " conversation " + entry.id, "visually-hidden"));
+      link.appendChild(el("span", t("open_conversation", { id: entry.id }), "visually-hidden"));
       open.appendChild(link);
       row.appendChild(open);
       rows[entry.id] = row;
@@ -290,10 +296,10 @@
         box.appendChild(el("p", verifiedText(entry)));
         var open = entry.open_requests || [];
         if (open.length) {
-          box.appendChild(el("p", "Open requests:", "label"));
-          box.appendChild(listOf(open.map(requestText), "none"));
+          box.appendChild(el("p", t("open_requests"), "label"));
+          box.appendChild(listOf(open.map(requestText), t("none")));
         } else if (entry.verified) {
-          box.appendChild(el("p", "no open requests", "muted"));
+          box.appendChild(el("p", t("no_open_requests"), "muted"));
         }
         return box;
       });
@@ -411,9 +417,9 @@
     function transferControl() {
       var box = el("div", null, "transfer");
       var choice = el("select");
-      var send = el("button", "Transfer");
+      var send = el("button", t("transfer"));
       send.type = "button";
-      box.appendChild(labelled("transfer-to", "Transfer to", choice));
+      box.appendChild(labelled("transfer-to", t("transfer_to"), choice));
       box.appendChild(send);
 
       function load() {
@@ -421,22 +427,22 @@
         getJson("/api/console/colleagues").then(function (answer) {
           var chosen = choice.value;
           while (choice.firstChild) choice.removeChild(choice.firstChild);
-          choice.appendChild(option("", "the queue (any agent)"));
+          choice.appendChild(option("", t("any_agent")));
           (answer.colleagues || []).forEach(function (c) {
-            choice.appendChild(option(String(c.id), c.full_name + (c.available ? " (available)" : " (not signed in)")));
+            choice.appendChild(option(String(c.id), t(c.available ? "available" : "not_signed_in", { name: c.full_name })));
           });
           choice.value = chosen;
           if (choice.selectedIndex < 0) choice.selectedIndex = 0;
         }, function () { /* the list stays as it was; the next look tries again */ });
       }
 
-      choice.appendChild(option("", "the queue (any agent)"));
+      choice.appendChild(option("", t("any_agent")));
       window.setInterval(load, COLLEAGUES_EVERY_MS);
       send.addEventListener("click", function () {
         var to = choice.value ? Number(choice.value) : null;
-        var whom = choice.options[choice.selectedIndex] ? choice.options[choice.selectedIndex].textContent : "the queue";
+        var whom = choice.options[choice.selectedIndex] ? choice.options[choice.selectedIndex].textContent : t("the_queue");
         act("transfer", { to: to }, function () {
-          outcome.textContent = "Transferred to " + whom + ". Back to the queue…";
+          outcome.textContent = t("transferred", { whom: whom });
           window.location.assign("/console");
         });
       });
@@ -451,11 +457,11 @@
     function suggestionsControl(reply) {
       var box = el("div", null, "suggestions");
       var choice = el("select");
-      var insert = el("button", "Insert into the reply");
+      var insert = el("button", t("insert"));
       insert.type = "button";
       var texts = {};
-      choice.appendChild(option("", "choose a suggested answer"));
-      box.appendChild(labelled("suggestion", "Suggested answers", choice));
+      choice.appendChild(option("", t("choose_suggestion")));
+      box.appendChild(labelled("suggestion", t("suggested_answers"), choice));
       box.appendChild(insert);
 
       function group(label, items, prefix) {
@@ -469,14 +475,14 @@
       }
 
       getJson(base + "/suggestions").then(function (answer) {
-        group("Canned replies", answer.canned || [], "canned-");
-        group("Knowledge base, version " + answer.knowledge_version, answer.knowledge || [], "knowledge-");
+        group(t("canned_replies"), answer.canned || [], "canned-");
+        group(t("knowledge_version", { version: answer.knowledge_version }), answer.knowledge || [], "knowledge-");
       }, function () { /* none to offer: the agent writes the reply */ });
 
       insert.addEventListener("click", function () {
         var text = texts[choice.value];
         if (!text) {
-          problem.textContent = "Choose a suggested answer first.";
+          problem.textContent = t("choose_first");
           choice.focus();
           return;
         }
@@ -494,25 +500,20 @@
     function filingControl() {
       var box = el("section", null, "filing");
       box.setAttribute("aria-labelledby", "filing-heading");
-      var heading = el("h2", "File a request for the customer");
+      var heading = el("h2", t("file_heading"));
       heading.id = "filing-heading";
       box.appendChild(heading);
-      var hint = el("p", "Only for a customer verified in this chat (website login or e-mail code), in a conversation you have taken.",
-        "muted");
+      var hint = el("p", t("file_hint"), "muted");
       box.appendChild(hint);
       var form = el("form");
       form.id = "filing-form";
       var type = el("select");
-      [["access", "access: a copy of their data"], ["portability", "portability: their data, machine-readable"],
-        ["erasure", "erasure"], ["restriction", "restriction of use"],
-        ["objection", "objection to a processing on legitimate interest (weighed by the privacy team)"],
-        ["objection_direct_marketing", "objection to direct marketing"], ["opt_out", "opt out"]]
-        .forEach(function (t) { type.appendChild(option(t[0], t[1])); });
-      form.appendChild(labelled("filing-type", "Which request", type));
+      Object.keys(REQUEST_TYPES).forEach(function (id) { type.appendChild(option(id, REQUEST_TYPES[id])); });
+      form.appendChild(labelled("filing-type", t("which_request"), type));
       // An objection (Art. 21(1)) names the processing it is about: a purpose of the register on legitimate interest.
       var purpose = el("select");
       purpose.required = true;
-      var purposeField = labelled("filing-purpose", "Which processing the customer objects to", purpose);
+      var purposeField = labelled("filing-purpose", t("which_processing"), purpose);
       purposeField.hidden = true;
       form.appendChild(purposeField);
       getJson("/api/console/objectable-purposes").then(function (found) {
@@ -527,8 +528,8 @@
       var note = el("textarea");
       note.rows = 2;
       note.maxLength = 2000;
-      form.appendChild(labelled("filing-note", "Note for the privacy team (optional)", note));
-      var send = el("button", "File the request");
+      form.appendChild(labelled("filing-note", t("file_note"), note));
+      var send = el("button", t("file_button"));
       send.type = "submit";
       form.appendChild(send);
       box.appendChild(form);
@@ -547,7 +548,7 @@
           busy = false;
           pending = filingId();
           note.value = "";
-          outcome.textContent = "Filed " + filed.request + " (" + words(filed.type) + ", due " + filed.due_on + "); the customer is told.";
+          outcome.textContent = t("filed", { request: filed.request, type: words(filed.type), due: filed.due_on });
           updateControls();
         }, function (error) {
           busy = false;
@@ -578,26 +579,26 @@
         c.language, c.channel, c.verified, c.open_requests, c.summary, c.customer_away_since, me && me.id]);
       show(facts, signature, function () {
         var list = document.createDocumentFragment();
-        fact(list, "State", stateText(c, me));
-        if (c.customer_away_since) fact(list, "Customer away", awayText(c));
-        fact(list, c.state === "waiting" ? "Waiting for" : "Waited", waited(c.waiting_seconds));
-        fact(list, "Reason", REASONS[c.reason] || words(c.reason));
-        fact(list, "Language", LANGUAGES[c.language] || c.language);
-        fact(list, "Channel", channelText(c));
-        fact(list, "Customer", verifiedText(c));
-        fact(list, "Open requests", listOf((c.open_requests || []).map(requestText), "none"));
-        fact(list, "What they asked", summaryNode(c.summary));
+        fact(list, t("fact_state"), stateText(c, me));
+        if (c.customer_away_since) fact(list, t("fact_away"), awayText(c));
+        fact(list, t(c.state === "waiting" ? "fact_waiting" : "fact_waited"), waited(c.waiting_seconds));
+        fact(list, t("fact_reason"), REASONS[c.reason] || words(c.reason));
+        fact(list, t("fact_language"), LANGUAGES[c.language] || c.language);
+        fact(list, t("fact_channel"), channelText(c));
+        fact(list, t("fact_customer"), verifiedText(c));
+        fact(list, t("fact_open_requests"), listOf((c.open_requests || []).map(requestText), t("none")));
+        fact(list, t("fact_asked"), summaryNode(c.summary));
         return list;
       });
     }
 
     /* An agent's reply is a bot message in Rasa's tracker; the back office names the agent when it knows them. */
     function speaker(message) {
-      if (message.agent) return message.agent + " (agent)";
-      if (message.from === "agent") return "Agent";
-      if (message.from === "customer") return "Customer";
-      if (message.from === "assistant") return "Assistant";
-      return words(message.from) || "unknown";
+      if (message.agent) return t("agent_named", { name: message.agent });
+      if (message.from === "agent") return t("agent");
+      if (message.from === "customer") return t("customer");
+      if (message.from === "assistant") return t("assistant");
+      return words(message.from) || t("unknown");
     }
 
     function messageItem(message) {
@@ -625,7 +626,7 @@
         shownMessages = [];
       }
       transcript.dataset.shown = messages.length ? "messages" : "none";
-      if (!messages.length) transcript.appendChild(el("li", "No messages yet.", "muted"));
+      if (!messages.length) transcript.appendChild(el("li", t("no_messages"), "muted"));
       messages.slice(shownMessages.length).forEach(function (message) { transcript.appendChild(messageItem(message)); });
       shownMessages = messages.slice();
     }
@@ -633,7 +634,7 @@
     function showNotes(list) {
       show(notes, JSON.stringify(list), function () {
         var items = document.createDocumentFragment();
-        if (!list.length) items.appendChild(el("li", "No notes yet.", "muted"));
+        if (!list.length) items.appendChild(el("li", t("no_notes"), "muted"));
         list.forEach(function (note) {
           var item = el("li");
           var heading = el("p", null, "said-by");
@@ -653,7 +654,7 @@
       showFacts(c);
       showTranscript(Array.isArray(c.transcript) ? c.transcript : []);
       showNotes(Array.isArray(c.notes) ? c.notes : []);
-      if (ended()) outcome.textContent = "This conversation has ended: " + stateText(c, me) + ".";
+      if (ended()) outcome.textContent = t("ended", { state: stateText(c, me) });
       updateControls();
     }
 
@@ -664,7 +665,7 @@
         current = Object.assign({}, current, { state: "gone" });
         showFacts(current);
       }
-      outcome.textContent = "This conversation is no longer in the queue nor yours: a colleague has taken it, or it has ended.";
+      outcome.textContent = t("gone");
       updateControls();
     }
 
@@ -691,20 +692,20 @@
 
     buttons.claim.addEventListener("click", function () {
       act("claim", undefined, function () {
-        outcome.textContent = "You have taken this conversation: the customer is told your first name.";
+        outcome.textContent = t("taken");
         updateControls();
         document.getElementById("reply").focus();
       });
     });
     buttons.handBack.addEventListener("click", function () {
       act("hand-back", undefined, function () {
-        outcome.textContent = "Handed back to the assistant. Back to the queue…";
+        outcome.textContent = t("handed_back");
         window.location.assign("/console");
       });
     });
     buttons.close.addEventListener("click", function () {
       act("close", undefined, function () {
-        outcome.textContent = "Conversation closed. Back to the queue…";
+        outcome.textContent = t("closed");
         window.location.assign("/console");
       });
     });
@@ -714,7 +715,7 @@
         event.preventDefault();
         var text = field.value.trim();
         if (!text) {
-          problem.textContent = "Write something first.";
+          problem.textContent = t("write_first");
           field.focus();
           return;
         }
@@ -727,8 +728,8 @@
       });
     }
 
-    sendsText(replyForm, document.getElementById("reply"), "reply", "Reply sent to the customer.");
-    sendsText(noteForm, document.getElementById("note"), "notes", "Note saved (the customer never sees it).");
+    sendsText(replyForm, document.getElementById("reply"), "reply", t("reply_sent"));
+    sendsText(noteForm, document.getElementById("note"), "notes", t("note_saved"));
 
     updateControls();
     whoAmI().then(function (found) {

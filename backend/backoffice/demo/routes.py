@@ -1,5 +1,6 @@
-"""The demo: the website page with the chat widget (always served), and, only with DEMO_MODE=1, the
-demo's login as a seed customer and the local mail sink's inbox (otherwise they do not exist: 404)."""
+"""The demo: the website page with the chat widget and the widget's words (always served), and, only with
+DEMO_MODE=1, the demo's login as a seed customer and the local mail sink's inbox (otherwise they do not
+exist: 404)."""
 from __future__ import annotations
 
 import json
@@ -12,6 +13,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import Field
 
 from ..identity.routes import VerificationDep
+from ..sentences import LANGUAGES, texts
 from ..shared.dependencies import ClockDep, SettingsDep
 from ..shared.inputs import Incoming
 from ..shared.responses import CONSOLE_PAGE, PAGE, PRIVATE, allowing
@@ -26,6 +28,15 @@ router = APIRouter(tags=["demo"])
 def config_js(settings: SettingsDep) -> Response:
     body = "window.ASSISTANT_CONFIG = " + json.dumps({"socketUrl": settings.socket_url, "socketPath": "/socket.io/"}) + ";\n"
     return Response(body, media_type="application/javascript")
+
+
+@website.get("/widget/texts")
+def widget_texts(settings: SettingsDep) -> JSONResponse:
+    """The chat widget's words in every language (the catalogue's `widget` section, COMPANY_NAME filled in).
+    Public and the same for everyone: any website that embeds the widget may read them."""
+    said = texts(settings.company_name)
+    return JSONResponse({lang: said.entry(lang, "widget") for lang in LANGUAGES},
+                        headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=300"})
 
 
 @website.get("/vendor/socket.io.min.js")

@@ -25,7 +25,7 @@ from ..shared.inputs import Incoming
 from ..shared.responses import PRIVATE
 from ..shared.service_auth import require_service
 from ..shared.tracker_store import TranscriptsUnavailable
-from ..staff.routes import SESSION_COOKIE, AgentOrOfficer
+from ..staff.routes import SESSION_COOKIE, AgentOrOfficer, ConsoleLabels
 from ..staff.rules import MAX_STAFF_ID, Staff
 from . import pages, service
 from .rules import MAX_MESSAGE_CHARS, SUMMARY_MESSAGES, Refused, State
@@ -293,10 +293,10 @@ async def stream(request: HttpRequest, staff: AgentOrOfficer, sessions: Sessions
 # --- the console's pages -------------------------------------------------------------------------
 
 @router.get("/console", response_class=HTMLResponse, include_in_schema=False)
-def queue_page(staff: AgentOrOfficer) -> HTMLResponse:
-    return pages.queue_page(staff)
+def queue_page(staff: AgentOrOfficer, t: ConsoleLabels) -> HTMLResponse:
+    return pages.queue_page(staff, t)
 
 
 @router.get("/console/conversations/{entry_id}", response_class=HTMLResponse, include_in_schema=False)
-def conversation_page(entry_id: str, staff: AgentOrOfficer, session: SessionDep) -> HTMLResponse:
-    return pages.conversation_page(_entry(session, entry_id, staff), staff)
+def conversation_page(entry_id: str, staff: AgentOrOfficer, session: SessionDep, t: ConsoleLabels) -> HTMLResponse:
+    return pages.conversation_page(_entry(session, entry_id, staff), staff, t)

@@ -78,9 +78,10 @@ class RasaUnavailable(Exception):
 
 
 class RasaConversations:
-    def __init__(self, base_url: str, api_token: str, timeout: float = 10.0) -> None:
+    def __init__(self, base_url: str, api_token: str, texts: sentences.Texts, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_token = api_token
+        self.texts = texts  # what the back office says in a conversation: the catalogue's back_office.handoff
         transport = httpx2.HTTPTransport(retries=2)  # connection failures only: an append is not repeated once sent
         self.http = httpx2.Client(timeout=httpx2.Timeout(timeout), transport=transport)
 
@@ -96,6 +97,11 @@ class RasaConversations:
         events: list[dict[str, Any]] = [{"event": "resume"}, {"event": "action", "name": "action_listen"}] if resume else []
         events.append({"event": "bot", "text": text, "metadata": metadata or {}})
         self._append(conversation_id, channel, events)
+
+    def tell(self, entry: QueueEntry, key: str, metadata: dict[str, Any] | None = None, resume: bool = False, **values: Any) -> None:
+        """Say the catalogue's `back_office.handoff.<key>` to the customer of `entry`, in the conversation's language."""
+        language = entry.language if entry.language in sentences.LANGUAGES else "en"
+        self.say(entry.conversation_id, entry.channel, self.texts(language, f"back_office.handoff.{key}", **values), metadata, resume)
 
     def _append(self, conversation_id: str, channel: str, events: list[dict[str, Any]]) -> None:
         if not self.api_token:
@@ -360,14 +366,12 @@ def claim(session: Session, rasa: RasaConversations, entry: QueueEntry, agent: S
     audit(session, entry, actor(agent), "claimed", now)
     session.commit()
     session.refresh(entry)
-    rasa.say(entry.conversation_id, entry.channel, sentences.AGENT_JOINED[entry.language].format(name=agent.first_name),
-             metadata={"agent": agent.first_name})
+    rasa.tell(entry, "agent_joined", metadata={"agent": agent.first_name}, name=agent.first_name)
 
 
 def reply(session: Session, rasa: RasaConversations, entry: QueueEntry, agent: Staff, text: str, now: dt.datetime) -> None:
     rules.act_on(rules.State(entry.state), entry.claimed_by, agent.id)
-    said = sentences.AGENT_SAYS[entry.language].format(name=agent.first_name, text=rules.bounded_text(text))
-    rasa.say(entry.conversation_id, entry.channel, said, metadata={"agent": agent.first_name})
+    rasa.tell(entry, "agent_says", metadata={"agent": agent.first_name}, name=agent.first_name, text=rules.bounded_text(text))
     audit(session, entry, actor(agent), "replied", now, characters=len(text))
     entry.agent_seen_at = now
     session.commit()
@@ -398,18 +402,16 @@ def transfer(session: Session, rasa: RasaConversations, entry: QueueEntry, agent
         entry.claimed_by, entry.claimed_by_name, entry.claimed_at, entry.agent_seen_at = to.id, to.first_name, now, now
     audit(session, entry, actor(agent), "transferred", now, to=actor(to) if to else "queue")
     session.commit()
-    rasa.say(entry.conversation_id, entry.channel, sentences.AGENT_TRANSFERRED[entry.language].format(name=agent.first_name))
+    rasa.tell(entry, "agent_transferred", name=agent.first_name)
     if to is not None:
-        rasa.say(entry.conversation_id, entry.channel, sentences.AGENT_JOINED[entry.language].format(name=to.first_name),
-                 metadata={"agent": to.first_name})
+        rasa.tell(entry, "agent_joined", metadata={"agent": to.first_name}, name=to.first_name)
 
 
 def end(session: Session, rasa: RasaConversations, entry: QueueEntry, agent: Staff, state: rules.State, now: dt.datetime) -> None:
     """Hand back to the bot or close: the bot resumes and tells the customer, then the entry ends."""
     held(session, entry)
     rules.act_on(rules.State(entry.state), entry.claimed_by, agent.id)
-    told = sentences.BOT_IS_BACK if state == rules.State.HANDED_BACK else sentences.AGENT_CLOSED
-    rasa.say(entry.conversation_id, entry.channel, told[entry.language].format(name=agent.first_name), resume=True)
+    rasa.tell(entry, "bot_is_back" if state == rules.State.HANDED_BACK else "agent_closed", resume=True, name=agent.first_name)
     entry.state, entry.ended_at = state.value, now
     entry.ended_because = "handed back to the assistant" if state == rules.State.HANDED_BACK else "closed by the agent"
     audit(session, entry, actor(agent), "handed_back" if state == rules.State.HANDED_BACK else "closed", now)
@@ -443,9 +445,8 @@ def file_for_customer(session: Session, rasa: RasaConversations, entry: QueueEnt
     if filed.created:
         audit(session, entry, actor(agent), "filed_request", now, request=filed.request.id, type=filed.request.type)
         session.commit()
-        told = sentences.AGENT_FILED[entry.language].format(name=agent.first_name, request=filed.request.id,
-                                                             due=long_date(filed.request.due_on, entry.language))
-        rasa.say(entry.conversation_id, entry.channel, told, metadata={"agent": agent.first_name})
+        rasa.tell(entry, "agent_filed", metadata={"agent": agent.first_name}, name=agent.first_name, request=filed.request.id,
+                  due=long_date(filed.request.due_on, entry.language))
     return filed
 
 
@@ -507,7 +508,7 @@ class Upkeep:
                 return
         if rules.left_for_good(rules.State(entry.state), entry.customer_away_at, now, rules.AWAY_GRACE):
             try:
-                self.rasa.say(entry.conversation_id, entry.channel, sentences.STOPPED_WAITING[entry.language], resume=True)
+                self.rasa.tell(entry, "stopped_waiting", resume=True)
             except RasaUnavailable as exc:
                 log.error("the customer of %s left, but the bot could not be resumed yet: %s", entry.id, exc)
                 session.rollback()
@@ -533,7 +534,7 @@ class Upkeep:
                 return
             if type_name == "user" and _intent(data) == CANCEL_HANDOFF_INTENT and entry.state == rules.State.WAITING.value:
                 try:
-                    self.rasa.say(entry.conversation_id, entry.channel, sentences.STOPPED_WAITING[entry.language], resume=True)
+                    self.rasa.tell(entry, "stopped_waiting", resume=True)
                 except RasaUnavailable as exc:  # the entry stays as it was: the next pass tries again
                     log.error("the customer of %s stopped waiting, but the bot could not be resumed yet: %s", entry.id, exc)
                     session.rollback()
@@ -566,7 +567,7 @@ class Handoff:
     def start(cls, settings: Settings, sessions: sessionmaker, clock: Clock) -> Handoff:
         config = DeskConfig.from_settings(settings, clock().date())
         store = TrackerStore(settings.tracker_url)
-        rasa = RasaConversations(settings.rasa_url, settings.rasa_api_token)
+        rasa = RasaConversations(settings.rasa_url, settings.rasa_api_token, sentences.texts(settings.company_name))
         return cls(config, store, rasa, Upkeep(sessions, store, rasa, config))
 
     def run_upkeep(self, clock: Clock) -> threading.Thread:
@@ -622,7 +623,7 @@ def suggestions(version: KnowledgeVersion, language: str) -> dict:
     answers = [{"title": topic.replace("_", " "), "text": getattr(text, language)} for topic, text in version.topics.topics.items()]
     answers += [{"title": f"right: {right.replace('_', ' ')}", "text": getattr(text, language)}
                 for right, text in version.topics.rights.items()]
-    canned = [{"title": title, "text": text} for title, text in sentences.CANNED_REPLIES[language].items()]
+    canned = list(sentences.words(language, "back_office.handoff.canned_replies").values())
     return {"language": language, "knowledge_version": version.version.id, "canned": canned, "knowledge": answers}
 
 

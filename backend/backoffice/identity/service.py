@@ -30,7 +30,8 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from chatprotocol import Presence
 
-from ..sentences import CODE_EMAIL, CODE_EMAIL_SUBJECT, DUTCH_TIME, UNUSED_CODE_EMAIL, UNUSED_CODE_REASONS, UNUSED_CODE_SUBJECT
+from ..sentences import LANGUAGES, texts, words
+from ..settings import DEFAULT_COMPANY_NAME
 from . import rules
 from .tables import EMAIL, SESSION, ConversationIdentity, VerificationAttempt
 
@@ -103,7 +104,8 @@ class SmtpConfig:
 
     host: str = "localhost"
     port: int = 8025
-    sender: str = "Voltera privacy <privacy@voltera.example>"
+    sender: str = f"{DEFAULT_COMPANY_NAME} privacy <privacy@voltera.example>"
+    company: str = DEFAULT_COMPANY_NAME  # the name the e-mails are signed with (COMPANY_NAME)
     username: str = ""
     password: str = ""
     starttls: bool = False
@@ -112,22 +114,26 @@ class SmtpConfig:
     @classmethod
     def from_settings(cls, settings: Any) -> SmtpConfig:
         """From the back office's `config.Settings`."""
-        return cls(host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_from, username=settings.smtp_username,
+        return cls(host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_from, company=settings.company_name,
+                   username=settings.smtp_username,
                    password=settings.smtp_password, starttls=settings.smtp_starttls)
 
 
-def code_email(to: str, code: str, expires_at: dt.datetime, validity: dt.timedelta, sender: str,
+# Between the languages of an e-mail written in every language.
+SEPARATOR = "\n\n----------------------------------------\n\n"
+
+
+def code_email(to: str, code: str, expires_at: dt.datetime, validity: dt.timedelta, smtp: SmtpConfig,
                language: Literal["nl", "en"] = "nl") -> EmailMessage:
-    """The message with the code, in both languages (the customer's language first)."""
+    """The message with the code, in every language (the customer's language first)."""
     until = expires_at.astimezone(LOCAL)
     minutes = int(validity.total_seconds() // 60)
-    parts = {
-        lang: CODE_EMAIL[lang].format(code=code, minutes=minutes, until=until.strftime("%H:%M") + _zone(lang)) for lang in ("nl", "en")
-    }
-    order = ("nl", "en") if language == "nl" else ("en", "nl")
+    said = texts(smtp.company)
+    parts = [said(lang, "back_office.code_email.body", code=code, minutes=minutes, until=until.strftime("%H:%M") + _zone(lang))
+             for lang in sorted(LANGUAGES, key=lambda lang: lang != language)]
     message = EmailMessage()
-    set_headers(message, CODE_EMAIL_SUBJECT, sender, to)
-    message.set_content(f"{parts[order[0]]}\n\n----------------------------------------\n\n{parts[order[1]]}\n")
+    set_headers(message, said.in_every_language("back_office.code_email.subject", " / "), smtp.sender, to)
+    message.set_content(SEPARATOR.join(parts) + "\n")
     return message
 
 
@@ -142,23 +148,24 @@ def set_headers(message: EmailMessage, subject: str, sender: str, to: str) -> No
     message["Auto-Submitted"] = "auto-generated"
 
 
-def _zone(language: Literal["nl", "en"]) -> str:
-    return DUTCH_TIME[language] if LOCAL is not dt.UTC else " UTC"
+def _zone(language: str) -> str:
+    return words(language, "back_office.code_email.dutch_time") if LOCAL is not dt.UTC else " UTC"
 
 
-def _local_time(moment: dt.datetime, language: Literal["nl", "en"]) -> str:
+def _local_time(moment: dt.datetime, language: str) -> str:
     return moment.astimezone(LOCAL).strftime("%d-%m-%Y %H:%M") + _zone(language)
 
 
-def unused_code_notice(to: Sequence[str], asked_at: dt.datetime, reason: Literal["locked", "expired"], sender: str) -> EmailMessage:
+def unused_code_notice(to: Sequence[str], asked_at: dt.datetime, reason: Literal["locked", "expired"], smtp: SmtpConfig) -> EmailMessage:
     """The notice that a code sent to the customer went unused, to every address on file (Dutch first:
     the language of the conversation that asked is not kept)."""
-    contact = parseaddr(sender)[1] or sender
-    parts = [UNUSED_CODE_EMAIL[lang].format(asked=_local_time(asked_at, lang), reason=UNUSED_CODE_REASONS[reason][lang], contact=contact)
-             for lang in ("nl", "en")]
+    contact = parseaddr(smtp.sender)[1] or smtp.sender
+    said = texts(smtp.company)
+    parts = [said(lang, "back_office.unused_code_email.body", asked=_local_time(asked_at, lang),
+                  reason=words(lang, f"back_office.unused_code_email.{reason}"), contact=contact) for lang in LANGUAGES]
     message = EmailMessage()
-    set_headers(message, UNUSED_CODE_SUBJECT, sender, ", ".join(to))
-    message.set_content(f"{parts[0]}\n\n----------------------------------------\n\n{parts[1]}\n")
+    set_headers(message, said.in_every_language("back_office.unused_code_email.subject", " / "), smtp.sender, ", ".join(to))
+    message.set_content(SEPARATOR.join(parts) + "\n")
     return message
 
 
@@ -266,7 +273,7 @@ class CodeNotices:
                 log.warning("no address on file to tell customer %s of an unused code (attempt %s)", customer_id, attempt_id)
                 return False
             reason: Literal["locked", "expired"] = "locked" if locked_until is not None else "expired"
-            send(unused_code_notice(addresses, asked_at, reason, self.smtp.sender), self.smtp)
+            send(unused_code_notice(addresses, asked_at, reason, self.smtp), self.smtp)
         except (httpx2.HTTPError, ValueError, KeyError, TypeError, AttributeError, smtplib.SMTPException, OSError) as exc:
             log.warning("the notice of unused code %s could not go out (%s); the next sweep tries again", attempt_id, type(exc).__name__)
             with self.Session() as session:
@@ -478,8 +485,7 @@ def deliver(verifying: Verification, sessions: sessionmaker, clock: Clock, made:
     """Send the code (after the answer went out, so the answer takes as long for any address)."""
     assert made.code is not None and made.customer_id is not None
     smtp = verifying.smtp
-    message = code_email(address_on_file(verifying, made.customer_id, typed), made.code, made.expires_at, rules.CODE_TTL, smtp.sender,
-                         language)
+    message = code_email(address_on_file(verifying, made.customer_id, typed), made.code, made.expires_at, rules.CODE_TTL, smtp, language)
     try:
         send(message, smtp)
         outcome, sent_at = None, clock()

@@ -24,9 +24,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .. import sentences
 from ..catalogue import ASSISTANT, Catalogue
 from ..knowledge.rules import Category, FieldWords, KnowledgeVersion, Purpose, Recipient, unheld
-from ..sentences import CONVERSATION_PREVIEW, LEGAL_BASES, MESSAGES_WORD, MONTH_NAMES, YES_NO
 from ..shared.time import COMPANY_TIME_ZONE
 
 if TYPE_CHECKING:  # the tracker store's adapter reads a database: only the type of what it gives is named here
@@ -214,7 +214,7 @@ def _purpose(purpose: Purpose, language: str) -> dict:
     return {
         "id": purpose.id,
         "label": _t(purpose.name, language),
-        "legal_basis": LEGAL_BASES[purpose.legal_basis][language],
+        "legal_basis": sentences.words(language, f"back_office.my_data.legal_bases.{purpose.legal_basis}"),
         "legal_basis_explained": _t(purpose.legal_basis_explained, language),
     }
 
@@ -236,9 +236,9 @@ def _preview(system: str, record: dict, fields: dict[str, FieldWords], language:
     PREVIEW_CHARS characters of whole values, then "…"."""
     if system == ASSISTANT:
         count = len(record.get("messages") or [])
-        return CONVERSATION_PREVIEW[language].format(
+        return sentences.words(language, "back_office.my_data.conversation_preview").format(
             date=shown_moment(record.get("started_at") or "", language, with_time=False), count=count,
-            messages=MESSAGES_WORD[language][count != 1])
+            messages=sentences.words(language, "back_office.my_data." + ("message" if count == 1 else "messages")))
     parts = []
     for key, value in record.items():
         if value in (None, "", [], {}) or key == "id" or key.endswith(("_id", "_hash")) or key == "currency":
@@ -258,7 +258,7 @@ def _preview(system: str, record: dict, fields: dict[str, FieldWords], language:
 def _shown(key: str, value: Any, words: FieldWords | None, language: str) -> str:
     """One value as a person reads it."""
     if isinstance(value, bool):
-        return YES_NO[language][not value]
+        return sentences.words(language, "back_office.my_data." + ("yes" if value else "no"))
     if key.endswith("_cents") and isinstance(value, int):
         amount = f"{value / 100:.2f}"
         return f"€ {amount.replace('.', ',')}" if language == "nl" else f"€{amount}"
@@ -288,11 +288,11 @@ def shown_moment(value: str, language: str, with_time: bool = True) -> str:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt.UTC)
         local = moment.astimezone(COMPANY_TIME_ZONE)
-        day = f"{local.day} {MONTH_NAMES[language][local.month - 1]} {local.year}"
+        day = f"{local.day} {sentences.words(language, 'common.months')[local.month - 1]} {local.year}"
         return f"{day} {local:%H:%M}" if with_time else day
     if _DATE.match(value):
         date = dt.date.fromisoformat(value)
-        return f"{date.day} {MONTH_NAMES[language][date.month - 1]} {date.year}"
+        return f"{date.day} {sentences.words(language, 'common.months')[date.month - 1]} {date.year}"
     return value
 
 

@@ -56,7 +56,7 @@ from ..knowledge.service import CatalogueProblems
 from ..knowledge.tables import AnswerRecord
 from ..requests.rules import RequestType
 from ..requests.tables import Request
-from ..sentences import LINK_CHANGED, LINK_EXPIRED, LINK_INVALID
+from ..sentences import LANGUAGES, in_every_language, words
 from ..settings import Settings
 from ..shared.company_systems import CompanySystems
 from ..shared.tracker_store import TrackerStore, TranscriptsUnavailable
@@ -69,7 +69,6 @@ ERASURE_NOT_DONE = ("denied", "canceled", "expired")  # an erasure that did not 
 MIN_SECRET_BYTES = 32
 TOKEN_BYTES = 32
 TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # 32 bytes in URL-safe base64, unpadded
-LANGUAGES = ("nl", "en")
 
 
 # --- what is held about the customer ------------------------------------------------------------
@@ -175,7 +174,7 @@ class ExportLinks:
     def reference(self, token: str) -> str:
         """The key the token's link is recorded under (`ExportLink.jti`); LinkInvalid for a token not in our shape."""
         if not TOKEN.fullmatch(token):
-            raise LinkInvalid(LINK_CHANGED)
+            raise LinkInvalid(in_every_language("back_office.download_link.changed", " / "))
         return hmac.new(self._secret, b"export-link:" + token.encode(), hashlib.sha256).hexdigest()
 
     def issue(self, customer_id: str, language: str, now: dt.datetime) -> Link:
@@ -188,10 +187,10 @@ class ExportLinks:
         """What the link is for, from its record, or `LinkExpired` / `LinkInvalid`. Times are checked against `now`."""
         issued = session.get(ExportLink, self.reference(token))
         if issued is None:
-            raise LinkInvalid(LINK_INVALID)
-        if now >= issued.expires_at:
-            raise LinkExpired(LINK_EXPIRED.format(minutes=int(self.ttl.total_seconds() // 60)))
+            raise LinkInvalid(in_every_language("back_office.download_link.invalid", " / "))
         language = issued.language if issued.language in LANGUAGES else "nl"
+        if now >= issued.expires_at:
+            raise LinkExpired(words(language, "back_office.download_link.expired").format(minutes=int(self.ttl.total_seconds() // 60)))
         return Link(token, issued.jti, issued.customer_id, language, issued.expires_at)
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..requests.rules import AuditEntry, RequestRuleError, RightsRequest, SystemTask, transition
+from ..sentences import Texts
 from ..vocabulary import RequestType, Status
 
 STOP = "stop_processing"  # the operation a system carries out for an upheld objection
@@ -78,10 +79,10 @@ def decide(request: RightsRequest, upheld: bool, reason: str | None, actor: str,
 
 
 def outcome(decision: str, language: str, purpose: str, reason: str | None, request_id: str,
-            authority: Mapping[str, Any], texts: Mapping[str, Mapping[str, str]]) -> str:
+            authority: Mapping[str, Any], texts: Texts) -> str:
     """The message that tells the customer the decision, in their language, with the authority to complain to.
-    `texts`: the sentences (backoffice.sentences.OBJECTION_OUTCOME), `authority`: the register's {name, url}."""
+    `texts`: the catalogue (its back_office.objection_email), `authority`: the register's {name, url}."""
     language = language if language in ("nl", "en") else "nl"
     key = UPHELD if decision == UPHELD else REFUSED
-    return texts[key][language].format(request=request_id, purpose=purpose, reason=(reason or "").strip() or "-",
-                                       authority=authority["name"][language], authority_url=authority["url"])
+    return texts(language, f"back_office.objection_email.{key}", request=request_id, purpose=purpose,
+                 reason=(reason or "").strip() or "-", authority=authority["name"][language], authority_url=authority["url"])

@@ -25,7 +25,7 @@ from ..identity.service import SmtpConfig, addresses_on_file, plain_message, sen
 from ..knowledge.rules import KnowledgeBase, KnowledgeVersion, objectable_purposes
 from ..requests.rules import AuditEntry
 from ..requests.tables import Request, SystemTask, append_audit
-from ..sentences import OBJECTION_OUTCOME, OBJECTION_OUTCOME_SUBJECT
+from ..sentences import texts
 from ..shared.company_systems import CompanySystems
 from ..vocabulary import RequestType, Status
 from . import rules
@@ -115,8 +115,8 @@ class OutcomeNotices:
         purpose_id = str(details.get("purpose") or "")
         purpose = next((getattr(p.name, language) for p in knowledge.purposes if p.id == purpose_id), purpose_id)
         body = rules.outcome(request.decision or "", language, purpose, request.denial_reason, request.id,
-                             knowledge.company.authority.model_dump(), OBJECTION_OUTCOME)
-        subject = OBJECTION_OUTCOME_SUBJECT[language].format(request=request.id)
+                             knowledge.company.authority.model_dump(), texts(self.smtp.company))
+        subject = texts(self.smtp.company)(language, "back_office.objection_email.subject", request=request.id)
         send(plain_message(addresses, subject, body, self.smtp.sender), self.smtp)
 
     def sweep(self, now: dt.datetime | None = None) -> int:

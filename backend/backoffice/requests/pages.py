@@ -15,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader
 from jinja2.ext import Extension
 from markupsafe import Markup
 
-from ..staff.pages import console_page
+from ..staff.pages import Labels, console_page
 from ..staff.rules import Staff
 from .rules import DUE_SOON_DAYS, STATUS_ORDER
 
@@ -36,11 +36,11 @@ _templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templa
                          extensions=[_OneLine], auto_reload=False)
 
 
-def _row_class(view: dict) -> tuple[str, str]:
+def _row_class(view: dict, t: Labels) -> tuple[str, str]:
     if view["overdue"]:
-        return "overdue", "overdue"
+        return "overdue", t("requests.overdue")
     if view[f"due_within_{DUE_SOON_DAYS}_days"]:
-        return "due-soon", f"due within {DUE_SOON_DAYS} days"
+        return "due-soon", t("requests.due_soon", days=DUE_SOON_DAYS)
     return "", ""
 
 
@@ -61,11 +61,11 @@ def due_weeks_chart(bars: list[dict]) -> dict:
             "label_y": CHART_HEIGHT + 16, "bar_width": BAR_WIDTH}
 
 
-def render_overview(data: dict, status: str, officer: Staff) -> str:
+def render_overview(data: dict, status: str, officer: Staff, t: Labels) -> str:
     counts = data["counts"]
     rows = []
     for v in data["requests"]:
-        css, flag = _row_class(v)
+        css, flag = _row_class(v, t)
         rows.append({"view": v, "css": css, "flag": flag})
     body = _templates.get_template("overview.html").render(
         today=data["today"], overview=OVERVIEW, status=status, listings=("all", "open", "closed"),
@@ -73,23 +73,24 @@ def render_overview(data: dict, status: str, officer: Staff) -> str:
                 "needs_attention": counts["needs_attention"]},
         due_soon_days=DUE_SOON_DAYS, catalogue_problems=data.get("catalogue_problems", []),
         chart=due_weeks_chart(data["open_by_due_week"]), statuses=STATUS_ORDER,
-        rows=rows,
+        rows=rows, t=t,
     )
-    return console_page("Privacy requests", Markup(body), officer)
+    return console_page(t("privacy_requests"), Markup(body), officer, t)
 
 
-def render_request(v: dict, officer: Staff) -> str:
-    css, flag = _row_class(v)
+def render_request(v: dict, officer: Staff, t: Labels) -> str:
+    css, flag = _row_class(v, t)
+    first_due = t("requests.first_due", date=v["original_due_on"]) if v["extended"] else ""
     facts = [
         ("customer", v["customer_id"]), ("right", f"{v['type']} ({v['article']})"), ("status", v["status"]),
-        ("received", v["received_at"]), ("due", v["due_on"] + (f" (first due {v['original_due_on']})" if v["extended"] else "")),
-        ("deadline", flag or "on time"), ("extension reason", v["extension_reason"] or "-"),
-        ("denial reason", v["denial_reason"] or "-"), ("categories", ", ".join(v["categories"])),
-        *([("objection to", v["purpose"] or "-"), ("decision", v["decision"] or "awaiting the privacy team"),
-           ("customer told", v["outcome_told_at"] or "-")] if v["type"] == "objection" else []),
-        ("note for the privacy team", v["note"] or "-"),
-        ("channel", v["channel"] or "-"), ("knowledge version", v["knowledge_version"] or "-"),
+        ("received", v["received_at"]), ("due", v["due_on"] + first_due),
+        ("deadline", flag or t("requests.on_time")), ("extension_reason", v["extension_reason"] or "-"),
+        ("denial_reason", v["denial_reason"] or "-"), ("categories", ", ".join(v["categories"])),
+        *([("objection_to", v["purpose"] or "-"), ("decision", v["decision"] or t("requests.awaiting_decision")),
+           ("customer_told", v["outcome_told_at"] or "-")] if v["type"] == "objection" else []),
+        ("note", v["note"] or "-"),
+        ("channel", v["channel"] or "-"), ("knowledge_version", v["knowledge_version"] or "-"),
     ]
-    body = _templates.get_template("request.html").render(v=v, css=css, flag=flag, facts=facts, overview=OVERVIEW,
-                                                          csrf_token=officer.csrf_token)
-    return console_page(f"Request {v['id']}", Markup(body), officer)
+    body = _templates.get_template("request.html").render(v=v, css=css, flag=flag, overview=OVERVIEW, csrf_token=officer.csrf_token,
+                                                          facts=[(t(f"requests.{label}"), value) for label, value in facts], t=t)
+    return console_page(t("request_title", id=v["id"]), Markup(body), officer, t)

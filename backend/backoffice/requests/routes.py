@@ -29,7 +29,7 @@ from ..shared.inputs import Incoming
 from ..shared.responses import PRIVATE
 from ..shared.service_auth import require_service
 from ..staff.pages import console_response
-from ..staff.routes import PrivacyOfficer
+from ..staff.routes import ConsoleLabels, PrivacyOfficer
 from ..vocabulary import RequestType
 from .pages import render_overview, render_request
 from .rules import ExtensionRefused, RetryRefused, local_date
@@ -225,12 +225,13 @@ def privacy_request(request_id: str, _officer: PrivacyOfficer, session: SessionD
 
 
 @privacy_router.get("/console/privacy/requests", response_class=HTMLResponse, include_in_schema=False)
-def privacy_page(request: HttpRequest, officer: PrivacyOfficer, session: SessionDep, clock: ClockDep,
+def privacy_page(request: HttpRequest, officer: PrivacyOfficer, session: SessionDep, clock: ClockDep, t: ConsoleLabels,
                  status: Listing = Query("all")) -> HTMLResponse:
     overview_now = overview(session, status, local_date(clock()), request.app.state.catalogue_problems.found)
-    return console_response(render_overview(overview_now, status, officer))
+    return console_response(render_overview(overview_now, status, officer, t))
 
 
 @privacy_router.get("/console/privacy/requests/{request_id}", response_class=HTMLResponse, include_in_schema=False)
-def privacy_request_page(request_id: str, officer: PrivacyOfficer, session: SessionDep, clock: ClockDep) -> HTMLResponse:
-    return console_response(render_request(full_view(session, found(session, request_id), local_date(clock())), officer))
+def privacy_request_page(request_id: str, officer: PrivacyOfficer, session: SessionDep, clock: ClockDep,
+                         t: ConsoleLabels) -> HTMLResponse:
+    return console_response(render_request(full_view(session, found(session, request_id), local_date(clock())), officer, t))

@@ -24,12 +24,13 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi import Request as HttpRequest
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from ..sentences import texts
 from ..settings import Settings
 from ..shared.dependencies import ClockDep, SessionsDep, SettingsDep
 from ..shared.inputs import NUL_REFUSED, holds_nul
 from ..shared.responses import PRIVATE
 from . import service
-from .pages import console_response, login_page
+from .pages import Labels, console_response, login_page, staff_language
 from .rules import ABSOLUTE_TIMEOUT, DEVICE_LIFETIME, TOKEN_SHAPE, Role, Staff, new_session_token, normalise_email
 
 SESSION_COOKIE = "console_session"
@@ -65,6 +66,14 @@ def _same(offered: str, expected: str) -> bool:
 
 
 # --- the signed-in member of staff, for every console route ----------------------------------------
+
+
+def console_labels(request: HttpRequest, settings: SettingsDep) -> Labels:
+    """The console's words in the language of this member of staff's browser."""
+    return Labels(texts(settings.company_name), staff_language(request.headers.get("accept-language")))
+
+
+ConsoleLabels = Annotated[Labels, Depends(console_labels)]
 
 
 async def offered_csrf_token(request: HttpRequest) -> str:
@@ -151,36 +160,37 @@ async def login_form(request: HttpRequest) -> dict[str, str]:
     return _form_fields(body)
 
 
-def _login_form(settings: Settings, form_token: str | None, next_path: str, status_code: int = 200, message: str = "",
+def _login_form(settings: Settings, t: Labels, form_token: str | None, next_path: str, status_code: int = 200, message: str = "",
                 email: str = "", headers: dict[str, str] | None = None) -> Response:
     """The sign-in form, with the pre-session cookie it must be sent back with (a fresh one when `form_token` is None)."""
     token = form_token if form_token and TOKEN_SHAPE.fullmatch(form_token) else new_session_token()
-    response = console_response(login_page(token, next_path, message, email), status_code, headers)
+    response = console_response(login_page(t, token, next_path, message, email), status_code, headers)
     _cookie(response, settings, LOGIN_COOKIE, token, LOGIN_PATH, LOGIN_FORM_SECONDS)
     return response
 
 
 @router.get(LOGIN_PATH, include_in_schema=False)
-def login(request: HttpRequest, settings: SettingsDep, next_path: str = Query("", alias="next", max_length=200)) -> Response:
-    return _login_form(settings, request.cookies.get(LOGIN_COOKIE), console_path(next_path))
+def login(request: HttpRequest, settings: SettingsDep, t: ConsoleLabels,
+          next_path: str = Query("", alias="next", max_length=200)) -> Response:
+    return _login_form(settings, t, request.cookies.get(LOGIN_COOKIE), console_path(next_path))
 
 
 @router.post(LOGIN_PATH, include_in_schema=False)
 def login_submit(request: HttpRequest, form: Annotated[dict[str, str], Depends(login_form)], settings: SettingsDep,
-                 sessions: SessionsDep, clock: ClockDep) -> Response:
+                 t: ConsoleLabels, sessions: SessionsDep, clock: ClockDep) -> Response:
     next_path = console_path(form.get("next", ""))
     form_token = request.cookies.get(LOGIN_COOKIE, "")
     if not (TOKEN_SHAPE.fullmatch(form_token) and _same(form.get("csrf_token", ""), form_token)):
-        return _login_form(settings, None, next_path, 403, FORM_EXPIRED)
+        return _login_form(settings, t, None, next_path, 403, FORM_EXPIRED)
     email = normalise_email(form.get("email", ""))
     address = request.client.host if request.client else "unknown"  # a proxy's client only from TRUSTED_PROXIES (app.py)
     signed = service.sign_in(sessions, email, form.get("password", ""), address, request.cookies.get(DEVICE_COOKIE, ""),
                              request.cookies.get(SESSION_COOKIE, ""), clock())
     if signed.wait_seconds is not None:
-        return _login_form(settings, form_token, next_path, 429, f"Too many wrong sign-ins: try again in {signed.wait_seconds} seconds.",
+        return _login_form(settings, t, form_token, next_path, 429, f"Too many wrong sign-ins: try again in {signed.wait_seconds} seconds.",
                            email[:254], {"Retry-After": str(signed.wait_seconds)})
     if signed.session_token is None:
-        return _login_form(settings, form_token, next_path, 401, REFUSED, email[:254])
+        return _login_form(settings, t, form_token, next_path, 401, REFUSED, email[:254])
     response = RedirectResponse(next_path, status_code=303)
     _cookie(response, settings, SESSION_COOKIE, signed.session_token, "/", int(ABSOLUTE_TIMEOUT.total_seconds()))
     _forget_cookie(response, settings, LOGIN_COOKIE, LOGIN_PATH)

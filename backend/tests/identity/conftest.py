@@ -6,7 +6,7 @@
 - `company`: the demo company systems as a real process on a free port (own SQLite, seeded, faults on).
 - `sink`: the mail sink as a real process (`python -m backoffice mailsink`) on a free port, storing in
   a temporary folder; `sink.clear()` empties it, `sink.wait_for(to)` reads what arrived (with
-  `subject=`, only those messages: `sentences.CODE_EMAIL_SUBJECT` the codes, `sentences.UNUSED_CODE_SUBJECT` the notices).
+  `subject=`, only those messages: `CODE_EMAIL_SUBJECT` the codes, `UNUSED_CODE_SUBJECT` the notices).
 - `clock`: a clock the tests can move forward (the app's routers take it).
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 
 from backoffice.app import create_app
 from backoffice.demo.service import read_inbox
-from backoffice.sentences import CODE_EMAIL_SUBJECT
+from backoffice.sentences import texts
 from backoffice.settings import Settings
 
 from ..conftest import (  # noqa: F401 (re-exported)
@@ -47,6 +47,10 @@ SERVICE = {"Authorization": f"Bearer {SERVICE_TOKEN}", **PRESENCE}
 SESSION_SECRET = fresh_secret("identity-session")
 OTP_SECRET = fresh_secret("identity-otp")
 CODE_RE = re.compile(r"^\s+(\d{6})\s*$", re.M)
+
+# The subjects of the e-mails (in every language) with the default company's name.
+CODE_EMAIL_SUBJECT = texts("Voltera").in_every_language("back_office.code_email.subject", " / ")
+UNUSED_CODE_SUBJECT = texts("Voltera").in_every_language("back_office.unused_code_email.subject", " / ")
 
 
 # --- databases -----------------------------------------------------------------------------------

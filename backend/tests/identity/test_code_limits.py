@@ -10,14 +10,14 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from backoffice import catalogue, sentences, worker
+from backoffice import catalogue, worker
 from backoffice.app import create_app
 from backoffice.identity import rules
 from backoffice.identity.service import CodeNotices, SmtpConfig
 from backoffice.shared.company_systems import CompanySystems
 from backoffice.shared.database import open_database
 
-from .conftest import SERVICE, make_settings
+from .conftest import CODE_EMAIL_SUBJECT, SERVICE, UNUSED_CODE_SUBJECT, make_settings
 
 STRANGER = {**SERVICE, "X-Chat-Connection": "51" * 16, "X-Chat-Source": "5" * 16}
 VICTIM = {**SERVICE, "X-Chat-Connection": "71" * 16, "X-Chat-Source": "7" * 16}
@@ -62,11 +62,11 @@ def wrong(code: str, n: int = 1) -> str:
 
 
 def notices_to(sink, email) -> list[dict]:
-    return sink.messages(email, subject=sentences.UNUSED_CODE_SUBJECT)
+    return sink.messages(email, subject=UNUSED_CODE_SUBJECT)
 
 
 def codes_to(sink, email) -> list[dict]:
-    return sink.messages(email, subject=sentences.CODE_EMAIL_SUBJECT)
+    return sink.messages(email, subject=CODE_EMAIL_SUBJECT)
 
 
 def without_conversation(answer) -> dict:
@@ -140,7 +140,7 @@ def test_a_conversation_gets_three_codes_an_hour_for_an_address_and_then_is_told
     unknown_answers = [ask(client, "c-thrice-unknown", unknown, STRANGER) for _ in range(4)]
     for answers in (known_answers, unknown_answers):
         assert [a.status_code for a in answers] == [202, 202, 202, 429]
-    sink.wait_for(email, count=3, subject=sentences.CODE_EMAIL_SUBJECT)
+    sink.wait_for(email, count=3, subject=CODE_EMAIL_SUBJECT)
     assert len(codes_to(sink, email)) == 3 and sink.messages(unknown) == []
     held_back = known_answers[-1]
     assert without_conversation(held_back) == without_conversation(unknown_answers[-1])  # nothing tells the address apart
@@ -166,7 +166,7 @@ def test_an_address_gets_at_most_six_codes_an_hour_whoever_asks(client, company,
         assert [a.status_code for a in asked] == [202] * cap + [429]
         assert asked[-1].json()["status"] == "not_sent"
     assert [without_conversation(a) for a in answers] == [without_conversation(a) for a in unknown_answers]
-    sink.wait_for(email, count=cap, subject=sentences.CODE_EMAIL_SUBJECT)
+    sink.wait_for(email, count=cap, subject=CODE_EMAIL_SUBJECT)
     assert len(codes_to(sink, email)) == cap and sink.messages(unknown) == []
     # The held-back conversation has no code to try; the last one sent still works in its conversation.
     assert verify(client, f"c-flood-{cap + 1}", "123456", source(cap + 1)).json()["reason"] == "no_code"
@@ -193,7 +193,7 @@ def test_the_customer_is_told_once_when_a_code_is_locked(client, company, sink, 
     code = sink.code_for(email)
     for n in range(1, 6):
         verify(client, "c-told", wrong(code, n), STRANGER)
-    [notice] = sink.wait_for(email, subject=sentences.UNUSED_CODE_SUBJECT)
+    [notice] = sink.wait_for(email, subject=UNUSED_CODE_SUBJECT)
     assert notice["rcpt_tos"] == [email]
     assert "5 wrong tries" in notice["text"] and "5 verkeerde pogingen" in notice["text"]
     assert "nobody got access to your data" in notice["text"] and code not in notice["text"]
@@ -236,7 +236,7 @@ def test_the_worker_tells_the_customer_of_an_expired_code(client, settings, comp
     ask(client, "c-worker", email, STRANGER)
     sink.code_for(email)
     assert worker.main(settings, once=True) == 0
-    [notice] = sink.wait_for(email, subject=sentences.UNUSED_CODE_SUBJECT)
+    [notice] = sink.wait_for(email, subject=UNUSED_CODE_SUBJECT)
     assert "expired without being used" in notice["text"]
     assert worker.main(settings, once=True) == 0
     assert len(notices_to(sink, email)) == 1

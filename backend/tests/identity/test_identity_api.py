@@ -11,12 +11,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session as OrmSession
 
-from backoffice import sentences
 from backoffice.app import create_app
 from backoffice.identity import rules
 from backoffice.identity.tables import ConversationIdentity, VerificationAttempt
 
-from .conftest import OTP_SECRET, SERVICE, SESSION_SECRET, make_settings
+from .conftest import CODE_EMAIL_SUBJECT, OTP_SECRET, SERVICE, SESSION_SECRET, make_settings
 
 TOKENS = rules.SessionTokens(SESSION_SECRET)
 
@@ -260,7 +259,7 @@ def test_five_wrong_codes_lock_and_even_the_right_code_is_refused_until_the_lock
     # ...but another conversation from the same source gets one: the lock is the conversation's and its
     # code's, not the source's, which a crowd behind one proxy may share.
     assert ask_code(client, "c-lock-2", email).status_code == 202
-    assert len(sink.wait_for(email, count=2, subject=sentences.CODE_EMAIL_SUBJECT)) == 2
+    assert len(sink.wait_for(email, count=2, subject=CODE_EMAIL_SUBJECT)) == 2
     [attempt] = rows.attempts("c-lock")
     assert (attempt.attempts, attempt.wrong_attempts, attempt.locked_until) == (7, 5, until)  # every try is recorded
 

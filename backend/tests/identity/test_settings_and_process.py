@@ -15,13 +15,13 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session as OrmSession
 
-from backoffice import sentences
 from backoffice.identity import rules
 from backoffice.identity.tables import VerificationAttempt
 from backoffice.settings import Settings
 
 from .conftest import (
     BACKEND,
+    CODE_EMAIL_SUBJECT,
     CODE_RE,
     OTP_SECRET,
     ROOT,
@@ -29,6 +29,7 @@ from .conftest import (
     SERVICE_TOKEN,
     SESSION_SECRET,
     SYSTEMS_TOKEN,
+    UNUSED_CODE_SUBJECT,
     Process,
     eventually,
     free_port,
@@ -127,7 +128,7 @@ def test_twenty_guesses_at_once_still_get_five_tries(backoffice, company, sink, 
     assert sorted(answers) == [400] * 4 + [429] * 16
     right = backoffice.post("/api/identity/email-code/verify", json={"conversation_id": "p-race", "code": code}, headers=SERVICE)
     assert right.status_code == 429
-    sink.wait_for(email, subject=sentences.UNUSED_CODE_SUBJECT)  # 17 answers met the lock: the customer is told once
+    sink.wait_for(email, subject=UNUSED_CODE_SUBJECT)  # 17 answers met the lock: the customer is told once
     engine = create_engine(db_url)
     try:
         with OrmSession(engine) as s:
@@ -136,7 +137,7 @@ def test_twenty_guesses_at_once_still_get_five_tries(backoffice, company, sink, 
             assert attempt.notified_at is not None
     finally:
         engine.dispose()
-    assert len(sink.messages(email, subject=sentences.UNUSED_CODE_SUBJECT)) == 1
+    assert len(sink.messages(email, subject=UNUSED_CODE_SUBJECT)) == 1
 
 
 def test_ten_asks_at_once_for_one_address_send_six_codes(backoffice, company, sink, db_url):
@@ -167,5 +168,5 @@ def test_ten_asks_at_once_for_one_address_send_six_codes(backoffice, company, si
     finally:
         engine.dispose()
     assert sorted(codes) == ["issued"] * cap + ["not_sent"] * (10 - cap)
-    sink.wait_for(email, count=cap, subject=sentences.CODE_EMAIL_SUBJECT)
-    assert len(sink.messages(email, subject=sentences.CODE_EMAIL_SUBJECT)) == cap
+    sink.wait_for(email, count=cap, subject=CODE_EMAIL_SUBJECT)
+    assert len(sink.messages(email, subject=CODE_EMAIL_SUBJECT)) == cap

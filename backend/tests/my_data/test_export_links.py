@@ -140,7 +140,7 @@ def test_the_link_gives_that_customers_data_and_transcripts_as_json_and_csv(db_u
 def test_an_expired_link_is_gone_with_a_clear_sentence(client, clock, tracker, db_url, company):
     conversation = new_conversation()
     bind(client, clock, conversation, "C0001")
-    link = issue(client, conversation)
+    link = issue(client, conversation, language="en")  # the sentence is in the language the link was made in
     # the clock runs on while the test does: 10 s of slack before the link's 15 minutes (counted from a whole second) end
     clock.advance(minutes=14, seconds=50)
     assert client.get(local(link["csv_url"])).status_code == 200

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session as OrmSession
 
 from backoffice import catalogue
 from backoffice.my_data.tables import ExportLink
-from backoffice.sentences import MONTH_NAMES
+from backoffice.sentences import words
 
 from .conftest import SERVICE, bind, local, make_settings, new_conversation, routes
 
@@ -87,10 +87,10 @@ def test_shows_the_verified_customers_data_with_purposes_legal_basis_and_retenti
     previews = {c["id"]: "\n".join(c["preview"]) for c in dutch["categories"]}
     updated = dt.datetime.fromisoformat(contact["updated_at"].replace("Z", "+00:00")).astimezone(ZoneInfo("Europe/Amsterdam"))
     assert f"voornaam: {contact['first_name']}; achternaam: {contact['last_name']}" in previews["contact_details"]
-    changed = f"{updated.day} {MONTH_NAMES['nl'][updated.month - 1]} {updated.year} {updated:%H:%M}"
+    changed = f"{updated.day} {words('nl', 'common.months')[updated.month - 1]} {updated.year} {updated:%H:%M}"
     assert f"laatst gewijzigd: {changed}" in previews["contact_details"]
     born = dt.date.fromisoformat(company.export("crm", "C0001")["categories"]["account"][0]["date_of_birth"])
-    assert f"geboortedatum: {born.day} {MONTH_NAMES['nl'][born.month - 1]} {born.year}" in previews["account"]
+    assert f"geboortedatum: {born.day} {words('nl', 'common.months')[born.month - 1]} {born.year}" in previews["account"]
     assert "waarvoor: nieuwsbrief" in previews["marketing_preferences"] and "newsletter" not in previews["marketing_preferences"]
     assert "betaalwijze: " in previews["payment_details"] and "soort: betaling" in previews["payment_details"]
     assert not any(re.search(r"\b\d{4}-\d{2}-\d{2}\b", line) for line in previews.values())

@@ -14,7 +14,7 @@ from backoffice.objections.service import decide
 from backoffice.requests.rules import InvalidTransition, RightsRequest, takes_effect_immediately
 from backoffice.requests.service.filing import FilingError, file_request
 from backoffice.requests.tables import Request
-from backoffice.sentences import OBJECTION_OUTCOME
+from backoffice.sentences import texts
 from backoffice.vocabulary import RequestType, Status
 
 from .conftest import NOW
@@ -78,10 +78,10 @@ def test_the_privacy_team_upholds_or_refuses_with_a_reason_once():
 def test_the_customer_is_told_the_outcome_with_the_authority(knowledge):
     authority = knowledge.company.authority.model_dump()
     refused = rules.outcome("refused", "nl", "fraude voorkomen", "we moeten betalingen veilig houden", "REQ-9", authority,
-                            OBJECTION_OUTCOME)
+                            texts("Voltera"))
     assert "afgewezen" in refused and "we moeten betalingen veilig houden" in refused
     assert "Autoriteit Persoonsgegevens" in refused and "https://autoriteitpersoonsgegevens.nl" in refused
-    upheld = rules.outcome("upheld", "en", "preventing fraud", None, "REQ-9", authority, OBJECTION_OUTCOME)
+    upheld = rules.outcome("upheld", "en", "preventing fraud", None, "REQ-9", authority, texts("Voltera"))
     assert "upheld" in upheld and "we stop preventing fraud" in upheld and "Autoriteit Persoonsgegevens" in upheld
 
 

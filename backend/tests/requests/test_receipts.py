@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from backoffice.app import create_app
 from backoffice.requests.service.receipts import long_date
 from backoffice.requests.tables import AuditEntry
-from backoffice.sentences import RECEIPT_SUBJECT
+from backoffice.sentences import words
 
 from ..identity.conftest import (  # noqa: F401 (fixtures)
     SERVICE,
@@ -29,6 +29,8 @@ from ..identity.conftest import (  # noqa: F401 (fixtures)
 from .conftest import eventually
 
 ROUNDS = 10  # of the race below
+
+SUBJECT = {lang: words(lang, "back_office.receipt_email.subject") for lang in ("nl", "en")}
 
 
 def audit_actions(db_url: str, request_id: str) -> list[tuple[str, str | None]]:
@@ -52,8 +54,8 @@ def test_a_filed_request_sends_an_e_mail_receipt_in_the_customers_language(db_ur
     with TestClient(create_app(make_settings(db_url, company, sink), clock=clock)) as client:
         english = file(client, "C0003", "access", "en")
         dutch = file(client, "C0004", "erasure")
-        sent_en = sink.wait_for(company.email_of("C0003"), subject=RECEIPT_SUBJECT["en"].format(request=english["id"]))[0]["text"]
-        sent_nl = sink.wait_for(company.email_of("C0004"), subject=RECEIPT_SUBJECT["nl"].format(request=dutch["id"]))[0]["text"]
+        sent_en = sink.wait_for(company.email_of("C0003"), subject=SUBJECT["en"].format(request=english["id"]))[0]["text"]
+        sent_nl = sink.wait_for(company.email_of("C0004"), subject=SUBJECT["nl"].format(request=dutch["id"]))[0]["text"]
     assert f"Request number: {english['id']}" in sent_en and "access to and a copy of your data (GDPR Art. 15)" in sent_en
     assert f"Completed by: {long_date(dt.date.fromisoformat(english['due_on']), 'en')}" in sent_en and "privacy@voltera.nl" in sent_en
     assert f"Verzoeknummer: {dutch['id']}" in sent_nl and "verwijdering van je gegevens (AVG art. 17)" in sent_nl
@@ -78,7 +80,7 @@ def test_a_receipt_that_cannot_go_out_is_recorded_and_sent_when_the_mail_server_
         assert any(filed["id"] in r.getMessage() and "could not go out" in r.getMessage() for r in caplog.records)
         receipts.smtp = dataclasses.replace(receipts.smtp, port=sink.port)
         receipts.sweep()
-        sent = sink.wait_for(company.email_of("C0005"), subject=RECEIPT_SUBJECT["en"].format(request=filed["id"]))
+        sent = sink.wait_for(company.email_of("C0005"), subject=SUBJECT["en"].format(request=filed["id"]))
         assert receipts.sweep() == 0  # sent once
     assert len(sent) == 1 and filed["id"] in sent[0]["text"]
     assert [a for a, _ in audit_actions(db_url, filed["id"])].count("receipt_sent") == 1

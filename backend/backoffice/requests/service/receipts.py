@@ -33,7 +33,7 @@ from ...identity.rules import address_key
 from ...identity.service import SmtpConfig, send, set_headers
 from ...identity.tables import EMAIL, VerificationAttempt
 from ...knowledge.rules import KnowledgeBase
-from ...sentences import MONTH_NAMES, RECEIPT_EMAIL, RECEIPT_SUBJECT, REQUEST_TYPE_NAMES
+from ...sentences import texts, words
 from ...shared.company_systems import CompanySystems
 from ...vocabulary import Status
 from .. import rules
@@ -55,18 +55,19 @@ def receipt_due(request_id: str, status: Status, now: dt.datetime) -> rules.Audi
 
 def long_date(day: dt.date, language: str) -> str:
     """7 januari 2027 / 7 January 2027: the one way a date is written to a customer."""
-    return f"{day.day} {MONTH_NAMES[language][day.month - 1]} {day.year}"
+    return f"{day.day} {words(language, 'common.months')[day.month - 1]} {day.year}"
 
 
-def receipt_email(to: str, request: Request, privacy_email: str, sender: str) -> EmailMessage:
+def receipt_email(to: str, request: Request, privacy_email: str, smtp: SmtpConfig) -> EmailMessage:
     """The receipt in the customer's language (the one the request was filed in; Dutch if not known)."""
     language: Literal["nl", "en"] = "en" if (request.details or {}).get("language") == "en" else "nl"
-    kind = REQUEST_TYPE_NAMES.get(request.type, {"nl": request.type, "en": request.type})[language]
+    kind = words(language, "common.rights").get(request.type, request.type)
     received = long_date(rules.local_date(request.received_at), language)
-    body = RECEIPT_EMAIL[language].format(request=request.id, type=kind, received=received,
-                                          due=long_date(request.due_on, language), privacy_email=privacy_email)
+    said = texts(smtp.company)
+    body = said(language, "back_office.receipt_email.body", request=request.id, type=kind, received=received,
+                due=long_date(request.due_on, language), privacy_email=privacy_email)
     message = EmailMessage()
-    set_headers(message, RECEIPT_SUBJECT[language].format(request=request.id), sender, to)
+    set_headers(message, said(language, "back_office.receipt_email.subject", request=request.id), smtp.sender, to)
     message.set_content(body)
     return message
 
@@ -125,7 +126,7 @@ class RequestReceipts:
                                                     to_status=status, reason="e-mail receipt sent"))
                 session.flush()
                 privacy_email = self.kb.current_at(now).company.dpo.email
-                send(receipt_email(to, request, privacy_email, self.smtp.sender), self.smtp)
+                send(receipt_email(to, request, privacy_email, self.smtp), self.smtp)
                 session.commit()
             except (httpx2.HTTPError, ValueError, KeyError, TypeError, AttributeError, LookupError, smtplib.SMTPException, OSError) as exc:
                 session.rollback()
