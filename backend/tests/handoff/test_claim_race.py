@@ -14,7 +14,7 @@ from sqlalchemy import select
 from backoffice.handoff import service
 from backoffice.handoff.rules import Refused, State
 from backoffice.handoff.tables import HandoffAudit, QueueEntry
-from backoffice.sentences import BOT_IS_BACK
+from backoffice.sentences import texts
 
 from .conftest import FakeRasa, assistant, browser
 
@@ -104,4 +104,5 @@ def test_a_hand_back_sent_twice_at_the_same_instant_happens_once(app, signed_in,
             backs = session.scalars(select(HandoffAudit.action).where(HandoffAudit.entry_id == entry_id,
                                                                       HandoffAudit.action == "handed_back")).all()
         assert len(backs) == 1, "one hand-back on record"
-        assert rasa.said(conversation)[1:] == [BOT_IS_BACK["en"]], "the customer hears once that the bot is back"
+        bot_is_back = texts("Voltera")("en", "back_office.handoff.bot_is_back")
+        assert rasa.said(conversation)[1:] == [bot_is_back], "the customer hears once that the bot is back"

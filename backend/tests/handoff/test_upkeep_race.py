@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from backoffice.handoff import service
 from backoffice.handoff.tables import HandoffAudit, QueueEntry
-from backoffice.sentences import STOPPED_WAITING
+from backoffice.sentences import texts
 from backoffice.shared.database import open_database
 from backoffice.shared.tracker_store import TrackerStore
 
@@ -23,6 +23,9 @@ from .conftest import RASA_TOKEN, FakeRasa, assistant
 from .test_queue import agent_online, hand_over
 
 ROUNDS = 3
+
+VOLTERA = texts("Voltera")
+STOPPED_WAITING = VOLTERA("en", "back_office.handoff.stopped_waiting")
 
 
 def test_two_back_offices_following_one_queue_change_each_chat_once(app, signed_in, clock, rasa: FakeRasa, tracker, db_url):
@@ -39,7 +42,7 @@ def test_two_back_offices_following_one_queue_change_each_chat_once(app, signed_
         clock.now += config.claim_timeout + dt.timedelta(minutes=3)  # past the claim's timeout and the away grace
 
         back_offices = [open_database(db_url) for _ in range(2)]
-        upkeeps = [service.Upkeep(sessions, TrackerStore(tracker.url), service.RasaConversations(rasa.url, RASA_TOKEN), config)
+        upkeeps = [service.Upkeep(sessions, TrackerStore(tracker.url), service.RasaConversations(rasa.url, RASA_TOKEN, VOLTERA), config)
                    for _, sessions in back_offices]
         together = threading.Barrier(2, timeout=30)
         failed: list[str] = []
@@ -70,7 +73,7 @@ def test_two_back_offices_following_one_queue_change_each_chat_once(app, signed_
         changes = {(entries[stopped], "cancelled"), (entries[away], "left"), (entries[restarted], "left"),
                    (entries[lapsed], "returned_to_queue")}
         assert {change: audited[change] for change in changes} == dict.fromkeys(changes, 1), "one audit line per change"
-        assert rasa.said(stopped) == [STOPPED_WAITING["en"]] and rasa.said(away) == [STOPPED_WAITING["en"]], "told once"
+        assert rasa.said(stopped) == [STOPPED_WAITING] and rasa.said(away) == [STOPPED_WAITING], "told once"
         assert rasa.said(restarted) == [], "a restarted chat is not told it stopped waiting"
         resumed = Counter(call.conversation_id for call in rasa.calls
                           if call.conversation_id in entries and call.events[0] == {"event": "resume"})
