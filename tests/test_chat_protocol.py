@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import texts
 from actions.backoffice import BackOfficeClient, Refused
 from chatprotocol import CANCEL_HANDOFF_INTENT, CONNECTION_CHANNELS, Channel, HandoffReason, Presence
 
@@ -37,6 +38,13 @@ def test_every_channel_rasa_loads_is_one_of_chatprotocols_and_each_of_those_is_l
 def test_the_intent_that_stops_waiting_is_the_assistants():
     domain = yaml.safe_load((ROOT / "bot" / "domain.yml").read_text())
     assert CANCEL_HANDOFF_INTENT in domain["intents"]
+
+
+def test_the_console_words_every_handoff_reason_in_every_language():
+    """A reason added to chatprotocol needs its words in each file of the text catalogue, or the agents'
+    queue would show the raw id."""
+    for language, catalogue in texts.catalogue().items():
+        assert {r.value for r in HandoffReason} <= set(catalogue["console"]["script"]["reasons"]), language
 
 
 @pytest.fixture
