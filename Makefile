@@ -39,26 +39,27 @@ help:
 
 # Each environment installs its runtime lock, then its test lock, then the project's own packages it
 # runs (without dependencies: the locks hold them). A deployment installs the runtime lock and those packages.
-# chatprotocol, the ids both sides of the HTTP line use, goes into both; its folder is chat-protocol/, a
-# name no import can mean, so that from the repository root `import chatprotocol` finds the package, not the folder.
-$(RASA_VENV)/.installed: requirements/rasa.txt requirements/rasa-test.txt chat-protocol/pyproject.toml
+# chatprotocol, the ids both sides of the HTTP line use, and texts, the text catalogue both sides read, go into both;
+# their folders (chat-protocol/, text-catalogue/) are names no import can mean, so that from the repository root
+# `import chatprotocol` and `import texts` find the packages, not the folders.
+$(RASA_VENV)/.installed: requirements/rasa.txt requirements/rasa-test.txt chat-protocol/pyproject.toml text-catalogue/pyproject.toml
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found (Rasa 3.6 needs it); pyenv versions:"; pyenv versions 2>/dev/null; exit 1; }
 	@echo "==> Rasa environment ($(PYTHON310)); first time takes ~5 min"
 	$(PYTHON310) -m venv $(RASA_VENV)
 	$(RASA_VENV)/bin/pip install --quiet --upgrade pip==24.0
 	$(RASA_VENV)/bin/pip install --progress-bar on --require-hashes -r requirements/rasa.txt
 	$(RASA_VENV)/bin/pip install --quiet --require-hashes -r requirements/rasa-test.txt
-	$(RASA_VENV)/bin/pip install --quiet --no-deps -e chat-protocol
+	$(RASA_VENV)/bin/pip install --quiet --no-deps -e chat-protocol -e text-catalogue
 	touch $@
 
 $(BO_VENV)/.installed: requirements/backoffice.txt requirements/backoffice-test.txt backend/pyproject.toml companysystems/pyproject.toml \
-		chat-protocol/pyproject.toml
+		chat-protocol/pyproject.toml text-catalogue/pyproject.toml
 	@test -n "$(PYTHON_BO)" || { echo "Python >= 3.11 not found for the back office"; exit 1; }
 	@echo "==> back office environment ($(PYTHON_BO))"
 	$(PYTHON_BO) -m venv $(BO_VENV)
 	$(BO_VENV)/bin/pip install --quiet --require-hashes -r requirements/backoffice.txt
 	$(BO_VENV)/bin/pip install --quiet --require-hashes -r requirements/backoffice-test.txt
-	$(BO_VENV)/bin/pip install --quiet --no-deps -e backend -e companysystems -e chat-protocol
+	$(BO_VENV)/bin/pip install --quiet --no-deps -e backend -e companysystems -e chat-protocol -e text-catalogue
 	touch $@
 
 web/node_modules/.installed: web/package-lock.json
@@ -135,8 +136,8 @@ test-deps: deps /usr/bin/chromium /usr/bin/faketime /usr/bin/redis-server /etc/p
 # chat-protocol/, the last with the older Python of the two that import it),
 # and the layers of the back office's import graph (lint-imports, backend/pyproject.toml).
 lint: deps
-	@echo "==> ruff and mypy: the assistant (actions, bot, connectors, scripts, texts), the back office, the company systems, chatprotocol"
-	$(RASA_VENV)/bin/ruff check actions bot connectors scripts tests texts
+	@echo "==> ruff and mypy: the assistant (actions, bot, connectors, scripts, the text catalogue), the back office, the company systems, chatprotocol"
+	$(RASA_VENV)/bin/ruff check actions bot connectors scripts tests text-catalogue
 	$(RASA_VENV)/bin/mypy
 	cd backend && ../$(BO_VENV)/bin/ruff check backoffice tests && ../$(BO_VENV)/bin/mypy && ../$(BO_VENV)/bin/lint-imports --no-cache
 	cd companysystems && ../$(BO_VENV)/bin/ruff check && ../$(BO_VENV)/bin/mypy

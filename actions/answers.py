@@ -3,7 +3,7 @@
 Pure functions over one knowledge-base version (the JSON the back office serves, every text as
 `{"nl": ..., "en": ...}`): no Rasa, no HTTP, so they are tested on their own. Every answer ends by
 naming the version it comes from. The sentences around the knowledge base's texts are the text
-catalogue's (texts/<language>.yml, read by actions/sentences.py).
+catalogue's (text-catalogue/texts/<language>.yml, read by actions/sentences.py).
 """
 from __future__ import annotations
 

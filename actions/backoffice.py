@@ -7,7 +7,7 @@ well under Rasa's 60 s conversation lock, and idempotent GETs are retried with b
 
 The ids both sides use (rights, request statuses, consents, correctable fields, address parts) are
 the back office's: `vocabulary()` fetches them once, and the actions keep only their wording
-(texts/<language>.yml, read by actions/sentences.py) and the words that recognise them.
+(text-catalogue/texts/<language>.yml, read by actions/sentences.py) and the words that recognise them.
 
 Every call about a conversation's customer carries the `Presence` of the message being answered
 (chatprotocol): the back office answers (and binds) only where the conversation was verified.

@@ -1,10 +1,10 @@
-"""The action server's sentences, from the text catalogue (texts/<language>.yml, section `assistant`):
+"""The action server's sentences, from the text catalogue (text-catalogue/texts/<language>.yml, section `assistant`):
 `sentence` fills one in, in the customer's language; the tables below give the names of the ids the back
 office serves (`GET /api/vocabulary`: rights, request statuses, consents, correctable fields) and of the
 knowledge base's topics and legal bases, by id and language. tests/test_sentences.py checks that every
 language file has every entry, with the same values to fill in, and every served id a name.
 
-The other texts a customer reads have their own sections of the same catalogue (texts/__init__.py): the
+The other texts a customer reads have their own sections of the same catalogue (text-catalogue/texts/__init__.py): the
 responses that were bot/domain.yml's (`assistant.responses`, said by actions/actions.py), what the chat
 channels answer themselves (`channels`), and the back office's e-mails and chat notices (`back_office`).
 The company's own texts about its data are the knowledge base's (knowledge/<version>/*.yml).

@@ -15,5 +15,5 @@
   background, repeated only where a repeat is harmless) and take each incoming id once.
 - `connectors.limits`: what every channel lets through (message length, request and metadata size,
   sender id shape), and the "too long" answer.
-- what the channels say themselves is in the text catalogue (texts/<language>.yml, section `channels`).
+- what the channels say themselves is in the text catalogue (text-catalogue/texts/<language>.yml, section `channels`).
 """

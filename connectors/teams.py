@@ -14,7 +14,7 @@ tenant, and talks to Microsoft with blocking `requests` calls. What this one doe
 - **One tenant.** An activity whose `channelData.tenant.id` or `conversation.tenantId` is not
   `TEAMS_TENANT_ID` (or that names none) gets 403.
 - **Personal chats only.** A message in a group chat or a team's channel never reaches the assistant:
-  it is answered with a fixed pointer to a personal chat (`channels.teams` in texts/<language>.yml), so no answer
+  it is answered with a fixed pointer to a personal chat (`channels.teams` in text-catalogue/texts/<language>.yml), so no answer
   with personal data is ever shown to a group. A user's conversation (Rasa's sender id) is
   `teams-<Entra object id>`.
 - **Replies with the tenant's token**: client credentials at `<login>/<tenant>/oauth2/v2.0/token`

@@ -12,7 +12,7 @@ Telegram posts each update to `/webhooks/telegram/webhook`. What this channel do
   operator, `python -m connectors.telegram set-webhook https://<host>/webhooks/telegram/webhook`
   (with the secret and only the update types read here), never by a Rasa replica at start.
 - **Private chats only.** A message in a group, supergroup or channel never reaches the assistant:
-  the channel answers it with a fixed pointer to a private chat (`channels.telegram` in texts/<language>.yml), so no
+  the channel answers it with a fixed pointer to a private chat (`channels.telegram` in the text catalogue), so no
   answer with personal data can ever be shown to a group. A private chat's conversation (Rasa's
   sender id) is `telegram-<chat id>`, so no other channel's sender id can name it.
 - **Button taps** (`callback_query`) are answered with `answerCallbackQuery` (Telegram's client shows

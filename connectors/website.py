@@ -116,7 +116,7 @@ VERIFIED, REFUSED, OTHER_CUSTOMER, UNAVAILABLE = "verified", "refused", "other_c
 
 
 def notice(key: str, language: Any) -> str:
-    """The notice (`channels.website` in texts/<language>.yml) in the page's language (one the catalogue lacks: en)."""
+    """The notice (`channels.website`, text catalogue) in the page's language (one the catalogue lacks: en)."""
     lang = language.strip().lower()[:2] if isinstance(language, str) else ""
     lang = lang if lang in texts.LANGUAGES else "en"
     return texts.text(lang, f"channels.website.{key}")

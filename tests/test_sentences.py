@@ -1,4 +1,4 @@
-"""The text catalogue (texts/<language>.yml): every language's file has every key, with the same values to
+"""The text catalogue (text-catalogue/texts/<language>.yml): every language's file has every key, with the same values to
 fill in; every id the back office serves has its name in every language; and the assistant's and the
 channels' texts, rendered by their own code, carry the company's name of COMPANY_NAME and never the demo
 company's. (The back office's renderers, the staff console and the widget's texts: backend/tests/test_texts.py.)"""
@@ -35,7 +35,7 @@ def leaves(entry: Any, path: str = "") -> dict[str, Any]:
 
 
 def test_every_language_file_has_every_text_with_the_same_placeholders():
-    files = {language: leaves(texts._catalogue("{company}")[language]) for language in texts.LANGUAGES}
+    files = {language: leaves(texts._files()[language]) for language in texts.LANGUAGES}
     assert set(texts.LANGUAGES) >= {"nl", "en"} and texts.LANGUAGES[0] == "nl"
     first, *others = texts.LANGUAGES
     for language in others:
@@ -103,7 +103,7 @@ def test_every_id_the_back_office_serves_has_its_name_in_every_language(served):
                              (sentences.FIELD_NAMES, "assistant.fields", served.correctable_fields),
                              (sentences.FIELD_EXAMPLES, "assistant.field_examples", served.correctable_fields)):
         missing = [i for i in ids if set(table.get(i, {})) != set(sentences.LANGUAGES)]
-        assert not missing, f"served ids without a name in every language in texts/<language>.yml {name}: {missing}"
+        assert not missing, f"served ids without a name in every language in the text catalogue {name}: {missing}"
 
 
 def test_the_vocabulary_of_the_tests_without_a_back_office_is_served(served, vocabulary):

@@ -29,7 +29,7 @@ def _env(name: str, default: Any, field_name: str | None = None, **extra: Any) -
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, populate_by_name=True, extra="ignore", case_sensitive=True)
 
-    # The company's name as customers know it, in every text of the catalogue (texts/<language>.yml) that
+    # The company's name as customers know it, in every text of the catalogue (text-catalogue/texts/<language>.yml) that
     # says `{company}`: the assistant's, the channels', the e-mails', the console's and the widget's. Its
     # legal name is the knowledge base's (company.yml). No { or }.
     company_name: str = _env("COMPANY_NAME", DEFAULT_COMPANY_NAME, "company_name", min_length=1, pattern=r"^[^{}]*\S[^{}]*$")

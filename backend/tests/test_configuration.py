@@ -19,7 +19,8 @@ VARIABLE = r"[A-Z][A-Z0-9_]*[A-Z0-9]"
 ENV_READ = re.compile(rf'(?:\bos\.environ(?:\.get\(|\[)|\bgetenv\(|\b(?:env|e)(?:\.get\(|\[)|_setting\()\s*"({VARIABLE})"')
 YAML_VARIABLE = re.compile(rf"\$\{{({VARIABLE})\}}")
 EXAMPLE_LINE = re.compile(rf"^#?\s*({VARIABLE})=", re.MULTILINE)
-ASSISTANT_SOURCES = ["actions/*.py", "connectors/*.py", "texts/*.py", "bot/*.py", "scripts/stack.py", "companysystems/companysystems/*.py"]
+ASSISTANT_SOURCES = ["actions/*.py", "connectors/*.py", "text-catalogue/texts/*.py", "bot/*.py", "scripts/stack.py",
+                     "companysystems/companysystems/*.py"]
 RASA_FILES = ["bot/endpoints.yml", "bot/credentials.yml", "company-systems.yml"]
 # Rasa's web server, Sanic, reads every SANIC_-prefixed variable into its own configuration.
 SANIC_PREFIX = "SANIC_"

@@ -8,7 +8,7 @@
  * the script. Where it connects: data-socket-url when given, else window.ASSISTANT_CONFIG.socketUrl,
  * else the script's own origin (a back office whose address also reaches Rasa's /socket.io/).
  * Its language: data-language when given, else the page's <html lang> (followed as it changes).
- * Its words: the back office's text catalogue (texts/<language>.yml, section `widget`, with the
+ * Its words: the back office's text catalogue (text-catalogue/texts/<language>.yml, section `widget`, with the
  * company's name of COMPANY_NAME), fetched from GET <script's origin>/widget/texts before the widget
  * shows; a language the catalogue lacks gets English.
  * Talks to Rasa Open Source 3.6 through its socket.io channel (connectors.website.WebsiteInput):

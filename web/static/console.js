@@ -14,7 +14,7 @@
  * CSRF token (the csrf-token meta tag) in the X-CSRF-Token header; a refusal's
  * `detail` is shown to the agent in the #problem alert.
  *
- * Its words are the text catalogue's (texts/<language>.yml, `console.script`), in the member of
+ * Its words are the text catalogue's (text-catalogue/texts/<language>.yml, `console.script`), in the member of
  * staff's language, from the page's console-texts meta tag (JSON).
  */
 (function () {
