@@ -98,7 +98,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utcnow) -> FastA
         return Response(json.dumps({"detail": validation_problems(exc)}), status_code=422, media_type="application/json")
 
     for router in (knowledge.router, requests.router, requests.privacy_router, identity.router, my_data.router, staff.router,
-                   demo.website, handoff.router, objections.router):
+                   demo.website, demo.widget, handoff.router, objections.router):
         app.include_router(router)
     if settings.demo_mode:
         app.include_router(demo.router)

@@ -1,5 +1,5 @@
 """Another company's back office (COMPANY_NAME="Acme Energie") names that company, and never the demo
-company, in what its own renderers make from the text catalogue (texts/<language>.yml): the e-mails,
+company, in what its own renderers make from the text catalogue (text-catalogue/texts/<language>.yml): the e-mails,
 the chat notices of a handoff, the staff console's pages and the website widget's words. (The
 catalogue's keys and placeholders, and the assistant's and the channels' texts: tests/test_sentences.py.)"""
 from __future__ import annotations
@@ -66,3 +66,4 @@ def test_the_handoff_the_console_and_the_widget_name_the_company_of_the_setting(
     assert widget.status_code == 200 and widget.headers["access-control-allow-origin"] == "*"
     assert set(widget.json()) == set(LANGUAGES) and widget.json()["nl"]["launcherOpen"] == "Open de privacy-assistent"
     assert all(names_the_other_company(said[key]) for said in widget.json().values() for key in ("subtitle", "intro"))
+    assert "/widget/texts" in anna.get("/openapi.json").json()["paths"], "public, so in the schema the OpenAPI fuzz runs through"

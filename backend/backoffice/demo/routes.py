@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -21,6 +22,8 @@ from . import pages
 from .service import DemoCustomers, Unreachable, log_in, read_inbox
 
 website = APIRouter(include_in_schema=False)
+# The widget's public words, in the schema (and so in the OpenAPI fuzz) though always served like the page.
+widget = APIRouter(tags=["widget"])
 router = APIRouter(tags=["demo"])
 
 
@@ -30,13 +33,20 @@ def config_js(settings: SettingsDep) -> Response:
     return Response(body, media_type="application/javascript")
 
 
-@website.get("/widget/texts")
-def widget_texts(settings: SettingsDep) -> JSONResponse:
-    """The chat widget's words in every language (the catalogue's `widget` section, COMPANY_NAME filled in).
-    Public and the same for everyone: any website that embeds the widget may read them."""
-    said = texts(settings.company_name)
-    return JSONResponse({lang: said.entry(lang, "widget") for lang in LANGUAGES},
-                        headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=300"})
+@lru_cache(maxsize=4)
+def widget_words(company: str) -> bytes:
+    """The catalogue's `widget` section in every language, `company` filled in: built once per process, as
+    the answer is the same for every caller until COMPANY_NAME changes (a restart)."""
+    said = texts(company)
+    return json.dumps({lang: said.entry(lang, "widget") for lang in LANGUAGES}).encode()
+
+
+@widget.get("/widget/texts")
+def widget_texts(settings: SettingsDep) -> Response:
+    """The chat widget's words in every language. Public and the same for everyone, like the widget's
+    script: any website that embeds the widget may read them, and browsers and proxies may keep them."""
+    return Response(widget_words(settings.company_name), media_type="application/json",
+                    headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=300"})
 
 
 @website.get("/vendor/socket.io.min.js")
