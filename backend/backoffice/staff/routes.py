@@ -41,8 +41,6 @@ LOGIN_FORM_SECONDS = 2 * 60 * 60
 MAX_LOGIN_BODY_BYTES = 16 * 1024  # a 1,024-character password, percent-encoded, and the rest
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CONSOLE_PATH = re.compile(r"/console(?:/[A-Za-z0-9._~-]+)*/?")
-REFUSED = "That e-mail address and password did not work."
-FORM_EXPIRED = "The sign-in form had expired. Please sign in again."
 
 router = APIRouter(tags=["console"])
 
@@ -181,16 +179,16 @@ def login_submit(request: HttpRequest, form: Annotated[dict[str, str], Depends(l
     next_path = console_path(form.get("next", ""))
     form_token = request.cookies.get(LOGIN_COOKIE, "")
     if not (TOKEN_SHAPE.fullmatch(form_token) and _same(form.get("csrf_token", ""), form_token)):
-        return _login_form(settings, t, None, next_path, 403, FORM_EXPIRED)
+        return _login_form(settings, t, None, next_path, 403, t("sign_in.expired"))
     email = normalise_email(form.get("email", ""))
     address = request.client.host if request.client else "unknown"  # a proxy's client only from TRUSTED_PROXIES (app.py)
     signed = service.sign_in(sessions, email, form.get("password", ""), address, request.cookies.get(DEVICE_COOKIE, ""),
                              request.cookies.get(SESSION_COOKIE, ""), clock())
     if signed.wait_seconds is not None:
-        return _login_form(settings, t, form_token, next_path, 429, f"Too many wrong sign-ins: try again in {signed.wait_seconds} seconds.",
+        return _login_form(settings, t, form_token, next_path, 429, t("sign_in.too_many", seconds=signed.wait_seconds),
                            email[:254], {"Retry-After": str(signed.wait_seconds)})
     if signed.session_token is None:
-        return _login_form(settings, t, form_token, next_path, 401, REFUSED, email[:254])
+        return _login_form(settings, t, form_token, next_path, 401, t("sign_in.refused"), email[:254])
     response = RedirectResponse(next_path, status_code=303)
     _cookie(response, settings, SESSION_COOKIE, signed.session_token, "/", int(ABSOLUTE_TIMEOUT.total_seconds()))
     _forget_cookie(response, settings, LOGIN_COOKIE, LOGIN_PATH)

@@ -13,11 +13,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from backoffice.app import create_app
+from backoffice.sentences import texts
 from backoffice.staff import routes as staff_routes
+from backoffice.staff.pages import Labels
 from backoffice.staff.rules import PASSWORDS, token_digest
 from backoffice.staff.tables import StaffDevice, StaffMember, StaffSession
 
 from .conftest import PASSWORD, SERVICE, console_settings, log_in, make_account, sign_in
+
+ENGLISH = Labels(texts("Voltera"), "en")
 
 HTTPS = "https://testserver"
 
@@ -101,7 +105,8 @@ def test_a_wrong_password_and_an_unknown_address_get_the_same_refusal_and_both_a
     wrong = log_in(client, email, "not the password")
     unknown = log_in(client, f"nobody-{uuid.uuid4().hex[:6]}@voltera.example", PASSWORD)
     assert wrong.status_code == unknown.status_code == 401
-    assert staff_routes.REFUSED in wrong.text and staff_routes.REFUSED in unknown.text
+    refused = ENGLISH("sign_in.refused")
+    assert refused in wrong.text and refused in unknown.text
     assert checked == ["account", "decoy"]
     assert "console_session" not in client.cookies and client.get("/api/console/me").status_code == 401
     # Nothing longer than a login may be is hashed at all.
@@ -110,11 +115,20 @@ def test_a_wrong_password_and_an_unknown_address_get_the_same_refusal_and_both_a
     assert checked == []
 
 
+def test_a_refused_sign_in_is_said_in_the_browsers_language(client):
+    """The refusal, like the form, follows Accept-Language: a Dutch browser reads it in Dutch."""
+    email = make_account(client)
+    client.headers["Accept-Language"] = "nl-NL,nl;q=0.9,en;q=0.5"
+    wrong = log_in(client, email, "not the password")
+    assert wrong.status_code == 401 and Labels(texts("Voltera"), "nl")("sign_in.refused") in wrong.text
+    assert ENGLISH("sign_in.refused") not in wrong.text
+
+
 def test_a_login_needs_the_forms_own_token(client):
     """Login CSRF: another site's form has neither the pre-session cookie nor its token."""
     email = make_account(client)
     forged = client.post("/console/login", data={"email": email, "password": PASSWORD, "csrf_token": "x" * 43}, follow_redirects=False)
-    assert forged.status_code == 403 and staff_routes.FORM_EXPIRED in forged.text
+    assert forged.status_code == 403 and ENGLISH("sign_in.expired") in forged.text
     other_site = TestClient(client.app, base_url=HTTPS)
     no_cookie = other_site.post("/console/login", data={"email": email, "password": PASSWORD}, follow_redirects=False)
     assert no_cookie.status_code == 403 and "console_session" not in other_site.cookies
