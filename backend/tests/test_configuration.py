@@ -1,6 +1,7 @@
 """docs/configuration.md and .env.example cannot drift from the settings: every variable the back office's
-settings classes, the assistant (actions, channels, Rasa's endpoints and credentials, scripts/stack.py)
-and the demo company systems read is in both, and .env.example names nothing that nothing reads.
+settings classes, the assistant (actions, channels, Rasa's endpoints and credentials, scripts/stack.py),
+the demo company systems and the deployment (docker-compose.yml) read is in both, and .env.example names
+nothing that nothing reads.
 Pure: reads the settings classes and the sources, starts nothing."""
 from __future__ import annotations
 
@@ -21,7 +22,10 @@ YAML_VARIABLE = re.compile(rf"\$\{{({VARIABLE})\}}")
 EXAMPLE_LINE = re.compile(rf"^#?\s*({VARIABLE})=", re.MULTILINE)
 ASSISTANT_SOURCES = ["actions/*.py", "connectors/*.py", "text-catalogue/texts/*.py", "bot/*.py", "scripts/stack.py",
                      "companysystems/companysystems/*.py"]
-RASA_FILES = ["bot/endpoints.yml", "bot/credentials.yml", "company-systems.yml"]
+RASA_FILES = ["bot/endpoints.yml", "bot/credentials.yml", "company-systems.yml", "deploy/rasa/endpoints.yml"]
+# docker-compose.yml reads ${NAME}, ${NAME:?message} and ${NAME:-default} from the environment and .env.
+COMPOSE_FILE = "docker-compose.yml"
+COMPOSE_VARIABLE = re.compile(rf"\$\{{({VARIABLE})(?::?[?-]|\}})")
 # Rasa's web server, Sanic, reads every SANIC_-prefixed variable into its own configuration.
 SANIC_PREFIX = "SANIC_"
 # Rasa's SQL tracker store reads its PostgreSQL pool from these (rasa.core.constants; this environment cannot import Rasa).
@@ -55,13 +59,15 @@ def uncommented(yaml_text: str) -> str:
 
 def assistant_settings() -> set[str]:
     """The variables the Rasa side and the demo company systems read: from their Python sources, and
-    the ${VARIABLES} of Rasa's endpoints and credentials and of the system catalogue."""
+    the ${VARIABLES} of Rasa's endpoints (the deployment's too) and credentials, of the system catalogue and of
+    docker-compose.yml."""
     names: set[str] = set()
     for pattern in ASSISTANT_SOURCES:
         for source in ROOT.glob(pattern):
             names |= set(ENV_READ.findall(source.read_text()))
     for name in RASA_FILES:
         names |= set(YAML_VARIABLE.findall(uncommented((ROOT / name).read_text())))
+    names |= set(COMPOSE_VARIABLE.findall(uncommented((ROOT / COMPOSE_FILE).read_text())))
     return names
 
 
@@ -79,7 +85,7 @@ def test_the_settings_are_found():
     back_office, assistant = back_office_settings(), assistant_settings()
     assert {"BACKOFFICE_DATABASE_URL", "SESSION_TOKEN_SECRET", "HANDOFF_OFFICE_HOURS", "WORKER_MAX_ATTEMPTS"} <= back_office
     assert {"ACTION_SERVER_TOKEN", "MAX_MESSAGE_CHARS", "TRUSTED_PROXIES", "TRACKER_DB_DIALECT", "TELEGRAM_TOKEN",
-            "RASA_MODEL", "COMPANY_DATABASE_URL", "COMPANY_SYSTEMS_URL"} <= assistant
+            "RASA_MODEL", "COMPANY_DATABASE_URL", "COMPANY_SYSTEMS_URL", "LOCK_STORE_URL", "POSTGRES_PASSWORD"} <= assistant
     assert "HTTP_ORIGIN" not in assistant  # the socket.io request's WSGI environ, not the process's
 
 
