@@ -102,6 +102,11 @@ web/static/widget.js: web/node_modules/.installed web/static/chat.js
 	sed -i -E 's/^(host +all +all +(127\.0\.0\.1\/32|::1\/128) +)[a-z0-9-]+$$/\1trust/' /etc/postgresql/*/main/pg_hba.conf
 	pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main reload 2>/dev/null || true
 
+# The deployment files' test checks the reverse proxy's configuration with `haproxy -c` (tests/test_deployment_files.py).
+/usr/sbin/haproxy:
+	@echo "==> HAProxy for the check of the reverse proxy's configuration (Debian package)"
+	apt-get install -y -q haproxy || { apt-get update -q && apt-get install -y -q haproxy; }
+
 /usr/bin/faketime:
 	@echo "==> libfaketime for the test of a knowledge version taking effect at midnight (Debian package)"
 	apt-get install -y -q faketime || { apt-get update -q && apt-get install -y -q faketime; }
@@ -129,7 +134,7 @@ stop:
 	@$(RASA_VENV)/bin/python scripts/stack.py stop
 
 # PostgreSQL and Redis installed above, then started unless they run already (scripts/services.sh).
-test-deps: deps /usr/bin/chromium /usr/bin/faketime /usr/bin/redis-server /etc/postgresql $(MODEL)
+test-deps: deps /usr/bin/chromium /usr/bin/faketime /usr/bin/redis-server /usr/sbin/haproxy /etc/postgresql $(MODEL)
 	@bash scripts/services.sh
 
 # ruff and mypy over every Python part, each with its own settings (pyproject.toml in the root, backend/, companysystems/,
