@@ -513,6 +513,21 @@ def test_the_proxy_is_valid_and_sticky_for_the_chat(tmp_path: Path):
     assert run([haproxy, "-c", "-f", broken]).returncode != 0
 
 
+def test_neither_the_proxy_nor_the_ingress_publishes_metrics_rasas_api_or_the_action_server():
+    config = HAPROXY_CFG.read_text()
+    assert "http-request deny deny_status 404 if { path /metrics } || { path_beg /metrics/ }" in config
+    assert re.findall(r"^\s*use_backend (\S+)", config, re.MULTILINE) == ["rasa"]
+    ingresses = [d for d in documents() if d["kind"] == "Ingress"]
+    routes = {(path["path"], path["backend"]["service"]["name"], d["metadata"]["name"])
+              for d in ingresses for rule in d["spec"]["rules"] for path in rule["http"]["paths"]}
+    assert {(path, service) for path, service, _ in routes} == {
+        ("/socket.io/", "rasa"), ("/webhooks/", "rasa"), ("/", "backoffice"), ("/metrics", "backoffice")}
+    closed = next(d for d in ingresses if ("/metrics", "backoffice", d["metadata"]["name"]) in routes)
+    assert closed["metadata"]["annotations"] == {"nginx.ingress.kubernetes.io/whitelist-source-range": "127.0.0.1/32"}
+    sticky = next(d for d in ingresses if ("/socket.io/", "rasa", d["metadata"]["name"]) in routes)
+    assert sticky["metadata"]["annotations"]["nginx.ingress.kubernetes.io/affinity"] == "cookie"
+
+
 def test_the_proxy_address_is_the_one_trusted():
     proxy_address = services()["proxy"]["networks"]["edge"]["ipv4_address"]
     for name in ("backoffice", "rasa"):
