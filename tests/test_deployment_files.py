@@ -48,7 +48,7 @@ KUBERNETES_VERSIONS = ("1.35.0", "1.37.0")
 SERVICES = {"backoffice": "backoffice", "worker": "worker", "actions": "action-server", "rasa": "rasa",
             "companysystems": "companysystems", "mailsink": "mailsink"}
 SCALED = ("backoffice", "worker", "action-server", "rasa")
-# What the images run from the build context, and what must never be in it.
+# What must never reach an image from the build context.
 NEVER_IN_AN_IMAGE = (".git", ".venv", ".env", "models", "var", "web/node_modules", "node_modules")
 # A stand-in value for each variable docker-compose.yml requires (the secrets and the company's own addresses).
 REQUIRED = {"POSTGRES_PASSWORD": "pg", "REDIS_PASSWORD": "redis", "RABBITMQ_PASSWORD": "rabbit",
