@@ -164,8 +164,12 @@ def test_the_images_install_as_the_makefile_does():
     assert locks(images["backoffice.Dockerfile"]) == locks(images["companysystems.Dockerfile"]) == {"requirements/backoffice.txt"}
     runtime_locks = {lock for lock in locks(pip_installs(makefile)) if "-test" not in lock}
     assert set().union(*(locks(i) for i in images.values())) == runtime_locks
-    assert set().union(*(project_packages(i) for i in images.values())) == project_packages(pip_installs(makefile))
-    assert project_packages(images["assistant.Dockerfile"]) == {"chat-protocol"}
+    rasa_environment = "\n".join(line for line in makefile.splitlines() if line.lstrip().startswith("$(RASA_VENV)/bin/pip"))
+    back_office_environment = "\n".join(line for line in makefile.splitlines() if line.lstrip().startswith("$(BO_VENV)/bin/pip"))
+    assert project_packages(images["assistant.Dockerfile"]) == project_packages(pip_installs(rasa_environment))
+    assert project_packages(images["backoffice.Dockerfile"]) | project_packages(images["companysystems.Dockerfile"]) \
+        == project_packages(pip_installs(back_office_environment))
+    assert "chat-protocol" in project_packages(images["assistant.Dockerfile"]) & project_packages(images["backoffice.Dockerfile"])
     for name, installs in images.items():
         assert all("--require-hashes" in args or "--no-deps" in args for args in installs), name
 
@@ -232,8 +236,8 @@ def test_every_file_the_image_copies_is_in_the_build_context(dockerfile: Path):
 def test_a_copy_of_an_ignored_or_missing_path_is_caught(tmp_path: Path):
     broken = tmp_path / "broken.Dockerfile"
     broken.write_text((DEPLOY / "docker" / "assistant.Dockerfile").read_text()
-                      .replace("COPY actions/ actions/", "COPY tests/ tests/").replace("COPY texts/ texts/", "COPY text/ texts/"))
-    assert copies_outside_the_context(broken) == ["tests/", "text/"]
+                      .replace("COPY actions/ actions/", "COPY tests/ tests/").replace("COPY bot/ bot/", "COPY bots/ bot/"))
+    assert copies_outside_the_context(broken) == ["bots/", "bots/", "tests/"]
 
 
 # --- docker-compose.yml ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # The assistant: Rasa Open Source 3.6 with the chat channels (connectors/), the custom actions (actions/), the
-# text catalogue (texts/), chatprotocol and the trained model, on Python 3.10 (Rasa 3.6's newest). One image, two
+# text catalogue (text-catalogue/), chatprotocol and the trained model, on Python 3.10 (Rasa 3.6's newest). One image, two
 # processes: the Rasa server (the default command) and the action server (`python -m actions.server`).
 # The knowledge base is not in it: the actions read it from the back office over HTTP.
 # Build from the repository root:
@@ -8,7 +8,8 @@
 
 ARG PYTHON_IMAGE=python:3.10.19-slim-bookworm
 
-# The environment: the runtime lock alone, hash-checked, then chatprotocol without dependencies (as the Makefile does).
+# The environment: the runtime lock alone, hash-checked, then chatprotocol and the text catalogue without dependencies
+# (as the Makefile does).
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1 PATH=/opt/venv/bin:$PATH
 WORKDIR /app
@@ -17,7 +18,8 @@ RUN python -m venv /opt/venv \
 COPY requirements/rasa.txt requirements/
 RUN pip install --no-cache-dir --require-hashes -r requirements/rasa.txt
 COPY chat-protocol/ chat-protocol/
-RUN pip install --no-cache-dir --no-deps -e chat-protocol
+COPY text-catalogue/ text-catalogue/
+RUN pip install --no-cache-dir --no-deps -e chat-protocol -e text-catalogue
 
 # The model, trained here with the Makefile's command (never at container start): it is always the model of these sources.
 FROM build AS model
@@ -36,11 +38,11 @@ RUN groupadd --system --gid 10001 app \
 WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /app/chat-protocol chat-protocol
+COPY --from=build /app/text-catalogue text-catalogue
 COPY config.yml ./
 COPY bot/ bot/
 COPY connectors/ connectors/
 COPY actions/ actions/
-COPY texts/ texts/
 COPY deploy/rasa/ deploy/rasa/
 COPY --from=model /app/models/current.tar.gz models/current.tar.gz
 USER 10001:10001

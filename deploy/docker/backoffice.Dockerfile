@@ -2,7 +2,7 @@
 # The back office on Python 3.11: the HTTP service (`python -m backoffice serve`), the outbox worker
 # (`python -m backoffice worker`), the migrate step (`python -m backoffice migrate`) and the demo's mail sink
 # (`python -m backoffice mailsink`), with what the service serves and reads: the knowledge base (knowledge/), the
-# text catalogue (texts/), the system catalogue (company-systems.yml) and the website (web/: the demo page, the
+# text catalogue (text-catalogue/), the system catalogue (company-systems.yml) and the website (web/: the demo page, the
 # widget, the staff console's script and style). Build from the repository root:
 #   docker build -f deploy/docker/backoffice.Dockerfile -t transparency-assistant/backoffice:1.0 .
 
@@ -18,7 +18,7 @@ COPY web/static/chat.js static/chat.js
 RUN npx --no-install esbuild static/chat.js --bundle --minify --format=iife --target=es2017 --log-level=warning --outfile=static/widget.js
 
 # The environment: the runtime lock alone, hash-checked, then the project's packages without dependencies, as the
-# Makefile installs them (editable: the back office finds knowledge/, texts/ and web/ beside its folder).
+# Makefile installs them (editable: the back office finds knowledge/ and web/ beside its folder).
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1 PATH=/opt/venv/bin:$PATH
 WORKDIR /app
@@ -26,8 +26,9 @@ RUN python -m venv /opt/venv
 COPY requirements/backoffice.txt requirements/
 RUN pip install --no-cache-dir --require-hashes -r requirements/backoffice.txt
 COPY chat-protocol/ chat-protocol/
+COPY text-catalogue/ text-catalogue/
 COPY backend/ backend/
-RUN pip install --no-cache-dir --no-deps -e backend -e chat-protocol
+RUN pip install --no-cache-dir --no-deps -e backend -e chat-protocol -e text-catalogue
 
 # What runs: no compiler, no pip cache, no Node.js, a user without privileges.
 FROM ${PYTHON_IMAGE}
@@ -39,9 +40,9 @@ RUN groupadd --system --gid 10001 app \
 WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /app/chat-protocol chat-protocol
+COPY --from=build /app/text-catalogue text-catalogue
 COPY --from=build /app/backend backend
 COPY knowledge/ knowledge/
-COPY texts/ texts/
 COPY company-systems.yml ./
 COPY web/ web/
 COPY --from=widget /app/web/static/widget.js web/static/widget.js
