@@ -27,7 +27,7 @@ export TEST_CLOCK_SHIFT_SECONDS := $(shell echo $$(( $$(date -u -d '$(TEST_TODAY
 export PYTHONPATH := $(CURDIR)/tests/clock$(if $(PYTHONPATH),:$(PYTHONPATH))
 endif
 
-.PHONY: help run test check lint shell stop eval validate-knowledge publish-knowledge deps test-deps clean
+.PHONY: help run test test-back-office-lane test-assistant-lane check lint shell stop eval validate-knowledge publish-knowledge deps test-deps clean
 
 help:
 	@echo "make run    start the assistant and print the demo website's address"
@@ -134,7 +134,7 @@ stop:
 	@$(RASA_VENV)/bin/python scripts/stack.py stop
 
 # PostgreSQL and Redis installed above, then started unless they run already (scripts/services.sh).
-test-deps: deps /usr/bin/chromium /usr/bin/faketime /usr/bin/redis-server /usr/sbin/haproxy /etc/postgresql $(MODEL)
+test-deps: deps /usr/bin/chromium /usr/bin/faketime /usr/bin/redis-server /usr/sbin/haproxy /etc/postgresql
 	@bash scripts/services.sh
 
 # ruff and mypy over every Python part, each with its own settings (pyproject.toml in the root, backend/, companysystems/,
@@ -153,13 +153,22 @@ check: lint validate-knowledge
 	cd backend && ../$(BO_VENV)/bin/python -m pytest -q -m unit
 	$(RASA_VENV)/bin/python -m pytest -q -m unit tests
 
-test: test-deps validate-knowledge lint
+# The suites run in two lanes at once, each a process mostly waiting on the ones it starts: the back office's
+# and the company systems' (no model needed) beside the model's training, the stories and the assistant's.
+# Every suite starts its processes on free ports with databases of its own, so the lanes share nothing.
+# -O prints each lane's output whole when it ends; a failing lane fails `make test`.
+test: test-deps validate-knowledge
 	@test -z "$(TEST_TODAY)" || for py in $(RASA_VENV)/bin/python $(BO_VENV)/bin/python; do \
 		$$py -c 'import datetime, sys; print(sys.argv[1], "lives on", datetime.date.today()); assert str(datetime.date.today()) == sys.argv[2]' $$py $(TEST_TODAY) || exit 1; done
+	@$(MAKE) --no-print-directory -j2 -O test-back-office-lane test-assistant-lane
+
+test-back-office-lane: lint
 	@echo "==> back office tests"
 	cd backend && ../$(BO_VENV)/bin/python -m pytest -q
 	@echo "==> demo company systems tests (SQLite and PostgreSQL)"
 	cd companysystems && ../$(BO_VENV)/bin/python -m pytest -q
+
+test-assistant-lane: $(MODEL)
 	@echo "==> rasa data validate"
 	$(RASA) data validate --config config.yml --domain bot/domain.yml --data data --fail-on-warnings
 	@echo "==> test stories"
