@@ -134,9 +134,7 @@ def build_app(settings: ServerSettings, actions_package: str = "actions") -> San
     app.config.REQUEST_MAX_SIZE = settings.max_body_bytes
     app.config.KEEP_ALIVE_TIMEOUT = KEEP_ALIVE_SECONDS
     expected = settings.token.encode()
-    known = ActionExecutor()
-    known.register_package(actions_package)
-    action_names = frozenset(known.actions)
+    action_names = registered_actions(actions_package)
 
     @app.middleware("request")
     async def only_from_rasa(request: Request) -> HTTPResponse | None:
@@ -181,6 +179,20 @@ def build_app(settings: ServerSettings, actions_package: str = "actions") -> San
         return error(exception.status_code, str(exception), getattr(exception, "headers", None))
 
     return app
+
+
+def registered_actions(actions_package: str) -> frozenset[str]:
+    """The names of the actions rasa_sdk's app runs (the metrics' labels), found as it finds them, without
+    its log lines a second time."""
+    executor_log = logging.getLogger("rasa_sdk.executor")
+    level = executor_log.level
+    executor_log.setLevel(logging.WARNING)
+    try:
+        known = ActionExecutor()
+        known.register_package(actions_package)
+    finally:
+        executor_log.setLevel(level)
+    return frozenset(known.actions)
 
 
 def start_call(request: Request, call: dict, action_names: frozenset[str]) -> None:
