@@ -1,15 +1,10 @@
-"""HTTP layer of what an operator watches (docs/operations.md):
-
-- `GET /health/live`: 200 while the process serves; touches nothing else (a liveness probe restarts a
-  process that fails it, and a database outage is no reason to restart the back office);
-- `GET /health/ready`: 200 when the database answers and its schema is at the migrations' head, else
-  503 with `{"ready": false, "reason", "detail"}`, within READINESS_TIMEOUT_SECONDS (a readiness probe
-  takes a replica out of the load balancer until it answers 200 again);
-- `GET /metrics`: the Prometheus text format; behind `Authorization: Bearer <METRICS_TOKEN>` when that
-  is set. The database's figures (`service.GAUGES`) are counted at each scrape, the latency of the
-  HTTP calls this process served (`HttpLatency`) by route template, method and status class.
-
-`GET /healthz` (the knowledge base's, with the version in force) stays as it was.
+"""HTTP layer of what an operator watches (docs/operations.md): a liveness probe that touches nothing
+but the process (a database outage is no reason to restart the back office), a readiness probe that
+asks the database and its migrations each time (bounded by READINESS_TIMEOUT_SECONDS, so a database
+that comes back makes the back office ready without a restart), and the Prometheus figures, behind
+METRICS_TOKEN when it is set: the database's counted at each scrape (`service.GAUGES`), the latency
+of the calls this process served by route template (`HttpLatency`). The knowledge base's `/healthz`
+stays as it was.
 """
 from __future__ import annotations
 
