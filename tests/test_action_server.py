@@ -197,7 +197,8 @@ def test_metrics_show_each_actions_latency_and_its_failed_back_office_calls(serv
 
     assert requests.post(webhook(server), json=action_call("action_default_fallback"), headers=token(server), timeout=10).ok
     # No back office runs beside this action server: the action's calls fail, and it says so to the customer.
-    shown = requests.post(webhook(server), json=action_call("action_show_my_data", sender=phone), headers=token(server), timeout=30)
+    shown = requests.post(webhook(server), json=action_call("action_show_my_data", sender=phone), headers=token(server),
+                          timeout=30)
     assert shown.ok
     made_up = requests.post(webhook(server), json=action_call("action_made_up_by_a_caller"), headers=token(server), timeout=10)
     assert made_up.status_code == 404

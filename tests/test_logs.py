@@ -63,8 +63,10 @@ def test_no_log_line_holds_the_customers_data_after_a_request_and_a_handover(ass
         assert "handing you over" in say(f"I want to talk to a person about parcel {marker}")
         waiting = f"my parcel {marker} never arrived at my house"
         assert say(waiting) == ""  # paused: stored for the agent, no answer from the bot
-        entry = eventually(lambda: next((e for e in agent.queue() if any(marker in said for said in e["summary"]["last_messages"])),
-                                        None), 20, "the chat in the agents' queue")
+        def queued() -> dict | None:
+            return next((e for e in agent.queue() if any(marker in said for said in e["summary"]["last_messages"])), None)
+
+        entry = eventually(queued, 20, "the chat in the agents' queue")
         assert agent.do(entry["id"], "claim").status_code == 200
         assert agent.do(entry["id"], "reply", text="I am looking into it now.").status_code == 200
         assert agent.do(entry["id"], "hand-back").status_code == 200
