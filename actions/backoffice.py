@@ -10,7 +10,11 @@ the back office's: `vocabulary()` fetches them once, and the actions keep only t
 (text-catalogue/texts/<language>.yml, read by actions/sentences.py) and the words that recognise them.
 
 Every call about a conversation's customer carries the `Presence` of the message being answered
-(chatprotocol): the back office answers (and binds) only where the conversation was verified.
+(chatprotocol): the back office answers (and binds) only where the conversation was verified. Every
+call carries the action call's request id and conversation reference too (bot/logs.py), so the back
+office's log lines for it name the same; a call that fails is counted against the running action
+(actions/metrics.py). What an error of this client says names the route, never a conversation's id
+or what the back office repeated of the input.
 """
 from __future__ import annotations
 
@@ -26,9 +30,30 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from chatprotocol import CONNECTION_KEY, SOURCE_KEY, HandoffReason, Presence
+from actions import metrics
+from bot import logs
+from chatprotocol import CONNECTION_KEY, CONVERSATION_REF_HEADER, REQUEST_ID_HEADER, SOURCE_KEY, HandoffReason, Presence
 
 logger = logging.getLogger(__name__)
+# The path segments that follow these are ids: an error names the route, with "{id}" in their place.
+ID_AFTER = frozenset({"conversations", "drafts", "requests", "customers", "versions", "topics"})
+
+
+def route_of(path: str) -> str:
+    """/api/conversations/whatsapp-316.../drafts/D-1/file -> /api/conversations/{id}/drafts/{id}/file"""
+    parts = path.split("?", 1)[0].split("/")
+    return "/".join("{id}" if i and parts[i - 1] in ID_AFTER else part for i, part in enumerate(parts))
+
+
+def call_headers(presence: Presence | None = None) -> dict[str, str]:
+    """The presence's headers (if any), and the current action call's request id and conversation reference."""
+    headers = presence.headers() if presence is not None else {}
+    request_id, conversation = logs.request_id.get(), logs.conversation.get()
+    if request_id:
+        headers[REQUEST_ID_HEADER] = request_id
+    if conversation:
+        headers[CONVERSATION_REF_HEADER] = conversation
+    return headers
 
 
 def presence_of(tracker: Any) -> Presence:
@@ -78,7 +103,8 @@ class Refused(Exception):
     """The back office answered, but said no: `status` and its JSON (`reason`, `detail`, ...) say why."""
 
     def __init__(self, status: int, body: dict[str, Any]) -> None:
-        super().__init__(f"{status}: {body.get('reason') or body.get('detail')}")
+        # the reason's id only: a 422's detail repeats the input (an e-mail address the customer typed)
+        super().__init__(f"{status}: {body.get('reason') or 'refused'}")
         self.status = status
         self.body = body
 
@@ -114,12 +140,12 @@ class BackOfficeClient:
     def _call(self, method: str, path: str, json: dict[str, Any] | None = None, params: dict[str, str] | None = None,
               presence: Presence | None = None) -> dict[str, Any]:
         """One call; `Refused` for a 4xx answer (with its reason), `BackOfficeError` when there is no answer."""
-        headers = presence.headers() if presence is not None else None
         try:
-            response = self.session.request(method, self.base_url + path, json=json, params=params, headers=headers,
-                                            timeout=self.timeout)
+            response = self.session.request(method, self.base_url + path, json=json, params=params,
+                                            headers=call_headers(presence), timeout=self.timeout)
         except requests.RequestException as exc:
-            raise BackOfficeError(f"{method} {path} failed: {exc}") from exc
+            metrics.backoffice_error("unavailable")
+            raise BackOfficeError(f"{method} {route_of(path)}: no answer ({type(exc).__name__})") from exc
         try:
             body = response.json()
         except ValueError:
@@ -127,18 +153,23 @@ class BackOfficeClient:
         if not isinstance(body, dict):
             body = {"detail": body}
         if 400 <= response.status_code < 500:
+            metrics.backoffice_error("refused")
             raise Refused(response.status_code, body)
         if response.status_code >= 500:
-            raise BackOfficeError(f"{method} {path} answered {response.status_code}: {body.get('detail')}")
+            metrics.backoffice_error("unavailable")
+            raise BackOfficeError(f"{method} {route_of(path)} answered {response.status_code}")
         return body
 
     def _get(self, path: str) -> dict[str, Any]:
         try:
-            response = self.session.get(self.base_url + path, timeout=self.timeout)
+            response = self.session.get(self.base_url + path, timeout=self.timeout, headers=call_headers())
             response.raise_for_status()
             return response.json()
         except requests.RequestException as exc:
-            raise BackOfficeError(f"GET {path} failed: {exc}") from exc
+            metrics.backoffice_error("unavailable")
+            status = exc.response.status_code if exc.response is not None else None
+            said = f"answered {status}" if status else "no answer"
+            raise BackOfficeError(f"GET {route_of(path)}: {said} ({type(exc).__name__})") from exc
 
     def current_version_id(self) -> str:
         """The version in effect, asked again after `current_ttl` seconds, or sooner when the back
@@ -170,10 +201,12 @@ class BackOfficeClient:
             self.session.post(
                 f"{self.base_url}/api/conversations/{quote(conversation_id, safe='')}/answers",
                 json={"knowledge_version": version_id, "topic": topic, "language": language},
-                timeout=self.timeout,
+                timeout=self.timeout, headers=call_headers(),
             ).raise_for_status()
         except requests.RequestException as exc:
-            logger.warning("could not record the answer of conversation %s: %s", conversation_id, exc)
+            metrics.backoffice_error("unavailable")
+            logger.warning("could not record the answer of conversation %s (%s)", logs.reference(conversation_id),
+                           type(exc).__name__)
 
     # --- identity: who this conversation is (never taken from what the customer typed) ---
 

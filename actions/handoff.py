@@ -81,7 +81,7 @@ def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: Handof
     try:
         placed = client.hand_over(tracker.sender_id, reason, language, summary(tracker), presence_of(tracker))
     except (BackOfficeError, Refused) as exc:
-        logger.error("hand-over of %s… failed: %s", tracker.sender_id[:8], exc)
+        logger.error("hand-over failed: %s", exc)  # the conversation: bot/logs.py's reference, on the line
         dispatcher.utter_message(text=sentence("unavailable", language))
         return [SlotSet("answer_topic", topic)]
     if placed.get("queued"):
@@ -99,7 +99,7 @@ def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: Handof
         composer = Composer(client.version(client.current_version_id()), language)
         dispatcher.utter_message(text=composer.answer("contact_dpo", intent="ask_human").text)
     except BackOfficeError as exc:
-        logger.warning("no contact details for %s…: %s", tracker.sender_id[:8], exc)
+        logger.warning("no contact details to give: %s", exc)
     return [SlotSet("answer_topic", topic), SlotSet("pending_request", {"type": "ticket", "reason": reason.value})]
 
 

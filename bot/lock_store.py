@@ -35,6 +35,8 @@ from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, LockStore
 from rasa.utils.endpoints import EndpointConfig
 
+from bot import logs
+
 logger = logging.getLogger(__name__)
 
 # Delete or extend the key only while it still holds this owner's token.
@@ -117,14 +119,15 @@ class RedisConversationLockStore(LockStore):
             await asyncio.sleep(self.lease_ms / 3000)
             try:
                 if not await self._client().eval(RENEW, 1, key, token, self.lease_ms):
-                    logger.error("The lock of conversation '%s' was lost while a turn ran (its lease ran out).", conversation_id)
+                    logger.error("The lock of conversation %s was lost while a turn ran (its lease ran out).",
+                                 logs.reference(conversation_id))
                     return
             except aioredis.RedisError as error:
-                logger.warning("The lock of conversation '%s' could not be renewed: %s", conversation_id, error)
+                logger.warning("The lock of conversation %s could not be renewed: %s", logs.reference(conversation_id), error)
 
     async def _release(self, key: str, token: str, conversation_id: str) -> None:
         try:
             await self._client().eval(RELEASE, 1, key, token)
         except aioredis.RedisError as error:  # the lease ends it anyway
-            logger.warning("The lock of conversation '%s' could not be given back (free again within the lease): %s",
-                           conversation_id, error)
+            logger.warning("The lock of conversation %s could not be given back (free again within the lease): %s",
+                           logs.reference(conversation_id), error)

@@ -37,6 +37,8 @@ import aiohttp
 from sanic import response
 from sanic.response import HTTPResponse
 
+from bot import logs
+
 logger = logging.getLogger(__name__)
 
 CALL_TIMEOUT_SECONDS = 10.0
@@ -124,8 +126,9 @@ async def call(channel: str, url: str, *, idempotent: bool, json: Any = None, fo
 
 
 def shortened(channel: str, recipient: str) -> str:
-    """Enough of a recipient to find them in a log, not the whole id (a phone number, a chat id)."""
-    return recipient.removeprefix(f"{channel}-")[:6] + "…"
+    """How a log line names a recipient: their conversation's reference (bot/logs.py), never the id (a
+    phone number, a chat id), nor a part of it."""
+    return f"conversation {logs.reference(recipient)}"
 
 
 class Outbox:

@@ -39,6 +39,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import logs
 from chatprotocol import Channel
 from connectors.edge import keep_the_version_private, not_found
 from connectors.limits import (
@@ -105,16 +106,17 @@ class TokenRestInput(InputChannel):
                 sender, text, metadata = self._read(request.body or b"")
             except Refused as refused:
                 return refusal(refused.status, "bad_request" if refused.status == 400 else "too_large", refused.reason)
+            logs.about(sender)  # this task's log lines name the conversation by its reference
             if is_too_long(text):
-                logger.info("REST message of %d characters for %s answered as too long", len(text), sender[:16])
+                logger.info("REST message of %d characters answered as too long", len(text))
                 return response.json([{"recipient_id": sender, "text": too_long_answer(text, metadata.get("language"))}])
             collector = CollectingOutputChannel()
             try:
                 await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata))
             except CancelledError:
-                logger.error("REST message for %s timed out", sender[:16])
+                logger.error("a REST message timed out")
             except Exception:
-                logger.exception("REST message for %s could not be handled", sender[:16])
+                logger.exception("a REST message could not be handled")
             return response.json(collector.messages)
 
         @rest.route("/webhook/messages", methods=["GET"])

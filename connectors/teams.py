@@ -54,6 +54,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 import texts
+from bot import logs
 from chatprotocol import Channel
 from connectors import delivery
 from connectors.edge import keep_the_version_private, not_found
@@ -410,6 +411,7 @@ class TeamsInput(BotFrameworkInput):
         if is_too_long(text):
             await output.send_text_message(sender, too_long_answer(text, language))
             return
+        logs.about(sender)
         await on_new_message(
             UserMessage(text, output, sender, input_channel=self.name(), metadata={"language": language, "_teams": reference})
         )

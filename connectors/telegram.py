@@ -56,6 +56,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 import texts
+from bot import logs
 from chatprotocol import Channel
 from connectors import delivery
 from connectors.edge import keep_the_version_private, not_found
@@ -331,6 +332,7 @@ class TelegramInput(InputChannel):
             return
         if text == "/start" or text.startswith("/start "):
             text = "/greet"  # Telegram's first message in a chat (a deep link adds a parameter we do not read)
+        logs.about(sender)
         await on_new_message(UserMessage(text, output, sender, input_channel=self.name(), metadata={"language": language}))
 
 

@@ -89,6 +89,7 @@ from socketio import AsyncRedisManager, AsyncServer
 from socketio.exceptions import ConnectionRefusedError as ConnectionRefused
 
 import texts
+from bot import logs
 from chatprotocol import CONNECTION_KEY, SOURCE_KEY, Channel, Presence
 from connectors.edge import keep_the_version_private
 from connectors.limits import MAX_REQUEST_BYTES, Refused, client_metadata, is_too_long, too_long_answer, well_formed_text
@@ -441,6 +442,7 @@ class WebsiteInput(SocketIOInput):
             if message is None:
                 return
             try:
+                logs.about(message.sender_id)
                 await on_new_message(message)
             except Exception:
                 logger.exception("website chat %s: Rasa could not handle a message", sid)
@@ -472,7 +474,8 @@ class WebsiteInput(SocketIOInput):
             return session_id
         verdict = await self.identity.bind(session_id, token, conn.reference, conn.source)
         if verdict.outcome == OTHER_CUSTOMER:
-            logger.info("website chat: conversation %s belongs to another customer; a new one is started", session_id[:8])
+            logger.info("website chat: conversation %s belongs to another customer; a new one is started",
+                        logs.reference(session_id))
             session_id = self.session_ids.issue()
             verdict = await self.identity.bind(session_id, token, conn.reference, conn.source)
             if verdict.outcome == VERIFIED:
@@ -481,9 +484,10 @@ class WebsiteInput(SocketIOInput):
                 verdict = Verdict(UNAVAILABLE, "other_customer_again")
         conn.checked, conn.verdict = (session_id, token), verdict
         if verdict.outcome == VERIFIED:
-            logger.info("website chat: conversation %s verified by the website login", session_id[:8])
+            logger.info("website chat: conversation %s verified by the website login", logs.reference(session_id))
         else:
-            logger.info("website chat: the login of conversation %s was not confirmed (%s)", session_id[:8], verdict.reason)
+            logger.info("website chat: the login of conversation %s was not confirmed (%s)", logs.reference(session_id),
+                        verdict.reason)
         if verdict.notice_key:
             self._remember_notice(conn, token, verdict.notice_key)
         return session_id

@@ -51,6 +51,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 import texts
+from bot import logs
 from chatprotocol import Channel
 from connectors import delivery
 from connectors.edge import keep_the_version_private, not_found
@@ -327,8 +328,8 @@ class WhatsAppOutput(OutputChannel):
         self.replies.send(recipient_id, "image", {"link": image}, image)
 
     async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
-        logger.info("WhatsApp: a custom message for %s… is not sent (the channel sends text, buttons and images)",
-                    recipient_id[:6])
+        logger.info("WhatsApp: a custom message for conversation %s is not sent (the channel sends text, buttons and images)",
+                    logs.reference(recipient_id))
 
 
 class WhatsAppInput(InputChannel):
@@ -421,8 +422,9 @@ class WhatsAppInput(InputChannel):
         elif is_too_long(message.text):
             await output.send_text_message(message.sender, too_long_answer(message.text))
         elif message.text.strip():
+            logs.about(message.sender)
             try:
                 await on_new_message(UserMessage(message.text, output, message.sender, input_channel=self.name(),
                                                  metadata={"whatsapp_message_id": message.message_id[:MAX_ROW_ID_CHARS]}))
             except Exception:
-                logger.exception("a WhatsApp message for %s… could not be handled", message.sender[:6])
+                logger.exception("a WhatsApp message could not be handled")

@@ -42,6 +42,9 @@ T = TypeVar("T")
 # reads (SANIC_REQUEST_TIMEOUT, unless set): Sanic's 60 s let one client hold a connection open for
 # good by sending a header line every 10 s.
 RASA_REQUEST_TIMEOUT_SECONDS = "5"
+# Rasa's own loggers (LOG_LEVEL, Rasa's setting) print what customers type at DEBUG: the stack runs them
+# at INFO unless told a quieter level (docs/operations.md).
+QUIET_ENOUGH = ("INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def load_env(overrides: dict[str, str] | None = None) -> dict[str, str]:
@@ -99,6 +102,8 @@ def isolated_env(var_dir: Path) -> dict[str, str]:
         "SMTP_PORT": str(ports["smtp"]),
         "MAIL_SINK_DIR": str(var_dir / "mail"),
         "DEMO_MODE": "1",
+        # Logs as a deployment writes them: one JSON object per line (docs/operations.md).
+        "LOG_FORMAT": "json",
         # Agents may take chats at any hour in the tests (the office hours' own tests set theirs).
         "HANDOFF_OFFICE_HOURS": "mon-sun 00:00-24:00",
         "HANDOFF_HOLIDAYS_COUNTRY": "",
@@ -359,14 +364,18 @@ class Stack:
         e = self.env
         return {
             "companysystems": f"http://localhost:{e['COMPANY_SYSTEMS_PORT']}/healthz",
-            "backoffice": f"http://localhost:{e['BACKOFFICE_PORT']}/healthz",
+            # readiness: the database answers and is migrated; the model is loaded (connectors/health.py)
+            "backoffice": f"http://localhost:{e['BACKOFFICE_PORT']}/health/ready",
             "actions": f"http://localhost:{e['ACTIONS_PORT']}/health",
-            "rasa": f"http://localhost:{e['RASA_PORT']}/status?token={e['RASA_API_TOKEN']}",
+            "rasa": f"http://localhost:{e['RASA_PORT']}/webhooks/health/ready",
         }
 
     def process(self, name: str) -> Process:
         port = int(self.env[PORT_SETTINGS[name]]) if name in PORT_SETTINGS else None
-        env = {"SANIC_REQUEST_TIMEOUT": RASA_REQUEST_TIMEOUT_SECONDS, **self.env} if name == "rasa" else self.env
+        level = self.env.get("LOG_LEVEL", "").upper()
+        env = {**self.env, "LOG_LEVEL": level if level in QUIET_ENOUGH else "INFO"} if name in ("rasa", "actions") else self.env
+        if name == "rasa":
+            env = {"SANIC_REQUEST_TIMEOUT": RASA_REQUEST_TIMEOUT_SECONDS, **env}
         return Process(name, self.commands()[name], ROOT / WORKDIRS.get(name, "."), env, self.log_dir / f"{name}.log",
                        port, self.health_urls().get(name))
 

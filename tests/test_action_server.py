@@ -8,13 +8,17 @@ import os
 import shutil
 import socket
 import subprocess
+import uuid
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 from stack import RASA_BIN, Stack, isolated_env, load_env
+
+from chatprotocol import conversation_reference
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -171,3 +175,57 @@ def test_rasa_and_the_action_server_share_the_secret_fresh_per_stack():
     first, second = isolated_env(VAR), isolated_env(VAR)
     assert first["ACTION_SERVER_TOKEN"] != second["ACTION_SERVER_TOKEN"] and len(first["ACTION_SERVER_TOKEN"]) >= 32
     assert "X-Action-Token: ${ACTION_SERVER_TOKEN}" in (ROOT / "bot" / "endpoints.yml").read_text()
+
+
+def figures(server: Stack) -> dict[str, float]:
+    """The samples of the action server's /metrics, asked without the token (the scraper holds none)."""
+    answer = requests.get(f"http://127.0.0.1:{server.env['ACTIONS_PORT']}/metrics", timeout=10)
+    assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("text/plain"), answer.text
+    found = {}
+    for family in text_string_to_metric_families(answer.text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            found[f"{sample.name}{{{labels}}}"] = sample.value
+    return found
+
+
+def test_metrics_show_each_actions_latency_and_its_failed_back_office_calls(server):
+    fallback = 'actions_action_duration_seconds_count{action="action_default_fallback"}'
+    my_data_errors = 'actions_backoffice_errors_total{action="action_show_my_data",kind="unavailable"}'
+    before = figures(server)
+    phone = f"+3161{uuid.uuid4().int % 10 ** 7:07d}"  # a WhatsApp sender id is the customer's phone number
+
+    assert requests.post(webhook(server), json=action_call("action_default_fallback"), headers=token(server), timeout=10).ok
+    # No back office runs beside this action server: the action's calls fail, and it says so to the customer.
+    shown = requests.post(webhook(server), json=action_call("action_show_my_data", sender=phone), headers=token(server),
+                          timeout=30)
+    assert shown.ok
+    made_up = requests.post(webhook(server), json=action_call("action_made_up_by_a_caller"), headers=token(server), timeout=10)
+    assert made_up.status_code == 404
+
+    after = figures(server)
+    assert after[fallback] == before.get(fallback, 0) + 1
+    assert after['actions_action_duration_seconds_sum{action="action_default_fallback"}'] > 0
+    assert after[my_data_errors] > before.get(my_data_errors, 0)
+    assert 'actions_action_duration_seconds_count{action="unknown"}' in after  # never a caller's own name
+    scraped = requests.get(f"http://127.0.0.1:{server.env['ACTIONS_PORT']}/metrics", timeout=10).text
+    assert "action_made_up_by_a_caller" not in scraped and phone not in scraped
+    # The action server's log names the conversation by its reference, never by the phone number.
+    log = (server.log_dir / "actions.log").read_text()
+    assert phone not in log and phone[1:] not in log
+    assert conversation_reference(phone, server.env["BACKOFFICE_SERVICE_TOKEN"]) in log
+
+
+def test_readiness_follows_the_back_office(server):
+    ready = f"http://127.0.0.1:{server.env['ACTIONS_PORT']}/health/ready"
+    refused = requests.get(ready, timeout=10)  # no back office yet; no token needed
+    assert refused.status_code == 503 and refused.json()["ready"] is False
+    server.start(["backoffice"])
+    try:
+        server.wait_ready(timeout=120)
+        answer = requests.get(ready, timeout=10)
+        assert answer.status_code == 200 and answer.json() == {"ready": True}
+    finally:
+        server.stop(["backoffice"])
+    assert requests.get(ready, timeout=10).status_code == 503
+    assert requests.get(f"http://127.0.0.1:{server.env['ACTIONS_PORT']}/health", timeout=10).status_code == 200  # live all along

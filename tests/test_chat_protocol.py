@@ -18,10 +18,14 @@ from chatprotocol import CANCEL_HANDOFF_INTENT, CONNECTION_CHANNELS, Channel, Ha
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# The input channels that take no messages: the Rasa server's readiness (connectors/health.py).
+NOT_CHAT_CHANNELS = {"connectors.health.HealthInput"}
+
+
 def loaded_channels() -> dict[str, str]:
-    """Each input channel of bot/credentials.yml, by class path, and the name Rasa knows it by."""
+    """Each chat channel of bot/credentials.yml, by class path, and the name Rasa knows it by."""
     names = {}
-    for path in yaml.safe_load((ROOT / "bot" / "credentials.yml").read_text()):
+    for path in set(yaml.safe_load((ROOT / "bot" / "credentials.yml").read_text())) - NOT_CHAT_CHANNELS:
         module, _, cls = path.rpartition(".")
         names[path] = getattr(importlib.import_module(module), cls).name()
     return names

@@ -68,12 +68,14 @@ def main() -> int:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Carry out the command; SchemaNotCurrent when it needs the database and the database is not migrated."""
-    if args.command == "migrate":
-        import logging
+    if args.command in ("migrate", "serve", "worker"):
+        from .shared.logs import configure
 
+        configure(settings.log_format, settings.service_token)  # LOG_FORMAT; Alembic's "Running upgrade ..." lines too
+
+    if args.command == "migrate":
         from .shared.database import migrate
 
-        logging.basicConfig(level=logging.INFO, format="%(message)s")  # Alembic's "Running upgrade ..." lines
         migrate(settings.database_url)
         print("the database schema is at the migrations' head")
         return 0
@@ -134,8 +136,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     # An agent's console holds a live stream open for minutes: a stop waits for them this long, then closes them.
     # Forwarding headers are believed only from TRUSTED_PROXIES, by the app itself (not uvicorn's loopback default).
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=5, proxy_headers=False,
-                http=with_header_timeout(settings.request_header_timeout_seconds))
+    # Logging is shared.logs' (no log_config of uvicorn's own), and no access log: a path holds a conversation's id.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", log_config=None, access_log=False, timeout_graceful_shutdown=5,
+                proxy_headers=False, http=with_header_timeout(settings.request_header_timeout_seconds))
     return 0
 
 

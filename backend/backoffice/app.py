@@ -27,6 +27,7 @@ from .knowledge.service import CatalogueProblems
 from .my_data import routes as my_data
 from .my_data.service import DataSources
 from .objections import routes as objections
+from .operations import routes as operations
 from .requests import routes as requests
 from .requests.service.receipts import RequestReceipts
 from .settings import Settings
@@ -34,6 +35,7 @@ from .shared.company_systems import CompanySystems
 from .shared.database import open_database
 from .shared.dependencies import Clock, Process, utcnow
 from .shared.inputs import RefuseNul
+from .shared.logs import RequestContext
 from .staff import routes as staff
 from .staff.service import ensure_demo_accounts
 
@@ -109,4 +111,8 @@ def create_app(settings: Settings | None = None, clock: Clock = utcnow) -> FastA
     # believes no forwarding header (`__main__`), so this is the one place that decides.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list())
     app.add_middleware(RefuseNul)
+    # Health, readiness and /metrics, with the latency of every call (operations); outermost, each
+    # call's request id and conversation reference for its log lines (shared.logs).
+    operations.instrument(app, app.state.process)
+    app.add_middleware(RequestContext)
     return app

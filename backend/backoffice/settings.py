@@ -7,7 +7,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
@@ -132,6 +132,13 @@ class Settings(BaseSettings):
     rasa_url: str = _env("RASA_URL", "", "rasa_url")
     rasa_port: int = _env("RASA_PORT", 5005)
     rasa_api_token: str = _env("RASA_API_TOKEN", "", "rasa_api_token")
+    # What an operator watches (docs/operations.md). LOG_FORMAT: "text" (one readable line, for a
+    # terminal) or "json" (one JSON object per line, for a log collector). METRICS_TOKEN: empty, /metrics
+    # answers anyone who reaches it (an internal network); set, only `Authorization: Bearer <token>`.
+    # READINESS_TIMEOUT_SECONDS: how long /health/ready (and /metrics' database figures) wait for the database.
+    log_format: Literal["text", "json"] = _env("LOG_FORMAT", "text", "log_format")
+    metrics_token: str = _env("METRICS_TOKEN", "", "metrics_token")
+    readiness_timeout_seconds: float = _env("READINESS_TIMEOUT_SECONDS", 2.0, "readiness_timeout_seconds", gt=0, le=30)
 
     @model_validator(mode="after")
     def _derived(self) -> Settings:
@@ -184,6 +191,8 @@ class Settings(BaseSettings):
                 problems.append(f"{name} is not set")
             elif is_placeholder(value):
                 problems.append(f"{name} is still the placeholder '{value}' of .env.example")
+        if is_placeholder(self.metrics_token):
+            problems.append(f"METRICS_TOKEN is still the placeholder '{self.metrics_token}' of .env.example (empty: /metrics is open)")
         for proxy in self.trusted_proxy_list():
             if _network(proxy) is None:
                 problems.append(f"TRUSTED_PROXIES: '{proxy[:50]}' is not an IP address or network (such as 10.0.0.5 or 10.1.0.0/16)")

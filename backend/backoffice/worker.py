@@ -170,6 +170,14 @@ def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> dt.t
     return min(wait, MAX_RETRY_AFTER)
 
 
+def _for_the_log(delivery: Delivery) -> str:
+    """Why a delivery failed, as a log line may say it: the status a system answered, not its words (a
+    refused correction's answer may repeat the new e-mail address or name); the task keeps those."""
+    if delivery.status is not None:
+        return f"answered {delivery.status}"
+    return delivery.error or "unknown error"
+
+
 class Worker:
     """Claims due tasks, delivers them, records the outcome. Safe to run several at once."""
 
@@ -325,7 +333,7 @@ class Worker:
                 at=now,
             ), detail={"system": task.system, "attempts": task.attempts, "status": delivery.status,
                        "permanent": delivery.permanent, "worker": self.id})
-            log.warning("task %s (%s for %s) failed for good: %s", task.id, task.system, request.id, error)
+            log.warning("task %s (%s for %s) failed for good: %s", task.id, task.system, request.id, _for_the_log(delivery))
             return "failed"
         # The retry schedule: requests.rules.next_backoff with this worker's base and cap, never
         # earlier than the system's Retry-After.
@@ -334,7 +342,7 @@ class Worker:
             base=dt.timedelta(seconds=self.config.backoff_base), cap=dt.timedelta(seconds=self.config.backoff_cap),
         )
         log.info("task %s (%s for %s) attempt %s failed (%s); next at %s", task.id, task.system, request.id,
-                 task.attempts, error, task.next_attempt_at.isoformat())
+                 task.attempts, _for_the_log(delivery), task.next_attempt_at.isoformat())
         return "retried"
 
     # --- the loop ---------------------------------------------------------------------------
@@ -391,8 +399,6 @@ def main(settings: Settings, once: bool = False, worker_id: str | None = None, *
     from .objections.service import OutcomeNotices
     from .shared.database import open_database
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per call is too much; outcomes are logged
     engine, Session = open_database(settings.database_url)
     worker = Worker(Session, WorkerConfig.from_settings(settings, **overrides), worker_id=worker_id)
     notices = CodeNotices(Session, worker.systems, SmtpConfig.from_settings(settings))

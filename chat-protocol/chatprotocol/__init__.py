@@ -1,7 +1,8 @@
 """What the assistant (Rasa's channels and the actions, Python 3.10) and the back office (Python 3.11)
 say to each other about a chat, defined once: the channels' names, the presence of a message (its
 headers, their shapes, and the website channel's metadata keys behind them), why a chat is handed to
-a person, and the intent that stops waiting for one.
+a person, the intent that stops waiting for one, and how both sides' logs name a call and a
+conversation without the conversation's id.
 
 A package both environments install (`pip install --no-deps -e chat-protocol`), not ids served by the
 back office like `GET /api/vocabulary`, because of when each side needs them:
@@ -22,6 +23,8 @@ No dependencies, Python 3.10 and newer.
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
 import re
 from dataclasses import dataclass
 
@@ -109,3 +112,23 @@ class Presence:
     def known(self) -> bool:
         """A presence that can verify: a channel, and a connection where the channel has them."""
         return bool(self.channel) and (bool(self.connection) or self.channel not in CONNECTION_CHANNELS)
+
+
+# --- log references ------------------------------------------------------------------------------
+# Every log line of either side names the call it belongs to and the conversation it is about, never
+# the conversation's id itself: on WhatsApp that is the customer's phone number, on Teams and Telegram
+# an account's id. The action server sends both on with each call, so the back office's lines for a
+# call carry the same references as the action server's.
+
+REQUEST_ID_HEADER = "X-Request-ID"
+CONVERSATION_REF_HEADER = "X-Conversation-Ref"
+REQUEST_ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{8,64}")
+CONVERSATION_REF_SHAPE = re.compile(r"[0-9a-f]{16}")
+
+
+def conversation_reference(conversation_id: str, key: str) -> str:
+    """A conversation's name in the logs: a keyed hash of its id (16 hex). Keyed (both sides use the
+    back office's service token), because a plain hash of a phone number is undone by trying them all;
+    whoever holds the key can still find one conversation's lines by computing its reference."""
+    message = b"conversation-log-reference\0" + conversation_id.encode("utf-8", "surrogatepass")
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()[:16]

@@ -49,6 +49,7 @@ from ..requests.service.filing import Filed, file_request
 from ..requests.service.receipts import long_date
 from ..requests.tables import Request
 from ..settings import Settings
+from ..shared.logs import reference
 from ..shared.tracker_store import TrackerStore, TranscriptsUnavailable
 from ..staff.rules import Staff
 from ..staff.service import still_signed_in
@@ -114,7 +115,7 @@ class RasaConversations:
         except httpx2.HTTPError as exc:
             raise RasaUnavailable(f"the assistant (Rasa) cannot be reached ({type(exc).__name__}); try again") from None
         if answer.status_code >= 400:
-            log.error("Rasa refused events for %s…: %s %s", conversation_id[:8], answer.status_code, answer.text[:200])
+            log.error("Rasa refused events for conversation %s: %s", reference(conversation_id), answer.status_code)
             raise RasaUnavailable(f"the assistant (Rasa) refused the message ({answer.status_code}); try again")
 
 
@@ -227,7 +228,8 @@ def hand_over(session: Session, config: DeskConfig, store: TrackerStore, *, conv
     of_customer = waiting_count(session, QueueEntry.customer_id == binding.customer_id) if binding else 0
     crowded = rules.over_limit(from_source, of_customer, config.waiting_per_source, config.waiting_per_customer)
     if crowded:
-        log.warning("hand-over of %s… offered a ticket: its %s has as many chats waiting as allowed", conversation_id[:8],
+        log.warning("hand-over of conversation %s offered a ticket: its %s has as many chats waiting as allowed",
+                    reference(conversation_id),
                     "source" if from_source >= config.waiting_per_source else "customer")
     offer = rules.welcome(config.hours, now, agents_available(session, config, now), ahead, config.minutes_per_conversation,
                        config.ticket_working_days, over_limit=crowded)

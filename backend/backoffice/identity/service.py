@@ -32,6 +32,7 @@ from chatprotocol import Presence
 
 from ..sentences import LANGUAGES, texts, words
 from ..settings import DEFAULT_COMPANY_NAME
+from ..shared.logs import reference
 from . import rules
 from .tables import EMAIL, SESSION, ConversationIdentity, VerificationAttempt
 
@@ -78,8 +79,8 @@ def verified_binding(session: Session, conversation_id: str, seen: Presence, now
     if row is None or row.expires_at <= now:
         return None
     if not present_in(row, seen):
-        log.warning("conversation %s… is verified, but this message came through another %s: treated as not verified",
-                    conversation_id[:8], "channel" if row.channel != seen.channel else "connection")
+        log.warning("conversation %s is verified, but this message came through another %s: treated as not verified",
+                    reference(conversation_id), "channel" if row.channel != seen.channel else "connection")
         return None
     return row
 
@@ -270,7 +271,7 @@ class CodeNotices:
         try:
             addresses = self.addresses_of(customer_id)
             if not addresses:
-                log.warning("no address on file to tell customer %s of an unused code (attempt %s)", customer_id, attempt_id)
+                log.warning("no address on file to tell the customer of an unused code (attempt %s)", attempt_id)
                 return False
             reason: Literal["locked", "expired"] = "locked" if locked_until is not None else "expired"
             send(unused_code_notice(addresses, asked_at, reason, self.smtp), self.smtp)
@@ -280,7 +281,7 @@ class CodeNotices:
                 session.execute(update(VerificationAttempt).where(VerificationAttempt.id == attempt_id).values(notified_at=None))
                 session.commit()
             return False
-        log.info("customer %s told of an unused code (%s, attempt %s)", customer_id, reason, attempt_id)
+        log.info("customer told of an unused code (%s, attempt %s)", reason, attempt_id)
         return True
 
     def sweep(self, now: dt.datetime | None = None) -> int:
@@ -428,7 +429,7 @@ def verify_session(sessions: sessionmaker, tokens: rules.SessionTokens, binding_
     view = in_transaction(sessions, work)
     if view is None:
         raise Conflict()
-    log.info("conversation %s verified by website session", conversation_id[:40])
+    log.info("conversation %s verified by website session", reference(conversation_id))
     return view
 
 
@@ -490,7 +491,8 @@ def deliver(verifying: Verification, sessions: sessionmaker, clock: Clock, made:
         send(message, smtp)
         outcome, sent_at = None, clock()
     except (smtplib.SMTPException, OSError) as exc:
-        log.error("the code e-mail for conversation attempt %s could not be sent: %s: %s", made.attempt_id, type(exc).__name__, exc)
+        # only the error's type: an SMTP refusal's text names the recipient's address
+        log.error("the code e-mail of attempt %s could not be sent: %s", made.attempt_id, type(exc).__name__)
         outcome, sent_at = "send_failed", None
     with sessions() as session:
         values: dict = {"sent_at": sent_at} if sent_at else {"outcome": outcome}
@@ -571,7 +573,7 @@ def make_code(sessions: sessionmaker, verifying: Verification, conversation_id: 
     made = in_transaction(sessions, work)
     if made is None:
         log.warning("no code made for conversation %s: the address's limits are reached (address key %s…)",
-                    conversation_id[:40], key[:8])
+                    reference(conversation_id), key[:8])
     return made
 
 
@@ -608,7 +610,7 @@ def try_code(sessions: sessionmaker, verifying: Verification, conversation_id: s
 
     tried: CodeTry | None = in_transaction(sessions, work)
     if tried is not None and tried.check.outcome is rules.Outcome.VERIFIED and not tried.conflict:
-        log.info("conversation %s verified by e-mail code", conversation_id[:40])
+        log.info("conversation %s verified by e-mail code", reference(conversation_id))
     return tried
 
 

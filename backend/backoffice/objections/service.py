@@ -102,7 +102,7 @@ class OutcomeNotices:
                 request_id=request.id, actor="system:notices", action="customer_told", from_status=Status(request.status),
                 to_status=Status(request.status), reason=f"the customer was e-mailed the decision ({request.decision})", at=now))
             session.commit()
-        log.info("customer %s told of the decision on %s", request.customer_id, request_id)
+        log.info("customer told of the decision on %s", request_id)
         return True
 
     def _send(self, request: Request, now: dt.datetime) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,11 +78,16 @@ def migrate(database_url: str) -> None:
         command.upgrade(_alembic(database_url), "head")
 
 
-def check_schema(database_url: str) -> None:
-    """Raise SchemaNotCurrent unless the database is at the migrations' head."""
+def check_schema(database_url: str, connect_timeout: float | None = None) -> None:
+    """Raise SchemaNotCurrent unless the database is at the migrations' head (and SQLAlchemy's error
+    when it does not answer). `connect_timeout`: seconds to wait for a connection to PostgreSQL (libpq
+    counts whole seconds, at least 2)."""
     scripts = ScriptDirectory.from_config(_alembic(database_url))
     head = set(scripts.get_heads())
-    engine = create_engine(database_url, poolclass=NullPool)
+    connect_args = {}
+    if connect_timeout and database_url.startswith("postgresql"):
+        connect_args["connect_timeout"] = max(2, math.ceil(connect_timeout))
+    engine = create_engine(database_url, poolclass=NullPool, connect_args=connect_args)
     try:
         with engine.connect() as connection:
             current = set(MigrationContext.configure(connection).get_current_heads())

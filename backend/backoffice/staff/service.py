@@ -132,7 +132,8 @@ def ensure_demo_accounts(settings: Settings, sessions: sessionmaker, now: dt.dat
                 outcomes[account.email] = ensure_account(session, account, now)
             except AccountRefused as exc:
                 outcomes[account.email] = f"refused: {exc}"
-                log.warning("demo staff account %s not made: %s", account.email, exc)
+                log.warning("a demo %s account (DEMO_*) was not made: %s", account.role,
+                            "its password" if "password" in str(exc) else "refused")
         session.commit()
     return outcomes
 
@@ -223,7 +224,8 @@ def failed(session: Session, keys: list[Key], now: dt.datetime) -> None:
         row.failures, row.wait_until = after_failure(limits[row.key], row.failures, row.last_failure_at, now)
         row.last_failure_at = now
         if row.wait_until is not None and row.failures == limits[row.key].free_failures:
-            log.warning("staff sign-in: %d wrong passwords on %s; its sign-ins now wait", row.failures, row.key)
+            # the kind of key only: an account key holds the login typed, a source key the client's address
+            log.warning("staff sign-in: %d wrong passwords on one %s; its sign-ins now wait", row.failures, row.key.partition(":")[0])
     forgotten = session.scalars(select(LoginFailure.key).where(
         LoginFailure.last_failure_at < now - FAILURE_WINDOW, or_(LoginFailure.wait_until.is_(None), LoginFailure.wait_until < now))
         .limit(100).with_for_update(skip_locked=True)).all()  # rows another sign-in holds are left for later

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from ...staff.rules import Staff
@@ -36,12 +36,19 @@ def full_view(session: Session, request: Request, today: dt.date) -> dict:
     return view
 
 
-def overview(session: Session, listing: Listing, today: dt.date, catalogue_problems: list[str]) -> dict:
-    """The counts over every request (in SQL), and up to OVERVIEW_LIMIT of them: the open ones first,
-    the most urgent on top, then the closed ones, newest first. An old overdue request is never cut."""
+def deadline_conditions(today: dt.date) -> tuple[ColumnElement[bool], ColumnElement[bool], ColumnElement[bool]]:
+    """In SQL, as `rules.is_overdue` and `rules.due_within(..., DUE_SOON_DAYS)` say: an open request, an
+    overdue one, and one due within DUE_SOON_DAYS (today included); the overview's counts and /metrics'."""
     is_open = Request.status.in_(OPEN)
     overdue = and_(is_open, Request.due_on < today)
     due_soon = and_(is_open, Request.due_on >= today, Request.due_on <= today + dt.timedelta(days=DUE_SOON_DAYS))
+    return is_open, overdue, due_soon
+
+
+def overview(session: Session, listing: Listing, today: dt.date, catalogue_problems: list[str]) -> dict:
+    """The counts over every request (in SQL), and up to OVERVIEW_LIMIT of them: the open ones first,
+    the most urgent on top, then the closed ones, newest first. An old overdue request is never cut."""
+    is_open, overdue, due_soon = deadline_conditions(today)
     failed = exists().where(SystemTask.request_id == Request.id, SystemTask.state == TaskState.FAILED.value)
     by_hand = Request.details["not_in_connected_systems"].as_string().is_not(None)
     counted = session.execute(select(
