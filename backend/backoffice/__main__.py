@@ -8,7 +8,8 @@ import sys
 from pydantic import ValidationError
 
 from .catalogue import Catalogue, CatalogueError
-from .knowledge.rules import KnowledgeBase, KnowledgeError
+from .knowledge.rules import KnowledgeError
+from .knowledge.service import load_knowledge, publish_lock
 from .settings import Settings, demo_mode_refusal
 from .shared.database import SchemaNotCurrent
 
@@ -108,9 +109,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         if args.command == "publish":
-            lock = KnowledgeBase.publish_lock(settings.knowledge_dir)
+            lock = publish_lock(settings.knowledge_dir)
             print(f"published versions: {', '.join(sorted(lock))}")
-        kb = KnowledgeBase.load(settings.knowledge_dir)
+        kb = load_knowledge(settings.knowledge_dir)
     except KnowledgeError as exc:
         print(f"knowledge base invalid: {exc}", file=sys.stderr)
         return 1

@@ -22,8 +22,8 @@ from .handoff.service import Handoff
 from .identity import routes as identity
 from .identity.service import SmtpConfig, Verification
 from .knowledge import routes as knowledge
-from .knowledge.rules import KnowledgeBase, register_mismatches
-from .knowledge.service import CatalogueProblems
+from .knowledge.rules import register_mismatches
+from .knowledge.service import CatalogueProblems, load_knowledge
 from .my_data import routes as my_data
 from .my_data.service import DataSources
 from .objections import routes as objections
@@ -58,7 +58,7 @@ def validation_problems(exc: RequestValidationError) -> list[dict]:
 def create_app(settings: Settings | None = None, clock: Clock = utcnow) -> FastAPI:
     """The application; `clock` is the time every route reads (a test passes one it can move)."""
     settings = settings or Settings.from_env()
-    kb = KnowledgeBase.load(settings.knowledge_dir)
+    kb = load_knowledge(settings.knowledge_dir)
     catalogue = Catalogue.load(settings.catalogue_file)
     engine, sessions = open_database(settings.database_url)
     systems = CompanySystems(catalogue, settings.catalogue_variables(), settings.my_data_timeout_seconds)

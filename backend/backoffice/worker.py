@@ -395,7 +395,7 @@ def main(settings: Settings, once: bool = False, worker_id: str | None = None, *
     """`python -m backoffice worker`: deliver tasks until SIGTERM/SIGINT (or once with --once)."""
     import signal
 
-    from .knowledge.rules import KnowledgeBase
+    from .knowledge.service import load_knowledge
     from .objections.service import OutcomeNotices
     from .shared.database import open_database
 
@@ -403,7 +403,7 @@ def main(settings: Settings, once: bool = False, worker_id: str | None = None, *
     worker = Worker(Session, WorkerConfig.from_settings(settings, **overrides), worker_id=worker_id)
     notices = CodeNotices(Session, worker.systems, SmtpConfig.from_settings(settings))
     outcomes = OutcomeNotices(Session, worker.systems, SmtpConfig.from_settings(settings),
-                              KnowledgeBase.load(settings.knowledge_dir), utcnow)
+                              load_knowledge(settings.knowledge_dir), utcnow)
     try:
         if once:
             report = worker.run_once()

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from backoffice import catalogue
 from backoffice.app import create_app
 from backoffice.catalogue import ASSISTANT, Catalogue, CatalogueError
-from backoffice.knowledge.rules import KnowledgeBase, register_mismatches, undeclared_fields
-from backoffice.knowledge.service import mismatches
+from backoffice.knowledge.rules import register_mismatches, undeclared_fields
+from backoffice.knowledge.service import load_knowledge, mismatches, publish_lock
 from backoffice.shared.company_systems import CompanySystems
 
 from .conftest import KNOWLEDGE, SYSTEMS_TOKEN, company_systems, eventually, fresh_secret, systems_at
@@ -20,8 +20,8 @@ from .requests.test_ledger_api import SERVICE, settings_for
 from .staff.conftest import sign_in
 
 CATALOGUE = catalogue.load()
-REGISTER = KnowledgeBase.load(KNOWLEDGE).versions["2026-09"]
-CURRENT = KnowledgeBase.load(KNOWLEDGE).current()
+REGISTER = load_knowledge(KNOWLEDGE).versions["2026-09"]
+CURRENT = load_knowledge(KNOWLEDGE).current()
 
 
 def test_the_catalogue_routes_each_category_to_the_systems_that_hold_it():
@@ -78,12 +78,12 @@ def test_every_field_the_demo_systems_export_is_declared_in_the_register(company
 def test_a_field_the_register_does_not_declare_is_named_to_the_privacy_team(company_process, knowledge_copy, db_url, caplog):
     """A register without the date of birth (as the demo's was): the start-up check names the CRM's
     field in the log and on the privacy team's page, and so does a customer's export that holds it."""
-    current = KnowledgeBase.load(knowledge_copy).current().version.id
+    current = load_knowledge(knowledge_copy).current().version.id
     path = knowledge_copy / current / "categories.yml"
     path.write_text(path.read_text().replace("      date_of_birth:\n", "      born_on:\n"))
     (knowledge_copy / "published.lock").write_text("{}")
-    KnowledgeBase.publish_lock(knowledge_copy)
-    register = KnowledgeBase.load(knowledge_copy).current()
+    publish_lock(knowledge_copy)
+    register = load_knowledge(knowledge_copy).current()
     named = (f"crm: its export of 'account' holds the field 'date_of_birth', which the register of version {current} "
              "does not declare: declare it with its purpose, or stop holding it")
     export = company_process.export("crm", "C0001")["categories"]

@@ -5,7 +5,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from backoffice.knowledge.rules import KnowledgeBase, KnowledgeError, diff, pick_language
+from backoffice.knowledge.rules import KnowledgeError, diff, pick_language
+from backoffice.knowledge.service import load_knowledge, publish_lock
 
 from .conftest import KNOWLEDGE
 
@@ -17,7 +18,7 @@ def edit(path: Path, change) -> None:
 
 
 def test_real_knowledge_base_loads_with_two_published_versions():
-    kb = KnowledgeBase.load(KNOWLEDGE)
+    kb = load_knowledge(KNOWLEDGE)
     published = [v.version.id for v in kb.published()]
     assert len(published) >= 2
     assert kb.current(kb.published()[-1].version.effective_date).version.id == published[-1]
@@ -25,14 +26,14 @@ def test_real_knowledge_base_loads_with_two_published_versions():
 
 
 def test_current_version_depends_on_effective_date():
-    kb = KnowledgeBase.load(KNOWLEDGE)
+    kb = load_knowledge(KNOWLEDGE)
     first, second = kb.published()[:2]
     assert kb.current(second.version.effective_date - dt.timedelta(days=1)).version.id == first.version.id
     assert kb.current(second.version.effective_date).version.id == second.version.id
 
 
 def test_a_version_is_current_from_midnight_in_amsterdam_until_the_next_one():
-    kb = KnowledgeBase.load(KNOWLEDGE)
+    kb = load_knowledge(KNOWLEDGE)
     first, second = kb.published()[:2]
     midnight = dt.datetime.combine(second.version.effective_date, dt.time(0), tzinfo=ZoneInfo("Europe/Amsterdam"))
     midnight_utc = midnight.astimezone(dt.UTC)
@@ -46,7 +47,7 @@ def test_a_version_is_current_from_midnight_in_amsterdam_until_the_next_one():
 
 
 def test_newer_version_adds_wifi_counting_and_changes_a_retention_period():
-    kb = KnowledgeBase.load(KNOWLEDGE)
+    kb = load_knowledge(KNOWLEDGE)
     old, new = kb.published()[:2]
     result = diff(old, new)
     assert "store_visits" in result["sections"]["categories"]["added"]
@@ -57,7 +58,7 @@ def test_newer_version_adds_wifi_counting_and_changes_a_retention_period():
 
 
 def test_every_text_is_in_dutch_and_english():
-    kb = KnowledgeBase.load(KNOWLEDGE)
+    kb = load_knowledge(KNOWLEDGE)
     version = kb.current()
     nl, en = version.localized("nl"), version.localized("en")
     assert nl["categories"][0]["name"] != en["categories"][0]["name"]
@@ -73,7 +74,7 @@ def test_broken_field_names_file_entry_and_field(knowledge_copy: Path):
     edit(path, lambda d: d["categories"][2]["retention"].pop("period"))
     entry = yaml.safe_load(path.read_text())["categories"][2]["id"]
     with pytest.raises(KnowledgeError) as err:
-        KnowledgeBase.load(knowledge_copy)
+        load_knowledge(knowledge_copy)
     message = str(err.value)
     assert str(path) in message and f"entry '{entry}'" in message and "field retention.period" in message
 
@@ -82,19 +83,19 @@ def test_missing_translation_is_named(knowledge_copy: Path):
     path = knowledge_copy / "draft" / "purposes.yml"
     edit(path, lambda d: d["purposes"][0]["benefit"].pop("nl"))
     with pytest.raises(KnowledgeError, match=r"purposes.yml: entry '\w+', field benefit.nl: Field required"):
-        KnowledgeBase.load(knowledge_copy)
+        load_knowledge(knowledge_copy)
 
 
 def test_unknown_legal_basis_is_refused(knowledge_copy: Path):
     edit(knowledge_copy / "draft" / "purposes.yml", lambda d: d["purposes"][0].update(legal_basis="because"))
     with pytest.raises(KnowledgeError, match="field legal_basis"):
-        KnowledgeBase.load(knowledge_copy)
+        load_knowledge(knowledge_copy)
 
 
 def test_unknown_category_reference_is_refused(knowledge_copy: Path):
     edit(knowledge_copy / "draft" / "purposes.yml", lambda d: d["purposes"][0]["categories"].append("horoscope"))
     with pytest.raises(KnowledgeError, match="field categories: unknown category 'horoscope'"):
-        KnowledgeBase.load(knowledge_copy)
+        load_knowledge(knowledge_copy)
 
 
 def test_recipient_outside_eu_needs_a_safeguard(knowledge_copy: Path):
@@ -106,31 +107,31 @@ def test_recipient_outside_eu_needs_a_safeguard(knowledge_copy: Path):
 
     edit(knowledge_copy / "draft" / "purposes.yml", drop_safeguard)
     with pytest.raises(KnowledgeError, match="needs a safeguard"):
-        KnowledgeBase.load(knowledge_copy)
+        load_knowledge(knowledge_copy)
 
 
 def test_invalid_yaml_names_the_file(knowledge_copy: Path):
     path = knowledge_copy / "draft" / "topics.yml"
     path.write_text("topics: [unclosed\n")
     with pytest.raises(KnowledgeError, match="topics.yml: not valid YAML"):
-        KnowledgeBase.load(knowledge_copy)
+        load_knowledge(knowledge_copy)
 
 
 def test_editing_a_published_version_is_detected(knowledge_copy: Path):
-    published = KnowledgeBase.load(knowledge_copy).published()[0].version.id
+    published = load_knowledge(knowledge_copy).published()[0].version.id
     path = knowledge_copy / published / "topics.yml"
     edit(path, lambda d: d["topics"].update(security={"nl": "Anders.", "en": "Different."}))
     with pytest.raises(KnowledgeError, match="a published version was edited"):
-        KnowledgeBase.load(knowledge_copy)
+        load_knowledge(knowledge_copy)
 
 
 def test_publishing_records_a_new_version(knowledge_copy: Path):
     edit(knowledge_copy / "draft" / "version.yml", lambda d: d.update(status="published"))
     with pytest.raises(KnowledgeError, match="published version not recorded"):
-        KnowledgeBase.load(knowledge_copy)
-    lock = KnowledgeBase.publish_lock(knowledge_copy)
+        load_knowledge(knowledge_copy)
+    lock = publish_lock(knowledge_copy)
     assert "draft" in lock
-    assert KnowledgeBase.load(knowledge_copy).versions["draft"].version.status == "published"
+    assert load_knowledge(knowledge_copy).versions["draft"].version.status == "published"
 
 
 @pytest.mark.parametrize("command", ["validate", "serve"])

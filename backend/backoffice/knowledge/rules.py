@@ -1,20 +1,17 @@
 """The knowledge base: the company's register of processing, in customer language, per version.
 
-This module is the domain core: it reads the YAML of `knowledge/<version>/`, checks it against the
-schema, compares versions, and compares a version with the system catalogue. It has no web or
-database imports, so the API, the CLI and the tests all share one definition of what a valid
-knowledge base is.
+This module is the domain core: it checks the content of `knowledge/<version>/` (read by service.py)
+against the schema and against the versions published before, compares versions, and compares a
+version with the system catalogue. It reads no file and has no web or database imports, so the API,
+the CLI and the tests all share one definition of what a valid knowledge base is.
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from ..catalogue import ASSISTANT, Catalogue, system_names
@@ -232,16 +229,7 @@ def pick_language(value: Any, language: str) -> Any:
     return value
 
 
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise KnowledgeError(f"{path}: file is missing") from None
-    except yaml.YAMLError as exc:
-        raise KnowledgeError(f"{path}: not valid YAML: {exc}") from None
-
-
-def _describe(path: Path, data: Any, loc: tuple) -> str:
+def _describe(path: str, data: Any, loc: tuple) -> str:
     """Turn a pydantic error location into 'entry <id>, field <a.b>' for a person fixing the file."""
     entry = None
     fields = list(loc)
@@ -255,13 +243,13 @@ def _describe(path: Path, data: Any, loc: tuple) -> str:
     return f"{path}: entry {entry}, field {field}" if entry else f"{path}: field {field}"
 
 
-def load_version(folder: Path) -> KnowledgeVersion:
-    """Read and check one version folder; raise KnowledgeError naming file, entry and field."""
+def version_from_files(folder: str, files: dict[str, Any]) -> KnowledgeVersion:
+    """One version from its files' content (FILES, each as its YAML reads), checked; a KnowledgeError
+    names the file (`folder`/name), the entry and the field."""
     raw: dict[str, Any] = {}
-    paths: dict[str, Path] = {}
+    paths: dict[str, str] = {}
     for name in FILES:
-        path = folder / name
-        data = _read_yaml(path)
+        path, data = f"{folder}/{name}", files[name]
         key = name.removesuffix(".yml")
         if key in ("categories", "not_collected", "purposes"):
             if not isinstance(data, dict) or key not in data:
@@ -279,12 +267,13 @@ def load_version(folder: Path) -> KnowledgeVersion:
         where = _describe(paths[key], file_data, (key, *rest))
         raise KnowledgeError(f"{where}: {err['msg']}") from None
     _check_references(version, paths)
-    if version.version.id != folder.name:
-        raise KnowledgeError(f"{paths['version']}: field id: '{version.version.id}' differs from folder name '{folder.name}'")
+    folder_name = folder.rstrip("/").rsplit("/", 1)[-1]
+    if version.version.id != folder_name:
+        raise KnowledgeError(f"{paths['version']}: field id: '{version.version.id}' differs from folder name '{folder_name}'")
     return version
 
 
-def _check_references(version: KnowledgeVersion, paths: dict[str, Path]) -> None:
+def _check_references(version: KnowledgeVersion, paths: dict[str, str]) -> None:
     known = {c.id for c in version.categories}
     for kind, items in (("categories", version.categories), ("purposes", version.purposes), ("not_collected", version.not_collected)):
         seen: set[str] = set()
@@ -303,11 +292,12 @@ def _check_references(version: KnowledgeVersion, paths: dict[str, Path]) -> None
             raise KnowledgeError(f"{paths['categories']}: entry '{category.id}', field id: no purpose uses this category")
 
 
-def content_hash(folder: Path) -> str:
+def content_hash(files: dict[str, bytes]) -> str:
+    """The fingerprint of a version's files (FILES, each as its bytes) that publication records."""
     digest = hashlib.sha256()
     for name in FILES:
         digest.update(name.encode())
-        digest.update((folder / name).read_bytes())
+        digest.update(files[name])
     return digest.hexdigest()
 
 
@@ -318,50 +308,27 @@ class KnowledgeBase:
         self.versions = versions
 
     @classmethod
-    def load(cls, root: Path) -> KnowledgeBase:
-        root = Path(root)
-        if not root.is_dir():
-            raise KnowledgeError(f"{root}: knowledge folder is missing")
-        versions = {}
-        for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-            versions[folder.name] = load_version(folder)
+    def checked(cls, root: str, versions: dict[str, KnowledgeVersion], lock: dict[str, str], hashes: dict[str, str]) -> KnowledgeBase:
+        """The versions of the folder `root`, checked against each other and against the publication
+        `lock` (version → recorded content hash; `hashes` the versions' hashes now)."""
         published = {k: v for k, v in versions.items() if v.version.status == "published"}
         if not published:
             raise KnowledgeError(f"{root}: no published version")
         for vid, version in versions.items():
             prev = version.version.previous
             if prev is not None and prev not in versions:
-                raise KnowledgeError(f"{root / vid / 'version.yml'}: field previous: unknown version '{prev}'")
+                raise KnowledgeError(f"{root}/{vid}/version.yml: field previous: unknown version '{prev}'")
             if prev is not None and version.version.status == "published" and not version.version.changelog:
-                raise KnowledgeError(f"{root / vid / 'version.yml'}: field changelog: a new published version needs a changelog")
-        cls._check_frozen(root, published)
-        return cls(versions)
-
-    @staticmethod
-    def _check_frozen(root: Path, published: dict[str, KnowledgeVersion]) -> None:
-        """A published version never changes: its content must match the hash recorded at publication."""
-        lock_path = root / PUBLISHED_LOCK
-        lock = json.loads(lock_path.read_text()) if lock_path.exists() else {}
+                raise KnowledgeError(f"{root}/{vid}/version.yml: field changelog: a new published version needs a changelog")
+        # A published version never changes: its content must match the hash recorded at publication.
         for vid in published:
             if vid not in lock:
-                raise KnowledgeError(f"{lock_path}: entry '{vid}': published version not recorded; run `make publish-knowledge`")
-            if lock[vid] != content_hash(root / vid):
-                raise KnowledgeError(
-                    f"{root / vid}: entry '{vid}': a published version was edited; put changes in a new version"
-                )
-
-    @staticmethod
-    def publish_lock(root: Path) -> dict[str, str]:
-        """Record the hash of every published version (the lock never forgets or rewrites an entry)."""
-        root = Path(root)
-        lock_path = root / PUBLISHED_LOCK
-        lock = json.loads(lock_path.read_text()) if lock_path.exists() else {}
-        for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-            version = load_version(folder)
-            if version.version.status == "published" and folder.name not in lock:
-                lock[folder.name] = content_hash(folder)
-        lock_path.write_text(json.dumps(lock, indent=2, sort_keys=True) + "\n")
-        return lock
+                raise KnowledgeError(f"{root}/{PUBLISHED_LOCK}: entry '{vid}': published version not recorded; "
+                                     "run `make publish-knowledge`")
+            if lock[vid] != hashes[vid]:
+                raise KnowledgeError(f"{root}/{vid}: entry '{vid}': a published version was edited; "
+                                     "put changes in a new version")
+        return cls(versions)
 
     def published(self) -> list[KnowledgeVersion]:
         items = [v for v in self.versions.values() if v.version.status == "published"]

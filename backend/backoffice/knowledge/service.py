@@ -1,20 +1,90 @@
-"""What the knowledge base's service does beyond reading its files: the check, at start, of the
-system catalogue against the register and against what each system says of itself, whose findings
-the privacy team sees; and the record of which version answered a conversation."""
+"""What the knowledge base's service does around its rules: reading `knowledge/` (each version's files,
+and `published.lock`, which publication writes); the check, at start, of the system catalogue against
+the register and against what each system says of itself, whose findings the privacy team sees; and
+the record of which version answered a conversation."""
 from __future__ import annotations
 
+import json
 import logging
 import threading
+from pathlib import Path
+from typing import Any
 
 import httpx2
+import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..shared.company_systems import CompanySystems
-from .rules import KnowledgeVersion, undeclared_fields
+from .rules import (
+    FILES,
+    PUBLISHED_LOCK,
+    KnowledgeBase,
+    KnowledgeError,
+    KnowledgeVersion,
+    content_hash,
+    undeclared_fields,
+    version_from_files,
+)
 from .tables import AnswerRecord
 
 log = logging.getLogger(__name__)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise KnowledgeError(f"{path}: file is missing") from None
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {name: _read(folder / name) for name in FILES}
+
+
+def _parsed(folder: Path, files: dict[str, bytes]) -> dict[str, Any]:
+    parsed: dict[str, Any] = {}
+    for name, content in files.items():
+        try:
+            parsed[name] = yaml.safe_load(content.decode("utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise KnowledgeError(f"{folder / name}: not valid YAML: {exc}") from None
+    return parsed
+
+
+def read_version(folder: Path) -> KnowledgeVersion:
+    """One version folder, read and checked."""
+    return version_from_files(str(folder), _parsed(folder, _files(folder)))
+
+
+def _lock(root: Path) -> dict[str, str]:
+    lock_path = root / PUBLISHED_LOCK
+    return json.loads(lock_path.read_text()) if lock_path.exists() else {}
+
+
+def load_knowledge(root: Path) -> KnowledgeBase:
+    """Every version in the folder `root`, read and checked (the published ones against published.lock)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise KnowledgeError(f"{root}: knowledge folder is missing")
+    versions: dict[str, KnowledgeVersion] = {}
+    hashes: dict[str, str] = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        files = _files(folder)
+        versions[folder.name] = version_from_files(str(folder), _parsed(folder, files))
+        hashes[folder.name] = content_hash(files)
+    return KnowledgeBase.checked(str(root), versions, _lock(root), hashes)
+
+
+def publish_lock(root: Path) -> dict[str, str]:
+    """Record the hash of every published version in published.lock (it never forgets or rewrites an entry)."""
+    root = Path(root)
+    lock = _lock(root)
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        if read_version(folder).version.status == "published" and folder.name not in lock:
+            lock[folder.name] = content_hash(_files(folder))
+    (root / PUBLISHED_LOCK).write_text(json.dumps(lock, indent=2, sort_keys=True) + "\n")
+    return lock
 
 
 def mismatches(systems: CompanySystems, version: KnowledgeVersion) -> tuple[list[str], list[str]]:

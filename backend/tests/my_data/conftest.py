@@ -25,6 +25,7 @@ from sqlalchemy import Column, Float, Integer, MetaData, Sequence, String, Table
 from backoffice.app import create_app
 from backoffice.identity.rules import SessionTokens
 from backoffice.knowledge.rules import KnowledgeBase
+from backoffice.knowledge.service import load_knowledge
 from backoffice.settings import Settings
 from backoffice.shared.tracker_store import TOMBSTONES
 
@@ -108,7 +109,7 @@ def tracker(db_url: str, tmp_path: Path) -> Iterator[Tracker]:
 
 @pytest.fixture(scope="session")
 def kb() -> KnowledgeBase:
-    return KnowledgeBase.load(KNOWLEDGE)
+    return load_knowledge(KNOWLEDGE)
 
 
 def make_settings(db_url: str, company: Company, tracker_url: str, **changes: object) -> Settings:

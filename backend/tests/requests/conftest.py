@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from backoffice.knowledge.rules import KnowledgeBase, KnowledgeVersion
+from backoffice.knowledge.service import load_knowledge
 from backoffice.shared.database import open_database
 from backoffice.shared.tracker_store import TOMBSTONES
 from backoffice.worker import Worker, WorkerConfig
@@ -42,7 +43,7 @@ NOW = dt.datetime(2026, 1, 31, 9, 30, tzinfo=dt.UTC)
 
 @pytest.fixture(scope="session")
 def kb() -> KnowledgeBase:
-    return KnowledgeBase.load(KNOWLEDGE)
+    return load_knowledge(KNOWLEDGE)
 
 
 @pytest.fixture(scope="session")

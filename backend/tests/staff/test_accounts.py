@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from backoffice.app import create_app
-from backoffice.knowledge.rules import KnowledgeBase
+from backoffice.knowledge.service import load_knowledge
 from backoffice.shared.dependencies import utcnow
 from backoffice.staff.tables import StaffMember
 
@@ -84,7 +84,7 @@ def test_the_demo_privacy_officer_is_the_one_the_register_names(db_url):
     """The console and the assistant name one data protection officer: the register's."""
     settings = console_settings(db_url, **DEMO)
     app = create_app(settings)
-    named = KnowledgeBase.load(settings.knowledge_dir).current_at(utcnow()).company.dpo.name
+    named = load_knowledge(settings.knowledge_dir).current_at(utcnow()).company.dpo.name
     with TestClient(app, base_url=HTTPS) as client:
         assert log_in(client, "sanne@voltera.example", DEMO["demo_privacy_officer_password"]).status_code == 303
         me = client.get("/api/console/me").json()

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from backoffice.app import create_app
-from backoffice.knowledge.rules import KnowledgeBase
+from backoffice.knowledge.service import load_knowledge
 from backoffice.requests.rules import open_by_due_week
 from backoffice.requests.service.filing import file_request
 from backoffice.requests.tables import Request
@@ -94,7 +94,7 @@ def test_open_requests_by_due_week_put_every_earlier_week_in_one_overdue_bar():
 
 
 def test_the_overview_draws_the_due_weeks_and_tabulates_the_same_figures(db_url):
-    knowledge = KnowledgeBase.load(KNOWLEDGE).current()
+    knowledge = load_knowledge(KNOWLEDGE).current()
     now = dt.datetime.now(dt.UTC)
     app = create_app(console_settings(db_url))
     with app.state.process.sessions() as s:

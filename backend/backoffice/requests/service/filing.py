@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from ... import catalogue as systems_catalogue
 from ...catalogue import Catalogue
 from ...knowledge.rules import KnowledgeBase, KnowledgeVersion, objectable_purposes, unheld
+from ...knowledge.service import load_knowledge
 from ...vocabulary import ADDRESS_PARTS, CONSENT_IDS, CORRECTABLE_FIELDS, DIRECT_MARKETING, RequestType, Status
 from .. import rules
 from ..tables import ConsentState, Request, SystemTask, append_audit
@@ -435,7 +436,7 @@ def _short(value: str | None, limit: int) -> str | None:
 
 @lru_cache(maxsize=4)
 def _knowledge_base(root: Path) -> KnowledgeBase:
-    return KnowledgeBase.load(root)
+    return load_knowledge(root)
 
 
 def _current_knowledge(today: dt.date) -> KnowledgeVersion | None:
