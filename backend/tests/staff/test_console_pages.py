@@ -3,23 +3,15 @@ Content-Security-Policy with no inline script), and the privacy overview's pictu
 due week, drawn on the server with its figures in a table."""
 from __future__ import annotations
 
-import datetime as dt
 import re
-import uuid
 
 from fastapi.testclient import TestClient
-from sqlalchemy import update
 
 from backoffice.app import create_app
-from backoffice.knowledge.service import load_knowledge
-from backoffice.requests.rules import open_by_due_week
-from backoffice.requests.service.filing import file_request
-from backoffice.requests.tables import Request
 from backoffice.sentences import texts
 from backoffice.staff.pages import Labels, console_page, staff_language
 from backoffice.staff.rules import Staff
 
-from ..conftest import KNOWLEDGE
 from .conftest import console_settings, sign_in
 from .test_sign_in import HTTPS
 
@@ -75,45 +67,3 @@ def test_the_console_speaks_the_browsers_language_and_names_the_company_of_the_s
     assert staff_language("en-GB;q=0.2, nl-BE") == "nl" and staff_language(None) == staff_language("de") == "en"
 
 
-def test_open_requests_by_due_week_put_every_earlier_week_in_one_overdue_bar():
-    today = dt.date(2026, 2, 4)  # a Wednesday; its week starts on 2 February
-    counts = [("in_progress", dt.date(2026, 1, 10), 2), ("received", dt.date(2026, 1, 30), 1), ("in_progress", dt.date(2026, 2, 3), 1),
-              ("verified", dt.date(2026, 2, 8), 4), ("identity_unverified", dt.date(2026, 2, 18), 1),
-              ("in_progress", dt.date(2026, 9, 1), 1)]
-    bars = open_by_due_week(counts, today)
-    assert [b["week"] for b in bars] == ["before"] + [(dt.date(2026, 2, 2) + dt.timedelta(weeks=n)).isoformat() for n in range(14)] + [
-        "later"]
-    assert bars[0]["overdue"] and bars[0]["counts"]["in_progress"] == 2 and bars[0]["total"] == 3
-    assert bars[1]["label"] == "week of 2 Feb 2026" and bars[1]["counts"] == {
-        "received": 0, "identity_unverified": 0, "verified": 4, "in_progress": 1} and not bars[1]["overdue"]
-    assert bars[2]["total"] == 0 and bars[3]["counts"]["identity_unverified"] == 1
-    assert bars[-1]["total"] == 1 and bars[-1]["label"] == "after 10 May 2026"
-    assert open_by_due_week([], today) == []
-    assert [b["week"] for b in open_by_due_week([("received", dt.date(2026, 2, 20), 1)], today)] == ["2026-02-02", "2026-02-09",
-                                                                                                    "2026-02-16"]
-
-
-def test_the_overview_draws_the_due_weeks_and_tabulates_the_same_figures(db_url):
-    knowledge = load_knowledge(KNOWLEDGE).current()
-    now = dt.datetime.now(dt.UTC)
-    app = create_app(console_settings(db_url))
-    with app.state.process.sessions() as s:
-        ids = [file_request(s, f"C00{50 + n}", "access", None, None, f"weeks-{n}-{uuid.uuid4()}", now - dt.timedelta(days=days),
-                            knowledge=knowledge).request.id for n, days in enumerate((45, 0, 0, 3))]
-        s.execute(update(Request).where(Request.id == ids[3]).values(status="fulfilled"))
-        s.commit()
-    with TestClient(app, base_url=HTTPS) as client:
-        sign_in(client, "privacy_officer", "Sanne")
-        bars = client.get("/api/privacy/requests").json()["open_by_due_week"]
-        page = client.get("/console/privacy/requests")
-    assert sum(b["total"] for b in bars) == 3 and bars[0]["week"] == "before" and bars[0]["total"] == 1
-    assert bars[-1]["total"] == 2  # the two filed today, due in a month
-    text = page.text
-    svg = re.search(r'<svg class="chart" aria-hidden="true"[^>]*>(.*?)</svg>', text, re.S)
-    assert svg and svg.group(1).count('class="status-') == 2  # one non-empty segment per bar with requests
-    table = re.search(r'<table class="figures" data-testid="due-weeks">(.*?)</table>', text, re.S)
-    assert table and "<caption>Open requests by due week and status</caption>" in table.group(1)
-    rows = re.findall(r'<tr[^>]*><th scope="row">([^<]+)</th>((?:<td>\d+</td>)+)</tr>', table.group(1))
-    assert [int(re.findall(r"\d+", cells)[-1]) for _, cells in rows] == [b["total"] for b in bars]
-    assert rows[0][0].startswith("before ")
-    assert "style=" not in svg.group(0) and "<script" not in text
