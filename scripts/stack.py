@@ -10,7 +10,9 @@ Tests import it through pytest's `pythonpath` (scripts/), from either environmen
 """
 from __future__ import annotations
 
+import fcntl
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -67,12 +69,50 @@ def website_origins(env: dict[str, str]) -> list[str]:
     return [f"{public.scheme}://{public.netloc}"]
 
 
+# Ports handed out by `free_port`, shared by every process on this machine that starts stacks (the suites
+# run side by side): a port is handed out once an hour at most, so two suites never pick the same one.
+PORT_LEDGER = Path(os.environ.get("TMPDIR", "/tmp")) / "transparency-assistant-ports"
+PORT_LEDGER_SECONDS = 3600
+FIRST_PORT = 20000
+
+
+def _ports_outside_the_ephemeral_range() -> list[int]:
+    """Ports the kernel never gives a connection's own end (ip_local_port_range): a port picked here
+    stays free until its process binds it, however many connections open meanwhile."""
+    try:
+        low, high = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return [port for port in range(FIRST_PORT, 65536) if not low <= port <= high]
+
+
 def free_port() -> int:
-    """A port nothing listens on now (the kernel's pick), so a stray process from an earlier run can
-    never answer in place of the one a stack starts."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port nothing listens on now, outside the ephemeral range and not handed out to any other
+    process in the last hour (PORT_LEDGER), so a stray process from an earlier run, another suite's
+    stack or a connection's own end can never take it before the process meant for it binds it."""
+    with open(PORT_LEDGER, "a+", encoding="ascii") as ledger:
+        fcntl.flock(ledger, fcntl.LOCK_EX)
+        ledger.seek(0)
+        now = time.time()
+        recent: dict[int, float] = {}
+        for line in ledger.read().splitlines():
+            number, _, at = line.partition(" ")
+            if number.isdigit() and at.replace(".", "", 1).isdigit() and now - float(at) < PORT_LEDGER_SECONDS:
+                recent[int(number)] = float(at)
+        for port in random.sample(_ports_outside_the_ephemeral_range(), 500):
+            if port in recent:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            recent[port] = now
+            ledger.seek(0)
+            ledger.truncate()
+            ledger.write("".join(f"{p} {at}\n" for p, at in recent.items()))
+            return port
+    raise RuntimeError("no free port found outside the ephemeral range")
 
 
 def fresh_secret(name: str) -> str:

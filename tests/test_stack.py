@@ -1,5 +1,6 @@
 """The one process helper every test starts its processes with (scripts/stack.py): a process is ready
 only when the one that answers is the one started, a taken port is refused, and waits are on conditions."""
+import multiprocessing
 import re
 import sys
 import threading
@@ -9,6 +10,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count
 from pathlib import Path
+from typing import Any
 
 import pytest
 from stack import DEMO_OFFICE_HOURS, Process, Stack, console_notice, eventually, free_port, isolated_env, load_env
@@ -129,3 +131,26 @@ def test_make_run_names_the_staff_console_and_the_demo_logins_beside_the_website
     assert "anna@voltera.example  password anna-pass" in notice and "sanne@voltera.example  password sanne-pass" in notice
     assert "bram@voltera.example  password none: set DEMO_AGENT_2_PASSWORD in .env" in notice
     assert "password" not in console_notice({**env, "DEMO_MODE": "0"})  # no demo accounts without demo mode
+
+
+def _pick_ports(start: Any, how_many: int, found: Any) -> None:
+    start.wait()
+    found.put([free_port() for _ in range(how_many)])
+
+
+def test_suites_picking_ports_at_once_never_get_the_same_one_nor_one_a_connection_may_take(tmp_path, monkeypatch):
+    """Four processes (suites side by side) each pick 100 ports, released together: no port twice (a
+    random pick among the ~12,000 non-ephemeral ports would repeat one in nearly every run), none in the
+    range the kernel gives a connection's own end."""
+    monkeypatch.setattr("stack.PORT_LEDGER", tmp_path / "ports")
+    context = multiprocessing.get_context("fork")
+    start, found = context.Barrier(4), context.Queue()
+    pickers = [context.Process(target=_pick_ports, args=(start, 100, found)) for _ in range(4)]
+    for picker in pickers:
+        picker.start()
+    ports = [port for _ in pickers for port in found.get(timeout=120)]
+    for picker in pickers:
+        picker.join(timeout=30)
+    low, high = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    assert len(ports) == 400 and len(set(ports)) == 400
+    assert not [port for port in ports if low <= port <= high]
