@@ -7,7 +7,8 @@ and hands it the bench's messages as the REST channel would, in conversations of
 It times, per message: every node of Rasa's graph (each NLU component and policy), the processor's stages
 (tracker fetch and session start, NLU, prediction loop, saving), the tracker store's reads and writes, each call
 of the action server; and counts what the action server asks the back office per turn (the proxy's log). A
-cProfile of the whole loop goes to the results as well. Writes bench/results/profile-<time>.json and .pstats.
+cProfile of the loop in this process and one of the action server (bench/profiled.py) go to the results as well:
+bench/results/profile-<time>.json, .pstats and -actions.pstats.
 """
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ import cProfile
 import functools
 import io
 import json
+import logging
 import os
 import pstats
 import re
+import signal
 import sys
 import time
 import uuid
@@ -32,6 +35,9 @@ from bench.__main__ import RASA_BIN, RESULTS, ROOT, Process, Stack, free_port, o
 from bench.stats import percentile
 
 TIMES: dict[str, list[float]] = defaultdict(list)
+# What the action server's handlers run, for its profile (its start-up and idle loop left out).
+ACTION_SERVER_CODE = (r"actions/(actions|answers|backoffice|customer_actions|handoff|rights|sentences)"
+                      r"|rasa_sdk/(executor|endpoint|interfaces)|requests/(sessions|adapters)|json/")
 
 
 def timed_sync(owner: Any, name: str, key: Callable[..., str]) -> None:
@@ -90,7 +96,11 @@ async def drive(messages: int, warmup: int, profiler: cProfile.Profile) -> dict[
     from rasa.core.agent import load_agent
     from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
     from rasa.core.utils import AvailableEndpoints
+    from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.log_utils import configure_structlog
 
+    configure_logging_and_warnings(logging.WARNING)
+    configure_structlog(logging.WARNING)
     endpoints = AvailableEndpoints.read_endpoints(str(ROOT / "bot" / "endpoints.yml"))
     started = time.perf_counter()
     agent = await load_agent(model_path=str(ROOT / "models" / "current.tar.gz"), endpoints=endpoints)
@@ -127,20 +137,28 @@ def main() -> int:
     proxy_port = free_port()
     proxy_log = var / "backoffice-calls.jsonl"
     back = Stack(env, log_dir=var / "log")
-    actions = Stack({**env, "BACKOFFICE_URL": f"http://127.0.0.1:{proxy_port}"}, log_dir=var / "log")
     proxy = Process("proxy", [str(RASA_BIN / "python"), "-m", "bench.proxy", "--port", str(proxy_port), "--target",
                               env["BACKOFFICE_URL"], "--log", str(proxy_log)], ROOT, env, var / "log" / "proxy.log", proxy_port)
+    actions_pstats = RESULTS / f"profile-{run_id}-actions.pstats"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    # the action server, calling the back office through the proxy, under cProfile: its statistics are written
+    # when it is sent SIGUSR1, after the loop
+    actions = Process("actions", [str(RASA_BIN / "python"), "-m", "bench.profiled", str(actions_pstats), "actions.server"], ROOT,
+                      {**env, "BACKOFFICE_URL": f"http://127.0.0.1:{proxy_port}"}, var / "log" / "actions.log",
+                      int(env["ACTIONS_PORT"]), back.health_urls()["actions"])
     profiler = cProfile.Profile()
     try:
         back.start(["companysystems", "mailsink", "backoffice", "worker"])
         proxy.start()
-        actions.start(["actions"])
+        actions.start()
         back.wait_ready(timeout=300)
-        actions.wait_ready(timeout=300)
+        actions.wait_ready(300)
         proxy.wait_ready(timeout=60)
         os.environ.update({k: v for k, v in env.items() if isinstance(v, str)})
         instrument()
         figures = asyncio.run(drive(args.messages, args.warmup, profiler))
+        os.kill(actions.pid, signal.SIGUSR1)
+        time.sleep(2)
     finally:
         actions.stop()
         proxy.stop()
@@ -159,13 +177,18 @@ def main() -> int:
     stats = pstats.Stats(profiler, stream=stream)
     stats.sort_stats("cumulative").print_stats(40)
     stats.sort_stats("tottime").print_stats(25)
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    if actions_pstats.exists():
+        served = pstats.Stats(str(actions_pstats), stream=stream)
+        stream.write("\n=== the action server (whole run, warm-up included) ===\n")
+        # what its handlers call (start-up and the idle loop left out)
+        served.sort_stats("cumulative").print_stats(ACTION_SERVER_CODE, 40)
+        served.sort_stats("tottime").print_stats(30)
     profiler.dump_stats(str(RESULTS / f"profile-{run_id}.pstats"))
     out = {
         **figures, "timers": {k: {"ms_per_message": ms, "calls_per_message": n, "p50_ms": p50} for k, ms, n, p50 in rows},
         "backoffice_calls_per_message": {k: n / measured for k, n in per_endpoint.most_common()},
         "backoffice_ms_per_message": {k: s / measured * 1000 for k, s in seconds.most_common()},
-        "cprofile": stream.getvalue().splitlines()[:160],
+        "cprofile": stream.getvalue().splitlines(),
     }
     (RESULTS / f"profile-{run_id}.json").write_text(json.dumps(out, indent=1) + "\n")
     print(f"{measured} messages in {figures['wall_s']:.1f} s ({figures['wall_s'] / measured * 1000:.0f} ms each); "
