@@ -34,7 +34,7 @@ help:
 	@echo "make check  lint and the pure tests, in a few minutes"
 	@echo "make test   install what the tests need and run them all (TEST_TODAY=YYYY-MM-DD: on that day)"
 	@echo "make shell  chat with the assistant in the terminal"
-	@echo "make bench  measure the assistant beside a stock rasa init bot (docs/performance.md), ~15 min"
+	@echo "make bench  measure the assistant beside a stock rasa init bot (docs/performance.md), 15-30 min"
 	@echo "make eval FILE=\"<tsv> ...\"  measure topic accuracy on one or more question sets"
 	@echo "make stop   stop what make run started"
 
