@@ -27,13 +27,14 @@ export TEST_CLOCK_SHIFT_SECONDS := $(shell echo $$(( $$(date -u -d '$(TEST_TODAY
 export PYTHONPATH := $(CURDIR)/tests/clock$(if $(PYTHONPATH),:$(PYTHONPATH))
 endif
 
-.PHONY: help run test test-back-office-lane test-assistant-lane check lint shell stop eval validate-knowledge publish-knowledge deps test-deps clean
+.PHONY: help run bench test test-back-office-lane test-assistant-lane check lint shell stop eval validate-knowledge publish-knowledge deps test-deps clean
 
 help:
 	@echo "make run    start the assistant and print the demo website's address"
 	@echo "make check  lint and the pure tests, in a few minutes"
 	@echo "make test   install what the tests need and run them all (TEST_TODAY=YYYY-MM-DD: on that day)"
 	@echo "make shell  chat with the assistant in the terminal"
+	@echo "make bench  measure the assistant beside a stock rasa init bot (docs/performance.md), 15-30 min"
 	@echo "make eval FILE=\"<tsv> ...\"  measure topic accuracy on one or more question sets"
 	@echo "make stop   stop what make run started"
 
@@ -127,6 +128,10 @@ $(MODEL): $(MODEL_INPUTS) $(RASA_VENV)/.installed
 run: deps validate-knowledge $(MODEL)
 	@$(RASA_VENV)/bin/python scripts/stack.py run
 
+# The model target is run (and timed) by the bench itself, first: the training time is one of its figures.
+bench: deps validate-knowledge
+	@$(RASA_VENV)/bin/python -m bench
+
 shell: deps validate-knowledge $(MODEL)
 	@$(RASA_VENV)/bin/python scripts/stack.py shell
 
@@ -141,8 +146,8 @@ test-deps: deps /usr/bin/chromium /usr/bin/faketime /usr/bin/redis-server /usr/s
 # chat-protocol/, the last with the older Python of the two that import it),
 # and the layers of the back office's import graph (lint-imports, backend/pyproject.toml).
 lint: deps
-	@echo "==> ruff and mypy: the assistant (actions, bot, connectors, scripts, the text catalogue), the back office, the company systems, chatprotocol"
-	$(RASA_VENV)/bin/ruff check actions bot connectors scripts tests text-catalogue
+	@echo "==> ruff and mypy: the assistant (actions, bench, bot, connectors, scripts, the text catalogue), the back office, the company systems, chatprotocol"
+	$(RASA_VENV)/bin/ruff check actions bench bot connectors scripts tests text-catalogue
 	$(RASA_VENV)/bin/mypy
 	cd backend && ../$(BO_VENV)/bin/ruff check backoffice tests && ../$(BO_VENV)/bin/mypy && ../$(BO_VENV)/bin/lint-imports --no-cache
 	cd companysystems && ../$(BO_VENV)/bin/ruff check && ../$(BO_VENV)/bin/mypy

@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = ["README.md", "backend/README.md", "companysystems/README.md",
              *sorted(f"docs/{page.name}" for page in (ROOT / "docs").glob("*.md"))]
-PYTHON_FOLDERS = ["actions", "bot", "connectors", "scripts", "tests", "backend/backoffice", "backend/tests",
+PYTHON_FOLDERS = ["actions", "bench", "bot", "connectors", "scripts", "tests", "backend/backoffice", "backend/tests",
                   "companysystems/companysystems", "companysystems/tests", "chat-protocol/chatprotocol"]
 
 LINK = re.compile(r"(?<!!)\[[^\]\n]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
