@@ -260,7 +260,10 @@ class Scale:
 def run_migrate(topology: Topology) -> None:
     """compose's one-shot `migrate`, to its end, before anything else starts (depends_on: service_completed_successfully)."""
     migrate = topology.process("migrate", 0).start()
-    code = migrate.wait(300)
+    try:
+        code = migrate.wait(300)
+    finally:
+        migrate.stop()  # nothing, once it has exited
     assert code == 0, f"migrate exited with {code}:\n{migrate.tail()}"
 
 
