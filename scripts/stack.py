@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -71,7 +72,7 @@ def website_origins(env: dict[str, str]) -> list[str]:
 
 # Ports handed out by `free_port`, shared by every process on this machine that starts stacks (the suites
 # run side by side): a port is handed out once an hour at most, so two suites never pick the same one.
-PORT_LEDGER = Path(os.environ.get("TMPDIR", "/tmp")) / "transparency-assistant-ports"
+PORT_LEDGER = Path(tempfile.gettempdir()) / "transparency-assistant-ports"
 PORT_LEDGER_SECONDS = 3600
 FIRST_PORT = 20000
 
