@@ -57,6 +57,12 @@ class Bounded(Generic[T]):
             future.set_exception(exc)
 
 
+def _timed_out(exc: Exception) -> bool:
+    """The bound ran out, or the driver's own connect timeout did (psycopg's ConnectionTimeout, which may
+    end a check a later probe is waiting on): either way the database did not answer."""
+    return isinstance(exc, TimeoutError) or type(getattr(exc, "orig", None)).__name__ == "ConnectionTimeout"
+
+
 @dataclass(frozen=True)
 class NotReady:
     reason: str  # database_timeout | database_unreachable | schema_not_current
@@ -77,12 +83,13 @@ class Readiness:
         try:
             self._check()
             found = None
-        except TimeoutError:
-            found = NotReady("database_timeout", f"the database did not answer within {self.timeout:g} s")
         except SchemaNotCurrent as exc:
             found = NotReady("schema_not_current", str(exc))
         except Exception as exc:  # the driver's own error names the host and user: only its type is said
-            found = NotReady("database_unreachable", f"the database cannot be reached ({type(exc).__name__})")
+            if _timed_out(exc):
+                found = NotReady("database_timeout", f"the database did not answer within {self.timeout:g} s")
+            else:
+                found = NotReady("database_unreachable", f"the database cannot be reached ({type(exc).__name__})")
         if (found.reason if found else None) != (self._last.reason if self._last else None):
             if found:
                 log.warning("not ready: %s", found.detail)
