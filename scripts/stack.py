@@ -26,6 +26,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -77,6 +78,7 @@ PORT_LEDGER_SECONDS = 3600
 FIRST_PORT = 20000
 
 
+@lru_cache(maxsize=1)
 def _ports_outside_the_ephemeral_range() -> list[int]:
     """Ports the kernel never gives a connection's own end (ip_local_port_range): a port picked here
     stays free until its process binds it, however many connections open meanwhile."""
